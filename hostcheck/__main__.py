@@ -1,0 +1,3 @@
+from hostcheck._cli import main
+
+raise SystemExit(main())

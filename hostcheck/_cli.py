@@ -1,0 +1,282 @@
+"""Command line: argument parsing, composition, output and exit codes. The only exit point.
+
+Exit codes (DESIGN.md): 0 ready, 1 not ready, 2 usage or input error, 3 internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+EXIT_READY, EXIT_NOT_READY, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+
+DESCRIPTION = """\
+Is this AMD Strix Halo (Ryzen AI Max, gfx1151) host ready to serve 32B-70B language models with
+vLLM or llama.cpp? hostcheck probes the kernel, GPU memory visibility, amdgpu parameters,
+firmware, the kernel log, device permissions and the ROCm / PyTorch stack, and reports every
+problem against a catalog of known issues, with the evidence and the fix."""
+
+SCAN_EPILOG = """\
+exit status: 0 ready, 1 not ready (a finding at or above --fail-on, or no Strix Halo GPU),
+             2 usage or input error, 3 internal error.
+
+examples:
+  hostcheck scan                                  check this host
+  sudo hostcheck scan --user vllm --python /opt/vllm/bin/python
+  hostcheck scan --fixture stock-128g             a bundled sample host (hostcheck fixtures)
+  hostcheck scan --root /host --host-mount        in a container with the host's / at /host
+  hostcheck scan --format json --output report.json --fail-on warn
+"""
+
+
+class UsageError(Exception):
+    """A user's mistake: a bad option value, an unknown rule id, an unreadable --root."""
+
+
+def _fatal(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    print(f"hostcheck: error: {message}", file=sys.stderr)
+    raise SystemExit(code)
+
+
+def _add_source_options(parser: argparse.ArgumentParser) -> None:
+    where = parser.add_argument_group("what to check (default: this host)")
+    source = where.add_mutually_exclusive_group()
+    source.add_argument("--root", metavar="DIR", help="treat DIR as / (a fixture, a snapshot, or the host mounted in a container)")
+    source.add_argument("--fixture", metavar="NAME", help="a bundled sample host; list them with `hostcheck fixtures`")
+    where.add_argument(
+        "--host-mount",
+        action="store_true",
+        help="with --root: DIR is the live host's / mounted into this container (e.g. /host), so the "
+        "kernel log is read from the running kernel, which is the host's",
+    )
+    where.add_argument("--profile", metavar="NAME", help="workload profile: how much memory the GPU must address (see `hostcheck rules --profiles`); default: the 70B class")
+    where.add_argument("--user", metavar="NAME", help="the service user whose access to /dev/kfd and the render node is checked (default: the invoking user, SUDO_USER under sudo)")
+    where.add_argument("--python", metavar="PATH", help="a Python interpreter whose PyTorch / vLLM / TheRock install to inspect (run with a timeout)")
+    where.add_argument("--env-file", metavar="FILE", action="append", default=[], help="a vLLM environment file (KEY=VALUE lines, as systemd's EnvironmentFile=) to check as if vLLM ran with it; repeatable")
+    where.add_argument("--rules", metavar="DIR", help="read the rule catalog from DIR instead of the bundled one")
+    where.add_argument("--timeout", metavar="SECONDS", type=float, default=2.0, help="bound for each file read, so a hung sysfs file cannot hang the scan (default: 2)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from hostcheck import __version__
+
+    parser = argparse.ArgumentParser(prog="hostcheck", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"hostcheck {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    scan = commands.add_parser("scan", help="check a host and report (the main job)", description=DESCRIPTION, epilog=SCAN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_source_options(scan)
+    out = scan.add_argument_group("output")
+    out.add_argument("--format", choices=["table", "json", "junit", "markdown"], default="table", help="report format (default: table)")
+    out.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE instead of standard output")
+    out.add_argument("--fail-on", choices=["warn", "fail"], default="fail", help="the lowest status that makes the host not ready (default: fail)")
+    out.add_argument("--select", metavar="RULE", action="append", default=[], help="run only this rule (repeatable)")
+    out.add_argument("--verbose", "-v", action="store_true", help="table: show the evidence of every finding")
+    out.add_argument("--color", choices=["auto", "always", "never"], default="auto", help="table colours (default: auto, off when NO_COLOR is set or output is not a terminal)")
+
+    rules = commands.add_parser("rules", help="list the rule catalog")
+    rules.add_argument("--rules", metavar="DIR", help="a rule directory instead of the bundled one")
+    rules.add_argument("--profiles", action="store_true", help="list the workload profiles instead")
+
+    explain = commands.add_parser("explain", help="print a rule's full documentation")
+    explain.add_argument("rule", metavar="RULE", help="a rule id, e.g. amdgpu.cwsr")
+    explain.add_argument("--rules", metavar="DIR", help="a rule directory instead of the bundled one")
+
+    commands.add_parser("fixtures", help="list the bundled sample hosts")
+    return parser
+
+
+def _rules_dir(args: argparse.Namespace) -> Path | None:
+    return Path(args.rules) if getattr(args, "rules", None) else None
+
+
+def _load_catalog(args: argparse.Namespace) -> tuple[list, dict]:  # type: ignore[type-arg]
+    from hostcheck.catalog import CatalogError, load_profiles, load_rules
+
+    try:
+        return load_rules(_rules_dir(args)), load_profiles(_rules_dir(args))
+    except CatalogError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _fixture_root(name: str) -> Path:
+    from hostcheck.catalog import data_dir
+
+    base = data_dir("fixtures")
+    root = base / name
+    if "/" in name or not (root / ".hostcheck").is_dir():
+        known = ", ".join(sorted(p.name for p in base.iterdir() if (p / ".hostcheck").is_dir()))
+        raise UsageError(f"no bundled fixture {name!r}; available: {known}")
+    return root
+
+
+def _read_env_file(path: str) -> dict[str, str]:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"--env-file {path}: {exc.strerror}") from None
+    env = {}
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        key, sep, value = line.removeprefix("export ").partition("=")
+        if not sep or not key.strip().replace("_", "").isalnum():
+            raise UsageError(f"--env-file {path}, line {number}: expected KEY=VALUE, got {line[:60]!r}")
+        env[key.strip()] = value.strip().strip("'\"")
+    return env
+
+
+def _write_output(path: str, text: str) -> None:
+    target = Path(path)
+    directory = target.parent if str(target.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=directory)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise UsageError(f"--output {path}: {exc.strerror or exc}") from None
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    from hostcheck import engine
+    from hostcheck.catalog import default_profile
+    from hostcheck.facts import InferenceProcess
+    from hostcheck.host import Host, HostError
+    from hostcheck.model import Status
+    from hostcheck.probes import ProbeOptions, collect
+    from hostcheck.readings import Value
+
+    started = time.perf_counter()
+    rules, profiles = _load_catalog(args)
+    known = {rule.id for rule in rules}
+    unknown = [rule for rule in args.select if rule not in known]
+    if unknown:
+        raise UsageError(f"unknown rule id(s): {', '.join(unknown)} (see `hostcheck rules`)")
+    if args.select:
+        rules = [rule for rule in rules if rule.id in args.select]
+    if args.profile:
+        if args.profile not in profiles:
+            raise UsageError(f"unknown profile {args.profile!r}; available: {', '.join(profiles)}")
+        profile = profiles[args.profile]
+    else:
+        profile = default_profile(profiles)
+    if args.timeout <= 0:
+        raise UsageError("--timeout must be a positive number of seconds")
+    if args.host_mount and not args.root:
+        raise UsageError("--host-mount needs --root DIR (the host's / as mounted in the container)")
+    root = str(_fixture_root(args.fixture)) if args.fixture else (args.root or "/")
+    env_files = [(path, _read_env_file(path)) for path in args.env_file]
+    try:
+        host = Host(root, host_mount=args.host_mount, read_timeout=args.timeout)
+    except HostError as exc:
+        raise UsageError(str(exc)) from None
+    facts = collect(host, ProbeOptions(user=args.user, python=args.python))
+    if env_files and isinstance(facts.processes, Value):
+        extra = [
+            InferenceProcess("vllm", 0, ("--env-file", path), Value(env, path), path)
+            for path, env in env_files
+        ]
+        facts = _with_processes(facts, Value(facts.processes.value + extra, facts.processes.source))
+    fail_on = Status.WARN if args.fail_on == "warn" else Status.FAIL
+    report = engine.run(rules, facts, profile, fail_on=fail_on, duration=time.perf_counter() - started)
+    if args.format == "table":
+        from hostcheck.render.table import render
+
+        to_terminal = not args.output and sys.stdout.isatty()
+        color = args.color == "always" or (args.color == "auto" and to_terminal and "NO_COLOR" not in os.environ)
+        width = os.get_terminal_size().columns if to_terminal else 100
+        text = render(report, color=color, width=max(width, 60), verbose=args.verbose)
+    else:
+        from hostcheck.render import Format, renderer
+
+        text = renderer(Format(args.format))(report)
+    if args.output:
+        _write_output(args.output, text)
+    else:
+        sys.stdout.write(text)
+    return EXIT_READY if report.ready else EXIT_NOT_READY
+
+
+def _with_processes(facts, processes):  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    return dataclasses.replace(facts, processes=processes)
+
+
+def cmd_rules(args: argparse.Namespace) -> int:
+    rules, profiles = _load_catalog(args)
+    if args.profiles:
+        for profile in profiles.values():
+            mark = " (default)" if profile.default else ""
+            print(f"{profile.name:<10} needs {profile.required_gib:>5g} GiB  {profile.title}{mark}")
+        return 0
+    for rule in rules:
+        print(f"{rule.id:<28} {rule.severity.value:<8} {rule.title}")
+    return 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    rules, _ = _load_catalog(args)
+    rule = next((r for r in rules if r.id == args.rule), None)
+    if rule is None:
+        raise UsageError(f"unknown rule id {args.rule!r} (see `hostcheck rules`)")
+    print(f"{rule.id} — {rule.title}")
+    print(f"severity: {rule.severity.value}   applies to: {rule.applies_to}   check: {rule.check}")
+    print(f"references: {', '.join(rule.references)}")
+    print(f"see it yourself: {rule.command}")
+    print()
+    print(rule.rationale)
+    if rule.params:
+        print("\nparameters (from the rule file):")
+        for key, value in rule.params.items():
+            print(f"  {key} = {value!r}")
+    if rule.remediation:
+        print(f"\nremediation ({rule.remediation['kind']}): {rule.remediation['summary']}")
+    print(f"\ndefined in {rule.source_file}")
+    return 0
+
+
+def cmd_fixtures(args: argparse.Namespace) -> int:
+    from hostcheck.catalog import data_dir
+
+    base = data_dir("fixtures")
+    for path in sorted(base.iterdir()):
+        about = path / ".hostcheck" / "about.txt"
+        if about.is_file():
+            summary = about.read_text(encoding="utf-8").strip().splitlines()[0]
+            print(f"{path.name:<22} {summary}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    handlers = {"scan": cmd_scan, "rules": cmd_rules, "explain": cmd_explain, "fixtures": cmd_fixtures}
+    try:
+        return handlers[args.command](args)
+    except UsageError as exc:
+        _fatal(str(exc))
+    except KeyboardInterrupt:
+        _fatal("interrupted", 130)
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_READY
+    except Exception as exc:
+        if os.environ.get("HOSTCHECK_DEBUG"):
+            raise
+        _fatal(
+            f"internal error: {type(exc).__name__}: {exc} — please report it "
+            "(set HOSTCHECK_DEBUG=1 for the traceback)",
+            EXIT_INTERNAL,
+        )

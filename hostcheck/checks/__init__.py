@@ -1,0 +1,12 @@
+"""Check kinds: the Python half of the rules. Rule files name a kind and give its parameters.
+
+A check kind is ``func(facts, params, context) -> Outcome``. It reads only facts (never the
+host), takes thresholds and version floors from ``params`` (the rule's data), and returns a
+verdict, a message a person can act on, the evidence, and the values for the rule's fix.
+"""
+
+from hostcheck.checks import devices, gpu, kernel, memory, software, tuning  # noqa: F401
+from hostcheck.checks._registry import CHECK_KINDS
+from hostcheck.checks._util import Context
+
+__all__ = ["CHECK_KINDS", "Context"]

@@ -1,0 +1,223 @@
+"""Helpers shared by check kinds: evidence from readings, sizes, kernel classes, versions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from hostcheck.catalog import Profile
+from hostcheck.facts import Facts
+from hostcheck.model import Evidence, Outcome, Verdict
+from hostcheck.parsers import KernelArg, KernelRelease
+from hostcheck.readings import Unavailable, Value
+
+GIB = 1024**3
+MIB = 1024**2
+PAGE = 4096  # TTM counts 4 KiB pages (facts §5.1)
+
+
+@dataclass(frozen=True)
+class Context:
+    profile: Profile
+
+
+CheckFunc = Callable[[Facts, Mapping[str, Any], Context], Outcome]
+
+
+def gib(nbytes: int) -> str:
+    return f"{nbytes / GIB:.1f} GiB"
+
+
+def size_text(nbytes: int) -> str:
+    return f"{gib(nbytes)} ({nbytes} bytes)"
+
+
+def evidence(
+    label: str,
+    reading: Value[Any] | Unavailable | None,
+    show: Callable[[Any], str | int | float | bool] | None = None,
+) -> Evidence:
+    """Evidence from a reading: the value and its source, or why it could not be read."""
+    if reading is None:
+        return Evidence(label, None, "-", "not probed")
+    if isinstance(reading, Unavailable):
+        note = f"{reading.reason.value}" + (f": {reading.detail}" if reading.detail else "")
+        return Evidence(label, None, reading.source, note)
+    value = show(reading.value) if show else reading.value
+    if not isinstance(value, str | int | float | bool):
+        value = str(value)
+    return Evidence(label, value, reading.source)
+
+
+def unknown(message: str, *items: Evidence) -> Outcome:
+    return Outcome(Verdict.UNKNOWN, message, items)
+
+
+# --- kernel command line ---------------------------------------------------------------------
+
+
+def cmdline_args(facts: Facts) -> list[KernelArg]:
+    cmdline = facts.kernel.cmdline
+    return cmdline.value if isinstance(cmdline, Value) else []
+
+
+def cmdline_value(facts: Facts, name: str) -> str | None:
+    """The effective value of a kernel argument: the last occurrence wins, as in the kernel."""
+    found = None
+    for arg in cmdline_args(facts):
+        if arg.name == name:
+            found = arg.value if arg.value is not None else ""
+    return found
+
+
+def staged_option(facts: Facts, module: str, name: str) -> tuple[str, str] | None:
+    """A module option staged in modprobe.d: (value, file)."""
+    found = None
+    for path, option in facts.driver.staged_options:
+        if option.module == module and option.name == name:
+            found = (option.value, path)
+    return found
+
+
+# --- kernel classes (ROCm docs, facts §5.3) --------------------------------------------------
+
+
+def release(facts: Facts) -> KernelRelease | None:
+    rel = facts.kernel.release
+    return rel.value if isinstance(rel, Value) else None
+
+
+def _abi_at_least(rel: KernelRelease, upstream: tuple[int, int, int], abi: int) -> bool:
+    if rel.upstream != upstream:
+        return rel.upstream > upstream
+    return rel.abi is not None and rel.abi >= abi
+
+
+def ubuntu_kernel_class(facts: Facts, params: Mapping[str, Any]) -> str | None:
+    """'oem-fixed', 'hwe-fixed', 'ubuntu-native' or None, after the ROCm docs' Ubuntu columns.
+
+    params: ubuntu_oem = "6.14.0-1018", ubuntu_hwe = "6.17.0-19", ubuntu_native = ["26.04"].
+    """
+    rel = release(facts)
+    if rel is None or rel.distro != "ubuntu":
+        return None
+    os_release = facts.kernel.os_release
+    version_id = os_release.value.get("VERSION_ID") if isinstance(os_release, Value) else None
+    if version_id in params.get("ubuntu_native", []):
+        return "ubuntu-native"
+    if rel.flavour == "oem":
+        upstream, abi = _split_ubuntu(params["ubuntu_oem"])
+        return "oem-fixed" if _abi_at_least(rel, upstream, abi) else None
+    if rel.flavour and rel.flavour.startswith("generic"):
+        upstream, abi = _split_ubuntu(params["ubuntu_hwe"])
+        return "hwe-fixed" if _abi_at_least(rel, upstream, abi) and rel.upstream == upstream else None
+    return None
+
+
+def _split_ubuntu(text: str) -> tuple[tuple[int, int, int], int]:
+    version, _, abi = text.partition("-")
+    major, minor, patch = (int(part) for part in version.split("."))
+    return (major, minor, patch), int(abi)
+
+
+def parse_floor(text: str) -> tuple[int, int, int]:
+    parts = [int(part) for part in text.split(".")]
+    while len(parts) < 3:
+        parts.append(0)
+    return parts[0], parts[1], parts[2]
+
+
+def kernel_has_rocm_fixes(facts: Facts, params: Mapping[str, Any]) -> bool | None:
+    """Whether the running kernel carries the KFD fixes ROCm documents for Strix Halo."""
+    rel = release(facts)
+    if rel is None:
+        return None
+    if ubuntu_kernel_class(facts, params):
+        return True
+    return rel.at_least(parse_floor(params["generic"]))
+
+
+# --- ROCm version ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RocmVersion:
+    text: str
+    release: tuple[int, ...]
+    source: str
+
+
+def rocm_versions(facts: Facts) -> list[RocmVersion]:
+    """Every ROCm userspace found: /opt/rocm, distro packages, TheRock in --python's env."""
+    from packaging.version import InvalidVersion, Version
+
+    found: list[RocmVersion] = []
+    candidates: list[tuple[str, str]] = []
+    rocm = facts.software.rocm_version
+    if isinstance(rocm, Value):
+        candidates.append((rocm.value, rocm.source))
+    python = facts.software.python
+    if isinstance(python, Value) and python.value.rocm_sdk:
+        candidates.append((python.value.rocm_sdk, f"{python.value.interpreter}: rocm-sdk (TheRock)"))
+    for text, source in candidates:
+        try:
+            version = Version(text)
+        except InvalidVersion:
+            continue
+        found.append(RocmVersion(text, version.release, source))
+    return found
+
+
+def release_tuple(text: str) -> tuple[int, ...]:
+    from packaging.version import Version
+
+    return Version(text).release
+
+
+def pad(release: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(release) + (0,) * (3 - len(release))
+
+
+def fixed_rocm(version: RocmVersion, lines: list[Mapping[str, str]]) -> bool:
+    """Whether a ROCm version is in one of the [from, below) release ranges."""
+    rel = pad(version.release)
+    for line in lines:
+        low = pad(release_tuple(line["from"]))
+        high = pad(release_tuple(line["below"])) if "below" in line else None
+        if rel >= low and (high is None or rel < high):
+            return True
+    return False
+
+
+def ttm_module_in_use(facts: Facts) -> str:
+    """TTM limits belong to ``amdttm`` with amdgpu-dkms, to ``ttm`` with the in-kernel driver."""
+    return "amdttm" if facts.driver.kind == "dkms" else "ttm"
+
+
+def gpu_addressable(facts: Facts) -> tuple[int | None, list[Evidence]]:
+    """Bytes the GPU can address: the larger of the carve-out and GTT as limited by TTM."""
+    gpu = facts.gpu.strix_halo
+    assert gpu is not None
+    module = facts.memory.ttm[ttm_module_in_use(facts)]
+    items = [
+        evidence("VRAM carve-out", gpu.vram_total, size_text),
+        evidence("GTT size", gpu.gtt_total, size_text),
+        evidence(
+            f"{module.name}.pages_limit",
+            module.pages_limit,
+            lambda pages: f"{pages} pages = {gib(pages * PAGE)}",
+        ),
+    ]
+    gtt = gpu.gtt_total.value if isinstance(gpu.gtt_total, Value) else None
+    ttm = module.pages_limit.value * PAGE if isinstance(module.pages_limit, Value) else None
+    limited = min(x for x in (gtt, ttm) if x is not None) if (gtt or ttm) else None
+    vram = gpu.vram_total.value if isinstance(gpu.vram_total, Value) else None
+    best = max((x for x in (vram, limited) if x is not None), default=None)
+    return best, items
+
+
+def recommended_pages(mem_total_kib: int, headroom_gib: float) -> int:
+    """TTM pages for all RAM but ``headroom_gib``, rounded down to a whole GiB."""
+    whole_gib = int((mem_total_kib * 1024 - headroom_gib * GIB) // GIB)
+    return max(whole_gib, 1) * (GIB // PAGE)

@@ -1,0 +1,206 @@
+"""Kernel release floors and the kernel command line."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from hostcheck.checks._registry import check_kind
+from hostcheck.checks._util import (
+    Context,
+    cmdline_args,
+    evidence,
+    kernel_has_rocm_fixes,
+    parse_floor,
+    release,
+    ubuntu_kernel_class,
+    unknown,
+)
+from hostcheck.facts import Facts
+from hostcheck.model import Evidence, Outcome, Verdict
+from hostcheck.readings import Value
+
+
+def _release_evidence(facts: Facts) -> list[Evidence]:
+    items = [evidence("running kernel", facts.kernel.release, lambda r: r.raw)]
+    if isinstance(facts.kernel.ubuntu_package, Value):
+        items.append(evidence("Ubuntu kernel package", facts.kernel.ubuntu_package))
+    return items
+
+
+@check_kind("kernel-floor")
+def kernel_floor(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
+    """Running kernel against a floor, with upstream fix versions and distro backports."""
+    rel = release(facts)
+    items = _release_evidence(facts)
+    if rel is None:
+        return unknown("The running kernel release could not be read.", *items)
+    floor = parse_floor(params["floor"])
+    if rel.at_least(floor):
+        return Outcome(Verdict.OK, f"Kernel {rel.raw} is at or above {params['floor']}.", tuple(items))
+    fixed_in = parse_floor(params["fixed_in"])
+    backport = next(
+        (
+            b
+            for b in params.get("backports", [])
+            if rel.distro == b["distro"]
+            and rel.flavour == b["flavour"]
+            and rel.upstream[:2] == parse_floor(b["series"])[:2]
+        ),
+        None,
+    )
+    if rel.at_least(fixed_in) or backport:
+        why = (
+            f"the {backport['name']} backport" if backport else f"upstream {params['fixed_in']}+"
+        )
+        return Outcome(
+            Verdict.ADVISORY,
+            f"Kernel {rel.raw} carries the memory-visibility fix ({why}, per AMD) but is below "
+            f"{params['floor']}, the first kernel reporters saw working; prefer "
+            f"{params['floor']} or newer.",
+            tuple(items),
+        )
+    return Outcome(
+        Verdict.PROBLEM,
+        f"Kernel {rel.raw} predates the APU memory-visibility fix (upstream "
+        f"{params['fixed_in']}): ROCm can see only ~15.5 GB with a large carve-out. "
+        f"Install kernel {params['floor']} or newer.",
+        tuple(items),
+        fix={},
+    )
+
+
+@check_kind("rocm-kernel-floor")
+def rocm_kernel_floor(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
+    """The kernel floor the ROCm documentation sets for Strix Halo."""
+    rel = release(facts)
+    items = _release_evidence(facts)
+    if rel is None:
+        return unknown("The running kernel release could not be read.", *items)
+    ubuntu = ubuntu_kernel_class(facts, params)
+    if ubuntu:
+        label = {
+            "oem-fixed": f"Ubuntu OEM kernel at or above {params['ubuntu_oem']}",
+            "hwe-fixed": f"Ubuntu 24.04 HWE kernel at or above {params['ubuntu_hwe']}",
+            "ubuntu-native": "an Ubuntu release whose kernel carries the fixes natively",
+        }[ubuntu]
+        return Outcome(Verdict.OK, f"Kernel {rel.raw} is {label}.", tuple(items))
+    if kernel_has_rocm_fixes(facts, params):
+        return Outcome(
+            Verdict.OK, f"Kernel {rel.raw} is at or above {params['generic']}.", tuple(items)
+        )
+    hint = ""
+    if rel.distro == "ubuntu":
+        hint = (
+            f" On Ubuntu 24.04 the HWE kernel {params['ubuntu_hwe']} or the OEM kernel "
+            f"{params['ubuntu_oem']} or newer also qualify."
+        )
+    return Outcome(
+        Verdict.PROBLEM,
+        f"Kernel {rel.raw} lacks the KFD queue and memory fixes ROCm requires for Strix Halo "
+        f"(in {params['generic']} and newer).{hint}",
+        tuple(items),
+        fix={},
+    )
+
+
+def _distance(a: str, b: str) -> int:
+    """Levenshtein distance (small strings only)."""
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]
+
+
+def _closest(name: str, candidates: list[str], limit: int) -> str | None:
+    best = min(candidates, key=lambda c: _distance(name, c), default=None)
+    if best is not None and _distance(name, best) <= limit:
+        return best
+    return None
+
+
+@check_kind("kernel-params")
+def kernel_params(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
+    """Misspelled, unknown, ignored or conflicting GPU-related kernel arguments."""
+    if not isinstance(facts.kernel.cmdline, Value):
+        return unknown(
+            "The kernel command line could not be read.",
+            evidence("kernel command line", facts.kernel.cmdline),
+        )
+    modules: dict[str, list[str]] = {m: list(p) for m, p in params["modules"].items()}
+    bare: list[str] = list(params["bare"])
+    problems: list[str] = []
+    items: list[Evidence] = []
+    add: list[str] = []
+    remove: list[str] = []
+    seen: dict[str, str] = {}
+    source = facts.kernel.cmdline.source
+    for arg in cmdline_args(facts):
+        module = arg.module
+        if module is None:
+            if arg.name not in bare:
+                guess = _closest(arg.name, bare, 1)
+                if guess and arg.value is not None:
+                    problems.append(f"'{arg.text}' is not a kernel parameter; did you mean '{guess}'?")
+                    items.append(Evidence("misspelled argument", arg.text, source, f"did you mean {guess}?"))
+                    remove.append(arg.key)
+                    add.append(f"{guess}={arg.value}")
+            continue
+        param = arg.name.split(".", 1)[1]
+        if module not in modules:
+            guess = _closest(module, list(modules), 2)
+            if guess:
+                fixed = f"{guess}.{param}"
+                problems.append(
+                    f"'{arg.text}' names module '{module}', which does not exist; the kernel "
+                    f"ignores it. Did you mean '{fixed}'?"
+                )
+                items.append(Evidence("misspelled module", arg.text, source, f"did you mean {fixed}?"))
+                remove.append(arg.key)
+                if param in modules[guess] and arg.value is not None:
+                    add.append(f"{fixed}={arg.value}")
+            continue
+        if param not in modules[module]:
+            guess = _closest(param, modules[module], 3)
+            hint = f" Did you mean '{module}.{guess}'?" if guess else ""
+            problems.append(f"'{arg.text}': {module} has no parameter '{param}'; it is ignored.{hint}")
+            items.append(
+                Evidence("unknown parameter", arg.text, source, f"did you mean {module}.{guess}?" if guess else None)
+            )
+            remove.append(arg.key)
+            if guess and arg.value is not None:
+                add.append(f"{module}.{guess}={arg.value}")
+            continue
+        value = arg.value if arg.value is not None else ""
+        if arg.name in seen and seen[arg.name] != value:
+            problems.append(
+                f"'{arg.name}' is given twice with different values ({seen[arg.name]!r}, then "
+                f"{value!r}); the kernel uses the last."
+            )
+            items.append(Evidence("conflicting duplicate", f"{arg.name}={seen[arg.name]} / {value}", source))
+        seen[arg.name] = value
+    log = facts.kernel_log
+    if isinstance(log, Value):
+        gpu_modules = set(modules)
+        for event in log.value:
+            if event.kind == "unknown-param" and str(event.data.get("module")) in gpu_modules:
+                text = f"{event.data['module']}: unknown parameter '{event.data['param']}' ignored"
+                problems.append(f"The kernel log says: {text}.")
+                items.append(Evidence("kernel log", event.line.text, log.source))
+    if problems:
+        return Outcome(
+            Verdict.PROBLEM,
+            " ".join(problems),
+            tuple(items),
+            fix={"add_kernel_args": add, "remove_kernel_args": remove},
+        )
+    gpu_args = [a.text for a in cmdline_args(facts) if a.module in modules]
+    return Outcome(
+        Verdict.OK,
+        "GPU-related kernel arguments are spelled correctly and do not conflict"
+        + (f": {' '.join(gpu_args)}." if gpu_args else " (none set)."),
+        (evidence("kernel command line", facts.kernel.cmdline, lambda args: " ".join(a.text for a in args)),),
+    )

@@ -1,0 +1,244 @@
+"""How much memory the GPU can address, and what ROCm really sees (facts §1, §5)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from hostcheck.checks._registry import check_kind
+from hostcheck.checks._util import (
+    GIB,
+    PAGE,
+    Context,
+    cmdline_value,
+    evidence,
+    gib,
+    gpu_addressable,
+    recommended_pages,
+    release,
+    size_text,
+    staged_option,
+    ttm_module_in_use,
+    unknown,
+)
+from hostcheck.facts import Facts
+from hostcheck.model import Evidence, Outcome, Verdict
+from hostcheck.readings import Value
+
+
+def _mem_total(facts: Facts) -> int | None:
+    mem = facts.memory.mem_total_kib
+    return mem.value if isinstance(mem, Value) else None
+
+
+def _ttm_fix(facts: Facts, params: Mapping[str, Any]) -> dict[str, Any] | None:
+    mem_kib = _mem_total(facts)
+    if mem_kib is None:
+        return None
+    pages = recommended_pages(mem_kib, float(params["headroom_gib"]))
+    return {"module": ttm_module_in_use(facts), "pages": pages, "gib": pages * PAGE // GIB}
+
+
+@check_kind("gtt-capacity")
+def gtt_capacity(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
+    """GPU-addressable memory (max of carve-out and TTM-limited GTT) against the profile."""
+    addressable, items = gpu_addressable(facts)
+    mem_kib = _mem_total(facts)
+    items.insert(0, evidence("RAM (MemTotal)", facts.memory.mem_total_kib, lambda k: f"{k} kB = {gib(k * 1024)}"))
+    items.append(Evidence("profile", f"{ctx.profile.name}: needs {ctx.profile.required_gib:g} GiB", "rules/profiles.toml"))
+    if addressable is None or mem_kib is None:
+        return unknown("Could not read how much memory the GPU can address.", *items)
+    fix = _ttm_fix(facts, params)
+    required = ctx.profile.required_gib * GIB
+    assert fix is not None
+    if addressable < required:
+        if fix["gib"] * GIB < required:
+            return Outcome(
+                Verdict.PROBLEM,
+                f"The GPU can address {gib(addressable)} and this host has only {gib(mem_kib * 1024)} "
+                f"of RAM visible to Linux: too little for profile {ctx.profile.name} "
+                f"({ctx.profile.required_gib:g} GiB) even with a raised TTM limit. Shrink the BIOS "
+                "carve-out (it takes RAM away from Linux) or choose a smaller profile.",
+                tuple(items),
+            )
+        return Outcome(
+            Verdict.PROBLEM,
+            f"The GPU can address only {gib(addressable)}; profile {ctx.profile.name} needs "
+            f"{ctx.profile.required_gib:g} GiB. Raise the TTM limit to {fix['gib']} GiB "
+            f"({fix['module']}.pages_limit={fix['pages']}).",
+            tuple(items),
+            fix=fix,
+        )
+    limited = facts.memory.ttm[ttm_module_in_use(facts)].pages_limit
+    ttm_bytes = limited.value * PAGE if isinstance(limited, Value) else None
+    margin = float(params["min_free_gib"]) * GIB
+    if ttm_bytes is not None and ttm_bytes > mem_kib * 1024 - margin:
+        return Outcome(
+            Verdict.ADVISORY,
+            f"The TTM limit ({gib(ttm_bytes)}) leaves less than {params['min_free_gib']} GiB of "
+            f"the {gib(mem_kib * 1024)} RAM to Linux: a large model load can drive the host "
+            f"into OOM or swap. Lower it to {fix['gib']} GiB.",
+            tuple(items),
+            fix=fix,
+        )
+    return Outcome(
+        Verdict.OK,
+        f"The GPU can address {gib(addressable)}, enough for profile {ctx.profile.name} "
+        f"({ctx.profile.required_gib:g} GiB).",
+        tuple(items),
+    )
+
+
+def _rocm_sees(facts: Facts) -> tuple[int | None, Evidence]:
+    gpu = facts.gpu.strix_halo
+    assert gpu is not None
+    if isinstance(gpu.kfd_memory, Value):
+        return gpu.kfd_memory.value, evidence("KFD memory bank 0", gpu.kfd_memory, size_text)
+    info = facts.software.rocminfo
+    if isinstance(info, Value):
+        agents = [a for a in info.value.gpu_agents() if a.name == "gfx1151" and a.pool_sizes_kib]
+        if agents:
+            size = agents[0].pool_sizes_kib[0] * 1024
+            return size, Evidence("rocminfo gfx1151 pool 1", size_text(size), info.source)
+    return None, evidence("KFD memory bank 0", gpu.kfd_memory)
+
+
+@check_kind("rocm-visible")
+def rocm_visible(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
+    """What ROCm will see against what the kernel reports (ROCm#5444, ROCm#5595)."""
+    gpu = facts.gpu.strix_halo
+    assert gpu is not None
+    seen, seen_item = _rocm_sees(facts)
+    vram = gpu.vram_total.value if isinstance(gpu.vram_total, Value) else 0
+    gtt = gpu.gtt_total.value if isinstance(gpu.gtt_total, Value) else 0
+    items = [
+        seen_item,
+        evidence("VRAM carve-out", gpu.vram_total, size_text),
+        evidence("GTT size", gpu.gtt_total, size_text),
+    ]
+    if seen is None:
+        return unknown("Could not read how much memory ROCm sees (no KFD node, no rocminfo).", *items)
+    expected = max(vram, gtt)
+    if expected == 0:
+        return unknown("The kernel reports neither VRAM nor GTT sizes for the GPU.", *items)
+    if seen >= float(params["ok_ratio"]) * expected:
+        return Outcome(
+            Verdict.OK,
+            f"ROCm sees {gib(seen)} of the {gib(expected)} the kernel reports.",
+            tuple(items),
+        )
+    low, high = (float(x) * GIB for x in params["capped_band_gib"])
+    rel = release(facts)
+    if low <= seen <= high and vram > high:
+        return Outcome(
+            Verdict.PROBLEM,
+            f"ROCm sees only {gib(seen)} although the carve-out is {gib(vram)}: the ROCm#5444 "
+            f"symptom of kernels before 6.15 (running {rel.raw if rel else 'unknown'}). Upgrade "
+            "the kernel, and prefer a small carve-out with a raised TTM limit.",
+            tuple(items),
+        )
+    if cmdline_value(facts, "amdgpu.gttsize") is not None or staged_option(facts, "amdgpu", "gttsize"):
+        module = ttm_module_in_use(facts)
+        return Outcome(
+            Verdict.PROBLEM,
+            f"ROCm sees {gib(seen)} while GTT is {gib(gtt)}: amdgpu.gttsize was raised but HIP "
+            f"follows the TTM page limit, which is still the default (ROCm#5595). Set "
+            f"{module}.pages_limit instead of amdgpu.gttsize.",
+            tuple(items),
+            fix=_ttm_fix(facts, params),
+        )
+    return Outcome(
+        Verdict.PROBLEM,
+        f"ROCm sees {gib(seen)}, less than {float(params['ok_ratio']):.0%} of the {gib(expected)} "
+        "the kernel reports. Check the kernel, the TTM limit and the ROCm version.",
+        tuple(items),
+    )
+
+
+@check_kind("carveout")
+def carveout(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
+    gpu = facts.gpu.strix_halo
+    assert gpu is not None
+    item = evidence("VRAM carve-out", gpu.vram_total, size_text)
+    if not isinstance(gpu.vram_total, Value):
+        return unknown("The VRAM carve-out size could not be read.", item)
+    vram = gpu.vram_total.value
+    advised = int(params["advised_bytes"])
+    if vram <= advised:
+        return Outcome(Verdict.OK, f"The BIOS carve-out is {gib(vram)}, as ROCm advises.", (item,))
+    return Outcome(
+        Verdict.PROBLEM,
+        f"The BIOS carve-out is {gib(vram)}; ROCm advises {advised // (1024 * 1024)} MiB and a "
+        "raised TTM/GTT limit instead. Memory carved out is lost to Linux and to GTT.",
+        (item,),
+        fix={},
+    )
+
+
+@check_kind("gttsize-deprecated")
+def gttsize_deprecated(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
+    items: list[Evidence] = []
+    cmdline = cmdline_value(facts, "amdgpu.gttsize")
+    if cmdline is not None:
+        items.append(Evidence("kernel argument", f"amdgpu.gttsize={cmdline}", "/proc/cmdline"))
+    staged = staged_option(facts, "amdgpu", "gttsize")
+    if staged:
+        items.append(Evidence("modprobe option", f"amdgpu gttsize={staged[0]}", staged[1]))
+    log = facts.kernel_log
+    mismatch = None
+    if isinstance(log, Value):
+        for event in log.value:
+            if event.kind in ("gttsize-deprecated", "gtt-ttm-mismatch"):
+                items.append(Evidence("kernel log", event.line.text, log.source))
+            if event.kind == "gtt-ttm-mismatch":
+                mismatch = event
+    if not items:
+        return Outcome(Verdict.OK, "amdgpu.gttsize is not used.", (evidence("kernel command line", facts.kernel.cmdline, lambda a: " ".join(x.text for x in a)),))
+    fix = _ttm_fix(facts, params) or {}
+    message = (
+        "amdgpu.gttsize is deprecated; the kernel asks for ttm.pages_limit instead, and "
+        "HIP follows the TTM limit, not gttsize."
+    )
+    if mismatch:
+        message += (
+            f" The kernel reports GTT {gib(int(mismatch.data['gtt']))} but TTM "
+            f"{gib(int(mismatch.data['ttm']))}."
+        )
+    if fix:
+        message += f" Remove it and set {fix['module']}.pages_limit={fix['pages']}."
+    return Outcome(Verdict.PROBLEM, message, tuple(items), fix=fix)
+
+
+@check_kind("ttm-module")
+def ttm_module(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
+    """TTM options must be set on the module the amdgpu in use links against (facts §5.2)."""
+    right = ttm_module_in_use(facts)
+    wrong = "ttm" if right == "amdttm" else "amdttm"
+    driver = Evidence("amdgpu driver", facts.driver.kind, "; ".join(facts.driver.evidence) or "/proc/modules")
+    if facts.driver.kind == "unknown":
+        return unknown("Could not tell whether amdgpu is the in-kernel driver or amdgpu-dkms.", driver)
+    set_on: dict[str, dict[str, str]] = {right: {}, wrong: {}}
+    items = [driver]
+    for module in (right, wrong):
+        for name in ("pages_limit", "page_pool_size"):
+            value = cmdline_value(facts, f"{module}.{name}")
+            where = "/proc/cmdline"
+            staged = staged_option(facts, module, name)
+            if value is None and staged:
+                value, where = staged
+            if value is not None:
+                set_on[module][name] = value
+                items.append(Evidence(f"{module}.{name}", value, where))
+    if set_on[wrong] and not set_on[right]:
+        what = "the in-kernel amdgpu uses ttm" if right == "ttm" else "amdgpu-dkms uses its own amdttm"
+        args = [f"{right}.{name}={value}" for name, value in set_on[wrong].items()]
+        return Outcome(
+            Verdict.PROBLEM,
+            f"TTM limits are set on {wrong}, but {what}: they have no effect. "
+            f"Set {' '.join(args)}.",
+            tuple(items),
+            fix={"add_kernel_args": args},
+        )
+    if set_on[right]:
+        return Outcome(Verdict.OK, f"TTM limits are set on {right}, the module in use.", tuple(items))
+    return Outcome(Verdict.OK, f"No TTM limits are set; {right} is the module in use.", tuple(items))

@@ -1,0 +1,171 @@
+"""ROCm userspace, its compatibility with the kernel, and PyTorch (facts §5.3, §7)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from hostcheck.checks._registry import check_kind
+from hostcheck.checks._util import (
+    GIB,
+    Context,
+    evidence,
+    gib,
+    gpu_addressable,
+    kernel_has_rocm_fixes,
+    pad,
+    release,
+    release_tuple,
+    rocm_versions,
+    ubuntu_kernel_class,
+    unknown,
+)
+from hostcheck.facts import Facts
+from hostcheck.model import Evidence, Outcome, Verdict
+from hostcheck.readings import Unavailable, Value
+
+
+@check_kind("rocm-version")
+def rocm_version(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
+    versions = rocm_versions(facts)
+    floor = pad(release_tuple(params["min"]))
+    items = [Evidence("ROCm", v.text, v.source) for v in versions]
+    if not versions:
+        items.append(evidence("ROCm", facts.software.rocm_version))
+        hint = "" if facts.software.python else " (TheRock pip installs are found with --python)"
+        return Outcome(
+            Verdict.PROBLEM,
+            f"No ROCm userspace found in /opt/rocm or the distribution packages{hint}. Install "
+            f"ROCm {params['min']} or newer, or TheRock's gfx1151 wheels.",
+            tuple(items),
+        )
+    old = [v for v in versions if pad(v.release) < floor]
+    if old:
+        return Outcome(
+            Verdict.PROBLEM,
+            f"ROCm {', '.join(v.text for v in old)} is older than {params['min']}, the minimum for "
+            "gfx1151.",
+            tuple(items),
+        )
+    return Outcome(
+        Verdict.OK,
+        f"ROCm {', '.join(v.text for v in versions)} (at least {params['min']}).",
+        tuple(items),
+    )
+
+
+@check_kind("rocm-kernel-compat")
+def rocm_kernel_compat(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
+    """The ROCm × kernel table of the ROCm docs (facts §5.3)."""
+    versions = rocm_versions(facts)
+    rel = release(facts)
+    if not versions:
+        return Outcome(Verdict.NOT_APPLICABLE, "No ROCm userspace found (see rocm.version).")
+    if rel is None:
+        return unknown("The running kernel release could not be read.", evidence("kernel", facts.kernel.release))
+    kernel_params = params["kernel"]
+    if ubuntu_kernel_class(facts, kernel_params):
+        column, column_text = "ubuntu", "Ubuntu HWE/OEM/26.04 kernel with the fixes"
+    elif kernel_has_rocm_fixes(facts, kernel_params):
+        column, column_text = "fixed", f"kernel at or above {kernel_params['generic']}"
+    else:
+        column, column_text = "older", f"kernel below {kernel_params['generic']}"
+    items: list[Evidence] = [Evidence("kernel", rel.raw, "/proc/sys/kernel/osrelease", column_text)]
+    worst = Verdict.OK
+    messages = []
+    verdicts = {"ok": Verdict.OK, "caution": Verdict.ADVISORY, "broken": Verdict.PROBLEM}
+    order = [Verdict.OK, Verdict.ADVISORY, Verdict.PROBLEM]
+    for version in versions:
+        row = next(
+            (
+                r
+                for r in params["table"]
+                if pad(release_tuple(r["from"])) <= pad(version.release) < pad(release_tuple(r["below"]))
+            ),
+            None,
+        )
+        if row is None:
+            items.append(Evidence("ROCm", version.text, version.source, "not in the table"))
+            messages.append(
+                f"ROCm {version.text} is not in the compatibility table (ROCm docs, "
+                f"{params['table_date']}); check the current ROCm documentation."
+            )
+            verdict = Verdict.ADVISORY
+        else:
+            verdict = verdicts[row[column]]
+            items.append(Evidence("ROCm", version.text, version.source, f"table: {row[column]}"))
+            messages.append(
+                {
+                    Verdict.OK: f"ROCm {version.text} is supported with a {column_text}.",
+                    Verdict.ADVISORY: f"ROCm {version.text} works only with limitations on a {column_text}.",
+                    Verdict.PROBLEM: f"ROCm {version.text} does not work with a {column_text}.",
+                }[verdict]
+            )
+        worst = max(worst, verdict, key=order.index)
+    if worst is Verdict.PROBLEM:
+        messages.append("Use a ROCm release the table marks supported for this kernel, or change the kernel.")
+    return Outcome(worst, " ".join(messages), tuple(items))
+
+
+@check_kind("torch-arch")
+def torch_arch(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
+    python = facts.software.python
+    if python is None:
+        return Outcome(
+            Verdict.NOT_APPLICABLE,
+            "No Python environment given; use --python PATH to check its PyTorch.",
+        )
+    if isinstance(python, Unavailable):
+        return unknown("The Python environment could not be inspected.", evidence("python", python))
+    env = python.value
+    source = env.interpreter or python.source
+    items = [
+        Evidence("torch", env.torch, source),
+        Evidence("HIP", env.hip, source),
+        Evidence("arch list", " ".join(env.arch_list) or None, source),
+    ]
+    if env.torch is None:
+        why = f" ({env.error})" if env.error else ""
+        return Outcome(Verdict.PROBLEM, f"PyTorch is not importable in {source}{why}.", tuple(items))
+    if not env.hip:
+        return Outcome(
+            Verdict.PROBLEM,
+            f"PyTorch {env.torch} in {source} is not a ROCm build (torch.version.hip is empty). "
+            "Install a ROCm build with gfx1151, e.g. TheRock's gfx1151 wheels.",
+            tuple(items),
+        )
+    target = params["arch"]
+    if target not in env.arch_list:
+        return Outcome(
+            Verdict.PROBLEM,
+            f"PyTorch {env.torch} (HIP {env.hip}) was built without {target} kernels "
+            f"(arch list: {' '.join(env.arch_list) or 'empty'}).",
+            tuple(items),
+        )
+    if env.total_memory is None:
+        return Outcome(
+            Verdict.ADVISORY,
+            f"PyTorch {env.torch} has {target} kernels but sees no GPU "
+            "(torch.cuda.is_available() is False): check /dev/kfd access.",
+            tuple(items),
+        )
+    items.append(Evidence("total_memory", f"{gib(env.total_memory)} ({env.total_memory} bytes)", source))
+    expected, memory_items = (None, [])
+    if facts.gpu.strix_halo is not None:
+        expected, memory_items = gpu_addressable(facts)
+    items.extend(memory_items)
+    if expected and env.total_memory < float(params["min_ratio"]) * expected:
+        capped = ", ".join(f"{k}: {v}" for k, v in params["known_caps"].items())
+        return Outcome(
+            Verdict.PROBLEM,
+            f"PyTorch reports {gib(env.total_memory)} of GPU memory while the GPU can address "
+            f"{gib(expected)}: a capped runtime value (known caps — {capped}). "
+            "Set PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True and update ROCm.",
+            tuple(items),
+        )
+    return Outcome(
+        Verdict.OK,
+        f"PyTorch {env.torch} (HIP {env.hip}) has {target} kernels and sees {gib(env.total_memory)}.",
+        tuple(items),
+    )
+

@@ -1,0 +1,232 @@
+"""Runtime environment and tuning: inference processes' environment and arguments, IOMMU,
+sysctls (facts §3, §4, §5.2, §8; seed Part 2)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from hostcheck.checks._registry import check_kind
+from hostcheck.checks._util import Context, cmdline_value, evidence, release, unknown
+from hostcheck.facts import Facts, InferenceProcess
+from hostcheck.model import Evidence, Outcome, Verdict
+from hostcheck.readings import Unavailable, Value
+
+
+def _processes(facts: Facts, kind: str | None = None) -> list[InferenceProcess]:
+    procs = facts.processes
+    if not isinstance(procs, Value):
+        return []
+    return [p for p in procs.value if kind is None or p.kind == kind]
+
+
+def _env(proc: InferenceProcess) -> dict[str, str]:
+    return proc.environ.value if isinstance(proc.environ, Value) else {}
+
+
+def _who(proc: InferenceProcess) -> str:
+    return f"{proc.kind} pid {proc.pid}" if proc.pid else f"{proc.kind} env file {proc.source}"
+
+
+@check_kind("env-var-forbidden")
+def env_var_forbidden(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
+    """A variable that must not be set for inference processes (e.g. HSA_OVERRIDE_GFX_VERSION)."""
+    name = params["variable"]
+    procs = _processes(facts)
+    if not isinstance(facts.processes, Value):
+        return unknown("Processes could not be listed.", evidence("processes", facts.processes))
+    items: list[Evidence] = []
+    offenders = []
+    for proc in procs:
+        if isinstance(proc.environ, Unavailable):
+            items.append(evidence(f"{_who(proc)} environment", proc.environ))
+            continue
+        if name in proc.environ.value:
+            offenders.append(f"{_who(proc)} ({name}={proc.environ.value[name]})")
+            items.append(Evidence(_who(proc), f"{name}={proc.environ.value[name]}", proc.environ.source))
+    if offenders:
+        return Outcome(
+            Verdict.PROBLEM,
+            f"{name} is set for {', '.join(offenders)}. {params['why']}",
+            tuple(items),
+            fix={},
+        )
+    if not procs:
+        return Outcome(
+            Verdict.OK,
+            f"No vLLM or llama.cpp process is running, so none has {name} set.",
+            (Evidence("inference processes", 0, facts.processes.source),),
+        )
+    return Outcome(Verdict.OK, f"{name} is not set for {len(procs)} inference process(es).", tuple(items))
+
+
+@check_kind("hipblaslt")
+def hipblaslt(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
+    """Advisory for ROCm#4748: rocBLAS on gfx1151 is slow; hipBLASLt switches help."""
+    procs = _processes(facts)
+    switches: dict[str, str] = params["switches"]
+    missing = []
+    items = []
+    for proc in procs:
+        env = _env(proc)
+        variable = switches[proc.kind]
+        value = env.get(variable)
+        items.append(Evidence(_who(proc), f"{variable}={value}" if value else f"{variable} unset", proc.source))
+        if value != "1":
+            missing.append(f"{_who(proc)} ({variable})")
+    if missing:
+        return Outcome(
+            Verdict.ADVISORY,
+            f"rocBLAS on gfx1151 is 2–6× slower than hipBLASLt (ROCm#4748); set "
+            f"{', '.join(missing)} to 1.",
+            tuple(items),
+        )
+    if procs:
+        return Outcome(Verdict.OK, "Running inference processes prefer hipBLASLt.", tuple(items))
+    return Outcome(
+        Verdict.OK,
+        "No inference process running. When serving, set "
+        + ", ".join(f"{v}=1 ({k})" for k, v in switches.items())
+        + " (ROCm#4748).",
+        (evidence("inference processes", facts.processes, len),),
+    )
+
+
+def _model_path(argv: tuple[str, ...]) -> str | None:
+    for i, arg in enumerate(argv):
+        if arg in ("-m", "--model") and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--model="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+@check_kind("llamacpp-mmap")
+def llamacpp_mmap(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
+    """llama.cpp on ROCm past 64 GB without --no-mmap (llama.cpp#15018); bad kernels."""
+    rel = release(facts)
+    items: list[Evidence] = []
+    problems: list[str] = []
+    if rel is not None:
+        for bad in params["bad_kernels"]:
+            if rel.raw.startswith(bad["release"]):
+                problems.append(f"Kernel {rel.raw}: {bad['why']}")
+                items.append(Evidence("kernel", rel.raw, "/proc/sys/kernel/osrelease", bad["reference"]))
+    flags = set(params["no_mmap_flags"])
+    env_off: dict[str, str] = params["no_mmap_env"]
+    for proc in _processes(facts, "llama.cpp"):
+        argv = proc.argv
+        env = _env(proc)
+        off = any(a in flags for a in argv) or any(
+            env.get(k, "").lower() == v for k, v in env_off.items()
+        )
+        for i, arg in enumerate(argv):
+            if arg in ("--mmap", "-mmp") and i + 1 < len(argv) and argv[i + 1] == "0":
+                off = True
+        model = _model_path(argv)
+        items.append(Evidence(_who(proc), " ".join(argv)[:200], proc.source, "mmap off" if off else "mmap on"))
+        if not off:
+            problems.append(
+                f"{_who(proc)} loads {model or 'its model'} with mmap: on ROCm, loading past "
+                f"{params['threshold_gib']} GB crawls or stalls (llama.cpp#15018). Add --no-mmap."
+            )
+    if problems:
+        return Outcome(Verdict.PROBLEM, " ".join(problems), tuple(items), fix={})
+    return Outcome(
+        Verdict.OK,
+        "No llama.cpp process loads with mmap and the kernel has no known mmap stall."
+        if items
+        else "No llama.cpp process is running and the kernel has no known mmap stall; run "
+        "llama.cpp with --no-mmap on ROCm.",
+        tuple(items) or (evidence("kernel", facts.kernel.release, lambda r: r.raw),),
+    )
+
+
+@check_kind("iommu")
+def iommu(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
+    amd_iommu = cmdline_value(facts, "amd_iommu")
+    mode = cmdline_value(facts, "iommu")
+    items = [
+        evidence("kernel command line", facts.kernel.cmdline, lambda a: " ".join(x.text for x in a)),
+    ]
+    if facts.vfio_devices:
+        items.append(Evidence("vfio-pci devices", ", ".join(facts.vfio_devices), "/sys/bus/pci/drivers/vfio-pci"))
+        return Outcome(
+            Verdict.OK,
+            "Devices are bound to vfio-pci: keep the IOMMU on (amd_iommu=off would break "
+            "passthrough).",
+            tuple(items),
+        )
+    if amd_iommu == "off":
+        return Outcome(Verdict.OK, "amd_iommu=off is set (measured fastest on Strix Halo).", tuple(items))
+    current = "iommu=pt" if mode == "pt" else "the IOMMU on"
+    return Outcome(
+        Verdict.ADVISORY,
+        f"With {current}, GPU memory bandwidth is lower: amd_iommu=off measured 5–12 % faster "
+        "(kyuz0) and iommu=pt gives no such benefit (lhl). Add amd_iommu=off unless you need "
+        "VFIO/PCI passthrough.",
+        tuple(items),
+        fix={},
+    )
+
+
+@check_kind("sysctl")
+def sysctl(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
+    key = params["key"]
+    want = str(params["expected"])
+    reading = facts.sysctl.get(key)
+    item = evidence(key, reading)
+    if reading is None or isinstance(reading, Unavailable):
+        if isinstance(reading, Unavailable) and reading.reason.value == "missing":
+            return Outcome(Verdict.NOT_APPLICABLE, f"{key} does not exist on this kernel.", (item,))
+        return unknown(f"{key} could not be read.", item)
+    if reading.value == want:
+        return Outcome(Verdict.OK, f"{key} = {want}.", (item,))
+    return Outcome(
+        Verdict.PROBLEM,
+        f"{key} = {reading.value}; {params['why']} Set it to {want}.",
+        (item,),
+        fix={"key": key, "value": want},
+    )
+
+
+@check_kind("vllm-env")
+def vllm_env(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
+    """The runtime environment for vLLM on gfx1151 (seed Part 2, corrected by facts §7)."""
+    procs = _processes(facts, "vllm")
+    if not procs:
+        return Outcome(
+            Verdict.NOT_APPLICABLE,
+            "No vLLM process is running and no --env-file was given.",
+        )
+    items: list[Evidence] = []
+    problems: list[str] = []
+    advice: list[str] = []
+    forbidden: dict[str, Any] = params["forbidden"]
+    recommended: dict[str, Any] = params["recommended"]
+    for proc in procs:
+        if isinstance(proc.environ, Unavailable):
+            items.append(evidence(f"{_who(proc)} environment", proc.environ))
+            continue
+        env = proc.environ.value
+        for name, spec in forbidden.items():
+            if env.get(name) == spec["value"]:
+                problems.append(f"{_who(proc)}: {name}={spec['value']} — {spec['why']}")
+                items.append(Evidence(_who(proc), f"{name}={env[name]}", proc.environ.source, spec["reference"]))
+        for name, spec in recommended.items():
+            value = env.get(name)
+            accepted = [str(v) for v in spec["accept"]]
+            if value is None or not any(a in value for a in accepted):
+                advice.append(f"{name}={spec['value']}")
+                items.append(Evidence(_who(proc), f"{name}={value}" if value else f"{name} unset", proc.environ.source, spec["why"]))
+    if problems:
+        return Outcome(Verdict.PROBLEM, " ".join(problems), tuple(items))
+    if advice:
+        return Outcome(
+            Verdict.ADVISORY,
+            f"The environment the seed report recommends for vLLM on gfx1151 is incomplete: "
+            f"consider {', '.join(sorted(set(advice)))}.",
+            tuple(items),
+        )
+    return Outcome(Verdict.OK, "vLLM runs with the recommended gfx1151 environment.", tuple(items))
+

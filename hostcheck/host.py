@@ -1,0 +1,426 @@
+"""The Host: the only door to the machine being checked.
+
+A Host is built around a root directory: ``/`` on a live host, the host's filesystem mounted
+into a container (``/host``, with ``host_mount=True``), or a fixture / snapshot tree in tests.
+Nothing else in hostcheck opens host files or starts processes.
+
+Every read is bounded in time: sysfs attributes of a wedged GPU can block forever, so reads run
+on a worker thread and are abandoned after ``read_timeout`` seconds. Once a read in a directory
+has hung, further reads in that directory fail at once instead of hanging again.
+
+Data a host does not keep in files is recorded under ``ROOT/.hostcheck/`` for non-live roots
+(see fixtures/README.md): ``dmesg.txt``, ``devices.json``, ``commands/<name>.txt``, ``user``.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import queue
+import stat as statmod
+import subprocess
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from hostcheck.readings import Reason, Unavailable, Value
+
+RECORD_DIR = ".hostcheck"
+MAX_READ_BYTES = 4 * 1024 * 1024
+READ_CHUNK = 64 * 1024
+
+
+class HostError(Exception):
+    """The root cannot be used at all (does not exist, not a directory)."""
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    """lstat() of a path, as far as the checks need it."""
+
+    kind: str  # "char", "block", "dir", "file", "fifo", "link", "socket"
+    mode: int  # permission bits only
+    uid: int
+    gid: int
+    owner: str | None = None  # recorded name, when the tree gives names instead of ids
+    group: str | None = None
+    rdev: str | None = None  # "major:minor" for device nodes
+
+
+@dataclass(frozen=True)
+class CommandOutput:
+    argv: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@dataclass(frozen=True)
+class ProcessInfo:
+    pid: int
+    cmdline: tuple[str, ...]
+    environ: dict[str, str] | Unavailable
+
+
+def _kind_of(mode: int) -> str:
+    for test, name in (
+        (statmod.S_ISCHR, "char"),
+        (statmod.S_ISBLK, "block"),
+        (statmod.S_ISDIR, "dir"),
+        (statmod.S_ISREG, "file"),
+        (statmod.S_ISFIFO, "fifo"),
+        (statmod.S_ISLNK, "link"),
+        (statmod.S_ISSOCK, "socket"),
+    ):
+        if test(mode):
+            return name
+    return "unknown"
+
+
+def _unavailable_from_oserror(source: str, exc: OSError) -> Unavailable:
+    if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+        return Unavailable(Reason.MISSING, source)
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return Unavailable(Reason.PERMISSION, source, "permission denied")
+    return Unavailable(Reason.ERROR, source, exc.strerror or str(exc))
+
+
+class _Reader:
+    """One daemon worker thread that performs blocking reads; replaced when it hangs.
+
+    A plain daemon thread (not a ThreadPoolExecutor, whose workers are joined at exit) so that
+    a read stuck forever in the kernel cannot keep the process from exiting.
+    """
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[tuple[Callable[[], object], queue.SimpleQueue[object]]]
+        self._start()
+
+    def _start(self) -> None:
+        self._jobs = queue.SimpleQueue()
+        jobs = self._jobs
+        threading.Thread(target=self._loop, args=(jobs,), daemon=True, name="hostcheck-read").start()
+
+    @staticmethod
+    def _loop(jobs: queue.SimpleQueue[tuple[Callable[[], object], queue.SimpleQueue[object]]]) -> None:
+        while True:
+            func, reply = jobs.get()
+            try:
+                reply.put(func())
+            except BaseException as exc:  # handed back to the caller, never lost
+                reply.put(exc)
+
+    def call(self, func: Callable[[], object], timeout: float) -> object:
+        reply: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._jobs.put((func, reply))
+        try:
+            return reply.get(timeout=timeout)
+        except queue.Empty:
+            self._start()  # the old worker is stuck; abandon it
+            raise TimeoutError from None
+
+
+class Host:
+    """Read-only access to a host's files, device nodes, commands, kernel log and processes."""
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str] = "/",
+        *,
+        host_mount: bool = False,
+        read_timeout: float = 2.0,
+        command_timeout: float = 20.0,
+    ) -> None:
+        root_str = os.fspath(root)
+        if not os.path.isdir(root_str):
+            if os.path.exists(root_str):
+                raise HostError(f"--root {root_str}: not a directory")
+            raise HostError(f"--root {root_str}: no such directory")
+        self.root = os.path.realpath(root_str)
+        # live: this process runs on the host it checks, so commands and the kernel log are
+        # the real ones. host_mount: a container sees the host's root at self.root and shares
+        # its kernel, so the kernel log is the host's too (but commands would be the container's).
+        self.live = self.root == "/"
+        self.host_mount = host_mount or self.live
+        self.read_timeout = read_timeout
+        self.command_timeout = command_timeout
+        self._reader = _Reader()
+        self._wedged: set[str] = set()
+        self._devices: dict[str, dict[str, object]] | None = None
+        self.paths_read: list[str] = []  # in order, for snapshots and --verbose
+
+    # -- paths ----------------------------------------------------------------------------
+    def path(self, host_path: str) -> str:
+        """The real path of an absolute host path under the root."""
+        rel = host_path.lstrip("/")
+        return os.path.join(self.root, rel) if rel else self.root
+
+    def _record_path(self, name: str) -> str:
+        return os.path.join(self.root, RECORD_DIR, name)
+
+    # -- files ----------------------------------------------------------------------------
+    def read_text(self, host_path: str, *, limit: int = MAX_READ_BYTES) -> Value[str] | Unavailable:
+        """The content of a file, bounded in size and time."""
+        self.paths_read.append(host_path)
+        real = self.path(host_path)
+        parent = os.path.dirname(host_path)
+        if parent in self._wedged:
+            return Unavailable(
+                Reason.TIMEOUT, host_path, f"skipped: an earlier read in {parent} hung"
+            )
+
+        def read() -> bytes:
+            # Read in modest chunks: some procfs files refuse one huge read() with ENOMEM.
+            chunks: list[bytes] = []
+            size = 0
+            with open(real, "rb", buffering=0) as handle:
+                while size < limit:
+                    chunk = handle.read(min(READ_CHUNK, limit - size))
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+                    size += len(chunk)
+            return b"".join(chunks)
+
+        try:
+            data = self._reader.call(read, self.read_timeout)
+        except TimeoutError:
+            self._wedged.add(parent)
+            return Unavailable(
+                Reason.TIMEOUT, host_path, f"no answer within {self.read_timeout:g} s"
+            )
+        if isinstance(data, OSError):
+            return _unavailable_from_oserror(host_path, data)
+        if isinstance(data, BaseException):
+            return Unavailable(Reason.ERROR, host_path, str(data))
+        assert isinstance(data, bytes)
+        return Value(data.decode("utf-8", errors="replace"), host_path)
+
+    def listdir(self, host_path: str) -> Value[list[str]] | Unavailable:
+        try:
+            return Value(sorted(os.listdir(self.path(host_path))), host_path)
+        except OSError as exc:
+            return _unavailable_from_oserror(host_path, exc)
+
+    def exists(self, host_path: str) -> bool:
+        return os.path.lexists(self.path(host_path))
+
+    def is_dir(self, host_path: str) -> bool:
+        return os.path.isdir(self.path(host_path))
+
+    def glob(self, directory: str, pattern: str) -> list[str]:
+        """Host paths of the entries of ``directory`` whose names match ``pattern``."""
+        import fnmatch
+
+        entries = self.listdir(directory)
+        if not isinstance(entries, Value):
+            return []
+        return [
+            str(PurePosixPath(directory) / name)
+            for name in entries.value
+            if fnmatch.fnmatchcase(name, pattern)
+        ]
+
+    def readlink(self, host_path: str) -> Value[str] | Unavailable:
+        try:
+            return Value(os.readlink(self.path(host_path)), host_path)
+        except OSError as exc:
+            return _unavailable_from_oserror(host_path, exc)
+
+    def resolve_name(self, host_path: str) -> str | None:
+        """The last component of a symlink's target (sysfs ``driver`` links and the like)."""
+        target = self.readlink(host_path)
+        if isinstance(target, Value):
+            return PurePosixPath(target.value).name
+        return None
+
+    # -- device nodes ---------------------------------------------------------------------
+    def _recorded_devices(self) -> dict[str, dict[str, object]]:
+        if self._devices is None:
+            self._devices = {}
+            if not self.live:
+                try:
+                    with open(self._record_path("devices.json"), encoding="utf-8") as handle:
+                        loaded = json.load(handle)
+                    if isinstance(loaded, dict):
+                        self._devices = {k: v for k, v in loaded.items() if isinstance(v, dict)}
+                except (OSError, ValueError):
+                    pass
+        return self._devices
+
+    def stat(self, host_path: str) -> Value[NodeInfo] | Unavailable:
+        """lstat() of a host path; for non-live roots, recorded device metadata wins."""
+        recorded = self._recorded_devices().get(host_path)
+        if recorded is not None:
+            try:
+                return Value(
+                    NodeInfo(
+                        kind=str(recorded["type"]),
+                        mode=int(str(recorded["mode"]), 8),
+                        uid=int(str(recorded.get("uid", 0))),
+                        gid=int(str(recorded.get("gid", -1))),
+                        owner=_opt_str(recorded.get("owner")),
+                        group=_opt_str(recorded.get("group")),
+                        rdev=_opt_str(recorded.get("rdev")),
+                    ),
+                    f"{RECORD_DIR}/devices.json:{host_path}",
+                )
+            except (KeyError, ValueError) as exc:
+                return Unavailable(
+                    Reason.UNPARSABLE, f"{RECORD_DIR}/devices.json:{host_path}", str(exc)
+                )
+        try:
+            st = os.lstat(self.path(host_path))
+        except OSError as exc:
+            return _unavailable_from_oserror(host_path, exc)
+        rdev = None
+        if statmod.S_ISCHR(st.st_mode) or statmod.S_ISBLK(st.st_mode):
+            rdev = f"{os.major(st.st_rdev)}:{os.minor(st.st_rdev)}"
+        return Value(
+            NodeInfo(
+                kind=_kind_of(st.st_mode),
+                mode=statmod.S_IMODE(st.st_mode),
+                uid=st.st_uid,
+                gid=st.st_gid,
+                rdev=rdev,
+            ),
+            host_path,
+        )
+
+    def can_open_live(self, host_path: str) -> bool | None:
+        """On a live host, whether this process may open the path read-write (ACLs included)."""
+        if not self.live:
+            return None
+        return os.access(host_path, os.R_OK | os.W_OK)
+
+    # -- commands -------------------------------------------------------------------------
+    def run(
+        self, name: str, argv: Sequence[str], *, timeout: float | None = None
+    ) -> Value[CommandOutput] | Unavailable:
+        """Run a command on a live host (argv, no shell, bounded); replay it elsewhere.
+
+        On a non-live root, the output recorded as ``.hostcheck/commands/<name>.txt`` is
+        returned instead (exit status 0), so fixtures and snapshots replay what a live host said.
+        """
+        shown = " ".join(argv)
+        if not self.live:
+            recorded = os.path.join(RECORD_DIR, "commands", f"{name}.txt")
+            try:
+                with open(self._record_path(f"commands/{name}.txt"), encoding="utf-8") as handle:
+                    out = handle.read(MAX_READ_BYTES)
+            except FileNotFoundError:
+                return Unavailable(Reason.NOT_RECORDED, recorded, f"`{shown}` was not recorded")
+            except OSError as exc:
+                return _unavailable_from_oserror(recorded, exc)
+            return Value(CommandOutput(tuple(argv), 0, out, ""), f"{shown} (recorded)")
+        return self._execute(argv, timeout or self.command_timeout)
+
+    @staticmethod
+    def _execute(argv: Sequence[str], timeout: float) -> Value[CommandOutput] | Unavailable:
+        shown = " ".join(argv)
+        try:
+            done = subprocess.run(
+                list(argv),
+                capture_output=True,
+                text=True,
+                errors="replace",
+                timeout=timeout,
+                stdin=subprocess.DEVNULL,
+                check=False,
+            )
+        except FileNotFoundError:
+            return Unavailable(Reason.MISSING, shown, f"{argv[0]} not installed")
+        except PermissionError as exc:
+            return Unavailable(Reason.PERMISSION, shown, str(exc))
+        except subprocess.TimeoutExpired:
+            return Unavailable(Reason.TIMEOUT, shown, f"no answer within {timeout:g} s")
+        except OSError as exc:
+            return Unavailable(Reason.ERROR, shown, str(exc))
+        return Value(CommandOutput(tuple(argv), done.returncode, done.stdout, done.stderr), shown)
+
+    # -- kernel log -----------------------------------------------------------------------
+    def kernel_log(self) -> Value[str] | Unavailable:
+        """The kernel log since boot, as ``dmesg`` prints it."""
+        if not self.host_mount:
+            return self.read_text(f"/{RECORD_DIR}/dmesg.txt")
+        attempts: list[Unavailable] = []
+        # The kernel log is the running kernel's: in a host-mount container it is the host's.
+        for argv in (
+            ("dmesg",),
+            ("journalctl", "-k", "-b", "-o", "short-monotonic", "--no-pager"),
+        ):
+            done = self._execute(argv, self.command_timeout)
+            if isinstance(done, Value):
+                if done.value.returncode == 0 and done.value.stdout.strip():
+                    return Value(done.value.stdout, done.source)
+                err = done.value.stderr.strip().splitlines()
+                detail = err[0] if err else f"exit status {done.value.returncode}, no output"
+                reason = Reason.PERMISSION if "ermission" in detail else Reason.ERROR
+                attempts.append(Unavailable(reason, done.source, detail))
+            else:
+                attempts.append(done)
+        first = attempts[0]
+        return Unavailable(
+            first.reason, "dmesg / journalctl -k", "; ".join(a.describe() for a in attempts)
+        )
+
+    # -- processes ------------------------------------------------------------------------
+    def processes(self) -> Iterator[ProcessInfo]:
+        """Running processes with their command line and (where permitted) environment."""
+        if self.live:
+            yield from self._live_processes()
+            return
+        entries = self.listdir("/proc")
+        if not isinstance(entries, Value):
+            return
+        for name in entries.value:
+            if not name.isdigit():
+                continue
+            cmdline = self.read_text(f"/proc/{name}/cmdline")
+            if not isinstance(cmdline, Value) or not cmdline.value:
+                continue
+            argv = tuple(part for part in cmdline.value.split("\0") if part)
+            environ = self.read_text(f"/proc/{name}/environ")
+            env: dict[str, str] | Unavailable
+            if isinstance(environ, Value):
+                env = dict(
+                    item.split("=", 1) for item in environ.value.split("\0") if "=" in item
+                )
+            else:
+                env = environ
+            yield ProcessInfo(int(name), argv, env)
+
+    @staticmethod
+    def _live_processes() -> Iterator[ProcessInfo]:
+        import psutil
+
+        for proc in psutil.process_iter(["pid", "cmdline"]):
+            cmdline = proc.info.get("cmdline") or []
+            if not cmdline:
+                continue
+            env: dict[str, str] | Unavailable
+            try:
+                env = dict(proc.environ())
+            except psutil.AccessDenied:
+                env = Unavailable(Reason.PERMISSION, f"/proc/{proc.pid}/environ", "access denied")
+            except (psutil.NoSuchProcess, psutil.ZombieProcess):
+                continue
+            except OSError as exc:
+                env = Unavailable(Reason.ERROR, f"/proc/{proc.pid}/environ", str(exc))
+            yield ProcessInfo(proc.pid, tuple(cmdline), env)
+
+    # -- users ----------------------------------------------------------------------------
+    def recorded_user(self) -> str | None:
+        """The user a snapshot or fixture was recorded for (``.hostcheck/user``)."""
+        if self.live:
+            return None
+        text = self.read_text(f"/{RECORD_DIR}/user")
+        if isinstance(text, Value) and text.value.strip():
+            return text.value.strip()
+        return None
+
+
+def _opt_str(value: object) -> str | None:
+    return None if value is None else str(value)

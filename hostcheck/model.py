@@ -1,0 +1,180 @@
+"""Domain objects: rules (immutable declarations), outcomes of checks, findings and the report."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Status(StrEnum):
+    PASS = "pass"
+    WARN = "warn"
+    FAIL = "fail"
+    SKIP = "skip"  # not applicable to this host
+    ERROR = "error"  # could not be checked
+
+    @property
+    def rank(self) -> int:
+        """Order for "failing first": fail, error, warn, pass, skip."""
+        return _STATUS_RANK[self]
+
+
+_STATUS_RANK = {Status.FAIL: 0, Status.ERROR: 1, Status.WARN: 2, Status.PASS: 3, Status.SKIP: 4}
+
+
+class Severity(StrEnum):
+    """How much a problem found by a rule matters. critical/high problems fail the host;
+    medium/low/info problems warn."""
+
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+
+class Verdict(StrEnum):
+    """What a check kind concludes, before the rule's severity turns it into a Status."""
+
+    OK = "ok"
+    PROBLEM = "problem"  # fail for critical/high rules, warn otherwise
+    ADVISORY = "advisory"  # always warn: worth knowing, not blocking
+    UNKNOWN = "unknown"  # could not be checked -> error
+    NOT_APPLICABLE = "not-applicable"  # -> skip
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One value a verdict rests on, and where it was read."""
+
+    label: str
+    value: str | int | float | bool | None
+    source: str
+    note: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"label": self.label, "value": self.value, "source": self.source}
+        if self.note:
+            data["note"] = self.note
+        return data
+
+
+@dataclass(frozen=True)
+class Remediation:
+    """What fixes a finding. ``kind`` is kernel-args, modprobe, sysctl or manual."""
+
+    kind: str
+    summary: str
+    add_kernel_args: tuple[str, ...] = ()
+    remove_kernel_args: tuple[str, ...] = ()
+    modprobe: tuple[str, ...] = ()
+    sysctl: Mapping[str, str] = field(default_factory=dict)
+    reboot_required: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "summary": self.summary,
+            "kernel_args": {
+                "add": list(self.add_kernel_args),
+                "remove": list(self.remove_kernel_args),
+            },
+            "modprobe": list(self.modprobe),
+            "sysctl": dict(self.sysctl),
+            "reboot_required": self.reboot_required,
+        }
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A rule as declared in rules/*.toml. Immutable; run-time results live in Finding."""
+
+    id: str
+    title: str
+    severity: Severity
+    applies_to: str  # "any-host" or "strix-halo"
+    check: str  # check kind name
+    params: Mapping[str, Any]
+    references: tuple[str, ...]
+    rationale: str
+    command: str  # what a person would type to see the evidence
+    remediation: Mapping[str, Any] | None
+    source_file: str
+
+    @property
+    def area(self) -> str:
+        return self.id.split(".", 1)[0]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a check kind returns."""
+
+    verdict: Verdict
+    message: str
+    evidence: tuple[Evidence, ...] = ()
+    # Values for the rule's remediation template ({pages}, {module} …); None: no fix offered.
+    fix: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: Rule
+    status: Status
+    message: str
+    evidence: tuple[Evidence, ...]
+    remediation: Remediation | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule.id,
+            "area": self.rule.area,
+            "status": self.status.value,
+            "severity": self.rule.severity.value,
+            "title": self.rule.title,
+            "message": self.message,
+            "evidence": [item.to_json() for item in self.evidence],
+            "command": self.rule.command,
+            "references": list(self.rule.references),
+            "remediation": self.remediation.to_json() if self.remediation else None,
+        }
+
+
+@dataclass(frozen=True)
+class Report:
+    tool_version: str
+    hostname: str
+    kernel_release: str
+    root: str
+    profile: str
+    profile_title: str
+    fail_on: Status
+    findings: tuple[Finding, ...]
+    gpu: str | None
+    rocm: str | None
+    duration_seconds: float
+
+    @property
+    def summary(self) -> dict[str, int]:
+        counts = {status.value: 0 for status in Status}
+        for finding in self.findings:
+            counts[finding.status.value] += 1
+        return counts
+
+    @property
+    def ready(self) -> bool:
+        blocking = {Status.FAIL} if self.fail_on is Status.FAIL else {Status.FAIL, Status.WARN}
+        return not any(finding.status in blocking for finding in self.findings)
+
+    def sorted_findings(self) -> list[Finding]:
+        """Grouped by area, the area with the worst finding first; failing first within."""
+        worst: dict[str, int] = {}
+        for finding in self.findings:
+            area = finding.rule.area
+            worst[area] = min(worst.get(area, 9), finding.status.rank)
+        return sorted(
+            self.findings,
+            key=lambda f: (worst[f.rule.area], f.rule.area, f.status.rank, f.rule.id),
+        )

@@ -1,0 +1,452 @@
+"""Pure parsers for host text: kernel releases, command lines, sysfs numbers, kernel-log lines,
+rocminfo, os-release, meminfo, modprobe.d and dpkg status.
+
+Each parser takes a string and returns plain data or raises :class:`ParseError`; none of them
+touches the host. The formats and examples are in research/strix-halo-facts.md §9.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+
+class ParseError(ValueError):
+    """The text is not in the format the kernel or tool writes."""
+
+
+# --- numbers ---------------------------------------------------------------------------------
+
+
+def parse_sysfs_int(text: str) -> int:
+    """A sysfs number: decimal (``536870912``) or hex as amdgpu prints it (``0x00000080``)."""
+    token = text.strip()
+    if not token:
+        raise ParseError("empty file where a number was expected")
+    try:
+        value = int(token, 16) if token[:2].lower() == "0x" else int(token, 10)
+    except ValueError:
+        raise ParseError(f"not a number: {token[:40]!r}") from None
+    if value < 0:
+        raise ParseError(f"negative value {value}")
+    return value
+
+
+# --- kernel release --------------------------------------------------------------------------
+
+_RELEASE = re.compile(r"(?P<major>\d+)\.(?P<minor>\d+)(?:\.(?P<patch>\d+))?(?P<rest>.*)", re.S)
+_UBUNTU = re.compile(r"-(?P<abi>\d+)(?:\.(?P<upload>\d+))?-(?P<flavour>[a-z][a-z0-9-]*)$")
+_RC = re.compile(r"(?:^|[-.])rc(?P<rc>\d+)")
+
+
+@dataclass(frozen=True)
+class KernelRelease:
+    """``uname -r`` split into what version comparisons need.
+
+    ``upstream`` is the mainline version the release is built from; ``rc`` is set for release
+    candidates (which sort before the release); ``abi`` and ``flavour`` are Ubuntu's
+    ``6.14.0-1016-oem`` parts; ``distro`` is a hint from the suffix (``fc43``, ``deb13``, …).
+    """
+
+    raw: str
+    upstream: tuple[int, int, int]
+    rc: int | None = None
+    abi: int | None = None
+    flavour: str | None = None
+    distro: str | None = None
+
+    def sort_key(self) -> tuple[int, int, int, int]:
+        # A release candidate of 6.18 sorts before 6.18.0 itself.
+        return (*self.upstream, self.rc if self.rc is not None else 1_000_000)
+
+    def at_least(self, floor: tuple[int, ...], rc: int | None = None) -> bool:
+        want = tuple(floor) + (0,) * (3 - len(floor))
+        return self.sort_key() >= (*want, rc if rc is not None else 1_000_000)
+
+    @property
+    def upstream_text(self) -> str:
+        text = ".".join(str(part) for part in self.upstream)
+        return f"{text}-rc{self.rc}" if self.rc is not None else text
+
+
+_DISTRO_HINTS = (
+    (re.compile(r"\.fc\d+"), "fedora"),
+    (re.compile(r"\.el\d+"), "rhel"),
+    (re.compile(r"\+deb\d+|-amd64$"), "debian"),
+    (re.compile(r"nobara"), "nobara"),
+    (re.compile(r"cachyos"), "cachyos"),
+    (re.compile(r"-arch\d|-mainline$"), "arch"),
+)
+
+
+def parse_kernel_release(text: str) -> KernelRelease:
+    """Parse ``uname -r`` of any distribution style seen on Strix Halo hosts (facts §9.3)."""
+    raw = text.strip()
+    match = _RELEASE.fullmatch(raw)
+    if not match or any(ch.isspace() for ch in raw):
+        raise ParseError(f"not a kernel release: {raw[:60]!r}")
+    upstream = (int(match["major"]), int(match["minor"]), int(match["patch"] or 0))
+    rest = match["rest"]
+    rc_match = _RC.search(rest)
+    rc = int(rc_match["rc"]) if rc_match else None
+    abi = flavour = None
+    distro = None
+    ubuntu = _UBUNTU.search(rest)
+    if ubuntu and rest.startswith("-") and rest.count("-") == 2:
+        abi = int(ubuntu["abi"])
+        flavour = ubuntu["flavour"]
+        distro = "ubuntu" if flavour in _UBUNTU_FLAVOURS else None
+    for pattern, name in _DISTRO_HINTS:
+        if pattern.search(rest):
+            distro = name
+            break
+    return KernelRelease(raw, upstream, rc, abi, flavour, distro)
+
+
+_UBUNTU_FLAVOURS = frozenset(
+    {"generic", "oem", "lowlatency", "generic-64k", "generic-hwe", "azure", "aws", "gcp", "kvm"}
+)
+
+
+def parse_version_signature(text: str) -> tuple[str, str]:
+    """Ubuntu's ``/proc/version_signature``: ``Ubuntu 6.17.0-19.19~24.04.2-generic 6.17.13``.
+
+    Returns the package version (``6.17.0-19.19~24.04.2``) and the flavour (``generic``).
+    """
+    parts = text.split()
+    if len(parts) < 2 or parts[0] != "Ubuntu":
+        raise ParseError(f"not an Ubuntu version signature: {text.strip()[:60]!r}")
+    version, _, flavour = parts[1].rpartition("-")
+    if not version or not flavour:
+        raise ParseError(f"no flavour in {parts[1]!r}")
+    return version, flavour
+
+
+# --- kernel command line ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KernelArg:
+    """One kernel argument. ``key`` is as written; ``name`` is normalised (``-`` → ``_``)."""
+
+    key: str
+    value: str | None
+    position: int
+
+    @property
+    def name(self) -> str:
+        return normalise_param(self.key)
+
+    @property
+    def module(self) -> str | None:
+        return self.name.split(".", 1)[0] if "." in self.name else None
+
+    @property
+    def text(self) -> str:
+        return self.key if self.value is None else f"{self.key}={self.value}"
+
+
+def normalise_param(key: str) -> str:
+    """The kernel treats ``-`` and ``_`` in parameter names as the same (``parameq``)."""
+    return key.replace("-", "_")
+
+
+def parse_cmdline(text: str) -> list[KernelArg]:
+    """Split ``/proc/cmdline`` exactly as the kernel's ``next_arg()`` (lib/cmdline.c) does.
+
+    A value may be quoted (``foo="a b"``), or the whole argument (``"foo=a b"``); the first
+    ``=`` separates name and value even inside quotes. Arguments after a lone ``--`` belong to
+    init and are not returned.
+    """
+    args: list[KernelArg] = []
+    i, n = 0, len(text)
+    while True:
+        while i < n and text[i].isspace():
+            i += 1
+        if i >= n:
+            break
+        quoted = text[i] == '"'
+        if quoted:
+            i += 1
+        start, in_quote, equals = i, quoted, -1
+        while i < n and (in_quote or not text[i].isspace()):
+            if equals < 0 and text[i] == "=":
+                equals = i
+            if text[i] == '"':
+                in_quote = not in_quote
+            i += 1
+        end = i
+        strip_tail = end > start and text[end - 1] == '"'
+        if equals < 0:
+            key, value = text[start : end - 1 if quoted and strip_tail else end], None
+        else:
+            key = text[start:equals]
+            value = text[equals + 1 : end]
+            if value.startswith('"'):
+                value = value[1:]
+                if strip_tail and value.endswith('"'):
+                    value = value[:-1]
+            elif quoted and strip_tail and value.endswith('"'):
+                value = value[:-1]
+        if key == "--" and value is None and not quoted:
+            break
+        if key:
+            args.append(KernelArg(key, value, len(args)))
+    return args
+
+
+# --- /proc/meminfo, os-release, key/value files ----------------------------------------------
+
+
+def parse_meminfo(text: str) -> dict[str, int]:
+    """``/proc/meminfo`` as a dict of kB values (``MemTotal`` → 131009800)."""
+    result: dict[str, int] = {}
+    for line in text.splitlines():
+        name, sep, rest = line.partition(":")
+        if not sep:
+            continue
+        fields = rest.split()
+        if fields and fields[0].isdigit():
+            result[name.strip()] = int(fields[0])
+    if "MemTotal" not in result:
+        raise ParseError("no MemTotal line")
+    return result
+
+
+def parse_os_release(text: str) -> dict[str, str]:
+    """``/etc/os-release``: ``KEY=value`` lines, values optionally quoted (shell rules)."""
+    result: dict[str, str] = {}
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+            continue
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+            value = re.sub(r'\\(["$`\\])', r"\1", value)
+        result[key] = value
+    return result
+
+
+def parse_kfd_properties(text: str) -> dict[str, int]:
+    """KFD topology ``properties`` files: ``name value`` lines (``gfx_target_version 110501``)."""
+    result: dict[str, int] = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].lstrip("-").isdigit():
+            result[parts[0]] = int(parts[1])
+    if not result:
+        raise ParseError("no 'name value' lines")
+    return result
+
+
+def parse_uevent(text: str) -> dict[str, str]:
+    result = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep:
+            result[key.strip()] = value.strip()
+    return result
+
+
+# --- modprobe.d ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModprobeOption:
+    module: str
+    name: str
+    value: str
+    line: int
+
+
+def parse_modprobe_conf(text: str) -> list[ModprobeOption]:
+    """``options MODULE name=value …`` lines of a modprobe.d file (continuations joined)."""
+    result: list[ModprobeOption] = []
+    joined = text.replace("\\\n", " ")
+    for lineno, raw in enumerate(joined.splitlines(), start=1):
+        line = raw.split("#", 1)[0].strip()
+        parts = line.split()
+        if len(parts) < 3 or parts[0] != "options":
+            continue
+        module = normalise_param(parts[1])
+        for item in parts[2:]:
+            name, sep, value = item.partition("=")
+            result.append(
+                ModprobeOption(module, normalise_param(name), value.strip('"') if sep else "", lineno)
+            )
+    return result
+
+
+# --- dpkg status -----------------------------------------------------------------------------
+
+
+def parse_dpkg_status(text: str) -> dict[str, str]:
+    """Installed packages and versions from ``/var/lib/dpkg/status``."""
+    result: dict[str, str] = {}
+    for stanza in text.split("\n\n"):
+        fields: dict[str, str] = {}
+        for line in stanza.splitlines():
+            if line[:1].isspace():
+                continue
+            key, sep, value = line.partition(":")
+            if sep:
+                fields[key] = value.strip()
+        name = fields.get("Package")
+        if name and fields.get("Status", "").endswith(" installed") and "Version" in fields:
+            result[name] = fields["Version"]
+    return result
+
+
+# --- kernel log ------------------------------------------------------------------------------
+
+_LOG_PREFIX = re.compile(r"^\s*(?:<\d+>)?\[\s*(?P<ts>\d+\.\d+)\]\s?(?P<text>.*)$")
+# three formats of the amdgpu memory line (facts §9.4):
+#  (a) "[drm] amdgpu: 512M of VRAM memory ready"
+#  (b) "amdgpu 0000:c5:00.0: amdgpu: amdgpu: 62816M of GTT memory ready."
+#  (c) "amdgpu 0000:bd:00.0:  63968M of GTT memory ready."
+_MEMORY_READY = re.compile(r"(?P<mib>\d+)M of (?P<kind>VRAM|GTT) memory ready")
+_GTT_TTM_MISMATCH = re.compile(
+    r"GTT size has been set as (?P<gtt>\d+) but TTM size has been set as (?P<ttm>\d+)"
+)
+_UNKNOWN_PARAM = re.compile(r"(?P<module>[\w-]+): unknown parameter '(?P<param>[^']+)' ignored")
+
+
+@dataclass(frozen=True)
+class LogLine:
+    timestamp: float | None
+    text: str
+
+
+@dataclass(frozen=True)
+class KernelLogEvent:
+    """A kernel-log line a rule cares about, classified."""
+
+    kind: str  # vram-ready, gtt-ready, gttsize-deprecated, gtt-ttm-mismatch, unknown-param,
+    # mes-timeout, gpu-reset, page-fault, device-wedged
+    line: LogLine
+    data: dict[str, str | int] = field(default_factory=dict)
+
+
+def parse_kernel_log(text: str) -> list[LogLine]:
+    """Lines as ``dmesg`` or ``journalctl -k -o short-monotonic`` print them."""
+    lines: list[LogLine] = []
+    for raw in text.splitlines():
+        match = _LOG_PREFIX.match(raw)
+        if match:
+            lines.append(LogLine(float(match["ts"]), match["text"]))
+        elif raw.strip():
+            lines.append(LogLine(None, raw.strip()))
+    return lines
+
+
+_HANG_PATTERNS = (
+    ("mes-timeout", re.compile(r"MES failed to respond to msg=(?P<msg>[A-Z_]+(?: \([A-Z_]+\))?)")),
+    ("mes-timeout", re.compile(r"MES might be in unrecoverable state")),
+    ("gpu-reset", re.compile(r"GPU reset begin!|GPU reset\(\d+\) succeeded|MODE2 reset")),
+    ("page-fault", re.compile(r"\[gfxhub\] page fault|GCVM_L2_PROTECTION_FAULT_STATUS:(?P<status>0x[0-9A-Fa-f]+)")),
+    ("device-wedged", re.compile(r"device wedged")),
+    ("ring-timeout", re.compile(r"ring \S+ timeout")),
+)
+
+
+def classify_kernel_log(lines: list[LogLine]) -> list[KernelLogEvent]:
+    """The amdgpu memory, parameter and hang events among kernel-log lines."""
+    events: list[KernelLogEvent] = []
+    for line in lines:
+        text = line.text
+        if "amdgpu" not in text and "[drm]" not in text and "unknown parameter" not in text:
+            continue
+        match = _MEMORY_READY.search(text)
+        if match:
+            kind = "vram-ready" if match["kind"] == "VRAM" else "gtt-ready"
+            events.append(KernelLogEvent(kind, line, {"mib": int(match["mib"])}))
+            continue
+        if "Configuring gttsize via module parameter is deprecated" in text:
+            events.append(KernelLogEvent("gttsize-deprecated", line))
+            continue
+        match = _GTT_TTM_MISMATCH.search(text)
+        if match:
+            events.append(
+                KernelLogEvent(
+                    "gtt-ttm-mismatch", line, {"gtt": int(match["gtt"]), "ttm": int(match["ttm"])}
+                )
+            )
+            continue
+        match = _UNKNOWN_PARAM.search(text)
+        if match:
+            events.append(
+                KernelLogEvent(
+                    "unknown-param", line, {"module": match["module"], "param": match["param"]}
+                )
+            )
+            continue
+        for kind, pattern in _HANG_PATTERNS:
+            match = pattern.search(text)
+            if match:
+                data = {k: v for k, v in match.groupdict().items() if v is not None}
+                events.append(KernelLogEvent(kind, line, data))
+                break
+    return events
+
+
+# --- rocminfo --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RocmAgent:
+    name: str
+    device_type: str
+    marketing_name: str
+    pool_sizes_kib: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class RocmInfo:
+    rock_module_version: str | None  # "6.16.6" with amdgpu-dkms; None with the in-kernel driver
+    agents: tuple[RocmAgent, ...]
+
+    def gpu_agents(self) -> list[RocmAgent]:
+        return [agent for agent in self.agents if agent.device_type == "GPU"]
+
+
+_POOL_SIZE = re.compile(r"^\s*Size:\s*(?P<kib>\d+)\(0x[0-9a-fA-F]+\)\s*KB\s*$")
+
+
+def parse_rocminfo(text: str) -> RocmInfo:
+    """The agents and their memory pools from ``rocminfo`` (padding-tolerant, facts §9.5)."""
+    rock = re.search(r"ROCk module version (\S+) is loaded", text)
+    agents: list[RocmAgent] = []
+    blocks = re.split(r"^\*+\s*\n\s*Agent \d+\s*\n\*+\s*$", text, flags=re.M)
+    if len(blocks) < 2:
+        raise ParseError("no 'Agent N' sections")
+    for block in blocks[1:]:
+        fields: dict[str, str] = {}
+        pools: list[int] = []
+        in_pools = False
+        for line in block.splitlines():
+            if line.strip().startswith("Pool Info:"):
+                in_pools = True
+                continue
+            if in_pools:
+                size = _POOL_SIZE.match(line)
+                if size:
+                    pools.append(int(size["kib"]))
+                    continue
+                if line.strip().startswith("ISA Info:"):
+                    in_pools = False
+            key, sep, value = line.partition(":")
+            if sep and not line.startswith("    ") and key.strip() not in fields:
+                fields[key.strip()] = value.strip()
+        agents.append(
+            RocmAgent(
+                name=fields.get("Name", ""),
+                device_type=fields.get("Device Type", ""),
+                marketing_name=fields.get("Marketing Name", ""),
+                pool_sizes_kib=tuple(pools),
+            )
+        )
+    return RocmInfo(rock[1] if rock else None, tuple(agents))

@@ -1,0 +1,87 @@
+"""Probes turn raw host data into :class:`~hostcheck.facts.Facts`.
+
+A probe that cannot read something records why (an Unavailable); it never raises out of the
+scan and never invents a value. Every read goes through the Host, which bounds it in time.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from hostcheck.facts import Facts
+from hostcheck.host import Host
+from hostcheck.probes.access import default_user, probe_device, probe_user
+from hostcheck.probes.gpu import probe_gpu
+from hostcheck.probes.software import probe_processes, probe_software
+from hostcheck.probes.system import (
+    probe_container,
+    probe_driver,
+    probe_hostname,
+    probe_kernel,
+    probe_kernel_log,
+    probe_memory,
+    probe_modules,
+    probe_sysctls,
+    probe_vfio,
+)
+from hostcheck.readings import Value
+
+
+@dataclass(frozen=True)
+class ProbeOptions:
+    user: str | None = None  # the service user to check device access for
+    python: str | None = None  # an interpreter whose PyTorch/vLLM to inspect
+
+
+def collect(host: Host, options: ProbeOptions | None = None) -> Facts:
+    options = options or ProbeOptions()
+    timings: dict[str, float] = {}
+    clock = time.perf_counter
+
+    start = clock()
+    kernel = probe_kernel(host)
+    release = kernel.release.value.raw if isinstance(kernel.release, Value) else None
+    modules = probe_modules(host)
+    timings["kernel"] = clock() - start
+
+    start = clock()
+    gpu = probe_gpu(host)
+    timings["gpu"] = clock() - start
+
+    start = clock()
+    memory = probe_memory(host, modules)
+    driver = probe_driver(host, release, modules)
+    kernel_log = probe_kernel_log(host)
+    timings["memory+driver+log"] = clock() - start
+
+    start = clock()
+    user = probe_user(host, options.user or default_user(host))
+    render = gpu.strix_halo.render_node if gpu.strix_halo else None
+    device_paths = ["/dev/kfd"] + ([render] if render else [])
+    devices = {path: probe_device(host, path, user) for path in device_paths}
+    timings["devices"] = clock() - start
+
+    start = clock()
+    software = probe_software(host, options.python)
+    processes = probe_processes(host)
+    timings["software+processes"] = clock() - start
+
+    return Facts(
+        root=host.root,
+        live=host.live,
+        hostname=probe_hostname(host),
+        container=probe_container(host),
+        kernel=kernel,
+        gpu=gpu,
+        memory=memory,
+        driver=driver,
+        kernel_log=kernel_log,
+        user=user,
+        devices=devices,
+        software=software,
+        processes=processes,
+        sysctl=probe_sysctls(host),
+        vfio_devices=probe_vfio(host),
+        probe_seconds=timings,
+    )

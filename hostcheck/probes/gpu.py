@@ -1,0 +1,185 @@
+"""Find the Strix Halo iGPU and read what it reports: PCI id, DRM card and render node, KFD
+topology node, memory sizes and MES firmware versions (facts §6).
+
+On a live host the DRM devices are enumerated with pyudev (libudev, so umockdev can stand in
+for real hardware); elsewhere, and when libudev is unavailable, the sysfs tree is listed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+
+from hostcheck.facts import STRIX_HALO_PCI_ID, GpuFacts, GpuSearch
+from hostcheck.host import Host
+from hostcheck.parsers import parse_kfd_properties, parse_sysfs_int, parse_uevent
+from hostcheck.probes._common import read_parsed
+from hostcheck.readings import Reason, Unavailable, Value
+
+DRM_CLASS = "/sys/class/drm"
+PCI_DEVICES = "/sys/bus/pci/devices"
+KFD_NODES = "/sys/class/kfd/kfd/topology/nodes"
+
+
+def _drm_cards_sysfs(host: Host) -> list[str]:
+    return [
+        path
+        for path in host.glob(DRM_CLASS, "card*")
+        if path.rsplit("/", 1)[-1][4:].isdigit()
+    ]
+
+
+def _drm_cards_udev(host: Host) -> list[str] | None:
+    """Card sysfs paths from libudev, or None when pyudev/libudev cannot be used."""
+    if not host.live:
+        return None
+    try:
+        import pyudev
+
+        context = pyudev.Context()
+        cards = [
+            f"{DRM_CLASS}/{device.sys_name}"
+            for device in context.list_devices(subsystem="drm")
+            if device.sys_name.startswith("card") and device.sys_name[4:].isdigit()
+        ]
+    except Exception:  # libudev missing or unusable: fall back to listing sysfs
+        return None
+    return sorted(cards)
+
+
+def _pci_ids_of(host: Host, device_dir: str) -> dict[str, str]:
+    uevent = host.read_text(f"{device_dir}/uevent")
+    return parse_uevent(uevent.value) if isinstance(uevent, Value) else {}
+
+
+def _probe_amdsmi() -> Value[str] | Unavailable:
+    """What amdsmi says, in one line. Its import prints to stdout and raises KeyError when
+    AMD's libamd_smi.so is missing; both are contained here so the report stays clean."""
+    sink = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(sink):
+            import amdsmi
+
+            amdsmi.amdsmi_init()
+            try:
+                handles = amdsmi.amdsmi_get_processor_handles()
+                names = []
+                for handle in handles:
+                    info = amdsmi.amdsmi_get_gpu_asic_info(handle)
+                    names.append(f"{info.get('market_name', '?')} ({info.get('device_id', '?')})")
+            finally:
+                amdsmi.amdsmi_shut_down()
+    except ImportError:
+        return Unavailable(Reason.MISSING, "amdsmi", "Python package not installed")
+    except KeyError as exc:
+        return Unavailable(Reason.MISSING, "amdsmi", f"library {exc} not found")
+    except Exception as exc:
+        return Unavailable(Reason.ERROR, "amdsmi", f"{type(exc).__name__}: {exc}")
+    return Value(", ".join(names) or "no processors", "amdsmi")
+
+
+def _render_node(host: Host, device_dir: str) -> str | None:
+    for path in host.glob(f"{device_dir}/drm", "renderD*"):
+        return "/dev/dri/" + path.rsplit("/", 1)[-1]
+    return None
+
+
+def _kfd_node(host: Host, render_node: str | None, pci_slot: str) -> tuple[str | None, dict[str, int]]:
+    """The KFD topology node of the GPU: by render minor, else by PCI location."""
+    minor = int(render_node.rsplit("renderD", 1)[-1]) if render_node else None
+    location = None
+    try:
+        _domain, bus, devfn = pci_slot.split(":", 2)
+        dev, fn = devfn.split(".")
+        location = (int(bus, 16) << 8) | (int(dev, 16) << 3) | int(fn, 16)
+    except ValueError:
+        pass
+    for node in host.glob(KFD_NODES, "*"):
+        props = read_parsed(host, f"{node}/properties", parse_kfd_properties)
+        if not isinstance(props, Value) or props.value.get("simd_count", 0) == 0:
+            continue
+        values = props.value
+        if minor is not None and values.get("drm_render_minor") == minor:
+            return node, values
+        if location is not None and values.get("location_id") == location:
+            return node, values
+    return None, {}
+
+
+def probe_gpu(host: Host) -> GpuSearch:
+    udev_cards = _drm_cards_udev(host)
+    cards = udev_cards if udev_cards is not None else _drm_cards_sysfs(host)
+    found_by = "pyudev" if udev_cards is not None else "sysfs"
+    searched = f"{DRM_CLASS}/card* ({found_by})"
+    others: list[str] = []
+    candidate: tuple[str | None, str, dict[str, str]] | None = None
+    for card_path in cards:
+        device_dir = f"{card_path}/device"
+        ids = _pci_ids_of(host, device_dir)
+        pci_id = ids.get("PCI_ID", "").lower()
+        if pci_id == STRIX_HALO_PCI_ID:
+            candidate = (card_path.rsplit("/", 1)[-1], device_dir, ids)
+            break
+        if pci_id:
+            others.append(f"{ids.get('PCI_SLOT_NAME', '?')} {pci_id} ({ids.get('DRIVER', 'no driver')})")
+    if candidate is None:
+        # Not bound to a DRM driver? Look for the PCI function itself.
+        searched += f", {PCI_DEVICES}/*"
+        for device_dir in host.glob(PCI_DEVICES, "*"):
+            ids = _pci_ids_of(host, device_dir)
+            if ids.get("PCI_ID", "").lower() == STRIX_HALO_PCI_ID:
+                candidate = (None, device_dir, ids)
+                break
+    amdsmi = _probe_amdsmi() if host.live and candidate is not None else None
+    if candidate is None:
+        return GpuSearch(None, others, searched, amdsmi)
+    card, device_dir, ids = candidate
+    slot = ids.get("PCI_SLOT_NAME", device_dir.rsplit("/", 1)[-1])
+    revision = host.read_text(f"{device_dir}/revision")
+    render = _render_node(host, device_dir) if card else None
+    kfd_node, kfd_props = _kfd_node(host, render, slot) if card else (None, {})
+    kfd_source = f"{kfd_node}/properties" if kfd_node else KFD_NODES
+    gfx: Value[int] | Unavailable = (
+        Value(kfd_props["gfx_target_version"], kfd_source)
+        if "gfx_target_version" in kfd_props
+        else Unavailable(Reason.MISSING, kfd_source, "no KFD node for this GPU")
+    )
+
+    def sysfs_int(name: str) -> Value[int] | Unavailable:
+        return read_parsed(host, f"{device_dir}/{name}", parse_sysfs_int)
+
+    kfd_memory: Value[int] | Unavailable
+    if kfd_node:
+        kfd_memory = read_parsed(host, f"{kfd_node}/mem_banks/0/properties", _size_in_bytes)
+    else:
+        kfd_memory = Unavailable(Reason.MISSING, KFD_NODES, "no KFD node for this GPU")
+    return GpuSearch(
+        GpuFacts(
+            pci_slot=slot,
+            pci_id=ids.get("PCI_ID", "").lower(),
+            revision=revision.value.strip() if isinstance(revision, Value) else None,
+            driver=ids.get("DRIVER"),
+            card=card,
+            sysfs=device_dir,
+            render_node=render,
+            kfd_node=kfd_node,
+            gfx_target_version=gfx,
+            vram_total=sysfs_int("mem_info_vram_total"),
+            vis_vram_total=sysfs_int("mem_info_vis_vram_total"),
+            gtt_total=sysfs_int("mem_info_gtt_total"),
+            kfd_memory=kfd_memory,
+            mes_fw=sysfs_int("fw_version/mes_fw_version"),
+            mes_kiq_fw=sysfs_int("fw_version/mes_kiq_fw_version"),
+            found_by=found_by,
+        ),
+        others,
+        searched,
+        amdsmi,
+    )
+
+
+def _size_in_bytes(text: str) -> int:
+    props = parse_kfd_properties(text)
+    if "size_in_bytes" not in props:
+        raise ValueError("no size_in_bytes line")
+    return props["size_in_bytes"]

@@ -1,0 +1,168 @@
+"""ROCm userspace, distribution packages, rocminfo, a Python environment's PyTorch/vLLM, and
+running inference processes (facts §7)."""
+
+from __future__ import annotations
+
+import json
+
+from hostcheck.facts import InferenceProcess, PythonEnv, SoftwareFacts
+from hostcheck.host import CommandOutput, Host
+from hostcheck.parsers import ParseError, RocmInfo, parse_dpkg_status, parse_rocminfo
+from hostcheck.probes._common import parse_reading, read_parsed, read_stripped
+from hostcheck.readings import Reason, Unavailable, Value
+
+ROCM_VERSION_FILES = ("/opt/rocm/.info/version", "/opt/rocm/.info/version-rocm")
+PYTHON_MARKER = "HOSTCHECK-PYTHON-ENV "
+
+# Runs inside the interpreter given with --python. Importing torch may print; the result is
+# the last line that starts with the marker.
+PYTHON_PROBE = r"""
+import json, sys
+from importlib import metadata
+def ver(*names):
+    for name in names:
+        try:
+            return metadata.version(name)
+        except Exception:
+            pass
+    return None
+out = {"interpreter": sys.executable, "vllm": ver("vllm"),
+       "rocm_sdk": ver("rocm-sdk-core", "rocm"), "arch_list": []}
+try:
+    import torch
+    out["torch"] = torch.__version__
+    out["hip"] = getattr(torch.version, "hip", None)
+    try:
+        out["arch_list"] = list(torch.cuda.get_arch_list())
+    except Exception:
+        pass
+    if torch.cuda.is_available():
+        p = torch.cuda.get_device_properties(0)
+        out["device_name"] = p.name
+        out["gcn_arch"] = getattr(p, "gcnArchName", None)
+        out["total_memory"] = int(p.total_memory)
+except Exception as exc:
+    out["error"] = "%s: %s" % (type(exc).__name__, exc)
+print("HOSTCHECK-PYTHON-ENV " + json.dumps(out))
+"""
+
+
+def _rocm_version(host: Host, packages: Value[dict[str, str]] | Unavailable) -> Value[str] | Unavailable:
+    first: Unavailable | None = None
+    for path in ROCM_VERSION_FILES:
+        version = read_stripped(host, path)
+        if isinstance(version, Value):
+            return Value(version.value.split("-")[0], version.source)
+        first = first or version
+    if isinstance(packages, Value) and "rocm-core" in packages.value:
+        # rocm-core 7.0.0.70000-17~24.04 -> 7.0.0
+        raw = packages.value["rocm-core"]
+        return Value(".".join(raw.split("-")[0].split(".")[:3]), f"dpkg: rocm-core {raw}")
+    assert first is not None
+    return first
+
+
+def _parse_python_env(text: str) -> PythonEnv:
+    for line in reversed(text.splitlines()):
+        if line.startswith(PYTHON_MARKER):
+            data = json.loads(line[len(PYTHON_MARKER) :])
+            if not isinstance(data, dict):
+                break
+            return PythonEnv(
+                interpreter=str(data.get("interpreter", "")),
+                torch=data.get("torch"),
+                hip=data.get("hip"),
+                arch_list=[str(a) for a in data.get("arch_list") or []],
+                device_name=data.get("device_name"),
+                gcn_arch=data.get("gcn_arch"),
+                total_memory=data.get("total_memory"),
+                vllm=data.get("vllm"),
+                rocm_sdk=data.get("rocm_sdk"),
+                error=data.get("error"),
+            )
+    raise ParseError("the interpreter did not print hostcheck's probe result")
+
+
+def probe_python(host: Host, interpreter: str) -> Value[PythonEnv] | Unavailable:
+    done = host.run("python-env", [interpreter, "-I", "-c", PYTHON_PROBE], timeout=120)
+    if not isinstance(done, Value):
+        return done
+    if done.value.returncode != 0 and PYTHON_MARKER not in done.value.stdout:
+        err = (done.value.stderr.strip().splitlines() or ["no output"])[-1]
+        return Unavailable(Reason.ERROR, done.source, f"exit status {done.value.returncode}: {err}")
+    return parse_reading(Value(done.value.stdout, f"{interpreter} -c <probe>"), _parse_python_env)
+
+
+def _rocminfo(host: Host) -> Value[RocmInfo] | Unavailable:
+    done: Value[CommandOutput] | Unavailable = Unavailable(Reason.MISSING, "rocminfo")
+    for argv in (("/opt/rocm/bin/rocminfo",), ("rocminfo",)):
+        done = host.run("rocminfo", argv, timeout=30)
+        if not (isinstance(done, Unavailable) and done.reason == Reason.MISSING):
+            break
+    if isinstance(done, Unavailable):
+        return done
+    if done.value.returncode != 0:
+        err = (done.value.stderr.strip().splitlines() or ["no output"])[-1]
+        return Unavailable(Reason.ERROR, done.source, err)
+    return parse_reading(Value(done.value.stdout, done.source), parse_rocminfo)
+
+
+# The distribution packages the rules look at (dpkg names; Fedora's come from `rpm -q`).
+RELEVANT_PACKAGES = ("rocm", "hip-runtime-amd", "hsa-rocr", "amdgpu-dkms", "linux-firmware")
+
+
+def _relevant_packages(text: str) -> dict[str, str]:
+    return {
+        name: version
+        for name, version in parse_dpkg_status(text).items()
+        if name.startswith(RELEVANT_PACKAGES)
+    }
+
+
+def probe_software(host: Host, python: str | None) -> SoftwareFacts:
+    packages = read_parsed(host, "/var/lib/dpkg/status", _relevant_packages)
+    rpm = host.run("rpm-linux-firmware", ["rpm", "-q", "linux-firmware"], timeout=20)
+    rpm_firmware: Value[str] | Unavailable
+    if isinstance(rpm, Value):
+        if rpm.value.returncode == 0 and rpm.value.stdout.strip():
+            rpm_firmware = Value(rpm.value.stdout.strip().splitlines()[0], rpm.source)
+        else:
+            rpm_firmware = Unavailable(Reason.MISSING, rpm.source, rpm.value.stdout.strip())
+    else:
+        rpm_firmware = rpm
+    return SoftwareFacts(
+        rocm_version=_rocm_version(host, packages),
+        packages=packages,
+        rpm_firmware=rpm_firmware,
+        rocminfo=_rocminfo(host),
+        python=probe_python(host, python) if python else None,
+    )
+
+
+def _inference_kind(argv: tuple[str, ...]) -> str | None:
+    exe = argv[0].rsplit("/", 1)[-1]
+    if exe.startswith("llama-") or any("llama-server" in part for part in argv[:2]):
+        return "llama.cpp"
+    head = " ".join(argv[:4])
+    if exe == "vllm" or "vllm.entrypoints" in head or " vllm " in f" {head} ":
+        return "vllm"
+    return None
+
+
+def probe_processes(host: Host) -> Value[list[InferenceProcess]] | Unavailable:
+    source = "psutil" if host.live else "/proc/*/cmdline"
+    found = []
+    try:
+        for proc in host.processes():
+            kind = _inference_kind(proc.cmdline)
+            if kind is None:
+                continue
+            environ: Value[dict[str, str]] | Unavailable = (
+                proc.environ
+                if isinstance(proc.environ, Unavailable)
+                else Value(proc.environ, f"/proc/{proc.pid}/environ")
+            )
+            found.append(InferenceProcess(kind, proc.pid, proc.cmdline, environ, f"/proc/{proc.pid}/cmdline"))
+    except OSError as exc:
+        return Unavailable(Reason.ERROR, source, str(exc))
+    return Value(found, source)

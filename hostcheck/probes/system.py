@@ -1,0 +1,161 @@
+"""Kernel, memory, driver/module, kernel-log, sysctl and container probes."""
+
+from __future__ import annotations
+
+from hostcheck.facts import DriverFacts, KernelFacts, MemoryFacts, TtmModule
+from hostcheck.host import Host
+from hostcheck.parsers import (
+    KernelLogEvent,
+    ModprobeOption,
+    classify_kernel_log,
+    parse_cmdline,
+    parse_kernel_log,
+    parse_kernel_release,
+    parse_meminfo,
+    parse_modprobe_conf,
+    parse_os_release,
+    parse_sysfs_int,
+    parse_version_signature,
+)
+from hostcheck.probes._common import parse_reading, read_parsed, read_stripped
+from hostcheck.readings import Unavailable, Value
+
+MODPROBE_DIRS = ("/etc/modprobe.d", "/run/modprobe.d", "/usr/lib/modprobe.d", "/lib/modprobe.d")
+AMDGPU_PARAMS = ("cwsr_enable", "gttsize", "no_system_mem_limit")
+SYSCTLS = {"kernel.numa_balancing": "/proc/sys/kernel/numa_balancing"}
+
+
+def probe_kernel(host: Host) -> KernelFacts:
+    os_release = read_parsed(host, "/etc/os-release", parse_os_release)
+    if not isinstance(os_release, Value):
+        fallback = read_parsed(host, "/usr/lib/os-release", parse_os_release)
+        if isinstance(fallback, Value):
+            os_release = fallback
+    signature = read_parsed(
+        host, "/proc/version_signature", lambda text: parse_version_signature(text)[0]
+    )
+    return KernelFacts(
+        release=read_parsed(host, "/proc/sys/kernel/osrelease", parse_kernel_release),
+        cmdline=read_parsed(host, "/proc/cmdline", parse_cmdline),
+        os_release=os_release,
+        ubuntu_package=signature,
+    )
+
+
+def _ttm_module(host: Host, name: str, loaded: bool) -> TtmModule:
+    base = f"/sys/module/{name}/parameters"
+    return TtmModule(
+        name=name,
+        loaded=loaded,
+        pages_limit=read_parsed(host, f"{base}/pages_limit", parse_sysfs_int),
+        page_pool_size=read_parsed(host, f"{base}/page_pool_size", parse_sysfs_int),
+    )
+
+
+def probe_modules(host: Host) -> Value[set[str]] | Unavailable:
+    text = host.read_text("/proc/modules")
+    if not isinstance(text, Value):
+        return text
+    return Value({line.split()[0] for line in text.value.splitlines() if line.strip()}, text.source)
+
+
+def probe_memory(host: Host, modules: Value[set[str]] | Unavailable) -> MemoryFacts:
+    meminfo = read_parsed(host, "/proc/meminfo", parse_meminfo)
+    mem_total: Value[int] | Unavailable = (
+        Value(meminfo.value["MemTotal"], meminfo.source) if isinstance(meminfo, Value) else meminfo
+    )
+
+    def loaded(name: str) -> bool:
+        if isinstance(modules, Value):
+            return name in modules.value
+        return host.is_dir(f"/sys/module/{name}")
+
+    return MemoryFacts(
+        mem_total_kib=mem_total,
+        ttm={name: _ttm_module(host, name, loaded(name)) for name in ("ttm", "amdttm")},
+    )
+
+
+def _staged_options(host: Host) -> list[tuple[str, ModprobeOption]]:
+    staged: list[tuple[str, ModprobeOption]] = []
+    seen: set[str] = set()
+    # modprobe reads these directories with earlier ones overriding same-named files.
+    for directory in MODPROBE_DIRS:
+        for path in host.glob(directory, "*.conf"):
+            name = path.rsplit("/", 1)[-1]
+            if name in seen:
+                continue
+            seen.add(name)
+            text = host.read_text(path)
+            if isinstance(text, Value):
+                staged.extend((path, option) for option in parse_modprobe_conf(text.value))
+    return staged
+
+
+def probe_driver(
+    host: Host, release: str | None, modules: Value[set[str]] | Unavailable
+) -> DriverFacts:
+    """In-kernel amdgpu or AMD's amdgpu-dkms (facts §6, §9.9), and the amdgpu parameters."""
+    evidence: list[str] = []
+    dkms = False
+    loaded = modules.value if isinstance(modules, Value) else set()
+    if "amdttm" in loaded:
+        dkms = True
+        evidence.append("module amdttm is loaded (/proc/modules): amdgpu-dkms")
+    if release:
+        for path in host.glob(f"/lib/modules/{release}/updates/dkms", "amdgpu.ko*"):
+            dkms = True
+            evidence.append(f"{path} exists: amdgpu-dkms built for the running kernel")
+    version = read_stripped(host, "/sys/module/amdgpu/version")
+    if isinstance(version, Value):
+        evidence.append(f"/sys/module/amdgpu/version = {version.value}")
+    kind = "dkms" if dkms else ("in-kernel" if "amdgpu" in loaded else "unknown")
+    if kind == "in-kernel":
+        evidence.append("amdgpu is loaded and no amdgpu-dkms module or amdttm was found")
+    params = {
+        name: read_stripped(host, f"/sys/module/amdgpu/parameters/{name}")
+        for name in AMDGPU_PARAMS
+    }
+    return DriverFacts(kind, evidence, modules, params, _staged_options(host))
+
+
+def probe_kernel_log(host: Host) -> Value[list[KernelLogEvent]] | Unavailable:
+    text = host.kernel_log()
+    if not isinstance(text, Value):
+        return text
+    return parse_reading(text, lambda raw: classify_kernel_log(parse_kernel_log(raw)))
+
+
+def probe_sysctls(host: Host) -> dict[str, Value[str] | Unavailable]:
+    return {name: read_stripped(host, path) for name, path in SYSCTLS.items()}
+
+
+def probe_hostname(host: Host) -> Value[str] | Unavailable:
+    name = read_stripped(host, "/proc/sys/kernel/hostname")
+    if isinstance(name, Value):
+        return name
+    fallback = read_stripped(host, "/etc/hostname")
+    return fallback if isinstance(fallback, Value) else name
+
+
+def probe_container(host: Host) -> str | None:
+    """Whether hostcheck itself runs in a container (only meaningful on a live host)."""
+    if not host.live:
+        return None
+    if host.exists("/run/.containerenv"):
+        return "podman (/run/.containerenv)"
+    if host.exists("/.dockerenv"):
+        return "docker (/.dockerenv)"
+    cgroup = host.read_text("/proc/1/cgroup")
+    if isinstance(cgroup, Value):
+        for marker in ("kubepods", "libpod", "docker", "containerd"):
+            if marker in cgroup.value:
+                return f"{marker} (/proc/1/cgroup)"
+    return None
+
+
+def probe_vfio(host: Host) -> list[str]:
+    entries = host.listdir("/sys/bus/pci/drivers/vfio-pci")
+    if not isinstance(entries, Value):
+        return []
+    return [name for name in entries.value if name.count(":") == 2]

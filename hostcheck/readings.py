@@ -1,0 +1,65 @@
+"""A value read from the host, or a typed account of why it could not be read.
+
+Every probe result is either a :class:`Value` (the data and where it came from) or an
+:class:`Unavailable` (the reason, where it was looked for, and details). An error never looks
+like data: there is no ``""`` or ``-1`` standing in for "could not read".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+U = TypeVar("U")
+
+
+class Reason(StrEnum):
+    """Why a value is unavailable."""
+
+    MISSING = "missing"  # the file, directory or command does not exist
+    PERMISSION = "permission"  # exists, but this user may not read it
+    TIMEOUT = "timeout"  # the read or command did not finish within its bound
+    UNPARSABLE = "unparsable"  # read, but the content is not what the kernel/tool writes
+    NOT_RECORDED = "not-recorded"  # a fixture/snapshot root that did not record this item
+    ERROR = "error"  # anything else (I/O error, command failed)
+
+
+@dataclass(frozen=True)
+class Value(Generic[T]):
+    """Data read from the host, with the path or command it came from."""
+
+    value: T
+    source: str
+
+    @property
+    def ok(self) -> bool:
+        return True
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    """Could not be read: why, where from, and what the OS or tool said."""
+
+    reason: Reason
+    source: str
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return False
+
+    def describe(self) -> str:
+        text = f"{self.source}: {self.reason.value}"
+        return f"{text} ({self.detail})" if self.detail else text
+
+
+Reading = Value[T] | Unavailable
+
+
+def value_or_none(reading: Value[T] | Unavailable | None) -> T | None:
+    """The value of a reading, or None when it is unavailable (for comparisons in checks)."""
+    if isinstance(reading, Value):
+        return reading.value
+    return None

@@ -1,0 +1,34 @@
+"""The JSON report: the public contract of DESIGN.md, validated by schemas/report.schema.json."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hostcheck.model import Report
+
+SCHEMA_VERSION = "1.0"
+
+
+def to_dict(report: Report) -> dict[str, Any]:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "tool": {"name": "hostcheck", "version": report.tool_version},
+        "host": {
+            "hostname": report.hostname,
+            "kernel_release": report.kernel_release,
+            "root": report.root,
+            "gpu": report.gpu,
+            "rocm": report.rocm,
+        },
+        "profile": {"name": report.profile, "title": report.profile_title},
+        "fail_on": report.fail_on.value,
+        "ready": report.ready,
+        "summary": report.summary,
+        "duration_seconds": round(report.duration_seconds, 4),
+        "findings": [finding.to_json() for finding in report.sorted_findings()],
+    }
+
+
+def render(report: Report) -> str:
+    return json.dumps(to_dict(report), indent=2, ensure_ascii=False) + "\n"

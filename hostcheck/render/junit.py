@@ -1,0 +1,48 @@
+"""JUnit XML: one testsuite per area, one testcase per rule; fail -> <failure>,
+error -> <error>, skip -> <skipped>; warn passes with the message in <system-out>."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+from hostcheck.model import Report, Status
+
+
+def render(report: Report) -> str:
+    suites = ET.Element("testsuites", name=f"hostcheck {report.hostname}")
+    by_area: dict[str, ET.Element] = {}
+    for finding in report.sorted_findings():
+        area = finding.rule.area
+        suite = by_area.get(area)
+        if suite is None:
+            suite = ET.SubElement(suites, "testsuite", name=f"hostcheck.{area}")
+            by_area[area] = suite
+        case = ET.SubElement(
+            suite, "testcase", classname=f"hostcheck.{area}", name=finding.rule.id
+        )
+        details = "\n".join(
+            [finding.message, ""]
+            + [
+                f"{item.label}: {item.value if item.value is not None else '-'} [{item.source}]"
+                + (f" ({item.note})" if item.note else "")
+                for item in finding.evidence
+            ]
+            + ([f"fix: {finding.remediation.summary}"] if finding.remediation else [])
+            + [f"references: {', '.join(finding.rule.references)}"]
+        )
+        if finding.status is Status.FAIL:
+            ET.SubElement(case, "failure", message=finding.message, type=finding.rule.severity.value).text = details
+        elif finding.status is Status.ERROR:
+            ET.SubElement(case, "error", message=finding.message).text = details
+        elif finding.status is Status.SKIP:
+            ET.SubElement(case, "skipped", message=finding.message)
+        else:
+            ET.SubElement(case, "system-out").text = f"[{finding.status.value}] {details}"
+    for suite in by_area.values():
+        cases = suite.findall("testcase")
+        suite.set("tests", str(len(cases)))
+        suite.set("failures", str(sum(1 for c in cases if c.find("failure") is not None)))
+        suite.set("errors", str(sum(1 for c in cases if c.find("error") is not None)))
+        suite.set("skipped", str(sum(1 for c in cases if c.find("skipped") is not None)))
+    ET.indent(suites)
+    return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"

@@ -1,0 +1,44 @@
+"""Markdown, for bug reports and pull-request comments."""
+
+from __future__ import annotations
+
+from hostcheck.model import Report, Status
+
+MARK = {Status.FAIL: "✗ FAIL", Status.ERROR: "! ERROR", Status.WARN: "▲ WARN", Status.PASS: "✓ pass", Status.SKIP: "– skip"}
+
+
+def _cell(text: object) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def render(report: Report) -> str:
+    verdict = "READY" if report.ready else "NOT READY"
+    counts = ", ".join(f"{n} {s}" for s, n in report.summary.items() if n)
+    lines = [
+        f"# hostcheck: {report.hostname} is {verdict}",
+        "",
+        f"- kernel: `{report.kernel_release}`",
+        f"- GPU: {report.gpu or 'no Strix Halo GPU found'}",
+        f"- ROCm: {report.rocm or 'not found'}",
+        f"- profile: `{report.profile}` — {report.profile_title}",
+        f"- findings: {counts}",
+        "",
+        "| status | rule | message |",
+        "|---|---|---|",
+    ]
+    for finding in report.sorted_findings():
+        lines.append(f"| {MARK[finding.status]} | `{finding.rule.id}` | {_cell(finding.message)} |")
+    details = [f for f in report.sorted_findings() if f.status in (Status.FAIL, Status.ERROR, Status.WARN)]
+    if details:
+        lines += ["", "## Details"]
+    for finding in details:
+        lines += ["", f"### {MARK[finding.status]} `{finding.rule.id}` — {finding.rule.title}", "", finding.message, ""]
+        for item in finding.evidence:
+            value = "—" if item.value is None else f"`{_cell(item.value)}`"
+            note = f" ({_cell(item.note)})" if item.note else ""
+            lines.append(f"- {item.label}: {value} from `{item.source}`{note}")
+        lines.append(f"- see it yourself: `{finding.rule.command}`")
+        if finding.remediation:
+            lines.append(f"- fix: {finding.remediation.summary}")
+        lines.append(f"- references: {', '.join(finding.rule.references)}")
+    return "\n".join(lines) + "\n"

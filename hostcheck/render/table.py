@@ -1,0 +1,74 @@
+"""The terminal table (rich): grouped by area, failing first, each line actionable.
+
+Statuses carry a symbol and a word as well as a colour, so the table reads without colour.
+"""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from hostcheck.model import Finding, Report, Status
+
+STYLE = {
+    Status.FAIL: ("✗ FAIL", "bold red"),
+    Status.ERROR: ("! ERROR", "bold magenta"),
+    Status.WARN: ("▲ WARN", "yellow"),
+    Status.PASS: ("✓ pass", "green"),
+    Status.SKIP: ("– skip", "dim"),
+}
+
+
+def _detail(finding: Finding, verbose: bool) -> Text:
+    text = Text(finding.message)
+    if finding.remediation and finding.status in (Status.FAIL, Status.WARN):
+        text.append("\nfix: ", style="bold")
+        text.append(finding.remediation.summary)
+    if verbose or finding.status is Status.ERROR:
+        for item in finding.evidence:
+            value = "—" if item.value is None else str(item.value)
+            text.append(f"\n  {item.label}: ", style="dim")
+            text.append(value)
+            text.append(f"  [{item.source}]" + (f" {item.note}" if item.note else ""), style="dim")
+    return text
+
+
+def render(report: Report, *, color: bool = False, width: int = 100, verbose: bool = False) -> str:
+    out = io.StringIO()
+    console = Console(
+        file=out,
+        width=width,
+        force_terminal=color,
+        color_system="standard" if color else None,
+        highlight=False,
+        emoji=False,
+    )
+    verdict = Text("READY", style="bold green") if report.ready else Text("NOT READY", style="bold red")
+    header = Text(f"hostcheck {report.tool_version} — {report.hostname}: ")
+    header.append_text(verdict)
+    console.print(header)
+    console.print(
+        f"kernel {report.kernel_release} · GPU {report.gpu or 'none found'} · "
+        f"ROCm {report.rocm or 'not found'} · profile {report.profile}",
+        style="dim",
+    )
+    table = Table(show_header=True, header_style="bold", expand=True, show_lines=False, pad_edge=False)
+    table.add_column("status", no_wrap=True, width=8)
+    table.add_column("rule", no_wrap=True, style="cyan")
+    table.add_column("finding", ratio=1)
+    area = None
+    for finding in report.sorted_findings():
+        if finding.rule.area != area:
+            if area is not None:
+                table.add_section()
+            area = finding.rule.area
+        word, style = STYLE[finding.status]
+        table.add_row(Text(word, style=style), finding.rule.id, _detail(finding, verbose))
+    console.print(table)
+    counts = " · ".join(f"{n} {s}" for s, n in report.summary.items() if n)
+    console.print(f"{counts}  (exit status {0 if report.ready else 1}; --fail-on {report.fail_on.value})")
+    console.print("Details: hostcheck explain RULE · evidence: --verbose · JSON: --format json", style="dim")
+    return out.getvalue()
