@@ -140,11 +140,11 @@ def probe_software(host: Host, python: str | None) -> SoftwareFacts:
 
 
 def _inference_kind(argv: tuple[str, ...]) -> str | None:
-    exe = argv[0].rsplit("/", 1)[-1]
-    if exe.startswith("llama-") or any("llama-server" in part for part in argv[:2]):
+    """vLLM or llama.cpp, from the first words of a command line (interpreter, script, -m)."""
+    names = [part.rsplit("/", 1)[-1] for part in argv[:3]]
+    if any(name.startswith("llama-") for name in names[:2]):
         return "llama.cpp"
-    head = " ".join(argv[:4])
-    if exe == "vllm" or "vllm.entrypoints" in head or " vllm " in f" {head} ":
+    if "vllm" in names or any(part.startswith("vllm.entrypoints") for part in argv[:4]):
         return "vllm"
     return None
 
