@@ -204,7 +204,8 @@ def gpu_hangs(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
     for kind, lines in found.items():
         spec = kinds[kind]
         parts.append(f"{len(lines)} {spec['label']} ({', '.join(spec['references'])})")
-        items.append(Evidence(spec["label"], lines[0], log.source, f"{len(lines)} line(s)"))
+        for number, line in enumerate(lines[: int(params["lines_per_kind"])], start=1):
+            items.append(Evidence(spec["label"], line, log.source, f"{number} of {len(lines)}"))
     return Outcome(
         Verdict.PROBLEM,
         "The kernel log since boot shows " + "; ".join(parts) + ". See amdgpu.cwsr and "

@@ -1,0 +1,75 @@
+"""Shared helpers: run the CLI as a user would, on copies of the bundled fixture hosts."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hostcheck._cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = REPO / "fixtures"
+FIXTURE_NAMES = sorted(p.name for p in FIXTURES.iterdir() if (p / ".hostcheck").is_dir())
+
+
+@dataclass
+class Run:
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> dict[str, Any]:
+        return json.loads(self.out)
+
+    def finding(self, rule: str) -> dict[str, Any]:
+        return next(f for f in self.json()["findings"] if f["rule"] == rule)
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]):
+    """Run `hostcheck ARGS…` in this process; returns exit code and output."""
+
+    def run(*args: str) -> Run:
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # argparse and _fatal exit this way
+            code = int(exc.code or 0)
+        captured = capsys.readouterr()
+        return Run(code, captured.out, captured.err)
+
+    return run
+
+
+def run_subprocess(*args: str, **kwargs: Any) -> Run:
+    """Run `python -m hostcheck ARGS…` in a fresh interpreter (import-level checks, timeouts)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "hostcheck", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        **kwargs,
+    )
+    return Run(done.returncode, done.stdout, done.stderr)
+
+
+def expected(name: str) -> dict[str, Any]:
+    return json.loads((FIXTURES / name / ".hostcheck" / "expected.json").read_text())
+
+
+@pytest.fixture
+def fixture_copy(tmp_path: Path):
+    """A private copy of a bundled fixture tree, safe to damage."""
+
+    def copy(name: str) -> Path:
+        target = tmp_path / name
+        shutil.copytree(FIXTURES / name, target, symlinks=True)
+        return target
+
+    return copy
