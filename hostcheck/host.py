@@ -83,7 +83,7 @@ def _unavailable_from_oserror(source: str, exc: OSError) -> Unavailable:
     if exc.errno in (errno.ENOENT, errno.ENOTDIR):
         return Unavailable(Reason.MISSING, source)
     if exc.errno in (errno.EACCES, errno.EPERM):
-        return Unavailable(Reason.PERMISSION, source, "permission denied")
+        return Unavailable(Reason.PERMISSION, source, f"denied to uid {os.geteuid()}")
     return Unavailable(Reason.ERROR, source, exc.strerror or str(exc))
 
 
@@ -166,10 +166,9 @@ class Host:
         self.paths_read.append(host_path)
         real = self.path(host_path)
         parent = os.path.dirname(host_path)
-        if parent in self._wedged:
-            return Unavailable(
-                Reason.TIMEOUT, host_path, f"skipped: an earlier read in {parent} hung"
-            )
+        wedged = next((d for d in self._wedged if host_path.startswith(d + "/")), None)
+        if wedged is not None:
+            return Unavailable(Reason.TIMEOUT, host_path, f"skipped: an earlier read in {wedged} hung")
 
         def read() -> bytes:
             # Read in modest chunks: some procfs files refuse one huge read() with ENOMEM.
@@ -306,15 +305,12 @@ class Host:
         """
         shown = " ".join(argv)
         if not self.live:
-            recorded = os.path.join(RECORD_DIR, "commands", f"{name}.txt")
-            try:
-                with open(self._record_path(f"commands/{name}.txt"), encoding="utf-8") as handle:
-                    out = handle.read(MAX_READ_BYTES)
-            except FileNotFoundError:
-                return Unavailable(Reason.NOT_RECORDED, recorded, f"`{shown}` was not recorded")
-            except OSError as exc:
-                return _unavailable_from_oserror(recorded, exc)
-            return Value(CommandOutput(tuple(argv), 0, out, ""), f"{shown} (recorded)")
+            recorded = self.read_text(f"/{RECORD_DIR}/commands/{name}.txt")
+            if isinstance(recorded, Unavailable):
+                if recorded.reason is Reason.MISSING:
+                    return Unavailable(Reason.NOT_RECORDED, recorded.source, f"`{shown}` was not recorded")
+                return recorded
+            return Value(CommandOutput(tuple(argv), 0, recorded.value, ""), f"{shown} (recorded)")
         return self._execute(argv, timeout or self.command_timeout)
 
     @staticmethod

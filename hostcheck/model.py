@@ -127,6 +127,19 @@ class Finding:
     evidence: tuple[Evidence, ...]
     remediation: Remediation | None
 
+    def blocks(self, fail_on: Status) -> bool:
+        """Whether this finding makes the host not ready.
+
+        A fail always blocks. An error (could not be checked) blocks where a problem would
+        have failed (critical/high rules): a host is not called ready on a guess. With
+        ``--fail-on warn``, warnings and every error block too.
+        """
+        if self.status is Status.FAIL:
+            return True
+        if self.status is Status.ERROR:
+            return fail_on is Status.WARN or self.rule.severity in (Severity.CRITICAL, Severity.HIGH)
+        return fail_on is Status.WARN and self.status is Status.WARN
+
     def to_json(self) -> dict[str, Any]:
         return {
             "rule": self.rule.id,
@@ -165,8 +178,7 @@ class Report:
 
     @property
     def ready(self) -> bool:
-        blocking = {Status.FAIL} if self.fail_on is Status.FAIL else {Status.FAIL, Status.WARN}
-        return not any(finding.status in blocking for finding in self.findings)
+        return not any(finding.blocks(self.fail_on) for finding in self.findings)
 
     def sorted_findings(self) -> list[Finding]:
         """Grouped by area, the area with the worst finding first; failing first within."""

@@ -46,8 +46,19 @@ def gtt_capacity(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outco
     mem_kib = _mem_total(facts)
     items.insert(0, evidence("RAM (MemTotal)", facts.memory.mem_total_kib, lambda k: f"{k} kB = {gib(k * 1024)}"))
     items.append(Evidence("profile", f"{ctx.profile.name}: needs {ctx.profile.required_gib:g} GiB", "rules/profiles.toml"))
-    if addressable is None or mem_kib is None:
-        return unknown("Could not read how much memory the GPU can address.", *items)
+    gpu = facts.gpu.strix_halo
+    assert gpu is not None
+    limit = facts.memory.ttm[ttm_module_in_use(facts)].pages_limit
+    unreadable = [
+        item for item in items if item.value is None and item.label != "profile"
+    ]
+    if addressable is None or mem_kib is None or unreadable:
+        return unknown(
+            "Could not read how much memory the GPU can address: "
+            + ", ".join(f"{item.label} ({item.note})" for item in unreadable)
+            + ".",
+            *items,
+        )
     fix = _ttm_fix(facts, params)
     required = ctx.profile.required_gib * GIB
     assert fix is not None
@@ -69,8 +80,7 @@ def gtt_capacity(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outco
             tuple(items),
             fix=fix,
         )
-    limited = facts.memory.ttm[ttm_module_in_use(facts)].pages_limit
-    ttm_bytes = limited.value * PAGE if isinstance(limited, Value) else None
+    ttm_bytes = limit.value * PAGE if isinstance(limit, Value) else None
     margin = float(params["min_free_gib"]) * GIB
     if ttm_bytes is not None and ttm_bytes > mem_kib * 1024 - margin:
         return Outcome(
@@ -118,9 +128,9 @@ def rocm_visible(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outco
     ]
     if seen is None:
         return unknown("Could not read how much memory ROCm sees (no KFD node, no rocminfo).", *items)
+    if not isinstance(gpu.vram_total, Value) or not isinstance(gpu.gtt_total, Value):
+        return unknown("Could not read the VRAM and GTT sizes the kernel reports.", *items)
     expected = max(vram, gtt)
-    if expected == 0:
-        return unknown("The kernel reports neither VRAM nor GTT sizes for the GPU.", *items)
     if seen >= float(params["ok_ratio"]) * expected:
         return Outcome(
             Verdict.OK,

@@ -1,0 +1,126 @@
+"""Exit codes and messages of the command line (DESIGN.md contract): 0 ready, 1 not ready,
+2 usage or input error, 3 internal error — and never a traceback for a user's mistake."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_subprocess
+
+
+def test_ready_host_exits_0_and_not_ready_exits_1(cli) -> None:
+    assert cli("scan", "--fixture", "tuned-ready", "--python", "/opt/vllm/bin/python3").code == 0
+    assert cli("scan", "--fixture", "stock-128g").code == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["scan", "--fixture", "nope"], "no bundled fixture 'nope'; available: dkms-amdttm"),
+        (["scan", "--root", "/does/not/exist"], "--root /does/not/exist: no such directory"),
+        (["scan", "--select", "kernel.nope"], "unknown rule id(s): kernel.nope"),
+        (["scan", "--profile", "405b"], "unknown profile '405b'; available: 70b-q8"),
+        (["scan", "--timeout", "0"], "--timeout must be a positive number"),
+        (["scan", "--host-mount"], "--host-mount needs --root DIR"),
+        (["explain", "nope.rule"], "unknown rule id 'nope.rule'"),
+        (["scan", "--format", "yaml"], "invalid choice: 'yaml'"),
+        (["scan", "--env-file", "/does/not/exist.env"], "--env-file /does/not/exist.env: No such file"),
+    ],
+)
+def test_usage_errors_exit_2_with_one_clear_line(cli, args: list[str], message: str) -> None:
+    run = cli(*args)
+    assert run.code == 2
+    assert message in run.err
+    assert "Traceback" not in run.err
+    assert run.out == ""
+
+
+def test_root_that_is_a_file_is_an_input_error(cli, tmp_path: Path) -> None:
+    target = tmp_path / "file"
+    target.write_text("x")
+    run = cli("scan", "--root", str(target))
+    assert run.code == 2 and f"--root {target}: not a directory" in run.err
+
+
+def test_bad_env_file_line_names_file_and_line(cli, tmp_path: Path) -> None:
+    env = tmp_path / "bad.env"
+    env.write_text("GOOD=1\nthis is not an assignment\n")
+    run = cli("scan", "--fixture", "tuned-ready", "--env-file", str(env))
+    assert run.code == 2
+    assert f"--env-file {env}, line 2: expected KEY=VALUE" in run.err
+
+
+def test_invalid_rule_file_is_an_input_error_naming_file_and_key(cli, tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "profiles.toml").write_text((Path(__file__).parent.parent / "rules" / "profiles.toml").read_text())
+    (rules / "kernel.version.toml").write_text('id = "kernel.version"\ntitle = "x"\nseverity = "urgent"\n')
+    run = cli("scan", "--fixture", "stock-128g", "--rules", str(rules))
+    assert run.code == 2
+    assert "kernel.version.toml: severity 'urgent' is not one of critical, high" in run.err
+    (rules / "kernel.version.toml").write_text("id = [broken")
+    run = cli("rules", "--rules", str(rules))
+    assert run.code == 2 and "kernel.version.toml: not valid TOML" in run.err
+
+
+def test_rule_with_unknown_check_kind_is_refused(cli, tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "profiles.toml").write_text((Path(__file__).parent.parent / "rules" / "profiles.toml").read_text())
+    (rules / "site.local.toml").write_text(
+        'id = "site.local"\ntitle = "t"\nseverity = "low"\nreferences = []\nrationale = "r"\n'
+        'command = "true"\n[check]\nkind = "shell"\nrun = "rm -rf /"\n'
+    )
+    run = cli("rules", "--rules", str(rules))
+    assert run.code == 2 and "[check] kind 'shell' is not a known check kind" in run.err
+
+
+def test_output_file_is_written_and_stdout_stays_empty(cli, tmp_path: Path) -> None:
+    out = tmp_path / "report.json"
+    run = cli("scan", "--fixture", "stock-128g", "--format", "json", "--output", str(out))
+    assert run.code == 1 and run.out == ""
+    assert json.loads(out.read_text())["ready"] is False
+
+
+def test_output_to_unwritable_place_is_an_input_error(cli) -> None:
+    run = cli("scan", "--fixture", "stock-128g", "--output", "/does/not/exist/report.json")
+    assert run.code == 2 and "--output /does/not/exist/report.json" in run.err
+
+
+def test_internal_error_exits_3_without_traceback(cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bug anywhere below the CLI (injected into the engine) is exit 3 and one line."""
+    import hostcheck.engine
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("injected fault")
+
+    monkeypatch.setattr(hostcheck.engine, "run", broken)
+    run = cli("scan", "--fixture", "stock-128g")
+    assert run.code == 3
+    assert "internal error: RuntimeError: injected fault" in run.err
+    assert "Traceback" not in run.err
+
+
+def test_rules_lists_every_rule_and_explain_prints_its_documentation(cli) -> None:
+    listing = cli("rules").out.splitlines()
+    assert len(listing) == 23 and listing[0].startswith("amdgpu.cwsr")
+    text = cli("explain", "memory.gtt").out
+    assert "memory.gtt — The GPU can address enough memory for the profile" in text
+    assert "headroom_gib = 8" in text
+    assert "see it yourself: cat /sys/class/drm/card*/device/mem_info_gtt_total" in text
+    profiles = cli("rules", "--profiles").out
+    assert "70b-q8     needs    92 GiB" in profiles and "(default)" in profiles
+
+
+def test_fixtures_command_lists_the_bundled_hosts(cli) -> None:
+    out = cli("fixtures").out
+    assert "stock-128g" in out and "no-amd-gpu" in out and len(out.splitlines()) == 10
+
+
+def test_help_answers_the_exit_codes() -> None:
+    run = run_subprocess("scan", "--help")
+    assert run.code == 0
+    assert "0 ready, 1 not ready" in run.out and "--host-mount" in run.out

@@ -1,0 +1,158 @@
+"""Bad input and faults: hung sysfs reads, empty and garbage files, unreadable files, broken
+recordings. The scan finishes, reports `error` for what it could not read, says why, and never
+shows a traceback."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from hostcheck import engine
+from hostcheck.catalog import default_profile, load_profiles, load_rules
+from hostcheck.host import Host
+from hostcheck.model import Status
+from hostcheck.probes import ProbeOptions, collect
+from tests.conftest import FIXTURES, REPO
+
+GPU_DIR = "sys/class/drm/card1/device"
+
+
+def scan_json(root: Path, *extra: str, timeout: float = 60) -> tuple[int, dict, float, str]:
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "hostcheck", "scan", "--root", str(root), "--format", "json", *extra],
+        capture_output=True, text=True, cwd=REPO, timeout=timeout,
+    )
+    elapsed = time.monotonic() - started
+    assert "Traceback" not in done.stderr, done.stderr
+    return done.returncode, json.loads(done.stdout), elapsed, done.stderr
+
+
+def finding(report: dict, rule: str) -> dict:
+    return next(f for f in report["findings"] if f["rule"] == rule)
+
+
+def notes(f: dict) -> str:
+    return " | ".join(f"{e['source']}: {e.get('note')}" for e in f["evidence"])
+
+
+def test_hung_sysfs_read_is_bounded_and_reported_as_error(fixture_copy) -> None:
+    """A sysfs attribute that never answers (a FIFO with no writer, as a wedged GPU's
+    attribute would block) costs one probe timeout, not a hung scan."""
+    root = fixture_copy("tuned-ready")
+    gtt = root / GPU_DIR / "mem_info_gtt_total"
+    gtt.unlink()
+    os.mkfifo(gtt)
+    code, report, elapsed, _ = scan_json(root, "--timeout", "1")
+    assert elapsed < 1 + 8, f"scan took {elapsed:.1f} s with a 1 s probe timeout"
+    gtt_finding = finding(report, "memory.gtt")
+    assert gtt_finding["status"] == "error"
+    assert "timeout: no answer within 1 s" in notes(gtt_finding)
+    assert finding(report, "memory.rocm-visible")["status"] == "error"
+    # the rest of the GPU directory is skipped at once after the hang, and says so
+    assert "skipped: an earlier read in /sys/class/drm/card1/device hung" in json.dumps(report)
+    firmware = finding(report, "firmware.mes")  # fw_version/ lies under the hung directory
+    assert firmware["status"] == "error" and "skipped: an earlier read" in notes(firmware)
+    # rules that did not need the GPU's sysfs directory still decide
+    assert finding(report, "amdgpu.cwsr")["status"] == "pass"
+    assert finding(report, "kernel.params")["status"] == "pass"
+    # memory.gtt is a high-severity rule: not checked means not ready
+    assert code == 1 and report["ready"] is False
+
+
+def test_empty_sysfs_file_is_unparsable_not_zero(fixture_copy) -> None:
+    root = fixture_copy("tuned-ready")
+    (root / GPU_DIR / "mem_info_gtt_total").write_text("")
+    _, report, _, _ = scan_json(root)
+    f = finding(report, "memory.gtt")
+    assert f["status"] == "error"
+    assert "unparsable: empty file where a number was expected" in notes(f)
+
+
+def test_garbage_meminfo_is_reported_with_its_reason(fixture_copy) -> None:
+    root = fixture_copy("stock-128g")
+    (root / "proc/meminfo").write_bytes(b"\x00\xffnot meminfo at all\n")
+    _, report, _, _ = scan_json(root)
+    f = finding(report, "memory.gtt")
+    assert f["status"] == "error"
+    assert "/proc/meminfo: unparsable: no MemTotal line" in notes(f)
+
+
+def test_broken_device_recording_is_an_error_not_a_pass(fixture_copy) -> None:
+    root = fixture_copy("tuned-ready")
+    (root / ".hostcheck/devices.json").write_text('{"/dev/kfd": {"type": "char"}}')
+    _, report, _, _ = scan_json(root)
+    f = finding(report, "devices.kfd")
+    assert f["status"] == "error"
+    assert "unparsable" in notes(f)
+
+
+def test_missing_kernel_log_recording_is_an_error_for_the_log_rule(fixture_copy) -> None:
+    root = fixture_copy("tuned-ready")
+    (root / ".hostcheck/dmesg.txt").unlink()
+    code, report, _, _ = scan_json(root, "--python", "/opt/vllm/bin/python3")
+    f = finding(report, "log.gpu-hangs")
+    assert f["status"] == "error"
+    assert "run as root" in f["message"]
+    assert code == 0  # medium-severity rule: an error there does not block readiness
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to drop to another user")
+def test_unreadable_file_is_a_permission_error() -> None:
+    """Run the scan as an unprivileged user on a tree where one file is mode 000."""
+    base = Path(tempfile.mkdtemp(prefix="hostcheck-perm-"))
+    try:
+        os.chmod(base, 0o755)
+        root = base / "host"
+        shutil.copytree(FIXTURES / "tuned-ready", root)
+        param = root / "sys/module/amdgpu/parameters/cwsr_enable"
+        param.chmod(0o000)
+        done = subprocess.run(
+            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+             sys.executable, "-m", "hostcheck", "scan", "--root", str(root), "--format", "json",
+             "--select", "amdgpu.cwsr"],
+            capture_output=True, text=True, cwd=REPO, timeout=60,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )
+        assert "Traceback" not in done.stderr, done.stderr
+        f = finding(json.loads(done.stdout), "amdgpu.cwsr")
+        assert f["status"] == "error"
+        assert "/sys/module/amdgpu/parameters/cwsr_enable: permission: denied to uid 65534" in notes(f)
+        assert done.returncode == 1
+    finally:
+        shutil.rmtree(base)
+
+
+_RULES = load_rules()
+_PROFILE = default_profile(load_profiles())
+_TARGETS = [
+    "proc/cmdline", "proc/meminfo", "proc/sys/kernel/osrelease", "proc/modules",
+    f"{GPU_DIR}/uevent", f"{GPU_DIR}/mem_info_vram_total", f"{GPU_DIR}/fw_version/mes_fw_version",
+    "sys/class/kfd/kfd/topology/nodes/1/properties", "sys/module/ttm/parameters/pages_limit",
+    ".hostcheck/dmesg.txt", ".hostcheck/devices.json", "etc/group", "etc/os-release",
+    "var/lib/dpkg/status", "proc/3100/environ", ".hostcheck/commands/python-env.txt",
+]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(target=st.sampled_from(_TARGETS), content=st.binary(max_size=300))
+def test_any_corrupted_file_never_crashes_the_scan(tmp_path_factory, target: str, content: bytes) -> None:
+    """Whatever bytes a host file holds, every rule still yields a verdict."""
+    root = tmp_path_factory.mktemp("host")
+    shutil.copytree(FIXTURES / "tuned-ready", root, dirs_exist_ok=True)
+    (root / target).write_bytes(content)
+    facts = collect(Host(root), ProbeOptions(python="/opt/vllm/bin/python3"))
+    report = engine.run(_RULES, facts, _PROFILE)
+    assert len(report.findings) == len(_RULES)
+    assert all(isinstance(f.status, Status) and f.message for f in report.findings)
+    assert not any("Internal error" in f.message for f in report.findings)

@@ -1,0 +1,134 @@
+"""The live GPU probe (pyudev enumeration, then plain reads of /sys) under real libudev.
+
+umockdev-run builds a sysfs testbed from a device description and runs the scan with its
+preload library, which redirects the child's /sys and /dev accesses (open, opendir, stat,
+readlink, ...) to the testbed. So the scan runs as on a live host (root "/"): pyudev asks
+libudev for the drm devices, and hostcheck's Host reads the attributes with plain open() and
+os.listdir() -- both see the mocked devices only.
+
+Device descriptions (tests/data/, the text format umockdev-record writes; the format has no
+comments, so they are described here):
+
+- strix-halo.umockdev: the Strix Halo iGPU 0000:c5:00.0 (1002:1586, class 0x038000, amdgpu)
+  with its DRM children card1 and renderD128, the attributes the probe reads (uevent from the
+  E: lines, revision, mem_info_*, fw_version/mes_*), and the KFD device
+  /devices/virtual/kfd/kfd (class link /sys/class/kfd/kfd) with topology nodes 0 (CPU) and 1
+  (GPU, simd_count 80, gfx_target_version 110501, drm_render_minor 128, mem bank 0 of
+  122406567936 bytes). The values are those of fixtures/tuned-ready.
+- intel-i915.umockdev: a host whose only GPU is an Intel 8086:a780 driven by i915 (card0,
+  renderD128), and no KFD.
+
+Needs the Debian package umockdev. Without umockdev-run these tests fail under CI (CI is set)
+and are skipped elsewhere.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+DATA = REPO / "tests" / "data"
+SELECTED = ("gpu.present", "memory.rocm-visible", "memory.carveout")
+
+pytestmark = pytest.mark.umockdev
+
+
+@pytest.fixture(scope="module")
+def umockdev_run() -> str:
+    path = shutil.which("umockdev-run")
+    if path is None:
+        message = (
+            "umockdev-run not found: install the Debian package umockdev "
+            "(apt-get install umockdev) to run the udev tests"
+        )
+        if os.environ.get("CI"):
+            pytest.fail(message + " (CI is set, so this is an error, not a skip)")
+        pytest.skip(message)
+    return path
+
+
+def scan_under_umockdev(umockdev_run: str, device_file: str) -> tuple[int, dict[str, Any], str]:
+    """`hostcheck scan` of the live host "/" in a testbed holding the described devices."""
+    selects = [arg for rule in SELECTED for arg in ("--select", rule)]
+    done = subprocess.run(
+        [
+            umockdev_run,
+            "--device",
+            str(DATA / device_file),
+            "--",
+            sys.executable,
+            "-m",
+            "hostcheck",
+            "scan",
+            "--format",
+            "json",
+            *selects,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+        check=False,
+    )
+    try:
+        report = json.loads(done.stdout)
+    except ValueError:
+        pytest.fail(
+            f"no JSON report (exit {done.returncode})\n"
+            f"stdout:\n{done.stdout}\nstderr:\n{done.stderr}"
+        )
+    return done.returncode, report, done.stderr
+
+
+def finding(report: dict[str, Any], rule: str) -> dict[str, Any]:
+    return next(f for f in report["findings"] if f["rule"] == rule)
+
+
+def evidence_text(item: dict[str, Any]) -> str:
+    return " | ".join(
+        f"{e['label']}={e['value']} [{e['source']}] {e.get('note') or ''}" for e in item["evidence"]
+    )
+
+
+def test_strix_halo_found_through_pyudev(umockdev_run: str) -> None:
+    code, report, err = scan_under_umockdev(umockdev_run, "strix-halo.umockdev")
+    assert code == 0, err
+    assert report["host"]["root"] == "/"
+    statuses = {f["rule"]: f["status"] for f in report["findings"]}
+    assert statuses == dict.fromkeys(SELECTED, "pass"), err
+
+    present = finding(report, "gpu.present")
+    text = evidence_text(present)
+    for fragment in ("0000:c5:00.0", "1002:1586", "card1", "/dev/dri/renderD128", "110501"):
+        assert fragment in text, f"{fragment!r} not in {text!r}"
+    drm = next(e for e in present["evidence"] if e["label"] == "DRM card / render node")
+    assert drm["value"] == "card1 / /dev/dri/renderD128"
+    assert "(pyudev)" in drm["source"], drm
+    driver = next(e for e in present["evidence"] if e["label"] == "driver")
+    assert driver["value"] == "amdgpu"
+
+    visible = finding(report, "memory.rocm-visible")
+    assert "114.0 GiB" in visible["message"]
+    assert "122406567936" in evidence_text(visible)
+    assert "0.5 GiB" in finding(report, "memory.carveout")["message"]
+
+
+def test_only_intel_gpu_fails(umockdev_run: str) -> None:
+    code, report, err = scan_under_umockdev(umockdev_run, "intel-i915.umockdev")
+    assert code == 1, err
+    assert report["ready"] is False
+    present = finding(report, "gpu.present")
+    assert present["status"] == "fail"
+    assert "8086:a780 (i915)" in present["message"]
+    assert "(pyudev)" in evidence_text(present)
+    for rule in ("memory.rocm-visible", "memory.carveout"):
+        assert finding(report, rule)["status"] == "skip"
