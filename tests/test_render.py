@@ -1,0 +1,80 @@
+"""Reports as their consumers read them: JSON against the shipped schema, JUnit through
+xml.etree, Markdown and the terminal table as a person reads them."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from importlib import resources
+
+import jsonschema
+import pytest
+
+from tests.conftest import FIXTURE_NAMES, expected
+
+SCHEMA = json.loads(resources.files("hostcheck").joinpath("schemas/report.schema.json").read_text())
+
+
+@pytest.mark.parametrize("name", FIXTURE_NAMES)
+def test_json_report_validates_against_the_shipped_schema(cli, name: str) -> None:
+    report = cli("scan", "--fixture", name, "--format", "json", *expected(name)["args"]).json()
+    jsonschema.validate(report, SCHEMA, cls=jsonschema.Draft202012Validator)
+    assert report["schema_version"] == "1.0"
+    assert report["summary"] == {
+        s: sum(1 for f in report["findings"] if f["status"] == s)
+        for s in ("pass", "warn", "fail", "skip", "error")
+    }
+
+
+def test_schema_rejects_a_report_that_breaks_the_contract(cli) -> None:
+    report = cli("scan", "--fixture", "stock-128g", "--format", "json").json()
+    report["findings"][0]["status"] = "maybe"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(report, SCHEMA, cls=jsonschema.Draft202012Validator)
+
+
+def test_json_findings_are_grouped_by_area_failing_first(cli) -> None:
+    findings = cli("scan", "--fixture", "stock-128g", "--format", "json").json()["findings"]
+    assert findings[0]["status"] == "fail"
+    areas = [f["area"] for f in findings]
+    # each area appears as one contiguous block
+    assert areas == sorted(areas, key=lambda a: [x for i, x in enumerate(areas) if x not in areas[:i]].index(a))
+
+
+def test_junit_parses_and_maps_statuses(cli) -> None:
+    run = cli("scan", "--fixture", "rocm5590-mes-hang", "--format", "junit")
+    assert run.code == 1
+    root = ET.fromstring(run.out)
+    cases = {case.get("name"): case for case in root.iter("testcase")}
+    assert len(cases) == 23
+    failure = cases["amdgpu.cwsr"].find("failure")
+    assert failure is not None and "ROCm#5590" in failure.get("message", "")
+    assert "amdgpu.cwsr_enable=0" in (failure.text or "")
+    assert cases["torch.gfx1151"].find("skipped") is not None
+    assert "[warn]" in (cases["log.gpu-hangs"].findtext("system-out") or "")
+    suite = next(s for s in root.iter("testsuite") if s.get("name") == "hostcheck.amdgpu")
+    assert suite.get("failures") == "1" and suite.get("tests") == "1"
+
+
+def test_markdown_has_verdict_table_and_details(cli) -> None:
+    text = cli("scan", "--fixture", "mes-0x83", "--format", "markdown").out
+    assert text.startswith("# hostcheck: fedora-strix is NOT READY")
+    assert "| ✗ FAIL | `firmware.mes` | MES firmware 0x00000083 is known bad" in text
+    assert "- MES firmware: `0x00000083` from `/sys/class/drm/card1/device/fw_version/mes_fw_version`" in text
+    assert "- references: ROCm/ROCm#5724, ROCm/ROCm#5991, ROCm/ROCm#6165" in text
+
+
+def test_table_reads_without_colour(cli) -> None:
+    run = cli("scan", "--fixture", "stock-128g")
+    assert "\x1b[" not in run.out  # not a terminal: no escape codes
+    assert "hostcheck 0.1.0 — framework-desktop: NOT READY" in run.out
+    assert "✗ FAIL" in run.out and "▲ WARN" in run.out
+    assert "fix: Set ttm.pages_limit=29884416" in run.out
+    colour = cli("scan", "--fixture", "stock-128g", "--color", "always")
+    assert "\x1b[" in colour.out
+
+
+def test_table_verbose_shows_evidence_with_sources(cli) -> None:
+    out = cli("scan", "--fixture", "stock-128g", "--verbose", "--select", "memory.gtt").out
+    assert "GTT size: 61.3 GiB (65867350016 bytes)" in out
+    assert "/sys/class/drm/card1/device/mem_info_gtt_total" in out
