@@ -8,11 +8,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
-from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
+
+if TYPE_CHECKING:
+    from hostcheck.catalog import Profile
+    from hostcheck.model import Rule
 
 EXIT_READY, EXIT_NOT_READY, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -33,6 +35,18 @@ examples:
   hostcheck scan --root /host --host-mount        in a container with the host's / at /host
   hostcheck scan --format json --output report.json --fail-on warn
 """
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """argparse's formatter, told the width up front: its own default imports shutil (and
+    with it bz2 and lzma) on every run just to ask for the terminal size."""
+
+    def __init__(self, prog: str) -> None:
+        try:
+            columns = int(os.environ.get("COLUMNS", "")) or os.get_terminal_size().columns
+        except (ValueError, OSError):
+            columns = 80
+        super().__init__(prog, width=max(columns - 2, 40))
 
 
 class UsageError(Exception):
@@ -66,11 +80,11 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from hostcheck import __version__
 
-    parser = argparse.ArgumentParser(prog="hostcheck", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="hostcheck", description=DESCRIPTION, formatter_class=_Formatter)
     parser.add_argument("--version", action="version", version=f"hostcheck {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    scan = commands.add_parser("scan", help="check a host and report (the main job)", description=DESCRIPTION, epilog=SCAN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    scan = commands.add_parser("scan", help="check a host and report (the main job)", description=DESCRIPTION, epilog=SCAN_EPILOG, formatter_class=_Formatter)
     _add_source_options(scan)
     out = scan.add_argument_group("output")
     out.add_argument("--format", choices=["table", "json", "junit", "markdown"], default="table", help="report format (default: table)")
@@ -80,46 +94,49 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--verbose", "-v", action="store_true", help="table: show the evidence of every finding")
     out.add_argument("--color", choices=["auto", "always", "never"], default="auto", help="table colours (default: auto, off when NO_COLOR is set or output is not a terminal)")
 
-    rules = commands.add_parser("rules", help="list the rule catalog")
+    rules = commands.add_parser("rules", help="list the rule catalog", formatter_class=_Formatter)
     rules.add_argument("--rules", metavar="DIR", help="a rule directory instead of the bundled one")
     rules.add_argument("--profiles", action="store_true", help="list the workload profiles instead")
 
-    explain = commands.add_parser("explain", help="print a rule's full documentation")
+    explain = commands.add_parser("explain", help="print a rule's full documentation", formatter_class=_Formatter)
     explain.add_argument("rule", metavar="RULE", help="a rule id, e.g. amdgpu.cwsr")
     explain.add_argument("--rules", metavar="DIR", help="a rule directory instead of the bundled one")
 
-    commands.add_parser("fixtures", help="list the bundled sample hosts")
+    commands.add_parser("fixtures", help="list the bundled sample hosts", formatter_class=_Formatter)
     return parser
 
 
-def _rules_dir(args: argparse.Namespace) -> Path | None:
-    return Path(args.rules) if getattr(args, "rules", None) else None
-
-
-def _load_catalog(args: argparse.Namespace) -> tuple[list, dict]:  # type: ignore[type-arg]
-    from hostcheck.catalog import CatalogError, load_profiles, load_rules
+def _load_catalog(args: argparse.Namespace) -> tuple[list[Rule], dict[str, Profile]]:
+    from hostcheck.catalog import CatalogError, load_catalog
 
     try:
-        return load_rules(_rules_dir(args)), load_profiles(_rules_dir(args))
+        return load_catalog(getattr(args, "rules", None))
     except CatalogError as exc:
         raise UsageError(str(exc)) from None
 
 
-def _fixture_root(name: str) -> Path:
+def _fixture_names() -> list[str]:
     from hostcheck.catalog import data_dir
 
     base = data_dir("fixtures")
-    root = base / name
-    if "/" in name or not (root / ".hostcheck").is_dir():
-        known = ", ".join(sorted(p.name for p in base.iterdir() if (p / ".hostcheck").is_dir()))
-        raise UsageError(f"no bundled fixture {name!r}; available: {known}")
-    return root
+    return sorted(n for n in os.listdir(base) if os.path.isdir(os.path.join(base, n, ".hostcheck")))
+
+
+def _fixture_root(name: str) -> str:
+    from hostcheck.catalog import data_dir
+
+    if name not in _fixture_names():
+        raise UsageError(f"no bundled fixture {name!r}; available: {', '.join(_fixture_names())}")
+    return os.path.join(data_dir("fixtures"), name)
 
 
 def _read_env_file(path: str) -> dict[str, str]:
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        if isinstance(exc, UnicodeDecodeError):
+            raise UsageError(f"--env-file {path}: not UTF-8 text") from None
         raise UsageError(f"--env-file {path}: {exc.strerror}") from None
     env = {}
     for number, raw in enumerate(text.splitlines(), start=1):
@@ -134,13 +151,15 @@ def _read_env_file(path: str) -> dict[str, str]:
 
 
 def _write_output(path: str, text: str) -> None:
-    target = Path(path)
-    directory = target.parent if str(target.parent) else Path(".")
+    """Write a report atomically: a reader never sees half a file."""
+    import tempfile
+
+    directory = os.path.dirname(path) or "."
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=directory)
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=directory)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
-        os.replace(tmp, target)
+        os.replace(tmp, path)
     except OSError as exc:
         raise UsageError(f"--output {path}: {exc.strerror or exc}") from None
 
@@ -206,9 +225,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
 
 def _with_processes(facts, processes):  # type: ignore[no-untyped-def]
-    import dataclasses
-
-    return dataclasses.replace(facts, processes=processes)
+    return facts._replace(processes=processes)
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
@@ -247,12 +264,10 @@ def cmd_explain(args: argparse.Namespace) -> int:
 def cmd_fixtures(args: argparse.Namespace) -> int:
     from hostcheck.catalog import data_dir
 
-    base = data_dir("fixtures")
-    for path in sorted(base.iterdir()):
-        about = path / ".hostcheck" / "about.txt"
-        if about.is_file():
-            summary = about.read_text(encoding="utf-8").strip().splitlines()[0]
-            print(f"{path.name:<22} {summary}")
+    for name in _fixture_names():
+        with open(os.path.join(data_dir("fixtures"), name, ".hostcheck", "about.txt"), encoding="utf-8") as handle:
+            summary = handle.readline().strip()
+        print(f"{name:<22} {summary}")
     return 0
 
 

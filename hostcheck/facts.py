@@ -6,7 +6,9 @@ or an :class:`~hostcheck.readings.Unavailable` (with the reason).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import NamedTuple
 
 from hostcheck.host import NodeInfo
 from hostcheck.parsers import (
@@ -22,8 +24,7 @@ STRIX_HALO_PCI_ID = "1002:1586"  # facts §6: dmesg "kfd kfd: amdgpu: added devi
 GFX1151_TARGET_VERSION = 110501  # facts §6: KFD gfx_target_version for gfx1151
 
 
-@dataclass(frozen=True)
-class KernelFacts:
+class KernelFacts(NamedTuple):
     release: Value[KernelRelease] | Unavailable
     cmdline: Value[list[KernelArg]] | Unavailable
     os_release: Value[dict[str, str]] | Unavailable
@@ -31,8 +32,7 @@ class KernelFacts:
     ubuntu_package: Value[str] | Unavailable
 
 
-@dataclass(frozen=True)
-class GpuFacts:
+class GpuFacts(NamedTuple):
     """The Strix Halo iGPU: its PCI, DRM and KFD identities and the memory it reports."""
 
     pci_slot: str
@@ -53,30 +53,26 @@ class GpuFacts:
     found_by: str  # "pyudev" or "sysfs"
 
 
-@dataclass(frozen=True)
-class GpuSearch:
+class GpuSearch(NamedTuple):
     strix_halo: GpuFacts | None
     other_gpus: list[str]
     searched: str  # where we looked, for the evidence
     amdsmi: Value[str] | Unavailable | None  # None: not tried (not a live host)
 
 
-@dataclass(frozen=True)
-class TtmModule:
+class TtmModule(NamedTuple):
     name: str  # "ttm" or "amdttm"
     loaded: bool
     pages_limit: Value[int] | Unavailable
     page_pool_size: Value[int] | Unavailable
 
 
-@dataclass(frozen=True)
-class MemoryFacts:
+class MemoryFacts(NamedTuple):
     mem_total_kib: Value[int] | Unavailable
     ttm: dict[str, TtmModule]
 
 
-@dataclass(frozen=True)
-class DriverFacts:
+class DriverFacts(NamedTuple):
     kind: str  # "in-kernel", "dkms" or "unknown"
     evidence: list[str]
     loaded_modules: Value[set[str]] | Unavailable
@@ -84,24 +80,21 @@ class DriverFacts:
     staged_options: list[tuple[str, ModprobeOption]]  # (file, option) from modprobe.d
 
 
-@dataclass(frozen=True)
-class DeviceNode:
+class DeviceNode(NamedTuple):
     path: str
     node: Value[NodeInfo] | Unavailable
     user_can_open: bool | None  # None: could not be decided
     why: str
 
 
-@dataclass(frozen=True)
-class UserFacts:
+class UserFacts(NamedTuple):
     name: str
     uid: int | None
     groups: list[str]
     source: str
 
 
-@dataclass(frozen=True)
-class PythonEnv:
+class PythonEnv(NamedTuple):
     interpreter: str
     torch: str | None
     hip: str | None
@@ -114,8 +107,7 @@ class PythonEnv:
     error: str | None
 
 
-@dataclass(frozen=True)
-class SoftwareFacts:
+class SoftwareFacts(NamedTuple):
     rocm_version: Value[str] | Unavailable
     packages: Value[dict[str, str]] | Unavailable  # dpkg status (Debian/Ubuntu)
     rpm_firmware: Value[str] | Unavailable  # `rpm -q linux-firmware`
@@ -123,8 +115,7 @@ class SoftwareFacts:
     python: Value[PythonEnv] | Unavailable | None  # None: --python not given
 
 
-@dataclass(frozen=True)
-class InferenceProcess:
+class InferenceProcess(NamedTuple):
     kind: str  # "vllm" or "llama.cpp"
     pid: int
     argv: tuple[str, ...]
@@ -132,8 +123,7 @@ class InferenceProcess:
     source: str
 
 
-@dataclass(frozen=True)
-class Facts:
+class Facts(NamedTuple):
     root: str
     live: bool
     hostname: Value[str] | Unavailable
@@ -149,4 +139,4 @@ class Facts:
     processes: Value[list[InferenceProcess]] | Unavailable
     sysctl: dict[str, Value[str] | Unavailable]
     vfio_devices: list[str]  # PCI functions bound to vfio-pci (passthrough needs the IOMMU)
-    probe_seconds: dict[str, float] = field(default_factory=dict)
+    probe_seconds: Mapping[str, float] = MappingProxyType({})

@@ -17,13 +17,10 @@ from __future__ import annotations
 import errno
 import json
 import os
-import queue
 import stat as statmod
-import subprocess
-import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
-from pathlib import PurePosixPath
+import posixpath
+from typing import Any, NamedTuple
 
 from hostcheck.readings import Reason, Unavailable, Value
 
@@ -36,8 +33,7 @@ class HostError(Exception):
     """The root cannot be used at all (does not exist, not a directory)."""
 
 
-@dataclass(frozen=True)
-class NodeInfo:
+class NodeInfo(NamedTuple):
     """lstat() of a path, as far as the checks need it."""
 
     kind: str  # "char", "block", "dir", "file", "fifo", "link", "socket"
@@ -49,16 +45,14 @@ class NodeInfo:
     rdev: str | None = None  # "major:minor" for device nodes
 
 
-@dataclass(frozen=True)
-class CommandOutput:
+class CommandOutput(NamedTuple):
     argv: tuple[str, ...]
     returncode: int
     stdout: str
     stderr: str
 
 
-@dataclass(frozen=True)
-class ProcessInfo:
+class ProcessInfo(NamedTuple):
     pid: int
     cmdline: tuple[str, ...]
     environ: dict[str, str] | Unavailable
@@ -95,16 +89,19 @@ class _Reader:
     """
 
     def __init__(self) -> None:
-        self._jobs: queue.SimpleQueue[tuple[Callable[[], object], queue.SimpleQueue[object]]]
+        self._jobs: Any = None
         self._start()
 
     def _start(self) -> None:
+        import queue
+        import threading
+
         self._jobs = queue.SimpleQueue()
         jobs = self._jobs
         threading.Thread(target=self._loop, args=(jobs,), daemon=True, name="hostcheck-read").start()
 
     @staticmethod
-    def _loop(jobs: queue.SimpleQueue[tuple[Callable[[], object], queue.SimpleQueue[object]]]) -> None:
+    def _loop(jobs: Any) -> None:
         while True:
             func, reply = jobs.get()
             try:
@@ -113,6 +110,8 @@ class _Reader:
                 reply.put(exc)
 
     def call(self, func: Callable[[], object], timeout: float) -> object:
+        import queue
+
         reply: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._jobs.put((func, reply))
         try:
@@ -146,7 +145,7 @@ class Host:
         self.host_mount = host_mount or self.live
         self.read_timeout = read_timeout
         self.command_timeout = command_timeout
-        self._reader = _Reader()
+        self._reader: _Reader | None = None  # started on the first read that may block
         self._wedged: set[str] = set()
         self._devices: dict[str, dict[str, object]] | None = None
         self.paths_read: list[str] = []  # in order, for snapshots and --verbose
@@ -184,18 +183,35 @@ class Host:
             return b"".join(chunks)
 
         try:
-            data = self._reader.call(read, self.read_timeout)
+            if self._may_block(host_path, real):
+                if self._reader is None:
+                    self._reader = _Reader()
+                data = self._reader.call(read, self.read_timeout)
+            else:
+                data = read()
         except TimeoutError:
             self._wedged.add(parent)
             return Unavailable(
                 Reason.TIMEOUT, host_path, f"no answer within {self.read_timeout:g} s"
             )
+        except OSError as exc:
+            return _unavailable_from_oserror(host_path, exc)
         if isinstance(data, OSError):
             return _unavailable_from_oserror(host_path, data)
         if isinstance(data, BaseException):
             return Unavailable(Reason.ERROR, host_path, str(data))
         assert isinstance(data, bytes)
         return Value(data.decode("utf-8", errors="replace"), host_path)
+
+    def _may_block(self, host_path: str, real: str) -> bool:
+        """Whether a read could hang: kernel-backed files of a live host (sysfs, procfs,
+        debugfs) and anything that is not a regular file (a FIFO, a device node)."""
+        if self.host_mount and host_path.startswith(("/sys/", "/proc/")):
+            return True
+        try:
+            return not statmod.S_ISREG(os.stat(real).st_mode)
+        except OSError:
+            return False  # the read itself reports the error
 
     def listdir(self, host_path: str) -> Value[list[str]] | Unavailable:
         try:
@@ -217,7 +233,7 @@ class Host:
         if not isinstance(entries, Value):
             return []
         return [
-            str(PurePosixPath(directory) / name)
+            posixpath.join(directory, name)
             for name in entries.value
             if fnmatch.fnmatchcase(name, pattern)
         ]
@@ -232,7 +248,7 @@ class Host:
         """The last component of a symlink's target (sysfs ``driver`` links and the like)."""
         target = self.readlink(host_path)
         if isinstance(target, Value):
-            return PurePosixPath(target.value).name
+            return posixpath.basename(target.value.rstrip("/"))
         return None
 
     # -- device nodes ---------------------------------------------------------------------
@@ -315,6 +331,8 @@ class Host:
 
     @staticmethod
     def _execute(argv: Sequence[str], timeout: float) -> Value[CommandOutput] | Unavailable:
+        import subprocess
+
         shown = " ".join(argv)
         try:
             done = subprocess.run(

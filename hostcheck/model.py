@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 
 class Status(StrEnum):
@@ -45,8 +45,7 @@ class Verdict(StrEnum):
     NOT_APPLICABLE = "not-applicable"  # -> skip
 
 
-@dataclass(frozen=True)
-class Evidence:
+class Evidence(NamedTuple):
     """One value a verdict rests on, and where it was read."""
 
     label: str
@@ -61,8 +60,7 @@ class Evidence:
         return data
 
 
-@dataclass(frozen=True)
-class Remediation:
+class Remediation(NamedTuple):
     """What fixes a finding. ``kind`` is kernel-args, modprobe, sysctl or manual."""
 
     kind: str
@@ -70,7 +68,7 @@ class Remediation:
     add_kernel_args: tuple[str, ...] = ()
     remove_kernel_args: tuple[str, ...] = ()
     modprobe: tuple[str, ...] = ()
-    sysctl: Mapping[str, str] = field(default_factory=dict)
+    sysctl: Mapping[str, str] = MappingProxyType({})
     reboot_required: bool = False
 
     def to_json(self) -> dict[str, Any]:
@@ -87,8 +85,7 @@ class Remediation:
         }
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(NamedTuple):
     """A rule as declared in rules/*.toml. Immutable; run-time results live in Finding."""
 
     id: str
@@ -108,8 +105,7 @@ class Rule:
         return self.id.split(".", 1)[0]
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
     """What a check kind returns."""
 
     verdict: Verdict
@@ -119,8 +115,7 @@ class Outcome:
     fix: Mapping[str, Any] | None = None
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(NamedTuple):
     rule: Rule
     status: Status
     message: str
@@ -155,8 +150,7 @@ class Finding:
         }
 
 
-@dataclass(frozen=True)
-class Report:
+class Report(NamedTuple):
     tool_version: str
     hostname: str
     kernel_release: str

@@ -8,7 +8,9 @@ touches the host. The formats and examples are in research/strix-halo-facts.md �
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import NamedTuple
 
 
 class ParseError(ValueError):
@@ -34,13 +36,12 @@ def parse_sysfs_int(text: str) -> int:
 
 # --- kernel release --------------------------------------------------------------------------
 
-_RELEASE = re.compile(r"(?P<major>\d+)\.(?P<minor>\d+)(?:\.(?P<patch>\d+))?(?P<rest>.*)", re.S)
-_UBUNTU = re.compile(r"-(?P<abi>\d+)(?:\.(?P<upload>\d+))?-(?P<flavour>[a-z][a-z0-9-]*)$")
-_RC = re.compile(r"(?:^|[-.])rc(?P<rc>\d+)")
+_RELEASE = r"(?P<major>\d+)\.(?P<minor>\d+)(?:\.(?P<patch>\d+))?(?P<rest>.*)"
+_UBUNTU = r"-(?P<abi>\d+)(?:\.(?P<upload>\d+))?-(?P<flavour>[a-z][a-z0-9-]*)$"
+_RC = r"(?:^|[-.])rc(?P<rc>\d+)"
 
 
-@dataclass(frozen=True)
-class KernelRelease:
+class KernelRelease(NamedTuple):
     """``uname -r`` split into what version comparisons need.
 
     ``upstream`` is the mainline version the release is built from; ``rc`` is set for release
@@ -70,34 +71,34 @@ class KernelRelease:
 
 
 _DISTRO_HINTS = (
-    (re.compile(r"\.fc\d+"), "fedora"),
-    (re.compile(r"\.el\d+"), "rhel"),
-    (re.compile(r"\+deb\d+|-amd64$"), "debian"),
-    (re.compile(r"nobara"), "nobara"),
-    (re.compile(r"cachyos"), "cachyos"),
-    (re.compile(r"-arch\d|-mainline$"), "arch"),
+    (r"\.fc\d+", "fedora"),
+    (r"\.el\d+", "rhel"),
+    (r"\+deb\d+|-amd64$", "debian"),
+    (r"nobara", "nobara"),
+    (r"cachyos", "cachyos"),
+    (r"-arch\d|-mainline$", "arch"),
 )
 
 
 def parse_kernel_release(text: str) -> KernelRelease:
     """Parse ``uname -r`` of any distribution style seen on Strix Halo hosts (facts §9.3)."""
     raw = text.strip()
-    match = _RELEASE.fullmatch(raw)
+    match = re.fullmatch(_RELEASE, raw)
     if not match or any(ch.isspace() for ch in raw):
         raise ParseError(f"not a kernel release: {raw[:60]!r}")
     upstream = (int(match["major"]), int(match["minor"]), int(match["patch"] or 0))
     rest = match["rest"]
-    rc_match = _RC.search(rest)
+    rc_match = re.search(_RC, rest)
     rc = int(rc_match["rc"]) if rc_match else None
     abi = flavour = None
     distro = None
-    ubuntu = _UBUNTU.search(rest)
+    ubuntu = re.search(_UBUNTU, rest)
     if ubuntu and rest.startswith("-") and rest.count("-") == 2:
         abi = int(ubuntu["abi"])
         flavour = ubuntu["flavour"]
         distro = "ubuntu" if flavour in _UBUNTU_FLAVOURS else None
     for pattern, name in _DISTRO_HINTS:
-        if pattern.search(rest):
+        if re.search(pattern, rest):
             distro = name
             break
     return KernelRelease(raw, upstream, rc, abi, flavour, distro)
@@ -125,8 +126,7 @@ def parse_version_signature(text: str) -> tuple[str, str]:
 # --- kernel command line ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class KernelArg:
+class KernelArg(NamedTuple):
     """One kernel argument. ``key`` is as written; ``name`` is normalised (``-`` → ``_``)."""
 
     key: str
@@ -255,8 +255,7 @@ def parse_uevent(text: str) -> dict[str, str]:
 # --- modprobe.d ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ModprobeOption:
+class ModprobeOption(NamedTuple):
     module: str
     name: str
     value: str
@@ -303,39 +302,37 @@ def parse_dpkg_status(text: str) -> dict[str, str]:
 
 # --- kernel log ------------------------------------------------------------------------------
 
-_LOG_PREFIX = re.compile(r"^\s*(?:<\d+>)?\[\s*(?P<ts>\d+\.\d+)\]\s?(?P<text>.*)$")
+_LOG_PREFIX = r"^\s*(?:<\d+>)?\[\s*(?P<ts>\d+\.\d+)\]\s?(?P<text>.*)$"
 # three formats of the amdgpu memory line (facts §9.4):
 #  (a) "[drm] amdgpu: 512M of VRAM memory ready"
 #  (b) "amdgpu 0000:c5:00.0: amdgpu: amdgpu: 62816M of GTT memory ready."
 #  (c) "amdgpu 0000:bd:00.0:  63968M of GTT memory ready."
-_MEMORY_READY = re.compile(r"(?P<mib>\d+)M of (?P<kind>VRAM|GTT) memory ready")
-_GTT_TTM_MISMATCH = re.compile(
+_MEMORY_READY = r"(?P<mib>\d+)M of (?P<kind>VRAM|GTT) memory ready"
+_GTT_TTM_MISMATCH = (
     r"GTT size has been set as (?P<gtt>\d+) but TTM size has been set as (?P<ttm>\d+)"
 )
-_UNKNOWN_PARAM = re.compile(r"(?P<module>[\w-]+): unknown parameter '(?P<param>[^']+)' ignored")
+_UNKNOWN_PARAM = r"(?P<module>[\w-]+): unknown parameter '(?P<param>[^']+)' ignored"
 
 
-@dataclass(frozen=True)
-class LogLine:
+class LogLine(NamedTuple):
     timestamp: float | None
     text: str
 
 
-@dataclass(frozen=True)
-class KernelLogEvent:
+class KernelLogEvent(NamedTuple):
     """A kernel-log line a rule cares about, classified."""
 
     kind: str  # vram-ready, gtt-ready, gttsize-deprecated, gtt-ttm-mismatch, unknown-param,
     # mes-timeout, gpu-reset, page-fault, device-wedged
     line: LogLine
-    data: dict[str, str | int] = field(default_factory=dict)
+    data: Mapping[str, str | int] = MappingProxyType({})
 
 
 def parse_kernel_log(text: str) -> list[LogLine]:
     """Lines as ``dmesg`` or ``journalctl -k -o short-monotonic`` print them."""
     lines: list[LogLine] = []
     for raw in text.splitlines():
-        match = _LOG_PREFIX.match(raw)
+        match = re.match(_LOG_PREFIX, raw)
         if match:
             lines.append(LogLine(float(match["ts"]), match["text"]))
         elif raw.strip():
@@ -344,12 +341,12 @@ def parse_kernel_log(text: str) -> list[LogLine]:
 
 
 _HANG_PATTERNS = (
-    ("mes-timeout", re.compile(r"MES failed to respond to msg=(?P<msg>[A-Z_]+(?: \([A-Z_]+\))?)")),
-    ("mes-timeout", re.compile(r"MES might be in unrecoverable state")),
-    ("gpu-reset", re.compile(r"GPU reset begin!|GPU reset\(\d+\) succeeded|MODE2 reset")),
-    ("page-fault", re.compile(r"\[gfxhub\] page fault|GCVM_L2_PROTECTION_FAULT_STATUS:(?P<status>0x[0-9A-Fa-f]+)")),
-    ("device-wedged", re.compile(r"device wedged")),
-    ("ring-timeout", re.compile(r"ring \S+ timeout")),
+    ("mes-timeout", r"MES failed to respond to msg=(?P<msg>[A-Z_]+(?: \([A-Z_]+\))?)"),
+    ("mes-timeout", r"MES might be in unrecoverable state"),
+    ("gpu-reset", r"GPU reset begin!|GPU reset\(\d+\) succeeded|MODE2 reset"),
+    ("page-fault", r"\[gfxhub\] page fault|GCVM_L2_PROTECTION_FAULT_STATUS:(?P<status>0x[0-9A-Fa-f]+)"),
+    ("device-wedged", r"device wedged"),
+    ("ring-timeout", r"ring \S+ timeout"),
 )
 
 
@@ -360,7 +357,7 @@ def classify_kernel_log(lines: list[LogLine]) -> list[KernelLogEvent]:
         text = line.text
         if "amdgpu" not in text and "[drm]" not in text and "unknown parameter" not in text:
             continue
-        match = _MEMORY_READY.search(text)
+        match = re.search(_MEMORY_READY, text)
         if match:
             kind = "vram-ready" if match["kind"] == "VRAM" else "gtt-ready"
             events.append(KernelLogEvent(kind, line, {"mib": int(match["mib"])}))
@@ -368,7 +365,7 @@ def classify_kernel_log(lines: list[LogLine]) -> list[KernelLogEvent]:
         if "Configuring gttsize via module parameter is deprecated" in text:
             events.append(KernelLogEvent("gttsize-deprecated", line))
             continue
-        match = _GTT_TTM_MISMATCH.search(text)
+        match = re.search(_GTT_TTM_MISMATCH, text)
         if match:
             events.append(
                 KernelLogEvent(
@@ -376,7 +373,7 @@ def classify_kernel_log(lines: list[LogLine]) -> list[KernelLogEvent]:
                 )
             )
             continue
-        match = _UNKNOWN_PARAM.search(text)
+        match = re.search(_UNKNOWN_PARAM, text)
         if match:
             events.append(
                 KernelLogEvent(
@@ -385,7 +382,7 @@ def classify_kernel_log(lines: list[LogLine]) -> list[KernelLogEvent]:
             )
             continue
         for kind, pattern in _HANG_PATTERNS:
-            match = pattern.search(text)
+            match = re.search(pattern, text)
             if match:
                 data = {k: v for k, v in match.groupdict().items() if v is not None}
                 events.append(KernelLogEvent(kind, line, data))
@@ -396,16 +393,14 @@ def classify_kernel_log(lines: list[LogLine]) -> list[KernelLogEvent]:
 # --- rocminfo --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class RocmAgent:
+class RocmAgent(NamedTuple):
     name: str
     device_type: str
     marketing_name: str
     pool_sizes_kib: tuple[int, ...]
 
 
-@dataclass(frozen=True)
-class RocmInfo:
+class RocmInfo(NamedTuple):
     rock_module_version: str | None  # "6.16.6" with amdgpu-dkms; None with the in-kernel driver
     agents: tuple[RocmAgent, ...]
 
@@ -413,7 +408,7 @@ class RocmInfo:
         return [agent for agent in self.agents if agent.device_type == "GPU"]
 
 
-_POOL_SIZE = re.compile(r"^\s*Size:\s*(?P<kib>\d+)\(0x[0-9a-fA-F]+\)\s*KB\s*$")
+_POOL_SIZE = r"^\s*Size:\s*(?P<kib>\d+)\(0x[0-9a-fA-F]+\)\s*KB\s*$"
 
 
 def parse_rocminfo(text: str) -> RocmInfo:
@@ -432,7 +427,7 @@ def parse_rocminfo(text: str) -> RocmInfo:
                 in_pools = True
                 continue
             if in_pools:
-                size = _POOL_SIZE.match(line)
+                size = re.match(_POOL_SIZE, line)
                 if size:
                     pools.append(int(size["kib"]))
                     continue

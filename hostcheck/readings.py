@@ -7,9 +7,8 @@ like data: there is no ``""`` or ``-1`` standing in for "could not read".
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
-from typing import Generic, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -26,8 +25,7 @@ class Reason(StrEnum):
     ERROR = "error"  # anything else (I/O error, command failed)
 
 
-@dataclass(frozen=True)
-class Value(Generic[T]):
+class Value(NamedTuple, Generic[T]):
     """Data read from the host, with the path or command it came from."""
 
     value: T
@@ -38,8 +36,7 @@ class Value(Generic[T]):
         return True
 
 
-@dataclass(frozen=True)
-class Unavailable:
+class Unavailable(NamedTuple):
     """Could not be read: why, where from, and what the OS or tool said."""
 
     reason: Reason

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hostcheck import engine
-from hostcheck.catalog import default_profile, load_profiles, load_rules
+from hostcheck.catalog import default_profile, load_catalog
 from hostcheck.host import Host
 from hostcheck.model import Status
 from hostcheck.probes import ProbeOptions, collect
@@ -133,8 +133,8 @@ def test_unreadable_file_is_a_permission_error() -> None:
         shutil.rmtree(base)
 
 
-_RULES = load_rules()
-_PROFILE = default_profile(load_profiles())
+_RULES, _PROFILES = load_catalog()
+_PROFILE = default_profile(_PROFILES)
 _TARGETS = [
     "proc/cmdline", "proc/meminfo", "proc/sys/kernel/osrelease", "proc/modules",
     f"{GPU_DIR}/uevent", f"{GPU_DIR}/mem_info_vram_total", f"{GPU_DIR}/fw_version/mes_fw_version",

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from hostcheck.catalog import Profile
 from hostcheck.facts import Facts
@@ -17,8 +17,7 @@ MIB = 1024**2
 PAGE = 4096  # TTM counts 4 KiB pages (facts §5.1)
 
 
-@dataclass(frozen=True)
-class Context:
+class Context(NamedTuple):
     profile: Profile
 
 
@@ -141,17 +140,26 @@ def kernel_has_rocm_fixes(facts: Facts, params: Mapping[str, Any]) -> bool | Non
 # --- ROCm version ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class RocmVersion:
+class RocmVersion(NamedTuple):
     text: str
     release: tuple[int, ...]
     source: str
 
 
+def release_tuple(text: str) -> tuple[int, ...]:
+    """The release numbers of a version: 7.10.0a20251015 -> (7, 10, 0); 6.4.1-103 -> (6, 4, 1).
+
+    Only the release part matters for the ROCm tables (pre-releases of TheRock are placed by
+    their release number), so this does not need packaging's full PEP 440 parser.
+    """
+    match = re.match(r"\s*v?(\d+(?:\.\d+)*)", text)
+    if not match:
+        raise ValueError(f"not a version: {text!r}")
+    return tuple(int(part) for part in match[1].split("."))
+
+
 def rocm_versions(facts: Facts) -> list[RocmVersion]:
     """Every ROCm userspace found: /opt/rocm, distro packages, TheRock in --python's env."""
-    from packaging.version import InvalidVersion, Version
-
     found: list[RocmVersion] = []
     candidates: list[tuple[str, str]] = []
     rocm = facts.software.rocm_version
@@ -162,17 +170,10 @@ def rocm_versions(facts: Facts) -> list[RocmVersion]:
         candidates.append((python.value.rocm_sdk, f"{python.value.interpreter}: rocm-sdk (TheRock)"))
     for text, source in candidates:
         try:
-            version = Version(text)
-        except InvalidVersion:
+            found.append(RocmVersion(text, release_tuple(text), source))
+        except ValueError:
             continue
-        found.append(RocmVersion(text, version.release, source))
     return found
-
-
-def release_tuple(text: str) -> tuple[int, ...]:
-    from packaging.version import Version
-
-    return Version(text).release
 
 
 def pad(release: tuple[int, ...]) -> tuple[int, ...]:

@@ -7,7 +7,6 @@ from typing import Any
 
 from hostcheck.checks._registry import check_kind
 from hostcheck.checks._util import (
-    GIB,
     Context,
     evidence,
     gib,
@@ -22,7 +21,7 @@ from hostcheck.checks._util import (
 )
 from hostcheck.facts import Facts
 from hostcheck.model import Evidence, Outcome, Verdict
-from hostcheck.readings import Unavailable, Value
+from hostcheck.readings import Unavailable
 
 
 @check_kind("rocm-version")

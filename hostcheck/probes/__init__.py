@@ -7,7 +7,7 @@ scan and never invents a value. Every read goes through the Host, which bounds i
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from hostcheck.facts import Facts
 from hostcheck.host import Host
@@ -28,8 +28,7 @@ from hostcheck.probes.system import (
 from hostcheck.readings import Value
 
 
-@dataclass(frozen=True)
-class ProbeOptions:
+class ProbeOptions(NamedTuple):
     user: str | None = None  # the service user to check device access for
     python: str | None = None  # an interpreter whose PyTorch/vLLM to inspect
 

@@ -7,9 +7,6 @@ for real hardware); elsewhere, and when libudev is unavailable, the sysfs tree i
 
 from __future__ import annotations
 
-import contextlib
-import io
-
 from hostcheck.facts import STRIX_HALO_PCI_ID, GpuFacts, GpuSearch
 from hostcheck.host import Host
 from hostcheck.parsers import parse_kfd_properties, parse_sysfs_int, parse_uevent
@@ -55,6 +52,9 @@ def _pci_ids_of(host: Host, device_dir: str) -> dict[str, str]:
 def _probe_amdsmi() -> Value[str] | Unavailable:
     """What amdsmi says, in one line. Its import prints to stdout and raises KeyError when
     AMD's libamd_smi.so is missing; both are contained here so the report stays clean."""
+    import contextlib
+    import io
+
     sink = io.StringIO()
     try:
         with contextlib.redirect_stdout(sink):
