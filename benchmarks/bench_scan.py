@@ -25,7 +25,9 @@ def timed(argv: list[str]) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=31)
     parser.add_argument("--fixture", default="stock-128g")
     args = parser.parse_args()
@@ -60,7 +62,9 @@ def main() -> int:
         median = statistics.median(values)
         p10 = values[len(values) // 10]
         p90 = values[(len(values) * 9) // 10]
-        print(f"{name:<22} {median * 1000:>10.1f} {p10 * 1000:>8.1f} {p90 * 1000:>8.1f} {median / base:>6.2f}x")
+        print(
+            f"{name:<22} {median * 1000:>10.1f} {p10 * 1000:>8.1f} {p90 * 1000:>8.1f} {median / base:>6.2f}x"
+        )
     return 0
 
 

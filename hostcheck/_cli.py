@@ -61,48 +61,123 @@ def _fatal(message: str, code: int = EXIT_USAGE) -> NoReturn:
 def _add_source_options(parser: argparse.ArgumentParser) -> None:
     where = parser.add_argument_group("what to check (default: this host)")
     source = where.add_mutually_exclusive_group()
-    source.add_argument("--root", metavar="DIR", help="treat DIR as / (a fixture, a snapshot, or the host mounted in a container)")
-    source.add_argument("--fixture", metavar="NAME", help="a bundled sample host; list them with `hostcheck fixtures`")
+    source.add_argument(
+        "--root",
+        metavar="DIR",
+        help="treat DIR as / (a fixture, a snapshot, or the host mounted in a container)",
+    )
+    source.add_argument(
+        "--fixture",
+        metavar="NAME",
+        help="a bundled sample host; list them with `hostcheck fixtures`",
+    )
     where.add_argument(
         "--host-mount",
         action="store_true",
         help="with --root: DIR is the live host's / mounted into this container (e.g. /host), so the "
         "kernel log is read from the running kernel, which is the host's",
     )
-    where.add_argument("--profile", metavar="NAME", help="workload profile: how much memory the GPU must address (see `hostcheck rules --profiles`); default: the 70B class")
-    where.add_argument("--user", metavar="NAME", help="the service user whose access to /dev/kfd and the render node is checked (default: the invoking user, SUDO_USER under sudo)")
-    where.add_argument("--python", metavar="PATH", help="a Python interpreter whose PyTorch / vLLM / TheRock install to inspect (run with a timeout)")
-    where.add_argument("--env-file", metavar="FILE", action="append", default=[], help="a vLLM environment file (KEY=VALUE lines, as systemd's EnvironmentFile=) to check as if vLLM ran with it; repeatable")
-    where.add_argument("--rules", metavar="DIR", help="read the rule catalog from DIR instead of the bundled one")
-    where.add_argument("--timeout", metavar="SECONDS", type=float, default=2.0, help="bound for each file read, so a hung sysfs file cannot hang the scan (default: 2)")
+    where.add_argument(
+        "--profile",
+        metavar="NAME",
+        help="workload profile: how much memory the GPU must address (see `hostcheck rules --profiles`); default: the 70B class",
+    )
+    where.add_argument(
+        "--user",
+        metavar="NAME",
+        help="the service user whose access to /dev/kfd and the render node is checked "
+        "(default: the invoking user, SUDO_USER under sudo)",
+    )
+    where.add_argument(
+        "--python",
+        metavar="PATH",
+        help="a Python interpreter whose PyTorch / vLLM / TheRock install to inspect (run with a timeout)",
+    )
+    where.add_argument(
+        "--env-file",
+        metavar="FILE",
+        action="append",
+        default=[],
+        help="a vLLM environment file (KEY=VALUE lines, as systemd's EnvironmentFile=) to check "
+        "as if vLLM ran with it; repeatable",
+    )
+    where.add_argument(
+        "--rules", metavar="DIR", help="read the rule catalog from DIR instead of the bundled one"
+    )
+    where.add_argument(
+        "--timeout",
+        metavar="SECONDS",
+        type=float,
+        default=2.0,
+        help="bound for each file read, so a hung sysfs file cannot hang the scan (default: 2)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     from hostcheck import __version__
 
-    parser = argparse.ArgumentParser(prog="hostcheck", description=DESCRIPTION, formatter_class=_Formatter)
+    parser = argparse.ArgumentParser(
+        prog="hostcheck", description=DESCRIPTION, formatter_class=_Formatter
+    )
     parser.add_argument("--version", action="version", version=f"hostcheck {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    scan = commands.add_parser("scan", help="check a host and report (the main job)", description=DESCRIPTION, epilog=SCAN_EPILOG, formatter_class=_Formatter)
+    scan = commands.add_parser(
+        "scan",
+        help="check a host and report (the main job)",
+        description=DESCRIPTION,
+        epilog=SCAN_EPILOG,
+        formatter_class=_Formatter,
+    )
     _add_source_options(scan)
     out = scan.add_argument_group("output")
-    out.add_argument("--format", choices=["table", "json", "junit", "markdown"], default="table", help="report format (default: table)")
-    out.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE instead of standard output")
-    out.add_argument("--fail-on", choices=["warn", "fail"], default="fail", help="the lowest status that makes the host not ready (default: fail)")
-    out.add_argument("--select", metavar="RULE", action="append", default=[], help="run only this rule (repeatable)")
-    out.add_argument("--verbose", "-v", action="store_true", help="table: show the evidence of every finding")
-    out.add_argument("--color", choices=["auto", "always", "never"], default="auto", help="table colours (default: auto, off when NO_COLOR is set or output is not a terminal)")
+    out.add_argument(
+        "--format",
+        choices=["table", "json", "junit", "markdown"],
+        default="table",
+        help="report format (default: table)",
+    )
+    out.add_argument(
+        "--output", "-o", metavar="FILE", help="write the report to FILE instead of standard output"
+    )
+    out.add_argument(
+        "--fail-on",
+        choices=["warn", "fail"],
+        default="fail",
+        help="the lowest status that makes the host not ready (default: fail)",
+    )
+    out.add_argument(
+        "--select",
+        metavar="RULE",
+        action="append",
+        default=[],
+        help="run only this rule (repeatable)",
+    )
+    out.add_argument(
+        "--verbose", "-v", action="store_true", help="table: show the evidence of every finding"
+    )
+    out.add_argument(
+        "--color",
+        choices=["auto", "always", "never"],
+        default="auto",
+        help="table colours (default: auto, off when NO_COLOR is set or output is not a terminal)",
+    )
 
     rules = commands.add_parser("rules", help="list the rule catalog", formatter_class=_Formatter)
     rules.add_argument("--rules", metavar="DIR", help="a rule directory instead of the bundled one")
     rules.add_argument("--profiles", action="store_true", help="list the workload profiles instead")
 
-    explain = commands.add_parser("explain", help="print a rule's full documentation", formatter_class=_Formatter)
+    explain = commands.add_parser(
+        "explain", help="print a rule's full documentation", formatter_class=_Formatter
+    )
     explain.add_argument("rule", metavar="RULE", help="a rule id, e.g. amdgpu.cwsr")
-    explain.add_argument("--rules", metavar="DIR", help="a rule directory instead of the bundled one")
+    explain.add_argument(
+        "--rules", metavar="DIR", help="a rule directory instead of the bundled one"
+    )
 
-    commands.add_parser("fixtures", help="list the bundled sample hosts", formatter_class=_Formatter)
+    commands.add_parser(
+        "fixtures", help="list the bundled sample hosts", formatter_class=_Formatter
+    )
     return parser
 
 
@@ -145,7 +220,9 @@ def _read_env_file(path: str) -> dict[str, str]:
             continue
         key, sep, value = line.removeprefix("export ").partition("=")
         if not sep or not key.strip().replace("_", "").isalnum():
-            raise UsageError(f"--env-file {path}, line {number}: expected KEY=VALUE, got {line[:60]!r}")
+            raise UsageError(
+                f"--env-file {path}, line {number}: expected KEY=VALUE, got {line[:60]!r}"
+            )
         env[key.strip()] = value.strip().strip("'\"")
     return env
 
@@ -205,12 +282,16 @@ def cmd_scan(args: argparse.Namespace) -> int:
         ]
         facts = _with_processes(facts, Value(facts.processes.value + extra, facts.processes.source))
     fail_on = Status.WARN if args.fail_on == "warn" else Status.FAIL
-    report = engine.run(rules, facts, profile, fail_on=fail_on, duration=time.perf_counter() - started)
+    report = engine.run(
+        rules, facts, profile, fail_on=fail_on, duration=time.perf_counter() - started
+    )
     if args.format == "table":
         from hostcheck.render.table import render
 
         to_terminal = not args.output and sys.stdout.isatty()
-        color = args.color == "always" or (args.color == "auto" and to_terminal and "NO_COLOR" not in os.environ)
+        color = args.color == "always" or (
+            args.color == "auto" and to_terminal and "NO_COLOR" not in os.environ
+        )
         width = os.get_terminal_size().columns if to_terminal else 100
         text = render(report, color=color, width=max(width, 60), verbose=args.verbose)
     else:
@@ -265,7 +346,9 @@ def cmd_fixtures(args: argparse.Namespace) -> int:
     from hostcheck.catalog import data_dir
 
     for name in _fixture_names():
-        with open(os.path.join(data_dir("fixtures"), name, ".hostcheck", "about.txt"), encoding="utf-8") as handle:
+        with open(
+            os.path.join(data_dir("fixtures"), name, ".hostcheck", "about.txt"), encoding="utf-8"
+        ) as handle:
             summary = handle.readline().strip()
         print(f"{name:<22} {summary}")
     return 0
@@ -277,7 +360,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
-    handlers = {"scan": cmd_scan, "rules": cmd_rules, "explain": cmd_explain, "fixtures": cmd_fixtures}
+    handlers = {
+        "scan": cmd_scan,
+        "rules": cmd_rules,
+        "explain": cmd_explain,
+        "fixtures": cmd_fixtures,
+    }
     try:
         return handlers[args.command](args)
     except UsageError as exc:

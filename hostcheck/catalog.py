@@ -52,7 +52,9 @@ def _require(data: dict[str, Any], key: str, kind: type, where: str) -> Any:
         raise CatalogError(f"{where}: missing key '{key}'")
     value = data[key]
     if not isinstance(value, kind):
-        raise CatalogError(f"{where}: '{key}' must be a {kind.__name__}, not {type(value).__name__}")
+        raise CatalogError(
+            f"{where}: '{key}' must be a {kind.__name__}, not {type(value).__name__}"
+        )
     return value
 
 

@@ -17,9 +17,9 @@ from __future__ import annotations
 import errno
 import json
 import os
+import posixpath
 import stat as statmod
 from collections.abc import Callable, Iterator, Sequence
-import posixpath
 from typing import Any, NamedTuple
 
 from hostcheck.readings import Reason, Unavailable, Value
@@ -98,7 +98,9 @@ class _Reader:
 
         self._jobs = queue.SimpleQueue()
         jobs = self._jobs
-        threading.Thread(target=self._loop, args=(jobs,), daemon=True, name="hostcheck-read").start()
+        threading.Thread(
+            target=self._loop, args=(jobs,), daemon=True, name="hostcheck-read"
+        ).start()
 
     @staticmethod
     def _loop(jobs: Any) -> None:
@@ -167,7 +169,9 @@ class Host:
         parent = os.path.dirname(host_path)
         wedged = next((d for d in self._wedged if host_path.startswith(d + "/")), None)
         if wedged is not None:
-            return Unavailable(Reason.TIMEOUT, host_path, f"skipped: an earlier read in {wedged} hung")
+            return Unavailable(
+                Reason.TIMEOUT, host_path, f"skipped: an earlier read in {wedged} hung"
+            )
 
         def read() -> bytes:
             # Read in modest chunks: some procfs files refuse one huge read() with ENOMEM.
@@ -324,7 +328,9 @@ class Host:
             recorded = self.read_text(f"/{RECORD_DIR}/commands/{name}.txt")
             if isinstance(recorded, Unavailable):
                 if recorded.reason is Reason.MISSING:
-                    return Unavailable(Reason.NOT_RECORDED, recorded.source, f"`{shown}` was not recorded")
+                    return Unavailable(
+                        Reason.NOT_RECORDED, recorded.source, f"`{shown}` was not recorded"
+                    )
                 return recorded
             return Value(CommandOutput(tuple(argv), 0, recorded.value, ""), f"{shown} (recorded)")
         return self._execute(argv, timeout or self.command_timeout)
@@ -399,9 +405,7 @@ class Host:
             environ = self.read_text(f"/proc/{name}/environ")
             env: dict[str, str] | Unavailable
             if isinstance(environ, Value):
-                env = dict(
-                    item.split("=", 1) for item in environ.value.split("\0") if "=" in item
-                )
+                env = dict(item.split("=", 1) for item in environ.value.split("\0") if "=" in item)
             else:
                 env = environ
             yield ProcessInfo(int(name), argv, env)

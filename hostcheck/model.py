@@ -132,7 +132,10 @@ class Finding(NamedTuple):
         if self.status is Status.FAIL:
             return True
         if self.status is Status.ERROR:
-            return fail_on is Status.WARN or self.rule.severity in (Severity.CRITICAL, Severity.HIGH)
+            return fail_on is Status.WARN or self.rule.severity in (
+                Severity.CRITICAL,
+                Severity.HIGH,
+            )
         return fail_on is Status.WARN and self.status is Status.WARN
 
     def to_json(self) -> dict[str, Any]:

@@ -275,7 +275,9 @@ def parse_modprobe_conf(text: str) -> list[ModprobeOption]:
         for item in parts[2:]:
             name, sep, value = item.partition("=")
             result.append(
-                ModprobeOption(module, normalise_param(name), value.strip('"') if sep else "", lineno)
+                ModprobeOption(
+                    module, normalise_param(name), value.strip('"') if sep else "", lineno
+                )
             )
     return result
 
@@ -344,7 +346,10 @@ _HANG_PATTERNS = (
     ("mes-timeout", r"MES failed to respond to msg=(?P<msg>[A-Z_]+(?: \([A-Z_]+\))?)"),
     ("mes-timeout", r"MES might be in unrecoverable state"),
     ("gpu-reset", r"GPU reset begin!|GPU reset\(\d+\) succeeded|MODE2 reset"),
-    ("page-fault", r"\[gfxhub\] page fault|GCVM_L2_PROTECTION_FAULT_STATUS:(?P<status>0x[0-9A-Fa-f]+)"),
+    (
+        "page-fault",
+        r"\[gfxhub\] page fault|GCVM_L2_PROTECTION_FAULT_STATUS:(?P<status>0x[0-9A-Fa-f]+)",
+    ),
     ("device-wedged", r"device wedged"),
     ("ring-timeout", r"ring \S+ timeout"),
 )

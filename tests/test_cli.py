@@ -27,7 +27,10 @@ def test_ready_host_exits_0_and_not_ready_exits_1(cli) -> None:
         (["scan", "--host-mount"], "--host-mount needs --root DIR"),
         (["explain", "nope.rule"], "unknown rule id 'nope.rule'"),
         (["scan", "--format", "yaml"], "invalid choice: 'yaml'"),
-        (["scan", "--env-file", "/does/not/exist.env"], "--env-file /does/not/exist.env: No such file"),
+        (
+            ["scan", "--env-file", "/does/not/exist.env"],
+            "--env-file /does/not/exist.env: No such file",
+        ),
     ],
 )
 def test_usage_errors_exit_2_with_one_clear_line(cli, args: list[str], message: str) -> None:
@@ -56,8 +59,12 @@ def test_bad_env_file_line_names_file_and_line(cli, tmp_path: Path) -> None:
 def test_invalid_rule_file_is_an_input_error_naming_file_and_key(cli, tmp_path: Path) -> None:
     rules = tmp_path / "rules"
     rules.mkdir()
-    (rules / "profiles.toml").write_text((Path(__file__).parent.parent / "rules" / "profiles.toml").read_text())
-    (rules / "kernel.version.toml").write_text('id = "kernel.version"\ntitle = "x"\nseverity = "urgent"\n')
+    (rules / "profiles.toml").write_text(
+        (Path(__file__).parent.parent / "rules" / "profiles.toml").read_text()
+    )
+    (rules / "kernel.version.toml").write_text(
+        'id = "kernel.version"\ntitle = "x"\nseverity = "urgent"\n'
+    )
     run = cli("scan", "--fixture", "stock-128g", "--rules", str(rules))
     assert run.code == 2
     assert "kernel.version.toml: severity 'urgent' is not one of critical, high" in run.err
@@ -69,7 +76,9 @@ def test_invalid_rule_file_is_an_input_error_naming_file_and_key(cli, tmp_path: 
 def test_rule_with_unknown_check_kind_is_refused(cli, tmp_path: Path) -> None:
     rules = tmp_path / "rules"
     rules.mkdir()
-    (rules / "profiles.toml").write_text((Path(__file__).parent.parent / "rules" / "profiles.toml").read_text())
+    (rules / "profiles.toml").write_text(
+        (Path(__file__).parent.parent / "rules" / "profiles.toml").read_text()
+    )
     (rules / "site.local.toml").write_text(
         'id = "site.local"\ntitle = "t"\nseverity = "low"\nreferences = []\nrationale = "r"\n'
         'command = "true"\n[check]\nkind = "shell"\nrun = "rm -rf /"\n'

@@ -30,8 +30,21 @@ GPU_DIR = "sys/class/drm/card1/device"
 def scan_json(root: Path, *extra: str, timeout: float = 60) -> tuple[int, dict, float, str]:
     started = time.monotonic()
     done = subprocess.run(
-        [sys.executable, "-m", "hostcheck", "scan", "--root", str(root), "--format", "json", *extra],
-        capture_output=True, text=True, cwd=REPO, timeout=timeout,
+        [
+            sys.executable,
+            "-m",
+            "hostcheck",
+            "scan",
+            "--root",
+            str(root),
+            "--format",
+            "json",
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=timeout,
     )
     elapsed = time.monotonic() - started
     assert "Traceback" not in done.stderr, done.stderr
@@ -118,16 +131,34 @@ def test_unreadable_file_is_a_permission_error() -> None:
         param = root / "sys/module/amdgpu/parameters/cwsr_enable"
         param.chmod(0o000)
         done = subprocess.run(
-            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-             sys.executable, "-m", "hostcheck", "scan", "--root", str(root), "--format", "json",
-             "--select", "amdgpu.cwsr"],
-            capture_output=True, text=True, cwd=REPO, timeout=60,
+            [
+                "setpriv",
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                sys.executable,
+                "-m",
+                "hostcheck",
+                "scan",
+                "--root",
+                str(root),
+                "--format",
+                "json",
+                "--select",
+                "amdgpu.cwsr",
+            ],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            timeout=60,
             env={**os.environ, "PYTHONPATH": str(REPO)},
         )
         assert "Traceback" not in done.stderr, done.stderr
         f = finding(json.loads(done.stdout), "amdgpu.cwsr")
         assert f["status"] == "error"
-        assert "/sys/module/amdgpu/parameters/cwsr_enable: permission: denied to uid 65534" in notes(f)
+        assert (
+            "/sys/module/amdgpu/parameters/cwsr_enable: permission: denied to uid 65534" in notes(f)
+        )
         assert done.returncode == 1
     finally:
         shutil.rmtree(base)
@@ -136,17 +167,32 @@ def test_unreadable_file_is_a_permission_error() -> None:
 _RULES, _PROFILES = load_catalog()
 _PROFILE = default_profile(_PROFILES)
 _TARGETS = [
-    "proc/cmdline", "proc/meminfo", "proc/sys/kernel/osrelease", "proc/modules",
-    f"{GPU_DIR}/uevent", f"{GPU_DIR}/mem_info_vram_total", f"{GPU_DIR}/fw_version/mes_fw_version",
-    "sys/class/kfd/kfd/topology/nodes/1/properties", "sys/module/ttm/parameters/pages_limit",
-    ".hostcheck/dmesg.txt", ".hostcheck/devices.json", "etc/group", "etc/os-release",
-    "var/lib/dpkg/status", "proc/3100/environ", ".hostcheck/commands/python-env.txt",
+    "proc/cmdline",
+    "proc/meminfo",
+    "proc/sys/kernel/osrelease",
+    "proc/modules",
+    f"{GPU_DIR}/uevent",
+    f"{GPU_DIR}/mem_info_vram_total",
+    f"{GPU_DIR}/fw_version/mes_fw_version",
+    "sys/class/kfd/kfd/topology/nodes/1/properties",
+    "sys/module/ttm/parameters/pages_limit",
+    ".hostcheck/dmesg.txt",
+    ".hostcheck/devices.json",
+    "etc/group",
+    "etc/os-release",
+    "var/lib/dpkg/status",
+    "proc/3100/environ",
+    ".hostcheck/commands/python-env.txt",
 ]
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(target=st.sampled_from(_TARGETS), content=st.binary(max_size=300))
-def test_any_corrupted_file_never_crashes_the_scan(tmp_path_factory, target: str, content: bytes) -> None:
+def test_any_corrupted_file_never_crashes_the_scan(
+    tmp_path_factory, target: str, content: bytes
+) -> None:
     """Whatever bytes a host file holds, every rule still yields a verdict."""
     root = tmp_path_factory.mktemp("host")
     shutil.copytree(FIXTURES / "tuned-ready", root, dirs_exist_ok=True)

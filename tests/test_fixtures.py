@@ -72,23 +72,61 @@ def test_stock_host_fix_values_come_from_its_ram(cli) -> None:
 
 def test_profile_changes_the_memory_verdict(cli) -> None:
     """The stock host (61.3 GiB addressable) fails the 8-bit 70B and BF16 32B profiles, passes the 4-bit ones."""
-    for profile, status in (("70b-q8", "fail"), ("32b-bf16", "fail"), ("70b-q4", "pass"), ("32b-q4", "pass")):
-        run = cli("scan", "--fixture", "stock-128g", "--format", "json", "--profile", profile, "--select", "memory.gtt")
+    for profile, status in (
+        ("70b-q8", "fail"),
+        ("32b-bf16", "fail"),
+        ("70b-q4", "pass"),
+        ("32b-q4", "pass"),
+    ):
+        run = cli(
+            "scan",
+            "--fixture",
+            "stock-128g",
+            "--format",
+            "json",
+            "--profile",
+            profile,
+            "--select",
+            "memory.gtt",
+        )
         assert run.finding("memory.gtt")["status"] == status, profile
 
 
 def test_fail_on_warn_makes_warnings_block(cli) -> None:
     run = cli("scan", "--fixture", "mes-0x83", "--format", "json", "--select", "log.gpu-hangs")
     assert run.code == 0 and run.finding("log.gpu-hangs")["status"] == "warn"
-    run = cli("scan", "--fixture", "mes-0x83", "--format", "json", "--select", "log.gpu-hangs", "--fail-on", "warn")
+    run = cli(
+        "scan",
+        "--fixture",
+        "mes-0x83",
+        "--format",
+        "json",
+        "--select",
+        "log.gpu-hangs",
+        "--fail-on",
+        "warn",
+    )
     assert run.code == 1 and run.json()["ready"] is False
 
 
 def test_env_file_is_checked_like_a_vllm_process(cli, tmp_path) -> None:
     env = tmp_path / "vllm.env"
-    env.write_text("# vLLM unit environment\nVLLM_ROCM_USE_AITER=1\nHSA_OVERRIDE_GFX_VERSION=11.0.0\n")
-    run = cli("scan", "--fixture", "tuned-ready", "--format", "json", "--env-file", str(env),
-              "--select", "vllm.env", "--select", "env.hsa-override")
+    env.write_text(
+        "# vLLM unit environment\nVLLM_ROCM_USE_AITER=1\nHSA_OVERRIDE_GFX_VERSION=11.0.0\n"
+    )
+    run = cli(
+        "scan",
+        "--fixture",
+        "tuned-ready",
+        "--format",
+        "json",
+        "--env-file",
+        str(env),
+        "--select",
+        "vllm.env",
+        "--select",
+        "env.hsa-override",
+    )
     assert run.finding("env.hsa-override")["status"] == "warn"
     vllm = run.finding("vllm.env")
     assert vllm["status"] == "warn"  # severity info: problems warn

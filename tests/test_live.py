@@ -47,12 +47,15 @@ def test_json_path_imports_neither_rich_nor_textual() -> None:
 
 
 def test_core_never_imports_textual() -> None:
-    code = "import sys, hostcheck._cli, hostcheck.engine, hostcheck.probes, hostcheck.render.table; print('textual' in sys.modules)"
+    code = (
+        "import sys, hostcheck._cli, hostcheck.engine, hostcheck.probes, hostcheck.render.table; "
+        "print('textual' in sys.modules)"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
 
 
-FAKE_TORCH = '''
+FAKE_TORCH = """
 print("torch banner that a real build might print")
 __version__ = "{version}"
 class version:
@@ -71,7 +74,7 @@ class cuda:
     @staticmethod
     def get_device_properties(index):
         return _Props()
-'''
+"""
 
 
 def _env_with_fake_torch(tmp_path: Path, **torch: object) -> str:
@@ -85,11 +88,21 @@ def _env_with_fake_torch(tmp_path: Path, **torch: object) -> str:
 
 
 def test_python_probe_reads_a_rocm_torch(tmp_path: Path) -> None:
-    python = _env_with_fake_torch(tmp_path, version="2.9.1+rocm7.2.1", hip="7.2.26015", arch=["gfx1100", "gfx1151"], available=True)
+    python = _env_with_fake_torch(
+        tmp_path,
+        version="2.9.1+rocm7.2.1",
+        hip="7.2.26015",
+        arch=["gfx1100", "gfx1151"],
+        available=True,
+    )
     result = probe_python(Host("/"), python)
     assert isinstance(result, Value), result
     env = result.value
-    assert (env.torch, env.hip, env.arch_list) == ("2.9.1+rocm7.2.1", "7.2.26015", ["gfx1100", "gfx1151"])
+    assert (env.torch, env.hip, env.arch_list) == (
+        "2.9.1+rocm7.2.1",
+        "7.2.26015",
+        ["gfx1100", "gfx1151"],
+    )
     assert env.total_memory == 122406567936 and env.gcn_arch == "gfx1151"
 
 

@@ -38,7 +38,9 @@ def test_json_findings_are_grouped_by_area_failing_first(cli) -> None:
     assert findings[0]["status"] == "fail"
     areas = [f["area"] for f in findings]
     # each area appears as one contiguous block
-    assert areas == sorted(areas, key=lambda a: [x for i, x in enumerate(areas) if x not in areas[:i]].index(a))
+    assert areas == sorted(
+        areas, key=lambda a: [x for i, x in enumerate(areas) if x not in areas[:i]].index(a)
+    )
 
 
 def test_junit_parses_and_maps_statuses(cli) -> None:
@@ -60,7 +62,10 @@ def test_markdown_has_verdict_table_and_details(cli) -> None:
     text = cli("scan", "--fixture", "mes-0x83", "--format", "markdown").out
     assert text.startswith("# hostcheck: fedora-strix is NOT READY")
     assert "| ✗ FAIL | `firmware.mes` | MES firmware 0x00000083 is known bad" in text
-    assert "- MES firmware: `0x00000083` from `/sys/class/drm/card1/device/fw_version/mes_fw_version`" in text
+    assert (
+        "- MES firmware: `0x00000083` from `/sys/class/drm/card1/device/fw_version/mes_fw_version`"
+        in text
+    )
     assert "- references: ROCm/ROCm#5724, ROCm/ROCm#5991, ROCm/ROCm#6165" in text
 
 

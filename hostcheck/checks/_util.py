@@ -110,7 +110,9 @@ def ubuntu_kernel_class(facts: Facts, params: Mapping[str, Any]) -> str | None:
         return "oem-fixed" if _abi_at_least(rel, upstream, abi) else None
     if rel.flavour and rel.flavour.startswith("generic"):
         upstream, abi = _split_ubuntu(params["ubuntu_hwe"])
-        return "hwe-fixed" if _abi_at_least(rel, upstream, abi) and rel.upstream == upstream else None
+        return (
+            "hwe-fixed" if _abi_at_least(rel, upstream, abi) and rel.upstream == upstream else None
+        )
     return None
 
 
@@ -167,7 +169,9 @@ def rocm_versions(facts: Facts) -> list[RocmVersion]:
         candidates.append((rocm.value, rocm.source))
     python = facts.software.python
     if isinstance(python, Value) and python.value.rocm_sdk:
-        candidates.append((python.value.rocm_sdk, f"{python.value.interpreter}: rocm-sdk (TheRock)"))
+        candidates.append(
+            (python.value.rocm_sdk, f"{python.value.interpreter}: rocm-sdk (TheRock)")
+        )
     for text, source in candidates:
         try:
             found.append(RocmVersion(text, release_tuple(text), source))

@@ -14,10 +14,9 @@ from hostcheck.readings import Reason, Unavailable
 
 @check_kind("device-access")
 def device_access(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
-    if params["node"] == "kfd":
-        path = "/dev/kfd"
-    else:
-        gpu = facts.gpu.strix_halo
+    gpu = facts.gpu.strix_halo
+    path: str | None = "/dev/kfd" if params["node"] == "kfd" else None
+    if path is None:
         path = gpu.render_node if gpu else None
         if path is None:
             return Outcome(
@@ -37,7 +36,12 @@ def device_access(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outc
         return Outcome(Verdict.UNKNOWN, f"{path} was not probed.", ())
     node = device.node
     node_item = evidence(
-        path, node, lambda n: f"{n.kind} {n.mode:04o} group {n.group or n.gid}" + (f" rdev {n.rdev}" if n.rdev else "")
+        path,
+        node,
+        lambda n: (
+            f"{n.kind} {n.mode:04o} group {n.group or n.gid}"
+            + (f" rdev {n.rdev}" if n.rdev else "")
+        ),
     )
     items = (node_item, groups, Evidence("access", device.why, path))
     if isinstance(node, Unavailable):
@@ -46,9 +50,15 @@ def device_access(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outc
             return Outcome(Verdict.PROBLEM, f"{path} does not exist{extra}.", items)
         return Outcome(Verdict.UNKNOWN, f"Could not inspect {path}: {node.describe()}.", items)
     if node.value.kind != "char":
-        return Outcome(Verdict.PROBLEM, f"{path} is a {node.value.kind}, not a character device.", items)
+        return Outcome(
+            Verdict.PROBLEM, f"{path} is a {node.value.kind}, not a character device.", items
+        )
     if device.user_can_open is None:
-        return Outcome(Verdict.UNKNOWN, f"Could not decide whether {user_name} can open {path}: {device.why}.", items)
+        return Outcome(
+            Verdict.UNKNOWN,
+            f"Could not decide whether {user_name} can open {path}: {device.why}.",
+            items,
+        )
     if not device.user_can_open:
         group = node.value.group or "render"
         return Outcome(

@@ -34,9 +34,17 @@ def gpu_present(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcom
             (Evidence("searched", "not found", search.searched),),
         )
     items = [
-        Evidence("PCI device", f"{gpu.pci_slot} {gpu.pci_id} rev {gpu.revision or '?'}", f"{gpu.sysfs}/uevent"),
+        Evidence(
+            "PCI device",
+            f"{gpu.pci_slot} {gpu.pci_id} rev {gpu.revision or '?'}",
+            f"{gpu.sysfs}/uevent",
+        ),
         Evidence("driver", gpu.driver or "none", f"{gpu.sysfs}/uevent"),
-        Evidence("DRM card / render node", f"{gpu.card or '-'} / {gpu.render_node or '-'}", f"{gpu.sysfs}/drm ({gpu.found_by})"),
+        Evidence(
+            "DRM card / render node",
+            f"{gpu.card or '-'} / {gpu.render_node or '-'}",
+            f"{gpu.sysfs}/drm ({gpu.found_by})",
+        ),
         evidence("KFD gfx_target_version", gpu.gfx_target_version),
     ]
     if search.amdsmi is not None:
@@ -80,22 +88,36 @@ def cwsr(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
     else:
         staged = cmdline_value(facts, "amdgpu.cwsr_enable")
         if staged is None:
-            return unknown(
-                "Could not read amdgpu's cwsr_enable (is amdgpu loaded?).", *items
-            )
+            return unknown("Could not read amdgpu's cwsr_enable (is amdgpu loaded?).", *items)
         enabled = staged != "0"
         items.append(Evidence("cwsr_enable (command line)", staged, "/proc/cmdline"))
     rel = release(facts)
     kernel_fixed = kernel_has_rocm_fixes(facts, params["kernel"])
     rocms = rocm_versions(facts)
     rocm_fixed = bool(rocms) and all(fixed_rocm(v, params["rocm_fixed"]) for v in rocms)
-    items.append(Evidence("kernel", rel.raw if rel else None, "/proc/sys/kernel/osrelease",
-                          "has the CWSR fix" if kernel_fixed else "lacks the CWSR fix"))
+    items.append(
+        Evidence(
+            "kernel",
+            rel.raw if rel else None,
+            "/proc/sys/kernel/osrelease",
+            "has the CWSR fix" if kernel_fixed else "lacks the CWSR fix",
+        )
+    )
     for version in rocms:
-        items.append(Evidence("ROCm", version.text, version.source,
-                              "has the CWSR fix" if fixed_rocm(version, params["rocm_fixed"]) else "lacks the CWSR fix"))
+        items.append(
+            Evidence(
+                "ROCm",
+                version.text,
+                version.source,
+                "has the CWSR fix"
+                if fixed_rocm(version, params["rocm_fixed"])
+                else "lacks the CWSR fix",
+            )
+        )
     if not rocms:
-        items.append(Evidence("ROCm", None, "/opt/rocm/.info/version", "not found: assumed unfixed"))
+        items.append(
+            Evidence("ROCm", None, "/opt/rocm/.info/version", "not found: assumed unfixed")
+        )
     if kernel_fixed and rocm_fixed:
         if not enabled:
             return Outcome(
@@ -103,9 +125,14 @@ def cwsr(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
                 "amdgpu.cwsr_enable=0 is no longer needed: kernel and ROCm both carry the CWSR "
                 "fix, and disabling CWSR has side effects. Remove the argument.",
                 tuple(items),
-                fix={"remove_kernel_args": ["amdgpu.cwsr_enable"], "summary": "Remove the amdgpu.cwsr_enable=0 workaround; kernel and ROCm carry the fix."},
+                fix={
+                    "remove_kernel_args": ["amdgpu.cwsr_enable"],
+                    "summary": "Remove the amdgpu.cwsr_enable=0 workaround; kernel and ROCm carry the fix.",
+                },
             )
-        return Outcome(Verdict.OK, "CWSR is enabled, and kernel and ROCm carry the CWSR fix.", tuple(items))
+        return Outcome(
+            Verdict.OK, "CWSR is enabled, and kernel and ROCm carry the CWSR fix.", tuple(items)
+        )
     if not enabled:
         return Outcome(
             Verdict.OK,

@@ -37,7 +37,9 @@ def kernel_floor(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outco
         return unknown("The running kernel release could not be read.", *items)
     floor = parse_floor(params["floor"])
     if rel.at_least(floor):
-        return Outcome(Verdict.OK, f"Kernel {rel.raw} is at or above {params['floor']}.", tuple(items))
+        return Outcome(
+            Verdict.OK, f"Kernel {rel.raw} is at or above {params['floor']}.", tuple(items)
+        )
     fixed_in = parse_floor(params["fixed_in"])
     backport = next(
         (
@@ -50,9 +52,7 @@ def kernel_floor(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outco
         None,
     )
     if rel.at_least(fixed_in) or backport:
-        why = (
-            f"the {backport['name']} backport" if backport else f"upstream {params['fixed_in']}+"
-        )
+        why = f"the {backport['name']} backport" if backport else f"upstream {params['fixed_in']}+"
         return Outcome(
             Verdict.ADVISORY,
             f"Kernel {rel.raw} carries the memory-visibility fix ({why}, per AMD) but is below "
@@ -144,8 +144,12 @@ def kernel_params(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outc
             if arg.name not in bare:
                 guess = _closest(arg.name, bare, 1)
                 if guess and arg.value is not None:
-                    problems.append(f"'{arg.text}' is not a kernel parameter; did you mean '{guess}'?")
-                    items.append(Evidence("misspelled argument", arg.text, source, f"did you mean {guess}?"))
+                    problems.append(
+                        f"'{arg.text}' is not a kernel parameter; did you mean '{guess}'?"
+                    )
+                    items.append(
+                        Evidence("misspelled argument", arg.text, source, f"did you mean {guess}?")
+                    )
                     remove.append(arg.key)
                     add.append(f"{guess}={arg.value}")
             continue
@@ -158,7 +162,9 @@ def kernel_params(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outc
                     f"'{arg.text}' names module '{module}', which does not exist; the kernel "
                     f"ignores it. Did you mean '{fixed}'?"
                 )
-                items.append(Evidence("misspelled module", arg.text, source, f"did you mean {fixed}?"))
+                items.append(
+                    Evidence("misspelled module", arg.text, source, f"did you mean {fixed}?")
+                )
                 remove.append(arg.key)
                 if param in modules[guess] and arg.value is not None:
                     add.append(f"{fixed}={arg.value}")
@@ -166,9 +172,16 @@ def kernel_params(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outc
         if param not in modules[module]:
             guess = _closest(param, modules[module], 3)
             hint = f" Did you mean '{module}.{guess}'?" if guess else ""
-            problems.append(f"'{arg.text}': {module} has no parameter '{param}'; it is ignored.{hint}")
+            problems.append(
+                f"'{arg.text}': {module} has no parameter '{param}'; it is ignored.{hint}"
+            )
             items.append(
-                Evidence("unknown parameter", arg.text, source, f"did you mean {module}.{guess}?" if guess else None)
+                Evidence(
+                    "unknown parameter",
+                    arg.text,
+                    source,
+                    f"did you mean {module}.{guess}?" if guess else None,
+                )
             )
             remove.append(arg.key)
             if guess and arg.value is not None:
@@ -180,7 +193,9 @@ def kernel_params(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outc
                 f"'{arg.name}' is given twice with different values ({seen[arg.name]!r}, then "
                 f"{value!r}); the kernel uses the last."
             )
-            items.append(Evidence("conflicting duplicate", f"{arg.name}={seen[arg.name]} / {value}", source))
+            items.append(
+                Evidence("conflicting duplicate", f"{arg.name}={seen[arg.name]} / {value}", source)
+            )
         seen[arg.name] = value
     log = facts.kernel_log
     if isinstance(log, Value):
@@ -202,5 +217,11 @@ def kernel_params(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outc
         Verdict.OK,
         "GPU-related kernel arguments are spelled correctly and do not conflict"
         + (f": {' '.join(gpu_args)}." if gpu_args else " (none set)."),
-        (evidence("kernel command line", facts.kernel.cmdline, lambda args: " ".join(a.text for a in args)),),
+        (
+            evidence(
+                "kernel command line",
+                facts.kernel.cmdline,
+                lambda args: " ".join(a.text for a in args),
+            ),
+        ),
     )

@@ -44,14 +44,23 @@ def gtt_capacity(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outco
     """GPU-addressable memory (max of carve-out and TTM-limited GTT) against the profile."""
     addressable, items = gpu_addressable(facts)
     mem_kib = _mem_total(facts)
-    items.insert(0, evidence("RAM (MemTotal)", facts.memory.mem_total_kib, lambda k: f"{k} kB = {gib(k * 1024)}"))
-    items.append(Evidence("profile", f"{ctx.profile.name}: needs {ctx.profile.required_gib:g} GiB", "rules/profiles.toml"))
+    items.insert(
+        0,
+        evidence(
+            "RAM (MemTotal)", facts.memory.mem_total_kib, lambda k: f"{k} kB = {gib(k * 1024)}"
+        ),
+    )
+    items.append(
+        Evidence(
+            "profile",
+            f"{ctx.profile.name}: needs {ctx.profile.required_gib:g} GiB",
+            "rules/profiles.toml",
+        )
+    )
     gpu = facts.gpu.strix_halo
     assert gpu is not None
     limit = facts.memory.ttm[ttm_module_in_use(facts)].pages_limit
-    unreadable = [
-        item for item in items if item.value is None and item.label != "profile"
-    ]
+    unreadable = [item for item in items if item.value is None and item.label != "profile"]
     if addressable is None or mem_kib is None or unreadable:
         return unknown(
             "Could not read how much memory the GPU can address: "
@@ -127,7 +136,9 @@ def rocm_visible(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outco
         evidence("GTT size", gpu.gtt_total, size_text),
     ]
     if seen is None:
-        return unknown("Could not read how much memory ROCm sees (no KFD node, no rocminfo).", *items)
+        return unknown(
+            "Could not read how much memory ROCm sees (no KFD node, no rocminfo).", *items
+        )
     if not isinstance(gpu.vram_total, Value) or not isinstance(gpu.gtt_total, Value):
         return unknown("Could not read the VRAM and GTT sizes the kernel reports.", *items)
     expected = max(vram, gtt)
@@ -147,7 +158,9 @@ def rocm_visible(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outco
             "the kernel, and prefer a small carve-out with a raised TTM limit.",
             tuple(items),
         )
-    if cmdline_value(facts, "amdgpu.gttsize") is not None or staged_option(facts, "amdgpu", "gttsize"):
+    if cmdline_value(facts, "amdgpu.gttsize") is not None or staged_option(
+        facts, "amdgpu", "gttsize"
+    ):
         module = ttm_module_in_use(facts)
         return Outcome(
             Verdict.PROBLEM,
@@ -203,7 +216,17 @@ def gttsize_deprecated(facts: Facts, params: Mapping[str, Any], ctx: Context) ->
             if event.kind == "gtt-ttm-mismatch":
                 mismatch = event
     if not items:
-        return Outcome(Verdict.OK, "amdgpu.gttsize is not used.", (evidence("kernel command line", facts.kernel.cmdline, lambda a: " ".join(x.text for x in a)),))
+        return Outcome(
+            Verdict.OK,
+            "amdgpu.gttsize is not used.",
+            (
+                evidence(
+                    "kernel command line",
+                    facts.kernel.cmdline,
+                    lambda a: " ".join(x.text for x in a),
+                ),
+            ),
+        )
     fix = _ttm_fix(facts, params) or {}
     message = (
         "amdgpu.gttsize is deprecated; the kernel asks for ttm.pages_limit instead, and "
@@ -224,9 +247,13 @@ def ttm_module(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome
     """TTM options must be set on the module the amdgpu in use links against (facts §5.2)."""
     right = ttm_module_in_use(facts)
     wrong = "ttm" if right == "amdttm" else "amdttm"
-    driver = Evidence("amdgpu driver", facts.driver.kind, "; ".join(facts.driver.evidence) or "/proc/modules")
+    driver = Evidence(
+        "amdgpu driver", facts.driver.kind, "; ".join(facts.driver.evidence) or "/proc/modules"
+    )
     if facts.driver.kind == "unknown":
-        return unknown("Could not tell whether amdgpu is the in-kernel driver or amdgpu-dkms.", driver)
+        return unknown(
+            "Could not tell whether amdgpu is the in-kernel driver or amdgpu-dkms.", driver
+        )
     set_on: dict[str, dict[str, str]] = {right: {}, wrong: {}}
     items = [driver]
     for module in (right, wrong):
@@ -240,7 +267,9 @@ def ttm_module(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome
                 set_on[module][name] = value
                 items.append(Evidence(f"{module}.{name}", value, where))
     if set_on[wrong] and not set_on[right]:
-        what = "the in-kernel amdgpu uses ttm" if right == "ttm" else "amdgpu-dkms uses its own amdttm"
+        what = (
+            "the in-kernel amdgpu uses ttm" if right == "ttm" else "amdgpu-dkms uses its own amdttm"
+        )
         args = [f"{right}.{name}={value}" for name, value in set_on[wrong].items()]
         return Outcome(
             Verdict.PROBLEM,
@@ -250,5 +279,9 @@ def ttm_module(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome
             fix={"add_kernel_args": args},
         )
     if set_on[right]:
-        return Outcome(Verdict.OK, f"TTM limits are set on {right}, the module in use.", tuple(items))
-    return Outcome(Verdict.OK, f"No TTM limits are set; {right} is the module in use.", tuple(items))
+        return Outcome(
+            Verdict.OK, f"TTM limits are set on {right}, the module in use.", tuple(items)
+        )
+    return Outcome(
+        Verdict.OK, f"No TTM limits are set; {right} is the module in use.", tuple(items)
+    )

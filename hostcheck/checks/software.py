@@ -61,7 +61,10 @@ def rocm_kernel_compat(facts: Facts, params: Mapping[str, Any], ctx: Context) ->
     if not versions:
         return Outcome(Verdict.NOT_APPLICABLE, "No ROCm userspace found (see rocm.version).")
     if rel is None:
-        return unknown("The running kernel release could not be read.", evidence("kernel", facts.kernel.release))
+        return unknown(
+            "The running kernel release could not be read.",
+            evidence("kernel", facts.kernel.release),
+        )
     kernel_params = params["kernel"]
     if ubuntu_kernel_class(facts, kernel_params):
         column, column_text = "ubuntu", "Ubuntu HWE/OEM/26.04 kernel with the fixes"
@@ -79,7 +82,9 @@ def rocm_kernel_compat(facts: Facts, params: Mapping[str, Any], ctx: Context) ->
             (
                 r
                 for r in params["table"]
-                if pad(release_tuple(r["from"])) <= pad(version.release) < pad(release_tuple(r["below"]))
+                if pad(release_tuple(r["from"]))
+                <= pad(version.release)
+                < pad(release_tuple(r["below"]))
             ),
             None,
         )
@@ -102,7 +107,9 @@ def rocm_kernel_compat(facts: Facts, params: Mapping[str, Any], ctx: Context) ->
             )
         worst = max(worst, verdict, key=order.index)
     if worst is Verdict.PROBLEM:
-        messages.append("Use a ROCm release the table marks supported for this kernel, or change the kernel.")
+        messages.append(
+            "Use a ROCm release the table marks supported for this kernel, or change the kernel."
+        )
     return Outcome(worst, " ".join(messages), tuple(items))
 
 
@@ -125,7 +132,9 @@ def torch_arch(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome
     ]
     if env.torch is None:
         why = f" ({env.error})" if env.error else ""
-        return Outcome(Verdict.PROBLEM, f"PyTorch is not importable in {source}{why}.", tuple(items))
+        return Outcome(
+            Verdict.PROBLEM, f"PyTorch is not importable in {source}{why}.", tuple(items)
+        )
     if not env.hip:
         return Outcome(
             Verdict.PROBLEM,
@@ -148,8 +157,11 @@ def torch_arch(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome
             "(torch.cuda.is_available() is False): check /dev/kfd access.",
             tuple(items),
         )
-    items.append(Evidence("total_memory", f"{gib(env.total_memory)} ({env.total_memory} bytes)", source))
-    expected, memory_items = (None, [])
+    items.append(
+        Evidence("total_memory", f"{gib(env.total_memory)} ({env.total_memory} bytes)", source)
+    )
+    expected: int | None = None
+    memory_items: list[Evidence] = []
     if facts.gpu.strix_halo is not None:
         expected, memory_items = gpu_addressable(facts)
     items.extend(memory_items)
@@ -167,4 +179,3 @@ def torch_arch(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome
         f"PyTorch {env.torch} (HIP {env.hip}) has {target} kernels and sees {gib(env.total_memory)}.",
         tuple(items),
     )
-

@@ -43,7 +43,9 @@ def env_var_forbidden(facts: Facts, params: Mapping[str, Any], ctx: Context) -> 
             continue
         if name in proc.environ.value:
             offenders.append(f"{_who(proc)} ({name}={proc.environ.value[name]})")
-            items.append(Evidence(_who(proc), f"{name}={proc.environ.value[name]}", proc.environ.source))
+            items.append(
+                Evidence(_who(proc), f"{name}={proc.environ.value[name]}", proc.environ.source)
+            )
     if offenders:
         return Outcome(
             Verdict.PROBLEM,
@@ -57,7 +59,9 @@ def env_var_forbidden(facts: Facts, params: Mapping[str, Any], ctx: Context) -> 
             f"No vLLM or llama.cpp process is running, so none has {name} set.",
             (Evidence("inference processes", 0, facts.processes.source),),
         )
-    return Outcome(Verdict.OK, f"{name} is not set for {len(procs)} inference process(es).", tuple(items))
+    return Outcome(
+        Verdict.OK, f"{name} is not set for {len(procs)} inference process(es).", tuple(items)
+    )
 
 
 @check_kind("hipblaslt")
@@ -71,7 +75,11 @@ def hipblaslt(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
         env = _env(proc)
         variable = switches[proc.kind]
         value = env.get(variable)
-        items.append(Evidence(_who(proc), f"{variable}={value}" if value else f"{variable} unset", proc.source))
+        items.append(
+            Evidence(
+                _who(proc), f"{variable}={value}" if value else f"{variable} unset", proc.source
+            )
+        )
         if value != "1":
             missing.append(f"{_who(proc)} ({variable})")
     if missing:
@@ -111,7 +119,9 @@ def llamacpp_mmap(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outc
         for bad in params["bad_kernels"]:
             if rel.raw.startswith(bad["release"]):
                 problems.append(f"Kernel {rel.raw}: {bad['why']}")
-                items.append(Evidence("kernel", rel.raw, "/proc/sys/kernel/osrelease", bad["reference"]))
+                items.append(
+                    Evidence("kernel", rel.raw, "/proc/sys/kernel/osrelease", bad["reference"])
+                )
     flags = set(params["no_mmap_flags"])
     env_off: dict[str, str] = params["no_mmap_env"]
     for proc in _processes(facts, "llama.cpp"):
@@ -124,7 +134,11 @@ def llamacpp_mmap(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outc
             if arg in ("--mmap", "-mmp") and i + 1 < len(argv) and argv[i + 1] == "0":
                 off = True
         model = _model_path(argv)
-        items.append(Evidence(_who(proc), " ".join(argv)[:200], proc.source, "mmap off" if off else "mmap on"))
+        items.append(
+            Evidence(
+                _who(proc), " ".join(argv)[:200], proc.source, "mmap off" if off else "mmap on"
+            )
+        )
         if not off:
             problems.append(
                 f"{_who(proc)} loads {model or 'its model'} with mmap: on ROCm, loading past "
@@ -147,10 +161,16 @@ def iommu(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
     amd_iommu = cmdline_value(facts, "amd_iommu")
     mode = cmdline_value(facts, "iommu")
     items = [
-        evidence("kernel command line", facts.kernel.cmdline, lambda a: " ".join(x.text for x in a)),
+        evidence(
+            "kernel command line", facts.kernel.cmdline, lambda a: " ".join(x.text for x in a)
+        ),
     ]
     if facts.vfio_devices:
-        items.append(Evidence("vfio-pci devices", ", ".join(facts.vfio_devices), "/sys/bus/pci/drivers/vfio-pci"))
+        items.append(
+            Evidence(
+                "vfio-pci devices", ", ".join(facts.vfio_devices), "/sys/bus/pci/drivers/vfio-pci"
+            )
+        )
         return Outcome(
             Verdict.OK,
             "Devices are bound to vfio-pci: keep the IOMMU on (amd_iommu=off would break "
@@ -158,7 +178,9 @@ def iommu(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
             tuple(items),
         )
     if amd_iommu == "off":
-        return Outcome(Verdict.OK, "amd_iommu=off is set (measured fastest on Strix Halo).", tuple(items))
+        return Outcome(
+            Verdict.OK, "amd_iommu=off is set (measured fastest on Strix Halo).", tuple(items)
+        )
     current = "iommu=pt" if mode == "pt" else "the IOMMU on"
     return Outcome(
         Verdict.ADVISORY,
@@ -212,13 +234,24 @@ def vllm_env(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
         for name, spec in forbidden.items():
             if env.get(name) == spec["value"]:
                 problems.append(f"{_who(proc)}: {name}={spec['value']} — {spec['why']}")
-                items.append(Evidence(_who(proc), f"{name}={env[name]}", proc.environ.source, spec["reference"]))
+                items.append(
+                    Evidence(
+                        _who(proc), f"{name}={env[name]}", proc.environ.source, spec["reference"]
+                    )
+                )
         for name, spec in recommended.items():
             value = env.get(name)
             accepted = [str(v) for v in spec["accept"]]
             if value is None or not any(a in value for a in accepted):
                 advice.append(f"{name}={spec['value']}")
-                items.append(Evidence(_who(proc), f"{name}={value}" if value else f"{name} unset", proc.environ.source, spec["why"]))
+                items.append(
+                    Evidence(
+                        _who(proc),
+                        f"{name}={value}" if value else f"{name} unset",
+                        proc.environ.source,
+                        spec["why"],
+                    )
+                )
     if problems:
         return Outcome(Verdict.PROBLEM, " ".join(problems), tuple(items))
     if advice:
@@ -229,4 +262,3 @@ def vllm_env(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
             tuple(items),
         )
     return Outcome(Verdict.OK, "vLLM runs with the recommended gfx1151 environment.", tuple(items))
-

@@ -13,7 +13,9 @@ def _table(host: Host, path: str) -> list[list[str]]:
     text = host.read_text(path)
     if not isinstance(text, Value):
         return []
-    return [line.split(":") for line in text.value.splitlines() if line and not line.startswith("#")]
+    return [
+        line.split(":") for line in text.value.splitlines() if line and not line.startswith("#")
+    ]
 
 
 def default_user(host: Host) -> str:
@@ -72,17 +74,25 @@ def _decide(host: Host, node: NodeInfo, user: UserFacts | Unavailable) -> tuple[
         return ok, f"{perms}; owner bits {'allow' if ok else 'deny'} read-write"
     if group in user.groups:
         ok = node.mode & 0o060 == 0o060
-        return ok, f"{perms}; {user.name} is in {group}, group bits {'allow' if ok else 'deny'} read-write"
+        return (
+            ok,
+            f"{perms}; {user.name} is in {group}, group bits {'allow' if ok else 'deny'} read-write",
+        )
     ok = node.mode & 0o006 == 0o006
     if ok:
         return True, f"{perms}; world read-write"
-    return False, f"{perms}; {user.name} is not in group {group} (groups: {', '.join(user.groups) or 'none'})"
+    return (
+        False,
+        f"{perms}; {user.name} is not in group {group} (groups: {', '.join(user.groups) or 'none'})",
+    )
 
 
 def probe_device(host: Host, path: str, user: UserFacts | Unavailable) -> DeviceNode:
     info = host.stat(path)
     if not isinstance(info, Value):
-        return DeviceNode(path, info, False if info.reason == Reason.MISSING else None, info.describe())
+        return DeviceNode(
+            path, info, False if info.reason == Reason.MISSING else None, info.describe()
+        )
     allowed, why = _decide(host, info.value, user)
     live = host.can_open_live(path)
     if live is not None and isinstance(user, UserFacts) and user.uid == os.getuid():

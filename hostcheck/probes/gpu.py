@@ -19,11 +19,7 @@ KFD_NODES = "/sys/class/kfd/kfd/topology/nodes"
 
 
 def _drm_cards_sysfs(host: Host) -> list[str]:
-    return [
-        path
-        for path in host.glob(DRM_CLASS, "card*")
-        if path.rsplit("/", 1)[-1][4:].isdigit()
-    ]
+    return [path for path in host.glob(DRM_CLASS, "card*") if path.rsplit("/", 1)[-1][4:].isdigit()]
 
 
 def _drm_cards_udev(host: Host) -> list[str] | None:
@@ -84,7 +80,9 @@ def _render_node(host: Host, device_dir: str) -> str | None:
     return None
 
 
-def _kfd_node(host: Host, render_node: str | None, pci_slot: str) -> tuple[str | None, dict[str, int]]:
+def _kfd_node(
+    host: Host, render_node: str | None, pci_slot: str
+) -> tuple[str | None, dict[str, int]]:
     """The KFD topology node of the GPU: by render minor, else by PCI location."""
     minor = int(render_node.rsplit("renderD", 1)[-1]) if render_node else None
     location = None
@@ -121,7 +119,9 @@ def probe_gpu(host: Host) -> GpuSearch:
             candidate = (card_path.rsplit("/", 1)[-1], device_dir, ids)
             break
         if pci_id:
-            others.append(f"{ids.get('PCI_SLOT_NAME', '?')} {pci_id} ({ids.get('DRIVER', 'no driver')})")
+            others.append(
+                f"{ids.get('PCI_SLOT_NAME', '?')} {pci_id} ({ids.get('DRIVER', 'no driver')})"
+            )
     if candidate is None:
         # Not bound to a DRM driver? Look for the PCI function itself.
         searched += f", {PCI_DEVICES}/*"

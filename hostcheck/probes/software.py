@@ -47,7 +47,9 @@ print("HOSTCHECK-PYTHON-ENV " + json.dumps(out))
 """
 
 
-def _rocm_version(host: Host, packages: Value[dict[str, str]] | Unavailable) -> Value[str] | Unavailable:
+def _rocm_version(
+    host: Host, packages: Value[dict[str, str]] | Unavailable
+) -> Value[str] | Unavailable:
     first: Unavailable | None = None
     for path in ROCM_VERSION_FILES:
         version = read_stripped(host, path)
@@ -162,7 +164,9 @@ def probe_processes(host: Host) -> Value[list[InferenceProcess]] | Unavailable:
                 if isinstance(proc.environ, Unavailable)
                 else Value(proc.environ, f"/proc/{proc.pid}/environ")
             )
-            found.append(InferenceProcess(kind, proc.pid, proc.cmdline, environ, f"/proc/{proc.pid}/cmdline"))
+            found.append(
+                InferenceProcess(kind, proc.pid, proc.cmdline, environ, f"/proc/{proc.pid}/cmdline")
+            )
     except OSError as exc:
         return Unavailable(Reason.ERROR, source, str(exc))
     return Value(found, source)

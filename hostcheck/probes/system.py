@@ -113,8 +113,7 @@ def probe_driver(
     if kind == "in-kernel":
         evidence.append("amdgpu is loaded and no amdgpu-dkms module or amdttm was found")
     params = {
-        name: read_stripped(host, f"/sys/module/amdgpu/parameters/{name}")
-        for name in AMDGPU_PARAMS
+        name: read_stripped(host, f"/sys/module/amdgpu/parameters/{name}") for name in AMDGPU_PARAMS
     }
     return DriverFacts(kind, evidence, modules, params, _staged_options(host))
 

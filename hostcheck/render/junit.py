@@ -17,9 +17,7 @@ def render(report: Report) -> str:
         if suite is None:
             suite = ET.SubElement(suites, "testsuite", name=f"hostcheck.{area}")
             by_area[area] = suite
-        case = ET.SubElement(
-            suite, "testcase", classname=f"hostcheck.{area}", name=finding.rule.id
-        )
+        case = ET.SubElement(suite, "testcase", classname=f"hostcheck.{area}", name=finding.rule.id)
         details = "\n".join(
             [finding.message, ""]
             + [
@@ -31,7 +29,9 @@ def render(report: Report) -> str:
             + [f"references: {', '.join(finding.rule.references)}"]
         )
         if finding.status is Status.FAIL:
-            ET.SubElement(case, "failure", message=finding.message, type=finding.rule.severity.value).text = details
+            ET.SubElement(
+                case, "failure", message=finding.message, type=finding.rule.severity.value
+            ).text = details
         elif finding.status is Status.ERROR:
             ET.SubElement(case, "error", message=finding.message).text = details
         elif finding.status is Status.SKIP:

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from hostcheck.model import Report, Status
 
-MARK = {Status.FAIL: "✗ FAIL", Status.ERROR: "! ERROR", Status.WARN: "▲ WARN", Status.PASS: "✓ pass", Status.SKIP: "– skip"}
+MARK = {
+    Status.FAIL: "✗ FAIL",
+    Status.ERROR: "! ERROR",
+    Status.WARN: "▲ WARN",
+    Status.PASS: "✓ pass",
+    Status.SKIP: "– skip",
+}
 
 
 def _cell(text: object) -> str:
@@ -28,11 +34,19 @@ def render(report: Report) -> str:
     ]
     for finding in report.sorted_findings():
         lines.append(f"| {MARK[finding.status]} | `{finding.rule.id}` | {_cell(finding.message)} |")
-    details = [f for f in report.sorted_findings() if f.status in (Status.FAIL, Status.ERROR, Status.WARN)]
+    details = [
+        f for f in report.sorted_findings() if f.status in (Status.FAIL, Status.ERROR, Status.WARN)
+    ]
     if details:
         lines += ["", "## Details"]
     for finding in details:
-        lines += ["", f"### {MARK[finding.status]} `{finding.rule.id}` — {finding.rule.title}", "", finding.message, ""]
+        lines += [
+            "",
+            f"### {MARK[finding.status]} `{finding.rule.id}` — {finding.rule.title}",
+            "",
+            finding.message,
+            "",
+        ]
         for item in finding.evidence:
             value = "—" if item.value is None else f"`{_cell(item.value)}`"
             note = f" ({_cell(item.note)})" if item.note else ""

@@ -46,7 +46,9 @@ def render(report: Report, *, color: bool = False, width: int = 100, verbose: bo
         highlight=False,
         emoji=False,
     )
-    verdict = Text("READY", style="bold green") if report.ready else Text("NOT READY", style="bold red")
+    verdict = (
+        Text("READY", style="bold green") if report.ready else Text("NOT READY", style="bold red")
+    )
     header = Text(f"hostcheck {report.tool_version} — {report.hostname}: ")
     header.append_text(verdict)
     console.print(header)
@@ -55,7 +57,9 @@ def render(report: Report, *, color: bool = False, width: int = 100, verbose: bo
         f"ROCm {report.rocm or 'not found'} · profile {report.profile}",
         style="dim",
     )
-    table = Table(show_header=True, header_style="bold", expand=True, show_lines=False, pad_edge=False)
+    table = Table(
+        show_header=True, header_style="bold", expand=True, show_lines=False, pad_edge=False
+    )
     table.add_column("status", no_wrap=True, width=8)
     table.add_column("rule", no_wrap=True, style="cyan")
     table.add_column("finding", ratio=1)
@@ -69,6 +73,10 @@ def render(report: Report, *, color: bool = False, width: int = 100, verbose: bo
         table.add_row(Text(word, style=style), finding.rule.id, _detail(finding, verbose))
     console.print(table)
     counts = " · ".join(f"{n} {s}" for s, n in report.summary.items() if n)
-    console.print(f"{counts}  (exit status {0 if report.ready else 1}; --fail-on {report.fail_on.value})")
-    console.print("Details: hostcheck explain RULE · evidence: --verbose · JSON: --format json", style="dim")
+    console.print(
+        f"{counts}  (exit status {0 if report.ready else 1}; --fail-on {report.fail_on.value})"
+    )
+    console.print(
+        "Details: hostcheck explain RULE · evidence: --verbose · JSON: --format json", style="dim"
+    )
     return out.getvalue()

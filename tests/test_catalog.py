@@ -1,0 +1,82 @@
+"""Meta-tests over the rule catalog: every rule is complete, documented and decided by a real
+check kind; the compiled catalog.json is fresh; a stale one is never trusted."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from hostcheck.catalog import CACHE_NAME, CatalogError, _digest, _sources, data_dir, load_catalog
+from hostcheck.checks import CHECK_KINDS
+from hostcheck.model import Severity
+
+RULES, PROFILES = load_catalog()
+MINIMUM_CATALOG = {
+    "gpu.present", "kernel.version", "kernel.rocm-floor", "kernel.params", "memory.gtt",
+    "memory.rocm-visible", "memory.carveout", "memory.gttsize-deprecated", "memory.ttm-module",
+    "amdgpu.cwsr", "firmware.mes", "log.gpu-hangs", "devices.kfd", "devices.render",
+    "rocm.version", "rocm.kernel-compat", "torch.gfx1151", "env.hsa-override", "perf.hipblaslt",
+    "llamacpp.mmap", "perf.iommu", "sysctl.numa-balancing", "vllm.env",
+}  # fmt: skip
+
+
+def test_catalog_has_exactly_the_public_rule_ids() -> None:
+    assert {rule.id for rule in RULES} == MINIMUM_CATALOG
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: r.id)
+def test_rule_is_documented_and_sourced(rule) -> None:
+    assert rule.title and not rule.title.endswith(".")
+    assert len(rule.rationale) > 200, "the rationale says what goes wrong and why, with sources"
+    assert rule.references, "every rule cites where its facts come from"
+    assert rule.command.strip()
+    assert isinstance(rule.severity, Severity)
+    if rule.remediation and rule.remediation["kind"] == "kernel-args":
+        assert (
+            rule.remediation.get("add_kernel_args")
+            or rule.remediation.get("remove_kernel_args")
+            or rule.id in ("kernel.params", "memory.ttm-module")
+        )
+
+
+def test_every_check_kind_is_used_by_a_rule() -> None:
+    assert {rule.check for rule in RULES} == set(CHECK_KINDS)
+
+
+def test_profiles_default_to_the_70b_class_with_reasoning() -> None:
+    default = [p for p in PROFILES.values() if p.default]
+    assert [p.name for p in default] == ["70b-q8"]
+    assert {"32b-q4", "32b-bf16", "70b-q4", "70b-q8"} <= set(PROFILES)
+    for profile in PROFILES.values():
+        assert "GiB" in profile.reasoning and profile.required_gib > 0
+
+
+def test_shipped_catalog_json_matches_the_rule_files() -> None:
+    directory = data_dir("rules")
+    cached = json.loads((Path(directory) / CACHE_NAME).read_text())
+    assert cached["digest"] == _digest(_sources(directory)), (
+        "rules/catalog.json is stale: run `python -m hostcheck.catalog`"
+    )
+
+
+def test_stale_catalog_json_is_ignored(tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    shutil.copytree(data_dir("rules"), rules)
+    path = rules / "perf.iommu.toml"
+    path.write_text(path.read_text().replace('severity = "info"', 'severity = "low"'))
+    loaded, _ = load_catalog(str(rules))
+    assert next(r for r in loaded if r.id == "perf.iommu").severity is Severity.LOW
+
+
+def test_duplicate_ids_and_misnamed_files_are_refused(tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    shutil.copytree(data_dir("rules"), rules)
+    (rules / CACHE_NAME).unlink()
+    shutil.copy(rules / "perf.iommu.toml", rules / "perf.iommu2.toml")
+    with pytest.raises(
+        CatalogError, match=r"perf\.iommu2\.toml: file name must be perf\.iommu\.toml"
+    ):
+        load_catalog(str(rules))
