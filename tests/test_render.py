@@ -74,7 +74,8 @@ def test_table_reads_without_colour(cli) -> None:
     assert "\x1b[" not in run.out  # not a terminal: no escape codes
     assert "hostcheck 0.1.0 — framework-desktop: NOT READY" in run.out
     assert "✗ FAIL" in run.out and "▲ WARN" in run.out
-    assert "fix: Set ttm.pages_limit=29884416" in run.out
+    assert "Raise the TTM limit to 114 GiB" in run.out
+    assert "– skip torch.gfx1151: No Python environment given" in run.out
     colour = cli("scan", "--fixture", "stock-128g", "--color", "always")
     assert "\x1b[" in colour.out
 
@@ -83,3 +84,4 @@ def test_table_verbose_shows_evidence_with_sources(cli) -> None:
     out = cli("scan", "--fixture", "stock-128g", "--verbose", "--select", "memory.gtt").out
     assert "GTT size: 61.3 GiB (65867350016 bytes)" in out
     assert "/sys/class/drm/card1/device/mem_info_gtt_total" in out
+    assert "fix: Set ttm.pages_limit=29884416 and ttm.page_pool_size=29884416" in out

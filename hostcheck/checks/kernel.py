@@ -80,8 +80,8 @@ def rocm_kernel_floor(facts: Facts, params: Mapping[str, Any], ctx: Context) -> 
     ubuntu = ubuntu_kernel_class(facts, params)
     if ubuntu:
         label = {
-            "oem-fixed": f"Ubuntu OEM kernel at or above {params['ubuntu_oem']}",
-            "hwe-fixed": f"Ubuntu 24.04 HWE kernel at or above {params['ubuntu_hwe']}",
+            "oem-fixed": f"an Ubuntu OEM kernel at or above {params['ubuntu_oem']}",
+            "hwe-fixed": f"an Ubuntu 24.04 HWE kernel at or above {params['ubuntu_hwe']}",
             "ubuntu-native": "an Ubuntu release whose kernel carries the fixes natively",
         }[ubuntu]
         return Outcome(Verdict.OK, f"Kernel {rel.raw} is {label}.", tuple(items))

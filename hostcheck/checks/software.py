@@ -67,7 +67,7 @@ def rocm_kernel_compat(facts: Facts, params: Mapping[str, Any], ctx: Context) ->
         )
     kernel_params = params["kernel"]
     if ubuntu_kernel_class(facts, kernel_params):
-        column, column_text = "ubuntu", "Ubuntu HWE/OEM/26.04 kernel with the fixes"
+        column, column_text = "ubuntu", "fixed Ubuntu kernel (24.04 HWE/OEM or 26.04)"
     elif kernel_has_rocm_fixes(facts, kernel_params):
         column, column_text = "fixed", f"kernel at or above {kernel_params['generic']}"
     else:

@@ -81,12 +81,12 @@ def hipblaslt(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
             )
         )
         if value != "1":
-            missing.append(f"{_who(proc)} ({variable})")
+            missing.append(f"{variable}=1 for {_who(proc)}")
     if missing:
         return Outcome(
             Verdict.ADVISORY,
             f"rocBLAS on gfx1151 is 2–6× slower than hipBLASLt (ROCm#4748); set "
-            f"{', '.join(missing)} to 1.",
+            f"{', '.join(missing)}.",
             tuple(items),
         )
     if procs:

@@ -24,7 +24,7 @@ STYLE = {
 
 def _detail(finding: Finding, verbose: bool) -> Text:
     text = Text(finding.message)
-    if finding.remediation and finding.status in (Status.FAIL, Status.WARN):
+    if verbose and finding.remediation and finding.status in (Status.FAIL, Status.WARN):
         text.append("\nfix: ", style="bold")
         text.append(finding.remediation.summary)
     if verbose or finding.status is Status.ERROR:
@@ -64,7 +64,9 @@ def render(report: Report, *, color: bool = False, width: int = 100, verbose: bo
     table.add_column("rule", no_wrap=True, style="cyan")
     table.add_column("finding", ratio=1)
     area = None
-    for finding in report.sorted_findings():
+    shown = [f for f in report.sorted_findings() if verbose or f.status is not Status.SKIP]
+    skipped = [f for f in report.sorted_findings() if f.status is Status.SKIP]
+    for finding in shown:
         if finding.rule.area != area:
             if area is not None:
                 table.add_section()
@@ -72,6 +74,12 @@ def render(report: Report, *, color: bool = False, width: int = 100, verbose: bo
         word, style = STYLE[finding.status]
         table.add_row(Text(word, style=style), finding.rule.id, _detail(finding, verbose))
     console.print(table)
+    if skipped and not verbose:
+        by_reason: dict[str, list[str]] = {}
+        for finding in skipped:
+            by_reason.setdefault(finding.message, []).append(finding.rule.id)
+        for why, rules in by_reason.items():
+            console.print(f"– skip {', '.join(rules)}: {why}", style="dim")
     counts = " · ".join(f"{n} {s}" for s, n in report.summary.items() if n)
     console.print(
         f"{counts}  (exit status {0 if report.ready else 1}; --fail-on {report.fail_on.value})"
