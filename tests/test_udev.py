@@ -55,7 +55,9 @@ def umockdev_run() -> str:
     return path
 
 
-def scan_under_umockdev(umockdev_run: str, device_file: str) -> tuple[int, dict[str, Any], str]:
+def scan_under_umockdev(
+    umockdev_run: str, device_file: str, env: dict[str, str] | None = None
+) -> tuple[int, dict[str, Any], str]:
     """`hostcheck scan` of the live host "/" in a testbed holding the described devices."""
     selects = [arg for rule in SELECTED for arg in ("--select", rule)]
     done = subprocess.run(
@@ -78,6 +80,7 @@ def scan_under_umockdev(umockdev_run: str, device_file: str) -> tuple[int, dict[
         stdin=subprocess.DEVNULL,
         timeout=120,
         check=False,
+        env={**os.environ, **(env or {})},
     )
     try:
         report = json.loads(done.stdout)
@@ -132,3 +135,23 @@ def test_only_intel_gpu_fails(umockdev_run: str) -> None:
     assert "(pyudev)" in evidence_text(present)
     for rule in ("memory.rocm-visible", "memory.carveout"):
         assert finding(report, rule)["status"] == "skip"
+
+
+def test_amdsmi_without_its_library_is_one_evidence_line(umockdev_run: str) -> None:
+    """The real amdsmi package (a test dependency) without libamd_smi.so prints to stdout and
+    raises KeyError on import; the report stays valid JSON and says so once."""
+    code, report, err = scan_under_umockdev(umockdev_run, "strix-halo.umockdev")
+    amdsmi = next(e for e in finding(report, "gpu.present")["evidence"] if e["label"] == "amdsmi")
+    assert amdsmi["value"] is None
+    assert amdsmi["note"] == "missing: library 'libamd_smi.so' not found"
+    assert code == 0, err
+
+
+def test_amdsmi_answer_is_reported_and_its_prints_contained(umockdev_run: str) -> None:
+    """A stand-in for the library at its boundary (tests/data/fake_amdsmi) that prints on init."""
+    code, report, err = scan_under_umockdev(
+        umockdev_run, "strix-halo.umockdev", env={"PYTHONPATH": str(DATA / "fake_amdsmi")}
+    )
+    amdsmi = next(e for e in finding(report, "gpu.present")["evidence"] if e["label"] == "amdsmi")
+    assert amdsmi["value"] == "AMD Radeon 8060S Graphics (0x1586)"
+    assert code == 0, err
