@@ -118,5 +118,6 @@ def run(
         findings=findings,
         gpu=f"gfx1151 at {gpu.pci_slot} ({gpu.card or 'no card'})" if gpu else None,
         rocm=rocm.value if isinstance(rocm, Value) else None,
+        container=facts.container,
         duration_seconds=duration,
     )

@@ -6,8 +6,6 @@ or an :class:`~hostcheck.readings.Unavailable` (with the reason).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from types import MappingProxyType
 from typing import NamedTuple
 
 from hostcheck.host import NodeInfo
@@ -139,4 +137,3 @@ class Facts(NamedTuple):
     processes: Value[list[InferenceProcess]] | Unavailable
     sysctl: dict[str, Value[str] | Unavailable]
     vfio_devices: list[str]  # PCI functions bound to vfio-pci (passthrough needs the IOMMU)
-    probe_seconds: Mapping[str, float] = MappingProxyType({})

@@ -150,7 +150,6 @@ class Host:
         self._reader: _Reader | None = None  # started on the first read that may block
         self._wedged: set[str] = set()
         self._devices: dict[str, dict[str, object]] | None = None
-        self.paths_read: list[str] = []  # in order, for snapshots and --verbose
 
     # -- paths ----------------------------------------------------------------------------
     def path(self, host_path: str) -> str:
@@ -164,7 +163,6 @@ class Host:
     # -- files ----------------------------------------------------------------------------
     def read_text(self, host_path: str, *, limit: int = MAX_READ_BYTES) -> Value[str] | Unavailable:
         """The content of a file, bounded in size and time."""
-        self.paths_read.append(host_path)
         real = self.path(host_path)
         parent = os.path.dirname(host_path)
         wedged = next((d for d in self._wedged if host_path.startswith(d + "/")), None)
@@ -241,19 +239,6 @@ class Host:
             for name in entries.value
             if fnmatch.fnmatchcase(name, pattern)
         ]
-
-    def readlink(self, host_path: str) -> Value[str] | Unavailable:
-        try:
-            return Value(os.readlink(self.path(host_path)), host_path)
-        except OSError as exc:
-            return _unavailable_from_oserror(host_path, exc)
-
-    def resolve_name(self, host_path: str) -> str | None:
-        """The last component of a symlink's target (sysfs ``driver`` links and the like)."""
-        target = self.readlink(host_path)
-        if isinstance(target, Value):
-            return posixpath.basename(target.value.rstrip("/"))
-        return None
 
     # -- device nodes ---------------------------------------------------------------------
     def _recorded_devices(self) -> dict[str, dict[str, object]]:

@@ -164,6 +164,7 @@ class Report(NamedTuple):
     findings: tuple[Finding, ...]
     gpu: str | None
     rocm: str | None
+    container: str | None  # hostcheck itself runs in a container (live scans only)
     duration_seconds: float
 
     @property

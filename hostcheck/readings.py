@@ -53,10 +53,3 @@ class Unavailable(NamedTuple):
 
 
 Reading = Value[T] | Unavailable
-
-
-def value_or_none(reading: Value[T] | Unavailable | None) -> T | None:
-    """The value of a reading, or None when it is unavailable (for comparisons in checks)."""
-    if isinstance(reading, Value):
-        return reading.value
-    return None

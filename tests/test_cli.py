@@ -133,3 +133,27 @@ def test_help_answers_the_exit_codes() -> None:
     run = run_subprocess("scan", "--help")
     assert run.code == 0
     assert "0 ready, 1 not ready" in run.out and "--host-mount" in run.out
+
+
+def test_host_mount_reads_the_running_kernels_log_not_a_recording(cli) -> None:
+    """In a container with the host's / at --root, the kernel log is the running kernel's."""
+    from tests.conftest import FIXTURES
+
+    run = cli(
+        "scan",
+        "--root",
+        str(FIXTURES / "tuned-ready"),
+        "--host-mount",
+        "--format",
+        "json",
+        "--select",
+        "log.gpu-hangs",
+    )
+    log = run.finding("log.gpu-hangs")
+    sources = {e["source"] for e in log["evidence"]}
+    assert "/.hostcheck/dmesg.txt" not in sources
+    assert sources & {
+        "dmesg",
+        "dmesg / journalctl -k",
+        "journalctl -k -b -o short-monotonic --no-pager",
+    }

@@ -3,8 +3,10 @@
 Example tests copy their input verbatim from research/strix-halo-facts.md (§2, §5, §9); where a
 test needs text the facts do not quote (a whole dpkg stanza, an os-release file), the comment
 says where its shape comes from. Verbatim lines longer than the line limit stay whole
-(``noqa: E501``): a real log line is the test's input and should read as it was pasted. Property tests (hypothesis) check that every parser either
-returns its documented data or raises ParseError, and that well-formed generated input round-trips.
+(``noqa: E501``): a real log line is the input and should read as it was pasted.
+
+Property tests (hypothesis) check that every parser either returns its documented data or
+raises ParseError, and that well-formed generated input round-trips.
 
 Known parser bugs are strict xfails: each reason names the input, the expected and the actual
 result, so that the test flips to XPASS (and fails) once the parser is fixed.
@@ -651,29 +653,37 @@ def test_cmdline_lone_double_dash_stops(
     assert _pairs(parse_cmdline(f"{line} -- {init_args}")) == pairs
 
 
+# What the kernel's isspace() (lib/ctype.c _S) counts as white space, ASCII part.
+_KERNEL_SPACE = " \t\n\v\f\r"
+
+
 @PROPERTY
 @given(st.one_of(st.text(), _fragments([line for line, _ in CMDLINE_EXAMPLES] + ['"', "=", "--"])))
 def test_cmdline_arbitrary_text_never_raises(text: str) -> None:
     args = parse_cmdline(text)
     assert [arg.position for arg in args] == list(range(len(args)))
     assert all(isinstance(arg, KernelArg) and arg.key for arg in args)
-    if '"' not in text:
-        # Without quotes the rule is simple: split at whitespace, stop at "--", first "=" splits.
+    tokens = text.split()
+    simple = (
+        '"' not in text
+        and "\0" not in text
+        and all(ch in _KERNEL_SPACE for ch in text if ch.isspace())
+        and not any(token.startswith("=") for token in tokens)
+    )
+    if simple:
+        # Without quotes (and away from the known deviations, xfail tests below) the rule is
+        # simple: split at whitespace, stop at "--", the first "=" splits.
         expected: list[tuple[str, str | None]] = []
-        for token in text.split():
+        for token in tokens:
             if token == "--":
                 break
             key, sep, value = token.partition("=")
-            if key:
-                expected.append((key, value if sep else None))
+            expected.append((key, value if sep else None))
         assert _pairs(args) == expected
 
 
 # A transliteration of lib/cmdline.c next_arg() and the "--" rule of kernel/params.c
 # parse_args(), to compare parse_cmdline() with on quote-heavy input.
-_KERNEL_SPACE = " \t\n\v\f\r"  # lib/ctype.c _S, ASCII part
-
-
 def _c_string(buf: list[str], start: int) -> str:
     end = start
     while end < len(buf) and buf[end] != "\0":
@@ -818,9 +828,20 @@ def test_meminfo_round_trip(total: int, others: dict[str, int], with_unit: bool)
 MEMINFO_LINES = [*MEMINFO.splitlines(), "MemTotal:", ":", "kB", "0", "-5"]
 
 
+def _hits_meminfo_isdigit_bug(text: str) -> bool:
+    """A line that the xfail test below covers: isdigit() but not int()-able ('\u00b2')."""
+    for line in text.splitlines():
+        _, sep, rest = line.partition(":")
+        fields = rest.split()
+        if sep and fields and fields[0].isdigit() and not fields[0].isdecimal():
+            return True
+    return False
+
+
 @PROPERTY
 @given(_fragments(MEMINFO_LINES))
 def test_meminfo_fragments(text: str) -> None:
+    assume(not _hits_meminfo_isdigit_bug(text))
     info = _returns_or_parse_error(parse_meminfo, text)
     if info is not None:
         assert "MemTotal" in info
@@ -1000,9 +1021,20 @@ def test_kfd_properties_round_trip(props: dict[str, int], sep: str) -> None:
 KFD_LINES = ["vendor_id 4098", "gfx_target_version 110501", "domain 0", "simd_count -1", " ", "x"]
 
 
+def _hits_kfd_number_bug(text: str) -> bool:
+    """A line that the xfail tests below cover: passes the parser's check, fails int()."""
+    for line in text.splitlines():
+        parts = line.split()
+        passes_check = len(parts) == 2 and parts[1].lstrip("-").isdigit()
+        if passes_check and not re.fullmatch(r"-?[0-9]+", parts[1]):
+            return True
+    return False
+
+
 @PROPERTY
 @given(_fragments(KFD_LINES))
 def test_kfd_properties_fragments(text: str) -> None:
+    assume(not _hits_kfd_number_bug(text))
     props = _returns_or_parse_error(parse_kfd_properties, text)
     if props is not None:
         assert props and all(isinstance(v, int) for v in props.values())

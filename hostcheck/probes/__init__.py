@@ -6,7 +6,6 @@ scan and never invents a value. Every read goes through the Host, which bounds i
 
 from __future__ import annotations
 
-import time
 from typing import NamedTuple
 
 from hostcheck.facts import Facts
@@ -35,36 +34,24 @@ class ProbeOptions(NamedTuple):
 
 def collect(host: Host, options: ProbeOptions | None = None) -> Facts:
     options = options or ProbeOptions()
-    timings: dict[str, float] = {}
-    clock = time.perf_counter
 
-    start = clock()
     kernel = probe_kernel(host)
     release = kernel.release.value.raw if isinstance(kernel.release, Value) else None
     modules = probe_modules(host)
-    timings["kernel"] = clock() - start
 
-    start = clock()
     gpu = probe_gpu(host)
-    timings["gpu"] = clock() - start
 
-    start = clock()
     memory = probe_memory(host, modules)
     driver = probe_driver(host, release, modules)
     kernel_log = probe_kernel_log(host)
-    timings["memory+driver+log"] = clock() - start
 
-    start = clock()
     user = probe_user(host, options.user or default_user(host))
     render = gpu.strix_halo.render_node if gpu.strix_halo else None
     device_paths = ["/dev/kfd"] + ([render] if render else [])
     devices = {path: probe_device(host, path, user) for path in device_paths}
-    timings["devices"] = clock() - start
 
-    start = clock()
     software = probe_software(host, options.python)
     processes = probe_processes(host)
-    timings["software+processes"] = clock() - start
 
     return Facts(
         root=host.root,
@@ -82,5 +69,4 @@ def collect(host: Host, options: ProbeOptions | None = None) -> Facts:
         processes=processes,
         sysctl=probe_sysctls(host),
         vfio_devices=probe_vfio(host),
-        probe_seconds=timings,
     )

@@ -20,6 +20,7 @@ def to_dict(report: Report) -> dict[str, Any]:
             "root": report.root,
             "gpu": report.gpu,
             "rocm": report.rocm,
+            "container": report.container,
         },
         "profile": {"name": report.profile, "title": report.profile_title},
         "fail_on": report.fail_on.value,

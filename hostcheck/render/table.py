@@ -54,7 +54,8 @@ def render(report: Report, *, color: bool = False, width: int = 100, verbose: bo
     console.print(header)
     console.print(
         f"kernel {report.kernel_release} · GPU {report.gpu or 'none found'} · "
-        f"ROCm {report.rocm or 'not found'} · profile {report.profile}",
+        f"ROCm {report.rocm or 'not found'} · profile {report.profile}"
+        + (f" · in a container: {report.container}" if report.container else ""),
         style="dim",
     )
     table = Table(
