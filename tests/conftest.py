@@ -73,3 +73,17 @@ def fixture_copy(tmp_path: Path):
         return target
 
     return copy
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """In CI no test may be skipped: a skip there means a missing install step."""
+    import os
+
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if not os.environ.get("CI") or reporter is None:
+        return
+    skipped = reporter.stats.get("skipped", [])
+    if skipped:
+        names = ", ".join(report.nodeid for report in skipped[:5])
+        reporter.write_line(f"CI: {len(skipped)} test(s) skipped ({names}); failing the run", red=True)
+        session.exitstatus = 1
