@@ -20,25 +20,32 @@ class ParseError(ValueError):
 # --- numbers ---------------------------------------------------------------------------------
 
 
+# Numbers as the kernel and tools print them: ASCII digits only (str.isdigit() and int() also
+# accept "²", "١٢", "1_000" and "+5"), and bounded, since int() refuses > 4300 digits.
+_DECIMAL = r"[0-9]{1,20}"
+_SPACE = " \t\n\v\f\r"  # the kernel's isspace(), narrower than str.isspace()
+
+
 def parse_sysfs_int(text: str) -> int:
     """A sysfs number: decimal (``536870912``) or hex as amdgpu prints it (``0x00000080``)."""
-    token = text.strip()
+    token = text.strip(_SPACE)
     if not token:
         raise ParseError("empty file where a number was expected")
-    try:
-        value = int(token, 16) if token[:2].lower() == "0x" else int(token, 10)
-    except ValueError:
-        raise ParseError(f"not a number: {token[:40]!r}") from None
-    if value < 0:
-        raise ParseError(f"negative value {value}")
-    return value
+    if re.fullmatch(_DECIMAL, token):
+        return int(token)
+    if re.fullmatch(r"0[xX][0-9a-fA-F]{1,16}", token):
+        return int(token, 16)
+    raise ParseError(f"not a number: {token[:40]!r}")
 
 
 # --- kernel release --------------------------------------------------------------------------
 
-_RELEASE = r"(?P<major>\d+)\.(?P<minor>\d+)(?:\.(?P<patch>\d+))?(?P<rest>.*)"
-_UBUNTU = r"-(?P<abi>\d+)(?:\.(?P<upload>\d+))?-(?P<flavour>[a-z][a-z0-9-]*)$"
-_RC = r"(?:^|[-.])rc(?P<rc>\d+)"
+_RELEASE = r"(?P<major>[0-9]{1,4})\.(?P<minor>[0-9]{1,4})(?:\.(?P<patch>[0-9]{1,6}))?(?P<rest>\S*)"
+_UBUNTU = r"-(?P<abi>[0-9]{1,9})(?:\.(?P<upload>[0-9]{1,9}))?-(?P<flavour>[a-z][a-z0-9-]*)"
+# kernel.ubuntu.com mainline builds: 6.16.9-061609-generic, 6.18.0-061800rc5-generic. The
+# six digits encode the upstream version; it is not an Ubuntu ABI and carries no backports.
+_UBUNTU_MAINLINE = r"-0[0-9]{5}(?:rc[0-9]{1,3})?(?:-[0-9]{12})?-[a-z][a-z0-9-]*"
+_RC = r"(?:^|[-.0-9])rc(?P<rc>[0-9]{1,3})"
 
 
 class KernelRelease(NamedTuple):
@@ -70,11 +77,11 @@ class KernelRelease(NamedTuple):
         return f"{text}-rc{self.rc}" if self.rc is not None else text
 
 
-_DISTRO_HINTS = (
+_DISTRO_HINTS = (  # first match wins: Nobara kernels carry .fcNN too
+    (r"nobara", "nobara"),
     (r"\.fc\d+", "fedora"),
     (r"\.el\d+", "rhel"),
     (r"\+deb\d+|-amd64$", "debian"),
-    (r"nobara", "nobara"),
     (r"cachyos", "cachyos"),
     (r"-arch\d|-mainline$", "arch"),
 )
@@ -84,7 +91,7 @@ def parse_kernel_release(text: str) -> KernelRelease:
     """Parse ``uname -r`` of any distribution style seen on Strix Halo hosts (facts §9.3)."""
     raw = text.strip()
     match = re.fullmatch(_RELEASE, raw)
-    if not match or any(ch.isspace() for ch in raw):
+    if not match:
         raise ParseError(f"not a kernel release: {raw[:60]!r}")
     upstream = (int(match["major"]), int(match["minor"]), int(match["patch"] or 0))
     rest = match["rest"]
@@ -92,8 +99,11 @@ def parse_kernel_release(text: str) -> KernelRelease:
     rc = int(rc_match["rc"]) if rc_match else None
     abi = flavour = None
     distro = None
-    ubuntu = re.search(_UBUNTU, rest)
-    if ubuntu and rest.startswith("-") and rest.count("-") == 2:
+    ubuntu = re.fullmatch(_UBUNTU, rest)
+    if re.fullmatch(_UBUNTU_MAINLINE, rest):
+        distro = "ubuntu-mainline"
+        flavour = rest.rsplit("-", 1)[-1]
+    elif ubuntu:
         abi = int(ubuntu["abi"])
         flavour = ubuntu["flavour"]
         distro = "ubuntu" if flavour in _UBUNTU_FLAVOURS else None
@@ -117,10 +127,11 @@ def parse_version_signature(text: str) -> tuple[str, str]:
     parts = text.split()
     if len(parts) < 2 or parts[0] != "Ubuntu":
         raise ParseError(f"not an Ubuntu version signature: {text.strip()[:60]!r}")
-    version, _, flavour = parts[1].rpartition("-")
-    if not version or not flavour:
-        raise ParseError(f"no flavour in {parts[1]!r}")
-    return version, flavour
+    # VERSION-ABI.UPLOAD[~SERIES]-FLAVOUR, where the flavour may contain dashes (generic-64k)
+    match = re.fullmatch(r"([0-9.]+-[0-9]+\.[0-9]+(?:~[0-9A-Za-z.+]+)?)-([a-z][a-z0-9-]*)", parts[1])
+    if not match:
+        raise ParseError(f"no version and flavour in {parts[1]!r}")
+    return match[1], match[2]
 
 
 # --- kernel command line ---------------------------------------------------------------------
@@ -155,13 +166,14 @@ def parse_cmdline(text: str) -> list[KernelArg]:
     """Split ``/proc/cmdline`` exactly as the kernel's ``next_arg()`` (lib/cmdline.c) does.
 
     A value may be quoted (``foo="a b"``), or the whole argument (``"foo=a b"``); the first
-    ``=`` separates name and value even inside quotes. Arguments after a lone ``--`` belong to
-    init and are not returned.
+    ``=`` after the first character separates name and value, even inside quotes. Only the
+    kernel's isspace() characters separate arguments. Arguments after ``--`` (quoted or not)
+    belong to init and are not returned.
     """
     args: list[KernelArg] = []
     i, n = 0, len(text)
     while True:
-        while i < n and text[i].isspace():
+        while i < n and text[i] in _SPACE:
             i += 1
         if i >= n:
             break
@@ -169,8 +181,10 @@ def parse_cmdline(text: str) -> list[KernelArg]:
         if quoted:
             i += 1
         start, in_quote, equals = i, quoted, -1
-        while i < n and (in_quote or not text[i].isspace()):
-            if equals < 0 and text[i] == "=":
+        while i < n and (in_quote or text[i] not in _SPACE):
+            # next_arg() keeps equals == 0 for "none yet", so an "=" in the first position
+            # does not split.
+            if equals < 0 and text[i] == "=" and i != start:
                 equals = i
             if text[i] == '"':
                 in_quote = not in_quote
@@ -188,7 +202,7 @@ def parse_cmdline(text: str) -> list[KernelArg]:
                     value = value[:-1]
             elif quoted and strip_tail and value.endswith('"'):
                 value = value[:-1]
-        if key == "--" and value is None and not quoted:
+        if key == "--" and value is None:
             break
         if key:
             args.append(KernelArg(key, value, len(args)))
@@ -206,7 +220,7 @@ def parse_meminfo(text: str) -> dict[str, int]:
         if not sep:
             continue
         fields = rest.split()
-        if fields and fields[0].isdigit():
+        if fields and re.fullmatch(_DECIMAL, fields[0]):
             result[name.strip()] = int(fields[0])
     if "MemTotal" not in result:
         raise ParseError("no MemTotal line")
@@ -224,9 +238,10 @@ def parse_os_release(text: str) -> dict[str, str]:
         if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
             continue
         value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-            value = value[1:-1]
-            value = re.sub(r'\\(["$`\\])', r"\1", value)
+        if len(value) >= 2 and value[0] == value[-1] == "'":
+            value = value[1:-1]  # single quotes: literal, as in the shell
+        elif len(value) >= 2 and value[0] == value[-1] == '"':
+            value = re.sub(r'\\(["$`\\])', r"\1", value[1:-1])
         result[key] = value
     return result
 
@@ -236,7 +251,7 @@ def parse_kfd_properties(text: str) -> dict[str, int]:
     result: dict[str, int] = {}
     for line in text.splitlines():
         parts = line.split()
-        if len(parts) == 2 and parts[1].lstrip("-").isdigit():
+        if len(parts) == 2 and re.fullmatch(r"-?[0-9]{1,20}", parts[1]):
             result[parts[0]] = int(parts[1])
     if not result:
         raise ParseError("no 'name value' lines")
@@ -268,17 +283,13 @@ def parse_modprobe_conf(text: str) -> list[ModprobeOption]:
     joined = text.replace("\\\n", " ")
     for lineno, raw in enumerate(joined.splitlines(), start=1):
         line = raw.split("#", 1)[0].strip()
-        parts = line.split()
+        parts = line.split(None, 2)
         if len(parts) < 3 or parts[0] != "options":
             continue
         module = normalise_param(parts[1])
-        for item in parts[2:]:
-            name, sep, value = item.partition("=")
-            result.append(
-                ModprobeOption(
-                    module, normalise_param(name), value.strip('"') if sep else "", lineno
-                )
-            )
+        # modprobe hands the rest to the kernel's parse_args(): the command-line rules apply.
+        for arg in parse_cmdline(parts[2]):
+            result.append(ModprobeOption(module, arg.name, arg.value or "", lineno))
     return result
 
 
@@ -304,14 +315,14 @@ def parse_dpkg_status(text: str) -> dict[str, str]:
 
 # --- kernel log ------------------------------------------------------------------------------
 
-_LOG_PREFIX = r"^\s*(?:<\d+>)?\[\s*(?P<ts>\d+\.\d+)\]\s?(?P<text>.*)$"
+_LOG_PREFIX = r"^\s*(?:<[0-9]{1,3}>)?\[\s*(?P<ts>[0-9]{1,12}\.[0-9]{1,9})\]\s?(?P<text>.*)$"
 # three formats of the amdgpu memory line (facts §9.4):
 #  (a) "[drm] amdgpu: 512M of VRAM memory ready"
 #  (b) "amdgpu 0000:c5:00.0: amdgpu: amdgpu: 62816M of GTT memory ready."
 #  (c) "amdgpu 0000:bd:00.0:  63968M of GTT memory ready."
-_MEMORY_READY = r"(?P<mib>\d+)M of (?P<kind>VRAM|GTT) memory ready"
+_MEMORY_READY = r"(?<![0-9])(?P<mib>[0-9]{1,12})M of (?P<kind>VRAM|GTT) memory ready"
 _GTT_TTM_MISMATCH = (
-    r"GTT size has been set as (?P<gtt>\d+) but TTM size has been set as (?P<ttm>\d+)"
+    r"GTT size has been set as (?P<gtt>[0-9]{1,20}) but TTM size has been set as (?P<ttm>[0-9]{1,20})"
 )
 _UNKNOWN_PARAM = r"(?P<module>[\w-]+): unknown parameter '(?P<param>[^']+)' ignored"
 
@@ -324,7 +335,7 @@ class LogLine(NamedTuple):
 class KernelLogEvent(NamedTuple):
     """A kernel-log line a rule cares about, classified."""
 
-    kind: str  # vram-ready, gtt-ready, gttsize-deprecated, gtt-ttm-mismatch, unknown-param,
+    kind: str  # vram-ready, gtt-ready, gttsize-deprecated, gtt-ttm-mismatch, unknown-param, ring-timeout,
     # mes-timeout, gpu-reset, page-fault, device-wedged
     line: LogLine
     data: Mapping[str, str | int] = MappingProxyType({})
@@ -343,7 +354,7 @@ def parse_kernel_log(text: str) -> list[LogLine]:
 
 
 _HANG_PATTERNS = (
-    ("mes-timeout", r"MES failed to respond to msg=(?P<msg>[A-Z_]+(?: \([A-Z_]+\))?)"),
+    ("mes-timeout", r"MES failed to respond to msg=(?P<msg>[A-Z0-9_]+(?: \([A-Z0-9_]+\))?)"),
     ("mes-timeout", r"MES might be in unrecoverable state"),
     ("gpu-reset", r"GPU reset begin!|GPU reset\(\d+\) succeeded|MODE2 reset"),
     (
@@ -413,7 +424,7 @@ class RocmInfo(NamedTuple):
         return [agent for agent in self.agents if agent.device_type == "GPU"]
 
 
-_POOL_SIZE = r"^\s*Size:\s*(?P<kib>\d+)\(0x[0-9a-fA-F]+\)\s*KB\s*$"
+_POOL_SIZE = r"^\s*Size:\s*(?P<kib>[0-9]{1,20})\(0x[0-9a-fA-F]+\)\s*KB\s*$"
 
 
 def parse_rocminfo(text: str) -> RocmInfo:

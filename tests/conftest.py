@@ -85,5 +85,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     skipped = reporter.stats.get("skipped", [])
     if skipped:
         names = ", ".join(report.nodeid for report in skipped[:5])
-        reporter.write_line(f"CI: {len(skipped)} test(s) skipped ({names}); failing the run", red=True)
+        reporter.write_line(
+            f"CI: {len(skipped)} test(s) skipped ({names}); failing the run", red=True
+        )
         session.exitstatus = 1

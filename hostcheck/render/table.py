@@ -86,6 +86,7 @@ def render(report: Report, *, color: bool = False, width: int = 100, verbose: bo
         f"{counts}  (exit status {0 if report.ready else 1}; --fail-on {report.fail_on.value})"
     )
     console.print(
-        "Details: hostcheck explain RULE · evidence: --verbose · JSON: --format json", style="dim"
+        "Details: hostcheck explain RULE · evidence and fixes: --verbose · JSON: --format json",
+        style="dim",
     )
     return out.getvalue()
