@@ -362,7 +362,11 @@ class Host:
                     return Value(done.value.stdout, done.source)
                 err = done.value.stderr.strip().splitlines()
                 detail = err[0] if err else f"exit status {done.value.returncode}, no output"
-                reason = Reason.PERMISSION if ("ermission" in detail or "not permitted" in detail) else Reason.ERROR
+                reason = (
+                    Reason.PERMISSION
+                    if ("ermission" in detail or "not permitted" in detail)
+                    else Reason.ERROR
+                )
                 attempts.append(Unavailable(reason, done.source, detail))
             else:
                 attempts.append(done)

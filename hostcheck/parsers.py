@@ -128,7 +128,9 @@ def parse_version_signature(text: str) -> tuple[str, str]:
     if len(parts) < 2 or parts[0] != "Ubuntu":
         raise ParseError(f"not an Ubuntu version signature: {text.strip()[:60]!r}")
     # VERSION-ABI.UPLOAD[~SERIES]-FLAVOUR, where the flavour may contain dashes (generic-64k)
-    match = re.fullmatch(r"([0-9.]+-[0-9]+\.[0-9]+(?:~[0-9A-Za-z.+]+)?)-([a-z][a-z0-9-]*)", parts[1])
+    match = re.fullmatch(
+        r"([0-9.]+-[0-9]+\.[0-9]+(?:~[0-9A-Za-z.+]+)?)-([a-z][a-z0-9-]*)", parts[1]
+    )
     if not match:
         raise ParseError(f"no version and flavour in {parts[1]!r}")
     return match[1], match[2]
@@ -321,9 +323,7 @@ _LOG_PREFIX = r"^\s*(?:<[0-9]{1,3}>)?\[\s*(?P<ts>[0-9]{1,12}\.[0-9]{1,9})\]\s?(?
 #  (b) "amdgpu 0000:c5:00.0: amdgpu: amdgpu: 62816M of GTT memory ready."
 #  (c) "amdgpu 0000:bd:00.0:  63968M of GTT memory ready."
 _MEMORY_READY = r"(?<![0-9])(?P<mib>[0-9]{1,12})M of (?P<kind>VRAM|GTT) memory ready"
-_GTT_TTM_MISMATCH = (
-    r"GTT size has been set as (?P<gtt>[0-9]{1,20}) but TTM size has been set as (?P<ttm>[0-9]{1,20})"
-)
+_GTT_TTM_MISMATCH = r"GTT size has been set as (?P<gtt>[0-9]{1,20}) but TTM size has been set as (?P<ttm>[0-9]{1,20})"
 _UNKNOWN_PARAM = r"(?P<module>[\w-]+): unknown parameter '(?P<param>[^']+)' ignored"
 
 
