@@ -298,6 +298,10 @@ def parse_modprobe_conf(text: str) -> list[ModprobeOption]:
 # --- dpkg status -----------------------------------------------------------------------------
 
 
+# dpkg's states in which a package's files are on disk and configured (dpkg-query(1)).
+_DPKG_INSTALLED = frozenset({"installed", "triggers-pending", "triggers-awaited"})
+
+
 def parse_dpkg_status(text: str) -> dict[str, str]:
     """Installed packages and versions from ``/var/lib/dpkg/status``."""
     result: dict[str, str] = {}
@@ -310,7 +314,8 @@ def parse_dpkg_status(text: str) -> dict[str, str]:
             if sep:
                 fields[key] = value.strip()
         name = fields.get("Package")
-        if name and fields.get("Status", "").endswith(" installed") and "Version" in fields:
+        state = fields.get("Status", "").rsplit(" ", 1)[-1]
+        if name and state in _DPKG_INSTALLED and "Version" in fields:
             result[name] = fields["Version"]
     return result
 
