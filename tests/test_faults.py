@@ -27,24 +27,20 @@ from tests.conftest import FIXTURES, REPO
 GPU_DIR = "sys/class/drm/card1/device"
 
 
-def scan_json(root: Path, *extra: str, timeout: float = 60) -> tuple[int, dict, float, str]:
+def scan_json(
+    root: Path, *extra: str, as_user: tuple[str, ...] = (), timeout: float = 60
+) -> tuple[int, dict, float, str]:
+    """`hostcheck scan --root ROOT --format json EXTRA…` in a fresh interpreter, optionally
+    behind a command that drops privileges (``as_user``)."""
+    argv = [*as_user, sys.executable, "-m", "hostcheck", "scan", "--root", str(root)]
     started = time.monotonic()
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "hostcheck",
-            "scan",
-            "--root",
-            str(root),
-            "--format",
-            "json",
-            *extra,
-        ],
+        [*argv, "--format", "json", *extra],
         capture_output=True,
         text=True,
         cwd=REPO,
         timeout=timeout,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
     )
     elapsed = time.monotonic() - started
     assert "Traceback" not in done.stderr, done.stderr
@@ -130,36 +126,14 @@ def test_unreadable_file_is_a_permission_error() -> None:
         shutil.copytree(FIXTURES / "tuned-ready", root)
         param = root / "sys/module/amdgpu/parameters/cwsr_enable"
         param.chmod(0o000)
-        done = subprocess.run(
-            [
-                "setpriv",
-                "--reuid=65534",
-                "--regid=65534",
-                "--clear-groups",
-                sys.executable,
-                "-m",
-                "hostcheck",
-                "scan",
-                "--root",
-                str(root),
-                "--format",
-                "json",
-                "--select",
-                "amdgpu.cwsr",
-            ],
-            capture_output=True,
-            text=True,
-            cwd=REPO,
-            timeout=60,
-            env={**os.environ, "PYTHONPATH": str(REPO)},
-        )
-        assert "Traceback" not in done.stderr, done.stderr
-        f = finding(json.loads(done.stdout), "amdgpu.cwsr")
+        nobody = ("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups")
+        code, report, _, _ = scan_json(root, "--select", "amdgpu.cwsr", as_user=nobody)
+        f = finding(report, "amdgpu.cwsr")
         assert f["status"] == "error"
         assert (
             "/sys/module/amdgpu/parameters/cwsr_enable: permission: denied to uid 65534" in notes(f)
         )
-        assert done.returncode == 1
+        assert code == 1
     finally:
         shutil.rmtree(base)
 
