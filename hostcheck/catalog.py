@@ -4,8 +4,6 @@ Rules are data: each file declares one rule, the check kind that decides it and 
 parameters. A malformed file is a :class:`CatalogError` that names the file and the key.
 """
 
-from __future__ import annotations
-
 import json
 import os
 import re

@@ -4,8 +4,6 @@ Every leaf that comes from the host is a :class:`~hostcheck.readings.Value` (wit
 or an :class:`~hostcheck.readings.Unavailable` (with the reason).
 """
 
-from __future__ import annotations
-
 from typing import NamedTuple
 
 from hostcheck.host import NodeInfo

@@ -12,8 +12,6 @@ Data a host does not keep in files is recorded under ``ROOT/.hostcheck/`` for no
 (see fixtures/README.md): ``dmesg.txt``, ``devices.json``, ``commands/<name>.txt``, ``user``.
 """
 
-from __future__ import annotations
-
 import errno
 import json
 import os

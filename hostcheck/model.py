@@ -1,7 +1,5 @@
 """Domain objects: rules (immutable declarations), outcomes of checks, findings and the report."""
 
-from __future__ import annotations
-
 from collections.abc import Mapping
 from enum import StrEnum
 from types import MappingProxyType

@@ -5,8 +5,6 @@ Each parser takes a string and returns plain data or raises :class:`ParseError`;
 touches the host. The formats and examples are in research/strix-halo-facts.md §9.
 """
 
-from __future__ import annotations
-
 import re
 from collections.abc import Mapping
 from types import MappingProxyType

@@ -5,8 +5,6 @@ Every probe result is either a :class:`Value` (the data and where it came from) 
 like data: there is no ``""`` or ``-1`` standing in for "could not read".
 """
 
-from __future__ import annotations
-
 from enum import StrEnum
 from typing import Generic, NamedTuple, TypeVar
 

@@ -1,7 +1,5 @@
 """Helpers shared by check kinds: evidence from readings, sizes, kernel classes, versions."""
 
-from __future__ import annotations
-
 import re
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple

@@ -4,8 +4,6 @@ A probe that cannot read something records why (an Unavailable); it never raises
 scan and never invents a value. Every read goes through the Host, which bounds it in time.
 """
 
-from __future__ import annotations
-
 from typing import NamedTuple
 
 from hostcheck.facts import Facts
