@@ -63,7 +63,8 @@ def test_hung_sysfs_read_is_bounded_and_reported_as_error(fixture_copy) -> None:
     gtt.unlink()
     os.mkfifo(gtt)
     code, report, elapsed, _ = scan_json(root, "--timeout", "1")
-    assert elapsed < 1 + 8, f"scan took {elapsed:.1f} s with a 1 s probe timeout"
+    # one timeout (the hung read) plus interpreter start and the scan; measured 1.1 s here
+    assert elapsed < 1 + 3, f"scan took {elapsed:.1f} s with a 1 s probe timeout"
     gtt_finding = finding(report, "memory.gtt")
     assert gtt_finding["status"] == "error"
     assert "timeout: no answer within 1 s" in notes(gtt_finding)
