@@ -122,70 +122,97 @@ def _closest(name: str, candidates: list[str], limit: int) -> str | None:
     return None
 
 
+def _module_typo(module: str, param: str, modules: Mapping[str, list[str]]) -> str | None:
+    """The GPU module a non-existent module name was meant to be, or None.
+
+    Only when the parameter exists in that module, and within one edit for short names: ``ttm``
+    is two edits from ``vt``, ``kvm``, ``drm`` and ``tpm``, whose arguments are common.
+    """
+    for name, names in modules.items():
+        limit = 1 if len(name) <= 3 else 2
+        if param in names and _distance(module, name) <= limit:
+            return name
+    return None
+
+
 @check_kind("kernel-params")
 def kernel_params(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
-    """Misspelled, unknown, ignored or conflicting GPU-related kernel arguments."""
+    """Misspelled, unknown, ignored or conflicting GPU-related kernel arguments.
+
+    The kernel is the authority on which parameters a module has: "unknown parameter ...
+    ignored" in its log fails the rule. The static parameter lists (a 6.18-era amdgpu; older
+    kernels and amdgpu-dkms had others, e.g. ``mes``) only warn, and only when the log cannot
+    confirm. A guessed spelling is offered in the message, never written into a fix.
+    """
     if not isinstance(facts.kernel.cmdline, Value):
         return unknown(
             "The kernel command line could not be read.",
             evidence("kernel command line", facts.kernel.cmdline),
         )
     modules: dict[str, list[str]] = {m: list(p) for m, p in params["modules"].items()}
+    replaced: Mapping[str, str] = params.get("replaced", {})
     bare: list[str] = list(params["bare"])
     problems: list[str] = []
+    doubts: list[str] = []
     items: list[Evidence] = []
     add: list[str] = []
     remove: list[str] = []
     seen: dict[str, str] = {}
     source = facts.kernel.cmdline.source
+    log = facts.kernel_log
+    ignored: set[str] = set()
+    if isinstance(log, Value):
+        for event in log.value:
+            if event.kind == "unknown-param" and str(event.data.get("module")) in modules:
+                ignored.add(f"{event.data['module']}.{event.data['param']}")
+                text = f"{event.data['module']}: unknown parameter '{event.data['param']}' ignored"
+                problems.append(f"The kernel log says: {text}.")
+                items.append(Evidence("kernel log", event.line.text, log.source))
+
+    def hint(name: str) -> str:
+        if name in replaced:
+            return f" ({replaced[name]})"
+        module, _, param = name.partition(".")
+        guess = _closest(param, modules[module], 2 if len(param) > 4 else 1)
+        return f" Did you mean '{module}.{guess}'?" if guess else ""
+
     for arg in cmdline_args(facts):
         module = arg.module
         if module is None:
-            if arg.name not in bare:
-                guess = _closest(arg.name, bare, 1)
-                if guess and arg.value is not None:
-                    problems.append(
-                        f"'{arg.text}' is not a kernel parameter; did you mean '{guess}'?"
-                    )
-                    items.append(
-                        Evidence("misspelled argument", arg.text, source, f"did you mean {guess}?")
-                    )
-                    remove.append(arg.key)
-                    add.append(f"{guess}={arg.value}")
+            guess = None if arg.name in bare else _closest(arg.name, bare, 1)
+            if guess and arg.value is not None:
+                problems.append(f"'{arg.text}' is not a kernel parameter; did you mean '{guess}'?")
+                items.append(Evidence("misspelled argument", arg.text, source, f"did you mean {guess}?"))
+                remove.append(arg.key)
             continue
         param = arg.name.split(".", 1)[1]
         if module not in modules:
-            guess = _closest(module, list(modules), 2)
-            if guess:
-                fixed = f"{guess}.{param}"
+            meant = _module_typo(module, param, modules)
+            if meant:
+                fixed = f"{meant}.{param}"
                 problems.append(
                     f"'{arg.text}' names module '{module}', which does not exist; the kernel "
                     f"ignores it. Did you mean '{fixed}'?"
                 )
-                items.append(
-                    Evidence("misspelled module", arg.text, source, f"did you mean {fixed}?")
-                )
+                items.append(Evidence("misspelled module", arg.text, source, f"did you mean {fixed}?"))
                 remove.append(arg.key)
-                if param in modules[guess] and arg.value is not None:
-                    add.append(f"{fixed}={arg.value}")
+                if arg.value is not None:
+                    add.append(f"{fixed}={arg.value}")  # same parameter, the module corrected
             continue
         if param not in modules[module]:
-            guess = _closest(param, modules[module], 3)
-            hint = f" Did you mean '{module}.{guess}'?" if guess else ""
-            problems.append(
-                f"'{arg.text}': {module} has no parameter '{param}'; it is ignored.{hint}"
-            )
-            items.append(
-                Evidence(
-                    "unknown parameter",
-                    arg.text,
-                    source,
-                    f"did you mean {module}.{guess}?" if guess else None,
-                )
-            )
             remove.append(arg.key)
-            if guess and arg.value is not None:
-                add.append(f"{module}.{guess}={arg.value}")
+            if arg.name in ignored:
+                problems.append(f"'{arg.text}' is ignored by the kernel.{hint(arg.name)}")
+                items.append(Evidence("unknown parameter", arg.text, source, "confirmed by the kernel log"))
+            elif not isinstance(log, Value):
+                doubts.append(
+                    f"'{arg.text}': {module} has no parameter '{param}' in current kernels, so it "
+                    f"is probably ignored (the kernel log, which would confirm, is unreadable)."
+                    f"{hint(arg.name)}"
+                )
+                items.append(Evidence("unknown parameter", arg.text, source, "not in the parameter list"))
+            else:
+                remove.pop()  # the kernel accepted it: an older or dkms driver has this parameter
             continue
         value = arg.value if arg.value is not None else ""
         if arg.name in seen and seen[arg.name] != value:
@@ -193,25 +220,12 @@ def kernel_params(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outc
                 f"'{arg.name}' is given twice with different values ({seen[arg.name]!r}, then "
                 f"{value!r}); the kernel uses the last."
             )
-            items.append(
-                Evidence("conflicting duplicate", f"{arg.name}={seen[arg.name]} / {value}", source)
-            )
+            items.append(Evidence("conflicting duplicate", f"{arg.name}={seen[arg.name]} / {value}", source))
         seen[arg.name] = value
-    log = facts.kernel_log
-    if isinstance(log, Value):
-        gpu_modules = set(modules)
-        for event in log.value:
-            if event.kind == "unknown-param" and str(event.data.get("module")) in gpu_modules:
-                text = f"{event.data['module']}: unknown parameter '{event.data['param']}' ignored"
-                problems.append(f"The kernel log says: {text}.")
-                items.append(Evidence("kernel log", event.line.text, log.source))
-    if problems:
-        return Outcome(
-            Verdict.PROBLEM,
-            " ".join(problems),
-            tuple(items),
-            fix={"add_kernel_args": add, "remove_kernel_args": remove},
-        )
+    fix = {"add_kernel_args": add, "remove_kernel_args": remove}
+    if problems or doubts:
+        verdict = Verdict.PROBLEM if problems else Verdict.ADVISORY
+        return Outcome(verdict, " ".join(problems + doubts), tuple(items), fix=fix)
     gpu_args = [a.text for a in cmdline_args(facts) if a.module in modules]
     return Outcome(
         Verdict.OK,
