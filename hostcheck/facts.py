@@ -71,6 +71,7 @@ class MemoryFacts(NamedTuple):
 class DriverFacts(NamedTuple):
     kind: str  # "in-kernel", "dkms" or "unknown"
     evidence: list[str]
+    version: Value[str] | Unavailable  # /sys/module/amdgpu/version (set by amdgpu-dkms)
     loaded_modules: Value[set[str]] | Unavailable
     amdgpu_params: dict[str, Value[str] | Unavailable]  # live /sys/module/amdgpu/parameters
     staged_options: list[tuple[str, ModprobeOption]]  # (file, option) from modprobe.d

@@ -121,20 +121,52 @@ def _split_ubuntu(text: str) -> tuple[tuple[int, int, int], int]:
 
 
 def parse_floor(text: str) -> tuple[int, int, int]:
-    parts = [int(part) for part in text.split(".")]
+    """ "6.16.9" -> (6, 16, 9); "6.15" -> (6, 15, 0); an "-rcN" suffix is ignored here."""
+    parts = [int(part) for part in text.split("-", 1)[0].split(".")]
     while len(parts) < 3:
         parts.append(0)
     return parts[0], parts[1], parts[2]
 
 
-def kernel_has_rocm_fixes(facts: Facts, params: Mapping[str, Any]) -> bool | None:
-    """Whether the running kernel carries the KFD fixes ROCm documents for Strix Halo."""
+def floor_rc(text: str) -> int | None:
+    """The release candidate of a floor: "6.18.0-rc6" -> 6."""
+    match = re.search(r"-rc([0-9]+)$", text)
+    return int(match[1]) if match else None
+
+
+def meets_floor(rel: KernelRelease, text: str) -> bool:
+    return rel.at_least(parse_floor(text), floor_rc(text))
+
+
+def kernel_has_fixes(facts: Facts, params: Mapping[str, Any]) -> bool | None:
+    """Whether the running kernel's amdgpu/amdkfd carries a fix, per a floor spec.
+
+    params: ``generic`` (a floor such as "6.18.4" or "6.18.0-rc6"), optional ``series`` (a list
+    of {series = "6.17", min = "6.17.9"} for stable backports), and the Ubuntu columns of
+    :func:`ubuntu_kernel_class`. None when it cannot be told: the release is unreadable, or
+    amdgpu-dkms replaces the kernel's driver (its fix state is not documented).
+    """
     rel = release(facts)
-    if rel is None:
+    if rel is None or facts.driver.kind == "dkms":
         return None
     if ubuntu_kernel_class(facts, params):
         return True
-    return rel.at_least(parse_floor(params["generic"]))
+    for backport in params.get("series", []):
+        if rel.upstream[:2] == parse_floor(backport["series"])[:2] and meets_floor(
+            rel, backport["min"]
+        ):
+            return True
+    return meets_floor(rel, params["generic"])
+
+
+def dkms_note(facts: Facts) -> str:
+    version = facts.driver.version
+    shown = f" {version.value}" if isinstance(version, Value) else ""
+    return (
+        f"amdgpu-dkms{shown} replaces the kernel's amdgpu and amdkfd, so the kernel release does "
+        "not tell which fixes are in; AMD recommends the inbox driver with ROCm on Ryzen "
+        "(harkgill-amd, ROCm#5444)"
+    )
 
 
 # --- ROCm version ----------------------------------------------------------------------------
@@ -171,6 +203,8 @@ def rocm_versions(facts: Facts) -> list[RocmVersion]:
             (python.value.rocm_sdk, f"{python.value.interpreter}: rocm-sdk (TheRock)")
         )
     for text, source in candidates:
+        if any(version.text == text for version in found):
+            continue
         try:
             found.append(RocmVersion(text, release_tuple(text), source))
         except ValueError:
@@ -182,9 +216,27 @@ def pad(release: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(release) + (0,) * (3 - len(release))
 
 
-def fixed_rocm(version: RocmVersion, lines: list[Mapping[str, str]]) -> bool:
-    """Whether a ROCm version is in one of the [from, below) release ranges."""
+def prerelease_date(text: str) -> str | None:
+    """The build date of a TheRock nightly: 7.12.0a20260218 -> "20260218"."""
+    match = re.search(r"(?:a|rc|dev)([0-9]{8})", text)
+    return match[1] if match else None
+
+
+def fixed_rocm(
+    version: RocmVersion,
+    lines: list[Mapping[str, str]],
+    nightly: Mapping[str, str] | None = None,
+) -> bool:
+    """Whether a ROCm version is in one of the [from, below) release ranges.
+
+    A nightly (a dated pre-release) counts only from ``nightly``'s release and build date on:
+    nightlies of a release line predate its fixes.
+    """
     rel = pad(version.release)
+    date = prerelease_date(version.text)
+    if date is not None and nightly is not None:
+        first = pad(release_tuple(nightly["release"]))
+        return rel > first or (rel == first and date >= nightly["date"])
     for line in lines:
         low = pad(release_tuple(line["from"]))
         high = pad(release_tuple(line["below"])) if "below" in line else None

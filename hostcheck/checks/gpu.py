@@ -8,12 +8,15 @@ from typing import Any
 from hostcheck.checks._registry import check_kind
 from hostcheck.checks._util import (
     Context,
+    RocmVersion,
     cmdline_value,
+    dkms_note,
     evidence,
     fixed_rocm,
-    kernel_has_rocm_fixes,
+    kernel_has_fixes,
     release,
     rocm_versions,
+    staged_option,
     unknown,
 )
 from hostcheck.facts import GFX1151_TARGET_VERSION, STRIX_HALO_PCI_ID, Facts
@@ -83,55 +86,63 @@ def cwsr(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
     """amdgpu.cwsr_enable=0 until kernel and ROCm both carry the CWSR-size fix (ROCm#5590)."""
     live = facts.driver.amdgpu_params.get("cwsr_enable")
     items = [evidence("cwsr_enable (live)", live)]
+    on_cmdline = cmdline_value(facts, "amdgpu.cwsr_enable")
+    staged = staged_option(facts, "amdgpu", "cwsr_enable")
     if isinstance(live, Value):
         enabled = live.value.strip() != "0"
+    elif on_cmdline is not None:
+        enabled = on_cmdline != "0"
+        items.append(Evidence("cwsr_enable (command line)", on_cmdline, "/proc/cmdline"))
     else:
-        staged = cmdline_value(facts, "amdgpu.cwsr_enable")
-        if staged is None:
-            return unknown("Could not read amdgpu's cwsr_enable (is amdgpu loaded?).", *items)
-        enabled = staged != "0"
-        items.append(Evidence("cwsr_enable (command line)", staged, "/proc/cmdline"))
+        return unknown("Could not read amdgpu's cwsr_enable (is amdgpu loaded?).", *items)
     rel = release(facts)
-    kernel_fixed = kernel_has_rocm_fixes(facts, params["kernel"])
+    kernel_fixed = kernel_has_fixes(facts, params["kernel"])
     rocms = rocm_versions(facts)
-    rocm_fixed = bool(rocms) and all(fixed_rocm(v, params["rocm_fixed"]) for v in rocms)
-    items.append(
-        Evidence(
-            "kernel",
-            rel.raw if rel else None,
-            "/proc/sys/kernel/osrelease",
-            "has the CWSR fix" if kernel_fixed else "lacks the CWSR fix",
+    nightly = params.get("nightly_fixed_from")
+
+    def has_fix(version: RocmVersion) -> bool:
+        return fixed_rocm(version, params["rocm_fixed"], nightly)
+
+    rocm_fixed = bool(rocms) and all(has_fix(v) for v in rocms)
+    if kernel_fixed is None:
+        kernel_note = (
+            dkms_note(facts) if facts.driver.kind == "dkms" else "unknown: assumed unfixed"
         )
+    else:
+        kernel_note = "has the CWSR fix" if kernel_fixed else "lacks the CWSR fix"
+    items.append(
+        Evidence("kernel", rel.raw if rel else None, "/proc/sys/kernel/osrelease", kernel_note)
     )
     for version in rocms:
-        items.append(
-            Evidence(
-                "ROCm",
-                version.text,
-                version.source,
-                "has the CWSR fix"
-                if fixed_rocm(version, params["rocm_fixed"])
-                else "lacks the CWSR fix",
-            )
-        )
+        note = "has the CWSR fix" if has_fix(version) else "lacks the CWSR fix"
+        items.append(Evidence("ROCm", version.text, version.source, note))
     if not rocms:
         items.append(
             Evidence("ROCm", None, "/opt/rocm/.info/version", "not found: assumed unfixed")
         )
     if kernel_fixed and rocm_fixed:
-        if not enabled:
+        if enabled:
             return Outcome(
-                Verdict.ADVISORY,
-                "amdgpu.cwsr_enable=0 is no longer needed: kernel and ROCm both carry the CWSR "
-                "fix, and disabling CWSR has side effects. Remove the argument.",
-                tuple(items),
-                fix={
-                    "remove_kernel_args": ["amdgpu.cwsr_enable"],
-                    "summary": "Remove the amdgpu.cwsr_enable=0 workaround; kernel and ROCm carry the fix.",
-                },
+                Verdict.OK, "CWSR is enabled, and kernel and ROCm carry the CWSR fix.", tuple(items)
             )
+        if on_cmdline is None and staged is None:
+            return Outcome(
+                Verdict.OK,
+                "CWSR is off by this kernel's default; kernel and ROCm carry the CWSR fix.",
+                tuple(items),
+            )
+        where = "the kernel command line" if on_cmdline is not None else staged[1]  # type: ignore[index]
         return Outcome(
-            Verdict.OK, "CWSR is enabled, and kernel and ROCm carry the CWSR fix.", tuple(items)
+            Verdict.ADVISORY,
+            f"amdgpu.cwsr_enable=0 (in {where}) is no longer needed: kernel and ROCm both carry "
+            "the CWSR fix, and disabling CWSR has side effects. Remove it.",
+            tuple(items),
+            fix={
+                "add_kernel_args": [],
+                "remove_kernel_args": ["amdgpu.cwsr_enable"] if on_cmdline is not None else [],
+                "summary": f"Remove the amdgpu.cwsr_enable=0 workaround from {where}; kernel and "
+                "ROCm carry the fix.",
+            },
         )
     if not enabled:
         return Outcome(
@@ -139,14 +150,23 @@ def cwsr(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
             "CWSR is disabled (amdgpu.cwsr_enable=0), the workaround for MES hangs on this stack.",
             tuple(items),
         )
-    missing = " and ".join(
-        part for part, ok in (("the kernel", kernel_fixed), ("ROCm", rocm_fixed)) if not ok
-    )
+    reasons = []
+    if kernel_fixed is False:
+        reasons.append(f"kernel {rel.raw if rel else ''} lacks the CWSR save-area fix")
+    elif kernel_fixed is None:
+        reasons.append(
+            "amdgpu-dkms is not known to carry the CWSR save-area fix"
+            if facts.driver.kind == "dkms"
+            else "the kernel's fix state is unknown"
+        )
+    if not rocm_fixed:
+        reasons.append(
+            f"ROCm {', '.join(v.text for v in rocms)} lacks it" if rocms else "no ROCm was found"
+        )
     return Outcome(
         Verdict.PROBLEM,
-        f"CWSR is enabled but {missing} lack(s) the CWSR save-area fix: compute queues hang "
-        "with 'MES failed to respond' under vLLM (ROCm#5590). Add amdgpu.cwsr_enable=0 to the "
-        "kernel command line.",
+        f"CWSR is enabled but {' and '.join(reasons)}: compute queues hang with 'MES failed to "
+        "respond' under vLLM (ROCm#5590). Add amdgpu.cwsr_enable=0 to the kernel command line.",
         tuple(items),
         fix={},
     )

@@ -9,8 +9,10 @@ from hostcheck.checks._registry import check_kind
 from hostcheck.checks._util import (
     Context,
     cmdline_args,
+    dkms_note,
     evidence,
-    kernel_has_rocm_fixes,
+    floor_rc,
+    kernel_has_fixes,
     parse_floor,
     release,
     ubuntu_kernel_class,
@@ -51,13 +53,12 @@ def kernel_floor(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outco
         ),
         None,
     )
-    if rel.at_least(fixed_in) or backport:
+    if rel.at_least(fixed_in, floor_rc(params["fixed_in"])) or backport:
         why = f"the {backport['name']} backport" if backport else f"upstream {params['fixed_in']}+"
         return Outcome(
-            Verdict.ADVISORY,
-            f"Kernel {rel.raw} carries the memory-visibility fix ({why}, per AMD) but is below "
-            f"{params['floor']}, the first kernel reporters saw working; prefer "
-            f"{params['floor']} or newer.",
+            Verdict.OK,
+            f"Kernel {rel.raw} carries the memory-visibility fix ({why}, per AMD), though it is "
+            f"below {params['floor']}, the first kernel reporters saw working.",
             tuple(items),
         )
     return Outcome(
@@ -77,6 +78,8 @@ def rocm_kernel_floor(facts: Facts, params: Mapping[str, Any], ctx: Context) -> 
     items = _release_evidence(facts)
     if rel is None:
         return unknown("The running kernel release could not be read.", *items)
+    if facts.driver.kind == "dkms":
+        return Outcome(Verdict.ADVISORY, f"Kernel {rel.raw} with {dkms_note(facts)}.", tuple(items))
     ubuntu = ubuntu_kernel_class(facts, params)
     if ubuntu:
         label = {
@@ -85,7 +88,7 @@ def rocm_kernel_floor(facts: Facts, params: Mapping[str, Any], ctx: Context) -> 
             "ubuntu-native": "an Ubuntu release whose kernel carries the fixes natively",
         }[ubuntu]
         return Outcome(Verdict.OK, f"Kernel {rel.raw} is {label}.", tuple(items))
-    if kernel_has_rocm_fixes(facts, params):
+    if kernel_has_fixes(facts, params):
         return Outcome(
             Verdict.OK, f"Kernel {rel.raw} is at or above {params['generic']}.", tuple(items)
         )
@@ -182,7 +185,9 @@ def kernel_params(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outc
             guess = None if arg.name in bare else _closest(arg.name, bare, 1)
             if guess and arg.value is not None:
                 problems.append(f"'{arg.text}' is not a kernel parameter; did you mean '{guess}'?")
-                items.append(Evidence("misspelled argument", arg.text, source, f"did you mean {guess}?"))
+                items.append(
+                    Evidence("misspelled argument", arg.text, source, f"did you mean {guess}?")
+                )
                 remove.append(arg.key)
             continue
         param = arg.name.split(".", 1)[1]
@@ -194,7 +199,9 @@ def kernel_params(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outc
                     f"'{arg.text}' names module '{module}', which does not exist; the kernel "
                     f"ignores it. Did you mean '{fixed}'?"
                 )
-                items.append(Evidence("misspelled module", arg.text, source, f"did you mean {fixed}?"))
+                items.append(
+                    Evidence("misspelled module", arg.text, source, f"did you mean {fixed}?")
+                )
                 remove.append(arg.key)
                 if arg.value is not None:
                     add.append(f"{fixed}={arg.value}")  # same parameter, the module corrected
@@ -203,14 +210,18 @@ def kernel_params(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outc
             remove.append(arg.key)
             if arg.name in ignored:
                 problems.append(f"'{arg.text}' is ignored by the kernel.{hint(arg.name)}")
-                items.append(Evidence("unknown parameter", arg.text, source, "confirmed by the kernel log"))
+                items.append(
+                    Evidence("unknown parameter", arg.text, source, "confirmed by the kernel log")
+                )
             elif not isinstance(log, Value):
                 doubts.append(
                     f"'{arg.text}': {module} has no parameter '{param}' in current kernels, so it "
                     f"is probably ignored (the kernel log, which would confirm, is unreadable)."
                     f"{hint(arg.name)}"
                 )
-                items.append(Evidence("unknown parameter", arg.text, source, "not in the parameter list"))
+                items.append(
+                    Evidence("unknown parameter", arg.text, source, "not in the parameter list")
+                )
             else:
                 remove.pop()  # the kernel accepted it: an older or dkms driver has this parameter
             continue
@@ -220,7 +231,9 @@ def kernel_params(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outc
                 f"'{arg.name}' is given twice with different values ({seen[arg.name]!r}, then "
                 f"{value!r}); the kernel uses the last."
             )
-            items.append(Evidence("conflicting duplicate", f"{arg.name}={seen[arg.name]} / {value}", source))
+            items.append(
+                Evidence("conflicting duplicate", f"{arg.name}={seen[arg.name]} / {value}", source)
+            )
         seen[arg.name] = value
     fix = {"add_kernel_args": add, "remove_kernel_args": remove}
     if problems or doubts:

@@ -8,10 +8,11 @@ from typing import Any
 from hostcheck.checks._registry import check_kind
 from hostcheck.checks._util import (
     Context,
+    dkms_note,
     evidence,
     gib,
     gpu_addressable,
-    kernel_has_rocm_fixes,
+    kernel_has_fixes,
     pad,
     release,
     release_tuple,
@@ -66,9 +67,22 @@ def rocm_kernel_compat(facts: Facts, params: Mapping[str, Any], ctx: Context) ->
             evidence("kernel", facts.kernel.release),
         )
     kernel_params = params["kernel"]
+    if facts.driver.kind == "dkms":
+        return Outcome(
+            Verdict.ADVISORY,
+            f"The ROCm docs' compatibility table is for the kernel's own driver; here {dkms_note(facts)}.",
+            (
+                Evidence(
+                    "kernel",
+                    rel.raw,
+                    "/proc/sys/kernel/osrelease",
+                    "; ".join(facts.driver.evidence),
+                ),
+            ),
+        )
     if ubuntu_kernel_class(facts, kernel_params):
         column, column_text = "ubuntu", "fixed Ubuntu kernel (24.04 HWE/OEM or 26.04)"
-    elif kernel_has_rocm_fixes(facts, kernel_params):
+    elif kernel_has_fixes(facts, kernel_params):
         column, column_text = "fixed", f"kernel at or above {kernel_params['generic']}"
     else:
         column, column_text = "older", f"kernel below {kernel_params['generic']}"

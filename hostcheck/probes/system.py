@@ -115,7 +115,7 @@ def probe_driver(
     params = {
         name: read_stripped(host, f"/sys/module/amdgpu/parameters/{name}") for name in AMDGPU_PARAMS
     }
-    return DriverFacts(kind, evidence, modules, params, _staged_options(host))
+    return DriverFacts(kind, evidence, version, modules, params, _staged_options(host))
 
 
 def probe_kernel_log(host: Host) -> Value[list[KernelLogEvent]] | Unavailable:
