@@ -78,3 +78,89 @@ def test_conflicting_duplicates_fail(scan) -> None:
         "'amdgpu.cwsr_enable' is given twice with different values ('0', then '1')"
         in finding["message"]
     )
+
+
+# --- memory ----------------------------------------------------------------------------------
+
+GPU = "sys/class/drm/card1/device"
+
+
+def test_gttsize_above_a_raised_ttm_limit_is_not_rocm5595(scan) -> None:
+    """TTM raised to 114 GiB, gttsize 128 GiB: ROCm follows TTM, which was raised on purpose."""
+    run = scan(
+        "tuned-ready",
+        {
+            "proc/cmdline": TUNED_CMDLINE + " amdgpu.gttsize=131072\n",
+            f"{GPU}/mem_info_gtt_total": "137438953472\n",
+        },
+        "--select",
+        "memory.rocm-visible",
+    )
+    finding = run.finding("memory.rocm-visible")
+    assert finding["status"] == "pass"
+    assert "the TTM limit (114.0 GiB), which HIP follows" in finding["message"]
+
+
+def test_gttsize_below_the_ttm_limit_is_named_as_the_cap(scan) -> None:
+    run = scan(
+        "tuned-ready",
+        {
+            "proc/cmdline": TUNED_CMDLINE + " amdgpu.gttsize=65536\n",
+            f"{GPU}/mem_info_gtt_total": "68719476736\n",
+        },
+        "--select",
+        "memory.gtt",
+    )
+    finding = run.finding("memory.gtt")
+    assert finding["status"] == "fail"
+    assert (
+        "amdgpu.gttsize=65536 caps GTT at 64.0 GiB, below the TTM limit (114.0 GiB)"
+        in finding["message"]
+    )
+    assert finding["remediation"]["kernel_args"]["remove"] == ["amdgpu.gttsize"]
+
+
+def test_ttm_limit_staged_in_modprobe_but_not_in_effect(scan) -> None:
+    """amd-ttm writes /etc/modprobe.d/ttm.conf; without an initramfs rebuild it never applies."""
+    run = scan(
+        "stock-128g",
+        {"etc/modprobe.d/ttm.conf": "options ttm pages_limit=29884416 page_pool_size=29884416\n"},
+        "--select",
+        "memory.gtt",
+    )
+    finding = run.finding("memory.gtt")
+    assert finding["status"] == "fail"
+    assert (
+        "/etc/modprobe.d/ttm.conf sets ttm.pages_limit=29884416, but it is not in effect"
+        in finding["message"]
+    )
+    assert "rebuild the initramfs" in finding["message"]
+
+
+def test_64gb_host_is_told_the_profile_does_not_fit_not_to_shrink_a_minimal_carveout(scan) -> None:
+    run = scan(
+        "stock-128g", {"proc/meminfo": "MemTotal:       64283000 kB\n"}, "--select", "memory.gtt"
+    )
+    finding = run.finding("memory.gtt")
+    assert finding["status"] == "fail"
+    assert "This host's RAM is too small for it; choose a smaller profile" in finding["message"]
+    assert "carve-out" not in finding["message"]
+    assert finding["remediation"] is None
+
+
+def test_ttm_module_fix_uses_the_computed_limit_not_the_copied_one(cli) -> None:
+    run = cli(
+        "scan",
+        "--fixture",
+        "gttsize-ttm-mismatch",
+        "--format",
+        "json",
+        "--select",
+        "memory.ttm-module",
+    )
+    remediation = run.finding("memory.ttm-module")["remediation"]
+    # amdttm.pages_limit=32768000 (125 GiB) was copied from a guide onto a 122.7 GiB host
+    assert remediation["kernel_args"]["add"] == [
+        "ttm.pages_limit=29884416",
+        "ttm.page_pool_size=29884416",
+    ]

@@ -59,7 +59,8 @@ def gtt_capacity(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outco
     )
     gpu = facts.gpu.strix_halo
     assert gpu is not None
-    limit = facts.memory.ttm[ttm_module_in_use(facts)].pages_limit
+    module = ttm_module_in_use(facts)
+    limit = facts.memory.ttm[module].pages_limit
     unreadable = [item for item in items if item.value is None and item.label != "profile"]
     if addressable is None or mem_kib is None or unreadable:
         return unknown(
@@ -69,41 +70,74 @@ def gtt_capacity(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outco
             *items,
         )
     fix = _ttm_fix(facts, params)
-    required = ctx.profile.required_gib * GIB
     assert fix is not None
+    required = ctx.profile.required_gib * GIB
+    ram = mem_kib * 1024
+    ttm_bytes = limit.value * PAGE if isinstance(limit, Value) else 0
+    gtt = gpu.gtt_total.value if isinstance(gpu.gtt_total, Value) else 0
+    vram = gpu.vram_total.value if isinstance(gpu.vram_total, Value) else 0
+    gttsize = (
+        cmdline_value(facts, "amdgpu.gttsize")
+        or (staged_option(facts, "amdgpu", "gttsize") or ("",))[0]
+    )
+    staged = staged_option(facts, module, "pages_limit")
+    pending = ""
+    if staged and staged[0].isdigit() and int(staged[0]) != limit.value:  # type: ignore[union-attr]
+        items.append(
+            Evidence(f"{module}.pages_limit (staged)", staged[0], staged[1], "not in effect")
+        )
+        pending = (
+            f" {staged[1]} sets {module}.pages_limit={staged[0]}, but it is not in effect: "
+            "rebuild the initramfs (update-initramfs -u -k all, or dracut -f) and reboot, or "
+            "set it on the kernel command line."
+        )
     if addressable < required:
         if fix["gib"] * GIB < required:
+            advice = (
+                "Shrink the BIOS carve-out (it takes RAM away from Linux) or choose a smaller profile"
+                if vram > int(params["advised_carveout_bytes"])
+                else "This host's RAM is too small for it; choose a smaller profile"
+            )
             return Outcome(
                 Verdict.PROBLEM,
-                f"The GPU can address {gib(addressable)} and this host has only {gib(mem_kib * 1024)} "
-                f"of RAM visible to Linux: too little for profile {ctx.profile.name} "
-                f"({ctx.profile.required_gib:g} GiB) even with a raised TTM limit. Shrink the BIOS "
-                "carve-out (it takes RAM away from Linux) or choose a smaller profile.",
+                f"The GPU can address {gib(addressable)} and Linux sees only {gib(ram)} of RAM: "
+                f"too little for profile {ctx.profile.name} ({ctx.profile.required_gib:g} GiB) "
+                f"even with a raised TTM limit. {advice} (hostcheck rules --profiles).",
                 tuple(items),
+            )
+        if gttsize and gtt < ttm_bytes:
+            fix = {**fix, "remove_kernel_args": ["amdgpu.gttsize"]}
+            return Outcome(
+                Verdict.PROBLEM,
+                f"amdgpu.gttsize={gttsize} caps GTT at {gib(gtt)}, below the TTM limit "
+                f"({gib(ttm_bytes)}); profile {ctx.profile.name} needs "
+                f"{ctx.profile.required_gib:g} GiB. Remove amdgpu.gttsize (deprecated) and keep "
+                f"{module}.pages_limit at {fix['gib']} GiB.{pending}",
+                tuple(items),
+                fix=fix,
             )
         return Outcome(
             Verdict.PROBLEM,
             f"The GPU can address only {gib(addressable)}; profile {ctx.profile.name} needs "
             f"{ctx.profile.required_gib:g} GiB. Raise the TTM limit to {fix['gib']} GiB "
-            f"({fix['module']}.pages_limit={fix['pages']}).",
+            f"({module}.pages_limit={fix['pages']}).{pending}",
             tuple(items),
             fix=fix,
         )
-    ttm_bytes = limit.value * PAGE if isinstance(limit, Value) else None
     margin = float(params["min_free_gib"]) * GIB
-    if ttm_bytes is not None and ttm_bytes > mem_kib * 1024 - margin:
+    if ttm_bytes > ram - margin:
         return Outcome(
             Verdict.ADVISORY,
             f"The TTM limit ({gib(ttm_bytes)}) leaves less than {params['min_free_gib']} GiB of "
-            f"the {gib(mem_kib * 1024)} RAM to Linux: a large model load can drive the host "
-            f"into OOM or swap. Lower it to {fix['gib']} GiB.",
+            f"the {gib(ram)} RAM to Linux: a large model load can drive the host into OOM or "
+            f"swap. Lower it to {fix['gib']} GiB.",
             tuple(items),
             fix=fix,
         )
     return Outcome(
         Verdict.OK,
         f"The GPU can address {gib(addressable)}, enough for profile {ctx.profile.name} "
-        f"({ctx.profile.required_gib:g} GiB).",
+        f"({ctx.profile.required_gib:g} GiB).{pending}",
         tuple(items),
     )
 
@@ -158,22 +192,41 @@ def rocm_visible(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outco
             "the kernel, and prefer a small carve-out with a raised TTM limit.",
             tuple(items),
         )
-    if cmdline_value(facts, "amdgpu.gttsize") is not None or staged_option(
-        facts, "amdgpu", "gttsize"
-    ):
-        module = ttm_module_in_use(facts)
+    module = ttm_module_in_use(facts)
+    limit = facts.memory.ttm[module].pages_limit
+    ttm_bytes = limit.value * PAGE if isinstance(limit, Value) else None
+    mem_kib = _mem_total(facts)
+    ratio = float(params["ok_ratio"])
+    if ttm_bytes is not None and seen >= ratio * max(vram, min(gtt, ttm_bytes)):
+        items.append(
+            evidence(f"{module}.pages_limit", limit, lambda p: f"{p} pages = {gib(p * PAGE)}")
+        )
+        gttsize_set = cmdline_value(facts, "amdgpu.gttsize") is not None or staged_option(
+            facts, "amdgpu", "gttsize"
+        )
+        at_default = (
+            mem_kib is not None and ttm_bytes <= float(params["ttm_default_ratio"]) * mem_kib * 1024
+        )
+        if gttsize_set and at_default:
+            fix = _ttm_fix(facts, params)
+            return Outcome(
+                Verdict.PROBLEM,
+                f"ROCm sees {gib(seen)} while GTT is {gib(gtt)}: amdgpu.gttsize was raised but "
+                f"HIP follows the TTM page limit, which is still the default of about half the "
+                f"RAM (ROCm#5595). Set {module}.pages_limit instead of amdgpu.gttsize.",
+                tuple(items),
+                fix=fix,
+            )
         return Outcome(
-            Verdict.PROBLEM,
-            f"ROCm sees {gib(seen)} while GTT is {gib(gtt)}: amdgpu.gttsize was raised but HIP "
-            f"follows the TTM page limit, which is still the default (ROCm#5595). Set "
-            f"{module}.pages_limit instead of amdgpu.gttsize.",
+            Verdict.OK,
+            f"ROCm sees {gib(seen)}: the TTM limit ({gib(ttm_bytes)}), which HIP follows; GTT "
+            f"reads {gib(gtt)} because amdgpu.gttsize is larger (see memory.gttsize-deprecated).",
             tuple(items),
-            fix=_ttm_fix(facts, params),
         )
     return Outcome(
         Verdict.PROBLEM,
-        f"ROCm sees {gib(seen)}, less than {float(params['ok_ratio']):.0%} of the {gib(expected)} "
-        "the kernel reports. Check the kernel, the TTM limit and the ROCm version.",
+        f"ROCm sees {gib(seen)}, less than {ratio:.0%} of the {gib(expected)} the kernel "
+        "reports. Check the kernel, the TTM limit and the ROCm version.",
         tuple(items),
     )
 
@@ -270,7 +323,13 @@ def ttm_module(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome
         what = (
             "the in-kernel amdgpu uses ttm" if right == "ttm" else "amdgpu-dkms uses its own amdttm"
         )
-        args = [f"{right}.{name}={value}" for name, value in set_on[wrong].items()]
+        # The value is computed from this host's RAM (as memory.gtt does), not copied from the
+        # wrong module: guides copy 125-128 GiB limits onto ~123 GiB hosts.
+        computed = _ttm_fix(facts, params)
+        args = [
+            f"{right}.{name}={computed['pages'] if computed else value}"
+            for name, value in set_on[wrong].items()
+        ]
         return Outcome(
             Verdict.PROBLEM,
             f"TTM limits are set on {wrong}, but {what}: they have no effect. "
