@@ -164,3 +164,79 @@ def test_ttm_module_fix_uses_the_computed_limit_not_the_copied_one(cli) -> None:
         "ttm.pages_limit=29884416",
         "ttm.page_pool_size=29884416",
     ]
+
+
+# --- torch.gfx1151 ---------------------------------------------------------------------------
+
+
+def _python_env(**fields: object) -> str:
+    import json
+
+    base = {
+        "interpreter": "/opt/vllm/bin/python3",
+        "torch": "2.9.1+rocm7.2.1",
+        "hip": "7.2.26015",
+        "arch_list": ["gfx1151"],
+        "total_memory": 122406567936,
+        "vllm": "0.11.2",
+        "rocm_sdk": None,
+    }
+    return "HOSTCHECK-PYTHON-ENV " + json.dumps({**base, **fields}) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("fields", "status", "fragment"),
+    [
+        (
+            {"total_memory": 64077 * 1024 * 1024},
+            "fail",
+            "the 64077 MiB cap of TheRock nightly builds (ROCm/TheRock#4645)",
+        ),
+        (
+            {"total_memory": None},
+            "fail",
+            "sees no GPU (torch.cuda.is_available() is False), so vLLM cannot run",
+        ),
+        (
+            {"total_memory": 80 * 1024**3},
+            "fail",
+            "PyTorch reports 80.0 GiB of GPU memory; profile 70b-q8 needs 92 GiB",
+        ),
+        (
+            {"arch_list": ["gfx1100"]},
+            "fail",
+            "was built without gfx1151 kernels (arch list: gfx1100)",
+        ),
+        ({"hip": None, "torch": "2.9.1+cpu"}, "fail", "is not a ROCm build"),
+        ({}, "pass", "has gfx1151 kernels and sees 114.0 GiB"),
+    ],
+)
+def test_torch_verdicts(scan, fields: dict, status: str, fragment: str) -> None:
+    run = scan(
+        "tuned-ready",
+        {".hostcheck/commands/python-env.txt": _python_env(**fields)},
+        "--python",
+        "/opt/vllm/bin/python3",
+        "--select",
+        "torch.gfx1151",
+    )
+    finding = run.finding("torch.gfx1151")
+    assert finding["status"] == status
+    assert fragment in finding["message"]
+
+
+def test_torch_bundled_rocm_counts_as_the_rocm_userspace(scan) -> None:
+    """A pip-only vLLM: no /opt/rocm, no packages; the ROCm in torch's wheel is what runs."""
+    run = scan(
+        "tuned-ready",
+        {"opt/rocm/.info/version": None, "var/lib/dpkg/status": None},
+        "--python",
+        "/opt/vllm/bin/python3",
+        "--select",
+        "rocm.version",
+        "--select",
+        "amdgpu.cwsr",
+    )
+    assert run.finding("rocm.version")["status"] == "pass"
+    assert "7.2.1" in run.finding("rocm.version")["message"]
+    assert run.finding("amdgpu.cwsr")["status"] == "pass"

@@ -198,10 +198,14 @@ def rocm_versions(facts: Facts) -> list[RocmVersion]:
     if isinstance(rocm, Value):
         candidates.append((rocm.value, rocm.source))
     python = facts.software.python
-    if isinstance(python, Value) and python.value.rocm_sdk:
-        candidates.append(
-            (python.value.rocm_sdk, f"{python.value.interpreter}: rocm-sdk (TheRock)")
-        )
+    if isinstance(python, Value):
+        env = python.value
+        if env.rocm_sdk:
+            candidates.append((env.rocm_sdk, f"{env.interpreter}: rocm-sdk (TheRock)"))
+        # The ROCm a PyTorch wheel bundles, which vLLM runs on: torch 2.9.1+rocm7.2.1
+        bundled = re.search(r"\+rocm([0-9][0-9a-z.]*)", env.torch or "")
+        if bundled:
+            candidates.append((bundled[1], f"{env.interpreter}: torch {env.torch}"))
     for text, source in candidates:
         if any(version.text == text for version in found):
             continue

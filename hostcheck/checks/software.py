@@ -7,6 +7,7 @@ from typing import Any
 
 from hostcheck.checks._registry import check_kind
 from hostcheck.checks._util import (
+    GIB,
     Context,
     dkms_note,
     evidence,
@@ -166,26 +167,36 @@ def torch_arch(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome
         )
     if env.total_memory is None:
         return Outcome(
-            Verdict.ADVISORY,
+            Verdict.PROBLEM,
             f"PyTorch {env.torch} has {target} kernels but sees no GPU "
-            "(torch.cuda.is_available() is False): check /dev/kfd access.",
+            "(torch.cuda.is_available() is False), so vLLM cannot run: check /dev/kfd and the "
+            "render node (devices.kfd, devices.render) and HIP_VISIBLE_DEVICES.",
             tuple(items),
         )
-    items.append(
-        Evidence("total_memory", f"{gib(env.total_memory)} ({env.total_memory} bytes)", source)
-    )
+    total = env.total_memory
+    items.append(Evidence("total_memory", f"{gib(total)} ({total} bytes)", source))
     expected: int | None = None
-    memory_items: list[Evidence] = []
     if facts.gpu.strix_halo is not None:
         expected, memory_items = gpu_addressable(facts)
-    items.extend(memory_items)
-    if expected and env.total_memory < float(params["min_ratio"]) * expected:
-        capped = ", ".join(f"{k}: {v}" for k, v in params["known_caps"].items())
+        items.extend(memory_items)
+    for cap in params["known_caps"]:
+        low, high = (float(x) * GIB for x in cap["gib"])
+        if low <= total <= high and (expected is None or expected > high):
+            return Outcome(
+                Verdict.PROBLEM,
+                f"PyTorch reports {gib(total)} of GPU memory, the {cap['name']} "
+                f"({cap['reference']}), while the GPU can address "
+                f"{gib(expected) if expected else 'more'}. {cap['advice']}",
+                tuple(items),
+            )
+    required = ctx.profile.required_gib * GIB
+    if total < required or (expected and total < float(params["min_ratio"]) * expected):
         return Outcome(
             Verdict.PROBLEM,
-            f"PyTorch reports {gib(env.total_memory)} of GPU memory while the GPU can address "
-            f"{gib(expected)}: a capped runtime value (known caps — {capped}). "
-            "Set PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True and update ROCm.",
+            f"PyTorch reports {gib(total)} of GPU memory; profile {ctx.profile.name} needs "
+            f"{ctx.profile.required_gib:g} GiB"
+            + (f" and the GPU can address {gib(expected)}" if expected else "")
+            + ". Check memory.gtt and memory.rocm-visible, and the ROCm build.",
             tuple(items),
         )
     return Outcome(
