@@ -109,6 +109,7 @@ class SoftwareFacts(NamedTuple):
     packages: Value[dict[str, str]] | Unavailable  # dpkg status (Debian/Ubuntu)
     rpm_firmware: Value[str] | Unavailable  # `rpm -q linux-firmware`
     rocminfo: Value[RocmInfo] | Unavailable
+    mes_firmware_overrides: list[str]  # gc_11_5_1_mes* in /lib/firmware/updates/amdgpu
     python: Value[PythonEnv] | Unavailable | None  # None: --python not given
 
 

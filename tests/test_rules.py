@@ -240,3 +240,102 @@ def test_torch_bundled_rocm_counts_as_the_rocm_userspace(scan) -> None:
     assert run.finding("rocm.version")["status"] == "pass"
     assert "7.2.1" in run.finding("rocm.version")["message"]
     assert run.finding("amdgpu.cwsr")["status"] == "pass"
+
+
+# --- amdgpu.cwsr -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("nightly", "status"),
+    [
+        ("7.11.0a20251120", "fail"),
+        ("7.12.0a20260210", "fail"),
+        ("7.12.0a20260218", "pass"),
+        ("7.13.0a20260601", "pass"),
+    ],
+)
+def test_therock_nightlies_count_as_fixed_from_the_first_build_reported_working(
+    scan, nightly: str, status: str
+) -> None:
+    """7.11 nightlies predate the ROCr fix; 7.12.0a20260218 is the first reported working."""
+    run = scan(
+        "tuned-ready",
+        {
+            "opt/rocm/.info/version": None,
+            "var/lib/dpkg/status": None,
+            ".hostcheck/commands/python-env.txt": _python_env(
+                torch=f"2.10.0a0+rocm{nightly}", rocm_sdk=nightly
+            ),
+        },
+        "--python",
+        "/opt/vllm/bin/python3",
+        "--select",
+        "amdgpu.cwsr",
+    )
+    assert run.finding("amdgpu.cwsr")["status"] == status
+
+
+def test_cwsr_workaround_left_on_a_fixed_stack_is_removed_not_added(scan) -> None:
+    run = scan(
+        "tuned-ready",
+        {
+            "proc/cmdline": TUNED_CMDLINE + " amdgpu.cwsr_enable=0\n",
+            "sys/module/amdgpu/parameters/cwsr_enable": "0\n",
+        },
+        "--select",
+        "amdgpu.cwsr",
+    )
+    finding = run.finding("amdgpu.cwsr")
+    assert finding["status"] == "warn"
+    assert finding["remediation"]["kernel_args"] == {"add": [], "remove": ["amdgpu.cwsr_enable"]}
+
+
+def test_cwsr_off_by_the_kernels_default_is_fine(scan) -> None:
+    run = scan(
+        "tuned-ready",
+        {"sys/module/amdgpu/parameters/cwsr_enable": "0\n"},
+        "--select",
+        "amdgpu.cwsr",
+    )
+    assert run.finding("amdgpu.cwsr")["status"] == "pass"
+    assert "off by this kernel's default" in run.finding("amdgpu.cwsr")["message"]
+
+
+# --- firmware.mes ----------------------------------------------------------------------------
+
+
+def _dpkg_with_firmware(version: str) -> str:
+    from tests.conftest import FIXTURES
+
+    status = (FIXTURES / "tuned-ready" / "var/lib/dpkg/status").read_text()
+    return status.replace("Version: 20240318.git3b128b60-0ubuntu2.17", f"Version: {version}")
+
+
+def test_bad_firmware_package_with_good_mes_running_warns(scan) -> None:
+    run = scan(
+        "tuned-ready",
+        {"var/lib/dpkg/status": _dpkg_with_firmware("20251125.git1a2b3c4d-0ubuntu1")},
+        "--select",
+        "firmware.mes",
+    )
+    finding = run.finding("firmware.mes")
+    assert finding["status"] == "warn"
+    assert (
+        "the running MES is 0x00000080, but the next initramfs rebuild and boot load it"
+        in finding["message"]
+    )
+
+
+def test_bad_firmware_package_with_an_override_in_place_passes(scan) -> None:
+    run = scan(
+        "tuned-ready",
+        {
+            "var/lib/dpkg/status": _dpkg_with_firmware("20251125.git1a2b3c4d-0ubuntu1"),
+            "lib/firmware/updates/amdgpu/gc_11_5_1_mes_2.bin": "blob",
+        },
+        "--select",
+        "firmware.mes",
+    )
+    finding = run.finding("firmware.mes")
+    assert finding["status"] == "pass"
+    assert any(e["value"] == "gc_11_5_1_mes_2.bin" for e in finding["evidence"])

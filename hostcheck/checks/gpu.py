@@ -200,15 +200,35 @@ def mes_firmware(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outco
             Verdict.PROBLEM,
             f"MES firmware 0x{version:08x} is known bad on Strix Halo ({known_bad[version]}): GPU "
             "hangs and memory access faults. Install firmware with MES 0x00000080 (linux-firmware "
-            "20251111 or 20260110 and later; not 20251125).",
+            "20251111 or 20260110 and later; not 20251125)"
+            + (
+                "; with amdgpu-dkms it may come from amdgpu-dkms-firmware (check "
+                "`dpkg -S /lib/firmware/amdgpu/gc_11_5_1_mes1.bin.zst`)."
+                if facts.driver.kind == "dkms"
+                else "."
+            ),
             tuple(items),
             fix={},
         )
-    if bad_packages:
+    overrides = facts.software.mes_firmware_overrides
+    if overrides:
+        items.append(
+            Evidence("firmware override", ", ".join(overrides), "/lib/firmware/updates/amdgpu")
+        )
+    if bad_packages and not overrides:
+        running = (
+            f"the running MES is 0x{gpu.mes_fw.value:08x}, but "
+            if isinstance(gpu.mes_fw, Value)
+            else ""
+        )
         return Outcome(
-            Verdict.PROBLEM,
-            f"{', '.join(bad_packages)} ships the broken MES 0x83 for Strix Halo; it takes effect "
-            "at the next boot. Install another linux-firmware version.",
+            # A good MES running now means the bad blob has not been loaded yet (an older
+            # initramfs): it will be at the next initramfs rebuild and boot.
+            Verdict.ADVISORY if isinstance(gpu.mes_fw, Value) else Verdict.PROBLEM,
+            f"{', '.join(bad_packages)} ships the broken MES 0x83 for Strix Halo (ROCm#5724); "
+            f"{running}the next initramfs rebuild and boot load it. Install another "
+            "linux-firmware version, or keep good gc_11_5_1_mes*.bin files in "
+            "/lib/firmware/updates/amdgpu/.",
             tuple(items),
             fix={},
         )

@@ -137,6 +137,10 @@ def probe_software(host: Host, python: str | None) -> SoftwareFacts:
         packages=packages,
         rpm_firmware=rpm_firmware,
         rocminfo=_rocminfo(host),
+        mes_firmware_overrides=[
+            path.rsplit("/", 1)[-1]
+            for path in host.glob("/lib/firmware/updates/amdgpu", "gc_11_5_1_mes*")
+        ],
         python=probe_python(host, python) if python else None,
     )
 
