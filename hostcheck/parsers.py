@@ -338,8 +338,8 @@ class LogLine(NamedTuple):
 class KernelLogEvent(NamedTuple):
     """A kernel-log line a rule cares about, classified."""
 
-    kind: str  # vram-ready, gtt-ready, gttsize-deprecated, gtt-ttm-mismatch, unknown-param, ring-timeout,
-    # mes-timeout, gpu-reset, page-fault, device-wedged
+    kind: str  # vram-ready, gtt-ready, gttsize-deprecated, gtt-ttm-mismatch, unknown-param, and
+    # the hang kinds of _HANG_PATTERNS
     line: LogLine
     data: Mapping[str, str | int] = MappingProxyType({})
 
@@ -357,13 +357,14 @@ def parse_kernel_log(text: str) -> list[LogLine]:
 
 
 _HANG_PATTERNS = (
+    # One event per hang: the first line of each counts; the follow-up lines of the same
+    # event have kinds of their own, so a report can count hangs and still show the details.
     ("mes-timeout", r"MES failed to respond to msg=(?P<msg>[A-Z0-9_]+(?: \([A-Z0-9_]+\))?)"),
-    ("mes-timeout", r"MES might be in unrecoverable state"),
-    ("gpu-reset", r"GPU reset begin!|GPU reset\(\d+\) succeeded|MODE2 reset"),
-    (
-        "page-fault",
-        r"\[gfxhub\] page fault|GCVM_L2_PROTECTION_FAULT_STATUS:(?P<status>0x[0-9A-Fa-f]+)",
-    ),
+    ("mes-unrecoverable", r"MES might be in unrecoverable state"),
+    ("gpu-reset", r"GPU reset begin!"),
+    ("gpu-reset-done", r"GPU reset\(\d+\) succeeded|MODE2 reset"),
+    ("page-fault", r"\[gfxhub\] page fault"),
+    ("page-fault-status", r"GCVM_L2_PROTECTION_FAULT_STATUS:(?P<status>0x[0-9A-Fa-f]+)"),
     ("device-wedged", r"device wedged"),
     ("ring-timeout", r"ring \S+ timeout"),
 )

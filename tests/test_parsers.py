@@ -1260,8 +1260,11 @@ KNOWN_KINDS = {
     "gtt-ttm-mismatch",
     "unknown-param",
     "mes-timeout",
+    "mes-unrecoverable",
     "gpu-reset",
+    "gpu-reset-done",
     "page-fault",
+    "page-fault-status",
     "device-wedged",
     "ring-timeout",
 }
@@ -1305,10 +1308,10 @@ def test_kernel_log_memory_events_three_formats() -> None:
 def test_kernel_log_mes_hang_block() -> None:
     assert _events(DMESG_MES_HANG) == [
         ("mes-timeout", 990.479743, {"msg": "REMOVE_QUEUE"}),
-        ("mes-timeout", 990.479768, {}),  # "MES might be in unrecoverable state"
+        ("mes-unrecoverable", 990.479768, {}),  # "MES might be in unrecoverable state"
         ("gpu-reset", 990.479799, {}),  # "GPU reset begin!"
-        ("gpu-reset", 990.520342, {}),  # "MODE2 reset"
-        ("gpu-reset", 990.712022, {}),  # "GPU reset(1) succeeded!"
+        ("gpu-reset-done", 990.520342, {}),  # "MODE2 reset"
+        ("gpu-reset-done", 990.712022, {}),  # "GPU reset(1) succeeded!"
         ("device-wedged", 990.712038, {}),
     ]
 
@@ -1330,7 +1333,7 @@ def test_kernel_log_other_real_lines() -> None:
     assert _events(text) == [
         ("mes-timeout", 104187.125952, {"msg": "MISC (WAIT_REG_MEM)"}),
         ("page-fault", None, {}),
-        ("page-fault", None, {"status": "0x00800932"}),
+        ("page-fault-status", None, {"status": "0x00800932"}),
         ("gttsize-deprecated", 4.232151, {}),
         ("unknown-param", None, {"module": "amdgpu", "param": "gtt_size"}),
     ]
@@ -1463,8 +1466,8 @@ def test_kernel_log_hang_lines_property(msg: str, resets: int, status: int, bdf:
     )
     assert _events(text) == [
         ("mes-timeout", None, {"msg": msg}),
-        ("gpu-reset", None, {}),
-        ("page-fault", None, {"status": f"0x{status:08X}"}),
+        ("gpu-reset-done", None, {}),
+        ("page-fault-status", None, {"status": f"0x{status:08X}"}),
         ("device-wedged", None, {}),
     ]
 

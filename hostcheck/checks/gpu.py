@@ -260,7 +260,8 @@ def gpu_hangs(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
     for event in log.value:
         if event.kind in kinds:
             found.setdefault(event.kind, []).append(event.line.text)
-    if not found:
+    counted = [kind for kind in found if kinds[kind].get("count", True)]
+    if not counted:
         return Outcome(
             Verdict.OK,
             "No MES timeout, GPU reset, page fault or wedged device in the kernel log since boot.",
@@ -270,7 +271,8 @@ def gpu_hangs(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
     parts = []
     for kind, lines in found.items():
         spec = kinds[kind]
-        parts.append(f"{len(lines)} {spec['label']} ({', '.join(spec['references'])})")
+        if spec.get("count", True):
+            parts.append(f"{spec['label']}: {len(lines)} ({', '.join(spec['references'])})")
         for number, line in enumerate(lines[: int(params["lines_per_kind"])], start=1):
             items.append(Evidence(spec["label"], line, log.source, f"{number} of {len(lines)}"))
     return Outcome(
