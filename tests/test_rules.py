@@ -339,3 +339,19 @@ def test_bad_firmware_package_with_an_override_in_place_passes(scan) -> None:
     finding = run.finding("firmware.mes")
     assert finding["status"] == "pass"
     assert any(e["value"] == "gc_11_5_1_mes_2.bin" for e in finding["evidence"])
+
+
+def test_vllm_on_torch_28_or_newer_needs_no_hipblaslt_switch(scan) -> None:
+    """ROCm/pytorch#2741 made hipBLASLt preferred for gfx115X from PyTorch 2.8."""
+    environ = (
+        "PATH=/usr/bin\0VLLM_ATTENTION_BACKEND=TRITON_ATTN\0HSA_XNACK=1\0GPU_MAX_HW_QUEUES=2\0"
+    )
+    edits = {"proc/3100/environ": environ}
+    with_python = scan(
+        "tuned-ready", edits, "--python", "/opt/vllm/bin/python3", "--select", "perf.hipblaslt"
+    )
+    assert with_python.finding("perf.hipblaslt")["status"] == "pass"
+    without = scan("tuned-ready", edits, "--select", "perf.hipblaslt")
+    finding = without.finding("perf.hipblaslt")
+    assert finding["status"] == "warn"
+    assert "TORCH_BLAS_PREFER_HIPBLASLT=1 for vllm pid 3100" in finding["message"]

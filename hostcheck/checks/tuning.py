@@ -7,7 +7,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from hostcheck.checks._registry import check_kind
-from hostcheck.checks._util import Context, cmdline_value, evidence, release, unknown
+from hostcheck.checks._util import (
+    Context,
+    cmdline_value,
+    evidence,
+    pad,
+    release,
+    release_tuple,
+    unknown,
+)
 from hostcheck.facts import Facts, InferenceProcess
 from hostcheck.model import Evidence, Outcome, Verdict
 from hostcheck.readings import Unavailable, Value
@@ -64,11 +72,21 @@ def env_var_forbidden(facts: Facts, params: Mapping[str, Any], ctx: Context) -> 
     )
 
 
+def _torch_prefers_hipblaslt(facts: Facts, since: str) -> str | None:
+    """The PyTorch version from --python when it already prefers hipBLASLt on gfx115X."""
+    python = facts.software.python
+    torch = python.value.torch if isinstance(python, Value) else None
+    if torch and pad(release_tuple(torch)) >= pad(release_tuple(since)):
+        return torch
+    return None
+
+
 @check_kind("hipblaslt")
 def hipblaslt(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
     """Advisory for ROCm#4748: rocBLAS on gfx1151 is slow; hipBLASLt switches help."""
     procs = _processes(facts)
     switches: dict[str, str] = params["switches"]
+    torch = _torch_prefers_hipblaslt(facts, params["torch_prefers_from"])
     missing = []
     items = []
     for proc in procs:
@@ -80,13 +98,15 @@ def hipblaslt(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
                 _who(proc), f"{variable}={value}" if value else f"{variable} unset", proc.source
             )
         )
+        if proc.kind == "vllm" and torch:
+            items.append(Evidence("torch", torch, "--python", "prefers hipBLASLt on gfx115X"))
+            continue
         if value != "1":
             missing.append(f"{variable}=1 for {_who(proc)}")
     if missing:
         return Outcome(
             Verdict.ADVISORY,
-            f"rocBLAS on gfx1151 is 2–6× slower than hipBLASLt (ROCm#4748); set "
-            f"{', '.join(missing)}.",
+            f"{params['why']} Set {', '.join(missing)}.",
             tuple(items),
         )
     if procs:
