@@ -67,9 +67,12 @@ def expected(name: str) -> dict[str, Any]:
 def fixture_copy(tmp_path: Path):
     """A private copy of a bundled fixture tree, safe to damage."""
 
+    copies: list[Path] = []
+
     def copy(name: str) -> Path:
-        target = tmp_path / name
+        target = tmp_path / f"{name}-{len(copies)}"
         shutil.copytree(FIXTURES / name, target, symlinks=True)
+        copies.append(target)
         return target
 
     return copy
