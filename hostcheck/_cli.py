@@ -25,8 +25,9 @@ firmware, the kernel log, device permissions and the ROCm / PyTorch stack, and r
 problem against a catalog of known issues, with the evidence and the fix."""
 
 SCAN_EPILOG = """\
-exit status: 0 ready, 1 not ready (a finding at or above --fail-on, or no Strix Halo GPU),
-             2 usage or input error, 3 internal error.
+exit status: 0 ready; 1 not ready (a fail, an error in a critical/high rule, any warning or
+             error with --fail-on warn, or no Strix Halo GPU); 2 usage or input error;
+             3 internal error.
 
 examples:
   hostcheck scan                                  check this host
@@ -154,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="run only this rule (repeatable)",
     )
     out.add_argument(
-        "--verbose", "-v", action="store_true", help="table: show the evidence of every finding"
+        "--verbose", "-v", action="store_true", help="table: show the evidence and the fix of every finding"
     )
     out.add_argument(
         "--color",

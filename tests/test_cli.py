@@ -132,7 +132,7 @@ def test_fixtures_command_lists_the_bundled_hosts(cli) -> None:
 def test_help_answers_the_exit_codes() -> None:
     run = run_subprocess("scan", "--help")
     assert run.code == 0
-    assert "0 ready, 1 not ready" in run.out and "--host-mount" in run.out
+    assert "0 ready; 1 not ready" in run.out and "--host-mount" in run.out
 
 
 def test_host_mount_reads_the_running_kernels_log_not_a_recording(cli) -> None:
