@@ -155,7 +155,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="run only this rule (repeatable)",
     )
     out.add_argument(
-        "--verbose", "-v", action="store_true", help="table: show the evidence and the fix of every finding"
+        "--verbose",
+        "-v",
+        action="store_true",
+        help="table: show the evidence and the fix of every finding",
     )
     out.add_argument(
         "--color",

@@ -148,12 +148,56 @@ class Host:
         self._reader: _Reader | None = None  # started on the first read that may block
         self._wedged: set[str] = set()
         self._devices: dict[str, dict[str, object]] | None = None
+        self._resolved: dict[str, str] = {}
 
     # -- paths ----------------------------------------------------------------------------
     def path(self, host_path: str) -> str:
-        """The real path of an absolute host path under the root."""
-        rel = host_path.lstrip("/")
-        return os.path.join(self.root, rel) if rel else self.root
+        """The real path of an absolute host path under the root.
+
+        Symbolic links are followed inside the root: an absolute target (``/usr/lib/…``) is the
+        host's path, so it is re-rooted, and ``..`` never climbs above the root. Without this,
+        a host tree mounted in a container would hand out the container's files for its
+        absolute links. Resolved directories are cached; the live root needs none of it.
+        """
+        if self.live:
+            return host_path or "/"
+        directory, _, name = host_path.rstrip("/").rpartition("/")
+        return self._resolve(f"{self._resolve_dir(directory)}/{name}" if name else directory)
+
+    def _resolve_dir(self, directory: str) -> str:
+        """A host directory path with every symlink in it resolved, still a host path."""
+        cached = self._resolved.get(directory)
+        if cached is None:
+            cached = self._host_path_of(self._resolve(directory))
+            self._resolved[directory] = cached
+        return cached
+
+    def _host_path_of(self, real: str) -> str:
+        rel = os.path.relpath(real, self.root)
+        return "/" if rel == "." else "/" + rel
+
+    def _resolve(self, host_path: str) -> str:
+        parts = [p for p in host_path.split("/") if p not in ("", ".")]
+        resolved: list[str] = []
+        hops = 0
+        while parts:
+            part = parts.pop(0)
+            if part == "..":
+                if resolved:
+                    resolved.pop()
+                continue
+            candidate = os.path.join(self.root, *resolved, part)
+            if os.path.islink(candidate):
+                hops += 1
+                if hops > 40:
+                    return candidate  # the open() reports ELOOP
+                target = os.readlink(candidate)
+                if target.startswith("/"):
+                    resolved = []
+                parts = [p for p in target.split("/") if p not in ("", ".")] + parts
+                continue
+            resolved.append(part)
+        return os.path.join(self.root, *resolved)
 
     def _record_path(self, name: str) -> str:
         return os.path.join(self.root, RECORD_DIR, name)
@@ -174,8 +218,8 @@ class Host:
             chunks: list[bytes] = []
             size = 0
             with open(real, "rb", buffering=0) as handle:
-                while size < limit:
-                    chunk = handle.read(min(READ_CHUNK, limit - size))
+                while size <= limit:
+                    chunk = handle.read(min(READ_CHUNK, limit + 1 - size))
                     if not chunk:
                         break
                     chunks.append(chunk)
@@ -201,6 +245,8 @@ class Host:
         if isinstance(data, BaseException):
             return Unavailable(Reason.ERROR, host_path, str(data))
         assert isinstance(data, bytes)
+        if len(data) > limit:
+            return Unavailable(Reason.ERROR, host_path, f"larger than {limit} bytes; not read")
         return Value(data.decode("utf-8", errors="replace"), host_path)
 
     def _may_block(self, host_path: str, real: str) -> bool:
@@ -299,14 +345,20 @@ class Host:
 
     # -- commands -------------------------------------------------------------------------
     def run(
-        self, name: str, argv: Sequence[str], *, timeout: float | None = None
+        self,
+        name: str,
+        argv: Sequence[str],
+        *,
+        timeout: float | None = None,
+        display: str | None = None,
     ) -> Value[CommandOutput] | Unavailable:
         """Run a command on a live host (argv, no shell, bounded); replay it elsewhere.
 
         On a non-live root, the output recorded as ``.hostcheck/commands/<name>.txt`` is
         returned instead (exit status 0), so fixtures and snapshots replay what a live host said.
+        ``display`` is how the command is shown in evidence (default: the argv).
         """
-        shown = " ".join(argv)
+        shown = display or " ".join(argv)
         if not self.live:
             recorded = self.read_text(f"/{RECORD_DIR}/commands/{name}.txt")
             if isinstance(recorded, Unavailable):
@@ -316,61 +368,79 @@ class Host:
                     )
                 return recorded
             return Value(CommandOutput(tuple(argv), 0, recorded.value, ""), f"{shown} (recorded)")
-        return self._execute(argv, timeout or self.command_timeout)
+        return self._execute(argv, timeout or self.command_timeout, shown)
 
     @staticmethod
-    def _execute(argv: Sequence[str], timeout: float) -> Value[CommandOutput] | Unavailable:
+    def _execute(
+        argv: Sequence[str], timeout: float, shown: str | None = None
+    ) -> Value[CommandOutput] | Unavailable:
+        """Run argv with a bound that holds even for a child stuck in the kernel.
+
+        subprocess.run() waits without a limit after killing a child on timeout; a command
+        in uninterruptible sleep on a wedged GPU ignores SIGKILL, so it would hang the scan.
+        Here the child is killed and, if it does not exit within a second, abandoned.
+        """
         import subprocess
 
-        shown = " ".join(argv)
+        shown = shown or " ".join(argv)
         try:
-            done = subprocess.run(
+            child = subprocess.Popen(
                 list(argv),
-                capture_output=True,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
                 text=True,
                 errors="replace",
-                timeout=timeout,
-                stdin=subprocess.DEVNULL,
-                check=False,
+                # Untranslated messages: the probes match tools' English output.
+                env={**os.environ, "LC_ALL": "C"},
             )
         except FileNotFoundError:
             return Unavailable(Reason.MISSING, shown, f"{argv[0]} not installed")
         except PermissionError as exc:
             return Unavailable(Reason.PERMISSION, shown, str(exc))
-        except subprocess.TimeoutExpired:
-            return Unavailable(Reason.TIMEOUT, shown, f"no answer within {timeout:g} s")
         except OSError as exc:
             return Unavailable(Reason.ERROR, shown, str(exc))
-        return Value(CommandOutput(tuple(argv), done.returncode, done.stdout, done.stderr), shown)
+        try:
+            stdout, stderr = child.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            import contextlib
+
+            with contextlib.suppress(subprocess.TimeoutExpired):  # stuck in the kernel: abandoned
+                child.communicate(timeout=1)
+            return Unavailable(Reason.TIMEOUT, shown, f"no answer within {timeout:g} s")
+        return Value(CommandOutput(tuple(argv), child.returncode, stdout, stderr), shown)
 
     # -- kernel log -----------------------------------------------------------------------
     def kernel_log(self) -> Value[str] | Unavailable:
-        """The kernel log since boot, as ``dmesg`` prints it."""
+        """The kernel log since boot, as ``dmesg`` prints it.
+
+        Output without a single timestamped line is not a log (``journalctl`` prints
+        "-- No entries --" with exit status 0 to a user who may not read the kernel's
+        messages), so it counts as unavailable, never as a clean log. In a host-mount
+        container, journalctl reads the host's journal under the root.
+        """
         if not self.host_mount:
             return self.read_text(f"/{RECORD_DIR}/dmesg.txt")
+        journal = ["journalctl", "-k", "-b", "-o", "short-monotonic", "--no-pager"]
+        if not self.live:
+            journal += ["-D", os.path.join(self.root, "var/log/journal")]
         attempts: list[Unavailable] = []
-        # The kernel log is the running kernel's: in a host-mount container it is the host's.
-        for argv in (
-            ("dmesg",),
-            ("journalctl", "-k", "-b", "-o", "short-monotonic", "--no-pager"),
-        ):
+        for argv in (("dmesg",), tuple(journal)):
             done = self._execute(argv, self.command_timeout)
-            if isinstance(done, Value):
-                if done.value.returncode == 0 and done.value.stdout.strip():
-                    return Value(done.value.stdout, done.source)
-                err = done.value.stderr.strip().splitlines()
-                detail = err[0] if err else f"exit status {done.value.returncode}, no output"
-                reason = (
-                    Reason.PERMISSION
-                    if ("ermission" in detail or "not permitted" in detail)
-                    else Reason.ERROR
-                )
-                attempts.append(Unavailable(reason, done.source, detail))
-            else:
+            if isinstance(done, Unavailable):
                 attempts.append(done)
-        first = attempts[0]
+                continue
+            out = done.value
+            if out.returncode == 0 and _has_timestamped_line(out.stdout):
+                return Value(out.stdout, done.source)
+            err = out.stderr.strip().splitlines()
+            detail = err[0] if err else (out.stdout.strip().splitlines() or ["no output"])[0]
+            denied = "ermission" in detail or "not permitted" in detail or "No entries" in detail
+            reason = Reason.PERMISSION if denied else Reason.ERROR
+            attempts.append(Unavailable(reason, done.source, detail))
         return Unavailable(
-            first.reason, "dmesg / journalctl -k", "; ".join(a.describe() for a in attempts)
+            attempts[0].reason, "dmesg / journalctl -k", "; ".join(a.describe() for a in attempts)
         )
 
     # -- processes ------------------------------------------------------------------------
@@ -425,6 +495,10 @@ class Host:
         if isinstance(text, Value) and text.value.strip():
             return text.value.strip()
         return None
+
+
+def _has_timestamped_line(text: str) -> bool:
+    return any(line.lstrip().startswith("[") for line in text.splitlines()[:50])
 
 
 def _opt_str(value: object) -> str | None:

@@ -177,3 +177,47 @@ def test_any_corrupted_file_never_crashes_the_scan(
     assert len(report.findings) == len(_RULES)
     assert all(isinstance(f.status, Status) and f.message for f in report.findings)
     assert not any("Internal error" in f.message for f in report.findings)
+
+
+def test_symlinks_in_a_host_tree_stay_inside_the_root(fixture_copy) -> None:
+    """An absolute link in a mounted host tree means the host's path, not the scanner's."""
+    root = fixture_copy("tuned-ready")
+    hostname = root / "proc/sys/kernel/hostname"
+    hostname.unlink()
+    (root / "etc/hostname").write_text("host-side-name\n")
+    hostname.symlink_to("/etc/hostname")  # absolute: must resolve to ROOT/etc/hostname
+    escape = root / "etc/os-release"
+    escape.unlink()
+    escape.symlink_to("../../../../../../../../etc/os-release")  # climbs: stops at the root
+    _, report, _, _ = scan_json(root, "--select", "gpu.present")
+    assert report["host"]["hostname"] == "host-side-name"
+
+
+def test_a_command_stuck_past_its_timeout_is_abandoned() -> None:
+    """A child that ignores its timeout (as one in uninterruptible sleep would) is killed."""
+    from hostcheck.host import Host
+    from hostcheck.readings import Reason, Unavailable
+
+    started = time.monotonic()
+    done = Host("/")._execute(["sleep", "30"], 0.5)
+    assert isinstance(done, Unavailable) and done.reason is Reason.TIMEOUT
+    assert time.monotonic() - started < 3
+
+
+def test_journal_without_entries_is_not_a_clean_log(tmp_path, monkeypatch) -> None:
+    """journalctl prints '-- No entries --' (exit 0) to users who may not read the kernel log."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "dmesg").write_text(
+        "#!/bin/sh\necho 'dmesg: read kernel buffer failed: Operation not permitted' >&2\nexit 1\n"
+    )
+    (bin_dir / "journalctl").write_text("#!/bin/sh\necho '-- No entries --'\nexit 0\n")
+    for tool in bin_dir.iterdir():
+        tool.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    from hostcheck.host import Host
+    from hostcheck.readings import Reason, Unavailable
+
+    log = Host("/").kernel_log()
+    assert isinstance(log, Unavailable) and log.reason is Reason.PERMISSION
+    assert "Operation not permitted" in log.detail and "No entries" in log.detail

@@ -86,7 +86,12 @@ def _parse_python_env(text: str) -> PythonEnv:
 
 
 def probe_python(host: Host, interpreter: str) -> Value[PythonEnv] | Unavailable:
-    done = host.run("python-env", [interpreter, "-I", "-c", PYTHON_PROBE], timeout=120)
+    done = host.run(
+        "python-env",
+        [interpreter, "-I", "-c", PYTHON_PROBE],
+        timeout=120,
+        display=f"{interpreter} -I -c <hostcheck's torch probe>",
+    )
     if not isinstance(done, Value):
         return done
     if done.value.returncode != 0 and PYTHON_MARKER not in done.value.stdout:
