@@ -355,3 +355,22 @@ def test_vllm_on_torch_28_or_newer_needs_no_hipblaslt_switch(scan) -> None:
     finding = without.finding("perf.hipblaslt")
     assert finding["status"] == "warn"
     assert "TORCH_BLAS_PREFER_HIPBLASLT=1 for vllm pid 3100" in finding["message"]
+
+
+# --- process environments --------------------------------------------------------------------
+
+
+def test_unreadable_process_environment_is_not_a_pass(scan) -> None:
+    """Another user's vLLM without root: its environment cannot be read, so nothing is known."""
+    run = scan(
+        "stock-128g",
+        {"proc/2211/environ": None},
+        "--select",
+        "env.hsa-override",
+        "--select",
+        "perf.hipblaslt",
+    )
+    for rule in ("env.hsa-override", "perf.hipblaslt"):
+        finding = run.finding(rule)
+        assert finding["status"] == "error", rule
+        assert "llama.cpp pid 2211 could not be read; run as root" in finding["message"]

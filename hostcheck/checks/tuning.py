@@ -28,8 +28,9 @@ def _processes(facts: Facts, kind: str | None = None) -> list[InferenceProcess]:
     return [p for p in procs.value if kind is None or p.kind == kind]
 
 
-def _env(proc: InferenceProcess) -> dict[str, str]:
-    return proc.environ.value if isinstance(proc.environ, Value) else {}
+def _unreadable(procs: list[InferenceProcess]) -> list[str]:
+    """The processes whose environment could not be read (another user's, without root)."""
+    return [_who(proc) for proc in procs if isinstance(proc.environ, Unavailable)]
 
 
 def _who(proc: InferenceProcess) -> str:
@@ -61,6 +62,13 @@ def env_var_forbidden(facts: Facts, params: Mapping[str, Any], ctx: Context) -> 
             tuple(items),
             fix={},
         )
+    unreadable = _unreadable(procs)
+    if unreadable:
+        return unknown(
+            f"The environment of {', '.join(unreadable)} could not be read; run as root to "
+            f"check it for {name}.",
+            *items,
+        )
     if not procs:
         return Outcome(
             Verdict.OK,
@@ -90,9 +98,11 @@ def hipblaslt(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
     missing = []
     items = []
     for proc in procs:
-        env = _env(proc)
+        if isinstance(proc.environ, Unavailable):
+            items.append(evidence(f"{_who(proc)} environment", proc.environ))
+            continue
         variable = switches[proc.kind]
-        value = env.get(variable)
+        value = proc.environ.value.get(variable)
         items.append(
             Evidence(
                 _who(proc), f"{variable}={value}" if value else f"{variable} unset", proc.source
@@ -108,6 +118,11 @@ def hipblaslt(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
             Verdict.ADVISORY,
             f"{params['why']} Set {', '.join(missing)}.",
             tuple(items),
+        )
+    unreadable = _unreadable(procs)
+    if unreadable:
+        return unknown(
+            f"The environment of {', '.join(unreadable)} could not be read; run as root.", *items
         )
     if procs:
         return Outcome(Verdict.OK, "Running inference processes prefer hipBLASLt.", tuple(items))
@@ -146,7 +161,7 @@ def llamacpp_mmap(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outc
     env_off: dict[str, str] = params["no_mmap_env"]
     for proc in _processes(facts, "llama.cpp"):
         argv = proc.argv
-        env = _env(proc)
+        env = proc.environ.value if isinstance(proc.environ, Value) else {}
         off = any(a in flags for a in argv) or any(
             env.get(k, "").lower() == v for k, v in env_off.items()
         )
@@ -274,6 +289,11 @@ def vllm_env(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
                 )
     if problems:
         return Outcome(Verdict.PROBLEM, " ".join(problems), tuple(items))
+    unreadable = _unreadable(procs)
+    if unreadable and not advice:
+        return unknown(
+            f"The environment of {', '.join(unreadable)} could not be read; run as root.", *items
+        )
     if advice:
         return Outcome(
             Verdict.ADVISORY,
