@@ -232,16 +232,23 @@ def _read_env_file(path: str) -> dict[str, str]:
 
 
 def _write_output(path: str, text: str) -> None:
-    """Write a report atomically: a reader never sees half a file."""
+    """Write a report atomically: a reader never sees half a file. The file gets the mode a
+    plain open() would give it (0666 less the umask), so other users' collectors can read it."""
     import tempfile
 
     directory = os.path.dirname(path) or "."
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp = None
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=directory)
+        os.fchmod(fd, 0o666 & ~umask)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
         os.replace(tmp, path)
     except OSError as exc:
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
         raise UsageError(f"--output {path}: {exc.strerror or exc}") from None
 
 
@@ -279,12 +286,13 @@ def cmd_scan(args: argparse.Namespace) -> int:
     except HostError as exc:
         raise UsageError(str(exc)) from None
     facts = collect(host, ProbeOptions(user=args.user, python=args.python))
-    if env_files and isinstance(facts.processes, Value):
+    if env_files:
         extra = [
             InferenceProcess("vllm", 0, ("--env-file", path), Value(env, path), path)
             for path, env in env_files
         ]
-        facts = _with_processes(facts, Value(facts.processes.value + extra, facts.processes.source))
+        running = facts.processes.value if isinstance(facts.processes, Value) else []
+        facts = facts._replace(processes=Value(running + extra, facts.processes.source))
     fail_on = Status.WARN if args.fail_on == "warn" else Status.FAIL
     report = engine.run(
         rules, facts, profile, fail_on=fail_on, duration=time.perf_counter() - started
@@ -302,15 +310,17 @@ def cmd_scan(args: argparse.Namespace) -> int:
         from hostcheck.render import Format, renderer
 
         text = renderer(Format(args.format))(report)
+    code = EXIT_READY if report.ready else EXIT_NOT_READY
     if args.output:
         _write_output(args.output, text)
-    else:
+        return code
+    try:
         sys.stdout.write(text)
-    return EXIT_READY if report.ready else EXIT_NOT_READY
-
-
-def _with_processes(facts, processes):  # type: ignore[no-untyped-def]
-    return facts._replace(processes=processes)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (`| head`): the verdict still stands in the exit status.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return code
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
@@ -378,7 +388,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _fatal("interrupted", 130)
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_READY
+        return EXIT_NOT_READY
     except Exception as exc:
         if os.environ.get("HOSTCHECK_DEBUG"):
             raise

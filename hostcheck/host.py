@@ -16,6 +16,7 @@ import errno
 import json
 import os
 import posixpath
+import re
 import stat as statmod
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple
@@ -306,7 +307,7 @@ class Host:
                 return Value(
                     NodeInfo(
                         kind=str(recorded["type"]),
-                        mode=int(str(recorded["mode"]), 8),
+                        mode=_mode(recorded["mode"]),
                         uid=int(str(recorded.get("uid", 0))),
                         gid=int(str(recorded.get("gid", -1))),
                         owner=_opt_str(recorded.get("owner")),
@@ -453,7 +454,7 @@ class Host:
         if not isinstance(entries, Value):
             return
         for name in entries.value:
-            if not name.isdigit():
+            if not re.fullmatch(r"[0-9]{1,10}", name):
                 continue
             cmdline = self.read_text(f"/proc/{name}/cmdline")
             if not isinstance(cmdline, Value) or not cmdline.value:
@@ -499,6 +500,13 @@ class Host:
 
 def _has_timestamped_line(text: str) -> bool:
     return any(line.lstrip().startswith("[") for line in text.splitlines()[:50])
+
+
+def _mode(value: object) -> int:
+    """A recorded mode: an octal string ("0660") or, as JSON numbers are, a decimal integer."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return int(str(value), 8)
 
 
 def _opt_str(value: object) -> str | None:

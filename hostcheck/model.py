@@ -174,6 +174,10 @@ class Report(NamedTuple):
 
     @property
     def ready(self) -> bool:
+        """No blocking finding, and a Strix Halo GPU at all (also when --select left
+        gpu.present out: DESIGN.md, a host without one is not ready)."""
+        if self.gpu is None:
+            return False
         return not any(finding.blocks(self.fail_on) for finding in self.findings)
 
     def sorted_findings(self) -> list[Finding]:

@@ -24,6 +24,11 @@ _DECIMAL = r"[0-9]{1,20}"
 _SPACE = " \t\n\v\f\r"  # the kernel's isspace(), narrower than str.isspace()
 
 
+def parse_decimal(text: str) -> int | None:
+    """An ASCII decimal of at most 20 digits, or None (for ids and numbers in names)."""
+    return int(text) if re.fullmatch(_DECIMAL, text) else None
+
+
 def parse_sysfs_int(text: str) -> int:
     """A sysfs number: decimal (``536870912``) or hex as amdgpu prints it (``0x00000080``)."""
     token = text.strip(_SPACE)

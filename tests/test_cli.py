@@ -157,3 +157,47 @@ def test_host_mount_reads_the_running_kernels_log_not_a_recording(cli) -> None:
         "dmesg / journalctl -k",
         "journalctl -k -b -o short-monotonic --no-pager",
     }
+
+
+def test_select_cannot_make_a_host_without_strix_halo_ready(cli) -> None:
+    run = cli("scan", "--fixture", "no-amd-gpu", "--format", "json", "--select", "memory.gtt")
+    assert run.code == 1 and run.json()["ready"] is False
+
+
+def test_host_text_is_never_read_as_table_markup(cli, fixture_copy) -> None:
+    root = fixture_copy("tuned-ready")
+    (root / "opt/rocm/.info/version").write_text("7.2.1[/]\n")
+    (root / "proc/sys/kernel/hostname").write_text("host[bold]x\n")
+    run = cli("scan", "--root", str(root))
+    assert run.code in (0, 1) and "Traceback" not in run.err
+    assert "host[bold]x" in run.out
+
+
+def test_a_closed_pipe_keeps_the_verdict_in_the_exit_status() -> None:
+    import subprocess
+    import sys
+
+    reader = subprocess.Popen(
+        [sys.executable, "-m", "hostcheck", "scan", "--fixture", "stock-128g", "--format", "json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert reader.stdout is not None
+    reader.stdout.close()  # the reader is gone before the report is written (`| true`)
+    reader.wait(timeout=60)
+    assert reader.returncode == 1
+    assert b"Traceback" not in reader.stderr.read()
+
+
+def test_output_file_gets_the_umask_mode(cli, tmp_path: Path) -> None:
+    import os
+
+    old = os.umask(0o022)
+    try:
+        out = tmp_path / "report.json"
+        cli("scan", "--fixture", "stock-128g", "--format", "json", "--output", str(out))
+    finally:
+        os.umask(old)
+    assert out.stat().st_mode & 0o777 == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["report.json"]

@@ -23,6 +23,7 @@ from hostcheck.checks._util import (
 )
 from hostcheck.facts import Facts
 from hostcheck.model import Evidence, Outcome, Verdict
+from hostcheck.parsers import parse_decimal
 from hostcheck.readings import Value
 
 
@@ -82,7 +83,9 @@ def gtt_capacity(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outco
     )
     staged = staged_option(facts, module, "pages_limit")
     pending = ""
-    if staged and staged[0].isdigit() and int(staged[0]) != limit.value:  # type: ignore[union-attr]
+    staged_pages = parse_decimal(staged[0]) if staged else None
+    live_pages = limit.value if isinstance(limit, Value) else None
+    if staged and staged_pages is not None and staged_pages != live_pages:
         items.append(
             Evidence(f"{module}.pages_limit (staged)", staged[0], staged[1], "not in effect")
         )

@@ -6,6 +6,7 @@ import os
 
 from hostcheck.facts import DeviceNode, UserFacts
 from hostcheck.host import Host, NodeInfo
+from hostcheck.parsers import parse_decimal
 from hostcheck.readings import Reason, Unavailable, Value
 
 
@@ -39,14 +40,13 @@ def probe_user(host: Host, name: str) -> UserFacts | Unavailable:
     row = passwd.get(name)
     if row is None:
         return Unavailable(Reason.MISSING, "/etc/passwd", f"no user {name!r}")
-    try:
-        uid, gid = int(row[2]), int(row[3])
-    except ValueError:
+    uid, gid = parse_decimal(row[2]), parse_decimal(row[3])
+    if uid is None or gid is None:
         return Unavailable(Reason.UNPARSABLE, "/etc/passwd", f"bad uid/gid for {name!r}")
     groups = [
         g[0]
         for g in groups_table
-        if (g[2].isdigit() and int(g[2]) == gid) or (len(g) > 3 and name in g[3].split(","))
+        if parse_decimal(g[2]) == gid or (len(g) > 3 and name in g[3].split(","))
     ]
     return UserFacts(name, uid, sorted(set(groups)), "/etc/passwd, /etc/group")
 
@@ -55,7 +55,7 @@ def _group_name(host: Host, node: NodeInfo) -> str | None:
     if node.group:
         return node.group
     for row in _table(host, "/etc/group"):
-        if len(row) >= 3 and row[2].isdigit() and int(row[2]) == node.gid:
+        if len(row) >= 3 and parse_decimal(row[2]) == node.gid:
             return row[0]
     return None
 

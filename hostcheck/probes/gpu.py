@@ -7,9 +7,11 @@ for real hardware); elsewhere, and when libudev is unavailable, the sysfs tree i
 
 from __future__ import annotations
 
+import re
+
 from hostcheck.facts import STRIX_HALO_PCI_ID, GpuFacts, GpuSearch
 from hostcheck.host import Host
-from hostcheck.parsers import parse_kfd_properties, parse_sysfs_int, parse_uevent
+from hostcheck.parsers import parse_decimal, parse_kfd_properties, parse_sysfs_int, parse_uevent
 from hostcheck.probes._common import read_parsed
 from hostcheck.readings import Reason, Unavailable, Value
 
@@ -19,7 +21,11 @@ KFD_NODES = "/sys/class/kfd/kfd/topology/nodes"
 
 
 def _drm_cards_sysfs(host: Host) -> list[str]:
-    return [path for path in host.glob(DRM_CLASS, "card*") if path.rsplit("/", 1)[-1][4:].isdigit()]
+    return [
+        path
+        for path in host.glob(DRM_CLASS, "card*")
+        if parse_decimal(path.rsplit("/", 1)[-1][4:]) is not None
+    ]
 
 
 def _drm_cards_udev(host: Host) -> list[str] | None:
@@ -33,7 +39,7 @@ def _drm_cards_udev(host: Host) -> list[str] | None:
         cards = [
             f"{DRM_CLASS}/{device.sys_name}"
             for device in context.list_devices(subsystem="drm")
-            if device.sys_name.startswith("card") and device.sys_name[4:].isdigit()
+            if device.sys_name.startswith("card") and parse_decimal(device.sys_name[4:]) is not None
         ]
     except Exception:  # libudev missing or unusable: fall back to listing sysfs
         return None
@@ -84,14 +90,12 @@ def _kfd_node(
     host: Host, render_node: str | None, pci_slot: str
 ) -> tuple[str | None, dict[str, int]]:
     """The KFD topology node of the GPU: by render minor, else by PCI location."""
-    minor = int(render_node.rsplit("renderD", 1)[-1]) if render_node else None
+    minor = parse_decimal(render_node.rsplit("renderD", 1)[-1]) if render_node else None
     location = None
-    try:
-        _domain, bus, devfn = pci_slot.split(":", 2)
-        dev, fn = devfn.split(".")
-        location = (int(bus, 16) << 8) | (int(dev, 16) << 3) | int(fn, 16)
-    except ValueError:
-        pass
+    slot = re.fullmatch(r"[0-9a-fA-F]{4}:([0-9a-fA-F]{2}):([0-9a-fA-F]{2})\.([0-7])", pci_slot)
+    if slot:
+        bus, dev, fn = (int(part, 16) for part in slot.groups())
+        location = (bus << 8) | (dev << 3) | fn
     for node in host.glob(KFD_NODES, "*"):
         props = read_parsed(host, f"{node}/properties", parse_kfd_properties)
         if not isinstance(props, Value) or props.value.get("simd_count", 0) == 0:

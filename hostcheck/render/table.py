@@ -45,6 +45,7 @@ def render(report: Report, *, color: bool = False, width: int = 100, verbose: bo
         color_system="standard" if color else None,
         highlight=False,
         emoji=False,
+        markup=False,  # host text ("6.17.0[/x]") must never be read as rich markup
     )
     verdict = (
         Text("READY", style="bold green") if report.ready else Text("NOT READY", style="bold red")
