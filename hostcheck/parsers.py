@@ -287,7 +287,9 @@ def parse_modprobe_conf(text: str) -> list[ModprobeOption]:
     result: list[ModprobeOption] = []
     joined = text.replace("\\\n", " ")
     for lineno, raw in enumerate(joined.splitlines(), start=1):
-        line = raw.split("#", 1)[0].strip()
+        line = raw.strip()
+        if line.startswith("#"):  # kmod: only whole-line comments
+            continue
         parts = line.split(None, 2)
         if len(parts) < 3 or parts[0] != "options":
             continue

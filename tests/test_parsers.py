@@ -1044,6 +1044,11 @@ def test_modprobe_forms() -> None:
         ModprobeOption("ttm", "pages_limit", "26214400", 2),
         ModprobeOption("ttm", "page_pool_size", "26214400", 2),
         ModprobeOption("amdgpu", "gttsize", "131072", 3),
+        # kmod skips whole-line comments only; the rest of an options line goes to the module
+        # (libkmod-config.c), so a trailing comment becomes parameters the kernel ignores.
+        ModprobeOption("amdgpu", "#", "", 3),
+        ModprobeOption("amdgpu", "trailing", "", 3),
+        ModprobeOption("amdgpu", "comment", "", 3),
         ModprobeOption("amd_gpu", "cwsr_enable", "0", 7),
         ModprobeOption("amdgpu", "ppfeaturemask", "0xfff7bfff", 8),
         ModprobeOption("amdgpu", "noretry", "", 8),

@@ -20,6 +20,7 @@ from hostcheck.checks._util import (
 )
 from hostcheck.facts import Facts
 from hostcheck.model import Evidence, Outcome, Verdict
+from hostcheck.parsers import normalise_param
 from hostcheck.readings import Value
 
 
@@ -167,7 +168,7 @@ def kernel_params(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outc
     if isinstance(log, Value):
         for event in log.value:
             if event.kind == "unknown-param" and str(event.data.get("module")) in modules:
-                ignored.add(f"{event.data['module']}.{event.data['param']}")
+                ignored.add(normalise_param(f"{event.data['module']}.{event.data['param']}"))
                 text = f"{event.data['module']}: unknown parameter '{event.data['param']}' ignored"
                 problems.append(f"The kernel log says: {text}.")
                 items.append(Evidence("kernel log", event.line.text, log.source))

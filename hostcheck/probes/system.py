@@ -20,7 +20,13 @@ from hostcheck.parsers import (
 from hostcheck.probes._common import parse_reading, read_parsed, read_stripped
 from hostcheck.readings import Unavailable, Value
 
-MODPROBE_DIRS = ("/etc/modprobe.d", "/run/modprobe.d", "/usr/lib/modprobe.d", "/lib/modprobe.d")
+MODPROBE_DIRS = (
+    "/etc/modprobe.d",
+    "/run/modprobe.d",
+    "/usr/local/lib/modprobe.d",
+    "/usr/lib/modprobe.d",
+    "/lib/modprobe.d",
+)
 AMDGPU_PARAMS = ("cwsr_enable", "gttsize", "no_system_mem_limit")
 SYSCTLS = {"kernel.numa_balancing": "/proc/sys/kernel/numa_balancing"}
 
@@ -77,18 +83,21 @@ def probe_memory(host: Host, modules: Value[set[str]] | Unavailable) -> MemoryFa
 
 
 def _staged_options(host: Host) -> list[tuple[str, ModprobeOption]]:
-    staged: list[tuple[str, ModprobeOption]] = []
-    seen: set[str] = set()
-    # modprobe reads these directories with earlier ones overriding same-named files.
+    """Options from modprobe.d in the order kmod applies them (later ones win).
+
+    kmod reads the *.conf files of all its directories sorted by file name; a file name in an
+    earlier directory (/etc before /run before /usr/local/lib before /usr/lib) hides the same
+    name in later ones.
+    """
+    chosen: dict[str, str] = {}
     for directory in MODPROBE_DIRS:
         for path in host.glob(directory, "*.conf"):
-            name = path.rsplit("/", 1)[-1]
-            if name in seen:
-                continue
-            seen.add(name)
-            text = host.read_text(path)
-            if isinstance(text, Value):
-                staged.extend((path, option) for option in parse_modprobe_conf(text.value))
+            chosen.setdefault(path.rsplit("/", 1)[-1], path)
+    staged: list[tuple[str, ModprobeOption]] = []
+    for name in sorted(chosen):
+        text = host.read_text(chosen[name])
+        if isinstance(text, Value):
+            staged.extend((chosen[name], option) for option in parse_modprobe_conf(text.value))
     return staged
 
 
@@ -130,11 +139,19 @@ def probe_sysctls(host: Host) -> dict[str, Value[str] | Unavailable]:
 
 
 def probe_hostname(host: Host) -> Value[str] | Unavailable:
-    name = read_stripped(host, "/proc/sys/kernel/hostname")
-    if isinstance(name, Value):
-        return name
-    fallback = read_stripped(host, "/etc/hostname")
-    return fallback if isinstance(fallback, Value) else name
+    # In a container, /proc/sys/kernel/hostname is the container's (its UTS namespace), so a
+    # mounted host's own /etc/hostname comes first there.
+    paths = ["/proc/sys/kernel/hostname", "/etc/hostname"]
+    if host.host_mount and not host.live:
+        paths.reverse()
+    first: Unavailable | None = None
+    for path in paths:
+        name = read_stripped(host, path)
+        if isinstance(name, Value):
+            return name
+        first = first or name
+    assert first is not None
+    return first
 
 
 def probe_container(host: Host) -> str | None:
