@@ -445,47 +445,36 @@ class Host:
         )
 
     # -- processes ------------------------------------------------------------------------
-    def processes(self) -> Iterator[ProcessInfo]:
-        """Running processes with their command line and (where permitted) environment."""
+    def processes(self, wanted: Callable[[tuple[str, ...]], bool]) -> Iterator[ProcessInfo]:
+        """Running processes whose command line ``wanted`` accepts, with their environment.
+
+        Only the wanted processes' environments are read: they hold other programs' secrets.
+        Every read is bounded (a process whose memory map is locked by a stuck GPU thread
+        blocks reads of its cmdline). The live host's process ids come from psutil.
+        """
         if self.live:
-            yield from self._live_processes()
-            return
-        entries = self.listdir("/proc")
-        if not isinstance(entries, Value):
-            return
-        for name in entries.value:
-            if not re.fullmatch(r"[0-9]{1,10}", name):
-                continue
-            cmdline = self.read_text(f"/proc/{name}/cmdline")
+            import psutil
+
+            pids = [str(pid) for pid in psutil.pids()]
+        else:
+            entries = self.listdir("/proc")
+            if not isinstance(entries, Value):
+                return
+            pids = [name for name in entries.value if re.fullmatch(r"[0-9]{1,10}", name)]
+        for pid in pids:
+            cmdline = self.read_text(f"/proc/{pid}/cmdline")
             if not isinstance(cmdline, Value) or not cmdline.value:
-                continue
+                continue  # gone, a kernel thread, or not ours to read
             argv = tuple(part for part in cmdline.value.split("\0") if part)
-            environ = self.read_text(f"/proc/{name}/environ")
+            if not argv or not wanted(argv):
+                continue
+            environ = self.read_text(f"/proc/{pid}/environ")
             env: dict[str, str] | Unavailable
             if isinstance(environ, Value):
                 env = dict(item.split("=", 1) for item in environ.value.split("\0") if "=" in item)
             else:
                 env = environ
-            yield ProcessInfo(int(name), argv, env)
-
-    @staticmethod
-    def _live_processes() -> Iterator[ProcessInfo]:
-        import psutil
-
-        for proc in psutil.process_iter(["pid", "cmdline"]):
-            cmdline = proc.info.get("cmdline") or []
-            if not cmdline:
-                continue
-            env: dict[str, str] | Unavailable
-            try:
-                env = dict(proc.environ())
-            except psutil.AccessDenied:
-                env = Unavailable(Reason.PERMISSION, f"/proc/{proc.pid}/environ", "access denied")
-            except (psutil.NoSuchProcess, psutil.ZombieProcess):
-                continue
-            except OSError as exc:
-                env = Unavailable(Reason.ERROR, f"/proc/{proc.pid}/environ", str(exc))
-            yield ProcessInfo(proc.pid, tuple(cmdline), env)
+            yield ProcessInfo(int(pid), argv, env)
 
     # -- users ----------------------------------------------------------------------------
     def recorded_user(self) -> str | None:

@@ -120,3 +120,32 @@ def test_python_probe_of_a_cpu_build_and_of_no_torch(tmp_path: Path) -> None:
 def test_python_probe_of_a_missing_interpreter() -> None:
     result = probe_python(Host("/"), "/nonexistent/bin/python")
     assert isinstance(result, Unavailable) and result.reason is Reason.MISSING
+
+
+def test_live_process_probe_finds_an_inference_process_and_reads_only_its_environment() -> None:
+    """A real process named llama-server on this machine, found through psutil's pid list."""
+    from hostcheck.probes.software import probe_processes
+
+    child = subprocess.Popen(
+        ["bash", "-c", "exec -a llama-server sleep 30"],
+        env={"PATH": "/usr/bin:/bin", "HSA_OVERRIDE_GFX_VERSION": "11.0.0"},
+    )
+    try:
+        import time
+
+        deadline = time.monotonic() + 5
+        found = []
+        while time.monotonic() < deadline and not found:
+            result = probe_processes(Host("/"))
+            assert isinstance(result, Value)
+            found = [p for p in result.value if p.pid == child.pid]
+        assert found, "the llama-server process was not found"
+        proc = found[0]
+        assert proc.kind == "llama.cpp" and proc.argv == ("llama-server", "30")
+        assert isinstance(proc.environ, Value)
+        assert proc.environ.value["HSA_OVERRIDE_GFX_VERSION"] == "11.0.0"
+        # nothing but inference processes is reported (this test runner is not one)
+        assert all(p.kind in ("vllm", "llama.cpp") for p in result.value)
+    finally:
+        child.kill()
+        child.wait()

@@ -161,13 +161,12 @@ def _inference_kind(argv: tuple[str, ...]) -> str | None:
 
 
 def probe_processes(host: Host) -> Value[list[InferenceProcess]] | Unavailable:
-    source = "psutil" if host.live else "/proc/*/cmdline"
+    source = "/proc/*/cmdline" + (" (pids from psutil)" if host.live else "")
     found = []
     try:
-        for proc in host.processes():
+        for proc in host.processes(lambda argv: _inference_kind(argv) is not None):
             kind = _inference_kind(proc.cmdline)
-            if kind is None:
-                continue
+            assert kind is not None
             environ: Value[dict[str, str]] | Unavailable = (
                 proc.environ
                 if isinstance(proc.environ, Unavailable)
