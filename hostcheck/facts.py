@@ -82,6 +82,7 @@ class DeviceNode(NamedTuple):
     node: Value[NodeInfo] | Unavailable
     user_can_open: bool | None  # None: could not be decided
     why: str
+    group: str | None = None  # the node's group by name, resolved through /etc/group
 
 
 class UserFacts(NamedTuple):
@@ -89,6 +90,7 @@ class UserFacts(NamedTuple):
     uid: int | None
     groups: list[str]
     source: str
+    explicit: bool = True  # given with --user or recorded, not just whoever runs hostcheck
 
 
 class PythonEnv(NamedTuple):

@@ -374,3 +374,29 @@ def test_unreadable_process_environment_is_not_a_pass(scan) -> None:
         finding = run.finding(rule)
         assert finding["status"] == "error", rule
         assert "llama.cpp pid 2211 could not be read; run as root" in finding["message"]
+
+
+# --- devices ---------------------------------------------------------------------------------
+
+
+def test_without_a_recorded_or_given_user_the_check_says_what_it_checked(scan) -> None:
+    run = scan("tuned-ready", {".hostcheck/user": None}, "--select", "devices.kfd")
+    finding = run.finding("devices.kfd")
+    assert finding["status"] == "pass"
+    assert "checked as root, which can open it: give --user SERVICE_USER" in finding["message"]
+
+
+def test_user_given_with_user_and_group_of_a_real_node_by_name(scan) -> None:
+    """A node recorded by gid only is named by /etc/group in the message and the fix."""
+    devices = '{"/dev/kfd": {"type": "char", "mode": "0660", "uid": 0, "gid": 44, "rdev": "510:0"}}'
+    run = scan(
+        "tuned-ready",
+        {".hostcheck/devices.json": devices},
+        "--user",
+        "daemon",
+        "--select",
+        "devices.kfd",
+    )
+    finding = run.finding("devices.kfd")
+    assert finding["status"] == "fail"
+    assert "usermod -aG video daemon" in finding["message"]

@@ -39,7 +39,7 @@ def device_access(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outc
         path,
         node,
         lambda n: (
-            f"{n.kind} {n.mode:04o} group {n.group or n.gid}"
+            f"{n.kind} {n.mode:04o} group {device.group or n.group or n.gid}"
             + (f" rdev {n.rdev}" if n.rdev else "")
         ),
     )
@@ -60,7 +60,7 @@ def device_access(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outc
             items,
         )
     if not device.user_can_open:
-        group = node.value.group or "render"
+        group = device.group or "render"
         return Outcome(
             Verdict.PROBLEM,
             f"{user_name} cannot open {path} ({device.why}). Add the user to the group: "

@@ -43,7 +43,8 @@ def collect(host: Host, options: ProbeOptions | None = None) -> Facts:
     driver = probe_driver(host, release, modules)
     kernel_log = probe_kernel_log(host)
 
-    user = probe_user(host, options.user or default_user(host))
+    name, explicit = (options.user, True) if options.user else default_user(host)
+    user = probe_user(host, name, explicit)
     render = gpu.strix_halo.render_node if gpu.strix_halo else None
     device_paths = ["/dev/kfd"] + ([render] if render else [])
     devices = {path: probe_device(host, path, user) for path in device_paths}

@@ -19,22 +19,30 @@ def _table(host: Host, path: str) -> list[list[str]]:
     ]
 
 
-def default_user(host: Host) -> str:
-    """The invoking user: ``SUDO_USER`` under sudo, the recorded user of a snapshot, else us."""
+def default_user(host: Host) -> tuple[str, bool]:
+    """The user to check when --user is not given, and whether it stands for a real choice.
+
+    The recorded user of a snapshot or fixture; on a live host, whoever ran ``sudo`` (when
+    hostcheck runs as root through sudo) or else the invoking user; off the live host,
+    root, which tells nothing about a service account (the check then says so).
+    """
     recorded = host.recorded_user()
     if recorded:
-        return recorded
-    if host.live and os.environ.get("SUDO_USER"):
-        return os.environ["SUDO_USER"]
+        return recorded, True
+    if not host.live:
+        return "root", False
+    if os.geteuid() == 0 and os.environ.get("SUDO_USER"):
+        return os.environ["SUDO_USER"], True
     import pwd
 
     try:
-        return pwd.getpwuid(os.getuid()).pw_name
+        name = pwd.getpwuid(os.getuid()).pw_name
     except KeyError:
-        return str(os.getuid())
+        name = str(os.getuid())
+    return name, name != "root"
 
 
-def probe_user(host: Host, name: str) -> UserFacts | Unavailable:
+def probe_user(host: Host, name: str, explicit: bool = True) -> UserFacts | Unavailable:
     passwd = {row[0]: row for row in _table(host, "/etc/passwd") if len(row) >= 4}
     groups_table = [row for row in _table(host, "/etc/group") if len(row) >= 3]
     row = passwd.get(name)
@@ -48,7 +56,7 @@ def probe_user(host: Host, name: str) -> UserFacts | Unavailable:
         for g in groups_table
         if parse_decimal(g[2]) == gid or (len(g) > 3 and name in g[3].split(","))
     ]
-    return UserFacts(name, uid, sorted(set(groups)), "/etc/passwd, /etc/group")
+    return UserFacts(name, uid, sorted(set(groups)), "/etc/passwd, /etc/group", explicit)
 
 
 def _group_name(host: Host, node: NodeInfo) -> str | None:
@@ -60,14 +68,20 @@ def _group_name(host: Host, node: NodeInfo) -> str | None:
     return None
 
 
-def _decide(host: Host, node: NodeInfo, user: UserFacts | Unavailable) -> tuple[bool | None, str]:
-    group = _group_name(host, node) or str(node.gid)
+def _decide(
+    host: Host, node: NodeInfo, group: str, user: UserFacts | Unavailable
+) -> tuple[bool | None, str]:
     if node.kind != "char":
         return False, f"is a {node.kind}, not a character device"
     perms = f"mode {node.mode:04o}, group {group}"
     if isinstance(user, Unavailable):
         return None, f"{perms}; the user could not be looked up ({user.describe()})"
     if user.uid == 0:
+        if not user.explicit:
+            return (
+                True,
+                f"{perms}; checked as root, which can open it: give --user SERVICE_USER to check the account the service runs as",
+            )
         return True, f"{perms}; {user.name} is root"
     if node.uid == user.uid:
         ok = node.mode & 0o600 == 0o600
@@ -88,16 +102,28 @@ def _decide(host: Host, node: NodeInfo, user: UserFacts | Unavailable) -> tuple[
 
 
 def probe_device(host: Host, path: str, user: UserFacts | Unavailable) -> DeviceNode:
+    """Whether the user can open a device node, decided from its mode and /etc/group.
+
+    The group file decides, because that is what a service started at boot gets. On a live
+    host the kernel's own answer for this process (access(2), which sees logind's uaccess
+    ACLs and this session's groups) is added as a note where it differs.
+    """
     info = host.stat(path)
     if not isinstance(info, Value):
         return DeviceNode(
             path, info, False if info.reason == Reason.MISSING else None, info.describe()
         )
-    allowed, why = _decide(host, info.value, user)
+    group = _group_name(host, info.value) or str(info.value.gid)
+    allowed, why = _decide(host, info.value, group, user)
     live = host.can_open_live(path)
-    if live is not None and isinstance(user, UserFacts) and user.uid == os.getuid():
-        # This process is that user: the kernel's answer includes ACLs (logind's uaccess).
-        if live != allowed:
-            why += f"; the kernel says {'allowed' if live else 'denied'} (ACLs)"
-        allowed = live
-    return DeviceNode(path, info, allowed, why)
+    if (
+        live is not None
+        and isinstance(user, UserFacts)
+        and user.uid == os.getuid()
+        and live != allowed
+    ):
+        why += (
+            f"; for this login session the kernel says {'allowed' if live else 'denied'} "
+            "(a seat ACL, or groups changed since login)"
+        )
+    return DeviceNode(path, info, allowed, why, group)
