@@ -51,33 +51,50 @@ def _pci_ids_of(host: Host, device_dir: str) -> dict[str, str]:
     return parse_uevent(uevent.value) if isinstance(uevent, Value) else {}
 
 
-def _probe_amdsmi() -> Value[str] | Unavailable:
-    """What amdsmi says, in one line. Its import prints to stdout and raises KeyError when
-    AMD's libamd_smi.so is missing; both are contained here so the report stays clean."""
-    import contextlib
-    import io
-
-    sink = io.StringIO()
+AMDSMI_MARKER = "HOSTCHECK-AMDSMI "
+# Runs in a child interpreter: amdsmi's import prints to stdout and raises KeyError without
+# AMD's libamd_smi.so, its C library may print too, and amdsmi_init() on a wedged GPU can
+# block; a child with a timeout contains all three.
+AMDSMI_PROBE = r"""
+import json
+try:
+    import amdsmi
+    amdsmi.amdsmi_init()
     try:
-        with contextlib.redirect_stdout(sink):
-            import amdsmi
+        names = []
+        for handle in amdsmi.amdsmi_get_processor_handles():
+            info = amdsmi.amdsmi_get_gpu_asic_info(handle)
+            names.append("%s (%s)" % (info.get("market_name", "?"), info.get("device_id", "?")))
+        out = {"ok": ", ".join(names) or "no processors"}
+    finally:
+        amdsmi.amdsmi_shut_down()
+except ImportError:
+    out = {"missing": "Python package not installed"}
+except KeyError as exc:
+    out = {"missing": "library %s not found" % exc}
+except Exception as exc:
+    out = {"error": "%s: %s" % (type(exc).__name__, exc)}
+print("HOSTCHECK-AMDSMI " + json.dumps(out))
+"""
 
-            amdsmi.amdsmi_init()
-            try:
-                handles = amdsmi.amdsmi_get_processor_handles()
-                names = []
-                for handle in handles:
-                    info = amdsmi.amdsmi_get_gpu_asic_info(handle)
-                    names.append(f"{info.get('market_name', '?')} ({info.get('device_id', '?')})")
-            finally:
-                amdsmi.amdsmi_shut_down()
-    except ImportError:
-        return Unavailable(Reason.MISSING, "amdsmi", "Python package not installed")
-    except KeyError as exc:
-        return Unavailable(Reason.MISSING, "amdsmi", f"library {exc} not found")
-    except Exception as exc:
-        return Unavailable(Reason.ERROR, "amdsmi", f"{type(exc).__name__}: {exc}")
-    return Value(", ".join(names) or "no processors", "amdsmi")
+
+def _probe_amdsmi(host: Host) -> Value[str] | Unavailable:
+    """What amdsmi says, in one line of evidence (optional: needs AMD's library)."""
+    import json
+    import sys
+
+    done = host.run("amdsmi", [sys.executable, "-c", AMDSMI_PROBE], timeout=15, display="amdsmi")
+    if not isinstance(done, Value):
+        return done
+    for line in reversed(done.value.stdout.splitlines()):
+        if line.startswith(AMDSMI_MARKER):
+            result = json.loads(line[len(AMDSMI_MARKER) :])
+            if "ok" in result:
+                return Value(str(result["ok"]), "amdsmi")
+            if "missing" in result:
+                return Unavailable(Reason.MISSING, "amdsmi", str(result["missing"]))
+            return Unavailable(Reason.ERROR, "amdsmi", str(result.get("error")))
+    return Unavailable(Reason.ERROR, "amdsmi", f"no answer (exit status {done.value.returncode})")
 
 
 def _render_node(host: Host, device_dir: str) -> str | None:
@@ -134,7 +151,7 @@ def probe_gpu(host: Host) -> GpuSearch:
             if ids.get("PCI_ID", "").lower() == STRIX_HALO_PCI_ID:
                 candidate = (None, device_dir, ids)
                 break
-    amdsmi = _probe_amdsmi() if host.live and candidate is not None else None
+    amdsmi = _probe_amdsmi(host) if host.live and candidate is not None else None
     if candidate is None:
         return GpuSearch(None, others, searched, amdsmi)
     card, device_dir, ids = candidate
