@@ -85,3 +85,17 @@ def test_table_verbose_shows_evidence_with_sources(cli) -> None:
     assert "GTT size: 61.3 GiB (65867350016 bytes)" in out
     assert "/sys/class/drm/card1/device/mem_info_gtt_total" in out
     assert "fix: Set ttm.pages_limit=29884416 and ttm.page_pool_size=29884416" in out
+
+
+def test_control_characters_from_the_host_cannot_break_reports(cli, fixture_copy) -> None:
+    """An ESC in a process's argv must not reach the terminal raw nor break the XML."""
+    root = fixture_copy("stock-128g")
+    argv = "/opt/llama.cpp/bin/llama-server\0-m\0/models/\x1b[2Jevil.gguf\0"
+    (root / "proc/2211/cmdline").write_text(argv)
+    junit = cli("scan", "--root", str(root), "--format", "junit")
+    ET.fromstring(junit.out)  # well-formed
+    assert "\\x1b[2Jevil" in junit.out
+    table = cli("scan", "--root", str(root), "--verbose", "--color", "never")
+    assert "\x1b" not in table.out and "\\x1b[2Jevil" in table.out
+    markdown = cli("scan", "--root", str(root), "--format", "markdown")
+    assert "\x1b" not in markdown.out

@@ -5,6 +5,7 @@ The JSON renderer imports neither rich nor textual, so machine output stays fast
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from enum import StrEnum
 from importlib import import_module
@@ -24,3 +25,13 @@ def renderer(fmt: Format) -> Callable[[Report], str]:
     module = import_module(f"hostcheck.render.{fmt.value}")
     render: Callable[[Report], str] = module.render
     return render
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def printable(text: object) -> str:
+    """Host text made safe to show: control characters (an ESC in a process's argv, a NUL in a
+    sysfs file) become visible \\xNN escapes instead of moving a terminal's cursor or
+    breaking XML. Newlines and tabs stay."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))

@@ -6,10 +6,11 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from hostcheck.model import Report, Status
+from hostcheck.render import printable
 
 
 def render(report: Report) -> str:
-    suites = ET.Element("testsuites", name=f"hostcheck {report.hostname}")
+    suites = ET.Element("testsuites", name=printable(f"hostcheck {report.hostname}"))
     by_area: dict[str, ET.Element] = {}
     for finding in report.sorted_findings():
         area = finding.rule.area
@@ -18,24 +19,27 @@ def render(report: Report) -> str:
             suite = ET.SubElement(suites, "testsuite", name=f"hostcheck.{area}")
             by_area[area] = suite
         case = ET.SubElement(suite, "testcase", classname=f"hostcheck.{area}", name=finding.rule.id)
-        details = "\n".join(
-            [finding.message, ""]
-            + [
-                f"{item.label}: {item.value if item.value is not None else '-'} [{item.source}]"
-                + (f" ({item.note})" if item.note else "")
-                for item in finding.evidence
-            ]
-            + ([f"fix: {finding.remediation.summary}"] if finding.remediation else [])
-            + [f"references: {', '.join(finding.rule.references)}"]
+        details = printable(
+            "\n".join(
+                [finding.message, ""]
+                + [
+                    f"{item.label}: {item.value if item.value is not None else '-'} [{item.source}]"
+                    + (f" ({item.note})" if item.note else "")
+                    for item in finding.evidence
+                ]
+                + ([f"fix: {finding.remediation.summary}"] if finding.remediation else [])
+                + [f"references: {', '.join(finding.rule.references)}"]
+            )
         )
+        message = printable(finding.message)
         if finding.status is Status.FAIL:
             ET.SubElement(
-                case, "failure", message=finding.message, type=finding.rule.severity.value
+                case, "failure", message=message, type=finding.rule.severity.value
             ).text = details
         elif finding.status is Status.ERROR:
-            ET.SubElement(case, "error", message=finding.message).text = details
+            ET.SubElement(case, "error", message=message).text = details
         elif finding.status is Status.SKIP:
-            ET.SubElement(case, "skipped", message=finding.message)
+            ET.SubElement(case, "skipped", message=message)
         else:
             ET.SubElement(case, "system-out").text = f"[{finding.status.value}] {details}"
     for suite in by_area.values():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from hostcheck.model import Report, Status
+from hostcheck.render import printable
 
 MARK = {
     Status.FAIL: "✗ FAIL",
@@ -14,14 +15,14 @@ MARK = {
 
 
 def _cell(text: object) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    return printable(text).replace("|", "\\|").replace("\n", " ").replace("`", "'")
 
 
 def render(report: Report) -> str:
     verdict = "READY" if report.ready else "NOT READY"
     counts = ", ".join(f"{n} {s}" for s, n in report.summary.items() if n)
     lines = [
-        f"# hostcheck: {report.hostname} is {verdict}",
+        f"# hostcheck: {_cell(report.hostname)} is {verdict}",
         "",
         f"- kernel: `{report.kernel_release}`",
         f"- GPU: {report.gpu or 'no Strix Halo GPU found'}",
@@ -44,7 +45,7 @@ def render(report: Report) -> str:
             "",
             f"### {MARK[finding.status]} `{finding.rule.id}` — {finding.rule.title}",
             "",
-            finding.message,
+            printable(finding.message),
             "",
         ]
         for item in finding.evidence:
@@ -53,6 +54,6 @@ def render(report: Report) -> str:
             lines.append(f"- {item.label}: {value} from `{item.source}`{note}")
         lines.append(f"- see it yourself: `{finding.rule.command}`")
         if finding.remediation:
-            lines.append(f"- fix: {finding.remediation.summary}")
+            lines.append(f"- fix: {printable(finding.remediation.summary)}")
         lines.append(f"- references: {', '.join(finding.rule.references)}")
     return "\n".join(lines) + "\n"

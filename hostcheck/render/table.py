@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from hostcheck.model import Finding, Report, Status
+from hostcheck.render import printable
 
 STYLE = {
     Status.FAIL: ("✗ FAIL", "bold red"),
@@ -23,13 +24,13 @@ STYLE = {
 
 
 def _detail(finding: Finding, verbose: bool) -> Text:
-    text = Text(finding.message)
+    text = Text(printable(finding.message))
     if verbose and finding.remediation and finding.status in (Status.FAIL, Status.WARN):
         text.append("\nfix: ", style="bold")
         text.append(finding.remediation.summary)
     if verbose or finding.status is Status.ERROR:
         for item in finding.evidence:
-            value = "—" if item.value is None else str(item.value)
+            value = "—" if item.value is None else printable(item.value)
             text.append(f"\n  {item.label}: ", style="dim")
             text.append(value)
             text.append(f"  [{item.source}]" + (f" {item.note}" if item.note else ""), style="dim")
@@ -50,13 +51,15 @@ def render(report: Report, *, color: bool = False, width: int = 100, verbose: bo
     verdict = (
         Text("READY", style="bold green") if report.ready else Text("NOT READY", style="bold red")
     )
-    header = Text(f"hostcheck {report.tool_version} — {report.hostname}: ")
+    header = Text(printable(f"hostcheck {report.tool_version} — {report.hostname}: "))
     header.append_text(verdict)
     console.print(header)
     console.print(
-        f"kernel {report.kernel_release} · GPU {report.gpu or 'none found'} · "
-        f"ROCm {report.rocm or 'not found'} · profile {report.profile}"
-        + (f" · in a container: {report.container}" if report.container else ""),
+        printable(
+            f"kernel {report.kernel_release} · GPU {report.gpu or 'none found'} · "
+            f"ROCm {report.rocm or 'not found'} · profile {report.profile}"
+            + (f" · in a container: {report.container}" if report.container else "")
+        ),
         style="dim",
     )
     table = Table(
@@ -81,7 +84,7 @@ def render(report: Report, *, color: bool = False, width: int = 100, verbose: bo
         for finding in skipped:
             by_reason.setdefault(finding.message, []).append(finding.rule.id)
         for why, rules in by_reason.items():
-            console.print(f"– skip {', '.join(rules)}: {why}", style="dim")
+            console.print(printable(f"– skip {', '.join(rules)}: {why}"), style="dim")
     counts = " · ".join(f"{n} {s}" for s, n in report.summary.items() if n)
     console.print(
         f"{counts}  (exit status {0 if report.ready else 1}; --fail-on {report.fail_on.value})"
