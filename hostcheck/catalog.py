@@ -56,7 +56,29 @@ def _require(data: dict[str, Any], key: str, kind: type, where: str) -> Any:
     return value
 
 
-def parse_rule(data: dict[str, Any], where: str, check_kinds: set[str]) -> Rule:
+def _check_template(text: object, fields: tuple[str, ...], where: str) -> None:
+    """A remediation string must be a str.format template whose {fields} the check fills."""
+    import string
+
+    if not isinstance(text, str):
+        raise CatalogError(f"{where}: expected text, got {type(text).__name__}")
+    try:
+        for _, field, _, _ in string.Formatter().parse(text):
+            if field is not None and field not in fields:
+                known = ", ".join(f"{{{f}}}" for f in fields) or "none"
+                raise CatalogError(
+                    f"{where}: {{{field}}} is not filled by this check (it fills {known})"
+                )
+    except ValueError as exc:
+        raise CatalogError(f"{where}: {exc} in {text!r}") from None
+
+
+def parse_rule(
+    data: dict[str, Any],
+    where: str,
+    check_kinds: dict[str, tuple[str, ...]],
+    fix_fields: dict[str, tuple[str, ...]] | None = None,
+) -> Rule:
     unknown = set(data) - RULE_KEYS
     if unknown:
         raise CatalogError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
@@ -76,6 +98,9 @@ def parse_rule(data: dict[str, Any], where: str, check_kinds: set[str]) -> Rule:
     kind = check.pop("kind", None)
     if kind not in check_kinds:
         raise CatalogError(f"{where}: [check] kind {kind!r} is not a known check kind")
+    missing = [name for name in check_kinds[kind] if name not in check]
+    if missing:
+        raise CatalogError(f"{where}: [check] kind {kind} needs {', '.join(missing)}")
     references = _require(data, "references", list, where)
     if not all(isinstance(ref, str) for ref in references):
         raise CatalogError(f"{where}: references must be strings")
@@ -86,6 +111,12 @@ def parse_rule(data: dict[str, Any], where: str, check_kinds: set[str]) -> Rule:
                 f"{where}: [remediation] kind must be one of {sorted(REMEDIATION_KINDS)}"
             )
         _require(remediation, "summary", str, f"{where} [remediation]")
+        for key in ("summary", "add_kernel_args", "remove_kernel_args", "modprobe"):
+            values = remediation.get(key, [])
+            for text in values if isinstance(values, list) else [values]:
+                _check_template(
+                    text, (fix_fields or {}).get(kind, ()), f"{where} [remediation] {key}"
+                )
     return Rule(
         id=rule_id,
         title=_require(data, "title", str, where),
@@ -167,7 +198,7 @@ def compile_catalog(directory: str | None = None) -> str:
 
 def load_catalog(directory: str | None = None) -> tuple[list[Rule], dict[str, Profile]]:
     """The rules and the workload profiles of a rule directory (default: the bundled one)."""
-    from hostcheck.checks import CHECK_KINDS
+    from hostcheck.checks import FIX_FIELDS, REQUIRED_PARAMS
 
     directory = directory or data_dir("rules")
     files = _load_data(directory)
@@ -177,7 +208,7 @@ def load_catalog(directory: str | None = None) -> tuple[list[Rule], dict[str, Pr
         if name == "profiles.toml":
             continue
         path = os.path.join(directory, name)
-        rule = parse_rule(data, path, set(CHECK_KINDS))
+        rule = parse_rule(data, path, REQUIRED_PARAMS, FIX_FIELDS)
         if name != f"{rule.id}.toml":
             raise CatalogError(f"{path}: file name must be {rule.id}.toml")
         if rule.id in seen:
@@ -193,8 +224,13 @@ def load_catalog(directory: str | None = None) -> tuple[list[Rule], dict[str, Pr
 
 def _profiles(data: dict[str, Any], path: str) -> dict[str, Profile]:
     profiles = {}
-    for name, entry in data.get("profile", {}).items():
+    table = data.get("profile", {})
+    if not isinstance(table, dict):
+        raise CatalogError(f"{path}: [profile] must be a table of profiles")
+    for name, entry in table.items():
         where = f"{path} [profile.{name}]"
+        if not isinstance(entry, dict):
+            raise CatalogError(f"{where}: must be a table")
         required = entry.get("required_gib")
         if not isinstance(required, int | float) or required <= 0:
             raise CatalogError(f"{where}: required_gib must be a positive number")

@@ -59,7 +59,7 @@ def build_remediation(rule: Rule, fix: Mapping[str, Any] | None) -> Remediation 
     declared = rule.remediation
     try:
         filled = _fill({k: v for k, v in declared.items() if k != "kind"}, fix)
-    except (KeyError, IndexError):
+    except (KeyError, IndexError, ValueError):
         # The check did not compute a value the template needs (e.g. RAM unreadable).
         return None
     add = fix.get("add_kernel_args", filled.get("add_kernel_args", []))

@@ -6,7 +6,7 @@ verdict, a message a person can act on, the evidence, and the values for the rul
 """
 
 from hostcheck.checks import devices, gpu, kernel, memory, software, tuning  # noqa: F401
-from hostcheck.checks._registry import CHECK_KINDS
+from hostcheck.checks._registry import CHECK_KINDS, FIX_FIELDS, REQUIRED_PARAMS
 from hostcheck.checks._util import Context
 
-__all__ = ["CHECK_KINDS", "Context"]
+__all__ = ["CHECK_KINDS", "FIX_FIELDS", "REQUIRED_PARAMS", "Context"]

@@ -12,7 +12,7 @@ from hostcheck.model import Evidence, Outcome, Verdict
 from hostcheck.readings import Reason, Unavailable
 
 
-@check_kind("device-access")
+@check_kind("device-access", requires=("node",), provides=("user", "group"))
 def device_access(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
     gpu = facts.gpu.strix_halo
     path: str | None = "/dev/kfd" if params["node"] == "kfd" else None

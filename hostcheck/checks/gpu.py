@@ -81,7 +81,7 @@ def gpu_present(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcom
     )
 
 
-@check_kind("cwsr")
+@check_kind("cwsr", requires=("rocm_fixed", "kernel"))
 def cwsr(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
     """amdgpu.cwsr_enable=0 until kernel and ROCm both carry the CWSR-size fix (ROCm#5590)."""
     live = facts.driver.amdgpu_params.get("cwsr_enable")
@@ -172,7 +172,7 @@ def cwsr(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
     )
 
 
-@check_kind("mes-firmware")
+@check_kind("mes-firmware", requires=("good", "bad", "suspect", "bad_firmware_packages"))
 def mes_firmware(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
     gpu = facts.gpu.strix_halo
     assert gpu is not None
@@ -246,7 +246,7 @@ def mes_firmware(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outco
     return Outcome(Verdict.OK, f"MES firmware 0x{version:08x} is {note}.", tuple(items))
 
 
-@check_kind("gpu-hangs")
+@check_kind("gpu-hangs", requires=("kinds", "lines_per_kind"))
 def gpu_hangs(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
     log = facts.kernel_log
     if not isinstance(log, Value):

@@ -31,7 +31,7 @@ def _release_evidence(facts: Facts) -> list[Evidence]:
     return items
 
 
-@check_kind("kernel-floor")
+@check_kind("kernel-floor", requires=("floor", "fixed_in"))
 def kernel_floor(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
     """Running kernel against a floor, with upstream fix versions and distro backports."""
     rel = release(facts)
@@ -72,7 +72,7 @@ def kernel_floor(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outco
     )
 
 
-@check_kind("rocm-kernel-floor")
+@check_kind("rocm-kernel-floor", requires=("generic", "ubuntu_hwe", "ubuntu_oem"))
 def rocm_kernel_floor(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
     """The kernel floor the ROCm documentation sets for Strix Halo."""
     rel = release(facts)
@@ -139,7 +139,7 @@ def _module_typo(module: str, param: str, modules: Mapping[str, list[str]]) -> s
     return None
 
 
-@check_kind("kernel-params")
+@check_kind("kernel-params", requires=("modules", "bare"))
 def kernel_params(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
     """Misspelled, unknown, ignored or conflicting GPU-related kernel arguments.
 

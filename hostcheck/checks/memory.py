@@ -40,7 +40,11 @@ def _ttm_fix(facts: Facts, params: Mapping[str, Any]) -> dict[str, Any] | None:
     return {"module": ttm_module_in_use(facts), "pages": pages, "gib": pages * PAGE // GIB}
 
 
-@check_kind("gtt-capacity")
+@check_kind(
+    "gtt-capacity",
+    requires=("headroom_gib", "min_free_gib", "advised_carveout_bytes"),
+    provides=("module", "pages", "gib"),
+)
 def gtt_capacity(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
     """GPU-addressable memory (max of carve-out and TTM-limited GTT) against the profile."""
     addressable, items = gpu_addressable(facts)
@@ -159,7 +163,11 @@ def _rocm_sees(facts: Facts) -> tuple[int | None, Evidence]:
     return None, evidence("KFD memory bank 0", gpu.kfd_memory)
 
 
-@check_kind("rocm-visible")
+@check_kind(
+    "rocm-visible",
+    requires=("ok_ratio", "capped_band_gib", "headroom_gib", "ttm_default_ratio"),
+    provides=("module", "pages", "gib"),
+)
 def rocm_visible(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
     """What ROCm will see against what the kernel reports (ROCm#5444, ROCm#5595)."""
     gpu = facts.gpu.strix_halo
@@ -234,7 +242,7 @@ def rocm_visible(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outco
     )
 
 
-@check_kind("carveout")
+@check_kind("carveout", requires=("advised_bytes",))
 def carveout(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
     gpu = facts.gpu.strix_halo
     assert gpu is not None
@@ -254,7 +262,7 @@ def carveout(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
     )
 
 
-@check_kind("gttsize-deprecated")
+@check_kind("gttsize-deprecated", requires=("headroom_gib",), provides=("module", "pages", "gib"))
 def gttsize_deprecated(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
     items: list[Evidence] = []
     cmdline = cmdline_value(facts, "amdgpu.gttsize")
@@ -298,7 +306,7 @@ def gttsize_deprecated(facts: Facts, params: Mapping[str, Any], ctx: Context) ->
     return Outcome(Verdict.PROBLEM, message, tuple(items), fix=fix)
 
 
-@check_kind("ttm-module")
+@check_kind("ttm-module", requires=("headroom_gib",), provides=("module", "pages", "gib"))
 def ttm_module(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
     """TTM options must be set on the module the amdgpu in use links against (facts §5.2)."""
     right = ttm_module_in_use(facts)

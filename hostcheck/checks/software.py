@@ -26,7 +26,7 @@ from hostcheck.model import Evidence, Outcome, Verdict
 from hostcheck.readings import Unavailable
 
 
-@check_kind("rocm-version")
+@check_kind("rocm-version", requires=("min",))
 def rocm_version(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
     versions = rocm_versions(facts)
     floor = pad(release_tuple(params["min"]))
@@ -55,7 +55,7 @@ def rocm_version(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outco
     )
 
 
-@check_kind("rocm-kernel-compat")
+@check_kind("rocm-kernel-compat", requires=("table", "table_date", "kernel"))
 def rocm_kernel_compat(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
     """The ROCm × kernel table of the ROCm docs (facts §5.3)."""
     versions = rocm_versions(facts)
@@ -128,7 +128,7 @@ def rocm_kernel_compat(facts: Facts, params: Mapping[str, Any], ctx: Context) ->
     return Outcome(worst, " ".join(messages), tuple(items))
 
 
-@check_kind("torch-arch")
+@check_kind("torch-arch", requires=("arch", "min_ratio", "known_caps"))
 def torch_arch(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
     python = facts.software.python
     if python is None:

@@ -37,7 +37,7 @@ def _who(proc: InferenceProcess) -> str:
     return f"{proc.kind} pid {proc.pid}" if proc.pid else f"{proc.kind} env file {proc.source}"
 
 
-@check_kind("env-var-forbidden")
+@check_kind("env-var-forbidden", requires=("variable", "why"))
 def env_var_forbidden(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
     """A variable that must not be set for inference processes (e.g. HSA_OVERRIDE_GFX_VERSION)."""
     name = params["variable"]
@@ -89,7 +89,7 @@ def _torch_prefers_hipblaslt(facts: Facts, since: str) -> str | None:
     return None
 
 
-@check_kind("hipblaslt")
+@check_kind("hipblaslt", requires=("switches", "why", "torch_prefers_from"))
 def hipblaslt(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
     """Advisory for ROCm#4748: rocBLAS on gfx1151 is slow; hipBLASLt switches help."""
     procs = _processes(facts)
@@ -144,7 +144,9 @@ def _model_path(argv: tuple[str, ...]) -> str | None:
     return None
 
 
-@check_kind("llamacpp-mmap")
+@check_kind(
+    "llamacpp-mmap", requires=("threshold_gib", "no_mmap_flags", "no_mmap_env", "bad_kernels")
+)
 def llamacpp_mmap(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
     """llama.cpp on ROCm past 64 GB without --no-mmap (llama.cpp#15018); bad kernels."""
     rel = release(facts)
@@ -227,7 +229,7 @@ def iommu(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
     )
 
 
-@check_kind("sysctl")
+@check_kind("sysctl", requires=("key", "expected", "why"), provides=("key", "value"))
 def sysctl(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
     key = params["key"]
     want = str(params["expected"])
@@ -247,7 +249,7 @@ def sysctl(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
     )
 
 
-@check_kind("vllm-env")
+@check_kind("vllm-env", requires=("forbidden", "recommended"))
 def vllm_env(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
     """The runtime environment for vLLM on gfx1151 (seed Part 2, corrected by facts §7)."""
     procs = _processes(facts, "vllm")
