@@ -51,8 +51,9 @@ def _fill(template: Any, values: Mapping[str, Any]) -> Any:
 def build_remediation(rule: Rule, fix: Mapping[str, Any] | None) -> Remediation | None:
     """The rule's declared remediation with the values the check computed from the host.
 
-    A check may override the argument lists and the summary (``add_kernel_args``,
-    ``remove_kernel_args``, ``summary``) where the fix depends on what it found.
+    A check may override the argument lists, the summary and the kind (``add_kernel_args``,
+    ``remove_kernel_args``, ``summary``, ``kind``) where the fix depends on what it found,
+    e.g. a setting that lives in modprobe.d rather than on the command line.
     """
     if fix is None or rule.remediation is None:
         return None
@@ -65,13 +66,15 @@ def build_remediation(rule: Rule, fix: Mapping[str, Any] | None) -> Remediation 
     add = fix.get("add_kernel_args", filled.get("add_kernel_args", []))
     remove = fix.get("remove_kernel_args", filled.get("remove_kernel_args", []))
     return Remediation(
-        kind=str(declared["kind"]),
+        kind=str(fix.get("kind", declared["kind"])),
         summary=str(fix.get("summary", filled["summary"])),
         add_kernel_args=tuple(add),
         remove_kernel_args=tuple(remove),
         modprobe=tuple(filled.get("modprobe", [])),
         sysctl=dict(filled.get("sysctl", {})),
-        reboot_required=bool(declared.get("reboot_required", declared["kind"] in KERNEL_ARG_KINDS)),
+        reboot_required=bool(
+            declared.get("reboot_required", fix.get("kind", declared["kind"]) in KERNEL_ARG_KINDS)
+        ),
     )
 
 

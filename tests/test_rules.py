@@ -400,3 +400,22 @@ def test_user_given_with_user_and_group_of_a_real_node_by_name(scan) -> None:
     finding = run.finding("devices.kfd")
     assert finding["status"] == "fail"
     assert "usermod -aG video daemon" in finding["message"]
+
+
+def test_cwsr_workaround_staged_in_modprobe_is_removed_there(scan) -> None:
+    run = scan(
+        "tuned-ready",
+        {
+            "etc/modprobe.d/amdgpu-cwsr.conf": "options amdgpu cwsr_enable=0\n",
+            "sys/module/amdgpu/parameters/cwsr_enable": "0\n",
+        },
+        "--select",
+        "amdgpu.cwsr",
+    )
+    remediation = run.finding("amdgpu.cwsr")["remediation"]
+    assert remediation["kind"] == "manual"
+    assert remediation["kernel_args"] == {"add": [], "remove": []}
+    assert (
+        "Remove 'options amdgpu cwsr_enable=0' from /etc/modprobe.d/amdgpu-cwsr.conf"
+        in remediation["summary"]
+    )

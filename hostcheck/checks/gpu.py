@@ -131,18 +131,32 @@ def cwsr(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
                 "CWSR is off by this kernel's default; kernel and ROCm carry the CWSR fix.",
                 tuple(items),
             )
-        where = "the kernel command line" if on_cmdline is not None else staged[1]  # type: ignore[index]
+        if on_cmdline is not None:
+            where = "the kernel command line"
+            fix: dict[str, Any] = {
+                "add_kernel_args": [],
+                "remove_kernel_args": ["amdgpu.cwsr_enable"],
+            }
+        else:
+            assert staged is not None
+            where = staged[1]
+            fix = {
+                "kind": "manual",
+                "add_kernel_args": [],
+                "remove_kernel_args": [],
+                "summary": f"Remove 'options amdgpu cwsr_enable=0' from {where}, rebuild the "
+                "initramfs and reboot.",
+            }
+        fix.setdefault(
+            "summary",
+            "Remove amdgpu.cwsr_enable=0 from the kernel command line; kernel and ROCm carry the fix.",
+        )
         return Outcome(
             Verdict.ADVISORY,
             f"amdgpu.cwsr_enable=0 (in {where}) is no longer needed: kernel and ROCm both carry "
             "the CWSR fix, and disabling CWSR has side effects. Remove it.",
             tuple(items),
-            fix={
-                "add_kernel_args": [],
-                "remove_kernel_args": ["amdgpu.cwsr_enable"] if on_cmdline is not None else [],
-                "summary": f"Remove the amdgpu.cwsr_enable=0 workaround from {where}; kernel and "
-                "ROCm carry the fix.",
-            },
+            fix=fix,
         )
     if not enabled:
         return Outcome(

@@ -113,7 +113,16 @@ def gtt_capacity(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outco
                 tuple(items),
             )
         if gttsize and gtt < ttm_bytes:
-            fix = {**fix, "remove_kernel_args": ["amdgpu.gttsize"]}
+            if cmdline_value(facts, "amdgpu.gttsize") is not None:
+                fix = {**fix, "remove_kernel_args": ["amdgpu.gttsize"]}
+            else:  # set in modprobe.d: removed there, not on the command line
+                where = (staged_option(facts, "amdgpu", "gttsize") or ("", "modprobe.d"))[1]
+                fix = {
+                    **fix,
+                    "kind": "manual",
+                    "summary": f"Remove the gttsize option from {where}, rebuild the initramfs "
+                    f"and reboot; keep {module}.pages_limit at {fix['gib']} GiB.",
+                }
             return Outcome(
                 Verdict.PROBLEM,
                 f"amdgpu.gttsize={gttsize} caps GTT at {gib(gtt)}, below the TTM limit "
