@@ -4,9 +4,11 @@ A Host is built around a root directory: ``/`` on a live host, the host's filesy
 into a container (``/host``, with ``host_mount=True``), or a fixture / snapshot tree in tests.
 Nothing else in hostcheck opens host files or starts processes.
 
-Every read is bounded in time: sysfs attributes of a wedged GPU can block forever, so reads run
-on a worker thread and are abandoned after ``read_timeout`` seconds. Once a read in a directory
-has hung, further reads in that directory fail at once instead of hanging again.
+Every file read and every command is bounded in time: sysfs attributes of a wedged GPU can
+block forever, so such reads run on a worker thread and are abandoned after ``read_timeout``
+seconds, and a command stuck past its timeout is killed and abandoned. Once a read in a
+directory has hung, further reads below it fail at once instead of hanging again. Listing a
+directory and stat() are not bounded: they do not call into drivers.
 
 Data a host does not keep in files is recorded under ``ROOT/.hostcheck/`` for non-live roots
 (see fixtures/README.md): ``dmesg.txt``, ``devices.json``, ``commands/<name>.txt``, ``user``.

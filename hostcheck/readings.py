@@ -20,6 +20,7 @@ class Reason(StrEnum):
     TIMEOUT = "timeout"  # the read or command did not finish within its bound
     UNPARSABLE = "unparsable"  # read, but the content is not what the kernel/tool writes
     NOT_RECORDED = "not-recorded"  # a fixture/snapshot root that did not record this item
+    NOT_RUN = "not-run"  # a command left out because nothing depends on it here
     ERROR = "error"  # anything else (I/O error, command failed)
 
 
@@ -29,10 +30,6 @@ class Value(NamedTuple, Generic[T]):
     value: T
     source: str
 
-    @property
-    def ok(self) -> bool:
-        return True
-
 
 class Unavailable(NamedTuple):
     """Could not be read: why, where from, and what the OS or tool said."""
@@ -41,13 +38,6 @@ class Unavailable(NamedTuple):
     source: str
     detail: str = ""
 
-    @property
-    def ok(self) -> bool:
-        return False
-
     def describe(self) -> str:
         text = f"{self.source}: {self.reason.value}"
         return f"{text} ({self.detail})" if self.detail else text
-
-
-Reading = Value[T] | Unavailable

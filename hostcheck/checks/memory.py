@@ -256,17 +256,20 @@ def carveout(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
     gpu = facts.gpu.strix_halo
     assert gpu is not None
     item = evidence("VRAM carve-out", gpu.vram_total, size_text)
+    visible = evidence("CPU-visible VRAM", gpu.vis_vram_total, size_text)
     if not isinstance(gpu.vram_total, Value):
         return unknown("The VRAM carve-out size could not be read.", item)
     vram = gpu.vram_total.value
     advised = int(params["advised_bytes"])
     if vram <= advised:
-        return Outcome(Verdict.OK, f"The BIOS carve-out is {gib(vram)}, as ROCm advises.", (item,))
+        return Outcome(
+            Verdict.OK, f"The BIOS carve-out is {gib(vram)}, as ROCm advises.", (item, visible)
+        )
     return Outcome(
         Verdict.PROBLEM,
         f"The BIOS carve-out is {gib(vram)}; ROCm advises {advised // (1024 * 1024)} MiB and a "
         "raised TTM/GTT limit instead. Memory carved out is lost to Linux and to GTT.",
-        (item,),
+        (item, visible),
         fix={},
     )
 

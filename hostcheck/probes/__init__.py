@@ -49,7 +49,7 @@ def collect(host: Host, options: ProbeOptions | None = None) -> Facts:
     device_paths = ["/dev/kfd"] + ([render] if render else [])
     devices = {path: probe_device(host, path, user) for path in device_paths}
 
-    software = probe_software(host, options.python)
+    software = probe_software(host, options.python, gpu_found=gpu.strix_halo is not None)
     processes = probe_processes(host)
 
     return Facts(

@@ -126,9 +126,15 @@ def _relevant_packages(text: str) -> dict[str, str]:
     }
 
 
-def probe_software(host: Host, python: str | None) -> SoftwareFacts:
+def probe_software(host: Host, python: str | None, gpu_found: bool = True) -> SoftwareFacts:
+    """ROCm, packages and tools. Without a Strix Halo GPU, no rule needs rocminfo or rpm, so
+    they are not run (rocminfo can take seconds)."""
     packages = read_parsed(host, "/var/lib/dpkg/status", _relevant_packages)
-    rpm = host.run("rpm-linux-firmware", ["rpm", "-q", "linux-firmware"], timeout=20)
+    rpm = (
+        host.run("rpm-linux-firmware", ["rpm", "-q", "linux-firmware"], timeout=20)
+        if gpu_found
+        else Unavailable(Reason.NOT_RUN, "rpm -q linux-firmware", "no Strix Halo GPU")
+    )
     rpm_firmware: Value[str] | Unavailable
     if isinstance(rpm, Value):
         if rpm.value.returncode == 0 and rpm.value.stdout.strip():
@@ -141,7 +147,9 @@ def probe_software(host: Host, python: str | None) -> SoftwareFacts:
         rocm_version=_rocm_version(host, packages),
         packages=packages,
         rpm_firmware=rpm_firmware,
-        rocminfo=_rocminfo(host),
+        rocminfo=_rocminfo(host)
+        if gpu_found
+        else Unavailable(Reason.NOT_RUN, "rocminfo", "no Strix Halo GPU"),
         mes_firmware_overrides=[
             path.rsplit("/", 1)[-1]
             for path in host.glob("/lib/firmware/updates/amdgpu", "gc_11_5_1_mes*")
