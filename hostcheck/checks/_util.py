@@ -68,6 +68,13 @@ def cmdline_value(facts: Facts, name: str) -> str | None:
     return found
 
 
+def cmdline_evidence(facts: Facts) -> Evidence:
+    """The kernel command line as evidence."""
+    return evidence(
+        "kernel command line", facts.kernel.cmdline, lambda args: " ".join(a.text for a in args)
+    )
+
+
 def staged_option(facts: Facts, module: str, name: str) -> tuple[str, str] | None:
     """A module option staged in modprobe.d: (value, file)."""
     found = None

@@ -9,6 +9,7 @@ from hostcheck.checks._registry import check_kind
 from hostcheck.checks._util import (
     Context,
     cmdline_args,
+    cmdline_evidence,
     dkms_note,
     evidence,
     floor_rc,
@@ -245,11 +246,5 @@ def kernel_params(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outc
         Verdict.OK,
         "GPU-related kernel arguments are spelled correctly and do not conflict"
         + (f": {' '.join(gpu_args)}." if gpu_args else " (none set)."),
-        (
-            evidence(
-                "kernel command line",
-                facts.kernel.cmdline,
-                lambda args: " ".join(a.text for a in args),
-            ),
-        ),
+        (cmdline_evidence(facts),),
     )

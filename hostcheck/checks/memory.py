@@ -10,6 +10,7 @@ from hostcheck.checks._util import (
     GIB,
     PAGE,
     Context,
+    cmdline_evidence,
     cmdline_value,
     evidence,
     gib,
@@ -295,13 +296,7 @@ def gttsize_deprecated(facts: Facts, params: Mapping[str, Any], ctx: Context) ->
         return Outcome(
             Verdict.OK,
             "amdgpu.gttsize is not used.",
-            (
-                evidence(
-                    "kernel command line",
-                    facts.kernel.cmdline,
-                    lambda a: " ".join(x.text for x in a),
-                ),
-            ),
+            (cmdline_evidence(facts),),
         )
     fix = _ttm_fix(facts, params) or {}
     message = (

@@ -9,6 +9,7 @@ from typing import Any
 from hostcheck.checks._registry import check_kind
 from hostcheck.checks._util import (
     Context,
+    cmdline_evidence,
     cmdline_value,
     evidence,
     pad,
@@ -197,11 +198,7 @@ def llamacpp_mmap(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outc
 def iommu(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
     amd_iommu = cmdline_value(facts, "amd_iommu")
     mode = cmdline_value(facts, "iommu")
-    items = [
-        evidence(
-            "kernel command line", facts.kernel.cmdline, lambda a: " ".join(x.text for x in a)
-        ),
-    ]
+    items = [cmdline_evidence(facts)]
     if facts.vfio_devices:
         items.append(
             Evidence(
