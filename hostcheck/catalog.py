@@ -58,12 +58,12 @@ def _require(data: dict[str, Any], key: str, kind: type, where: str) -> Any:
 
 def _check_template(text: object, fields: tuple[str, ...], where: str) -> None:
     """A remediation string must be a str.format template whose {fields} the check fills."""
-    import string
+    from _string import formatter_parser  # what string.Formatter().parse() calls
 
     if not isinstance(text, str):
         raise CatalogError(f"{where}: expected text, got {type(text).__name__}")
     try:
-        for _, field, _, _ in string.Formatter().parse(text):
+        for _, field, _, _ in formatter_parser(text):
             if field is not None and field not in fields:
                 known = ", ".join(f"{{{f}}}" for f in fields) or "none"
                 raise CatalogError(

@@ -165,13 +165,31 @@ class Host:
         if self.live:
             return host_path or "/"
         directory, _, name = host_path.rstrip("/").rpartition("/")
-        return self._resolve(f"{self._resolve_dir(directory)}/{name}" if name else directory)
+        base = self._resolve_dir(directory)
+        if not name:
+            return self._real(base)
+        candidate = self._real(posixpath.join(base, name))
+        if name in (".", "..") or os.path.islink(candidate):
+            return self._resolve(posixpath.join(base, name))
+        return candidate
+
+    def _real(self, host_path: str) -> str:
+        rel = host_path.lstrip("/")
+        return os.path.join(self.root, rel) if rel else self.root
 
     def _resolve_dir(self, directory: str) -> str:
-        """A host directory path with every symlink in it resolved, still a host path."""
+        """A host directory path with every symlink in it resolved (still a host path);
+        one lstat() per directory the scan touches, thanks to the cache."""
+        if directory in ("", "/"):
+            return "/"
         cached = self._resolved.get(directory)
         if cached is None:
-            cached = self._host_path_of(self._resolve(directory))
+            parent, _, name = directory.rpartition("/")
+            joined = posixpath.join(self._resolve_dir(parent), name)
+            if name in ("", ".", "..") or os.path.islink(self._real(joined)):
+                cached = self._host_path_of(self._resolve(joined))
+            else:
+                cached = joined
             self._resolved[directory] = cached
         return cached
 
