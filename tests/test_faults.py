@@ -161,14 +161,32 @@ _TARGETS = [
 ]
 
 
-@settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+# Text that looks almost right is what breaks parsers: digits that are not ASCII ("²", "١"),
+# rich markup brackets, separators, NULs and escape sequences.
+_TRICKY = (
+    st.lists(
+        st.sampled_from([*"0123456789abcdefx:=.-_ \n\t[]/\"'#²١\x00\x1b", "MemTotal", "0x", "kB"]),
+        max_size=80,
+    )
+    .map("".join)
+    .map(lambda text: text.encode("utf-8"))
 )
-@given(target=st.sampled_from(_TARGETS), content=st.binary(max_size=300))
+
+
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    target=st.sampled_from(_TARGETS),
+    content=st.one_of(st.binary(max_size=300), _TRICKY),
+)
 def test_any_corrupted_file_never_crashes_the_scan(
     tmp_path_factory, target: str, content: bytes
 ) -> None:
-    """Whatever bytes a host file holds, every rule still yields a verdict."""
+    """Whatever a host file holds, every rule still yields a verdict and every format renders."""
+    from hostcheck.render import Format, renderer
+    from hostcheck.render.table import render as render_table
+
     root = tmp_path_factory.mktemp("host")
     shutil.copytree(FIXTURES / "tuned-ready", root, dirs_exist_ok=True)
     (root / target).write_bytes(content)
@@ -176,6 +194,28 @@ def test_any_corrupted_file_never_crashes_the_scan(
     report = engine.run(_RULES, facts, _PROFILE)
     assert len(report.findings) == len(_RULES)
     assert all(isinstance(f.status, Status) and f.message for f in report.findings)
+    assert not any("Internal error" in f.message for f in report.findings)
+    for fmt in (Format.JSON, Format.JUNIT, Format.MARKDOWN):
+        assert renderer(fmt)(report)
+    assert render_table(report, verbose=True)
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(name=st.text(alphabet="0123456789²١[]:.-_ab", min_size=1, max_size=8))
+def test_odd_names_in_host_directories_never_crash_the_scan(tmp_path_factory, name: str) -> None:
+    """Directory names come from the host too: /proc/1², renderD, card١."""
+    root = tmp_path_factory.mktemp("host")
+    shutil.copytree(FIXTURES / "tuned-ready", root, dirs_exist_ok=True)
+    for parent in ("proc", f"{GPU_DIR}/drm", "sys/class/drm", "sys/class/kfd/kfd/topology/nodes"):
+        target = root / parent / name
+        if not target.exists():
+            target.mkdir(parents=True)
+            (target / "cmdline").write_text("llama-server\0")
+    (root / f"{GPU_DIR}/drm" / f"renderD{name}").mkdir(exist_ok=True)
+    facts = collect(Host(root), ProbeOptions())
+    report = engine.run(_RULES, facts, _PROFILE)
     assert not any("Internal error" in f.message for f in report.findings)
 
 
