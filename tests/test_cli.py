@@ -56,14 +56,22 @@ def test_bad_env_file_line_names_file_and_line(cli, tmp_path: Path) -> None:
     assert f"--env-file {env}, line 2: expected KEY=VALUE" in run.err
 
 
-def test_invalid_rule_file_is_an_input_error_naming_file_and_key(cli, tmp_path: Path) -> None:
+def _rule_dir(tmp_path: Path, name: str, text: str) -> Path:
+    """A rule directory holding the bundled profiles and one rule file."""
     rules = tmp_path / "rules"
     rules.mkdir()
     (rules / "profiles.toml").write_text(
         (Path(__file__).parent.parent / "rules" / "profiles.toml").read_text()
     )
-    (rules / "kernel.version.toml").write_text(
-        'id = "kernel.version"\ntitle = "x"\nseverity = "urgent"\n'
+    (rules / name).write_text(text)
+    return rules
+
+
+def test_invalid_rule_file_is_an_input_error_naming_file_and_key(cli, tmp_path: Path) -> None:
+    rules = _rule_dir(
+        tmp_path,
+        "kernel.version.toml",
+        'id = "kernel.version"\ntitle = "x"\nseverity = "urgent"\n',
     )
     run = cli("scan", "--fixture", "stock-128g", "--rules", str(rules))
     assert run.code == 2
@@ -74,14 +82,11 @@ def test_invalid_rule_file_is_an_input_error_naming_file_and_key(cli, tmp_path: 
 
 
 def test_rule_with_unknown_check_kind_is_refused(cli, tmp_path: Path) -> None:
-    rules = tmp_path / "rules"
-    rules.mkdir()
-    (rules / "profiles.toml").write_text(
-        (Path(__file__).parent.parent / "rules" / "profiles.toml").read_text()
-    )
-    (rules / "site.local.toml").write_text(
+    rules = _rule_dir(
+        tmp_path,
+        "site.local.toml",
         'id = "site.local"\ntitle = "t"\nseverity = "low"\nreferences = []\nrationale = "r"\n'
-        'command = "true"\n[check]\nkind = "shell"\nrun = "rm -rf /"\n'
+        'command = "true"\n[check]\nkind = "shell"\nrun = "rm -rf /"\n',
     )
     run = cli("rules", "--rules", str(rules))
     assert run.code == 2 and "[check] kind 'shell' is not a known check kind" in run.err
