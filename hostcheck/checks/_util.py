@@ -11,7 +11,6 @@ from hostcheck.parsers import KernelArg, KernelRelease
 from hostcheck.readings import Unavailable, Value
 
 GIB = 1024**3
-MIB = 1024**2
 PAGE = 4096  # TTM counts 4 KiB pages (facts §5.1)
 
 
@@ -28,6 +27,15 @@ def gib(nbytes: int) -> str:
 
 def size_text(nbytes: int) -> str:
     return f"{gib(nbytes)} ({nbytes} bytes)"
+
+
+def pages_text(pages: int) -> str:
+    return f"{pages} pages = {gib(pages * PAGE)}"
+
+
+def value_or(reading: Value[Any] | Unavailable | None, default: Any) -> Any:
+    """The value of a reading, or ``default`` when it could not be read."""
+    return reading.value if isinstance(reading, Value) else default
 
 
 def evidence(
@@ -56,7 +64,7 @@ def unknown(message: str, *items: Evidence) -> Outcome:
 
 def cmdline_args(facts: Facts) -> list[KernelArg]:
     cmdline = facts.kernel.cmdline
-    return cmdline.value if isinstance(cmdline, Value) else []
+    return value_or(cmdline, [])
 
 
 def cmdline_value(facts: Facts, name: str) -> str | None:
@@ -89,7 +97,7 @@ def staged_option(facts: Facts, module: str, name: str) -> tuple[str, str] | Non
 
 def release(facts: Facts) -> KernelRelease | None:
     rel = facts.kernel.release
-    return rel.value if isinstance(rel, Value) else None
+    return value_or(rel, None)
 
 
 def _abi_at_least(rel: KernelRelease, upstream: tuple[int, int, int], abi: int) -> bool:
@@ -272,13 +280,13 @@ def gpu_addressable(facts: Facts) -> tuple[int | None, list[Evidence]]:
         evidence(
             f"{module.name}.pages_limit",
             module.pages_limit,
-            lambda pages: f"{pages} pages = {gib(pages * PAGE)}",
+            pages_text,
         ),
     ]
-    gtt = gpu.gtt_total.value if isinstance(gpu.gtt_total, Value) else None
+    gtt = value_or(gpu.gtt_total, None)
     ttm = module.pages_limit.value * PAGE if isinstance(module.pages_limit, Value) else None
     limited = min(x for x in (gtt, ttm) if x is not None) if (gtt or ttm) else None
-    vram = gpu.vram_total.value if isinstance(gpu.vram_total, Value) else None
+    vram = value_or(gpu.vram_total, None)
     best = max((x for x in (vram, limited) if x is not None), default=None)
     return best, items
 

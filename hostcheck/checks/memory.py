@@ -15,12 +15,14 @@ from hostcheck.checks._util import (
     evidence,
     gib,
     gpu_addressable,
+    pages_text,
     recommended_pages,
     release,
     size_text,
     staged_option,
     ttm_module_in_use,
     unknown,
+    value_or,
 )
 from hostcheck.facts import Facts
 from hostcheck.model import Evidence, Outcome, Verdict
@@ -30,7 +32,7 @@ from hostcheck.readings import Value
 
 def _mem_total(facts: Facts) -> int | None:
     mem = facts.memory.mem_total_kib
-    return mem.value if isinstance(mem, Value) else None
+    return value_or(mem, None)
 
 
 def _ttm_fix(facts: Facts, params: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -80,8 +82,8 @@ def gtt_capacity(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outco
     required = ctx.profile.required_gib * GIB
     ram = mem_kib * 1024
     ttm_bytes = limit.value * PAGE if isinstance(limit, Value) else 0
-    gtt = gpu.gtt_total.value if isinstance(gpu.gtt_total, Value) else 0
-    vram = gpu.vram_total.value if isinstance(gpu.vram_total, Value) else 0
+    gtt = value_or(gpu.gtt_total, 0)
+    vram = value_or(gpu.vram_total, 0)
     gttsize = (
         cmdline_value(facts, "amdgpu.gttsize")
         or (staged_option(facts, "amdgpu", "gttsize") or ("",))[0]
@@ -89,7 +91,7 @@ def gtt_capacity(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outco
     staged = staged_option(facts, module, "pages_limit")
     pending = ""
     staged_pages = parse_decimal(staged[0]) if staged else None
-    live_pages = limit.value if isinstance(limit, Value) else None
+    live_pages = value_or(limit, None)
     if staged and staged_pages is not None and staged_pages != live_pages:
         items.append(
             Evidence(f"{module}.pages_limit (staged)", staged[0], staged[1], "not in effect")
@@ -183,8 +185,8 @@ def rocm_visible(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outco
     gpu = facts.gpu.strix_halo
     assert gpu is not None
     seen, seen_item = _rocm_sees(facts)
-    vram = gpu.vram_total.value if isinstance(gpu.vram_total, Value) else 0
-    gtt = gpu.gtt_total.value if isinstance(gpu.gtt_total, Value) else 0
+    vram = value_or(gpu.vram_total, 0)
+    gtt = value_or(gpu.gtt_total, 0)
     items = [
         seen_item,
         evidence("VRAM carve-out", gpu.vram_total, size_text),
@@ -219,9 +221,7 @@ def rocm_visible(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outco
     mem_kib = _mem_total(facts)
     ratio = float(params["ok_ratio"])
     if ttm_bytes is not None and seen >= ratio * max(vram, min(gtt, ttm_bytes)):
-        items.append(
-            evidence(f"{module}.pages_limit", limit, lambda p: f"{p} pages = {gib(p * PAGE)}")
-        )
+        items.append(evidence(f"{module}.pages_limit", limit, pages_text))
         gttsize_set = cmdline_value(facts, "amdgpu.gttsize") is not None or staged_option(
             facts, "amdgpu", "gttsize"
         )

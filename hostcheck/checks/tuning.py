@@ -16,6 +16,7 @@ from hostcheck.checks._util import (
     release,
     release_tuple,
     unknown,
+    value_or,
 )
 from hostcheck.facts import Facts, InferenceProcess
 from hostcheck.model import Evidence, Outcome, Verdict
@@ -164,7 +165,7 @@ def llamacpp_mmap(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outc
     env_off: dict[str, str] = params["no_mmap_env"]
     for proc in _processes(facts, "llama.cpp"):
         argv = proc.argv
-        env = proc.environ.value if isinstance(proc.environ, Value) else {}
+        env = value_or(proc.environ, {})
         off = any(a in flags for a in argv) or any(
             env.get(k, "").lower() == v for k, v in env_off.items()
         )
