@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 from hostcheck.facts import Facts
 from hostcheck.host import Host
-from hostcheck.probes.access import default_user, probe_device, probe_user
+from hostcheck.probes.access import default_user, probe_devices, probe_user
 from hostcheck.probes.gpu import probe_gpu
 from hostcheck.probes.software import probe_processes, probe_software
 from hostcheck.probes.system import (
@@ -47,7 +47,7 @@ def collect(host: Host, options: ProbeOptions | None = None) -> Facts:
     user = probe_user(host, name, explicit)
     render = gpu.strix_halo.render_node if gpu.strix_halo else None
     device_paths = ["/dev/kfd"] + ([render] if render else [])
-    devices = {path: probe_device(host, path, user) for path in device_paths}
+    devices = probe_devices(host, device_paths, user)
 
     software = probe_software(host, options.python, gpu_found=gpu.strix_halo is not None)
     processes = probe_processes(host)

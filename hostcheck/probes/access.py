@@ -59,18 +59,17 @@ def probe_user(host: Host, name: str, explicit: bool = True) -> UserFacts | Unav
     return UserFacts(name, uid, sorted(set(groups)), "/etc/passwd, /etc/group", explicit)
 
 
-def _group_name(host: Host, node: NodeInfo) -> str | None:
-    if node.group:
-        return node.group
+def _group_names(host: Host) -> dict[int, str]:
+    """gid -> group name from the host's /etc/group."""
+    names: dict[int, str] = {}
     for row in _table(host, "/etc/group"):
-        if len(row) >= 3 and parse_decimal(row[2]) == node.gid:
-            return row[0]
-    return None
+        gid = parse_decimal(row[2]) if len(row) >= 3 else None
+        if gid is not None:
+            names.setdefault(gid, row[0])
+    return names
 
 
-def _decide(
-    host: Host, node: NodeInfo, group: str, user: UserFacts | Unavailable
-) -> tuple[bool | None, str]:
+def _decide(node: NodeInfo, group: str, user: UserFacts | Unavailable) -> tuple[bool | None, str]:
     if node.kind != "char":
         return False, f"is a {node.kind}, not a character device"
     perms = f"mode {node.mode:04o}, group {group}"
@@ -101,7 +100,17 @@ def _decide(
     )
 
 
-def probe_device(host: Host, path: str, user: UserFacts | Unavailable) -> DeviceNode:
+def probe_devices(
+    host: Host, paths: list[str], user: UserFacts | Unavailable
+) -> dict[str, DeviceNode]:
+    """Each device node and whether the user can open it (/etc/group read once)."""
+    names = _group_names(host)
+    return {path: probe_device(host, path, user, names) for path in paths}
+
+
+def probe_device(
+    host: Host, path: str, user: UserFacts | Unavailable, group_names: dict[int, str]
+) -> DeviceNode:
     """Whether the user can open a device node, decided from its mode and /etc/group.
 
     The group file decides, because that is what a service started at boot gets. On a live
@@ -113,8 +122,8 @@ def probe_device(host: Host, path: str, user: UserFacts | Unavailable) -> Device
         return DeviceNode(
             path, info, False if info.reason == Reason.MISSING else None, info.describe()
         )
-    group = _group_name(host, info.value) or str(info.value.gid)
-    allowed, why = _decide(host, info.value, group, user)
+    group = info.value.group or group_names.get(info.value.gid) or str(info.value.gid)
+    allowed, why = _decide(info.value, group, user)
     live = host.can_open_live(path)
     if (
         live is not None
