@@ -279,7 +279,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
         raise UsageError("--timeout must be a positive number of seconds")
     if args.host_mount and not args.root:
         raise UsageError("--host-mount needs --root DIR (the host's / as mounted in the container)")
-    root = str(_fixture_root(args.fixture)) if args.fixture else (args.root or "/")
+    root = _fixture_root(args.fixture) if args.fixture else (args.root or "/")
     env_files = [(path, _read_env_file(path)) for path in args.env_file]
     try:
         host = Host(root, host_mount=args.host_mount, read_timeout=args.timeout)
