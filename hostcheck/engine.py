@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from hostcheck import __version__
+from hostcheck import __version__, staged
 from hostcheck.catalog import Profile
 from hostcheck.checks import CHECK_KINDS, Context
 from hostcheck.facts import Facts
@@ -94,7 +94,33 @@ def evaluate(rule: Rule, facts: Facts, context: Context) -> Finding:
     remediation = (
         build_remediation(rule, outcome.fix) if status in (Status.FAIL, Status.WARN) else None
     )
+    if remediation is not None:
+        found = staged.check(facts, remediation)
+        if found is not None and found.satisfied:
+            return Finding(
+                rule,
+                Status.PENDING,
+                _pending_message(status, outcome.message, remediation, found.pending),
+                outcome.evidence + found.evidence,
+                remediation,
+            )
     return Finding(rule, status, outcome.message, outcome.evidence, remediation)
+
+
+def _pending_message(
+    status: Status, message: str, remediation: Remediation, pending: tuple[str, ...]
+) -> str:
+    when = (
+        "reboot required"
+        if remediation.reboot_required
+        else "takes effect at the next boot, or now with `sysctl -w`"
+    )
+    todo = "; ".join(pending)
+    return (
+        f"Fixed, pending reboot: the fix is staged for the next boot ({when}"
+        + (f"; {todo}" if todo else "")
+        + f"). In effect now ({status.value}): {message}"
+    )
 
 
 def run(

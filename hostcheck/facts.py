@@ -123,6 +123,19 @@ class InferenceProcess(NamedTuple):
     source: str
 
 
+class BootFacts(NamedTuple):
+    """The boot path: the backend that applies and what it stages for the next boot."""
+
+    loader: str  # grub, grubby, systemd-boot, rpm-ostree, bootc or unknown
+    detected_by: str
+    # The kernel arguments the boot configuration will pass on the next boot.
+    staged: Value[list[str]] | Unavailable
+    # What the generated boot entries carry now (grub.cfg, the loader entry), when that is
+    # a separate step from the configuration (update-grub, kernel-install); else None.
+    generated: Value[list[str]] | None
+    sysctl_staged: dict[str, tuple[str, str]]  # key -> (value, file) from sysctl.d
+
+
 class Facts(NamedTuple):
     root: str
     live: bool
@@ -139,3 +152,4 @@ class Facts(NamedTuple):
     processes: Value[list[InferenceProcess]] | Unavailable
     sysctl: dict[str, Value[str] | Unavailable]
     vfio_devices: list[str]  # PCI functions bound to vfio-pci (passthrough needs the IOMMU)
+    boot: BootFacts

@@ -12,6 +12,9 @@ class Status(StrEnum):
     FAIL = "fail"
     SKIP = "skip"  # not applicable to this host
     ERROR = "error"  # could not be checked
+    # A problem whose fix is staged for the next boot (boot loader, modprobe.d, sysctl.d)
+    # but not in effect yet: the running system still has it.
+    PENDING = "fixed-pending-reboot"
 
     @property
     def rank(self) -> int:
@@ -19,7 +22,14 @@ class Status(StrEnum):
         return _STATUS_RANK[self]
 
 
-_STATUS_RANK = {Status.FAIL: 0, Status.ERROR: 1, Status.WARN: 2, Status.PASS: 3, Status.SKIP: 4}
+_STATUS_RANK = {
+    Status.FAIL: 0,
+    Status.ERROR: 1,
+    Status.PENDING: 2,
+    Status.WARN: 3,
+    Status.PASS: 4,
+    Status.SKIP: 5,
+}
 
 
 class Severity(StrEnum):
@@ -123,12 +133,18 @@ class Finding(NamedTuple):
     def blocks(self, fail_on: Status) -> bool:
         """Whether this finding makes the host not ready.
 
-        A fail always blocks. An error (could not be checked) blocks where a problem would
-        have failed (critical/high rules): a host is not called ready on a guess. With
-        ``--fail-on warn``, warnings and every error block too.
+        A fail always blocks; a fix pending a reboot blocks where the problem did. An error
+        (could not be checked) blocks where a problem would have failed (critical/high
+        rules): a host is not called ready on a guess. With ``--fail-on warn``, warnings and
+        every error block too.
         """
         if self.status is Status.FAIL:
             return True
+        if self.status is Status.PENDING:  # the running system still has the problem
+            return fail_on is Status.WARN or self.rule.severity in (
+                Severity.CRITICAL,
+                Severity.HIGH,
+            )
         if self.status is Status.ERROR:
             return fail_on is Status.WARN or self.rule.severity in (
                 Severity.CRITICAL,

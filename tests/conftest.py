@@ -92,3 +92,30 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             f"CI: {len(skipped)} test(s) skipped ({names}); failing the run", red=True
         )
         session.exitstatus = 1
+
+
+def boot_as_configured(root: Path, cmdline: str) -> None:
+    """Make a fixture copy's boot configuration agree with an edited /proc/cmdline, so the
+    host looks booted from its own configuration (nothing staged for the next boot)."""
+    args = [a for a in cmdline.split() if not a.startswith(("BOOT_IMAGE=", "vt.handoff="))]
+    grub = root / "etc/default/grub"
+    if grub.exists():
+        line = " ".join(a for a in args if not a.startswith("root=") and a != "ro")
+        text = "".join(
+            f'GRUB_CMDLINE_LINUX="{line}"\n'
+            if raw.startswith("GRUB_CMDLINE_LINUX=")
+            else 'GRUB_CMDLINE_LINUX_DEFAULT=""\n'
+            if raw.startswith("GRUB_CMDLINE_LINUX_DEFAULT=")
+            else raw
+            for raw in grub.read_text().splitlines(keepends=True)
+        )
+        grub.write_text(text)
+        for dropin in (root / "etc/default/grub.d").glob("*.cfg"):
+            dropin.unlink()
+    for entry in (root / "boot/loader/entries").glob("*.conf"):
+        entry.write_text(
+            "".join(
+                f"options {' '.join(args)}\n" if raw.startswith("options ") else raw
+                for raw in entry.read_text().splitlines(keepends=True)
+            )
+        )

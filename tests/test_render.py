@@ -19,10 +19,10 @@ SCHEMA = json.loads(resources.files("hostcheck").joinpath("schemas/report.schema
 def test_json_report_validates_against_the_shipped_schema(cli, name: str) -> None:
     report = cli("scan", "--fixture", name, "--format", "json", *expected(name)["args"]).json()
     jsonschema.validate(report, SCHEMA, cls=jsonschema.Draft202012Validator)
-    assert report["schema_version"] == "1.0"
+    assert report["schema_version"] == "1.1"
     assert report["summary"] == {
         s: sum(1 for f in report["findings"] if f["status"] == s)
-        for s in ("pass", "warn", "fail", "skip", "error")
+        for s in ("pass", "warn", "fail", "skip", "error", "fixed-pending-reboot")
     }
 
 

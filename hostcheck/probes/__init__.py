@@ -9,6 +9,7 @@ from typing import NamedTuple
 from hostcheck.facts import Facts
 from hostcheck.host import Host
 from hostcheck.probes.access import default_user, probe_devices, probe_user
+from hostcheck.probes.boot import probe_boot
 from hostcheck.probes.gpu import probe_gpu
 from hostcheck.probes.software import probe_processes, probe_software
 from hostcheck.probes.system import (
@@ -68,4 +69,5 @@ def collect(host: Host, options: ProbeOptions | None = None) -> Facts:
         processes=processes,
         sysctl=probe_sysctls(host),
         vfio_devices=probe_vfio(host),
+        boot=probe_boot(host, kernel.os_release),
     )

@@ -7,7 +7,7 @@ from typing import Any
 
 from hostcheck.model import Report
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"  # 1.1: status fixed-pending-reboot
 
 
 def to_dict(report: Report) -> dict[str, Any]:

@@ -32,7 +32,10 @@ def render(report: Report) -> str:
             )
         )
         message = printable(finding.message)
-        if finding.status is Status.FAIL:
+        # A fix pending a reboot still fails a gate where the problem did: it is not in effect.
+        if finding.status is Status.FAIL or (
+            finding.status is Status.PENDING and finding.blocks(Status.FAIL)
+        ):
             ET.SubElement(
                 case, "failure", message=message, type=finding.rule.severity.value
             ).text = details

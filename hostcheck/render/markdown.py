@@ -8,6 +8,7 @@ from hostcheck.render import printable
 MARK = {
     Status.FAIL: "✗ FAIL",
     Status.ERROR: "! ERROR",
+    Status.PENDING: "↻ fixed, pending reboot",
     Status.WARN: "▲ WARN",
     Status.PASS: "✓ pass",
     Status.SKIP: "– skip",
@@ -36,7 +37,9 @@ def render(report: Report) -> str:
     for finding in report.sorted_findings():
         lines.append(f"| {MARK[finding.status]} | `{finding.rule.id}` | {_cell(finding.message)} |")
     details = [
-        f for f in report.sorted_findings() if f.status in (Status.FAIL, Status.ERROR, Status.WARN)
+        f
+        for f in report.sorted_findings()
+        if f.status in (Status.FAIL, Status.ERROR, Status.PENDING, Status.WARN)
     ]
     if details:
         lines += ["", "## Details"]

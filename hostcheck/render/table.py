@@ -17,6 +17,7 @@ from hostcheck.render import printable
 STYLE = {
     Status.FAIL: ("✗ FAIL", "bold red"),
     Status.ERROR: ("! ERROR", "bold magenta"),
+    Status.PENDING: ("↻ PENDING", "bold cyan"),
     Status.WARN: ("▲ WARN", "yellow"),
     Status.PASS: ("✓ pass", "green"),
     Status.SKIP: ("– skip", "dim"),
@@ -25,7 +26,11 @@ STYLE = {
 
 def _detail(finding: Finding, verbose: bool) -> Text:
     text = Text(printable(finding.message))
-    if verbose and finding.remediation and finding.status in (Status.FAIL, Status.WARN):
+    if (
+        verbose
+        and finding.remediation
+        and finding.status in (Status.FAIL, Status.WARN, Status.PENDING)
+    ):
         text.append("\nfix: ", style="bold")
         text.append(finding.remediation.summary)
     if verbose or finding.status is Status.ERROR:
@@ -65,7 +70,7 @@ def render(report: Report, *, color: bool = False, width: int = 100, verbose: bo
     table = Table(
         show_header=True, header_style="bold", expand=True, show_lines=False, pad_edge=False
     )
-    table.add_column("status", no_wrap=True, width=8)
+    table.add_column("status", no_wrap=True, width=9)
     table.add_column("rule", no_wrap=True, style="cyan")
     table.add_column("finding", ratio=1)
     area = None

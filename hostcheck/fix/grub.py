@@ -1,0 +1,286 @@
+"""GRUB on Debian/Ubuntu: our drop-in in /etc/default/grub.d/, and reading back what the
+configuration will put on the kernel command line. Pure functions on text.
+
+grub-mkconfig sources /etc/default/grub, then every /etc/default/grub.d/*.cfg in order (a
+Debian/Ubuntu addition), and 10_linux writes ``linux … ${GRUB_CMDLINE_LINUX}
+${GRUB_CMDLINE_LINUX_DEFAULT}`` for the normal entries. Our drop-in sorts last (99-) and
+rewrites both variables: it removes the keys it replaces or deletes, then appends its own
+arguments to GRUB_CMDLINE_LINUX (which recovery entries carry too, as kernel arguments that
+make the GPU usable should).
+
+Reading the configuration back never runs it (a snapshot or fixture tree is untrusted
+input): a small evaluator understands the assignments these files contain in practice —
+quotes, ``$VAR``, ``${VAR}``, ``${VAR:+word}``, ``${VAR:-word}`` — and our own drop-in by its
+header. Anything else that touches a GRUB_CMDLINE variable makes the result unknown, with the
+file and line, rather than a guess.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from hostcheck.fix import kargs
+
+DROPIN = "/etc/default/grub.d/99-hostcheck.cfg"
+MARKER = "# hostcheck-managed: GRUB drop-in"
+_VARS = ("GRUB_CMDLINE_LINUX", "GRUB_CMDLINE_LINUX_DEFAULT")
+
+
+class GrubEvalError(ValueError):
+    """The configuration does something the static reader does not understand."""
+
+
+def _pattern(key: str) -> str:
+    # parameq(): "-" and "_" are the same in parameter names.
+    name = re.sub(r"[-_]", "[-_]", key)
+    return f"{name}|{name}=*"
+
+
+def render_dropin(add: Sequence[str], remove: Sequence[str]) -> str:
+    """The drop-in that removes ``remove`` keys (and the keys of ``add``) from both command
+    line variables and appends ``add`` to GRUB_CMDLINE_LINUX."""
+    for arg in [*add, *remove]:
+        kargs.check_safe(arg)
+    keys = sorted({kargs.key_of(a) for a in add} | {kargs.key_of(k) for k in remove})
+    lines = [
+        MARKER,
+        "# Written by `hostcheck fix`; remove it with `hostcheck fix --undo`, then run update-grub.",
+        f"# hostcheck-remove: {' '.join(sorted(kargs.key_of(k) for k in remove))}".rstrip(),
+        f"# hostcheck-add: {' '.join(add)}".rstrip(),
+    ]
+    if keys:
+        patterns = "|".join(_pattern(key) for key in keys)
+        lines += [
+            "_hostcheck_filter() {",
+            "    _hostcheck_out=",
+            "    set -f",
+            "    for _hostcheck_arg in $1; do",
+            '        case "$_hostcheck_arg" in',
+            f"            {patterns}) ;;",
+            '            *) _hostcheck_out="${_hostcheck_out:+$_hostcheck_out }$_hostcheck_arg" ;;',
+            "        esac",
+            "    done",
+            "    set +f",
+            "    printf '%s' \"$_hostcheck_out\"",
+            "}",
+            'GRUB_CMDLINE_LINUX="$(_hostcheck_filter "$GRUB_CMDLINE_LINUX")"',
+            'GRUB_CMDLINE_LINUX_DEFAULT="$(_hostcheck_filter "$GRUB_CMDLINE_LINUX_DEFAULT")"',
+            "unset -f _hostcheck_filter",
+            "unset _hostcheck_out _hostcheck_arg",
+        ]
+    if add:
+        lines.append(
+            'GRUB_CMDLINE_LINUX="${GRUB_CMDLINE_LINUX:+$GRUB_CMDLINE_LINUX }' + " ".join(add) + '"'
+        )
+    return "\n".join(lines) + "\n"
+
+
+def read_dropin(text: str) -> tuple[list[str], list[str]] | None:
+    """(add, remove) of our own drop-in, from its header; None if it is not ours."""
+    if not text.startswith(MARKER):
+        return None
+    add: list[str] = []
+    remove: list[str] = []
+    for line in text.splitlines():
+        if line.startswith("# hostcheck-add:"):
+            add = line.split(":", 1)[1].split()
+        elif line.startswith("# hostcheck-remove:"):
+            remove = line.split(":", 1)[1].split()
+    return add, remove
+
+
+# --- static evaluation -----------------------------------------------------------------------
+
+_ASSIGN = re.compile(r"(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_]*)=")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class _Unsupported(Exception):
+    pass
+
+
+class _Reader:
+    def __init__(self, text: str, variables: dict[str, str | None]) -> None:
+        self.text = text
+        self.i = 0
+        self.vars = variables
+
+    def peek(self) -> str:
+        return self.text[self.i] if self.i < len(self.text) else ""
+
+    def word(self, stop: str = " \t\n;&|<>()") -> str:
+        """One shell word after ``NAME=``: quotes and parameter expansions."""
+        out = []
+        while self.i < len(self.text) and self.text[self.i] not in stop:
+            c = self.text[self.i]
+            if c == "'":
+                end = self.text.find("'", self.i + 1)
+                if end < 0:
+                    raise _Unsupported("unterminated single quote")
+                out.append(self.text[self.i + 1 : end])
+                self.i = end + 1
+            elif c == '"':
+                self.i += 1
+                out.append(self._double_quoted())
+            elif c == "\\":
+                if self.text[self.i + 1 : self.i + 2] == "\n":
+                    self.i += 2
+                else:
+                    out.append(self.text[self.i + 1 : self.i + 2])
+                    self.i += 2
+            elif c == "$":
+                out.append(self._expansion())
+            elif c == "`":
+                raise _Unsupported("command substitution")
+            else:
+                out.append(c)
+                self.i += 1
+        return "".join(out)
+
+    def _double_quoted(self) -> str:
+        out: list[str] = []
+        while True:
+            if self.i >= len(self.text):
+                raise _Unsupported("unterminated double quote")
+            c = self.text[self.i]
+            if c == '"':
+                self.i += 1
+                return "".join(out)
+            if c == "\\" and self.text[self.i + 1 : self.i + 2] in ('"', "\\", "$", "`", "\n"):
+                nxt = self.text[self.i + 1]
+                out.append("" if nxt == "\n" else nxt)
+                self.i += 2
+            elif c == "$":
+                out.append(self._expansion())
+            elif c == "`":
+                raise _Unsupported("command substitution")
+            else:
+                out.append(c)
+                self.i += 1
+
+    def _expansion(self) -> str:
+        self.i += 1  # "$"
+        c = self.peek()
+        if c == "{":
+            self.i += 1
+            match = _NAME.match(self.text, self.i)
+            if not match:
+                raise _Unsupported("unsupported parameter expansion")
+            name = match.group()
+            self.i = match.end()
+            op = ""
+            for candidate in (":+", ":-", "+", "-", "}"):
+                if self.text.startswith(candidate, self.i):
+                    op = candidate
+                    break
+            if not op:
+                raise _Unsupported("unsupported parameter expansion")
+            self.i += len(op)
+            if op == "}":
+                return self._value(name)
+            alternative = self.word(stop="}")
+            if self.peek() != "}":
+                raise _Unsupported("unterminated parameter expansion")
+            self.i += 1
+            value = self.vars.get(name)
+            is_set = value is not None
+            non_empty = bool(value)
+            if op == ":+":
+                return alternative if non_empty else ""
+            if op == "+":
+                return alternative if is_set else ""
+            if op == ":-":
+                return self._value(name) if non_empty else alternative
+            return self._value(name) if is_set else alternative
+        match = _NAME.match(self.text, self.i)
+        if not match:
+            raise _Unsupported("unsupported expansion")
+        self.i = match.end()
+        return self._value(match.group())
+
+    def _value(self, name: str) -> str:
+        value = self.vars.get(name, "")
+        if value is None:
+            raise _Unsupported(f"${name} has a value the reader could not work out")
+        return value
+
+
+def evaluate(files: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """GRUB_CMDLINE_LINUX and GRUB_CMDLINE_LINUX_DEFAULT after sourcing ``files`` (path,
+    text) in order. Raises GrubEvalError naming the file and line it could not follow."""
+    variables: dict[str, str | None] = {}
+    for path, text in files:
+        ours = read_dropin(text)
+        if ours is not None:
+            add, remove = ours
+            drop = [*remove, *(kargs.key_of(a) for a in add)]
+            linux = kargs.edit(kargs.split(variables.get("GRUB_CMDLINE_LINUX") or ""), add, drop)
+            default = kargs.edit(
+                kargs.split(variables.get("GRUB_CMDLINE_LINUX_DEFAULT") or ""), [], drop
+            )
+            variables["GRUB_CMDLINE_LINUX"] = " ".join(linux)
+            variables["GRUB_CMDLINE_LINUX_DEFAULT"] = " ".join(default)
+            continue
+        _evaluate_file(path, text, variables)
+    return {name: variables.get(name) or "" for name in _VARS}
+
+
+def _evaluate_file(path: str, text: str, variables: dict[str, str | None]) -> None:
+    reader = _Reader(text, variables)
+    while reader.i < len(text):
+        c = reader.peek()
+        if c in " \t\n;":
+            reader.i += 1
+            continue
+        line_no = text.count("\n", 0, reader.i) + 1
+        line_end = text.find("\n", reader.i)
+        line_end = len(text) if line_end < 0 else line_end
+        if c == "#":
+            reader.i = line_end
+            continue
+        match = _ASSIGN.match(text, reader.i)
+        if match:
+            name = match.group(1)
+            reader.i = match.end()
+            try:
+                value = reader.word()
+                rest_end = text.find("\n", reader.i)
+                rest = text[reader.i : len(text) if rest_end < 0 else rest_end].strip()
+                if rest and not rest.startswith(("#", ";")):
+                    raise _Unsupported("more than an assignment on the line")
+            except _Unsupported as exc:
+                if name in _VARS:
+                    raise GrubEvalError(f"{path}, line {line_no}: {exc}") from None
+                variables[name] = None  # known to be unknown
+                reader.i = line_end
+                continue
+            variables[name] = value
+            continue
+        statement = text[reader.i : line_end]
+        if "GRUB_CMDLINE_LINUX" in statement:
+            raise GrubEvalError(
+                f"{path}, line {line_no}: sets the command line in a way the reader cannot "
+                f"follow: {statement.strip()[:60]!r}"
+            )
+        reader.i = line_end
+
+
+def staged_args(files: Sequence[tuple[str, str]]) -> list[str]:
+    """The arguments a normal (non-recovery) entry will carry, in order."""
+    values = evaluate(files)
+    return kargs.split(values["GRUB_CMDLINE_LINUX"]) + kargs.split(
+        values["GRUB_CMDLINE_LINUX_DEFAULT"]
+    )
+
+
+_LINUX_LINE = re.compile(r"^\s*linux(?:efi|16)?\s+(\S+)\s*(.*)$", re.MULTILINE)
+
+
+def generated_args(grub_cfg: str) -> list[str] | None:
+    """The arguments of the first ``linux`` line of a generated grub.cfg (the default
+    entry in a stock configuration), without the image path; None if there is none."""
+    match = _LINUX_LINE.search(grub_cfg)
+    if match is None:
+        return None
+    return kargs.split(match.group(2))
