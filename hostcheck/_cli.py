@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, NoReturn
 
 if TYPE_CHECKING:
     from hostcheck.catalog import Profile
-    from hostcheck.model import Rule
+    from hostcheck.facts import Facts
+    from hostcheck.host import Host
+    from hostcheck.model import Report, Rule
 
 EXIT_READY, EXIT_NOT_READY, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -182,6 +184,53 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "fixtures", help="list the bundled sample hosts", formatter_class=_Formatter
     )
+
+    fix = commands.add_parser(
+        "fix",
+        help="preview, apply and undo fixes (kernel arguments, module options, sysctls)",
+        description=FIX_DESCRIPTION,
+        epilog=FIX_EPILOG,
+        formatter_class=_Formatter,
+    )
+    _add_source_options(fix)
+    what = fix.add_argument_group("what to change")
+    what.add_argument(
+        "--only", metavar="RULE", nargs="+", default=[], help="fix only these rules' findings"
+    )
+    what.add_argument(
+        "--bootloader",
+        choices=["grub", "grubby", "systemd-boot", "rpm-ostree", "bootc"],
+        help="the boot path for kernel arguments (default: detected; `hostcheck scan -v` "
+        "shows what was detected)",
+    )
+    what.add_argument(
+        "--module-options",
+        choices=["auto", "cmdline", "modprobe"],
+        default="auto",
+        help="where module parameters such as ttm.pages_limit go: the kernel command line, or "
+        "a modprobe.d drop-in plus an initramfs rebuild (default auto: modprobe.d when "
+        "modprobe.d already sets that parameter, else the command line)",
+    )
+    act = fix.add_argument_group("actions (default: print the plan, change nothing)")
+    acts = act.add_mutually_exclusive_group()
+    acts.add_argument("--apply", action="store_true", help="carry the plan out (journaled)")
+    acts.add_argument(
+        "--undo",
+        metavar="ID",
+        nargs="?",
+        const="",
+        help="restore the files of the last transaction (or transaction ID) byte for byte",
+    )
+    acts.add_argument(
+        "--resume", action="store_true", help="complete an interrupted transaction"
+    )
+    acts.add_argument("--history", action="store_true", help="list the transactions")
+    act.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    act.add_argument(
+        "--force",
+        action="store_true",
+        help="with --undo: restore even files edited since hostcheck wrote them",
+    )
     return parser
 
 
@@ -252,7 +301,36 @@ def _write_output(path: str, text: str) -> None:
         raise UsageError(f"--output {path}: {exc.strerror or exc}") from None
 
 
-def cmd_scan(args: argparse.Namespace) -> int:
+FIX_DESCRIPTION = """\
+Compute the changes that fix this host's failing findings, show them (a unified diff for
+every file, the exact command for every step, whether a reboot is needed), and with --apply
+carry them out as one journaled transaction that --undo reverses byte for byte. Values are
+computed from the host (ttm.pages_limit from MemTotal less 8 GiB headroom), not copied."""
+
+FIX_EPILOG = """\
+where changes go: kernel arguments through the boot loader (GRUB: /etc/default/grub.d/
+99-hostcheck.cfg + update-grub; grubby --update-kernel=ALL; systemd-boot: /etc/kernel/cmdline +
+kernel-install; rpm-ostree/bootc: rpm-ostree kargs); module options in
+/etc/modprobe.d/zz-hostcheck.conf + the initramfs rebuild; sysctls in
+/etc/sysctl.d/zz-hostcheck.conf + sysctl -w for the changed keys. With --root DIR, only files
+under DIR change; commands are listed as pending steps. The journal lives in
+/var/lib/hostcheck/fix/ (under DIR with --root).
+
+exit status: 0 planned, applied or undone (or nothing to do); 1 a step failed (the transaction
+             is left for --resume or --undo); 2 refused or usage error; 3 internal error.
+
+examples:
+  hostcheck fix                                    show the plan for this host
+  sudo hostcheck fix --apply                       apply it (asks first)
+  sudo hostcheck fix --apply --yes --only memory.gtt amdgpu.cwsr
+  sudo hostcheck fix --undo                        restore the last transaction
+  hostcheck fix --fixture stock-128g               the plan for a bundled sample host
+  hostcheck fix --root /tmp/copy --apply --yes     apply to a copy of a host tree
+"""
+
+
+def _scan(args: argparse.Namespace) -> tuple[Report, Facts, Host]:
+    """Probe the host the options name and run the catalog: the shared start of scan and fix."""
     from hostcheck import engine
     from hostcheck.catalog import default_profile
     from hostcheck.facts import InferenceProcess
@@ -264,10 +342,10 @@ def cmd_scan(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     rules, profiles = _load_catalog(args)
     known = {rule.id for rule in rules}
-    unknown = [rule for rule in args.select if rule not in known]
+    unknown = [rule for rule in getattr(args, "select", []) if rule not in known]
     if unknown:
         raise UsageError(f"unknown rule id(s): {', '.join(unknown)} (see `hostcheck rules`)")
-    if args.select:
+    if getattr(args, "select", None):
         rules = [rule for rule in rules if rule.id in args.select]
     if args.profile:
         if args.profile not in profiles:
@@ -293,10 +371,15 @@ def cmd_scan(args: argparse.Namespace) -> int:
         ]
         running = facts.processes.value if isinstance(facts.processes, Value) else []
         facts = facts._replace(processes=Value(running + extra, facts.processes.source))
-    fail_on = Status.WARN if args.fail_on == "warn" else Status.FAIL
+    fail_on = Status.WARN if getattr(args, "fail_on", "fail") == "warn" else Status.FAIL
     report = engine.run(
         rules, facts, profile, fail_on=fail_on, duration=time.perf_counter() - started
     )
+    return report, facts, host
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    report, _facts, _host = _scan(args)
     if args.format == "table":
         from hostcheck.render.table import render
 
@@ -321,6 +404,101 @@ def cmd_scan(args: argparse.Namespace) -> int:
         # The reader went away (`| head`): the verdict still stands in the exit status.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return code
+
+
+def cmd_fix(args: argparse.Namespace) -> int:
+    from hostcheck.fix import apply as fixer
+    from hostcheck.fix import plan as planner
+    from hostcheck.host import Host, HostError
+
+    if args.fixture and (args.apply or args.undo is not None or args.resume):
+        raise UsageError(
+            "--fixture trees are read-only; copy one (hostcheck fixtures lists them) and use --root"
+        )
+    if args.force and args.undo is None:
+        raise UsageError("--force goes with --undo")
+    live = not (args.root or args.fixture)
+    changes = args.apply or args.undo is not None or args.resume
+    if changes and live and os.geteuid() != 0:
+        raise UsageError("changing this host needs root: run it with sudo")
+    try:
+        if args.history or args.undo is not None or args.resume:
+            root = args.root or "/"
+            try:
+                host = Host(root)
+            except HostError as exc:
+                raise UsageError(str(exc)) from None
+            if args.history:
+                return _print_history(fixer.history(host))
+            if args.resume:
+                record = fixer.resume(host)
+                _after_apply(record)
+                return 0
+            record = fixer.undo(host, args.undo or None, force=args.force)
+            print(f"Undid transaction {record['id']}: the files are as they were before it.")
+            for command in record["undo_pending"]:
+                print(f"  pending (run on the host itself): {command}")
+            if record["reboot_required"]:
+                print("Reboot to bring the previous kernel arguments and module options back.")
+            return 0
+        report, facts, host = _scan(args)
+        plan = planner.build(
+            report,
+            facts,
+            host,
+            planner.PlanOptions(tuple(args.only), args.bootloader, args.module_options),
+        )
+        sys.stdout.write(planner.render(plan, live=host.live, root=host.root))
+        if not args.apply:
+            if not plan.empty:
+                print("\nDry run: nothing was changed. Apply with --apply.")
+            return 0
+        if plan.empty:
+            return 0
+        if not args.yes:
+            if not sys.stdin.isatty():
+                raise UsageError("--apply without --yes needs a terminal to confirm on")
+            answer = input("\nApply these changes? [y/N] ").strip().lower()
+            if answer not in ("y", "yes"):
+                print("Nothing was changed.")
+                return 0
+        _after_apply(fixer.apply(host, plan))
+        return 0
+    except planner.PlanError as exc:
+        raise UsageError(str(exc)) from None
+    except fixer.FixError as exc:
+        message = str(exc)
+        failed = "failed" in message or "could not run" in message
+        _fatal(message, EXIT_NOT_READY if failed else EXIT_USAGE)
+    except PermissionError as exc:
+        raise UsageError(f"permission denied: {exc.filename or exc}") from None
+
+
+def _after_apply(record: dict[str, object]) -> None:
+    steps = record["steps"]
+    assert isinstance(steps, list)
+    pending = [s for s in steps if s.get("pending")]
+    print(f"Applied as transaction {record['id']} (undo: hostcheck fix --undo {record['id']}).")
+    for step in pending:
+        print(f"  pending (run on the host itself): {' '.join(step['argv'])}")
+    if record["reboot_required"]:
+        print("Reboot to bring the kernel arguments and module options into effect;")
+        print("until then `hostcheck scan` reports these rules as fixed-pending-reboot.")
+
+
+def _print_history(records: list[dict[str, object]]) -> int:
+    if not records:
+        print("No transactions.")
+        return 0
+    for record in records:
+        rules = record["rules"]
+        files = record["files"]
+        assert isinstance(rules, list) and isinstance(files, list)
+        print(
+            f"{record['id']}  {record['state']:<9} {record['created']}  "
+            f"{len(files)} file(s)  {', '.join(rules)}"
+        )
+    return 0
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
@@ -379,6 +557,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "rules": cmd_rules,
         "explain": cmd_explain,
         "fixtures": cmd_fixtures,
+        "fix": cmd_fix,
     }
     try:
         return handlers[args.command](args)

@@ -391,6 +391,13 @@ class Host:
             return Value(CommandOutput(tuple(argv), 0, recorded.value, ""), f"{shown} (recorded)")
         return self._execute(argv, timeout or self.command_timeout, shown)
 
+    def execute(self, argv: Sequence[str], timeout: float) -> Value[CommandOutput] | Unavailable:
+        """Run a command that changes the live host (hostcheck fix --apply): never replayed,
+        refused on any other root."""
+        if not self.live:
+            raise RuntimeError("commands that change a host run only on the live host")
+        return self._execute(argv, timeout)
+
     @staticmethod
     def _execute(
         argv: Sequence[str], timeout: float, shown: str | None = None

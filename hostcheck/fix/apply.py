@@ -1,0 +1,416 @@
+"""Carrying out a plan: the one place that changes the host. Journaled, atomic, reversible.
+
+A transaction is a JSON journal under ROOT/var/lib/hostcheck/fix/ (schema_version 1). The
+originals of every file it will touch (bytes, mode, owner, or "absent") are written and
+fsynced before the first change; each step is marked done as it completes. A journal still
+marked "started" is an interrupted transaction: the next run refuses new work until it is
+completed (``--resume``) or rolled back (``--undo``).
+
+Safety rules (DESIGN.md): only files in ALLOWED_DIRS are written, never through a symlink
+and never out of the root; temp file + fsync + rename; a lock keeps two runs apart; commands
+run only on the live host (under another root they are listed as pending steps).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from hostcheck import __version__
+from hostcheck.fix.plan import KERNEL_CMDLINE, Command, Plan
+from hostcheck.host import Host
+
+JOURNAL_DIR = "/var/lib/hostcheck/fix"
+SCHEMA_VERSION = 1
+ALLOWED_DIRS = (
+    "/etc/default/grub.d",
+    "/etc/modprobe.d",
+    "/etc/sysctl.d",
+    os.path.dirname(KERNEL_CMDLINE),
+)
+COMMAND_TIMEOUT = 900.0  # update-initramfs -k all on a slow disk takes minutes
+CRASH_HOOK = "HOSTCHECK_TEST_CRASH_AFTER_STEP"  # tests: die (as a kill would) after step N
+
+
+class FixError(Exception):
+    """A refusal or a failed step, with a message for the user."""
+
+
+def _sha(data: bytes | None) -> str | None:
+    return None if data is None else hashlib.sha256(data).hexdigest()
+
+
+class Target:
+    """A host path we may write, resolved safely under the root."""
+
+    def __init__(self, host: Host, path: str) -> None:
+        directory = os.path.dirname(path)
+        if directory not in ALLOWED_DIRS:
+            raise FixError(f"refusing to write {path}: not in {', '.join(ALLOWED_DIRS)}")
+        root = os.path.realpath(host.root)
+        self.path = path
+        self.real = os.path.join(root, path.lstrip("/"))
+        self.dir = os.path.dirname(self.real)
+        # Every existing component from the root down must be a real directory, not a link:
+        # a link could send the write anywhere (out of the root, into /boot, …).
+        current = root
+        for part in directory.strip("/").split("/"):
+            current = os.path.join(current, part)
+            if os.path.islink(current):
+                raise FixError(f"refusing to write {path}: {current} is a symbolic link")
+            if os.path.exists(current) and not os.path.isdir(current):
+                raise FixError(f"refusing to write {path}: {current} is not a directory")
+        if os.path.islink(self.real):
+            raise FixError(f"refusing to write {path}: it is a symbolic link")
+        if os.path.exists(self.real) and not os.path.isfile(self.real):
+            raise FixError(f"refusing to write {path}: not a regular file")
+
+    def missing_dirs(self) -> list[str]:
+        """Host paths of the directories a write would create, outermost first."""
+        missing = []
+        directory = os.path.dirname(self.path)
+        while directory != "/" and not os.path.isdir(self.dir_of(directory)):
+            missing.insert(0, directory)
+            directory = os.path.dirname(directory)
+        return missing
+
+    def dir_of(self, host_dir: str) -> str:
+        return os.path.join(self.real[: -len(self.path)] or "/", host_dir.lstrip("/"))
+
+    def read(self) -> bytes | None:
+        try:
+            with open(self.real, "rb") as handle:
+                return handle.read()
+        except FileNotFoundError:
+            return None
+
+    def write(self, data: bytes, mode: int = 0o644, uid: int = 0, gid: int = 0) -> None:
+        os.makedirs(self.dir, mode=0o755, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(self.real)}.", dir=self.dir)
+        try:
+            os.fchmod(fd, mode)
+            if os.geteuid() == 0:
+                os.fchown(fd, uid, gid)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.real)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        _fsync_dir(self.dir)
+
+    def remove(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.real)
+        _fsync_dir(self.dir)
+
+
+def _fsync_dir(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class Journal:
+    def __init__(self, host: Host) -> None:
+        self.host = host
+        self.dir = os.path.join(os.path.realpath(host.root), JOURNAL_DIR.lstrip("/"))
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        try:
+            os.makedirs(self.dir, mode=0o700, exist_ok=True)
+            fd = os.open(os.path.join(self.dir, "lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise FixError(f"cannot open the journal in {self.dir}: {exc.strerror}") from None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                if exc.errno in (errno.EAGAIN, errno.EACCES):
+                    raise FixError(
+                        "another `hostcheck fix` is running on this host (journal lock "
+                        f"{self.dir}/lock is held); wait for it to finish"
+                    ) from None
+                raise
+            yield
+        finally:
+            os.close(fd)
+
+    def path(self, tx_id: str) -> str:
+        return os.path.join(self.dir, f"{tx_id}.json")
+
+    def save(self, record: dict[str, Any]) -> None:
+        os.makedirs(self.dir, mode=0o700, exist_ok=True)
+        data = (json.dumps(record, indent=2) + "\n").encode()
+        fd, tmp = tempfile.mkstemp(prefix=".tx.", dir=self.dir)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, self.path(record["id"]))
+        _fsync_dir(self.dir)
+
+    def all(self) -> list[dict[str, Any]]:
+        """Every transaction, oldest first. A journal that cannot be read is reported."""
+        if not os.path.isdir(self.dir):
+            return []
+        records = []
+        for name in sorted(os.listdir(self.dir)):
+            if not name.endswith(".json"):
+                continue
+            try:
+                with open(os.path.join(self.dir, name), encoding="utf-8") as handle:
+                    record = json.load(handle)
+            except (OSError, ValueError) as exc:
+                raise FixError(f"journal {self.dir}/{name} is unreadable: {exc}") from None
+            if record.get("schema_version") != SCHEMA_VERSION:
+                raise FixError(f"journal {self.dir}/{name}: unknown schema_version")
+            records.append(record)
+        return records
+
+    def interrupted(self) -> list[dict[str, Any]]:
+        return [r for r in self.all() if r["state"] in ("started", "undoing")]
+
+    def find(self, tx_id: str | None) -> dict[str, Any]:
+        records = self.all()
+        if tx_id is None:
+            candidates = [r for r in records if r["state"] in ("complete", "started", "undoing")]
+            if not candidates:
+                raise FixError("no transaction to undo (see `hostcheck fix --history`)")
+            return candidates[-1]
+        for record in records:
+            if record["id"] == tx_id:
+                return record
+        raise FixError(f"no transaction {tx_id!r} (see `hostcheck fix --history`)")
+
+
+def _new_id() -> str:
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + os.urandom(3).hex()
+
+
+def _maybe_crash(step: int) -> None:
+    if os.environ.get(CRASH_HOOK) == str(step):
+        os._exit(137)  # as SIGKILL would: no cleanup, no journal update
+
+
+def _run(host: Host, command: Command) -> str:
+    result = host.execute(command.argv, COMMAND_TIMEOUT)
+    from hostcheck.readings import Value
+
+    if not isinstance(result, Value):
+        raise FixError(f"`{command.text}` could not run: {result.describe()}")
+    if result.value.returncode != 0:
+        tail = (result.value.stderr or result.value.stdout).strip().splitlines()[-3:]
+        raise FixError(
+            f"`{command.text}` failed with exit status {result.value.returncode}: "
+            + " / ".join(tail)
+        )
+    return result.value.stdout[-2000:]
+
+
+def apply(host: Host, plan: Plan, *, log: Any = print) -> dict[str, Any]:
+    """Carry out ``plan`` as one transaction; returns its journal record."""
+    journal = Journal(host)
+    with journal.locked():
+        _refuse_if_interrupted(journal)
+        files = []
+        created_dirs: list[str] = []
+        for change in plan.files:
+            target = Target(host, change.path)
+            current = target.read()
+            if current != change.before:
+                raise FixError(
+                    f"{change.path} changed since the plan was made; run `hostcheck fix` again"
+                )
+            st = os.stat(target.real) if current is not None else None
+            created_dirs += [d for d in target.missing_dirs() if d not in created_dirs]
+            files.append(
+                {
+                    "path": change.path,
+                    "existed": current is not None,
+                    "before_b64": base64.b64encode(current).decode() if current else "",
+                    "before_sha256": _sha(current),
+                    "mode": (st.st_mode & 0o7777) if st else 0o644,
+                    "uid": st.st_uid if st else 0,
+                    "gid": st.st_gid if st else 0,
+                    "after_b64": base64.b64encode(change.after).decode(),
+                    "after_sha256": _sha(change.after),
+                }
+            )
+        steps: list[dict[str, Any]] = [
+            {"kind": "write", "path": f["path"], "done": False} for f in files
+        ]
+        steps += [
+            {
+                "kind": "command",
+                "argv": list(c.argv),
+                "why": c.why,
+                "run": host.live,
+                "done": False,
+            }
+            for c in plan.commands
+        ]
+        record = {
+            "schema_version": SCHEMA_VERSION,
+            "id": _new_id(),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "tool_version": __version__,
+            "root": host.root,
+            "live": host.live,
+            "state": "started",
+            "rules": list(plan.rules),
+            "loader": plan.loader,
+            "reboot_required": plan.reboot_required,
+            "files": files,
+            "created_dirs": created_dirs,
+            "steps": steps,
+            "undo_commands": [list(c.argv) for c in plan.undo_commands],
+        }
+        journal.save(record)  # the originals are on disk before the first change
+        _run_steps(host, journal, record, log)
+        return record
+
+
+def _refuse_if_interrupted(journal: Journal) -> None:
+    for record in journal.interrupted():
+        done = sum(1 for s in record["steps"] if s["done"])
+        raise FixError(
+            f"transaction {record['id']} was interrupted after {done} of "
+            f"{len(record['steps'])} steps; complete it with `hostcheck fix --resume` or roll "
+            f"it back with `hostcheck fix --undo {record['id']}`"
+        )
+
+
+def _run_steps(host: Host, journal: Journal, record: dict[str, Any], log: Any) -> None:
+    by_path = {f["path"]: f for f in record["files"]}
+    for number, step in enumerate(record["steps"], start=1):
+        if step["done"]:
+            continue
+        if step["kind"] == "write":
+            entry = by_path[step["path"]]
+            Target(host, step["path"]).write(
+                base64.b64decode(entry["after_b64"]), entry["mode"], entry["uid"], entry["gid"]
+            )
+            log(f"wrote {step['path']}")
+        elif step["run"]:
+            log(f"running {Command(tuple(step['argv']), '').text}")
+            try:
+                step["output"] = _run(host, Command(tuple(step["argv"]), step["why"]))
+            except FixError as exc:
+                journal.save(record)
+                raise FixError(
+                    f"{exc}. Transaction {record['id']} is incomplete: fix the cause and run "
+                    f"`hostcheck fix --resume`, or roll back with `hostcheck fix --undo {record['id']}`"
+                ) from None
+        else:
+            step["pending"] = True
+        step["done"] = True
+        journal.save(record)
+        _maybe_crash(number)
+    record["state"] = "complete"
+    journal.save(record)
+
+
+def resume(host: Host, *, log: Any = print) -> dict[str, Any]:
+    journal = Journal(host)
+    with journal.locked():
+        interrupted = journal.interrupted()
+        if not interrupted:
+            raise FixError("no interrupted transaction to resume")
+        record = interrupted[-1]
+        if record["state"] == "undoing":
+            raise FixError(
+                f"transaction {record['id']} was being undone; finish with "
+                f"`hostcheck fix --undo {record['id']}`"
+            )
+        _run_steps(host, journal, record, log)
+        return record
+
+
+def undo(
+    host: Host, tx_id: str | None, *, force: bool = False, log: Any = print
+) -> dict[str, Any]:
+    """Restore the originals of a transaction byte for byte (modes and owners included)."""
+    journal = Journal(host)
+    with journal.locked():
+        record = journal.find(tx_id)
+        if record["state"] == "undone":
+            raise FixError(f"transaction {record['id']} is already undone")
+        if record["live"] != host.live:
+            raise FixError(f"transaction {record['id']} was made on another root")
+        changed = []
+        for entry in record["files"]:
+            current = Target(host, entry["path"]).read()
+            if _sha(current) not in (entry["after_sha256"], entry["before_sha256"]):
+                changed.append(entry["path"])
+        if changed and not force:
+            raise FixError(
+                f"changed since hostcheck wrote them: {', '.join(changed)}; undo would lose "
+                "those edits (use --force to restore the originals anyway)"
+            )
+        record["state"] = "undoing"
+        journal.save(record)
+        for entry in reversed(record["files"]):
+            target = Target(host, entry["path"])
+            if entry["existed"]:
+                target.write(
+                    base64.b64decode(entry["before_b64"]), entry["mode"], entry["uid"], entry["gid"]
+                )
+                log(f"restored {entry['path']}")
+            else:
+                target.remove()
+                log(f"removed {entry['path']}")
+        root = os.path.realpath(host.root)
+        for directory in reversed(record.get("created_dirs", [])):
+            with contextlib.suppress(OSError):  # not empty: someone else uses it now
+                os.rmdir(os.path.join(root, directory.lstrip("/")))
+        commands = [Command(tuple(argv), "undo") for argv in record.get("undo_commands", [])]
+        regenerate = [
+            Command(tuple(_regeneration_undo(s["argv"])), s["why"])
+            for s in record["steps"]
+            if s["kind"] == "command" and s["done"] and _is_regeneration(s["argv"])
+        ]
+        pending = []
+        for command in [*commands, *regenerate]:
+            if host.live and record["live"]:
+                log(f"running {command.text}")
+                _run(host, command)
+            else:
+                pending.append(command.text)
+        record["state"] = "undone"
+        record["undone"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        record["undo_pending"] = pending
+        journal.save(record)
+        return record
+
+
+def _is_regeneration(argv: list[str]) -> bool:
+    return argv[0] in ("update-grub", "update-initramfs", "dracut", "kernel-install") or argv[
+        :2
+    ] == ["rpm-ostree", "initramfs-etc"]
+
+
+def _regeneration_undo(argv: list[str]) -> list[str]:
+    """The same regeneration after the originals are back; rpm-ostree stops tracking."""
+    if argv[:2] == ["rpm-ostree", "initramfs-etc"]:
+        return [a.replace("--track=", "--untrack=") for a in argv]
+    return argv
+
+
+def history(host: Host) -> list[dict[str, Any]]:
+    return Journal(host).all()
