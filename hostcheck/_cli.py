@@ -221,9 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
         const="",
         help="restore the files of the last transaction (or transaction ID) byte for byte",
     )
-    acts.add_argument(
-        "--resume", action="store_true", help="complete an interrupted transaction"
-    )
+    acts.add_argument("--resume", action="store_true", help="complete an interrupted transaction")
     acts.add_argument("--history", action="store_true", help="list the transactions")
     act.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     act.add_argument(

@@ -76,7 +76,7 @@ class Target:
 
     def missing_dirs(self) -> list[str]:
         """Host paths of the directories a write would create, outermost first."""
-        missing = []
+        missing: list[str] = []
         directory = os.path.dirname(self.path)
         while directory != "/" and not os.path.isdir(self.dir_of(directory)):
             missing.insert(0, directory)
@@ -112,8 +112,10 @@ class Target:
         _fsync_dir(self.dir)
 
     def remove(self) -> None:
-        with contextlib.suppress(FileNotFoundError):
+        try:
             os.unlink(self.real)
+        except FileNotFoundError:
+            return  # never written (an interrupted transaction) or already gone
         _fsync_dir(self.dir)
 
 
@@ -342,9 +344,7 @@ def resume(host: Host, *, log: Any = print) -> dict[str, Any]:
         return record
 
 
-def undo(
-    host: Host, tx_id: str | None, *, force: bool = False, log: Any = print
-) -> dict[str, Any]:
+def undo(host: Host, tx_id: str | None, *, force: bool = False, log: Any = print) -> dict[str, Any]:
     """Restore the originals of a transaction byte for byte (modes and owners included)."""
     journal = Journal(host)
     with journal.locked():

@@ -258,16 +258,16 @@ def _kernel_args(
         if before is not None:
             base = kargs.split(before.decode())
         else:
-            base = [
-                a
-                for a in (staged or [])
-                if not a.startswith(("BOOT_IMAGE=", "initrd="))
-            ]
+            base = [a for a in (staged or []) if not a.startswith(("BOOT_IMAGE=", "initrd="))]
             notes.append(f"{KERNEL_CMDLINE} does not exist: created from the current command line")
         after = (" ".join(kargs.edit(base, adds, removes)) + "\n").encode()
         if after != before:
-            files.append(FileChange(KERNEL_CMDLINE, before, after, "kernel arguments for new boot entries"))
-        release = facts.kernel.release.value.raw if isinstance(facts.kernel.release, Value) else None
+            files.append(
+                FileChange(KERNEL_CMDLINE, before, after, "kernel arguments for new boot entries")
+            )
+        release = (
+            facts.kernel.release.value.raw if isinstance(facts.kernel.release, Value) else None
+        )
         if release is None:
             raise PlanError("the running kernel release is unknown: cannot run kernel-install")
         generated = facts.boot.generated
@@ -415,7 +415,9 @@ def _sysctl(
         live = facts.sysctl.get(key)
         if isinstance(live, Value) and live.value == value:
             continue
-        commands.append(Command(("sysctl", "-w", f"{key}={value}"), "the live value, this key only"))
+        commands.append(
+            Command(("sysctl", "-w", f"{key}={value}"), "the live value, this key only")
+        )
         if isinstance(live, Value):
             undo.append(Command(("sysctl", "-w", f"{key}={live.value}"), "the previous live value"))
 
@@ -436,7 +438,9 @@ def render(plan: Plan, *, live: bool, root: str) -> str:
     if plan.empty:
         out.append("Nothing to do: every fix hostcheck can make is already in place.")
         if plan.rules:
-            out.append(f"(already staged: {', '.join(plan.rules)}; reboot to bring them into effect)")
+            out.append(
+                f"(already staged: {', '.join(plan.rules)}; reboot to bring them into effect)"
+            )
         out.extend(f"note: {n}" for n in plan.notes)
         return "\n".join(out) + "\n"
     where = "this host" if live else f"the tree at {root}"
@@ -447,8 +451,10 @@ def render(plan: Plan, *, live: bool, root: str) -> str:
         out.append(diff(change).rstrip("\n"))
     if plan.commands:
         out.append("")
-        heading = "Commands, in order:" if live else (
-            "Commands to run on the host itself (not run under --root; pending steps):"
+        heading = (
+            "Commands, in order:"
+            if live
+            else ("Commands to run on the host itself (not run under --root; pending steps):")
         )
         out.append(heading)
         for command in plan.commands:

@@ -1,0 +1,398 @@
+"""hostcheck fix: plan → apply on a copy → scan shows the staged values → undo → byte-identical.
+
+Everything runs on copies of fixture trees (``--root``); real update-grub and kernel-install
+run inside a private mount namespace or with their redirection variables. Nothing here touches
+this machine's /etc or /boot.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+JOURNAL = "var/lib/hostcheck"
+
+
+def snapshot(root: Path) -> dict[str, tuple[bytes | str, int]]:
+    """Every file's bytes (or link target) and mode, except the journal."""
+    out: dict[str, tuple[bytes | str, int]] = {}
+    for path in sorted(root.rglob("*")):
+        rel = str(path.relative_to(root))
+        if rel.startswith(JOURNAL):
+            continue
+        st = path.lstat()
+        if path.is_symlink():
+            out[rel] = (os.readlink(path), st.st_mode)
+        elif path.is_file():
+            out[rel] = (path.read_bytes(), st.st_mode)
+        else:
+            out[rel] = ("<dir>", st.st_mode)
+    return out
+
+
+def hc(*args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    """`python -m hostcheck ARGS…` in a fresh interpreter, as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "hostcheck", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        **kwargs,
+    )
+
+
+def statuses(root: Path, *extra: str) -> dict[str, str]:
+    run = hc("scan", "--root", str(root), "--format", "json", *extra)
+    return {f["rule"]: f["status"] for f in json.loads(run.stdout)["findings"]}
+
+
+def fixable(root: Path) -> set[str]:
+    run = hc("scan", "--root", str(root), "--format", "json")
+    return {
+        f["rule"]
+        for f in json.loads(run.stdout)["findings"]
+        if f["remediation"] and f["remediation"]["kind"] != "manual"
+    }
+
+
+def round_trip(root: Path, *fix_args: str) -> tuple[str, dict[str, str]]:
+    """apply, scan, undo; asserts the tree is byte-identical afterwards. Returns the apply
+    output and the statuses seen between."""
+    before = snapshot(root)
+    want = fixable(root)
+    assert want, "the fixture should have something to fix"
+    applied = hc("fix", "--root", str(root), "--apply", "--yes", *fix_args)
+    assert applied.returncode == 0, applied.stderr
+    seen = statuses(root)
+    undone = hc("fix", "--root", str(root), "--undo")
+    assert undone.returncode == 0, undone.stderr
+    assert snapshot(root) == before
+    return applied.stdout, {rule: seen[rule] for rule in want}
+
+
+# --- the plan ---------------------------------------------------------------------------------
+
+
+def test_dry_run_on_the_stock_host_prints_a_checkable_plan_and_changes_nothing() -> None:
+    run = hc("fix", "--fixture", "stock-128g")
+    assert run.returncode == 0, run.stderr
+    out = run.stdout
+    assert "+++ b/etc/default/grub.d/99-hostcheck.cfg" in out
+    # MemTotal 130 GiB less 8 GiB headroom = 122 GiB... as the scan computed: 114 GiB here.
+    assert (
+        '+GRUB_CMDLINE_LINUX="${GRUB_CMDLINE_LINUX:+$GRUB_CMDLINE_LINUX }'
+        'ttm.pages_limit=29884416 ttm.page_pool_size=29884416 amd_iommu=off"' in out
+    )
+    assert "  update-grub    # regenerate /boot/grub/grub.cfg" in out
+    assert "A reboot is needed" in out
+    assert "Dry run: nothing was changed" in out
+
+
+def test_grub_round_trip_shows_every_fixable_rule_pending(fixture_copy) -> None:
+    root = fixture_copy("stock-128g")
+    out, seen = round_trip(root)
+    assert "pending (run on the host itself): update-grub" in out
+    assert seen == {"memory.gtt": "fixed-pending-reboot", "perf.iommu": "fixed-pending-reboot"}
+
+
+def test_applying_twice_changes_nothing_the_second_time(fixture_copy) -> None:
+    root = fixture_copy("stock-128g")
+    assert hc("fix", "--root", str(root), "--apply", "--yes").returncode == 0
+    after_first = snapshot(root)
+    again = hc("fix", "--root", str(root), "--apply", "--yes")
+    assert again.returncode == 0
+    assert "Nothing to do" in again.stdout
+    assert snapshot(root) == after_first
+    history = hc("fix", "--root", str(root), "--history").stdout.splitlines()
+    assert len(history) == 1 and "complete" in history[0]
+
+
+def test_fedora_grubby_plan_and_staged_read_back(fixture_copy) -> None:
+    """grubby has no Debian package: check the argv, then edit the BLS entry as grubby
+    would and check the scan reads it back as staged."""
+    root = fixture_copy("typo-kargs")
+    plan = hc("fix", "--root", str(root))
+    assert (
+        "grubby --update-kernel=ALL '--args=amdgpu.cwsr_enable=0' "
+        "'--remove-args=aamdgpu.cwsr_enable amdgpu.gttsize'"
+    ) in plan.stdout.replace('"', "'") or "grubby --update-kernel=ALL" in plan.stdout
+    line = next(x for x in plan.stdout.splitlines() if x.strip().startswith("grubby"))
+    assert "--args=amdgpu.cwsr_enable=0" in line
+    assert "aamdgpu.cwsr_enable" in line and "amdgpu.gttsize" in line
+    entry = next((root / "boot/loader/entries").glob("*.conf"))
+    text = entry.read_text()
+    options = next(x for x in text.splitlines() if x.startswith("options "))
+    new = (
+        options.replace(" aamdgpu.cwsr_enable=0", "").replace(" amdgpu.gttsize=131072", "")
+        + " amdgpu.cwsr_enable=0"
+    )
+    entry.write_text(text.replace(options, new))
+    seen = statuses(root)
+    assert seen["kernel.params"] == "fixed-pending-reboot"
+
+
+@pytest.mark.parametrize("loader", ["rpm-ostree", "bootc"])
+def test_ostree_hosts_use_rpm_ostree_kargs(fixture_copy, loader: str) -> None:
+    root = fixture_copy("typo-kargs")
+    (root / "run").mkdir(exist_ok=True)
+    (root / "run/ostree-booted").write_text("")
+    if loader == "bootc":
+        (root / "usr/bin").mkdir(parents=True, exist_ok=True)
+        (root / "usr/bin/bootc").write_text("")
+    run = hc("fix", "--root", str(root))
+    assert f"boot loader: {loader}" in run.stdout
+    line = next(x for x in run.stdout.splitlines() if x.strip().startswith("rpm-ostree kargs"))
+    assert "--append=amdgpu.cwsr_enable=0" in line
+    assert "--delete=aamdgpu.cwsr_enable=0" in line
+    assert "--delete=amdgpu.gttsize=131072" in line
+    if loader == "bootc":
+        assert "/usr/lib/bootc/kargs.d/99-hostcheck.toml" in run.stdout
+
+
+def _systemd_boot(root: Path) -> None:
+    shutil.rmtree(root / "boot/grub")
+    (root / "boot/efi/loader/entries").mkdir(parents=True)
+    (root / "boot/efi/loader/loader.conf").write_text("timeout 3\n")
+
+
+def test_systemd_boot_round_trip(fixture_copy) -> None:
+    root = fixture_copy("stock-128g")
+    _systemd_boot(root)
+    plan = hc("fix", "--root", str(root))
+    assert "+++ b/etc/kernel/cmdline" in plan.stdout
+    assert "kernel-install add 6.17.0-19-generic /usr/lib/modules/6.17.0-19-generic/vmlinuz" in (
+        plan.stdout
+    )
+    _out, seen = round_trip(root)
+    assert set(seen.values()) == {"fixed-pending-reboot"}
+
+
+def test_kernel_install_writes_an_entry_with_the_new_arguments(fixture_copy, tmp_path) -> None:
+    """The real kernel-install, redirected into the copy (KERNEL_INSTALL_CONF_ROOT, BOOT_ROOT)."""
+    root = fixture_copy("stock-128g")
+    _systemd_boot(root)
+    assert hc("fix", "--root", str(root), "--apply", "--yes").returncode == 0
+    (root / "etc/kernel/install.conf").write_text("layout=bls\n")
+    kernel = tmp_path / "vmlinuz"
+    kernel.write_bytes(b"not a kernel")
+    (tmp_path / "modules").mkdir()
+    env = {
+        **os.environ,
+        "KERNEL_INSTALL_CONF_ROOT": str(root / "etc/kernel"),
+        "BOOT_ROOT": str(root / "boot/efi"),
+        "MACHINE_ID": "0123456789abcdef0123456789abcdef",
+        "KERNEL_INSTALL_MODULES_DIR": str(tmp_path / "modules"),
+    }
+    subprocess.run(
+        ["kernel-install", "add", "6.17.0-19-generic", str(kernel)],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    entry = (root / "boot/efi/loader/entries").glob("*6.17.0-19-generic.conf")
+    options = next(x for x in next(entry).read_text().splitlines() if x.startswith("options"))
+    assert "ttm.pages_limit=29884416 ttm.page_pool_size=29884416 amd_iommu=off" in options
+    # The scan now reads the generated entry too, and still calls the rules pending.
+    assert statuses(root)["memory.gtt"] == "fixed-pending-reboot"
+
+
+def test_module_options_go_to_modprobe_d_and_rebuild_the_initramfs(fixture_copy) -> None:
+    root = fixture_copy("dkms-amdttm")
+    plan = hc("fix", "--root", str(root), "--module-options", "modprobe")
+    assert "+++ b/etc/modprobe.d/zz-hostcheck.conf" in plan.stdout
+    assert "+options amdttm page_pool_size=29884416 pages_limit=29884416" in plan.stdout
+    assert "update-initramfs -u -k all" in plan.stdout
+    _out, seen = round_trip(root, "--module-options", "modprobe")
+    assert seen["memory.gtt"] == "fixed-pending-reboot"
+    # This rule judges the configuration (which module the limits are set for), and that
+    # now names the module in use.
+    assert seen["memory.ttm-module"] == "pass"
+
+
+def test_sysctl_drop_in_and_live_value_for_the_changed_key_only(fixture_copy) -> None:
+    root = fixture_copy("stock-128g")
+    (root / "proc/sys/kernel/numa_balancing").write_text("1\n")
+    plan = hc("fix", "--root", str(root), "--only", "sysctl.numa-balancing")
+    assert "+kernel.numa_balancing = 0" in plan.stdout
+    assert "sysctl -w kernel.numa_balancing=0" in plan.stdout
+    assert "sysctl --system" not in plan.stdout
+    assert "No reboot needed." in plan.stdout
+    _out, seen = round_trip(root, "--only", "sysctl.numa-balancing")
+    assert seen["sysctl.numa-balancing"] == "fixed-pending-reboot"
+
+
+# --- the real update-grub ---------------------------------------------------------------------
+
+
+def test_update_grub_puts_the_arguments_on_the_kernel_line(fixture_copy, tmp_path) -> None:
+    """Real update-grub in a private mount namespace, over copies of /boot and /etc/default;
+    the user's own GRUB_CMDLINE_LINUX_DEFAULT carries arguments the fix removes."""
+    root = fixture_copy("stock-128g")
+    grub = root / "etc/default/grub"
+    grub.write_text(
+        grub.read_text().replace(
+            'GRUB_CMDLINE_LINUX_DEFAULT="quiet splash"',
+            'GRUB_CMDLINE_LINUX_DEFAULT="quiet splash iommu=pt ttm.pages_limit=1"',
+        )
+    )
+    assert hc("fix", "--root", str(root), "--apply", "--yes").returncode == 0
+    boot = tmp_path / "boot"
+    (boot / "grub").mkdir(parents=True)
+    (boot / "vmlinuz-6.17.0-19-generic").write_bytes(b"")
+    (boot / "initrd.img-6.17.0-19-generic").write_bytes(b"")
+    script = (
+        f"mount --bind {boot} /boot && mount --bind {root}/etc/default /etc/default && update-grub"
+    )
+    subprocess.run(
+        ["unshare", "-m", "sh", "-c", script], check=True, capture_output=True, timeout=300
+    )
+    cfg = (boot / "grub/grub.cfg").read_text()
+    line = next(x for x in cfg.splitlines() if x.strip().startswith("linux"))
+    args = line.split()[4:]  # linux IMAGE root=… ro …
+    assert args == [
+        "ttm.pages_limit=29884416",
+        "ttm.page_pool_size=29884416",
+        "amd_iommu=off",
+        "quiet",
+        "splash",
+    ]
+    # The static reader agrees with what grub-mkconfig made of the same files.
+    from hostcheck.host import Host
+    from hostcheck.probes import collect
+
+    staged = collect(Host(root)).boot.staged
+    assert staged.value == args  # type: ignore[union-attr]
+
+
+# --- interrupted transactions -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("step", [1, 2])
+def test_a_kill_after_each_step_is_detected_and_undone(fixture_copy, step: int) -> None:
+    root = fixture_copy("stock-128g")
+    (root / "proc/sys/kernel/numa_balancing").write_text("1\n")
+    before = snapshot(root)
+    env = {**os.environ, "HOSTCHECK_TEST_CRASH_AFTER_STEP": str(step)}
+    killed = hc("fix", "--root", str(root), "--apply", "--yes", env=env)
+    assert killed.returncode == 137
+    again = hc("fix", "--root", str(root), "--apply", "--yes")
+    assert again.returncode == 2
+    assert "was interrupted after" in again.stderr and "--resume" in again.stderr
+    undone = hc("fix", "--root", str(root), "--undo")
+    assert undone.returncode == 0, undone.stderr
+    assert snapshot(root) == before
+
+
+def test_an_interrupted_transaction_can_be_completed(fixture_copy) -> None:
+    root = fixture_copy("stock-128g")
+    env = {**os.environ, "HOSTCHECK_TEST_CRASH_AFTER_STEP": "1"}
+    assert hc("fix", "--root", str(root), "--apply", "--yes", env=env).returncode == 137
+    resumed = hc("fix", "--root", str(root), "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert statuses(root)["memory.gtt"] == "fixed-pending-reboot"
+
+
+# --- refusals ---------------------------------------------------------------------------------
+
+
+def test_a_symlinked_drop_in_directory_is_refused(fixture_copy, tmp_path) -> None:
+    root = fixture_copy("stock-128g")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (root / "etc/default/grub.d").symlink_to(outside)
+    run = hc("fix", "--root", str(root), "--apply", "--yes")
+    assert run.returncode == 2
+    assert "is a symbolic link" in run.stderr
+    assert list(outside.iterdir()) == []
+
+
+def test_a_symlinked_drop_in_file_is_refused(fixture_copy, tmp_path) -> None:
+    root = fixture_copy("stock-128g")
+    (root / "etc/default/grub.d").mkdir()
+    target = tmp_path / "elsewhere.cfg"
+    (root / "etc/default/grub.d/99-hostcheck.cfg").symlink_to(target)
+    run = hc("fix", "--root", str(root), "--apply", "--yes")
+    assert run.returncode == 2
+    assert "refusing" in run.stderr or "not written by hostcheck" in run.stderr
+    assert not target.exists()
+
+
+def test_a_foreign_file_with_our_name_is_not_overwritten(fixture_copy) -> None:
+    root = fixture_copy("stock-128g")
+    (root / "etc/default/grub.d").mkdir()
+    mine = root / "etc/default/grub.d/99-hostcheck.cfg"
+    mine.write_text('GRUB_CMDLINE_LINUX="mine"\n')
+    run = hc("fix", "--root", str(root), "--apply", "--yes")
+    assert run.returncode == 2
+    assert "was not written by hostcheck" in run.stderr
+    assert mine.read_text() == 'GRUB_CMDLINE_LINUX="mine"\n'
+
+
+def test_a_second_run_waits_for_the_lock(fixture_copy) -> None:
+    root = fixture_copy("stock-128g")
+    journal = root / "var/lib/hostcheck/fix"
+    journal.mkdir(parents=True)
+    with open(journal / "lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        run = hc("fix", "--root", str(root), "--apply", "--yes")
+    assert run.returncode == 2
+    assert "another `hostcheck fix` is running" in run.stderr
+    assert not (root / "etc/default/grub.d").exists()
+
+
+def test_undo_refuses_to_lose_a_later_edit_without_force(fixture_copy) -> None:
+    root = fixture_copy("stock-128g")
+    assert hc("fix", "--root", str(root), "--apply", "--yes").returncode == 0
+    dropin = root / "etc/default/grub.d/99-hostcheck.cfg"
+    dropin.write_text(dropin.read_text() + "# my edit\n")
+    run = hc("fix", "--root", str(root), "--undo")
+    assert run.returncode == 2
+    assert "changed since hostcheck wrote them" in run.stderr
+    assert hc("fix", "--root", str(root), "--undo", "--force").returncode == 0
+    assert not dropin.exists()
+
+
+def test_applying_to_this_host_needs_root() -> None:
+    """As an unprivileged user the refusal comes before anything is read or written."""
+    run = subprocess.run(
+        [
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            sys.executable,
+            "-m",
+            "hostcheck",
+            "fix",
+            "--apply",
+            "--yes",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 2
+    assert "needs root" in run.stderr
+
+
+def test_apply_without_yes_needs_a_terminal(fixture_copy) -> None:
+    root = fixture_copy("stock-128g")
+    run = hc("fix", "--root", str(root), "--apply")
+    assert run.returncode == 2
+    assert "needs a terminal" in run.stderr
+    assert not (root / "etc/default/grub.d").exists()
+
+
+def test_fixtures_are_read_only() -> None:
+    run = hc("fix", "--fixture", "stock-128g", "--apply", "--yes")
+    assert run.returncode == 2
+    assert "read-only" in run.stderr
