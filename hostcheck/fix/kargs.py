@@ -17,7 +17,7 @@ from hostcheck.parsers import normalise_param, parse_cmdline
 # What we are willing to write into a boot loader's configuration, which is shell (GRUB) or
 # a line that other tools split on spaces: no quotes, no spaces, no shell metacharacters.
 _SAFE_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
-_SAFE_VALUE = re.compile(r"[A-Za-z0-9._,:/+@%-]*\Z")
+_SAFE_VALUE = re.compile(r"[A-Za-z0-9._,:/+@%=-]*\Z")
 
 
 class KargError(ValueError):
