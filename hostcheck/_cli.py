@@ -9,12 +9,12 @@ import argparse
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, NoReturn
 
 if TYPE_CHECKING:
     from hostcheck.catalog import Profile
-    from hostcheck.model import Rule
+    from hostcheck.model import Report, Rule
 
 EXIT_READY, EXIT_NOT_READY, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -182,6 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "fixtures", help="list the bundled sample hosts", formatter_class=_Formatter
     )
+    from hostcheck._cluster_cli import add_commands
+
+    add_commands(commands, _Formatter, _add_source_options)
     return parser
 
 
@@ -252,7 +255,8 @@ def _write_output(path: str, text: str) -> None:
         raise UsageError(f"--output {path}: {exc.strerror or exc}") from None
 
 
-def cmd_scan(args: argparse.Namespace) -> int:
+def _scan_report(args: argparse.Namespace) -> Report:
+    """Scan the host the source options name and return the report (usage errors raise)."""
     from hostcheck import engine
     from hostcheck.catalog import default_profile
     from hostcheck.facts import InferenceProcess
@@ -294,9 +298,13 @@ def cmd_scan(args: argparse.Namespace) -> int:
         running = facts.processes.value if isinstance(facts.processes, Value) else []
         facts = facts._replace(processes=Value(running + extra, facts.processes.source))
     fail_on = Status.WARN if args.fail_on == "warn" else Status.FAIL
-    report = engine.run(
+    return engine.run(
         rules, facts, profile, fail_on=fail_on, duration=time.perf_counter() - started
     )
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    report = _scan_report(args)
     if args.format == "table":
         from hostcheck.render.table import render
 
@@ -368,6 +376,16 @@ def cmd_fixtures(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cluster_command(name: str) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        from hostcheck import _cluster_cli
+
+        handler: Callable[[argparse.Namespace], int] = getattr(_cluster_cli, name)
+        return handler(args)
+
+    return run
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -379,6 +397,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "rules": cmd_rules,
         "explain": cmd_explain,
         "fixtures": cmd_fixtures,
+        "nfd": _cluster_command("cmd_nfd"),
+        "fleet": _cluster_command("cmd_fleet"),
     }
     try:
         return handlers[args.command](args)
