@@ -119,6 +119,8 @@ class _Stop:
     def install(cls) -> None:
         import signal
 
+        cls.requested = False
+
         def handler(signum: int, frame: object) -> None:
             cls.requested = True
 

@@ -35,6 +35,7 @@ SYSCTL = "/etc/sysctl.d/zz-hostcheck.conf"
 
 
 def _crd_schema() -> dict[str, Any]:
+    assert SCHEMAS.is_dir(), f"{SCHEMAS} is missing: shared/ must lie beside the repository"
     crd = yaml.safe_load((SCHEMAS / "machineconfig.crd.yaml").read_text())
     (version,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1"]
     schema: dict[str, Any] = version["schema"]["openAPIV3Schema"]
