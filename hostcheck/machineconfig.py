@@ -20,7 +20,7 @@ files with a mode, ``overwrite`` and ``data:`` URL contents.
 import base64
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 IGNITION_VERSION = "3.2.0"
@@ -188,7 +188,7 @@ def _yaml_scalar(value: Any) -> str:
     raise TypeError(f"cannot write {type(value).__name__} as YAML here")
 
 
-def _unique(items: Any) -> list[str]:
+def _unique(items: Iterable[str]) -> list[str]:
     seen: dict[str, None] = {}
     for item in items:
         seen.setdefault(item, None)
