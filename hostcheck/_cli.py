@@ -9,7 +9,7 @@ import argparse
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, NoReturn
 
 if TYPE_CHECKING:
@@ -229,6 +229,10 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="with --undo: restore even files edited since hostcheck wrote them",
     )
+
+    from hostcheck._cluster_cli import add_commands
+
+    add_commands(commands, _Formatter, _add_source_options)
     return parser
 
 
@@ -374,6 +378,11 @@ def _scan(args: argparse.Namespace) -> tuple[Report, Facts, Host]:
         rules, facts, profile, fail_on=fail_on, duration=time.perf_counter() - started
     )
     return report, facts, host
+
+
+def _scan_report(args: argparse.Namespace) -> Report:
+    """Scan the host the source options name and return the report (usage errors raise)."""
+    return _scan(args)[0]
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
@@ -544,6 +553,16 @@ def cmd_fixtures(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cluster_command(name: str) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        from hostcheck import _cluster_cli
+
+        handler: Callable[[argparse.Namespace], int] = getattr(_cluster_cli, name)
+        return handler(args)
+
+    return run
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -556,6 +575,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "explain": cmd_explain,
         "fixtures": cmd_fixtures,
         "fix": cmd_fix,
+        "nfd": _cluster_command("cmd_nfd"),
+        "fleet": _cluster_command("cmd_fleet"),
     }
     try:
         return handlers[args.command](args)
