@@ -223,6 +223,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     acts.add_argument("--resume", action="store_true", help="complete an interrupted transaction")
     acts.add_argument("--history", action="store_true", help="list the transactions")
+    acts.add_argument(
+        "--emit",
+        choices=["machineconfig"],
+        help="print the plan as an OpenShift MachineConfig (YAML) for the pool --role, instead "
+        "of changing this host; notes on what it cannot do go to standard error",
+    )
+    act.add_argument(
+        "--role", default="worker", help="with --emit: the MachineConfigPool role (default: worker)"
+    )
+    act.add_argument(
+        "--name", help="with --emit: the MachineConfig name (default: 99-ROLE-hostcheck)"
+    )
     act.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     act.add_argument(
         "--force",
@@ -449,6 +461,8 @@ def cmd_fix(args: argparse.Namespace) -> int:
                 print("Reboot to bring the previous kernel arguments and module options back.")
             return 0
         report, facts, host = _scan(args)
+        if args.emit:
+            return _emit_machineconfig(args, report, facts, host)
         plan = planner.build(
             report,
             facts,
@@ -479,6 +493,41 @@ def cmd_fix(args: argparse.Namespace) -> int:
         _fatal(message, EXIT_NOT_READY if failed else EXIT_USAGE)
     except PermissionError as exc:
         raise UsageError(f"permission denied: {exc.filename or exc}") from None
+
+
+def _emit_machineconfig(args: argparse.Namespace, report: Report, facts: Facts, host: Host) -> int:
+    """The plan as a MachineConfig: RHCOS nodes are rpm-ostree hosts whose kernel arguments
+    and files the Machine Config Operator owns, so the plan is made for that boot path."""
+    from hostcheck.fix import plan as planner
+    from hostcheck.machineconfig import (
+        MachineConfigError,
+        machineconfig,
+        machineconfig_notes,
+        to_yaml,
+    )
+
+    plan = planner.build(
+        report,
+        facts,
+        host,
+        planner.PlanOptions(tuple(args.only), "rpm-ostree", args.module_options),
+    )
+    try:
+        obj = machineconfig(
+            role=args.role,
+            name=args.name,
+            kernel_args_add=plan.kernel_args_add,
+            kernel_args_remove=plan.kernel_args_remove,
+            files=[(change.path, change.after, 0o644) for change in plan.files],
+        )
+    except MachineConfigError as exc:
+        raise UsageError(str(exc)) from None
+    sys.stdout.write(to_yaml(obj))
+    notes = machineconfig_notes(
+        role=args.role, name=args.name, kernel_args_remove=plan.kernel_args_remove
+    )
+    sys.stderr.write(notes if notes.endswith("\n") else notes + "\n")
+    return 0
 
 
 def _after_apply(record: dict[str, object]) -> None:

@@ -250,3 +250,31 @@ def test_schemas_reject_what_they_should() -> None:
     bad_ignition["spec"]["config"]["storage"] = {"files": [{"path": "/x", "mode": "0644"}]}
     with pytest.raises(jsonschema.ValidationError):
         assert_valid_machineconfig(bad_ignition)
+
+
+def test_fix_emits_a_valid_machineconfig_from_the_plan() -> None:
+    """`hostcheck fix --emit machineconfig`: the plan for the RHCOS boot path, as YAML."""
+    from tests.conftest import run_subprocess
+
+    run = run_subprocess("fix", "--fixture", "dkms-amdttm", "--emit", "machineconfig")
+    assert run.code == 0, run.err
+    obj = yaml.safe_load(run.out)
+    assert_valid_machineconfig(obj)
+    assert obj["metadata"]["name"] == "99-worker-hostcheck"
+    assert obj["spec"]["kernelArguments"] == [
+        "amdgpu.cwsr_enable=0",
+        "amdttm.pages_limit=29884416",
+        "amdttm.page_pool_size=29884416",
+    ]
+    files = obj["spec"]["config"]["storage"]["files"]
+    assert [f["path"] for f in files] == ["/etc/sysctl.d/zz-hostcheck.conf"]
+    assert "pause the pool" in run.err
+
+
+def test_fix_never_emits_an_empty_machineconfig() -> None:
+    from tests.conftest import run_subprocess
+
+    run = run_subprocess("fix", "--fixture", "tuned-ready", "--emit", "machineconfig")
+    assert run.code == 2
+    assert run.out == ""
+    assert "empty" in run.err
