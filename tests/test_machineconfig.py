@@ -1,5 +1,6 @@
 """MachineConfigs from fix plans: valid against the MachineConfig CRD and the Ignition schema
-(copied from ../shared/schemas into tests/data/schemas, so a clone is self-contained), byte-for-byte golden files per fixture, never an empty one.
+(copied from ../shared/schemas into tests/data/schemas, so a clone is
+self-contained), byte-for-byte golden files per fixture, never an empty one.
 
 The kernel arguments and drop-ins are computed here from each fixture's scan report the way
 the fix plan gathers them (every fail/warn finding's remediation), so the goldens follow the
