@@ -96,3 +96,16 @@ def test_nfd_usage_errors(cli, tmp_path: Path, args: list[str], message: str) ->
     assert run.code == 2
     assert message in run.err and "Traceback" not in run.err
     assert not (tmp_path / "f").exists()
+
+
+def test_a_node_waiting_for_its_reboot_says_so(cli, fixture_copy, tmp_path: Path) -> None:
+    """After `hostcheck fix`, the memory area is labelled fixed-pending-reboot, not fail."""
+    root = fixture_copy("stock-128g")
+    assert cli("fix", "--root", str(root), "--apply", "--yes").code == 0
+    target = tmp_path / "hostcheck"
+    assert cli("nfd", "--root", str(root), "--output", str(target)).code == 1
+    labels = dict(
+        line.split("=", 1) for line in target.read_text().splitlines() if not line.startswith("#")
+    )
+    assert labels["hostcheck.feature.node.kubernetes.io/memory"] == "fixed-pending-reboot"
+    assert labels["hostcheck.feature.node.kubernetes.io/ready"] == "false"

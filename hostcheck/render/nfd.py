@@ -28,7 +28,7 @@ FEATURES_DIR = "/etc/kubernetes/node-feature-discovery/features.d"
 MAX_BYTES = 64 * 1024  # nfd-worker ignores larger feature files
 
 _NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")
-_REPORTED = (Status.FAIL, Status.ERROR, Status.WARN)
+_REPORTED = (Status.FAIL, Status.ERROR, Status.PENDING, Status.WARN)
 
 
 def labels(report: Report) -> dict[str, str]:
