@@ -442,7 +442,7 @@ def cmd_fix(args: argparse.Namespace) -> int:
         raise UsageError("changing this host needs root: run it with sudo")
     try:
         if args.history or args.undo is not None or args.resume:
-            root = args.root or "/"
+            root = _fixture_root(args.fixture) if args.fixture else (args.root or "/")
             try:
                 host = Host(root)
             except HostError as exc:

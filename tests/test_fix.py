@@ -276,11 +276,15 @@ def test_update_grub_puts_the_arguments_on_the_kernel_line(fixture_copy, tmp_pat
 # --- interrupted transactions -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("step", [1, 2])
+@pytest.mark.parametrize("step", [1, 2, 3, 4])
 def test_a_kill_after_each_step_is_detected_and_undone(fixture_copy, step: int) -> None:
+    """Four steps: the GRUB drop-in, the sysctl drop-in, update-grub and sysctl -w (the last
+    two pending under --root, but journaled as steps all the same)."""
     root = fixture_copy("stock-128g")
     (root / "proc/sys/kernel/numa_balancing").write_text("1\n")
     before = snapshot(root)
+    plan = hc("fix", "--root", str(root)).stdout
+    assert plan.count("+++ b/") == 2 and "update-grub" in plan and "sysctl -w" in plan
     env = {**os.environ, "HOSTCHECK_TEST_CRASH_AFTER_STEP": str(step)}
     killed = hc("fix", "--root", str(root), "--apply", "--yes", env=env)
     assert killed.returncode == 137
@@ -396,3 +400,58 @@ def test_fixtures_are_read_only() -> None:
     run = hc("fix", "--fixture", "stock-128g", "--apply", "--yes")
     assert run.returncode == 2
     assert "read-only" in run.stderr
+
+
+def test_an_unwritable_tree_is_refused_and_left_alone(tmp_path_factory) -> None:
+    """Permission denied (here: an unprivileged user on a root-owned copy it can read) is a
+    one-line refusal, and nothing changes."""
+    import tempfile
+
+    from tests.conftest import FIXTURES
+
+    base = Path(tempfile.mkdtemp(prefix="hostcheck-perm-", dir="/tmp"))
+    base.chmod(0o755)
+    root = base / "stock-128g"
+    shutil.copytree(FIXTURES / "stock-128g", root, symlinks=True)
+    root.chmod(0o755)
+    before = snapshot(root)
+    run = subprocess.run(
+        [
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            sys.executable,
+            "-m",
+            "hostcheck",
+            "fix",
+            "--root",
+            str(root),
+            "--apply",
+            "--yes",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd="/",
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+    )
+    try:
+        assert run.returncode == 2, run.stderr
+        assert run.stderr.startswith("hostcheck: error: ")
+        assert "Permission denied" in run.stderr or "permission denied" in run.stderr
+        assert snapshot(root) == before
+    finally:
+        shutil.rmtree(base)
+
+
+def test_unknown_rule_for_only_is_a_usage_error() -> None:
+    run = hc("fix", "--fixture", "stock-128g", "--only", "memory.nope")
+    assert run.returncode == 2
+    assert "unknown rule id(s) for --only: memory.nope" in run.stderr
+
+
+def test_history_of_a_fixture_is_its_own() -> None:
+    run = hc("fix", "--fixture", "stock-128g", "--history")
+    assert run.returncode == 0
+    assert run.stdout == "No transactions.\n"

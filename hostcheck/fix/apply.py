@@ -57,6 +57,7 @@ class Target:
         if directory not in ALLOWED_DIRS:
             raise FixError(f"refusing to write {path}: not in {', '.join(ALLOWED_DIRS)}")
         root = os.path.realpath(host.root)
+        self.root = root
         self.path = path
         self.real = os.path.join(root, path.lstrip("/"))
         self.dir = os.path.dirname(self.real)
@@ -78,13 +79,12 @@ class Target:
         """Host paths of the directories a write would create, outermost first."""
         missing: list[str] = []
         directory = os.path.dirname(self.path)
-        while directory != "/" and not os.path.isdir(self.dir_of(directory)):
+        while directory != "/" and not os.path.isdir(
+            os.path.join(self.root, directory.lstrip("/"))
+        ):
             missing.insert(0, directory)
             directory = os.path.dirname(directory)
         return missing
-
-    def dir_of(self, host_dir: str) -> str:
-        return os.path.join(self.real[: -len(self.path)] or "/", host_dir.lstrip("/"))
 
     def read(self) -> bytes | None:
         try:
