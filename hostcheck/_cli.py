@@ -36,6 +36,7 @@ examples:
   sudo hostcheck scan --user vllm --python /opt/vllm/bin/python
   hostcheck scan --fixture stock-128g             a bundled sample host (hostcheck fixtures)
   hostcheck scan --root /host --host-mount        in a container with the host's / at /host
+  hostcheck scan --root bug.tar.gz                a snapshot (`hostcheck snapshot`)
   hostcheck scan --format json --output report.json --fail-on warn
 """
 
@@ -67,7 +68,8 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
     source.add_argument(
         "--root",
         metavar="DIR",
-        help="treat DIR as / (a fixture, a snapshot, or the host mounted in a container)",
+        help="treat DIR as / (a fixture, a snapshot directory or .tar.gz, or the host mounted "
+        "in a container)",
     )
     source.add_argument(
         "--fixture",
@@ -245,7 +247,72 @@ def build_parser() -> argparse.ArgumentParser:
     from hostcheck._cluster_cli import add_commands
 
     add_commands(commands, _Formatter, _add_source_options)
+    _add_snapshot_parser(commands)
     return parser
+
+
+SNAPSHOT_DESCRIPTION = """\
+Record what the checks read from this host (or from --root) into a snapshot: a directory or
+a .tar.gz in the fixture format, which `hostcheck scan --root SNAPSHOT` replays to the same
+findings. Attach it to a bug report. Only what the probes read is recorded; host names, user
+names, the machine id, UUIDs, MAC addresses, serial numbers and credentials in process
+environments are replaced by stable tokens unless --no-redact is given. Run it as root (or
+with sudo) to include the kernel log and other users' inference processes."""
+
+SNAPSHOT_EPILOG = """\
+examples:
+  sudo hostcheck snapshot                          writes hostcheck-snapshot-DATE.tar.gz here
+  sudo hostcheck snapshot --user vllm --python /opt/vllm/bin/python -o bug.tar.gz
+  hostcheck snapshot --fixture stock-128g --output /tmp/stock    a directory
+  hostcheck scan --root bug.tar.gz                 replay a snapshot
+"""
+
+
+def _add_snapshot_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    snap = commands.add_parser(
+        "snapshot",
+        help="record this host into a replayable, redacted snapshot (for bug reports)",
+        description=SNAPSHOT_DESCRIPTION,
+        epilog=SNAPSHOT_EPILOG,
+        formatter_class=_Formatter,
+    )
+    snap.add_argument(
+        "--output",
+        "-o",
+        metavar="DIR|FILE.tar.gz",
+        help="where to write: a new directory, or a tarball if the name ends in .tar.gz or "
+        ".tgz (default: hostcheck-snapshot-DATE.tar.gz in the current directory)",
+    )
+    source = snap.add_mutually_exclusive_group()
+    source.add_argument(
+        "--root", metavar="DIR", help="record DIR as / (a host tree, a snapshot, a mounted host)"
+    )
+    source.add_argument("--fixture", metavar="NAME", help="record a bundled sample host")
+    snap.add_argument(
+        "--host-mount",
+        action="store_true",
+        help="with --root: DIR is the live host mounted into this container",
+    )
+    snap.add_argument(
+        "--user", metavar="NAME", help="the service user to record (as for `hostcheck scan`)"
+    )
+    snap.add_argument(
+        "--python",
+        metavar="PATH",
+        help="also record what this interpreter's PyTorch / vLLM report (as for `hostcheck scan`)",
+    )
+    snap.add_argument(
+        "--timeout",
+        metavar="SECONDS",
+        type=float,
+        default=2.0,
+        help="bound for each file read (default: 2)",
+    )
+    snap.add_argument(
+        "--no-redact",
+        action="store_true",
+        help="keep host names, user names, identifiers and credentials as they are",
+    )
 
 
 def _load_catalog(args: argparse.Namespace) -> tuple[list[Rule], dict[str, Profile]]:
@@ -343,8 +410,25 @@ examples:
 """
 
 
-def _scan(args: argparse.Namespace) -> tuple[Report, Facts, Host]:
-    """Probe the host the options name and run the catalog: the shared start of scan and fix."""
+def _archive_root(args: argparse.Namespace, command: Callable[..., int]) -> int | None:
+    """Run ``command`` on a snapshot tarball given as --root, unpacked privately; None when
+    --root is not a file."""
+    if not args.root or not os.path.isfile(args.root):
+        return None
+    from hostcheck.snapshot.archive import ArchiveError, unpacked
+
+    if args.host_mount:
+        raise UsageError(f"--root {args.root}: a snapshot tarball is not a mounted host")
+    try:
+        with unpacked(args.root) as tree:
+            return command(argparse.Namespace(**{**vars(args), "root": tree}), shown_root=args.root)
+    except ArchiveError as exc:
+        raise UsageError(f"--root {args.root}: {exc}") from None
+
+
+def _scan(args: argparse.Namespace, shown_root: str | None = None) -> tuple[Report, Facts, Host]:
+    """Probe the host the options name and run the catalog: the shared start of scan and fix.
+    ``shown_root`` is the --root the user gave when the scan reads an unpacked copy of it."""
     from hostcheck import engine
     from hostcheck.catalog import default_profile
     from hostcheck.facts import InferenceProcess
@@ -378,6 +462,8 @@ def _scan(args: argparse.Namespace) -> tuple[Report, Facts, Host]:
     except HostError as exc:
         raise UsageError(str(exc)) from None
     facts = collect(host, ProbeOptions(user=args.user, python=args.python))
+    if shown_root:
+        facts = facts._replace(root=shown_root)
     if env_files:
         extra = [
             InferenceProcess("vllm", 0, ("--env-file", path), Value(env, path), path)
@@ -397,8 +483,11 @@ def _scan_report(args: argparse.Namespace) -> Report:
     return _scan(args)[0]
 
 
-def cmd_scan(args: argparse.Namespace) -> int:
-    report, _facts, _host = _scan(args)
+def cmd_scan(args: argparse.Namespace, shown_root: str | None = None) -> int:
+    from_archive = _archive_root(args, cmd_scan)
+    if from_archive is not None:
+        return from_archive
+    report, _facts, _host = _scan(args, shown_root)
     if args.format == "table":
         from hostcheck.render.table import render
 
@@ -557,6 +646,89 @@ def _print_history(records: list[dict[str, object]]) -> int:
     return 0
 
 
+def _snapshot_output(path: str | None) -> tuple[str, bool]:
+    """Where a snapshot goes and whether as a tarball; refuses to overwrite anything."""
+    if path is None:
+        path = time.strftime("hostcheck-snapshot-%Y%m%d-%H%M%S.tar.gz")
+    tarball = path.endswith((".tar.gz", ".tgz"))
+    if tarball:
+        if os.path.lexists(path):
+            raise UsageError(f"--output {path}: already exists; choose a new name")
+        parent = os.path.dirname(path) or "."
+        if not os.path.isdir(parent):
+            raise UsageError(f"--output {path}: no directory {parent}")
+    elif os.path.lexists(path) and (not os.path.isdir(path) or os.listdir(path)):
+        raise UsageError(f"--output {path}: already exists and is not an empty directory")
+    return path, tarball
+
+
+def cmd_snapshot(args: argparse.Namespace, shown_root: str | None = None) -> int:
+    import shutil
+    import tempfile
+
+    from hostcheck.host import HostError
+    from hostcheck.snapshot import take, write_tree
+    from hostcheck.snapshot.archive import write_tarball
+
+    from_archive = _archive_root(args, cmd_snapshot)
+    if from_archive is not None:
+        return from_archive
+    if args.timeout <= 0:
+        raise UsageError("--timeout must be a positive number of seconds")
+    if args.host_mount and not args.root:
+        raise UsageError("--host-mount needs --root DIR (the host's / as mounted in the container)")
+    output, tarball = _snapshot_output(args.output)
+    root = _fixture_root(args.fixture) if args.fixture else (args.root or "/")
+    try:
+        recording = take(
+            root,
+            host_mount=args.host_mount,
+            user=args.user,
+            python=args.python,
+            read_timeout=args.timeout,
+            redact=not args.no_redact,
+        )
+    except HostError as exc:
+        raise UsageError(str(exc)) from None
+    created = not os.path.exists(output)
+    staging = tempfile.mkdtemp(prefix="hostcheck-snapshot-") if tarball else output
+    try:
+        if not tarball:
+            os.makedirs(output, exist_ok=True)
+        written = write_tree(recording, staging)
+        if tarball:
+            top = os.path.basename(output).removesuffix(".gz").removesuffix(".tgz")
+            write_tarball(staging, output, top.removesuffix(".tar"), recording.taken_at)
+    except OSError as exc:
+        if not tarball and created:
+            shutil.rmtree(output, ignore_errors=True)
+        raise UsageError(f"--output {output}: {exc.strerror or exc}") from None
+    finally:
+        if tarball:
+            shutil.rmtree(staging, ignore_errors=True)
+    redacted = ", ".join(
+        f"{counts['values']} {kind}"
+        for kind, counts in (written.redaction or {}).items()
+        if counts["values"]
+    )
+    print(f"snapshot written to {output}: {written.files} files, {written.links} symlinks")
+    print(
+        f"redacted: {redacted or 'nothing found'}"
+        if written.redaction is not None
+        else "not redacted (--no-redact): do not publish it"
+    )
+    if written.unreadable:
+        print(
+            f"{written.unreadable} item(s) could not be read (listed in .hostcheck/snapshot.json)"
+            + ("; as root they would be" if recording.host.live and os.geteuid() != 0 else "")
+        )
+    replay = f"hostcheck scan --root {output}"
+    if args.python:
+        replay += f" --python {recording.redactor.apply_text(args.python) if recording.redactor else args.python}"
+    print(f"replay: {replay}")
+    return 0
+
+
 def cmd_rules(args: argparse.Namespace) -> int:
     rules, profiles = _load_catalog(args)
     if args.profiles:
@@ -623,6 +795,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "rules": cmd_rules,
         "explain": cmd_explain,
         "fixtures": cmd_fixtures,
+        "snapshot": cmd_snapshot,
         "fix": cmd_fix,
         "nfd": _cluster_command("cmd_nfd"),
         "fleet": _cluster_command("cmd_fleet"),
