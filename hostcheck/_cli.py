@@ -525,7 +525,8 @@ def cmd_fix(args: argparse.Namespace) -> int:
         )
     if args.force and args.undo is None:
         raise UsageError("--force goes with --undo")
-    live = not (args.root or args.fixture)
+    # --root / (or a link to it) is this host: the root check must see through it.
+    live = not args.fixture and os.path.realpath(args.root or "/") == "/"
     changes = args.apply or args.undo is not None or args.resume
     if changes and live and os.geteuid() != 0:
         raise UsageError("changing this host needs root: run it with sudo")
@@ -552,12 +553,17 @@ def cmd_fix(args: argparse.Namespace) -> int:
         report, facts, host = _scan(args)
         if args.emit:
             return _emit_machineconfig(args, report, facts, host)
+        interrupted = fixer.interrupted_message(fixer.Journal(host))
+        if interrupted and args.apply:
+            raise fixer.FixError(interrupted)
         plan = planner.build(
             report,
             facts,
             host,
             planner.PlanOptions(tuple(args.only), args.bootloader, args.module_options),
         )
+        if interrupted:
+            print(f"warning: {interrupted}\n")
         sys.stdout.write(planner.render(plan, live=host.live, root=host.root))
         if not args.apply:
             if not plan.empty:
@@ -577,9 +583,7 @@ def cmd_fix(args: argparse.Namespace) -> int:
     except planner.PlanError as exc:
         raise UsageError(str(exc)) from None
     except fixer.FixError as exc:
-        message = str(exc)
-        failed = "failed" in message or "could not run" in message
-        _fatal(message, EXIT_NOT_READY if failed else EXIT_USAGE)
+        _fatal(str(exc), EXIT_NOT_READY if exc.failed else EXIT_USAGE)
     except PermissionError as exc:
         raise UsageError(f"permission denied: {exc.filename or exc}") from None
 
@@ -599,7 +603,7 @@ def _emit_machineconfig(args: argparse.Namespace, report: Report, facts: Facts, 
         report,
         facts,
         host,
-        planner.PlanOptions(tuple(args.only), "rpm-ostree", args.module_options),
+        planner.PlanOptions(tuple(args.only), "rpm-ostree", args.module_options, declarative=True),
     )
     try:
         obj = machineconfig(
@@ -607,7 +611,7 @@ def _emit_machineconfig(args: argparse.Namespace, report: Report, facts: Facts, 
             name=args.name,
             kernel_args_add=plan.kernel_args_add,
             kernel_args_remove=plan.kernel_args_remove,
-            files=[(change.path, change.after, 0o644) for change in plan.files],
+            files=[(path, content, 0o644) for path, content in plan.drop_ins],
         )
     except MachineConfigError as exc:
         raise UsageError(str(exc)) from None

@@ -244,6 +244,13 @@ class Host:
             return data
         return Value(data.decode("utf-8", errors="replace"), host_path)
 
+    def read_bytes(
+        self, host_path: str, *, limit: int = MAX_READ_BYTES
+    ) -> Value[bytes] | Unavailable:
+        """The exact bytes of a file (for files hostcheck fix may edit), bounded."""
+        data = self._read_bytes(host_path, limit)
+        return data if isinstance(data, Unavailable) else Value(data, host_path)
+
     def _read_bytes(self, host_path: str, limit: int = MAX_READ_BYTES) -> bytes | Unavailable:
         replayed = self._replayed_unavailable(host_path)
         if replayed is not None:
