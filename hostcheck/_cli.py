@@ -200,6 +200,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--only", metavar="RULE", nargs="+", default=[], help="fix only these rules' findings"
     )
     what.add_argument(
+        "--exclude",
+        metavar="RULE",
+        nargs="+",
+        default=[],
+        help="leave these rules' fixes out (e.g. perf.iommu on a host that needs the IOMMU)",
+    )
+    what.add_argument(
         "--bootloader",
         choices=["grub", "grubby", "systemd-boot", "rpm-ostree", "bootc"],
         help="the boot path for kernel arguments (default: detected; `hostcheck scan -v` "
@@ -560,7 +567,12 @@ def cmd_fix(args: argparse.Namespace) -> int:
             report,
             facts,
             host,
-            planner.PlanOptions(tuple(args.only), args.bootloader, args.module_options),
+            planner.PlanOptions(
+                tuple(args.only),
+                args.bootloader,
+                args.module_options,
+                exclude=tuple(args.exclude),
+            ),
         )
         if interrupted:
             print(f"warning: {interrupted}\n")
@@ -603,7 +615,13 @@ def _emit_machineconfig(args: argparse.Namespace, report: Report, facts: Facts, 
         report,
         facts,
         host,
-        planner.PlanOptions(tuple(args.only), "rpm-ostree", args.module_options, declarative=True),
+        planner.PlanOptions(
+            tuple(args.only),
+            "rpm-ostree",
+            args.module_options,
+            declarative=True,
+            exclude=tuple(args.exclude),
+        ),
     )
     try:
         obj = machineconfig(

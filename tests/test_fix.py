@@ -631,3 +631,10 @@ def test_root_slash_is_this_host_and_needs_root() -> None:
     )
     assert run.returncode == 2
     assert "needs root" in run.stderr
+
+
+def test_exclude_leaves_a_rule_out() -> None:
+    run = hc("fix", "--fixture", "stock-128g", "--exclude", "perf.iommu")
+    assert run.returncode == 0
+    assert "Plan for" in run.stdout and "fixes memory.gtt (boot loader: grub)" in run.stdout
+    assert "amd_iommu" not in run.stdout

@@ -83,6 +83,7 @@ class PlanOptions(NamedTuple):
     module_options: str = "auto"  # auto, cmdline or modprobe
     # The whole desired state, as for a MachineConfig: ignore what this host already has.
     declarative: bool = False
+    exclude: tuple[str, ...] = ()
 
 
 def _module_param(arg: str) -> tuple[str, str] | None:
@@ -111,9 +112,10 @@ def _distro_family(facts: Facts) -> set[str]:
 
 def build(report: Report, facts: Facts, host: Host, options: PlanOptions) -> Plan:
     known = {f.rule.id for f in report.findings}
-    unknown = [rule for rule in options.only if rule not in known]
-    if unknown:
-        raise PlanError(f"unknown rule id(s) for --only: {', '.join(unknown)}")
+    for flag, given in (("--only", options.only), ("--exclude", options.exclude)):
+        unknown = [rule for rule in given if rule not in known]
+        if unknown:
+            raise PlanError(f"unknown rule id(s) for {flag}: {', '.join(unknown)}")
     chosen = [
         f
         for f in report.findings
@@ -121,6 +123,7 @@ def build(report: Report, facts: Facts, host: Host, options: PlanOptions) -> Pla
         and f.remediation is not None
         and f.remediation.kind != "manual"
         and (not options.only or f.rule.id in options.only)
+        and f.rule.id not in options.exclude
     ]
     notes: list[str] = []
     for rule in options.only:
