@@ -62,7 +62,17 @@ def _fatal(message: str, code: int = EXIT_USAGE) -> NoReturn:
     raise SystemExit(code)
 
 
+def _add_config_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="configuration file (default: $HOSTCHECK_CONFIG, else /etc/hostcheck/config.toml if "
+        "it exists); read from this machine even with --root or --fixture",
+    )
+
+
 def _add_source_options(parser: argparse.ArgumentParser) -> None:
+    _add_config_option(parser)
     where = parser.add_argument_group("what to check (default: this host)")
     source = where.add_mutually_exclusive_group()
     source.add_argument(
@@ -148,8 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument(
         "--fail-on",
         choices=["warn", "fail"],
-        default="fail",
-        help="the lowest status that makes the host not ready (default: fail)",
+        help="the lowest status that makes the host not ready (default: fail, or fail_on in the "
+        "config file)",
     )
     out.add_argument(
         "--select",
@@ -171,7 +181,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="table colours (default: auto, off when NO_COLOR is set or output is not a terminal)",
     )
 
+    from hostcheck.monitor.cli import add_monitor_parser
+
+    add_monitor_parser(commands, _Formatter, _add_source_options)
+
     rules = commands.add_parser("rules", help="list the rule catalog", formatter_class=_Formatter)
+    _add_config_option(rules)
     rules.add_argument("--rules", metavar="DIR", help="a rule directory instead of the bundled one")
     rules.add_argument("--profiles", action="store_true", help="list the workload profiles instead")
 
@@ -182,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument(
         "--rules", metavar="DIR", help="a rule directory instead of the bundled one"
     )
+    _add_config_option(explain)
 
     commands.add_parser(
         "fixtures", help="list the bundled sample hosts", formatter_class=_Formatter
@@ -389,6 +405,20 @@ def _write_output(path: str, text: str) -> None:
         raise UsageError(f"--output {path}: {exc.strerror or exc}") from None
 
 
+def _apply_config(args: argparse.Namespace) -> None:
+    """Fill the options not given on the command line from the configuration file."""
+    from hostcheck.config import ConfigError, load_config
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    for key in ("profile", "fail_on", "user", "python", "rules"):
+        if hasattr(args, key) and getattr(args, key) is None:
+            setattr(args, key, getattr(config, key))
+    args.loaded_config = config
+
+
 FIX_DESCRIPTION = """\
 Compute the changes that fix this host's failing findings, show them (a unified diff for
 every file, the exact command for every step, whether a reboot is needed), and with --apply
@@ -434,8 +464,11 @@ def _archive_root(args: argparse.Namespace, command: Callable[..., int]) -> int 
 
 
 def _scan(args: argparse.Namespace, shown_root: str | None = None) -> tuple[Report, Facts, Host]:
-    """Probe the host the options name and run the catalog: the shared start of scan and fix.
-    ``shown_root`` is the --root the user gave when the scan reads an unpacked copy of it."""
+    """Probe the host the options name, run the catalog and apply the config file's waivers:
+    the shared start of scan, fix, monitor and nfd. ``shown_root`` is the --root the user gave
+    when the scan reads an unpacked copy of it."""
+    if not hasattr(args, "loaded_config"):
+        _apply_config(args)
     from hostcheck import engine
     from hostcheck.catalog import default_profile
     from hostcheck.facts import InferenceProcess
@@ -443,10 +476,18 @@ def _scan(args: argparse.Namespace, shown_root: str | None = None) -> tuple[Repo
     from hostcheck.model import Status
     from hostcheck.probes import ProbeOptions, collect
     from hostcheck.readings import Value
+    from hostcheck.waivers import apply_waivers
 
     started = time.perf_counter()
     rules, profiles = _load_catalog(args)
     known = {rule.id for rule in rules}
+    waivers = args.loaded_config.waivers
+    for waiver in waivers:
+        if waiver.rule not in known:
+            raise UsageError(
+                f"config {waiver.source}: waiver rule {waiver.rule!r} is not a known rule id "
+                "(see `hostcheck rules`)"
+            )
     unknown = [rule for rule in getattr(args, "select", []) if rule not in known]
     if unknown:
         raise UsageError(f"unknown rule id(s): {', '.join(unknown)} (see `hostcheck rules`)")
@@ -482,6 +523,10 @@ def _scan(args: argparse.Namespace, shown_root: str | None = None) -> tuple[Repo
     report = engine.run(
         rules, facts, profile, fail_on=fail_on, duration=time.perf_counter() - started
     )
+    if waivers:
+        import datetime
+
+        report = apply_waivers(report, waivers, datetime.date.today())
     return report, facts, host
 
 
@@ -526,6 +571,7 @@ def cmd_fix(args: argparse.Namespace) -> int:
     from hostcheck.fix import plan as planner
     from hostcheck.host import Host, HostError
 
+    _apply_config(args)  # profile, user, python, rules and waivers (a waived rule is not fixed)
     if args.fixture and (args.apply or args.undo is not None or args.resume):
         raise UsageError(
             "--fixture trees are read-only; copy one (hostcheck fixtures lists them) and use --root"
@@ -752,6 +798,7 @@ def cmd_snapshot(args: argparse.Namespace, shown_root: str | None = None) -> int
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
+    _apply_config(args)
     rules, profiles = _load_catalog(args)
     if args.profiles:
         for profile in profiles.values():
@@ -764,6 +811,7 @@ def cmd_rules(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
+    _apply_config(args)
     rules, _ = _load_catalog(args)
     rule = next((r for r in rules if r.id == args.rule), None)
     if rule is None:
@@ -812,8 +860,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
+    from hostcheck.monitor.cli import cmd_monitor
+
     handlers = {
         "scan": cmd_scan,
+        "monitor": cmd_monitor,
         "rules": cmd_rules,
         "explain": cmd_explain,
         "fixtures": cmd_fixtures,
