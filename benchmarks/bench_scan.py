@@ -2,7 +2,8 @@
 
 Measures, in the same run and interleaved (this machine is noisy): `python -c pass`,
 `hostcheck scan --fixture X --format json` and `--format table`. Prints medians and the
-ratios against the bare interpreter. Targets (issue #2): json <= 3x, table <= 8x.
+ratios against the bare interpreter. Targets (issue #2): json <= 3x, table <= 8x. Also the
+plan of `hostcheck fix` (a scan plus the planner and its diffs), which has no target.
 
     python benchmarks/bench_scan.py [--runs 31] [--fixture stock-128g]
 """
@@ -28,6 +29,7 @@ def main() -> int:
         {
             "scan --format json": lambda: [*scan, "--format", "json"],
             "scan --format table": lambda: [*scan, "--format", "table"],
+            "fix (dry run)": lambda: [*tool(), "fix", "--fixture", args.fixture],
         },
         args.runs,
     )
