@@ -386,9 +386,26 @@ def _read_env_file(path: str) -> dict[str, str]:
 
 def _write_output(path: str, text: str) -> None:
     """Write a report atomically: a reader never sees half a file. The file gets the mode a
-    plain open() would give it (0666 less the umask), so other users' collectors can read it."""
+    plain open() would give it (0666 less the umask), so other users' collectors can read it.
+    A device or FIFO (``-o /dev/null``) is written into, never replaced."""
+    import stat
     import tempfile
 
+    try:
+        st = os.stat(path)  # follows a symbolic link to what it names
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        raise UsageError(f"--output {path}: {exc.strerror or exc}") from None
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        # /dev/null, /dev/stdout, a FIFO: write into it; a rename would replace the node.
+        try:
+            with open(path, "w", encoding="utf-8") as handle:
+                handle.write(text)
+        except OSError as exc:
+            raise UsageError(f"--output {path}: {exc.strerror or exc}") from None
+        return
+    path = os.path.realpath(path)  # through a link: replace the file it names, keep the link
     directory = os.path.dirname(path) or "."
     umask = os.umask(0)
     os.umask(umask)
