@@ -26,7 +26,8 @@ def snapshot(root: Path) -> dict[str, tuple[bytes | str, int]]:
     out: dict[str, tuple[bytes | str, int]] = {}
     for path in sorted(root.rglob("*")):
         rel = str(path.relative_to(root))
-        if rel.startswith(JOURNAL):
+        # The journal stays (with the directories made for it): it is the history.
+        if rel.startswith(JOURNAL) or (JOURNAL.startswith(rel + "/") and path.is_dir()):
             continue
         st = path.lstat()
         if path.is_symlink():
