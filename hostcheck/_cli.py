@@ -344,6 +344,8 @@ def _load_catalog(args: argparse.Namespace) -> tuple[list[Rule], dict[str, Profi
     try:
         return load_catalog(getattr(args, "rules", None))
     except CatalogError as exc:
+        if "rules" in getattr(args, "from_config", ()):
+            raise UsageError(f"{args.loaded_config.place('rules')}: rules: {exc}") from None
         raise UsageError(str(exc)) from None
 
 
@@ -413,9 +415,12 @@ def _apply_config(args: argparse.Namespace) -> None:
         config = load_config(args.config)
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
+    args.from_config = set()
     for key in ("profile", "fail_on", "user", "python", "rules"):
         if hasattr(args, key) and getattr(args, key) is None:
             setattr(args, key, getattr(config, key))
+            if getattr(config, key) is not None:
+                args.from_config.add(key)
     args.loaded_config = config
 
 
@@ -495,7 +500,10 @@ def _scan(args: argparse.Namespace, shown_root: str | None = None) -> tuple[Repo
         rules = [rule for rule in rules if rule.id in args.select]
     if args.profile:
         if args.profile not in profiles:
-            raise UsageError(f"unknown profile {args.profile!r}; available: {', '.join(profiles)}")
+            problem = f"unknown profile {args.profile!r}; available: {', '.join(profiles)}"
+            if "profile" in getattr(args, "from_config", ()):
+                problem = f"{args.loaded_config.place('profile')}: profile: {problem}"
+            raise UsageError(problem)
         profile = profiles[args.profile]
     else:
         profile = default_profile(profiles)

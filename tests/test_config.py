@@ -245,6 +245,40 @@ def test_waiver_holds_through_its_expiry_date() -> None:
             ", line 10: waiver #2 reason: expected a non-empty string, got ''",
         ),
         ('waiver = "all of them"\n', ", line 1: waiver: expected [[waiver]] tables"),
+        # A table's name mistyped in its header: the header is the line.
+        (
+            WAIVE_STOCK_FAILS.replace("[[waiver]]", "[[waivers]]", 2),
+            ", line 2: waivers: unknown key; known keys: fail_on, monitor, profile, python, "
+            "rules, user, waiver",
+        ),
+        (
+            'fail_on = "warn"\n\n[monitr]\nkeep_reports = 3\n',
+            ", line 3: monitr: unknown key; known keys: fail_on, monitor, profile, python, rules, "
+            "user, waiver",
+        ),
+        # Dotted keys and inline tables are the same table in TOML.
+        (
+            'profile = "70b-q8"\nmonitor.keep_reports = 0\n',
+            ", line 2: monitor.keep_reports: expected a whole number 1-10000, got 0",
+        ),
+        (
+            'profile = "70b-q8"\nmonitor = { metrics_file = "/m.prom", keep_reports = 0 }\n',
+            ", line 2: monitor.keep_reports: expected a whole number 1-10000, got 0",
+        ),
+        (
+            '[monitor]\n"keep_reports" = 0\n',
+            ", line 2: monitor.keep_reports: expected a whole number 1-10000, got 0",
+        ),
+        # Values the catalog checks, after the file was parsed, still name file, line and key.
+        (
+            '# lab\nprofile = "nosuch"\n',
+            ", line 2: profile: unknown profile 'nosuch'; available: 70b-q8, 70b-q4, 32b-bf16, "
+            "32b-q4",
+        ),
+        (
+            '\nrules = "/nonexistent/rules"\n',
+            ", line 2: rules: /nonexistent/rules: rule directory not found",
+        ),
     ],
 )
 def test_config_mistakes_name_file_line_and_key(cli, config_file, text: str, message: str) -> None:
