@@ -331,6 +331,7 @@ def _add_snapshot_parser(commands: argparse._SubParsersAction[argparse.ArgumentP
         default=2.0,
         help="bound for each file read (default: 2)",
     )
+    _add_config_option(snap)  # its user and python: the snapshot records what the monitor sees
     snap.add_argument(
         "--no-redact",
         action="store_true",
@@ -749,6 +750,7 @@ def cmd_snapshot(args: argparse.Namespace, shown_root: str | None = None) -> int
     from_archive = _archive_root(args, cmd_snapshot)
     if from_archive is not None:
         return from_archive
+    _apply_config(args)  # user and python, as scan and monitor take them
     if args.timeout <= 0:
         raise UsageError("--timeout must be a positive number of seconds")
     if args.host_mount and not args.root:

@@ -238,9 +238,13 @@ def _line_of(text: str, table: str | None, index: int | None, key: str | None) -
             return number
         if table is not None and path[:1] == [table] and opened is None:
             opened = number  # monitor.x = … or monitor = { … } opens the table
-            if key is not None and len(path) < len(target) and re.search(
-                rf"""[{{,]\s*(?:{re.escape(key)}|"{re.escape(key)}"|'{re.escape(key)}')\s*=""",
-                match[2],
+            if (
+                key is not None
+                and len(path) < len(target)
+                and re.search(
+                    rf"""[{{,]\s*(?:{re.escape(key)}|"{re.escape(key)}"|'{re.escape(key)}')\s*=""",
+                    match[2],
+                )
             ):
                 return number  # the key inside an inline table
     return opened

@@ -4,6 +4,7 @@ metrics file as Prometheus parses it, and a host that the monitor never touches.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import os
@@ -289,7 +290,9 @@ def test_metrics_parse_with_prometheus_and_carry_every_rule(
     }
     assert blocking == {"devices.kfd", "devices.render"}
     (ready,) = families["hostcheck_ready"].samples
-    assert ready.value == 0 and ready.labels == {"profile": "70b-q8", "fail_on": "fail"}
+    assert ready.value == 0 and ready.labels == {}
+    (scan,) = families["hostcheck_scan_info"].samples
+    assert scan.value == 1 and scan.labels == {"profile": "70b-q8", "fail_on": "fail"}
     (info,) = families["hostcheck_build_info"].samples
     assert info.labels == {"version": "0.1.0", "schema_version": "1.2"} and info.value == 1
     (last,) = families["hostcheck_last_run_timestamp_seconds"].samples
@@ -299,8 +302,13 @@ def test_metrics_parse_with_prometheus_and_carry_every_rule(
         stored["duration_seconds"], abs=1e-3
     )
     (expiry,) = families["hostcheck_waiver_expiry_timestamp_seconds"].samples
-    assert expiry.labels == {"rule": "memory.gtt", "owner": "ops", "expired": "false"}
-    assert expiry.value == 4102444800  # 2100-01-01T00:00:00Z: the day after 2099-12-31
+    assert expiry.labels == {"rule": "memory.gtt"}
+    # local midnight after 2099-12-31 (the tests' time zone is whatever the machine has)
+    assert expiry.value == datetime.datetime(2100, 1, 1).timestamp()
+    (expired,) = families["hostcheck_waiver_expired"].samples
+    assert expired.labels == {"rule": "memory.gtt"} and expired.value == 0
+    (info,) = families["hostcheck_waiver_info"].samples
+    assert info.labels == {"rule": "memory.gtt", "owner": "ops", "reason": "32B only"}
     counts = {s.labels["status"]: s.value for s in families["hostcheck_findings"].samples}
     assert set(counts) == {status.value for status in Status}
     assert {k: v for k, v in counts.items() if v} == {
@@ -368,9 +376,12 @@ def test_old_hang_lines_are_not_new_when_the_log_becomes_readable_or_changes_sou
     log.unlink()
     first = monitor(cli, root, states)
     assert first.code == 1
-    assert json.loads((states / "latest.json").read_text())["monitor"]["observed"][
-        "kernel_log_readable"
-    ] is False
+    assert (
+        json.loads((states / "latest.json").read_text())["monitor"]["observed"][
+            "kernel_log_readable"
+        ]
+        is False
+    )
     log.write_text(text)
     second = journal_lines(monitor(cli, root, states).out)
     assert not any("new GPU hang" in line for _, line in second)
@@ -436,11 +447,13 @@ def test_the_previous_report_is_the_last_run_whatever_its_time(tmp_path: Path) -
         ),
         (
             {
-                "schema_version": "1.2", "ready": False, "findings": [],
+                "schema_version": "1.2",
+                "ready": False,
+                "findings": [],
                 "monitor": {"observed": {"gpu_hang_lines": [{"timestamp": "x", "text": "y"}]}},
             },
             "monitor.observed.gpu_hang_lines is not a list of lines",
-        ),  # fmt: skip
+        ),
     ],
 )
 def test_a_malformed_previous_report_is_a_warning_every_run_goes_on(
@@ -473,7 +486,13 @@ def test_internal_errors_carry_the_err_priority_for_the_journal(
 
     monkeypatch.setattr("hostcheck.monitor.drift.transitions", broken)
     run = cli(
-        "monitor", "--fixture", "stock-128g", "--state-dir", str(tmp_path), "--log-format", "journal"
+        "monitor",
+        "--fixture",
+        "stock-128g",
+        "--state-dir",
+        str(tmp_path),
+        "--log-format",
+        "journal",
     )
     assert run.code == 3
     assert run.err.startswith("<3>hostcheck: error: internal error: KeyError: 'status'")

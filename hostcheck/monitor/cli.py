@@ -101,9 +101,7 @@ def _journal_stdout() -> bool:
 
 
 def cmd_monitor(args: argparse.Namespace) -> int:
-    from hostcheck._cli import UsageError
-
-    from hostcheck._cli import EXIT_INTERNAL, EXIT_USAGE, _archive_root
+    from hostcheck._cli import EXIT_INTERNAL, EXIT_USAGE, UsageError, _archive_root
 
     journal = args.log_format == "journal" or (args.log_format == "auto" and _journal_stdout())
 

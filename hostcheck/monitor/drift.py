@@ -179,19 +179,27 @@ def transitions(
 def standing(current: dict[str, Any], report_path: str) -> list[LogLine]:
     """Lines for every run, changed or not: expired waivers and the verdict."""
     lines = []
-    for finding in current["findings"]:
-        waiver = finding.get("waiver")
-        if waiver and waiver["expired"]:
-            lines.append(
-                LogLine(
-                    WARNING,
-                    _one_line(
-                        f"{finding['rule']}: waiver expired on {waiver['expires']} (owner "
-                        f"{waiver['owner']}: {waiver['reason']}); the finding counts again as "
-                        f"{finding['status']}. Renew or remove it in {waiver.get('source', 'the config file')}"
-                    ),
-                )
+    counting = {"warn", "fail", "error", "fixed-pending-reboot"}
+    for waiver in current.get("waivers", []):
+        if not waiver["expired"]:
+            continue
+        status = waiver["status"]
+        if status in counting:
+            now = f"the finding counts again as {status}"
+        elif status is None:
+            now = "its rule was not checked"
+        else:
+            now = f"its rule is {status} now"
+        lines.append(
+            LogLine(
+                WARNING,
+                _one_line(
+                    f"{waiver['rule']}: waiver expired on {waiver['expires']} (owner "
+                    f"{waiver['owner']}: {waiver['reason']}); {now}. Renew or remove it in "
+                    f"{waiver.get('source') or 'the config file'}"
+                ),
             )
+        )
     counts = ", ".join(f"{n} {s}" for s, n in current["summary"].items() if n)
     verdict = "READY" if current["ready"] else "NOT READY"
     lines.append(
