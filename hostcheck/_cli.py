@@ -331,6 +331,7 @@ def _add_snapshot_parser(commands: argparse._SubParsersAction[argparse.ArgumentP
         default=2.0,
         help="bound for each file read (default: 2)",
     )
+    _add_config_option(snap)  # its user and python: the snapshot records what the monitor sees
     snap.add_argument(
         "--no-redact",
         action="store_true",
@@ -344,6 +345,8 @@ def _load_catalog(args: argparse.Namespace) -> tuple[list[Rule], dict[str, Profi
     try:
         return load_catalog(getattr(args, "rules", None))
     except CatalogError as exc:
+        if "rules" in getattr(args, "from_config", ()):
+            raise UsageError(f"{args.loaded_config.place('rules')}: rules: {exc}") from None
         raise UsageError(str(exc)) from None
 
 
@@ -430,9 +433,12 @@ def _apply_config(args: argparse.Namespace) -> None:
         config = load_config(args.config)
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
+    args.from_config = set()
     for key in ("profile", "fail_on", "user", "python", "rules"):
         if hasattr(args, key) and getattr(args, key) is None:
             setattr(args, key, getattr(config, key))
+            if getattr(config, key) is not None:
+                args.from_config.add(key)
     args.loaded_config = config
 
 
@@ -512,7 +518,10 @@ def _scan(args: argparse.Namespace, shown_root: str | None = None) -> tuple[Repo
         rules = [rule for rule in rules if rule.id in args.select]
     if args.profile:
         if args.profile not in profiles:
-            raise UsageError(f"unknown profile {args.profile!r}; available: {', '.join(profiles)}")
+            problem = f"unknown profile {args.profile!r}; available: {', '.join(profiles)}"
+            if "profile" in getattr(args, "from_config", ()):
+                problem = f"{args.loaded_config.place('profile')}: profile: {problem}"
+            raise UsageError(problem)
         profile = profiles[args.profile]
     else:
         profile = default_profile(profiles)
@@ -758,6 +767,7 @@ def cmd_snapshot(args: argparse.Namespace, shown_root: str | None = None) -> int
     from_archive = _archive_root(args, cmd_snapshot)
     if from_archive is not None:
         return from_archive
+    _apply_config(args)  # user and python, as scan and monitor take them
     if args.timeout <= 0:
         raise UsageError("--timeout must be a positive number of seconds")
     if args.host_mount and not args.root:

@@ -40,6 +40,12 @@ class Config(NamedTuple):
     metrics_file: str | None = None
     keep_reports: int = DEFAULT_KEEP_REPORTS
     waivers: tuple[Waiver, ...] = ()
+    # top-level key -> "config FILE, line N": where a value that is checked later (a profile
+    # name against the catalog, a rules directory) was set, for that check's error
+    places: tuple[tuple[str, str], ...] = ()
+
+    def place(self, key: str) -> str:
+        return dict(self.places).get(key, f"config {self.path}")
 
 
 # key -> (description of the expected value, validator returning an error or None)
@@ -182,33 +188,63 @@ def _parse(path: str, text: str, data: Mapping[str, Any]) -> Config:
                 source=f"{path}:{line}" if line else path,
             )
         )
-    return Config(path=path, waivers=tuple(waivers), **values)
+    places = []
+    for key in ("profile", "rules"):
+        if key in values:
+            line = _line_of(text, None, None, key)
+            places.append((key, f"config {path}" + (f", line {line}" if line else "")))
+    return Config(path=path, waivers=tuple(waivers), places=tuple(places), **values)
 
 
 _HEADER = r"^\s*(\[\[?)\s*([A-Za-z0-9_.\"' -]+?)\s*\]\]?\s*(#.*)?$"
+_BARE_OR_QUOTED = r"""(?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*')"""
+_KEY_LINE = rf"^\s*({_BARE_OR_QUOTED}(?:\s*\.\s*{_BARE_OR_QUOTED})*)\s*=\s*(.*)$"
+
+
+def _split_key(dotted: str) -> list[str]:
+    """``monitor . "keep_reports"`` -> ["monitor", "keep_reports"]."""
+    parts = re.findall(r""""[^"]*"|'[^']*'|[^.]+""", dotted)
+    return [part.strip().strip("\"'") for part in parts if part.strip()]
 
 
 def _line_of(text: str, table: str | None, index: int | None, key: str | None) -> int | None:
-    """The 1-based line of ``key`` in ``table`` (the ``index``-th for arrays of tables); of the
-    table's header when ``key`` is None or not found on a line of its own."""
-    key_line = (
-        re.compile(rf"""^\s*(?:{re.escape(key)}|"{re.escape(key)}"|'{re.escape(key)}')\s*=""")
-        if key
-        else None
-    )
-    current: str | None = None
+    """The 1-based line of ``key`` in ``table`` (the ``index``-th for arrays of tables),
+    however TOML spelled it: under a ``[table]`` header, as a dotted key
+    (``monitor.keep_reports = 0``), in an inline table (``monitor = {keep_reports = 0}``), or
+    as a header itself (``[monitr]``, ``[[waivers]]``). Without ``key``, or when it is not on
+    a line of its own, the line that opens the table."""
+    target = [part for part in (table, key) if part]
+    current: list[str] = []
     occurrence = -1
-    header_line: int | None = None
+    opened: int | None = None  # the table's header, or its first dotted key / inline table
     for number, line in enumerate(text.splitlines(), start=1):
-        match = re.match(_HEADER, line)
-        if match:
-            current = match[2].strip().strip("\"'")
-            if current == table:
+        header = re.match(_HEADER, line)
+        if header:
+            current = _split_key(header[2])
+            if table is not None and current == [table]:
                 occurrence += 1
                 if index is None or occurrence == index:
-                    header_line = number
+                    opened = number
+            elif current[: len(target)] == target and key is not None:
+                return number  # [monitr], [[waivers]], [monitr.sub]: the key is the header
             continue
-        in_place = current == table and (index is None or occurrence == index)
-        if in_place and key_line is not None and key_line.match(line):
+        match = re.match(_KEY_LINE, line)
+        if not match:
+            continue
+        if table is not None and current == [table] and index is not None and occurrence != index:
+            continue  # another [[table]] of the array
+        path = current + _split_key(match[1])
+        if key is not None and path[: len(target)] == target:
             return number
-    return header_line
+        if table is not None and path[:1] == [table] and opened is None:
+            opened = number  # monitor.x = … or monitor = { … } opens the table
+            if (
+                key is not None
+                and len(path) < len(target)
+                and re.search(
+                    rf"""[{{,]\s*(?:{re.escape(key)}|"{re.escape(key)}"|'{re.escape(key)}')\s*=""",
+                    match[2],
+                )
+            ):
+                return number  # the key inside an inline table
+    return opened

@@ -172,6 +172,48 @@ class AppliedWaiver(NamedTuple):
         return f"waived until {w.expires.isoformat()} by {w.owner}: {w.reason}"
 
 
+class WaiverState(NamedTuple):
+    """A waiver of the config file on the day of the scan, whatever its rule's finding: an
+    expired waiver is reported even when its rule now passes, is skipped or was not run."""
+
+    waiver: Waiver
+    expired: bool
+    status: Status | None  # the rule's finding now (waived while it holds); None: not run
+
+    def ends_at(self) -> float:
+        """Unix time the waiver stops holding: local midnight after its expiry date, as
+        :meth:`Waiver.expired_on` counts days by the local date."""
+        import datetime
+
+        day = self.waiver.expires + datetime.timedelta(days=1)
+        return datetime.datetime.combine(day, datetime.time()).timestamp()
+
+    def to_json(self) -> dict[str, Any]:
+        w = self.waiver
+        return {
+            "rule": w.rule,
+            "reason": w.reason,
+            "owner": w.owner,
+            "expires": w.expires.isoformat(),
+            "expired": self.expired,
+            "status": self.status.value if self.status is not None else None,
+            "source": w.source,
+        }
+
+    def note(self) -> str:
+        """The line a report shows for an expired waiver no finding carries."""
+        w = self.waiver
+        now = (
+            f"the rule is {self.status.value} now"
+            if self.status is not None
+            else "the rule was not checked"
+        )
+        return (
+            f"waiver of {w.rule} EXPIRED on {w.expires.isoformat()} (owner {w.owner}: "
+            f"{w.reason}); {now}: renew or remove it in {w.source}"
+        )
+
+
 class Finding(NamedTuple):
     rule: Rule
     status: Status
@@ -233,6 +275,8 @@ class Report(NamedTuple):
     rocm: str | None
     container: str | None  # hostcheck itself runs in a container (live scans only)
     duration_seconds: float
+    # every waiver of the config file, by rule id (empty without waivers)
+    waivers: tuple[WaiverState, ...] = ()
 
     @property
     def summary(self) -> dict[str, int]:

@@ -351,15 +351,23 @@ class KernelLogEvent(NamedTuple):
     data: Mapping[str, str | int] = MappingProxyType({})
 
 
+# journalctl -k -o short-monotonic puts "HOST kernel: " between the time stamp and the text
+# that dmesg prints alone; without it a line reads the same from either source.
+JOURNAL_KERNEL_TAG = r"^[^\s:\[\]]+ kernel: "
+
+
 def parse_kernel_log(text: str) -> list[LogLine]:
-    """Lines as ``dmesg`` or ``journalctl -k -o short-monotonic`` print them."""
+    """Lines as ``dmesg`` or ``journalctl -k -o short-monotonic`` print them; the text is the
+    same whichever printed it (the journal's "HOST kernel: " tag is dropped)."""
     lines: list[LogLine] = []
     for raw in text.splitlines():
         match = re.match(_LOG_PREFIX, raw)
         if match:
-            lines.append(LogLine(float(match["ts"]), match["text"]))
+            lines.append(
+                LogLine(float(match["ts"]), re.sub(JOURNAL_KERNEL_TAG, "", match["text"], count=1))
+            )
         elif raw.strip():
-            lines.append(LogLine(None, raw.strip()))
+            lines.append(LogLine(None, re.sub(JOURNAL_KERNEL_TAG, "", raw.strip(), count=1)))
     return lines
 
 

@@ -3,13 +3,14 @@
 A waiver turns a warn, fail, error or fixed-pending-reboot finding into ``waived`` (which never blocks readiness)
 through its expiry date. From the next day the finding keeps the status the rule gave it and
 carries a note that its waiver expired, so an expired waiver is visible, never silently ignored.
-A waiver for a rule that passes or does not apply changes nothing.
+A waiver for a rule that passes or does not apply changes no finding; every waiver, expired
+or not, is listed in the report's ``waivers`` whatever its rule's status.
 """
 
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from hostcheck.model import AppliedWaiver, Report, Status, Waiver
+from hostcheck.model import AppliedWaiver, Report, Status, Waiver, WaiverState
 
 if TYPE_CHECKING:
     import datetime
@@ -33,8 +34,20 @@ def apply_waivers(report: Report, waivers: Iterable[Waiver], today: "datetime.da
         applied = AppliedWaiver(waiver, expired, finding.status)
         status = finding.status if expired else Status.WAIVED
         findings.append(finding._replace(status=status, waiver=applied))
-    return report._replace(findings=tuple(findings))
+    now = {finding.rule.id: finding.status for finding in findings}
+    states = tuple(
+        WaiverState(waiver, waiver.expired_on(today), now.get(rule))
+        for rule, waiver in sorted(by_rule.items())
+    )
+    return report._replace(findings=tuple(findings), waivers=states)
 
 
-def expired_waivers(report: Report) -> list[AppliedWaiver]:
-    return [f.waiver for f in report.findings if f.waiver is not None and f.waiver.expired]
+def expired_waivers(report: Report) -> list[WaiverState]:
+    return [state for state in report.waivers if state.expired]
+
+
+def unshown_expired(report: Report) -> list[WaiverState]:
+    """Expired waivers that no finding shows a note for (their rule passes, is skipped or was
+    not run): the report lists these on their own, so none goes unnoticed."""
+    noted = {f.rule.id for f in report.findings if f.waiver is not None}
+    return [state for state in expired_waivers(report) if state.waiver.rule not in noted]

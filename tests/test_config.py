@@ -245,6 +245,40 @@ def test_waiver_holds_through_its_expiry_date() -> None:
             ", line 10: waiver #2 reason: expected a non-empty string, got ''",
         ),
         ('waiver = "all of them"\n', ", line 1: waiver: expected [[waiver]] tables"),
+        # A table's name mistyped in its header: the header is the line.
+        (
+            WAIVE_STOCK_FAILS.replace("[[waiver]]", "[[waivers]]", 2),
+            ", line 2: waivers: unknown key; known keys: fail_on, monitor, profile, python, "
+            "rules, user, waiver",
+        ),
+        (
+            'fail_on = "warn"\n\n[monitr]\nkeep_reports = 3\n',
+            ", line 3: monitr: unknown key; known keys: fail_on, monitor, profile, python, rules, "
+            "user, waiver",
+        ),
+        # Dotted keys and inline tables are the same table in TOML.
+        (
+            'profile = "70b-q8"\nmonitor.keep_reports = 0\n',
+            ", line 2: monitor.keep_reports: expected a whole number 1-10000, got 0",
+        ),
+        (
+            'profile = "70b-q8"\nmonitor = { metrics_file = "/m.prom", keep_reports = 0 }\n',
+            ", line 2: monitor.keep_reports: expected a whole number 1-10000, got 0",
+        ),
+        (
+            '[monitor]\n"keep_reports" = 0\n',
+            ", line 2: monitor.keep_reports: expected a whole number 1-10000, got 0",
+        ),
+        # Values the catalog checks, after the file was parsed, still name file, line and key.
+        (
+            '# lab\nprofile = "nosuch"\n',
+            ", line 2: profile: unknown profile 'nosuch'; available: 70b-q8, 70b-q4, 32b-bf16, "
+            "32b-q4",
+        ),
+        (
+            '\nrules = "/nonexistent/rules"\n',
+            ", line 2: rules: /nonexistent/rules: rule directory not found",
+        ),
     ],
 )
 def test_config_mistakes_name_file_line_and_key(cli, config_file, text: str, message: str) -> None:
@@ -328,3 +362,144 @@ def test_the_line_of_an_unknown_waiver_key_is_where_it_is(
     assert str(caught.value).startswith(
         f"config c.toml, line {expected_line}: waiver #{bad + 1} {key}: unknown key"
     )
+
+
+EXPIRED_FOR_PASSING_RULES = """\
+[[waiver]]
+rule = "amdgpu.cwsr"
+reason = "CWSR off was needed for ROCm 6.4"
+owner = "bob"
+expires = 2020-01-31
+
+[[waiver]]
+rule = "torch.gfx1151"
+reason = "no PyTorch on this box yet"
+owner = "carol"
+expires = 2020-02-29
+
+[[waiver]]
+rule = "perf.iommu"
+reason = "VFIO passthrough"
+owner = "ops"
+expires = 2099-12-31
+"""
+
+
+def test_an_expired_waiver_is_reported_whatever_its_rules_status(
+    cli, config_file, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """amdgpu.cwsr passes and torch.gfx1151 is skipped on stock-128g: their waivers waive
+    nothing, yet they expired and every output says so."""
+    path = config_file(EXPIRED_FOR_PASSING_RULES)
+    run = cli("scan", "--fixture", "stock-128g", "--format", "json")
+    report = run.json()
+    jsonschema.validate(report, SCHEMA, cls=jsonschema.Draft202012Validator)
+    assert report["waivers"] == [
+        {
+            "rule": "amdgpu.cwsr", "reason": "CWSR off was needed for ROCm 6.4", "owner": "bob",
+            "expires": "2020-01-31", "expired": True, "status": "pass", "source": f"{path}:1",
+        },
+        {
+            "rule": "perf.iommu", "reason": "VFIO passthrough", "owner": "ops",
+            "expires": "2099-12-31", "expired": False, "status": "waived", "source": f"{path}:13",
+        },
+        {
+            "rule": "torch.gfx1151", "reason": "no PyTorch on this box yet", "owner": "carol",
+            "expires": "2020-02-29", "expired": True, "status": "skip", "source": f"{path}:7",
+        },
+    ]  # fmt: skip
+    assert run.finding("amdgpu.cwsr")["status"] == "pass" and "waiver" not in run.finding(
+        "amdgpu.cwsr"
+    )
+    table = cli("scan", "--fixture", "stock-128g").out
+    assert (
+        "waiver of amdgpu.cwsr EXPIRED on 2020-01-31 (owner bob: CWSR off was needed for ROCm "
+        f"6.4); the rule is pass now: renew or remove it in {path}:1"
+    ) in " ".join(table.split())
+    assert "waiver of torch.gfx1151 EXPIRED on 2020-02-29" in " ".join(table.split())
+    assert "waiver of perf.iommu" not in table  # it holds: shown on its finding as waived
+    markdown = cli("scan", "--fixture", "stock-128g", "--format", "markdown").out
+    assert (
+        "**waiver of torch.gfx1151 EXPIRED on 2020-02-29 (owner carol: no PyTorch on this box "
+        f"yet); the rule is skip now: renew or remove it in {path}:7**"
+    ) in markdown
+    # --select leaves the rule out: the expired waiver is still reported.
+    selected = cli("scan", "--fixture", "stock-128g", "--format", "json", "--select", "gpu.present")
+    assert [(w["rule"], w["status"]) for w in selected.json()["waivers"]] == [
+        ("amdgpu.cwsr", None), ("perf.iommu", None), ("torch.gfx1151", None)
+    ]  # fmt: skip
+    # The monitor warns about each expired one on every run, and exports all three.
+    metrics = tmp_path / "hostcheck.prom"
+    for _ in range(2):
+        monitor = cli(
+            "monitor", "--fixture", "stock-128g", "--state-dir", str(tmp_path / "state"),
+            "--metrics-file", str(metrics), "--log-format", "journal",
+        )  # fmt: skip
+        assert monitor.code == 1
+        warnings = [line for line in monitor.out.splitlines() if "waiver expired" in line]
+        assert warnings == [
+            "<4>amdgpu.cwsr: waiver expired on 2020-01-31 (owner bob: CWSR off was needed for "
+            f"ROCm 6.4); its rule is pass now. Renew or remove it in {path}:1",
+            "<4>torch.gfx1151: waiver expired on 2020-02-29 (owner carol: no PyTorch on this box "
+            f"yet); its rule is skip now. Renew or remove it in {path}:7",
+        ]
+    from prometheus_client.parser import text_string_to_metric_families
+
+    families = {f.name: f for f in text_string_to_metric_families(metrics.read_text())}
+    expired = {s.labels["rule"]: s.value for s in families["hostcheck_waiver_expired"].samples}
+    assert expired == {"amdgpu.cwsr": 1, "perf.iommu": 0, "torch.gfx1151": 1}
+    ends = {
+        s.labels["rule"]: s.value
+        for s in families["hostcheck_waiver_expiry_timestamp_seconds"].samples
+    }
+    assert ends["torch.gfx1151"] == datetime.datetime(2020, 3, 1).timestamp()
+    owners = {
+        s.labels["rule"]: s.labels["owner"] for s in families["hostcheck_waiver_info"].samples
+    }
+    assert owners == {"amdgpu.cwsr": "bob", "perf.iommu": "ops", "torch.gfx1151": "carol"}
+
+
+def test_a_waiver_ends_at_local_midnight_as_it_expires_by_the_local_date(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A host in UTC+9 stops honouring a waiver at its own midnight, 15:00 UTC the day
+    before UTC's: the metric says the same moment."""
+    import time
+
+    from hostcheck.model import WaiverState
+
+    waiver = Waiver("perf.iommu", "VFIO", "ops", datetime.date(2026, 3, 31), "c:1")
+    monkeypatch.setenv("TZ", "JST-9")
+    time.tzset()
+    try:
+        ends = WaiverState(waiver, False, Status.WAIVED).ends_at()
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert ends == datetime.datetime(2026, 3, 31, 15, 0, tzinfo=datetime.UTC).timestamp()
+
+
+def test_snapshot_records_what_the_configured_monitor_sees(
+    cli, config_file, tmp_path: Path
+) -> None:
+    """The config's python (and user) apply to `snapshot` as to `scan` and `monitor`, so the
+    snapshot replays the monitor's findings; a bad config stops it like any command."""
+    config_file('python = "/opt/vllm/bin/python3"\nuser = "root"\n')
+    out = tmp_path / "snap"
+    run = cli("snapshot", "--fixture", "tuned-ready", "--no-redact", "--output", str(out))
+    assert run.code == 0, run.err
+    assert f"replay: hostcheck scan --root {out} --python /opt/vllm/bin/python3" in run.out
+    assert (
+        (out / ".hostcheck/commands/python-env.txt").read_text().startswith("HOSTCHECK-PYTHON-ENV")
+    )
+    replay = cli("scan", "--root", str(out), "--format", "json")  # python from the config
+    assert replay.code == 0 and replay.finding("torch.gfx1151")["status"] == "pass"
+    path = config_file("pyhton = 1\n")
+    bad = cli("snapshot", "--fixture", "tuned-ready", "--output", str(tmp_path / "other"))
+    assert bad.code == 2 and bad.err.startswith(f"hostcheck: error: config {path}, line 1: pyhton")
+    assert not (tmp_path / "other").exists()
+    explicit = cli(
+        "snapshot", "--fixture", "tuned-ready", "--config", str(tmp_path / "none.toml"),
+        "--output", str(tmp_path / "third"),
+    )  # fmt: skip
+    assert explicit.code == 2 and "none.toml (from --config): no such file" in explicit.err

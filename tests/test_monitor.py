@@ -4,6 +4,7 @@ metrics file as Prometheus parses it, and a host that the monitor never touches.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import os
@@ -289,7 +290,9 @@ def test_metrics_parse_with_prometheus_and_carry_every_rule(
     }
     assert blocking == {"devices.kfd", "devices.render"}
     (ready,) = families["hostcheck_ready"].samples
-    assert ready.value == 0 and ready.labels == {"profile": "70b-q8", "fail_on": "fail"}
+    assert ready.value == 0 and ready.labels == {}
+    (scan,) = families["hostcheck_scan_info"].samples
+    assert scan.value == 1 and scan.labels == {"profile": "70b-q8", "fail_on": "fail"}
     (info,) = families["hostcheck_build_info"].samples
     assert info.labels == {"version": "0.1.0", "schema_version": "1.2"} and info.value == 1
     (last,) = families["hostcheck_last_run_timestamp_seconds"].samples
@@ -299,8 +302,13 @@ def test_metrics_parse_with_prometheus_and_carry_every_rule(
         stored["duration_seconds"], abs=1e-3
     )
     (expiry,) = families["hostcheck_waiver_expiry_timestamp_seconds"].samples
-    assert expiry.labels == {"rule": "memory.gtt", "owner": "ops", "expired": "false"}
-    assert expiry.value == 4102444800  # 2100-01-01T00:00:00Z: the day after 2099-12-31
+    assert expiry.labels == {"rule": "memory.gtt"}
+    # local midnight after 2099-12-31 (the tests' time zone is whatever the machine has)
+    assert expiry.value == datetime.datetime(2100, 1, 1).timestamp()
+    (expired,) = families["hostcheck_waiver_expired"].samples
+    assert expired.labels == {"rule": "memory.gtt"} and expired.value == 0
+    (info,) = families["hostcheck_waiver_info"].samples
+    assert info.labels == {"rule": "memory.gtt", "owner": "ops", "reason": "32B only"}
     counts = {s.labels["status"]: s.value for s in families["hostcheck_findings"].samples}
     assert set(counts) == {status.value for status in Status}
     assert {k: v for k, v in counts.items() if v} == {
@@ -353,3 +361,194 @@ def test_readers_never_see_a_partial_report(tmp_path: Path) -> None:
     assert sorted(p.name for p in directory.iterdir() if p.name.startswith(".")) == []
     assert len(list(directory.glob("report-*.json"))) == 4
     assert json.loads((directory / "latest.json").read_text())["n"] == 149
+
+
+def test_old_hang_lines_are_not_new_when_the_log_becomes_readable_or_changes_source(
+    cli, fixture_copy, tmp_path: Path
+) -> None:
+    """The first run could not read the kernel log; the second can: its hang lines are not
+    news (one warning, not one err line each). A run that reads the same lines through
+    journalctl ("HOST kernel:" before the text) logs nothing new either."""
+    root = fixture_copy("rocm5590-mes-hang")
+    states = tmp_path / "state"
+    log = root / ".hostcheck/dmesg.txt"
+    text = log.read_text()
+    log.unlink()
+    first = monitor(cli, root, states)
+    assert first.code == 1
+    assert (
+        json.loads((states / "latest.json").read_text())["monitor"]["observed"][
+            "kernel_log_readable"
+        ]
+        is False
+    )
+    log.write_text(text)
+    second = journal_lines(monitor(cli, root, states).out)
+    assert not any("new GPU hang" in line for _, line in second)
+    hang_lines = [line for _, line in second if "GPU hang line" in line]
+    assert hang_lines == [
+        "3 GPU hang lines in the kernel log; the previous run could not read the kernel log, "
+        "so which are new is unknown (see log.gpu-hangs)"
+    ]
+    assert (4, hang_lines[0]) in second
+    assert not any("GPU hang" in line for priority, line in second if priority == 3)
+    # The same kernel log as journalctl -k -o short-monotonic prints it.
+    log.write_text(re.sub(r"^(\[[ 0-9.]+\]) ", r"\1 inference-01 kernel: ", text, flags=re.M))
+    third = journal_lines(monitor(cli, root, states).out)
+    assert [p for p, _ in third] == [6], third
+    # A genuinely new hang is still news, in either spelling.
+    with log.open("a") as handle:
+        handle.write("[ 5123.456789] inference-01 kernel: " + HANG.split("] ", 1)[1])
+    fourth = journal_lines(monitor(cli, root, states).out)
+    assert (3, "new GPU hang in the kernel log (MES timeouts): " + HANG.strip()) in fourth
+
+
+def test_history_follows_the_run_order_when_the_clock_steps_back(tmp_path: Path) -> None:
+    directory = tmp_path / "state"
+    stamps = [1_800_000_000.0, 1_800_003_600.0, 1_700_000_000.0, 1_700_000_000.0, 1_600_000_000.0]
+    paths = []
+    for n, now in enumerate(stamps):
+        paths.append(state.store_report(str(directory), {"schema_version": "1.2", "n": n}, 3, now))
+        # The file just written is never the one rotated away, and latest.json reads it.
+        assert Path(paths[-1]).exists()
+        assert json.loads((directory / "latest.json").read_text())["n"] == n
+    names = sorted(p.name for p in directory.glob("report-*.json"))
+    assert names == [Path(p).name for p in paths[-3:]]
+    assert names[0].startswith("report-000003-20231114T221320.000000Z")
+    assert names[-1].startswith("report-000005-20200913T122640.000000Z")
+    # Two runs with the same time stamp (the third and fourth) are both kept, in run order.
+    assert [json.loads((directory / n).read_text())["n"] for n in names] == [2, 3, 4]
+
+
+def test_the_previous_report_is_the_last_run_whatever_its_time(tmp_path: Path) -> None:
+    directory = tmp_path / "state"
+    report = {"schema_version": "1.2", "ready": True, "findings": []}
+    state.store_report(str(directory), {**report, "n": 1}, 10, 1_800_000_000.0)
+    state.store_report(str(directory), {**report, "n": 2}, 10, 1_700_000_000.0)
+    previous, problem = state.load_previous(str(directory))
+    assert problem is None and previous is not None and previous["n"] == 2
+    # A name of the first version (no sequence number) is older than any numbered one.
+    (directory / "report-20991231T000000.000000Z.json").write_text(json.dumps(report))
+    previous, _ = state.load_previous(str(directory))
+    assert previous is not None and previous["n"] == 2
+
+
+@pytest.mark.parametrize(
+    ("stored", "why"),
+    [
+        ({"schema_version": "1.2", "monitor": None}, "no ready true/false"),
+        (
+            {"schema_version": "1.2", "ready": True, "findings": [], "monitor": None},
+            "monitor.observed is not an object",
+        ),
+        (
+            {"schema_version": "1.2", "ready": True, "findings": [{"rule": "perf.iommu"}]},
+            "findings is not a list of objects with a rule and a status",
+        ),
+        (
+            {
+                "schema_version": "1.2",
+                "ready": False,
+                "findings": [],
+                "monitor": {"observed": {"gpu_hang_lines": [{"timestamp": "x", "text": "y"}]}},
+            },
+            "monitor.observed.gpu_hang_lines is not a list of lines",
+        ),
+    ],
+)
+def test_a_malformed_previous_report_is_a_warning_every_run_goes_on(
+    cli, tmp_path: Path, stored: dict, why: str
+) -> None:
+    states = tmp_path / "state"
+    states.mkdir()
+    bad = states / "report-000007-20260101T000000.000000Z.json"
+    bad.write_text(json.dumps(stored))
+    run = cli(
+        "monitor", "--fixture", "stock-128g", "--state-dir", str(states), "--log-format", "journal"
+    )
+    assert run.code == 1, run.err
+    assert journal_lines(run.out)[0] == (
+        4,
+        f"the previous report is unreadable ({bad}: {why}); comparing from the next run on",
+    )
+    # The next run compares with the good report this one stored.
+    again = cli(
+        "monitor", "--fixture", "stock-128g", "--state-dir", str(states), "--log-format", "journal"
+    )
+    assert again.code == 1 and [p for p, _ in journal_lines(again.out)] == [6]
+
+
+def test_internal_errors_carry_the_err_priority_for_the_journal(
+    cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_args: object) -> list[object]:
+        raise KeyError("status")
+
+    monkeypatch.setattr("hostcheck.monitor.drift.transitions", broken)
+    run = cli(
+        "monitor",
+        "--fixture",
+        "stock-128g",
+        "--state-dir",
+        str(tmp_path),
+        "--log-format",
+        "journal",
+    )
+    assert run.code == 3
+    assert run.err.startswith("<3>hostcheck: error: internal error: KeyError: 'status'")
+    plain = cli("monitor", "--fixture", "stock-128g", "--state-dir", str(tmp_path))
+    assert plain.code == 3 and plain.err.startswith("hostcheck: error: internal error:")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="tests run as root (CI); setpriv drops root's rights")
+def test_a_state_directory_that_cannot_be_listed_is_a_clear_error(tmp_path: Path) -> None:
+    """Writable and searchable but not readable (0300): the run cannot find the previous
+    report. Root reads it anyway, so the run is made as root without the capabilities that
+    override file modes (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH), which 0300 then binds."""
+    states = tmp_path / "state"
+    states.mkdir()
+    states.chmod(0o300)
+    drop = "-dac_override,-dac_read_search"
+    done = subprocess.run(
+        [
+            "setpriv", f"--bounding-set={drop}", f"--inh-caps={drop}",
+            sys.executable, "-m", "hostcheck", "monitor", "--fixture", "stock-128g",
+            "--state-dir", str(states),
+        ],
+        capture_output=True, text=True, cwd=REPO,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == (
+        f"hostcheck: error: state directory {states}: Permission denied; run as root or give "
+        "--state-dir\n"
+    )
+    assert done.stdout == ""
+    states.chmod(0o700)
+    assert list(states.iterdir()) == []  # refused before the scan: nothing written
+
+
+def test_metrics_are_written_when_the_report_cannot_be_stored(cli, tmp_path: Path) -> None:
+    states = tmp_path / "state"
+    (states / "latest.json").mkdir(parents=True)  # latest.json cannot be replaced
+    metrics = tmp_path / "hostcheck.prom"
+    run = cli(
+        "monitor", "--fixture", "stock-128g", "--state-dir", str(states),
+        "--metrics-file", str(metrics),
+    )  # fmt: skip
+    assert run.code == 2
+    assert "hostcheck: error: state directory" in run.err
+    families = {f.name: f for f in text_string_to_metric_families(metrics.read_text())}
+    assert families["hostcheck_ready"].samples[0].value == 0
+
+
+def test_monitor_reads_a_snapshot_tarball_as_scan_does(cli, tmp_path: Path) -> None:
+    tarball = tmp_path / "bug.tar.gz"
+    assert cli("snapshot", "--fixture", "stock-128g", "--output", str(tarball)).code == 0
+    states = tmp_path / "state"
+    run = cli("monitor", "--root", str(tarball), "--state-dir", str(states))
+    assert run.code == 1, run.err
+    assert "NOT READY" in run.out.splitlines()[-1]
+    stored = json.loads((states / "latest.json").read_text())
+    assert stored["host"]["root"] == str(tarball)
+    assert stored["monitor"]["observed"]["mes_firmware"] == "0x00000080"
+    assert cli("monitor", "--root", str(tmp_path / "nothing.tar.gz")).code == 2

@@ -1358,6 +1358,17 @@ def test_kernel_log_unknown_param_with_prefixes(prefix: str) -> None:
     assert events[0].line.timestamp == (3.1 if prefix else None)
 
 
+def test_kernel_log_text_is_the_same_from_dmesg_and_the_journal() -> None:
+    """The monitor tells old hang lines from new ones by their text: a run that read dmesg
+    and one that fell back to journalctl must see the same line."""
+    line = "amdgpu 0000:c5:00.0: amdgpu: MES failed to respond to msg=REMOVE_QUEUE"
+    dmesg = parse_kernel_log(f"[ 5123.456789] {line}\n")
+    journal = parse_kernel_log(f"[ 5123.456789] inference-01 kernel: {line}\n")
+    assert dmesg == journal == [LogLine(5123.456789, line)]
+    # Only the tag at the start goes; text that merely contains "kernel:" stays.
+    assert parse_kernel_log("[ 1.0] amdgpu: kernel: x\n")[0].text == "amdgpu: kernel: x"
+
+
 def test_kernel_log_ignores_other_drivers() -> None:
     text = "[    1.0] nouveau: 512M of VRAM memory ready\n[    2.0] usb 1-1: new device\n"
     assert classify_kernel_log(parse_kernel_log(text)) == []

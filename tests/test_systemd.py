@@ -177,3 +177,84 @@ def test_the_wheel_ships_the_units(tmp_path: Path) -> None:
     } <= names
     shipped = zipfile.ZipFile(wheel).read("hostcheck/_data/systemd/hostcheck.service").decode()
     assert shipped == (REPO / "systemd/hostcheck.service").read_text()
+
+
+def _directives(text: str) -> dict[str, dict[str, list[str]]]:
+    """The unit's sections and their directives, every value of a repeated one in order."""
+    sections: dict[str, dict[str, list[str]]] = {}
+    current: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        if not line.strip() or line.lstrip().startswith(("#", ";")):
+            continue
+        if line.startswith("["):
+            current = sections.setdefault(line.strip("[] "), {})
+            continue
+        key, _, value = line.partition("=")
+        current.setdefault(key.strip(), []).append(value.strip())
+    return sections
+
+
+def test_service_lets_the_scan_open_the_gpu_and_read_the_kernel_log() -> None:
+    """The --python probe (torch.cuda.is_available()) and rocminfo open /dev/kfd and the render
+    node read-write; dmesg reads /dev/kmsg, else syslog(2), which @system-service lacks; the
+    metrics go to node_exporter's textfile directory under ProtectSystem=strict."""
+    service = _directives((REPO / "systemd/hostcheck.service").read_text())["Service"]
+    assert service["DevicePolicy"] == ["closed"]
+    assert {"/dev/kfd rw", "char-drm rw", "/dev/kmsg r"} <= set(service["DeviceAllow"])
+    filters = service["SystemCallFilter"]
+    assert filters[0] == "@system-service"
+    # An allow entry after the deny entries: the one that counts for syslog is the last.
+    assert filters.index("syslog") > filters.index("~@privileged")
+    assert not any(f.startswith("~") and "syslog" in f for f in filters)
+    assert service["ProtectSystem"] == ["strict"]
+    assert "-/var/lib/prometheus/node-exporter" in service["ReadWritePaths"]
+    assert "ProtectKernelLogs" not in service and "PrivateDevices" not in service
+
+
+@needs_systemd
+def test_systemd_reads_the_device_and_system_call_allowances(tmp_path: Path) -> None:
+    """What systemd itself makes of the unit, not only its text."""
+    text = (REPO / "systemd/hostcheck.service").read_text()
+    unit = tmp_path / "hostcheck.service"
+    unit.write_text(re.sub(r"^ExecStart=\S+", f"ExecStart={sys.executable}", text, flags=re.M))
+    done = subprocess.run(
+        [SYSTEMD_ANALYZE, "security", "--offline=yes", "--no-pager", str(unit)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    device_line = next(line for line in done.stdout.splitlines() if "DeviceAllow=" in line)
+    for allowed in ("/dev/kfd:rw", "char-drm:rw", "/dev/kmsg:r"):
+        assert allowed in device_line, device_line
+    names = subprocess.run(
+        [SYSTEMD_ANALYZE, "syscall-filter", "@system-service", "@privileged"],
+        capture_output=True,
+        text=True,
+    ).stdout
+    # Why the unit names syslog on its own: neither group it uses has it.
+    assert re.search(r"^\s+syslog$", names, re.M) is None
+
+
+def test_the_service_cannot_be_enabled_on_its_own(cli, tmp_path: Path) -> None:
+    """Only the timer is enabled: a service with [Install] WantedBy=multi-user.target would
+    run a scan at every boot when enabled by mistake."""
+    sections = _directives((REPO / "systemd/hostcheck.service").read_text())
+    assert "Install" not in sections
+    assert _directives((REPO / "systemd/hostcheck.timer").read_text())["Install"] == {
+        "WantedBy": ["timers.target"]
+    }
+    # A service enabled by an earlier version (or by hand) blocks --uninstall like the timer.
+    units = tmp_path / "etc/systemd/system"
+    assert install(cli, tmp_path).code == 0
+    wants = units / "multi-user.target.wants"
+    wants.mkdir()
+    (wants / "hostcheck.service").symlink_to("/etc/systemd/system/hostcheck.service")
+    run = cli("monitor", "--uninstall", "--root", str(tmp_path))
+    assert run.code == 2
+    assert (
+        f"hostcheck.service is still enabled ({wants}/hostcheck.service); run `systemctl "
+        "disable --now hostcheck.service` first" in run.err
+    )
+    assert (units / "hostcheck.service").exists()
+    (wants / "hostcheck.service").unlink()
+    assert cli("monitor", "--uninstall", "--root", str(tmp_path)).code == 0

@@ -101,19 +101,34 @@ def _journal_stdout() -> bool:
 
 
 def cmd_monitor(args: argparse.Namespace) -> int:
-    from hostcheck._cli import UsageError
+    from hostcheck._cli import EXIT_INTERNAL, EXIT_USAGE, UsageError, _archive_root
 
     journal = args.log_format == "journal" or (args.log_format == "auto" and _journal_stdout())
+
+    def run(args: argparse.Namespace, shown_root: str | None = None) -> int:
+        return _monitor(args, journal, shown_root)
+
     try:
         if args.install or args.uninstall:
             return _units(args)
-        return _monitor(args, journal)
+        # A snapshot tarball as --root is unpacked privately, as `scan` does.
+        from_archive = _archive_root(args, run)
+        return from_archive if from_archive is not None else run(args)
     except UsageError as exc:
         if not journal:
             raise
         # Under systemd the error line must carry its priority, or journald logs it as info.
         print(f"<3>hostcheck: error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+        raise SystemExit(EXIT_USAGE) from None
+    except Exception as exc:
+        if not journal or os.environ.get("HOSTCHECK_DEBUG"):
+            raise  # main() prints it (or the traceback) and exits 3
+        print(
+            f"<3>hostcheck: error: internal error: {type(exc).__name__}: {exc} — please report "
+            "it (set HOSTCHECK_DEBUG=1 for the traceback)",
+            file=sys.stderr,
+        )
+        raise SystemExit(EXIT_INTERNAL) from None
 
 
 def _units(args: argparse.Namespace) -> int:
@@ -136,7 +151,7 @@ def _units(args: argparse.Namespace) -> int:
     return 0
 
 
-def _monitor(args: argparse.Namespace, journal: bool) -> int:
+def _monitor(args: argparse.Namespace, journal: bool, shown_root: str | None = None) -> int:
     import datetime
     import time
 
@@ -154,14 +169,17 @@ def _monitor(args: argparse.Namespace, journal: bool) -> int:
         raise UsageError(str(exc)) from None
     metrics_file = args.metrics_file or config.metrics_file
     started = datetime.datetime.now(datetime.UTC)
-    report, facts, _host = _scan(args)
+    report, facts, _host = _scan(args, shown_root)
     finished = time.time()
     current = to_dict(report)
     current["monitor"] = {
         "started_at": started.isoformat(timespec="seconds"),
         "observed": drift.observe(report, facts),
     }
-    previous, unreadable = state.load_previous(directory)
+    try:
+        previous, unreadable = state.load_previous(directory)
+    except state.StateError as exc:
+        raise UsageError(str(exc)) from None
     lines: list[drift.LogLine] = []
     if unreadable:
         lines.append(
@@ -177,23 +195,24 @@ def _monitor(args: argparse.Namespace, journal: bool) -> int:
             )
         )
     lines += drift.transitions(previous, current, drift.blocking(report))
-    # What changed is logged even when the report or the metrics cannot be written.
-    failure = None
+    # What changed is logged, and the metrics written, even when the report cannot be stored
+    # (and the other way round): each output that works still reaches its reader.
+    failures = []
     path = "not stored"
     try:
         path = state.store_report(directory, current, config.keep_reports, finished)
     except state.StateError as exc:
-        failure = str(exc)
-    if metrics_file and failure is None:
+        failures.append(str(exc))
+    if metrics_file:
         try:
             state.write_atomic(metrics_file, prometheus.render(report, timestamp=finished))
         except OSError as exc:
-            failure = f"metrics file {metrics_file}: {exc.strerror or exc}"
+            failures.append(f"metrics file {metrics_file}: {exc.strerror or exc}")
     lines += drift.standing(current, path)
     out = sys.stdout
     for line in lines:
         out.write(drift.format_line(line, journal) + "\n")
     out.flush()
-    if failure:
-        raise UsageError(failure)
+    if failures:
+        raise UsageError("; ".join(failures))
     return EXIT_READY if report.ready else EXIT_NOT_READY

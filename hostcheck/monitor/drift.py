@@ -6,10 +6,12 @@ versions, the hang lines of the kernel log) is kept in its ``monitor.observed`` 
 from the facts of the scan.
 """
 
+import re
 from typing import Any, NamedTuple
 
 from hostcheck.facts import Facts
 from hostcheck.model import Report
+from hostcheck.parsers import JOURNAL_KERNEL_TAG
 from hostcheck.readings import Value
 
 # sd-daemon.h: a line "<N>text" on stdout is logged by journald with priority N.
@@ -82,6 +84,16 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
+def _hang_key(hang: dict[str, Any]) -> tuple[float | None, str]:
+    """What makes a hang line the same line in two runs: its time stamp since boot and its
+    text, normalised (whitespace, and the "HOST kernel: " tag that journalctl prints and dmesg
+    does not, which reports stored before the parser dropped it may still carry). The time
+    stamp stays in: the same hang message after a reboot, or later since boot, is new."""
+    stamp = hang.get("timestamp")
+    text = re.sub(JOURNAL_KERNEL_TAG, "", _one_line(hang.get("text", "")), count=1)
+    return (round(stamp, 6) if isinstance(stamp, (int, float)) else None, text)
+
+
 def _status_priority(new: str) -> int:
     if new == "fail":
         return ERR
@@ -130,8 +142,20 @@ def transitions(
             new_value = now.get(key) or "unknown"
             lines.append(LogLine(NOTICE, f"{name} changed: {old_value} → {new_value}"))
 
-    known = {(h.get("timestamp"), h.get("text")) for h in seen.get("gpu_hang_lines", [])}
-    new = [h for h in now.get("gpu_hang_lines", []) if (h["timestamp"], h["text"]) not in known]
+    hangs = now.get("gpu_hang_lines", [])
+    if seen.get("kernel_log_readable", True) is False and hangs:
+        # The previous run saw no kernel log: every line would look new. One line, not N.
+        lines.append(
+            LogLine(
+                WARNING,
+                f"{len(hangs)} GPU hang line{'s' if len(hangs) != 1 else ''} in the kernel log; "
+                "the previous run could not read the kernel log, so which are new is unknown "
+                "(see log.gpu-hangs)",
+            )
+        )
+        return lines
+    known = {_hang_key(h) for h in seen.get("gpu_hang_lines", [])}
+    new = [h for h in hangs if _hang_key(h) not in known]
     for hang in new[:MAX_HANG_LINES_LOGGED]:
         stamp = f"[{hang['timestamp']:12.6f}] " if hang["timestamp"] is not None else ""
         lines.append(
@@ -155,19 +179,27 @@ def transitions(
 def standing(current: dict[str, Any], report_path: str) -> list[LogLine]:
     """Lines for every run, changed or not: expired waivers and the verdict."""
     lines = []
-    for finding in current["findings"]:
-        waiver = finding.get("waiver")
-        if waiver and waiver["expired"]:
-            lines.append(
-                LogLine(
-                    WARNING,
-                    _one_line(
-                        f"{finding['rule']}: waiver expired on {waiver['expires']} (owner "
-                        f"{waiver['owner']}: {waiver['reason']}); the finding counts again as "
-                        f"{finding['status']}. Renew or remove it in {waiver.get('source', 'the config file')}"
-                    ),
-                )
+    counting = {"warn", "fail", "error", "fixed-pending-reboot"}
+    for waiver in current.get("waivers", []):
+        if not waiver["expired"]:
+            continue
+        status = waiver["status"]
+        if status in counting:
+            now = f"the finding counts again as {status}"
+        elif status is None:
+            now = "its rule was not checked"
+        else:
+            now = f"its rule is {status} now"
+        lines.append(
+            LogLine(
+                WARNING,
+                _one_line(
+                    f"{waiver['rule']}: waiver expired on {waiver['expires']} (owner "
+                    f"{waiver['owner']}: {waiver['reason']}); {now}. Renew or remove it in "
+                    f"{waiver.get('source') or 'the config file'}"
+                ),
             )
+        )
     counts = ", ".join(f"{n} {s}" for s, n in current["summary"].items() if n)
     verdict = "READY" if current["ready"] else "NOT READY"
     lines.append(

@@ -91,11 +91,9 @@ def install(root: str) -> list[str]:
 def uninstall(root: str) -> list[str]:
     _check_privilege(root)
     directory = _target(root)
-    enabled = os.path.join(directory, "timers.target.wants", "hostcheck.timer")
-    if os.path.lexists(enabled):
+    for name, enabled in _enabled_links(directory):
         raise InstallError(
-            f"hostcheck.timer is still enabled ({enabled}); run `systemctl disable --now "
-            "hostcheck.timer` first"
+            f"{name} is still enabled ({enabled}); run `systemctl disable --now {name}` first"
         )
     messages = []
     for name in UNITS:
@@ -112,6 +110,25 @@ def uninstall(root: str) -> list[str]:
             messages.append(f"removed {path}")
     messages.append("then run: systemctl daemon-reload")
     return messages
+
+
+def _enabled_links(directory: str) -> list[tuple[str, str]]:
+    """The enablement symlinks of our units: the timer's in timers.target.wants, and any other
+    (hostcheck.service has no [Install] now, but a unit installed by an earlier version did,
+    and an operator may have linked either by hand)."""
+    links = []
+    try:
+        entries = sorted(os.listdir(directory))
+    except FileNotFoundError:
+        return []
+    for entry in entries:
+        if not entry.endswith((".wants", ".requires", ".upholds")):
+            continue
+        for name in UNITS:
+            link = os.path.join(directory, entry, name)
+            if os.path.lexists(link):
+                links.append((name, link))
+    return links
 
 
 def _ours(path: str) -> bool:

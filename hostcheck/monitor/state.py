@@ -1,8 +1,8 @@
 """The monitor's state directory: stored reports, written atomically, the last N kept.
 
 ``$STATE_DIRECTORY`` (set by systemd from ``StateDirectory=``) or ``/var/lib/hostcheck``.
-Each run stores ``report-<UTC time>.json`` and points ``latest.json`` at it. A file appears
-under its final name only complete: it is written to a dot-named temporary file in the same
+Each run stores ``report-<sequence>-<UTC time>.json`` and points ``latest.json`` at it. A file
+appears under its final name only complete: it is written to a dot-named temporary file in the same
 directory, fsynced and renamed over, so a reader (a collector, ``jq``, the next run) sees the
 old file or the new one, never half of one.
 """
@@ -18,7 +18,10 @@ from typing import Any
 
 DEFAULT_STATE_DIR = "/var/lib/hostcheck"
 LATEST = "latest.json"
-_REPORT = re.compile(r"^report-\d{8}T\d{6}\.\d{6}Z(?:-\d+)?\.json$")
+# report-<sequence>-<UTC time>.json: runs are ordered by the sequence number, one more than the
+# highest stored, never by the clock (which NTP or an operator can step back). The time is for
+# people. Names of the first version (report-<UTC time>.json) sort before every numbered one.
+_REPORT = re.compile(r"^report-(?:(?P<seq>\d{6,})-)?\d{8}T\d{6}(?:\.\d{6})?Z(?:-\d+)?\.json$")
 _STALE_TEMP_SECONDS = 3600
 
 
@@ -34,16 +37,23 @@ def state_dir(explicit: str | None) -> str:
     return from_systemd or DEFAULT_STATE_DIR
 
 
+def _error(directory: str, exc: OSError) -> StateError:
+    return StateError(
+        f"state directory {directory}: {exc.strerror or exc}"
+        + (f" ({exc.filename})" if exc.filename and exc.filename != directory else "")
+        + "; run as root or give --state-dir"
+    )
+
+
 def prepare(directory: str) -> None:
-    """Create the state directory if needed, before the scan, so a bad one fails fast."""
+    """Create the state directory if needed, before the scan, so a bad one fails fast: the
+    run lists it (read), creates files in it (write) and opens them (search)."""
     try:
         os.makedirs(directory, mode=0o755, exist_ok=True)
-        if not os.access(directory, os.W_OK | os.X_OK):
+        if not os.access(directory, os.R_OK | os.W_OK | os.X_OK):
             raise PermissionError(13, "Permission denied", directory)
     except OSError as exc:
-        raise StateError(
-            f"state directory {directory}: {exc.strerror or exc}; run as root or give --state-dir"
-        ) from None
+        raise _error(directory, exc) from None
 
 
 def write_atomic(path: str, text: str, mode: int = 0o644) -> None:
@@ -73,17 +83,26 @@ def _fsync_dir(directory: str) -> None:
         os.close(fd)
 
 
+def _sequence(name: str) -> int:
+    match = _REPORT.match(name)
+    return int(match["seq"]) if match and match["seq"] else -1
+
+
 def report_files(directory: str) -> list[str]:
-    """Stored reports, oldest first (their names sort by time)."""
+    """Stored reports, oldest first: by sequence number (names of the first version, without
+    one, first and by time among themselves)."""
     try:
         names = os.listdir(directory)
     except FileNotFoundError:
         return []
-    return sorted(name for name in names if _REPORT.match(name))
+    except OSError as exc:
+        raise _error(directory, exc) from None
+    return sorted((name for name in names if _REPORT.match(name)), key=lambda n: (_sequence(n), n))
 
 
 def load_previous(directory: str) -> tuple[dict[str, Any] | None, str | None]:
-    """The newest stored report, or None; the second value says why one could not be read."""
+    """The newest stored report, or None; the second value says why one could not be read
+    (the run then compares nothing rather than crash on it, this time and every next)."""
     names = report_files(directory)
     if not names:
         return None, None
@@ -93,28 +112,56 @@ def load_previous(directory: str) -> tuple[dict[str, Any] | None, str | None]:
             data = json.load(handle)
     except (OSError, ValueError) as exc:
         return None, f"{path}: {exc}"
-    if not isinstance(data, dict) or not str(data.get("schema_version", "")).startswith("1."):
-        return None, f"{path}: not a hostcheck report of schema 1.x"
+    problem = _shape_problem(data)
+    if problem:
+        return None, f"{path}: {problem}"
     return data, None
 
 
+def _shape_problem(data: Any) -> str | None:
+    """What in a stored report the comparison could not use, or None."""
+    if not isinstance(data, dict) or not str(data.get("schema_version", "")).startswith("1."):
+        return "not a hostcheck report of schema 1.x"
+    if not isinstance(data.get("ready"), bool):
+        return "no ready true/false"
+    findings = data.get("findings")
+    if not isinstance(findings, list) or not all(
+        isinstance(f, dict) and isinstance(f.get("rule"), str) and isinstance(f.get("status"), str)
+        for f in findings
+    ):
+        return "findings is not a list of objects with a rule and a status"
+    if "monitor" not in data:
+        return None  # a plain scan report: findings and readiness compare
+    monitor = data["monitor"]
+    observed = monitor.get("observed") if isinstance(monitor, dict) else None
+    if not isinstance(observed, dict):
+        return "monitor.observed is not an object"
+    hangs = observed.get("gpu_hang_lines", [])
+    if not isinstance(hangs, list) or not all(
+        isinstance(h, dict)
+        and isinstance(h.get("text"), str)
+        and (h.get("timestamp") is None or isinstance(h.get("timestamp"), (int, float)))
+        for h in hangs
+    ):
+        return "monitor.observed.gpu_hang_lines is not a list of lines"
+    return None
+
+
 def store_report(directory: str, report: dict[str, Any], keep: int, now: float) -> str:
-    """Write the report as the newest, point latest.json at it, drop all but the last ``keep``.
-    Returns the report's path."""
+    """Write the report as the newest, point latest.json at it, drop all but the last ``keep``
+    (never the one just written: it has the highest sequence number). Returns its path."""
     try:
         os.makedirs(directory, mode=0o755, exist_ok=True)
+        existing = report_files(directory)
+        sequence = max((_sequence(name) for name in existing), default=0) + 1
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f".{int(now % 1 * 1e6):06d}Z"
-        name = f"report-{stamp}.json"
-        existing = set(report_files(directory))
-        serial = 1
-        while name in existing:  # two runs within a microsecond: keep both, in order
-            name = f"report-{stamp}-{serial}.json"
-            serial += 1
+        name = f"report-{sequence:06d}-{stamp}.json"
         path = os.path.join(directory, name)
         write_atomic(path, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
         _point_latest(directory, name)
         for old in report_files(directory)[:-keep]:
-            os.unlink(os.path.join(directory, old))
+            if old != name:
+                os.unlink(os.path.join(directory, old))
         _remove_stale_temps(directory, now)
     except OSError as exc:
         raise StateError(

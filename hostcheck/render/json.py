@@ -9,12 +9,14 @@ from hostcheck.model import Report
 
 # 1.1: status fixed-pending-reboot.
 # 1.2: status "waived", summary.waived, a finding's optional "waiver" object (config file
-# waivers) and the optional "monitor" object of reports that `hostcheck monitor` stores.
+# waivers), the optional top-level "waivers" list (every waiver of the config file, expired
+# or not, whatever its rule's status) and the optional "monitor" object of reports that
+# `hostcheck monitor` stores.
 SCHEMA_VERSION = "1.2"
 
 
 def to_dict(report: Report) -> dict[str, Any]:
-    return {
+    data: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "hostcheck", "version": report.tool_version},
         "host": {
@@ -32,6 +34,9 @@ def to_dict(report: Report) -> dict[str, Any]:
         "duration_seconds": round(report.duration_seconds, 4),
         "findings": [finding.to_json() for finding in report.sorted_findings()],
     }
+    if report.waivers:
+        data["waivers"] = [state.to_json() for state in report.waivers]
+    return data
 
 
 def render(report: Report) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from hostcheck.model import Report, Status
 from hostcheck.render import printable
+from hostcheck.waivers import unshown_expired
 
 MARK = {
     Status.FAIL: "✗ FAIL",
@@ -38,6 +39,10 @@ def render(report: Report) -> str:
     for finding in report.sorted_findings():
         message = finding.message + (f" ({finding.waiver.note()})" if finding.waiver else "")
         lines.append(f"| {MARK[finding.status]} | `{finding.rule.id}` | {_cell(message)} |")
+    expired = unshown_expired(report)
+    if expired:
+        lines.append("")
+        lines += [f"**{printable(state.note())}**" for state in expired]
     details = [
         f
         for f in report.sorted_findings()

@@ -2,13 +2,12 @@
 
 Per rule, ``hostcheck_rule_status`` is one series per status (1 for the current one, 0 for the
 others), so an alert selects ``{status="fail"} == 1`` and a series never disappears when a rule
-changes status. Pure: the run's wall-clock time is passed in, not read here.
+changes status. Waivers are labelled by rule only (owner and reason in ``hostcheck_waiver_info``)
+and exported for every waiver of the config file. Pure: the run's wall-clock time is passed
+in, not read here; a waiver's end is local midnight, as its expiry counts local dates.
 """
 
 from __future__ import annotations
-
-import calendar
-import datetime
 
 from hostcheck.model import Report, Status
 from hostcheck.render.json import SCHEMA_VERSION
@@ -40,11 +39,17 @@ def render(report: Report, *, timestamp: float | None = None) -> str:
         + _labels(version=report.tool_version, schema_version=SCHEMA_VERSION)
         + " 1"
     )
+    # No labels: a change of profile or --fail-on in the config must not start a new series
+    # (and leave the old one stale); what they are is in hostcheck_scan_info.
     family("hostcheck_ready", "gauge", "1 if the host is ready to serve LLMs, 0 if not.")
+    out.append(f"hostcheck_ready {int(report.ready)}")
+    family(
+        "hostcheck_scan_info",
+        "gauge",
+        "The workload profile and the --fail-on level readiness was judged with; always 1.",
+    )
     out.append(
-        "hostcheck_ready"
-        + _labels(profile=report.profile, fail_on=report.fail_on.value)
-        + f" {int(report.ready)}"
+        "hostcheck_scan_info" + _labels(profile=report.profile, fail_on=report.fail_on.value) + " 1"
     )
     if timestamp is not None:
         family(
@@ -58,7 +63,8 @@ def render(report: Report, *, timestamp: float | None = None) -> str:
     family(
         "hostcheck_rule_status",
         "gauge",
-        "1 for the status a rule has now (pass, warn, fail, skip, error, waived), 0 for the others.",
+        "1 for the status a rule has now (pass, warn, fail, skip, error, fixed-pending-reboot, "
+        "waived), 0 for the six others.",
     )
     for finding in sorted(report.findings, key=lambda f: f.rule.id):
         for status in Status:
@@ -82,22 +88,27 @@ def render(report: Report, *, timestamp: float | None = None) -> str:
     family("hostcheck_findings", "gauge", "Number of findings per status.")
     for name, count in report.summary.items():
         out.append(f"hostcheck_findings{_labels(status=name)} {count}")
-    waived = sorted((f for f in report.findings if f.waiver is not None), key=lambda f: f.rule.id)
+    # Every waiver of the config file, whatever its rule's status, labelled by rule only: a
+    # series neither flips on the expiry day nor vanishes when the rule passes.
     family(
         "hostcheck_waiver_expiry_timestamp_seconds",
         "gauge",
-        "Unix time (00:00 UTC of the day after the expiry date) at which a waiver stops holding.",
+        "Unix time at which a waiver stops holding (local midnight after its expiry date).",
     )
-    for finding in waived:
-        waiver = finding.waiver
-        assert waiver is not None
-        ends = waiver.waiver.expires + datetime.timedelta(days=1)
-        labels = _labels(
-            rule=finding.rule.id,
-            owner=waiver.waiver.owner,
-            expired="true" if waiver.expired else "false",
-        )
+    for state in report.waivers:
         out.append(
-            f"hostcheck_waiver_expiry_timestamp_seconds{labels} {calendar.timegm(ends.timetuple())}"
+            f"hostcheck_waiver_expiry_timestamp_seconds{_labels(rule=state.waiver.rule)} "
+            f"{state.ends_at():.0f}"
         )
+    family("hostcheck_waiver_expired", "gauge", "1 if a waiver has expired, 0 while it holds.")
+    for state in report.waivers:
+        out.append(
+            f"hostcheck_waiver_expired{_labels(rule=state.waiver.rule)} {int(state.expired)}"
+        )
+    family("hostcheck_waiver_info", "gauge", "Who owns a waiver and why it exists; always 1.")
+    for state in report.waivers:
+        labels = _labels(
+            rule=state.waiver.rule, owner=state.waiver.owner, reason=state.waiver.reason
+        )
+        out.append(f"hostcheck_waiver_info{labels} 1")
     return "\n".join(out) + "\n"

@@ -13,6 +13,7 @@ from rich.text import Text
 
 from hostcheck.model import Finding, Report, Status
 from hostcheck.render import printable
+from hostcheck.waivers import unshown_expired
 
 STYLE = {
     Status.FAIL: ("✗ FAIL", "bold red"),
@@ -96,6 +97,8 @@ def render(report: Report, *, color: bool = False, width: int = 100, verbose: bo
             by_reason.setdefault(finding.message, []).append(finding.rule.id)
         for why, rules in by_reason.items():
             console.print(printable(f"– skip {', '.join(rules)}: {why}"), style="dim")
+    for state in unshown_expired(report):
+        console.print(printable(state.note()), style="bold yellow")
     counts = " · ".join(f"{n} {s}" for s, n in report.summary.items() if n)
     console.print(
         f"{counts}  (exit status {0 if report.ready else 1}; --fail-on {report.fail_on.value})"
