@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, NoReturn
 
@@ -17,6 +16,7 @@ if TYPE_CHECKING:
     from hostcheck.facts import Facts
     from hostcheck.host import Host
     from hostcheck.model import Report, Rule
+    from hostcheck.session import Source
 
 EXIT_READY, EXIT_NOT_READY, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -242,6 +242,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --undo: restore even files edited since hostcheck wrote them",
     )
 
+    tui = commands.add_parser(
+        "tui",
+        help="review findings, plans and fixes interactively (Textual; pip install 'hostcheck[tui]')",
+        description=TUI_DESCRIPTION,
+        formatter_class=_Formatter,
+    )
+    _add_source_options(tui)
+
     from hostcheck._cluster_cli import add_commands
 
     add_commands(commands, _Formatter, _add_source_options)
@@ -258,60 +266,27 @@ def _load_catalog(args: argparse.Namespace) -> tuple[list[Rule], dict[str, Profi
 
 
 def _fixture_names() -> list[str]:
-    from hostcheck.catalog import data_dir
+    from hostcheck.session import fixture_names
 
-    base = data_dir("fixtures")
-    return sorted(n for n in os.listdir(base) if os.path.isdir(os.path.join(base, n, ".hostcheck")))
+    return fixture_names()
 
 
 def _fixture_root(name: str) -> str:
-    from hostcheck.catalog import data_dir
+    from hostcheck.session import SourceError, fixture_root
 
-    if name not in _fixture_names():
-        raise UsageError(f"no bundled fixture {name!r}; available: {', '.join(_fixture_names())}")
-    return os.path.join(data_dir("fixtures"), name)
-
-
-def _read_env_file(path: str) -> dict[str, str]:
     try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        if isinstance(exc, UnicodeDecodeError):
-            raise UsageError(f"--env-file {path}: not UTF-8 text") from None
-        raise UsageError(f"--env-file {path}: {exc.strerror}") from None
-    env = {}
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith(("#", ";")):
-            continue
-        key, sep, value = line.removeprefix("export ").partition("=")
-        if not sep or not key.strip().replace("_", "").isalnum():
-            raise UsageError(
-                f"--env-file {path}, line {number}: expected KEY=VALUE, got {line[:60]!r}"
-            )
-        env[key.strip()] = value.strip().strip("'\"")
-    return env
+        return fixture_root(name)
+    except SourceError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _write_output(path: str, text: str) -> None:
-    """Write a report atomically: a reader never sees half a file. The file gets the mode a
-    plain open() would give it (0666 less the umask), so other users' collectors can read it."""
-    import tempfile
+    """Write a report atomically (hostcheck.output); a failure is the user's to fix."""
+    from hostcheck.output import write_atomic
 
-    directory = os.path.dirname(path) or "."
-    umask = os.umask(0)
-    os.umask(umask)
-    tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=directory)
-        os.fchmod(fd, 0o666 & ~umask)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
+        write_atomic(path, text)
     except OSError as exc:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
         raise UsageError(f"--output {path}: {exc.strerror or exc}") from None
 
 
@@ -343,53 +318,58 @@ examples:
 """
 
 
+def _source(args: argparse.Namespace) -> Source:
+    """The source options of scan, fix, tui … as a hostcheck.session.Source."""
+    from hostcheck.session import Source
+
+    return Source(
+        root=args.root,
+        fixture=args.fixture,
+        host_mount=args.host_mount,
+        profile=args.profile,
+        user=args.user,
+        python=args.python,
+        env_files=tuple(args.env_file),
+        rules_dir=getattr(args, "rules", None),
+        timeout=args.timeout,
+        select=tuple(getattr(args, "select", ())),
+        fail_on=getattr(args, "fail_on", "fail"),
+    )
+
+
 def _scan(args: argparse.Namespace) -> tuple[Report, Facts, Host]:
     """Probe the host the options name and run the catalog: the shared start of scan and fix."""
-    from hostcheck import engine
-    from hostcheck.catalog import default_profile
-    from hostcheck.facts import InferenceProcess
-    from hostcheck.host import Host, HostError
-    from hostcheck.model import Status
-    from hostcheck.probes import ProbeOptions, collect
-    from hostcheck.readings import Value
+    from hostcheck.session import SourceError, scan
 
-    started = time.perf_counter()
-    rules, profiles = _load_catalog(args)
-    known = {rule.id for rule in rules}
-    unknown = [rule for rule in getattr(args, "select", []) if rule not in known]
-    if unknown:
-        raise UsageError(f"unknown rule id(s): {', '.join(unknown)} (see `hostcheck rules`)")
-    if getattr(args, "select", None):
-        rules = [rule for rule in rules if rule.id in args.select]
-    if args.profile:
-        if args.profile not in profiles:
-            raise UsageError(f"unknown profile {args.profile!r}; available: {', '.join(profiles)}")
-        profile = profiles[args.profile]
-    else:
-        profile = default_profile(profiles)
-    if args.timeout <= 0:
-        raise UsageError("--timeout must be a positive number of seconds")
-    if args.host_mount and not args.root:
-        raise UsageError("--host-mount needs --root DIR (the host's / as mounted in the container)")
-    root = _fixture_root(args.fixture) if args.fixture else (args.root or "/")
-    env_files = [(path, _read_env_file(path)) for path in args.env_file]
     try:
-        host = Host(root, host_mount=args.host_mount, read_timeout=args.timeout)
-    except HostError as exc:
+        return scan(_source(args))
+    except SourceError as exc:
         raise UsageError(str(exc)) from None
-    facts = collect(host, ProbeOptions(user=args.user, python=args.python))
-    if env_files:
-        extra = [
-            InferenceProcess("vllm", 0, ("--env-file", path), Value(env, path), path)
-            for path, env in env_files
-        ]
-        running = facts.processes.value if isinstance(facts.processes, Value) else []
-        facts = facts._replace(processes=Value(running + extra, facts.processes.source))
-    fail_on = Status.WARN if getattr(args, "fail_on", "fail") == "warn" else Status.FAIL
-    report = engine.run(
-        rules, facts, profile, fail_on=fail_on, duration=time.perf_counter() - started
-    )
-    return report, facts, host
+
+
+TUI_DESCRIPTION = """\
+Walk through a host's findings before putting it into service: what is wrong and why, the
+evidence and the command to see it yourself, the exact change each fix makes; mark the fixes
+you agree with, review the plan, apply it (after a confirmation; on the live host as root,
+under --root to the copy only), see the rescan, undo. Press ? inside for every key."""
+
+
+def cmd_tui(args: argparse.Namespace) -> int:
+    from hostcheck.session import SourceError, check
+
+    try:
+        import textual  # noqa: F401  (the optional extra)
+    except ImportError:
+        raise UsageError("the TUI needs Textual: pip install 'hostcheck[tui]'") from None
+    source = _source(args)
+    try:
+        check(source)
+    except SourceError as exc:
+        raise UsageError(str(exc)) from None
+    from hostcheck.tui.app import HostcheckApp
+
+    HostcheckApp(source).run()
+    return 0
 
 
 def _scan_report(args: argparse.Namespace) -> Report:
@@ -624,6 +604,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "explain": cmd_explain,
         "fixtures": cmd_fixtures,
         "fix": cmd_fix,
+        "tui": cmd_tui,
         "nfd": _cluster_command("cmd_nfd"),
         "fleet": _cluster_command("cmd_fleet"),
     }
