@@ -5,7 +5,6 @@ Screens show state and ask the app for work; the app runs the core in worker thr
 
 from typing import TYPE_CHECKING, ClassVar
 
-from rich.syntax import Syntax
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -71,10 +70,11 @@ class ReviewScreen(Screen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one("#findings", DataTable)
-        table.loading = True
+        table.loading = self.hc.report is None  # the first scan may be done already
         # A blinking cursor is noise in a review tool, and makes screenshots nondeterministic.
         self.query_one("#search", Input).cursor_blink = False
         self._show_filter()
+        self._fit_columns()
 
     def on_resize(self) -> None:
         self.query_one("#body").set_class(self.size.width >= WIDE, "wide")
@@ -126,6 +126,8 @@ class ReviewScreen(Screen[None]):
         if report is None:
             return
         table = self.query_one("#findings", DataTable)
+        if not table.columns:
+            return
         current = self.current()
         self.rows = visible(report, self.filter_name, self.query_text)
         table.clear()
@@ -288,10 +290,7 @@ class PlanScreen(Screen[None]):
                     ),
                     classes="file-title",
                 )
-                yield Static(
-                    Syntax(diff(change).rstrip("\n"), "diff", theme="ansi_dark", word_wrap=True),
-                    classes="diff",
-                )
+                yield Static(view.diff_lines(diff(change)), classes="diff")
             if plan.commands:
                 heading = (
                     "Commands, run in order after the files:"

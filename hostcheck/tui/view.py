@@ -130,3 +130,15 @@ def fix_text(finding: Finding, *, marked: bool) -> Content:
             "✔ marked: part of the plan (p). Space unmarks.", "bold green"
         )
     return text + Content.styled("Not marked: space marks it for the plan (p).", "italic")
+
+
+_DIFF_STYLES = (("+++", "bold"), ("---", "bold"), ("@@", "cyan"), ("+", "green"), ("-", "red"))
+
+
+def diff_lines(text: str) -> Content:
+    """A unified diff, coloured by line kind; the +/- signs keep it readable without colour."""
+    lines = []
+    for line in text.rstrip("\n").splitlines():
+        style = next((s for prefix, s in _DIFF_STYLES if line.startswith(prefix)), "")
+        lines.append(Content.styled(line, style) if style else Content(line))
+    return Content("\n").join(lines)
