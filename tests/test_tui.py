@@ -5,7 +5,6 @@ copy and the rescan after it, undo byte for byte, export, help. Snapshot tests a
 from __future__ import annotations
 
 import asyncio
-import filecmp
 import json
 import os
 import subprocess
@@ -15,16 +14,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from tests.conftest import FIXTURES, REPO, expected, run_subprocess
 
 pytest.importorskip("textual")
 
-from textual.pilot import Pilot  # noqa: E402
-from textual.widgets import DataTable, Static  # noqa: E402
+from textual.pilot import Pilot
+from textual.widgets import DataTable, Static
 
-from hostcheck.session import Source, change_refusal, scan  # noqa: E402
-from hostcheck.tui.app import HostcheckApp  # noqa: E402
-from hostcheck.tui.screens import (  # noqa: E402
+from hostcheck.session import Source, change_refusal, scan
+from hostcheck.tui.app import HostcheckApp
+from hostcheck.tui.screens import (
     ConfirmScreen,
     ExportScreen,
     HelpScreen,

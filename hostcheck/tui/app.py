@@ -121,9 +121,7 @@ class HostcheckApp(App[None]):
         try:
             plan = build(current.report, current.facts, current.host, PlanOptions(only=only))
         except PlanError as exc:
-            self.call_from_thread(
-                self.push_screen, MessageScreen("No plan", str(exc), error=True)
-            )
+            self.call_from_thread(self.push_screen, MessageScreen("No plan", str(exc), error=True))
             return
         self.call_from_thread(self._show_plan, plan)
 
@@ -233,10 +231,7 @@ class HostcheckApp(App[None]):
                 f"Transaction {record['id']} ({record['created']}) fixed "
                 f"{', '.join(record['rules'])}.",
                 "",
-                *(
-                    f"  {'restore' if f['existed'] else 'remove'} {f['path']}"
-                    for f in files
-                ),
+                *(f"  {'restore' if f['existed'] else 'remove'} {f['path']}" for f in files),
             ]
         )
         self.call_from_thread(self._confirm_undo, record["id"], body)

@@ -11,8 +11,8 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen, Screen
-from textual.widgets.data_table import ColumnKey
 from textual.widgets import Button, DataTable, Footer, Input, Label, RadioButton, RadioSet, Static
+from textual.widgets.data_table import ColumnKey
 
 from hostcheck.fix.plan import Plan, diff
 from hostcheck.model import Finding, Report
@@ -87,9 +87,9 @@ class ReviewScreen(Screen[None]):
         width = self.size.width * 3 // 5 if self.size.width >= WIDE else self.size.width
         fixed = {"mark": 3, "status": 9, "area": 8, "rule": 18}
         message = max(width - sum(fixed.values()) - 2 * (len(fixed) + 1) - 2, 16)
-        if table.columns.get(ColumnKey("message")) is not None:
-            if table.columns[ColumnKey("message")].width == message:
-                return
+        column = table.columns.get(ColumnKey("message"))
+        if column is not None and column.width == message:
+            return
         table.clear(columns=True)
         for key, size in fixed.items():
             table.add_column("fix" if key == "mark" else key, key=key, width=size)
@@ -99,9 +99,7 @@ class ReviewScreen(Screen[None]):
     # --- state from the app --------------------------------------------------------------
 
     def show_report(self, report: Report) -> None:
-        self.query_one("#summary", Static).update(
-            view.summary(report, self.hc.source.describe())
-        )
+        self.query_one("#summary", Static).update(view.summary(report, self.hc.source.describe()))
         table = self.query_one("#findings", DataTable)
         table.loading = False
         if not isinstance(self.focused, Input):

@@ -126,9 +126,7 @@ def fix_text(finding: Finding, *, marked: bool) -> Content:
             "hostcheck does not make this change: it is a manual step.", "italic"
         )
     if marked:
-        return text + Content.styled(
-            "✔ marked: part of the plan (p). Space unmarks.", "bold green"
-        )
+        return text + Content.styled("✔ marked: part of the plan (p). Space unmarks.", "bold green")
     return text + Content.styled("Not marked: space marks it for the plan (p).", "italic")
 
 
