@@ -218,6 +218,9 @@ def test_detail_pane_of_a_chosen_finding() -> None:
         await pilot.press("space")
         assert "✔ marked: part of the plan (p). Space unmarks." in text_of(app, "#detail")
         assert app.marked == {"memory.gtt"}
+        marks = {rule: mark for rule, _, mark in table_rows(app) if mark}
+        assert marks == {"memory.gtt": "[x]", "perf.iommu": "[ ]"}
+        assert "1 marked" in text_of(app, "#filter-label")
 
     drive(Source(fixture="stock-128g"), steps)
 
@@ -268,6 +271,9 @@ def test_search_matches_ids_messages_and_evidence() -> None:
         await pilot.press("enter", "escape", "slash", *"no such thing", "enter")
         assert table_rows(app) == []
         assert text_of(app, "#detail") == "No finding matches."
+        # Typed text is never read as markup.
+        await pilot.press("escape", "slash", *"[/b]x[", "enter")
+        assert "search '[/b]x['" in text_of(app, "#filter-label")
 
     drive(Source(fixture="stock-128g"), steps)
 

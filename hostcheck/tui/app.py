@@ -288,7 +288,7 @@ class HostcheckApp(App[None]):
             )
             return
         self.last_export = path
-        self.notify(f"Wrote the report ({fmt}) to {target}")
+        self.notify(f"Wrote the report ({fmt}) to {target}", markup=False)
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

@@ -58,7 +58,7 @@ class ReviewScreen(Screen[None]):
         return self.app
 
     def compose(self) -> ComposeResult:
-        yield Static(f"Scanning {self.hc.source.describe()}…", id="summary")
+        yield Static(Content(f"Scanning {self.hc.source.describe()}…"), id="summary")
         with Horizontal(id="filterbar"):
             yield Label("", id="filter-label")
             yield Input(placeholder="/ to search", id="search")
@@ -109,7 +109,7 @@ class ReviewScreen(Screen[None]):
     def show_scanning(self) -> None:
         if self.is_mounted:
             summary = f"Scanning {self.hc.source.describe()}…"
-            self.query_one("#summary", Static).update(summary)
+            self.query_one("#summary", Static).update(Content(summary))
 
     def show_error(self, message: str) -> None:
         self.query_one("#findings", DataTable).loading = False
@@ -149,17 +149,18 @@ class ReviewScreen(Screen[None]):
         self._show_filter()
         self.show_detail()
 
-    def _mark(self, finding: Finding) -> str:
+    def _mark(self, finding: Finding) -> Content:
         if not fixable(finding):
-            return ""
-        return "[x]" if finding.rule.id in self.hc.marked else "[ ]"
+            return Content("")
+        # Content, not a str: a str cell is read as markup, and "[x]" would vanish as a tag.
+        return Content("[x]" if finding.rule.id in self.hc.marked else "[ ]")
 
     def _show_filter(self) -> None:
         count = f"{len(self.rows)} shown" if self.hc.report else ""
         search = f" · search {self.query_text!r}" if self.query_text else ""
         marked = f" · {len(self.hc.marked)} marked" if self.hc.marked else ""
         self.query_one("#filter-label", Label).update(
-            f"filter: {self.filter_name} (f) · {count}{search}{marked} "
+            Content(f"filter: {self.filter_name} (f) · {count}{search}{marked} ")
         )
 
     def current(self) -> Finding | None:
@@ -200,6 +201,7 @@ class ReviewScreen(Screen[None]):
                 f"{finding.rule.id}: nothing hostcheck can change "
                 + ("(a manual step)" if finding.remediation else "(no fix proposed)"),
                 severity="warning",
+                markup=False,
             )
             return
         self.hc.marked ^= {finding.rule.id}
@@ -265,10 +267,12 @@ class PlanScreen(Screen[None]):
         with VerticalScroll(id="plan"):
             if plan.empty:
                 yield Static(
-                    "Nothing to do: every fix hostcheck can make for "
-                    + (", ".join(plan.rules) or "the marked findings")
-                    + " is already in place"
-                    + (" (reboot to bring them into effect)." if plan.rules else "."),
+                    Content(
+                        "Nothing to do: every fix hostcheck can make for "
+                        + (", ".join(plan.rules) or "the marked findings")
+                        + " is already in place"
+                        + (" (reboot to bring them into effect)." if plan.rules else ".")
+                    ),
                     id="plan-title",
                 )
             else:
@@ -279,7 +283,7 @@ class PlanScreen(Screen[None]):
                     ),
                     id="plan-title",
                 )
-                yield Static(self.overview(), id="plan-overview")
+                yield Static(Content(self.overview()), id="plan-overview")
             for change in plan.files:
                 yield Static(
                     Content.assemble(
@@ -297,7 +301,7 @@ class PlanScreen(Screen[None]):
                 )
                 lines = [f"  {c.text}\n      {c.why}" for c in plan.commands]
                 yield Static(Content.styled(heading, "bold"), classes="section")
-                yield Static("\n".join(lines), id="plan-commands")
+                yield Static(Content("\n".join(lines)), id="plan-commands")
             if not plan.empty:
                 yield Static(
                     Content.styled(
@@ -311,7 +315,7 @@ class PlanScreen(Screen[None]):
                     classes="section",
                 )
             for note in plan.notes:
-                yield Static(f"note: {note}", classes="note")
+                yield Static(Content(f"note: {note}"), classes="note")
             if self.refusal and not plan.empty:
                 yield Static(
                     Content.styled(f"Cannot apply here: {self.refusal}", "bold red"),
@@ -357,7 +361,7 @@ class ConfirmScreen(ModalScreen[bool]):
         with Vertical(classes="dialog"):
             yield Static(Content.styled(self.title_text, "bold"), classes="dialog-title")
             with VerticalScroll(classes="dialog-body"):
-                yield Static(self.body, id="confirm-body")
+                yield Static(Content(self.body), id="confirm-body")
             with Horizontal(classes="buttons"):
                 yield Button(self.yes, variant="error", id="yes")
                 yield Button("No", variant="primary", id="no")
@@ -394,7 +398,7 @@ class MessageScreen(ModalScreen[None]):
                 classes="dialog-title",
             )
             with VerticalScroll(classes="dialog-body"):
-                yield Static(self.body, id="message-body")
+                yield Static(Content(self.body), id="message-body")
             with Horizontal(classes="buttons"):
                 yield Button("OK", variant="primary", id="ok")
 
@@ -478,7 +482,7 @@ class HelpScreen(ModalScreen[None]):
         with Vertical(classes="dialog help"):
             yield Static(Content.styled("Keys", "bold"), classes="dialog-title")
             with VerticalScroll(classes="dialog-body"):
-                yield Static(self.help_text(), id="help-body")
+                yield Static(Content(self.help_text()), id="help-body")
             with Horizontal(classes="buttons"):
                 yield Button("Close", variant="primary", id="close")
 
