@@ -102,8 +102,9 @@ def main() -> int:
     # would otherwise measure compiling hostcheck (and Textual) on every run.
     import compileall
 
-    import hostcheck
     import textual
+
+    import hostcheck
 
     compileall.compile_dir(os.path.dirname(hostcheck.__file__), quiet=1)
     compileall.compile_dir(os.path.dirname(textual.__file__), quiet=1)

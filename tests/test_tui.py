@@ -215,6 +215,9 @@ def test_detail_pane_of_a_chosen_finding() -> None:
         content = review(app).query_one("#detail", Static).visual
         links = {span.style.link for span in content.spans if hasattr(span.style, "link")}
         assert "https://github.com/ROCm/ROCm/issues/5562" in links
+        # Clicking one shows and copies the URL (no browser started on the host).
+        await pilot.app.run_action("app.open_reference('https://github.com/ROCm/ROCm/issues/5562')")
+        assert app.clipboard == "https://github.com/ROCm/ROCm/issues/5562"
         await pilot.press("space")
         assert "✔ marked: part of the plan (p). Space unmarks." in text_of(app, "#detail")
         assert app.marked == {"memory.gtt"}
@@ -472,6 +475,18 @@ def test_export_writes_the_report_atomically(tmp_path: Path, fmt: str) -> None:
     umask = os.umask(0)
     os.umask(umask)
     assert target.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_export_format_follows_a_typed_extension(tmp_path: Path) -> None:
+    target = tmp_path / "report.md"
+
+    async def steps(pilot: Pilot[Any], app: HostcheckApp) -> None:
+        await pilot.press("e")
+        await pilot.press("ctrl+u", *str(target), "enter")
+        await pilot.pause()
+
+    drive(Source(fixture="stock-128g"), steps)
+    assert target.read_text().startswith("# hostcheck: framework-desktop is NOT READY")
 
 
 def test_export_to_a_missing_directory_shows_the_error(tmp_path: Path) -> None:

@@ -295,4 +295,8 @@ class HostcheckApp(App[None]):
             self.push_screen(HelpScreen())
 
     def action_open_reference(self, url: str) -> None:
-        self.open_url(url)
+        """A click on a reference: copy the URL (OSC 52) and show it. Not webbrowser.open():
+        on a server reached over SSH that starts nothing useful, or a text browser inside
+        this very terminal. Terminals that support hyperlinks open it on Ctrl/Cmd-click."""
+        self.copy_to_clipboard(url)
+        self.notify(f"{url} (copied to the clipboard)", markup=False)

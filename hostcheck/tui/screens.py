@@ -3,6 +3,7 @@
 Screens show state and ask the app for work; the app runs the core in worker threads.
 """
 
+import os
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import on
@@ -452,8 +453,17 @@ class ExportScreen(ModalScreen[tuple[str, str] | None]):
         """Keep the file name's extension in step with the format, as a person expects."""
         path = self.query_one("#export-path", Input)
         stem, dot, ext = path.value.rpartition(".")
-        if dot and f".{ext}" in FORMAT_EXTENSIONS.values():
-            path.value = stem + FORMAT_EXTENSIONS[self.chosen_format()]
+        wanted = FORMAT_EXTENSIONS[self.chosen_format()]
+        if dot and f".{ext}" in FORMAT_EXTENSIONS.values() and f".{ext}" != wanted:
+            path.value = stem + wanted
+
+    @on(Input.Changed, "#export-path")
+    def _path_changed(self, event: Input.Changed) -> None:
+        """… and the format in step with an extension typed by hand."""
+        ext = os.path.splitext(event.value.strip())[1].lower()
+        fmt = {".md": "markdown", ".markdown": "markdown", ".json": "json"}.get(ext)
+        if fmt is not None and fmt != self.chosen_format():
+            self.query_one(f"#{fmt}", RadioButton).value = True
 
     @on(Input.Submitted, "#export-path")
     @on(Button.Pressed, "#save")
