@@ -410,16 +410,14 @@ def cmd_fix(args: argparse.Namespace) -> int:
     from hostcheck.fix import plan as planner
     from hostcheck.host import Host, HostError
 
-    if args.fixture and (args.apply or args.undo is not None or args.resume):
-        raise UsageError(
-            "--fixture trees are read-only; copy one (hostcheck fixtures lists them) and use --root"
-        )
+    from hostcheck.session import change_refusal
+
     if args.force and args.undo is None:
         raise UsageError("--force goes with --undo")
-    live = not (args.root or args.fixture)
     changes = args.apply or args.undo is not None or args.resume
-    if changes and live and os.geteuid() != 0:
-        raise UsageError("changing this host needs root: run it with sudo")
+    refusal = change_refusal(_source(args)) if changes else None
+    if refusal:  # a bundled fixture, or the live host without root (shared with the TUI)
+        raise UsageError(refusal)
     try:
         if args.history or args.undo is not None or args.resume:
             root = args.root or "/"

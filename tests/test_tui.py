@@ -161,6 +161,12 @@ def test_change_refusal_follows_hostcheck_fix(monkeypatch: pytest.MonkeyPatch) -
     assert change_refusal(Source()) is None
 
 
+def test_fix_cli_refuses_with_the_same_words(cli) -> None:
+    run = cli("fix", "--fixture", "stock-128g", "--apply", "--yes")
+    assert run.code == 2
+    assert run.err == f"hostcheck: error: {change_refusal(Source(fixture='stock-128g'))}\n"
+
+
 # --- the review ---------------------------------------------------------------------------
 
 
