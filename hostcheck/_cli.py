@@ -409,7 +409,6 @@ def cmd_fix(args: argparse.Namespace) -> int:
     from hostcheck.fix import apply as fixer
     from hostcheck.fix import plan as planner
     from hostcheck.host import Host, HostError
-
     from hostcheck.session import change_refusal
 
     if args.force and args.undo is None:
