@@ -12,19 +12,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
-import sys
 import tempfile
-import time
+
+from _harness import compile_hostcheck, measure, median, report, tool
 
 FIXTURES = ["stock-128g", "tuned-ready", "rocm5590-mes-hang", "dkms-amdttm", "typo-kargs"]
-
-
-def timed(argv: list[str]) -> float:
-    started = time.perf_counter()
-    subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
-    return time.perf_counter() - started
 
 
 def make_reports(tool: list[str], directory: str, nodes: int) -> None:
@@ -55,38 +48,19 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=11)
     parser.add_argument("--nodes", type=int, default=1000)
     args = parser.parse_args()
-    python = sys.executable
-    script = os.path.join(os.path.dirname(python), "hostcheck")
-    tool = [script] if os.path.exists(script) else [python, "-m", "hostcheck"]
-    import compileall
-
-    import hostcheck
-
-    compileall.compile_dir(os.path.dirname(hostcheck.__file__), quiet=1)
+    hostcheck = tool()
+    compile_hostcheck()
     with tempfile.TemporaryDirectory() as directory:
-        make_reports(tool, directory, args.nodes)
-        cases = {
-            "python -c pass": [python, "-c", "pass"],
-            "fleet (table)": [*tool, "fleet", directory],
-            "fleet --format json": [*tool, "fleet", directory, "--format", "json"],
-        }
-        for argv in cases.values():  # warm the page cache
-            timed(argv)
-        samples: dict[str, list[float]] = {name: [] for name in cases}
-        for _ in range(args.runs):
-            for name, argv in cases.items():
-                samples[name].append(timed(argv))
-    base = statistics.median(samples["python -c pass"])
-    print(f"interpreter: {python} ({sys.version.split()[0]}); tool: {' '.join(tool)}")
-    print(f"reports: {args.nodes} in 4 pools; runs: {args.runs} each, interleaved")
-    print(f"{'case':<22} {'median ms':>10} {'min ms':>8} {'max ms':>8} {'ratio':>7}")
-    for name, values in samples.items():
-        median = statistics.median(values)
-        print(
-            f"{name:<22} {median * 1000:>10.1f} {min(values) * 1000:>8.1f} "
-            f"{max(values) * 1000:>8.1f} {median / base:>6.2f}×"
+        make_reports(hostcheck, directory, args.nodes)
+        samples = measure(
+            {
+                "fleet (table)": lambda: [*hostcheck, "fleet", directory],
+                "fleet --format json": lambda: [*hostcheck, "fleet", directory, "--format", "json"],
+            },
+            args.runs,
         )
-    worst = max(statistics.median(v) for k, v in samples.items() if k.startswith("fleet"))
+    report(samples, f"reports: {args.nodes} in 4 pools; runs: {args.runs} each, interleaved")
+    worst = max(median(samples, name) for name in samples if name.startswith("fleet"))
     print(f"target: < 2 s for {args.nodes} reports — {'met' if worst < 2 else 'MISSED'}")
     return 0
 

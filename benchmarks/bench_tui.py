@@ -18,12 +18,13 @@ import fcntl
 import os
 import select
 import signal
-import statistics
 import struct
 import subprocess
 import sys
 import termios
 import time
+
+from _harness import BASELINE, compile_hostcheck, median, report, timed, tool
 
 MARKERS = (b"READY", b" shown", b"Evidence")
 
@@ -81,12 +82,6 @@ def first_screen(argv: list[str], size: tuple[int, int], limit: float = 30.0) ->
     return elapsed
 
 
-def timed(argv: list[str]) -> float:
-    started = time.perf_counter()
-    subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
-    return time.perf_counter() - started
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -94,42 +89,28 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=11)
     parser.add_argument("--fixture", default="stock-128g")
     args = parser.parse_args()
-    python = sys.executable
-    script = os.path.join(os.path.dirname(python), "hostcheck")
-    tool = [script] if os.path.exists(script) else [python, "-m", "hostcheck"]
-    argv = [*tool, "tui", "--fixture", args.fixture]
-    # pip writes bytecode at install time; an editable install or PYTHONDONTWRITEBYTECODE
-    # would otherwise measure compiling hostcheck (and Textual) on every run.
+    argv = [*tool(), "tui", "--fixture", args.fixture]
+    compile_hostcheck()
     import compileall
 
     import textual
 
-    import hostcheck
-
-    compileall.compile_dir(os.path.dirname(hostcheck.__file__), quiet=1)
+    # Textual too: an editable install or PYTHONDONTWRITEBYTECODE would measure compiling it.
     compileall.compile_dir(os.path.dirname(textual.__file__), quiet=1)
     first_screen(argv, (80, 24))  # warm the page cache
-    bare: list[float] = []
-    tui: list[float] = []
-    for _ in range(args.runs):
-        bare.append(timed([python, "-c", "pass"]))
-        tui.append(first_screen(argv, (80, 24)))
-    base = statistics.median(bare)
-    print(f"interpreter: {python} ({sys.version.split()[0]}); textual {textual.__version__}")
-    print(f"command: {' '.join(argv)} in an 80x24 pseudo-terminal")
-    print(f"fixture: {args.fixture}; runs: {args.runs} each, interleaved; cores: {os.cpu_count()}")
-    print(f"{'case':<26} {'median ms':>10} {'p10 ms':>8} {'p90 ms':>8} {'ratio':>7}")
-    for name, values in (("python -c pass", bare), ("tui: first full screen", tui)):
-        values.sort()
-        median = statistics.median(values)
-        p10 = values[len(values) // 10]
-        p90 = values[(len(values) * 9) // 10]
-        print(
-            f"{name:<26} {median * 1000:>10.1f} {p10 * 1000:>8.1f} {p90 * 1000:>8.1f} "
-            f"{median / base:>6.2f}x"
-        )
+    timed([sys.executable, "-c", "pass"])
+    name = "tui: first full screen"
+    samples: dict[str, list[float]] = {BASELINE: [], name: []}
+    for _ in range(args.runs):  # interleaved: this machine is noisy
+        samples[BASELINE].append(timed([sys.executable, "-c", "pass"]))
+        samples[name].append(first_screen(argv, (80, 24)))
+    report(
+        samples,
+        f"textual {textual.__version__}; {' '.join(argv)} in an 80x24 pseudo-terminal",
+        f"fixture: {args.fixture}; runs: {args.runs} each, interleaved; cores: {os.cpu_count()}",
+    )
     target = 1.5
-    verdict = "met" if statistics.median(tui) <= target else "missed"
+    verdict = "met" if median(samples, name) <= target else "missed"
     print(f"target: first full screen <= {target:g} s ({verdict})")
     return 0
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, NoReturn
 
@@ -36,6 +37,7 @@ examples:
   sudo hostcheck scan --user vllm --python /opt/vllm/bin/python
   hostcheck scan --fixture stock-128g             a bundled sample host (hostcheck fixtures)
   hostcheck scan --root /host --host-mount        in a container with the host's / at /host
+  hostcheck scan --root bug.tar.gz                a snapshot (`hostcheck snapshot`)
   hostcheck scan --format json --output report.json --fail-on warn
 """
 
@@ -61,13 +63,24 @@ def _fatal(message: str, code: int = EXIT_USAGE) -> NoReturn:
     raise SystemExit(code)
 
 
+def _add_config_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="configuration file (default: $HOSTCHECK_CONFIG, else /etc/hostcheck/config.toml if "
+        "it exists); read from this machine even with --root or --fixture",
+    )
+
+
 def _add_source_options(parser: argparse.ArgumentParser) -> None:
+    _add_config_option(parser)
     where = parser.add_argument_group("what to check (default: this host)")
     source = where.add_mutually_exclusive_group()
     source.add_argument(
         "--root",
         metavar="DIR",
-        help="treat DIR as / (a fixture, a snapshot, or the host mounted in a container)",
+        help="treat DIR as / (a fixture, a snapshot directory or .tar.gz, or the host mounted "
+        "in a container)",
     )
     source.add_argument(
         "--fixture",
@@ -146,8 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument(
         "--fail-on",
         choices=["warn", "fail"],
-        default="fail",
-        help="the lowest status that makes the host not ready (default: fail)",
+        help="the lowest status that makes the host not ready (default: fail, or fail_on in the "
+        "config file)",
     )
     out.add_argument(
         "--select",
@@ -169,7 +182,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="table colours (default: auto, off when NO_COLOR is set or output is not a terminal)",
     )
 
+    from hostcheck.monitor.cli import add_monitor_parser
+
+    add_monitor_parser(commands, _Formatter, _add_source_options)
+
     rules = commands.add_parser("rules", help="list the rule catalog", formatter_class=_Formatter)
+    _add_config_option(rules)
     rules.add_argument("--rules", metavar="DIR", help="a rule directory instead of the bundled one")
     rules.add_argument("--profiles", action="store_true", help="list the workload profiles instead")
 
@@ -180,6 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument(
         "--rules", metavar="DIR", help="a rule directory instead of the bundled one"
     )
+    _add_config_option(explain)
 
     commands.add_parser(
         "fixtures", help="list the bundled sample hosts", formatter_class=_Formatter
@@ -196,6 +215,13 @@ def build_parser() -> argparse.ArgumentParser:
     what = fix.add_argument_group("what to change")
     what.add_argument(
         "--only", metavar="RULE", nargs="+", default=[], help="fix only these rules' findings"
+    )
+    what.add_argument(
+        "--exclude",
+        metavar="RULE",
+        nargs="+",
+        default=[],
+        help="leave these rules' fixes out (e.g. perf.iommu on a host that needs the IOMMU)",
     )
     what.add_argument(
         "--bootloader",
@@ -253,7 +279,72 @@ def build_parser() -> argparse.ArgumentParser:
     from hostcheck._cluster_cli import add_commands
 
     add_commands(commands, _Formatter, _add_source_options)
+    _add_snapshot_parser(commands)
     return parser
+
+
+SNAPSHOT_DESCRIPTION = """\
+Record what the checks read from this host (or from --root) into a snapshot: a directory or
+a .tar.gz in the fixture format, which `hostcheck scan --root SNAPSHOT` replays to the same
+findings. Attach it to a bug report. Only what the probes read is recorded; host names, user
+names, the machine id, UUIDs, MAC addresses, serial numbers and credentials in process
+environments are replaced by stable tokens unless --no-redact is given. Run it as root (or
+with sudo) to include the kernel log and other users' inference processes."""
+
+SNAPSHOT_EPILOG = """\
+examples:
+  sudo hostcheck snapshot                          writes hostcheck-snapshot-DATE.tar.gz here
+  sudo hostcheck snapshot --user vllm --python /opt/vllm/bin/python -o bug.tar.gz
+  hostcheck snapshot --fixture stock-128g --output /tmp/stock    a directory
+  hostcheck scan --root bug.tar.gz                 replay a snapshot
+"""
+
+
+def _add_snapshot_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    snap = commands.add_parser(
+        "snapshot",
+        help="record this host into a replayable, redacted snapshot (for bug reports)",
+        description=SNAPSHOT_DESCRIPTION,
+        epilog=SNAPSHOT_EPILOG,
+        formatter_class=_Formatter,
+    )
+    snap.add_argument(
+        "--output",
+        "-o",
+        metavar="DIR|FILE.tar.gz",
+        help="where to write: a new directory, or a tarball if the name ends in .tar.gz or "
+        ".tgz (default: hostcheck-snapshot-DATE.tar.gz in the current directory)",
+    )
+    source = snap.add_mutually_exclusive_group()
+    source.add_argument(
+        "--root", metavar="DIR", help="record DIR as / (a host tree, a snapshot, a mounted host)"
+    )
+    source.add_argument("--fixture", metavar="NAME", help="record a bundled sample host")
+    snap.add_argument(
+        "--host-mount",
+        action="store_true",
+        help="with --root: DIR is the live host mounted into this container",
+    )
+    snap.add_argument(
+        "--user", metavar="NAME", help="the service user to record (as for `hostcheck scan`)"
+    )
+    snap.add_argument(
+        "--python",
+        metavar="PATH",
+        help="also record what this interpreter's PyTorch / vLLM report (as for `hostcheck scan`)",
+    )
+    snap.add_argument(
+        "--timeout",
+        metavar="SECONDS",
+        type=float,
+        default=2.0,
+        help="bound for each file read (default: 2)",
+    )
+    snap.add_argument(
+        "--no-redact",
+        action="store_true",
+        help="keep host names, user names, identifiers and credentials as they are",
+    )
 
 
 def _load_catalog(args: argparse.Namespace) -> tuple[list[Rule], dict[str, Profile]]:
@@ -290,6 +381,20 @@ def _write_output(path: str, text: str) -> None:
         raise UsageError(f"--output {path}: {exc.strerror or exc}") from None
 
 
+def _apply_config(args: argparse.Namespace) -> None:
+    """Fill the options not given on the command line from the configuration file."""
+    from hostcheck.config import ConfigError, load_config
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    for key in ("profile", "fail_on", "user", "python", "rules"):
+        if hasattr(args, key) and getattr(args, key) is None:
+            setattr(args, key, getattr(config, key))
+    args.loaded_config = config
+
+
 FIX_DESCRIPTION = """\
 Compute the changes that fix this host's failing findings, show them (a unified diff for
 every file, the exact command for every step, whether a reboot is needed), and with --apply
@@ -318,10 +423,29 @@ examples:
 """
 
 
-def _source(args: argparse.Namespace) -> Source:
-    """The source options of scan, fix, tui … as a hostcheck.session.Source."""
+def _archive_root(args: argparse.Namespace, command: Callable[..., int]) -> int | None:
+    """Run ``command`` on a snapshot tarball given as --root, unpacked privately; None when
+    --root is not a file."""
+    if not args.root or not os.path.isfile(args.root):
+        return None
+    from hostcheck.snapshot.archive import ArchiveError, unpacked
+
+    if args.host_mount:
+        raise UsageError(f"--root {args.root}: a snapshot tarball is not a mounted host")
+    try:
+        with unpacked(args.root) as tree:
+            return command(argparse.Namespace(**{**vars(args), "root": tree}), shown_root=args.root)
+    except ArchiveError as exc:
+        raise UsageError(f"--root {args.root}: {exc}") from None
+
+
+def _source(args: argparse.Namespace, shown_root: str | None = None) -> Source:
+    """The source options of scan, fix, tui … (and the config file's defaults and waivers)
+    as a hostcheck.session.Source."""
     from hostcheck.session import Source
 
+    if not hasattr(args, "loaded_config"):
+        _apply_config(args)
     return Source(
         root=args.root,
         fixture=args.fixture,
@@ -332,17 +456,21 @@ def _source(args: argparse.Namespace) -> Source:
         env_files=tuple(args.env_file),
         rules_dir=getattr(args, "rules", None),
         timeout=args.timeout,
-        select=tuple(getattr(args, "select", ())),
-        fail_on=getattr(args, "fail_on", "fail"),
+        select=tuple(getattr(args, "select", None) or ()),
+        fail_on=getattr(args, "fail_on", None) or "fail",
+        waivers=tuple(args.loaded_config.waivers),
+        shown_root=shown_root,
     )
 
 
-def _scan(args: argparse.Namespace) -> tuple[Report, Facts, Host]:
-    """Probe the host the options name and run the catalog: the shared start of scan and fix."""
+def _scan(args: argparse.Namespace, shown_root: str | None = None) -> tuple[Report, Facts, Host]:
+    """Probe the host the options name, run the catalog and apply the config file's waivers:
+    the shared start of scan, fix, monitor and nfd (hostcheck.session). ``shown_root`` is the
+    --root the user gave when the scan reads an unpacked copy of it."""
     from hostcheck.session import SourceError, scan
 
     try:
-        return scan(_source(args))
+        return scan(_source(args, shown_root))
     except SourceError as exc:
         raise UsageError(str(exc)) from None
 
@@ -354,14 +482,17 @@ you agree with, review the plan, apply it (after a confirmation; on the live hos
 under --root to the copy only), see the rescan, undo. Press ? inside for every key."""
 
 
-def cmd_tui(args: argparse.Namespace) -> int:
+def cmd_tui(args: argparse.Namespace, shown_root: str | None = None) -> int:
     from hostcheck.session import SourceError, check
 
     try:
         import textual  # noqa: F401  (the optional extra)
     except ImportError:
         raise UsageError("the TUI needs Textual: pip install 'hostcheck[tui]'") from None
-    source = _source(args)
+    from_archive = _archive_root(args, cmd_tui)
+    if from_archive is not None:
+        return from_archive
+    source = _source(args, shown_root)
     try:
         check(source)
     except SourceError as exc:
@@ -377,8 +508,11 @@ def _scan_report(args: argparse.Namespace) -> Report:
     return _scan(args)[0]
 
 
-def cmd_scan(args: argparse.Namespace) -> int:
-    report, _facts, _host = _scan(args)
+def cmd_scan(args: argparse.Namespace, shown_root: str | None = None) -> int:
+    from_archive = _archive_root(args, cmd_scan)
+    if from_archive is not None:
+        return from_archive
+    report, _facts, _host = _scan(args, shown_root)
     if args.format == "table":
         from hostcheck.render.table import render
 
@@ -411,6 +545,7 @@ def cmd_fix(args: argparse.Namespace) -> int:
     from hostcheck.host import Host, HostError
     from hostcheck.session import change_refusal
 
+    _apply_config(args)  # profile, user, python, rules and waivers (a waived rule is not fixed)
     if args.force and args.undo is None:
         raise UsageError("--force goes with --undo")
     changes = args.apply or args.undo is not None or args.resume
@@ -419,7 +554,7 @@ def cmd_fix(args: argparse.Namespace) -> int:
         raise UsageError(refusal)
     try:
         if args.history or args.undo is not None or args.resume:
-            root = args.root or "/"
+            root = _fixture_root(args.fixture) if args.fixture else (args.root or "/")
             try:
                 host = Host(root)
             except HostError as exc:
@@ -440,12 +575,22 @@ def cmd_fix(args: argparse.Namespace) -> int:
         report, facts, host = _scan(args)
         if args.emit:
             return _emit_machineconfig(args, report, facts, host)
+        interrupted = fixer.interrupted_message(fixer.Journal(host))
+        if interrupted and args.apply:
+            raise fixer.FixError(interrupted)
         plan = planner.build(
             report,
             facts,
             host,
-            planner.PlanOptions(tuple(args.only), args.bootloader, args.module_options),
+            planner.PlanOptions(
+                tuple(args.only),
+                args.bootloader,
+                args.module_options,
+                exclude=tuple(args.exclude),
+            ),
         )
+        if interrupted:
+            print(f"warning: {interrupted}\n")
         sys.stdout.write(planner.render(plan, live=host.live, root=host.root))
         if not args.apply:
             if not plan.empty:
@@ -465,9 +610,7 @@ def cmd_fix(args: argparse.Namespace) -> int:
     except planner.PlanError as exc:
         raise UsageError(str(exc)) from None
     except fixer.FixError as exc:
-        message = str(exc)
-        failed = "failed" in message or "could not run" in message
-        _fatal(message, EXIT_NOT_READY if failed else EXIT_USAGE)
+        _fatal(str(exc), EXIT_NOT_READY if exc.failed else EXIT_USAGE)
     except PermissionError as exc:
         raise UsageError(f"permission denied: {exc.filename or exc}") from None
 
@@ -487,7 +630,13 @@ def _emit_machineconfig(args: argparse.Namespace, report: Report, facts: Facts, 
         report,
         facts,
         host,
-        planner.PlanOptions(tuple(args.only), "rpm-ostree", args.module_options),
+        planner.PlanOptions(
+            tuple(args.only),
+            "rpm-ostree",
+            args.module_options,
+            declarative=True,
+            exclude=tuple(args.exclude),
+        ),
     )
     try:
         obj = machineconfig(
@@ -495,7 +644,7 @@ def _emit_machineconfig(args: argparse.Namespace, report: Report, facts: Facts, 
             name=args.name,
             kernel_args_add=plan.kernel_args_add,
             kernel_args_remove=plan.kernel_args_remove,
-            files=[(change.path, change.after, 0o644) for change in plan.files],
+            files=[(path, content, 0o644) for path, content in plan.drop_ins],
         )
     except MachineConfigError as exc:
         raise UsageError(str(exc)) from None
@@ -534,7 +683,91 @@ def _print_history(records: list[dict[str, object]]) -> int:
     return 0
 
 
+def _snapshot_output(path: str | None) -> tuple[str, bool]:
+    """Where a snapshot goes and whether as a tarball; refuses to overwrite anything."""
+    if path is None:
+        path = time.strftime("hostcheck-snapshot-%Y%m%d-%H%M%S.tar.gz")
+    tarball = path.endswith((".tar.gz", ".tgz"))
+    if tarball:
+        if os.path.lexists(path):
+            raise UsageError(f"--output {path}: already exists; choose a new name")
+        parent = os.path.dirname(path) or "."
+        if not os.path.isdir(parent):
+            raise UsageError(f"--output {path}: no directory {parent}")
+    elif os.path.lexists(path) and (not os.path.isdir(path) or os.listdir(path)):
+        raise UsageError(f"--output {path}: already exists and is not an empty directory")
+    return path, tarball
+
+
+def cmd_snapshot(args: argparse.Namespace, shown_root: str | None = None) -> int:
+    import shutil
+    import tempfile
+
+    from hostcheck.host import HostError
+    from hostcheck.snapshot import take, write_tree
+    from hostcheck.snapshot.archive import write_tarball
+
+    from_archive = _archive_root(args, cmd_snapshot)
+    if from_archive is not None:
+        return from_archive
+    if args.timeout <= 0:
+        raise UsageError("--timeout must be a positive number of seconds")
+    if args.host_mount and not args.root:
+        raise UsageError("--host-mount needs --root DIR (the host's / as mounted in the container)")
+    output, tarball = _snapshot_output(args.output)
+    root = _fixture_root(args.fixture) if args.fixture else (args.root or "/")
+    try:
+        recording = take(
+            root,
+            host_mount=args.host_mount,
+            user=args.user,
+            python=args.python,
+            read_timeout=args.timeout,
+            redact=not args.no_redact,
+        )
+    except HostError as exc:
+        raise UsageError(str(exc)) from None
+    created = not os.path.exists(output)
+    staging = tempfile.mkdtemp(prefix="hostcheck-snapshot-") if tarball else output
+    try:
+        if not tarball:
+            os.makedirs(output, exist_ok=True)
+        written = write_tree(recording, staging)
+        if tarball:
+            top = os.path.basename(output).removesuffix(".gz").removesuffix(".tgz")
+            write_tarball(staging, output, top.removesuffix(".tar"), recording.taken_at)
+    except OSError as exc:
+        if not tarball and created:
+            shutil.rmtree(output, ignore_errors=True)
+        raise UsageError(f"--output {output}: {exc.strerror or exc}") from None
+    finally:
+        if tarball:
+            shutil.rmtree(staging, ignore_errors=True)
+    redacted = ", ".join(
+        f"{counts['values']} {kind}"
+        for kind, counts in (written.redaction or {}).items()
+        if counts["values"]
+    )
+    print(f"snapshot written to {output}: {written.files} files, {written.links} symlinks")
+    print(
+        f"redacted: {redacted or 'nothing found'}"
+        if written.redaction is not None
+        else "not redacted (--no-redact): do not publish it"
+    )
+    if written.unreadable:
+        print(
+            f"{written.unreadable} item(s) could not be read (listed in .hostcheck/snapshot.json)"
+            + ("; as root they would be" if recording.host.live and os.geteuid() != 0 else "")
+        )
+    replay = f"hostcheck scan --root {output}"
+    if args.python:
+        replay += f" --python {recording.redactor.apply_text(args.python) if recording.redactor else args.python}"
+    print(f"replay: {replay}")
+    return 0
+
+
 def cmd_rules(args: argparse.Namespace) -> int:
+    _apply_config(args)
     rules, profiles = _load_catalog(args)
     if args.profiles:
         for profile in profiles.values():
@@ -547,6 +780,7 @@ def cmd_rules(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
+    _apply_config(args)
     rules, _ = _load_catalog(args)
     rule = next((r for r in rules if r.id == args.rule), None)
     if rule is None:
@@ -595,11 +829,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
+    from hostcheck.monitor.cli import cmd_monitor
+
     handlers = {
         "scan": cmd_scan,
+        "monitor": cmd_monitor,
         "rules": cmd_rules,
         "explain": cmd_explain,
         "fixtures": cmd_fixtures,
+        "snapshot": cmd_snapshot,
         "fix": cmd_fix,
         "tui": cmd_tui,
         "nfd": _cluster_command("cmd_nfd"),

@@ -18,7 +18,15 @@ from typing import Any, NamedTuple
 
 INCONSISTENT = "INCONSISTENT"
 ABSENT = "absent"  # a node's report has no finding for a rule that other nodes of its pool have
-_STATUS_ORDER = {"fail": 0, "error": 1, "warn": 2, "pass": 4, "skip": 5}
+_STATUS_ORDER = {
+    "fail": 0,
+    "error": 1,
+    "fixed-pending-reboot": 2,
+    "warn": 3,
+    "waived": 4,
+    "pass": 5,
+    "skip": 6,
+}
 
 
 class NodeReport(NamedTuple):

@@ -11,7 +11,12 @@ directory has hung, further reads below it fail at once instead of hanging again
 directory and stat() are not bounded: they do not call into drivers.
 
 Data a host does not keep in files is recorded under ``ROOT/.hostcheck/`` for non-live roots
-(see fixtures/README.md): ``dmesg.txt``, ``devices.json``, ``commands/<name>.txt``, ``user``.
+(see fixtures/README.md): ``dmesg.txt``, ``devices.json``, ``commands/<name>.txt`` (with
+``<name>.json`` for a non-zero exit status or error output), ``user``, and
+``unreadable.json``: items a snapshot could not read, replayed with the reason seen then.
+
+With a :class:`~hostcheck.recording.Recorder`, the Host notes everything it reads and what came
+back; ``hostcheck snapshot`` writes that out as a tree of this same format.
 """
 
 import errno
@@ -21,9 +26,12 @@ import posixpath
 import re
 import stat as statmod
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from hostcheck.readings import Reason, Unavailable, Value
+
+if TYPE_CHECKING:
+    from hostcheck.recording import Recorder
 
 RECORD_DIR = ".hostcheck"
 MAX_READ_BYTES = 4 * 1024 * 1024
@@ -134,6 +142,7 @@ class Host:
         host_mount: bool = False,
         read_timeout: float = 2.0,
         command_timeout: float = 20.0,
+        recorder: "Recorder | None" = None,
     ) -> None:
         root_str = os.fspath(root)
         if not os.path.isdir(root_str):
@@ -152,6 +161,8 @@ class Host:
         self._wedged: set[str] = set()
         self._devices: dict[str, dict[str, object]] | None = None
         self._resolved: dict[str, str] = {}
+        self._unreadable: dict[str, Unavailable] | None = None
+        self.recorder = recorder
 
     # -- paths ----------------------------------------------------------------------------
     def path(self, host_path: str) -> str:
@@ -226,6 +237,24 @@ class Host:
     # -- files ----------------------------------------------------------------------------
     def read_text(self, host_path: str, *, limit: int = MAX_READ_BYTES) -> Value[str] | Unavailable:
         """The content of a file, bounded in size and time."""
+        data = self._read_bytes(host_path, limit)
+        if self.recorder is not None:
+            self.recorder.read(host_path, data)
+        if isinstance(data, Unavailable):
+            return data
+        return Value(data.decode("utf-8", errors="replace"), host_path)
+
+    def read_bytes(
+        self, host_path: str, *, limit: int = MAX_READ_BYTES
+    ) -> Value[bytes] | Unavailable:
+        """The exact bytes of a file (for files hostcheck fix may edit), bounded."""
+        data = self._read_bytes(host_path, limit)
+        return data if isinstance(data, Unavailable) else Value(data, host_path)
+
+    def _read_bytes(self, host_path: str, limit: int = MAX_READ_BYTES) -> bytes | Unavailable:
+        replayed = self._replayed_unavailable(host_path)
+        if replayed is not None:
+            return replayed
         real = self.path(host_path)
         parent = os.path.dirname(host_path)
         wedged = next((d for d in self._wedged if host_path.startswith(d + "/")), None)
@@ -268,7 +297,27 @@ class Host:
         assert isinstance(data, bytes)
         if len(data) > limit:
             return Unavailable(Reason.ERROR, host_path, f"larger than {limit} bytes; not read")
-        return Value(data.decode("utf-8", errors="replace"), host_path)
+        return data
+
+    def _replayed_unavailable(self, host_path: str) -> Unavailable | None:
+        """What a snapshot could not read at ``host_path``, as it was seen then (non-live)."""
+        if self.live:
+            return None
+        if self._unreadable is None:
+            self._unreadable = {}
+            try:
+                with open(self._record_path("unreadable.json"), encoding="utf-8") as handle:
+                    loaded = json.load(handle)
+                for key, item in loaded.items() if isinstance(loaded, dict) else ():
+                    if isinstance(item, dict) and item.get("reason") in set(Reason):
+                        self._unreadable[key] = Unavailable(
+                            Reason(item["reason"]),
+                            str(item.get("source", key)),
+                            str(item.get("detail", "")),
+                        )
+            except (OSError, ValueError):
+                pass
+        return self._unreadable.get(host_path)
 
     def _may_block(self, host_path: str, real: str) -> bool:
         """Whether a read could hang: kernel-backed files of a live host (sysfs, procfs,
@@ -281,29 +330,47 @@ class Host:
             return False  # the read itself reports the error
 
     def listdir(self, host_path: str) -> Value[list[str]] | Unavailable:
+        entries = self._list(host_path)
+        if self.recorder is not None:
+            self.recorder.listing(
+                host_path, entries.value if isinstance(entries, Value) else entries
+            )
+        return entries
+
+    def _list(self, host_path: str) -> Value[list[str]] | Unavailable:
+        replayed = self._replayed_unavailable(host_path)
+        if replayed is not None:
+            return replayed
         try:
             return Value(sorted(os.listdir(self.path(host_path))), host_path)
         except OSError as exc:
             return _unavailable_from_oserror(host_path, exc)
 
     def exists(self, host_path: str) -> bool:
-        return os.path.lexists(self.path(host_path))
+        found = os.path.lexists(self.path(host_path))
+        if self.recorder is not None:
+            self.recorder.probed(host_path, found)
+        return found
 
     def is_dir(self, host_path: str) -> bool:
-        return os.path.isdir(self.path(host_path))
+        found = os.path.isdir(self.path(host_path))
+        if self.recorder is not None:
+            self.recorder.probed(host_path, found, directory=True)
+        return found
 
     def glob(self, directory: str, pattern: str) -> list[str]:
         """Host paths of the entries of ``directory`` whose names match ``pattern``."""
         import fnmatch
 
-        entries = self.listdir(directory)
+        entries = self._list(directory)
         if not isinstance(entries, Value):
+            if self.recorder is not None:
+                self.recorder.listing(directory, entries)
             return []
-        return [
-            posixpath.join(directory, name)
-            for name in entries.value
-            if fnmatch.fnmatchcase(name, pattern)
-        ]
+        names = [name for name in entries.value if fnmatch.fnmatchcase(name, pattern)]
+        if self.recorder is not None:
+            self.recorder.listing(directory, names)  # what the probe was given, nothing more
+        return [posixpath.join(directory, name) for name in names]
 
     # -- device nodes ---------------------------------------------------------------------
     def _recorded_devices(self) -> dict[str, dict[str, object]]:
@@ -321,6 +388,15 @@ class Host:
 
     def stat(self, host_path: str) -> Value[NodeInfo] | Unavailable:
         """lstat() of a host path; for non-live roots, recorded device metadata wins."""
+        result = self._stat(host_path)
+        if self.recorder is not None:
+            self.recorder.stat(host_path, result)
+        return result
+
+    def _stat(self, host_path: str) -> Value[NodeInfo] | Unavailable:
+        replayed = self._replayed_unavailable(host_path)
+        if replayed is not None:
+            return replayed
         recorded = self._recorded_devices().get(host_path)
         if recorded is not None:
             try:
@@ -378,18 +454,49 @@ class Host:
         On a non-live root, the output recorded as ``.hostcheck/commands/<name>.txt`` is
         returned instead (exit status 0), so fixtures and snapshots replay what a live host said.
         ``display`` is how the command is shown in evidence (default: the argv).
+        A ``<name>.json`` next to the output holds a non-zero ``returncode`` and ``stderr``.
         """
-        shown = display or " ".join(argv)
-        if not self.live:
-            recorded = self.read_text(f"/{RECORD_DIR}/commands/{name}.txt")
-            if isinstance(recorded, Unavailable):
-                if recorded.reason is Reason.MISSING:
-                    return Unavailable(
-                        Reason.NOT_RECORDED, recorded.source, f"`{shown}` was not recorded"
-                    )
-                return recorded
-            return Value(CommandOutput(tuple(argv), 0, recorded.value, ""), f"{shown} (recorded)")
-        return self._execute(argv, timeout or self.command_timeout, shown)
+        if self.live:
+            result = self._execute(argv, timeout or self.command_timeout, display or " ".join(argv))
+        else:
+            result = self._replay(name, argv, display or " ".join(argv))
+        if self.recorder is not None:
+            self.recorder.command(name, result)
+        return result
+
+    def _replay(
+        self, name: str, argv: Sequence[str], shown: str
+    ) -> Value[CommandOutput] | Unavailable:
+        path = f"/{RECORD_DIR}/commands/{name}.txt"
+        replayed = self._replayed_unavailable(path)
+        if replayed is not None:
+            return replayed  # the command could not run when the snapshot was taken
+        recorded = self.read_text(path)
+        if isinstance(recorded, Unavailable):
+            if recorded.reason is Reason.MISSING:
+                return Unavailable(
+                    Reason.NOT_RECORDED, recorded.source, f"`{shown}` was not recorded"
+                )
+            return recorded
+        returncode, stderr = 0, ""
+        status = self.read_text(f"/{RECORD_DIR}/commands/{name}.json")
+        if isinstance(status, Value):
+            try:
+                loaded = json.loads(status.value)
+                returncode = int(loaded.get("returncode", 0))
+                stderr = str(loaded.get("stderr", ""))
+            except (ValueError, TypeError, AttributeError) as exc:
+                return Unavailable(Reason.UNPARSABLE, status.source, str(exc))
+        return Value(
+            CommandOutput(tuple(argv), returncode, recorded.value, stderr), f"{shown} (recorded)"
+        )
+
+    def has_recorded_command(self, name: str) -> bool:
+        """Whether a non-live root holds the output (or the failure) of command ``name``."""
+        path = f"/{RECORD_DIR}/commands/{name}.txt"
+        return not self.live and (
+            self._replayed_unavailable(path) is not None or os.path.isfile(self._real(path))
+        )
 
     def execute(self, argv: Sequence[str], timeout: float) -> Value[CommandOutput] | Unavailable:
         """Run a command that changes the live host (hostcheck fix --apply): never replayed,
@@ -448,6 +555,12 @@ class Host:
         messages), so it counts as unavailable, never as a clean log. In a host-mount
         container, journalctl reads the host's journal under the root.
         """
+        result = self._kernel_log()
+        if self.recorder is not None:
+            self.recorder.kernel_log_read(result)
+        return result
+
+    def _kernel_log(self) -> Value[str] | Unavailable:
         if not self.host_mount:
             return self.read_text(f"/{RECORD_DIR}/dmesg.txt")
         journal = ["journalctl", "-k", "-b", "-o", "short-monotonic", "--no-pager"]
@@ -484,17 +597,21 @@ class Host:
 
             pids = [str(pid) for pid in psutil.pids()]
         else:
-            entries = self.listdir("/proc")
+            entries = self._list("/proc")
             if not isinstance(entries, Value):
                 return
             pids = [name for name in entries.value if re.fullmatch(r"[0-9]{1,10}", name)]
         for pid in pids:
-            cmdline = self.read_text(f"/proc/{pid}/cmdline")
-            if not isinstance(cmdline, Value) or not cmdline.value:
+            # Other programs' command lines are read but never recorded: only the wanted.
+            raw = self._read_bytes(f"/proc/{pid}/cmdline")
+            if isinstance(raw, Unavailable) or not raw:
                 continue  # gone, a kernel thread, or not ours to read
-            argv = tuple(part for part in cmdline.value.split("\0") if part)
+            text = raw.decode("utf-8", errors="replace")
+            argv = tuple(part for part in text.split("\0") if part)
             if not argv or not wanted(argv):
                 continue
+            if self.recorder is not None:
+                self.recorder.read(f"/proc/{pid}/cmdline", raw)
             environ = self.read_text(f"/proc/{pid}/environ")
             env: dict[str, str] | Unavailable
             if isinstance(environ, Value):

@@ -3,7 +3,10 @@
 from collections.abc import Mapping
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    import datetime  # a scan without waivers never needs the module (~2.5 ms to import)
 
 
 class Status(StrEnum):
@@ -15,6 +18,7 @@ class Status(StrEnum):
     # A problem whose fix is staged for the next boot (boot loader, modprobe.d, sysctl.d)
     # but not in effect yet: the running system still has it.
     PENDING = "fixed-pending-reboot"
+    WAIVED = "waived"  # a problem an operator accepted until a date (config file waiver)
 
     @property
     def rank(self) -> int:
@@ -27,8 +31,9 @@ _STATUS_RANK = {
     Status.ERROR: 1,
     Status.PENDING: 2,
     Status.WARN: 3,
-    Status.PASS: 4,
-    Status.SKIP: 5,
+    Status.WAIVED: 4,
+    Status.PASS: 5,
+    Status.SKIP: 6,
 }
 
 
@@ -123,12 +128,57 @@ class Outcome(NamedTuple):
     fix: Mapping[str, Any] | None = None
 
 
+class Waiver(NamedTuple):
+    """An operator's acceptance of a rule's problem until a date (config file ``[[waiver]]``).
+
+    It holds through ``expires`` (inclusive); from the next day the finding counts again and
+    the report says the waiver expired."""
+
+    rule: str
+    reason: str
+    owner: str
+    expires: "datetime.date"
+    source: str  # "/etc/hostcheck/config.toml:12", where it was declared
+
+    def expired_on(self, today: "datetime.date") -> bool:
+        return today > self.expires
+
+
+class AppliedWaiver(NamedTuple):
+    """A waiver that matched a finding: it waived it, or it had expired."""
+
+    waiver: Waiver
+    expired: bool
+    original: Status  # what the finding was before the waiver was applied
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "reason": self.waiver.reason,
+            "owner": self.waiver.owner,
+            "expires": self.waiver.expires.isoformat(),
+            "expired": self.expired,
+            "original_status": self.original.value,
+            "source": self.waiver.source,
+        }
+
+    def note(self) -> str:
+        """One line a person reads under the finding."""
+        w = self.waiver
+        if self.expired:
+            return (
+                f"waiver EXPIRED on {w.expires.isoformat()} (owner {w.owner}: {w.reason}); "
+                f"renew or remove it in {w.source}"
+            )
+        return f"waived until {w.expires.isoformat()} by {w.owner}: {w.reason}"
+
+
 class Finding(NamedTuple):
     rule: Rule
     status: Status
     message: str
     evidence: tuple[Evidence, ...]
     remediation: Remediation | None
+    waiver: AppliedWaiver | None = None
 
     def blocks(self, fail_on: Status) -> bool:
         """Whether this finding makes the host not ready.
@@ -153,7 +203,7 @@ class Finding(NamedTuple):
         return fail_on is Status.WARN and self.status is Status.WARN
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "rule": self.rule.id,
             "area": self.rule.area,
             "status": self.status.value,
@@ -165,6 +215,9 @@ class Finding(NamedTuple):
             "references": list(self.rule.references),
             "remediation": self.remediation.to_json() if self.remediation else None,
         }
+        if self.waiver is not None:
+            data["waiver"] = self.waiver.to_json()
+        return data
 
 
 class Report(NamedTuple):

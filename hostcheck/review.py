@@ -7,19 +7,20 @@ Pure functions of the report; no user interface is imported (the TUI and its tes
 import re
 from typing import TYPE_CHECKING
 
+from hostcheck.fix.plan import FIXABLE
 from hostcheck.model import Status
 
 if TYPE_CHECKING:
     from hostcheck.model import Finding, Report
 
 # The filter cycles through these: everything; what needs attention (failing, could not be
-# checked, fixed pending a reboot, warnings); only what blocks (failing, could not be checked).
+# checked, fixed pending a reboot, warnings; not what a waiver accepted); only what blocks
+# (failing, could not be checked).
 FILTERS: dict[str, tuple[Status, ...]] = {
     "all": tuple(Status),
     "problems": (Status.FAIL, Status.ERROR, Status.PENDING, Status.WARN),
     "failing": (Status.FAIL, Status.ERROR),
 }
-FIXABLE = (Status.FAIL, Status.WARN, Status.PENDING)  # as hostcheck.fix.plan picks them
 
 
 def next_filter(name: str) -> str:
@@ -38,6 +39,8 @@ def matches(finding: "Finding", query: str) -> bool:
         haystack += [item.label, str(item.value), item.source, item.note or ""]
     if finding.remediation is not None:
         haystack.append(finding.remediation.summary)
+    if finding.waiver is not None:
+        haystack.append(finding.waiver.note())
     return any(needle in text.casefold() for text in haystack)
 
 

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from hostcheck.catalog import Profile
     from hostcheck.facts import Facts
     from hostcheck.host import Host
-    from hostcheck.model import Report, Rule
+    from hostcheck.model import Report, Rule, Waiver
 
 
 class SourceError(Exception):
@@ -36,6 +36,10 @@ class Source(NamedTuple):
     timeout: float = 2.0
     select: tuple[str, ...] = ()
     fail_on: str = "fail"  # "fail" or "warn"
+    waivers: "tuple[Waiver, ...]" = ()  # from the config file (hostcheck.config)
+    # The --root the user named when the scan reads an unpacked copy of it (a snapshot
+    # tarball): what the report and the screens show instead of the temporary directory.
+    shown_root: str | None = None
 
     @property
     def live(self) -> bool:
@@ -45,6 +49,8 @@ class Source(NamedTuple):
         """Where the scan looks, as a person names it (no temporary paths for fixtures)."""
         if self.fixture:
             return f"fixture {self.fixture}"
+        if self.shown_root:
+            return f"the snapshot {self.shown_root}"
         if self.root and self.root != "/":
             return f"the tree at {self.root}"
         return "this host"
@@ -118,6 +124,12 @@ def _prepare(source: Source) -> _Prepared:
 
     rules, profiles = load_catalog(source.rules_dir)
     known = {rule.id for rule in rules}
+    for waiver in source.waivers:
+        if waiver.rule not in known:
+            raise SourceError(
+                f"config {waiver.source}: waiver rule {waiver.rule!r} is not a known rule id "
+                "(see `hostcheck rules`)"
+            )
     unknown = [rule for rule in source.select if rule not in known]
     if unknown:
         raise SourceError(f"unknown rule id(s): {', '.join(unknown)} (see `hostcheck rules`)")
@@ -163,6 +175,8 @@ def scan(source: Source) -> Scan:
     started = time.perf_counter()
     prepared = _prepare(source)
     facts = collect(prepared.host, ProbeOptions(user=source.user, python=source.python))
+    if source.shown_root:
+        facts = facts._replace(root=source.shown_root)
     if prepared.env_files:
         extra = [
             InferenceProcess("vllm", 0, ("--env-file", path), Value(env, path), path)
@@ -178,6 +192,12 @@ def scan(source: Source) -> Scan:
         fail_on=fail_on,
         duration=time.perf_counter() - started,
     )
+    if source.waivers:
+        import datetime
+
+        from hostcheck.waivers import apply_waivers
+
+        report = apply_waivers(report, source.waivers, datetime.date.today())
     return Scan(report, facts, prepared.host)
 
 
@@ -188,6 +208,11 @@ def change_refusal(source: Source) -> str | None:
     if source.fixture:
         return (
             "fixture trees are read-only; copy one (hostcheck fixtures lists them) and use --root"
+        )
+    if source.shown_root:
+        return (
+            f"{source.shown_root} is unpacked to a temporary copy that is deleted on exit; "
+            "unpack it yourself and use --root DIR"
         )
     if source.live and os.geteuid() != 0:
         return "changing this host needs root: run it with sudo"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -63,6 +64,17 @@ def expected(name: str) -> dict[str, Any]:
     return json.loads((FIXTURES / name / ".hostcheck" / "expected.json").read_text())
 
 
+@pytest.fixture(autouse=True)
+def isolated_tool_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """The machine running the tests must not change their verdicts, nor they its state: an
+    /etc/hostcheck/config.toml there is not read (the empty /dev/null is, which any user the
+    tests switch to can read), and a monitor run that forgets --state-dir writes into a
+    temporary directory, never /var/lib/hostcheck."""
+    monkeypatch.setenv("HOSTCHECK_CONFIG", os.devnull)
+    monkeypatch.setenv("STATE_DIRECTORY", str(tmp_path_factory.mktemp("state")))
+    monkeypatch.delenv("JOURNAL_STREAM", raising=False)
+
+
 @pytest.fixture
 def fixture_copy(tmp_path: Path):
     """A private copy of a bundled fixture tree, safe to damage."""
@@ -80,7 +92,6 @@ def fixture_copy(tmp_path: Path):
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """In CI no test may be skipped: a skip there means a missing install step."""
-    import os
 
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if not os.environ.get("CI") or reporter is None:

@@ -150,9 +150,13 @@ def test_ostree_hosts_use_rpm_ostree_kargs(fixture_copy, loader: str) -> None:
     run = hc("fix", "--root", str(root))
     assert f"boot loader: {loader}" in run.stdout
     line = next(x for x in run.stdout.splitlines() if x.strip().startswith("rpm-ostree kargs"))
-    assert "--append=amdgpu.cwsr_enable=0" in line
-    assert "--delete=aamdgpu.cwsr_enable=0" in line
-    assert "--delete=amdgpu.gttsize=131072" in line
+    # The exact staged spellings are deleted; the new values appended; if-present/if-missing
+    # so that a re-run or an undo of a step that never ran cannot fail.
+    assert "--append-if-missing=amdgpu.cwsr_enable=0" in line
+    assert "--delete-if-present=aamdgpu.cwsr_enable=0" in line
+    assert "--delete-if-present=amdgpu.gttsize=131072" in line
+    assert "--delete-if-present=ttm.pages_limit=33554432" in line
+    assert "--append-if-missing=ttm.pages_limit=29884416" in line
     if loader == "bootc":
         assert "/usr/lib/bootc/kargs.d/99-hostcheck.toml" in run.stdout
 
@@ -168,6 +172,11 @@ def test_systemd_boot_round_trip(fixture_copy) -> None:
     _systemd_boot(root)
     plan = hc("fix", "--root", str(root))
     assert "+++ b/etc/kernel/cmdline" in plan.stdout
+    # Created from /proc/cmdline, so root= and the user's arguments survive.
+    assert (
+        "+root=UUID=72998fb2-b0eb-4676-97c9-31ac53b5e2a5 ro quiet splash vt.handoff=7 "
+        "ttm.pages_limit=29884416 ttm.page_pool_size=29884416 amd_iommu=off" in plan.stdout
+    )
     assert "kernel-install add 6.17.0-19-generic /usr/lib/modules/6.17.0-19-generic/vmlinuz" in (
         plan.stdout
     )
@@ -200,6 +209,7 @@ def test_kernel_install_writes_an_entry_with_the_new_arguments(fixture_copy, tmp
     )
     entry = (root / "boot/efi/loader/entries").glob("*6.17.0-19-generic.conf")
     options = next(x for x in next(entry).read_text().splitlines() if x.startswith("options"))
+    assert options.split()[1:3] == ["root=UUID=72998fb2-b0eb-4676-97c9-31ac53b5e2a5", "ro"]
     assert "ttm.pages_limit=29884416 ttm.page_pool_size=29884416 amd_iommu=off" in options
     # The scan now reads the generated entry too, and still calls the rules pending.
     assert statuses(root)["memory.gtt"] == "fixed-pending-reboot"
@@ -276,17 +286,22 @@ def test_update_grub_puts_the_arguments_on_the_kernel_line(fixture_copy, tmp_pat
 # --- interrupted transactions -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("step", [1, 2])
+@pytest.mark.parametrize("step", [1, 2, 3, 4])
 def test_a_kill_after_each_step_is_detected_and_undone(fixture_copy, step: int) -> None:
+    """Four steps: the GRUB drop-in, the sysctl drop-in, update-grub and sysctl -w (the last
+    two pending under --root, but journaled as steps all the same)."""
     root = fixture_copy("stock-128g")
     (root / "proc/sys/kernel/numa_balancing").write_text("1\n")
     before = snapshot(root)
+    plan = hc("fix", "--root", str(root)).stdout
+    assert plan.count("+++ b/") == 2 and "update-grub" in plan and "sysctl -w" in plan
     env = {**os.environ, "HOSTCHECK_TEST_CRASH_AFTER_STEP": str(step)}
     killed = hc("fix", "--root", str(root), "--apply", "--yes", env=env)
     assert killed.returncode == 137
     again = hc("fix", "--root", str(root), "--apply", "--yes")
     assert again.returncode == 2
-    assert "was interrupted after" in again.stderr and "--resume" in again.stderr
+    assert "was interrupted while applying after" in again.stderr
+    assert "--resume" in again.stderr
     undone = hc("fix", "--root", str(root), "--undo")
     assert undone.returncode == 0, undone.stderr
     assert snapshot(root) == before
@@ -396,3 +411,230 @@ def test_fixtures_are_read_only() -> None:
     run = hc("fix", "--fixture", "stock-128g", "--apply", "--yes")
     assert run.returncode == 2
     assert "read-only" in run.stderr
+
+
+def test_an_unwritable_tree_is_refused_and_left_alone(tmp_path_factory) -> None:
+    """Permission denied (here: an unprivileged user on a root-owned copy it can read) is a
+    one-line refusal, and nothing changes."""
+    import tempfile
+
+    from tests.conftest import FIXTURES
+
+    base = Path(tempfile.mkdtemp(prefix="hostcheck-perm-", dir="/tmp"))
+    base.chmod(0o755)
+    root = base / "stock-128g"
+    shutil.copytree(FIXTURES / "stock-128g", root, symlinks=True)
+    root.chmod(0o755)
+    before = snapshot(root)
+    run = subprocess.run(
+        [
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            sys.executable,
+            "-m",
+            "hostcheck",
+            "fix",
+            "--root",
+            str(root),
+            "--apply",
+            "--yes",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd="/",
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+    )
+    try:
+        assert run.returncode == 2, run.stderr
+        assert run.stderr.startswith("hostcheck: error: ")
+        assert "Permission denied" in run.stderr or "permission denied" in run.stderr
+        assert snapshot(root) == before
+    finally:
+        shutil.rmtree(base)
+
+
+def test_unknown_rule_for_only_is_a_usage_error() -> None:
+    run = hc("fix", "--fixture", "stock-128g", "--only", "memory.nope")
+    assert run.returncode == 2
+    assert "unknown rule id(s) for --only: memory.nope" in run.stderr
+
+
+def test_history_of_a_fixture_is_its_own() -> None:
+    run = hc("fix", "--fixture", "stock-128g", "--history")
+    assert run.returncode == 0
+    assert run.stdout == "No transactions.\n"
+
+
+# --- cases a review found -----------------------------------------------------------------------
+
+
+def test_systemd_boot_without_root_is_refused(fixture_copy) -> None:
+    root = fixture_copy("stock-128g")
+    _systemd_boot(root)
+    (root / "etc/kernel").mkdir(parents=True, exist_ok=True)
+    (root / "etc/kernel/cmdline").write_text("quiet splash\n")
+    run = hc("fix", "--root", str(root), "--apply", "--yes")
+    assert run.returncode == 2
+    assert "would have no root=" in run.stderr
+
+
+def test_kernel_install_uses_the_debian_image_path_and_initrd(fixture_copy) -> None:
+    root = fixture_copy("stock-128g")
+    _systemd_boot(root)
+    (root / "boot/vmlinuz-6.17.0-19-generic").write_bytes(b"")
+    (root / "boot/initrd.img-6.17.0-19-generic").write_bytes(b"")
+    plan = hc("fix", "--root", str(root)).stdout
+    assert (
+        "kernel-install add 6.17.0-19-generic /boot/vmlinuz-6.17.0-19-generic "
+        "/boot/initrd.img-6.17.0-19-generic" in plan
+    )
+
+
+def test_a_limit_set_in_modprobe_d_and_on_the_command_line_ends_up_agreeing(fixture_copy) -> None:
+    """auto: the parameter goes to our modprobe.d drop-in and off the command line, so the
+    scan sees one staged value and calls the rule pending, and a second run has nothing to do."""
+    root = fixture_copy("stock-128g")
+    (root / "etc/modprobe.d").mkdir(parents=True, exist_ok=True)
+    (root / "etc/modprobe.d/ttm.conf").write_text("options ttm pages_limit=1000\n")
+    grub = root / "etc/default/grub"
+    grub.write_text(
+        grub.read_text().replace(
+            'GRUB_CMDLINE_LINUX=""', 'GRUB_CMDLINE_LINUX="ttm.pages_limit=1000"'
+        )
+    )
+    cmdline = root / "proc/cmdline"
+    cmdline.write_text(cmdline.read_text().strip() + " ttm.pages_limit=1000\n")
+    assert hc("fix", "--root", str(root), "--apply", "--yes").returncode == 0
+    dropin = (root / "etc/modprobe.d/zz-hostcheck.conf").read_text()
+    assert "options ttm page_pool_size=29884416 pages_limit=29884416" in dropin
+    assert statuses(root)["memory.gtt"] == "fixed-pending-reboot"
+    again = hc("fix", "--root", str(root), "--apply", "--yes")
+    assert "Nothing to do" in again.stdout
+    assert "Staged, waiting for a reboot: memory.gtt" in again.stdout
+
+
+def test_cmdline_routing_overrides_a_modprobe_d_value_with_the_same_one(fixture_copy) -> None:
+    root = fixture_copy("stock-128g")
+    (root / "etc/modprobe.d").mkdir(parents=True, exist_ok=True)
+    (root / "etc/modprobe.d/ttm.conf").write_text("options ttm pages_limit=1000\n")
+    run = hc("fix", "--root", str(root), "--apply", "--yes", "--module-options", "cmdline")
+    assert run.returncode == 0, run.stderr
+    assert "ttm.pages_limit=29884416" in (root / "etc/default/grub.d/99-hostcheck.cfg").read_text()
+    assert "pages_limit=29884416" in (root / "etc/modprobe.d/zz-hostcheck.conf").read_text()
+    assert statuses(root)["memory.gtt"] == "fixed-pending-reboot"
+
+
+def test_a_symlinked_journal_directory_is_refused(fixture_copy, tmp_path) -> None:
+    root = fixture_copy("stock-128g")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (root / "var/lib/hostcheck").symlink_to(elsewhere)
+    run = hc("fix", "--root", str(root), "--apply", "--yes")
+    assert run.returncode == 2
+    assert "refusing to write the journal" in run.stderr
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_resume_does_not_overwrite_a_file_edited_meanwhile(fixture_copy) -> None:
+    root = fixture_copy("dkms-amdttm")
+    env = {**os.environ, "HOSTCHECK_TEST_CRASH_AFTER_STEP": "1"}
+    assert hc("fix", "--root", str(root), "--apply", "--yes", env=env).returncode == 137
+    mine = root / "etc/sysctl.d/zz-hostcheck.conf"
+    mine.parent.mkdir(parents=True, exist_ok=True)
+    mine.write_text("vm.swappiness = 10  # mine\n")
+    run = hc("fix", "--root", str(root), "--resume")
+    assert run.returncode == 2
+    assert "changed since transaction" in run.stderr
+    assert mine.read_text() == "vm.swappiness = 10  # mine\n"
+
+
+def test_undo_takes_the_latest_of_two_quick_transactions(fixture_copy) -> None:
+    root = fixture_copy("dkms-amdttm")
+    for only in ("sysctl.numa-balancing", "memory.gtt"):
+        assert hc("fix", "--root", str(root), "--apply", "--yes", "--only", only).returncode == 0
+    history = hc("fix", "--root", str(root), "--history").stdout.splitlines()
+    assert "sysctl.numa-balancing" in history[0] and "memory.gtt" in history[1]
+    assert hc("fix", "--root", str(root), "--undo").returncode == 0
+    assert (root / "etc/sysctl.d/zz-hostcheck.conf").exists()
+    assert not (root / "etc/default/grub.d/99-hostcheck.cfg").exists()
+
+
+def test_sysctl_fixes_are_idempotent_under_root_and_need_no_reboot(fixture_copy) -> None:
+    root = fixture_copy("dkms-amdttm")
+    assert hc("fix", "--root", str(root), "--apply", "--yes").returncode == 0
+    again = hc("fix", "--root", str(root), "--apply", "--yes")
+    assert "Nothing to do" in again.stdout
+    assert len(hc("fix", "--root", str(root), "--history").stdout.splitlines()) == 1
+    only = fixture_copy("dkms-amdttm")
+    plan = hc("fix", "--root", str(only), "--only", "sysctl.numa-balancing").stdout
+    assert "No reboot needed." in plan
+
+
+def test_emit_is_declarative_even_after_a_local_apply(fixture_copy) -> None:
+    root = fixture_copy("dkms-amdttm")
+    assert (
+        hc(
+            "fix", "--root", str(root), "--apply", "--yes", "--only", "sysctl.numa-balancing"
+        ).returncode
+        == 0
+    )
+    run = hc("fix", "--root", str(root), "--emit", "machineconfig")
+    assert run.returncode == 0, run.stderr
+    assert "/etc/sysctl.d/zz-hostcheck.conf" in run.stdout
+
+
+def test_non_utf8_kernel_cmdline_is_kept_byte_for_byte(fixture_copy) -> None:
+    root = fixture_copy("stock-128g")
+    _systemd_boot(root)
+    (root / "etc/kernel").mkdir(parents=True, exist_ok=True)
+    original = b"root=UUID=72998fb2-b0eb-4676-97c9-31ac53b5e2a5 ro lang=\xe9\n"
+    (root / "etc/kernel/cmdline").write_bytes(original)
+    before = snapshot(root)
+    run = hc("fix", "--root", str(root), "--apply", "--yes")
+    assert run.returncode == 0, run.stderr
+    assert hc("fix", "--root", str(root), "--undo").returncode == 0
+    assert snapshot(root) == before
+
+
+def test_a_dry_run_after_a_crash_warns(fixture_copy) -> None:
+    root = fixture_copy("stock-128g")
+    env = {**os.environ, "HOSTCHECK_TEST_CRASH_AFTER_STEP": "1"}
+    assert hc("fix", "--root", str(root), "--apply", "--yes", env=env).returncode == 137
+    run = hc("fix", "--root", str(root))
+    assert run.returncode == 0
+    assert run.stdout.startswith("warning: transaction ")
+    assert "--resume" in run.stdout
+
+
+def test_root_slash_is_this_host_and_needs_root() -> None:
+    run = subprocess.run(
+        [
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            sys.executable,
+            "-m",
+            "hostcheck",
+            "fix",
+            "--root",
+            "/",
+            "--apply",
+            "--yes",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 2
+    assert "needs root" in run.stderr
+
+
+def test_exclude_leaves_a_rule_out() -> None:
+    run = hc("fix", "--fixture", "stock-128g", "--exclude", "perf.iommu")
+    assert run.returncode == 0
+    assert "Plan for" in run.stdout and "fixes memory.gtt (boot loader: grub)" in run.stdout
+    assert "amd_iommu" not in run.stdout

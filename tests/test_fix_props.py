@@ -128,3 +128,16 @@ def test_unfollowable_configuration_is_reported_not_guessed() -> None:
         assert "cannot follow" in str(exc)
     else:
         raise AssertionError("expected GrubEvalError")
+
+
+def test_assignments_inside_blocks_and_prefixed_ones_are_not_guessed() -> None:
+    for text in (
+        'if false; then\n  GRUB_CMDLINE_LINUX="x=1"\nfi\n',
+        'case "$x" in\n  a) GRUB_CMDLINE_LINUX_DEFAULT="y" ;;\nesac\n',
+        'FOO=1 GRUB_CMDLINE_LINUX="a"\n',
+    ):
+        try:
+            grub.staged_args([("/etc/default/grub", text)])
+        except grub.GrubEvalError:
+            continue
+        raise AssertionError(f"guessed through {text!r}")

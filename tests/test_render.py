@@ -19,11 +19,23 @@ SCHEMA = json.loads(resources.files("hostcheck").joinpath("schemas/report.schema
 def test_json_report_validates_against_the_shipped_schema(cli, name: str) -> None:
     report = cli("scan", "--fixture", name, "--format", "json", *expected(name)["args"]).json()
     jsonschema.validate(report, SCHEMA, cls=jsonschema.Draft202012Validator)
-    assert report["schema_version"] == "1.1"
+    assert report["schema_version"] == "1.2"
     assert report["summary"] == {
         s: sum(1 for f in report["findings"] if f["status"] == s)
-        for s in ("pass", "warn", "fail", "skip", "error", "fixed-pending-reboot")
+        for s in SCHEMA["$defs"]["finding"]["properties"]["status"]["enum"]
     }
+
+
+def test_a_schema_1_0_report_still_validates_against_the_current_schema(cli) -> None:
+    """1.1 and 1.2 only added fields and statuses: what a 1.0 producer wrote stays valid."""
+    report = cli("scan", "--fixture", "stock-128g", "--format", "json").json()
+    report["schema_version"] = "1.0"
+    del report["summary"]["waived"]
+    del report["summary"]["fixed-pending-reboot"]
+    jsonschema.validate(report, SCHEMA, cls=jsonschema.Draft202012Validator)
+    report["findings"][0]["waiver"] = {"reason": "x"}  # a waiver must be complete
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(report, SCHEMA, cls=jsonschema.Draft202012Validator)
 
 
 def test_schema_rejects_a_report_that_breaks_the_contract(cli) -> None:

@@ -234,6 +234,32 @@ def test_detail_pane_of_a_chosen_finding() -> None:
     drive(Source(fixture="stock-128g"), steps)
 
 
+def test_a_waiver_from_the_config_file_shows_as_waived(tmp_path: Path) -> None:
+    from hostcheck.config import load_config
+
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[[waiver]]\nrule = "perf.iommu"\nreason = "VFIO passthrough on this box"\n'
+        'owner = "ops"\nexpires = 2099-12-31\n'
+    )
+    source = Source(fixture="stock-128g", waivers=load_config(str(config)).waivers)
+
+    async def steps(pilot: Pilot[Any], app: HostcheckApp) -> None:
+        statuses = {rule: status for rule, status, _ in table_rows(app)}
+        assert statuses["perf.iommu"] == "○ waived"
+        assert "○ 1 waived" in text_of(app, "#summary")
+        await select(pilot, app, "perf.iommu")
+        assert "waived until 2099-12-31 by ops: VFIO passthrough on this box" in text_of(
+            app, "#detail"
+        )
+        await pilot.press("space")  # a waived rule is not fixed
+        assert app.marked == set()
+        await pilot.press("f")
+        assert "perf.iommu" not in {rule for rule, *_ in table_rows(app)}
+
+    drive(source, steps)
+
+
 def test_a_manual_fix_cannot_be_marked() -> None:
     async def steps(pilot: Pilot[Any], app: HostcheckApp) -> None:
         await select(pilot, app, "devices.kfd")

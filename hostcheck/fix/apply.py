@@ -42,7 +42,23 @@ CRASH_HOOK = "HOSTCHECK_TEST_CRASH_AFTER_STEP"  # tests: die (as a kill would) a
 
 
 class FixError(Exception):
-    """A refusal or a failed step, with a message for the user."""
+    """A refusal (``failed`` False) or a failed step (``failed`` True), with a message."""
+
+    def __init__(self, message: str, *, failed: bool = False) -> None:
+        super().__init__(message)
+        self.failed = failed
+
+
+def _check_components(root: str, host_dir: str, what: str) -> None:
+    """Refuse if any existing component of ``host_dir`` under ``root`` is a symbolic link
+    or not a directory: a link could send a write anywhere, out of the root included."""
+    current = root
+    for part in host_dir.strip("/").split("/"):
+        current = os.path.join(current, part)
+        if os.path.islink(current):
+            raise FixError(f"refusing to write {what}: {current} is a symbolic link")
+        if os.path.exists(current) and not os.path.isdir(current):
+            raise FixError(f"refusing to write {what}: {current} is not a directory")
 
 
 def _sha(data: bytes | None) -> str | None:
@@ -57,18 +73,11 @@ class Target:
         if directory not in ALLOWED_DIRS:
             raise FixError(f"refusing to write {path}: not in {', '.join(ALLOWED_DIRS)}")
         root = os.path.realpath(host.root)
+        self.root = root
         self.path = path
         self.real = os.path.join(root, path.lstrip("/"))
         self.dir = os.path.dirname(self.real)
-        # Every existing component from the root down must be a real directory, not a link:
-        # a link could send the write anywhere (out of the root, into /boot, …).
-        current = root
-        for part in directory.strip("/").split("/"):
-            current = os.path.join(current, part)
-            if os.path.islink(current):
-                raise FixError(f"refusing to write {path}: {current} is a symbolic link")
-            if os.path.exists(current) and not os.path.isdir(current):
-                raise FixError(f"refusing to write {path}: {current} is not a directory")
+        _check_components(root, directory, path)
         if os.path.islink(self.real):
             raise FixError(f"refusing to write {path}: it is a symbolic link")
         if os.path.exists(self.real) and not os.path.isfile(self.real):
@@ -78,13 +87,12 @@ class Target:
         """Host paths of the directories a write would create, outermost first."""
         missing: list[str] = []
         directory = os.path.dirname(self.path)
-        while directory != "/" and not os.path.isdir(self.dir_of(directory)):
+        while directory != "/" and not os.path.isdir(
+            os.path.join(self.root, directory.lstrip("/"))
+        ):
             missing.insert(0, directory)
             directory = os.path.dirname(directory)
         return missing
-
-    def dir_of(self, host_dir: str) -> str:
-        return os.path.join(self.real[: -len(self.path)] or "/", host_dir.lstrip("/"))
 
     def read(self) -> bytes | None:
         try:
@@ -134,6 +142,7 @@ class Journal:
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
+        _check_components(os.path.realpath(self.host.root), JOURNAL_DIR, "the journal")
         try:
             os.makedirs(self.dir, mode=0o700, exist_ok=True)
             fd = os.open(os.path.join(self.dir, "lock"), os.O_RDWR | os.O_CREAT, 0o600)
@@ -183,6 +192,8 @@ class Journal:
             if record.get("schema_version") != SCHEMA_VERSION:
                 raise FixError(f"journal {self.dir}/{name}: unknown schema_version")
             records.append(record)
+        # Oldest first by creation time (ids sort by time too; this also orders old ids).
+        records.sort(key=lambda r: (r.get("created_ns", 0), r["id"]))
         return records
 
     def interrupted(self) -> list[dict[str, Any]]:
@@ -201,8 +212,10 @@ class Journal:
         raise FixError(f"no transaction {tx_id!r} (see `hostcheck fix --history`)")
 
 
-def _new_id() -> str:
-    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + os.urandom(3).hex()
+def _new_id(now_ns: int) -> str:
+    """Sortable by time to the microsecond, unique with the random tail."""
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now_ns // 10**9))
+    return f"{stamp}.{now_ns // 1000 % 10**6:06d}Z-{os.urandom(2).hex()}"
 
 
 def _maybe_crash(step: int) -> None:
@@ -215,12 +228,13 @@ def _run(host: Host, command: Command) -> str:
     from hostcheck.readings import Value
 
     if not isinstance(result, Value):
-        raise FixError(f"`{command.text}` could not run: {result.describe()}")
+        raise FixError(f"`{command.text}` could not run: {result.describe()}", failed=True)
     if result.value.returncode != 0:
         tail = (result.value.stderr or result.value.stdout).strip().splitlines()[-3:]
         raise FixError(
             f"`{command.text}` failed with exit status {result.value.returncode}: "
-            + " / ".join(tail)
+            + " / ".join(tail),
+            failed=True,
         )
     return result.value.stdout[-2000:]
 
@@ -262,14 +276,17 @@ def apply(host: Host, plan: Plan, *, log: Any = print) -> dict[str, Any]:
                 "kind": "command",
                 "argv": list(c.argv),
                 "why": c.why,
+                "undo_argv": list(c.undo) if c.undo else None,
                 "run": host.live,
                 "done": False,
             }
             for c in plan.commands
         ]
+        now = time.time_ns()
         record = {
             "schema_version": SCHEMA_VERSION,
-            "id": _new_id(),
+            "id": _new_id(now),
+            "created_ns": now,
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "tool_version": __version__,
             "root": host.root,
@@ -281,21 +298,35 @@ def apply(host: Host, plan: Plan, *, log: Any = print) -> dict[str, Any]:
             "files": files,
             "created_dirs": created_dirs,
             "steps": steps,
-            "undo_commands": [list(c.argv) for c in plan.undo_commands],
         }
         journal.save(record)  # the originals are on disk before the first change
         _run_steps(host, journal, record, log)
         return record
 
 
-def _refuse_if_interrupted(journal: Journal) -> None:
+def interrupted_message(journal: Journal) -> str | None:
+    """What to tell the user about interrupted transactions, or None."""
+    parts = []
     for record in journal.interrupted():
         done = sum(1 for s in record["steps"] if s["done"])
-        raise FixError(
-            f"transaction {record['id']} was interrupted after {done} of "
-            f"{len(record['steps'])} steps; complete it with `hostcheck fix --resume` or roll "
-            f"it back with `hostcheck fix --undo {record['id']}`"
+        verb = "undoing" if record["state"] == "undoing" else "applying"
+        parts.append(
+            f"transaction {record['id']} was interrupted while {verb} after {done} of "
+            f"{len(record['steps'])} steps"
         )
+    if not parts:
+        return None
+    last = journal.interrupted()[-1]["id"]
+    return (
+        "; ".join(parts) + f": complete it with `hostcheck fix --resume` or roll it back with "
+        f"`hostcheck fix --undo {last}`"
+    )
+
+
+def _refuse_if_interrupted(journal: Journal) -> None:
+    message = interrupted_message(journal)
+    if message:
+        raise FixError(message)
 
 
 def _run_steps(host: Host, journal: Journal, record: dict[str, Any], log: Any) -> None:
@@ -305,7 +336,15 @@ def _run_steps(host: Host, journal: Journal, record: dict[str, Any], log: Any) -
             continue
         if step["kind"] == "write":
             entry = by_path[step["path"]]
-            Target(host, step["path"]).write(
+            target = Target(host, step["path"])
+            current = _sha(target.read())
+            if current not in (entry["before_sha256"], entry["after_sha256"]):
+                raise FixError(
+                    f"{step['path']} changed since transaction {record['id']} began; not "
+                    f"overwriting it. Look at it, then `hostcheck fix --undo {record['id']} "
+                    "--force` restores the originals"
+                )
+            target.write(
                 base64.b64decode(entry["after_b64"]), entry["mode"], entry["uid"], entry["gid"]
             )
             log(f"wrote {step['path']}")
@@ -317,7 +356,8 @@ def _run_steps(host: Host, journal: Journal, record: dict[str, Any], log: Any) -
                 journal.save(record)
                 raise FixError(
                     f"{exc}. Transaction {record['id']} is incomplete: fix the cause and run "
-                    f"`hostcheck fix --resume`, or roll back with `hostcheck fix --undo {record['id']}`"
+                    f"`hostcheck fix --resume`, or roll back with `hostcheck fix --undo {record['id']}`",
+                    failed=True,
                 ) from None
         else:
             step["pending"] = True
@@ -379,37 +419,24 @@ def undo(host: Host, tx_id: str | None, *, force: bool = False, log: Any = print
         for directory in reversed(record.get("created_dirs", [])):
             with contextlib.suppress(OSError):  # not empty: someone else uses it now
                 os.rmdir(os.path.join(root, directory.lstrip("/")))
-        commands = [Command(tuple(argv), "undo") for argv in record.get("undo_commands", [])]
-        regenerate = [
-            Command(tuple(_regeneration_undo(s["argv"])), s["why"])
-            for s in record["steps"]
-            if s["kind"] == "command" and s["done"] and _is_regeneration(s["argv"])
-        ]
+        # The inverse of each command step, last first (a regeneration's inverse is the same
+        # regeneration over the restored files). A step that ran is undone by running its
+        # inverse; a step that was only listed as pending gets its inverse listed too.
         pending = []
-        for command in [*commands, *regenerate]:
-            if host.live and record["live"]:
+        for step in reversed(record["steps"]):
+            if step["kind"] != "command" or not step["done"] or not step.get("undo_argv"):
+                continue
+            command = Command(tuple(step["undo_argv"]), "undo")
+            if step.get("pending") or not host.live:
+                pending.append(command.text)
+            else:
                 log(f"running {command.text}")
                 _run(host, command)
-            else:
-                pending.append(command.text)
         record["state"] = "undone"
         record["undone"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         record["undo_pending"] = pending
         journal.save(record)
         return record
-
-
-def _is_regeneration(argv: list[str]) -> bool:
-    return argv[0] in ("update-grub", "update-initramfs", "dracut", "kernel-install") or argv[
-        :2
-    ] == ["rpm-ostree", "initramfs-etc"]
-
-
-def _regeneration_undo(argv: list[str]) -> list[str]:
-    """The same regeneration after the originals are back; rpm-ostree stops tracking."""
-    if argv[:2] == ["rpm-ostree", "initramfs-etc"]:
-        return [a.replace("--track=", "--untrack=") for a in argv]
-    return argv
 
 
 def history(host: Host) -> list[dict[str, Any]]:

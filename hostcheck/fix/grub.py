@@ -226,8 +226,13 @@ def evaluate(files: Sequence[tuple[str, str]]) -> dict[str, str]:
     return {name: variables.get(name) or "" for name in _VARS}
 
 
+_OPENERS = {"if", "case", "for", "while", "until", "{"}
+_CLOSERS = {"fi", "esac", "done", "}"}
+
+
 def _evaluate_file(path: str, text: str, variables: dict[str, str | None]) -> None:
     reader = _Reader(text, variables)
+    depth = 0  # inside if/case/loops/functions, an assignment may or may not happen
     while reader.i < len(text):
         c = reader.peek()
         if c in " \t\n;":
@@ -242,12 +247,22 @@ def _evaluate_file(path: str, text: str, variables: dict[str, str | None]) -> No
         match = _ASSIGN.match(text, reader.i)
         if match:
             name = match.group(1)
+            if depth > 0 and name in _VARS:
+                raise GrubEvalError(
+                    f"{path}, line {line_no}: {name} is set inside a block (if/case/loop/"
+                    "function) the reader cannot follow"
+                )
             reader.i = match.end()
             try:
                 value = reader.word()
                 rest_end = text.find("\n", reader.i)
                 rest = text[reader.i : len(text) if rest_end < 0 else rest_end].strip()
                 if rest and not rest.startswith(("#", ";")):
+                    if "GRUB_CMDLINE_LINUX" in rest:
+                        raise GrubEvalError(
+                            f"{path}, line {line_no}: sets the command line in a way the reader "
+                            f"cannot follow: {text[match.start() : line_end].strip()[:60]!r}"
+                        )
                     raise _Unsupported("more than an assignment on the line")
             except _Unsupported as exc:
                 if name in _VARS:
@@ -258,6 +273,10 @@ def _evaluate_file(path: str, text: str, variables: dict[str, str | None]) -> No
             variables[name] = value
             continue
         statement = text[reader.i : line_end]
+        words = [w for w in re.split(r"[\s;&|]+", statement.split("#", 1)[0]) if w]
+        depth += sum(w in _OPENERS or w.endswith("()") for w in words)
+        depth -= sum(w in _CLOSERS for w in words)
+        depth = max(depth, 0)
         if "GRUB_CMDLINE_LINUX" in statement:
             raise GrubEvalError(
                 f"{path}, line {line_no}: sets the command line in a way the reader cannot "

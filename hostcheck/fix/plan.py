@@ -25,7 +25,7 @@ from hostcheck.fix import grub, kargs
 from hostcheck.host import Host
 from hostcheck.model import Report, Status
 from hostcheck.parsers import normalise_param, parse_modprobe_conf
-from hostcheck.readings import Value
+from hostcheck.readings import Reason, Value
 
 MODPROBE_DROPIN = "/etc/modprobe.d/zz-hostcheck.conf"
 SYSCTL_DROPIN = "/etc/sysctl.d/zz-hostcheck.conf"
@@ -49,6 +49,9 @@ class FileChange(NamedTuple):
 class Command(NamedTuple):
     argv: tuple[str, ...]
     why: str
+    # What undoes it once the files are restored: the inverse (grubby, rpm-ostree, sysctl),
+    # the same regeneration again, or None (nothing to undo).
+    undo: tuple[str, ...] | None = None
 
     @property
     def text(self) -> str:
@@ -64,9 +67,10 @@ class Plan(NamedTuple):
     sysctl: dict[str, str]
     files: tuple[FileChange, ...]
     commands: tuple[Command, ...]  # after the files, in order
-    undo_commands: tuple[Command, ...]  # what undoes the commands that are not regenerations
     reboot_required: bool
     notes: tuple[str, ...]
+    already_staged: tuple[str, ...] = ()  # rules whose fix waits only for a reboot
+    drop_ins: tuple[tuple[str, bytes], ...] = ()  # our drop-ins' full desired content
 
     @property
     def empty(self) -> bool:
@@ -77,6 +81,9 @@ class PlanOptions(NamedTuple):
     only: tuple[str, ...] = ()
     bootloader: str | None = None
     module_options: str = "auto"  # auto, cmdline or modprobe
+    # The whole desired state, as for a MachineConfig: ignore what this host already has.
+    declarative: bool = False
+    exclude: tuple[str, ...] = ()
 
 
 def _module_param(arg: str) -> tuple[str, str] | None:
@@ -88,8 +95,14 @@ def _module_param(arg: str) -> tuple[str, str] | None:
 
 
 def _read_bytes(host: Host, path: str) -> bytes | None:
-    text = host.read_text(path)
-    return text.value.encode() if isinstance(text, Value) else None
+    """A file's exact bytes, or None if it does not exist; any other failure stops the plan
+    (a file we cannot read is not a file we may replace)."""
+    data = host.read_bytes(path)
+    if isinstance(data, Value):
+        return data.value
+    if data.reason is Reason.MISSING:
+        return None
+    raise PlanError(f"cannot read {path}: {data.describe()}")
 
 
 def _distro_family(facts: Facts) -> set[str]:
@@ -99,9 +112,10 @@ def _distro_family(facts: Facts) -> set[str]:
 
 def build(report: Report, facts: Facts, host: Host, options: PlanOptions) -> Plan:
     known = {f.rule.id for f in report.findings}
-    unknown = [rule for rule in options.only if rule not in known]
-    if unknown:
-        raise PlanError(f"unknown rule id(s) for --only: {', '.join(unknown)}")
+    for flag, given in (("--only", options.only), ("--exclude", options.exclude)):
+        unknown = [rule for rule in given if rule not in known]
+        if unknown:
+            raise PlanError(f"unknown rule id(s) for {flag}: {', '.join(unknown)}")
     chosen = [
         f
         for f in report.findings
@@ -109,6 +123,7 @@ def build(report: Report, facts: Facts, host: Host, options: PlanOptions) -> Pla
         and f.remediation is not None
         and f.remediation.kind != "manual"
         and (not options.only or f.rule.id in options.only)
+        and f.rule.id not in options.exclude
     ]
     notes: list[str] = []
     for rule in options.only:
@@ -154,18 +169,26 @@ def build(report: Report, facts: Facts, host: Host, options: PlanOptions) -> Pla
 
     # Route module parameters that modprobe.d already sets (or all, if asked) to modprobe.d.
     staged_params = {(o.module, o.name) for _, o in facts.driver.staged_options}
+    # A module the user configures in modprobe.d gets all its parameters there.
+    staged_modules = {module for module, _ in staged_params}
     cmdline_adds: list[str] = []
-    for arg, _rule in adds.values():
+    cmdline_removes: list[str] = []
+    for arg, rule_id in adds.values():
         module = _module_param(arg)
-        route = module is not None and (
+        value = arg.split("=", 1)[1] if "=" in arg else "1"
+        if module is not None and (
             options.module_options == "modprobe"
-            or (options.module_options == "auto" and module in staged_params)
-        )
-        if module is not None and route:
-            modprobe[module] = (arg.split("=", 1)[1] if "=" in arg else "1", _rule)
+            or (options.module_options == "auto" and module[0] in staged_modules)
+        ):
+            # In modprobe.d, and off the command line, so the two never disagree.
+            modprobe[module] = (value, rule_id)
+            cmdline_removes.append(kargs.key_of(arg))
         else:
             cmdline_adds.append(arg)
-    cmdline_removes: list[str] = []
+            if module is not None and module in staged_params:
+                # A modprobe.d file of the user's sets it too: the same value in our drop-in
+                # (read last), so the two agree whichever is applied last.
+                modprobe[module] = (value, rule_id)
     for key in removes:
         module = _module_param(key)
         if module is not None and module in staged_params:
@@ -180,7 +203,8 @@ def build(report: Report, facts: Facts, host: Host, options: PlanOptions) -> Pla
                     f"{key} is set in modprobe.d; remove it there by hand (hostcheck does not "
                     "edit files it does not own)"
                 )
-        cmdline_removes.append(key)
+        if key not in cmdline_removes:
+            cmdline_removes.append(key)
     for arg in [*cmdline_adds, *cmdline_removes]:
         try:
             kargs.check_safe(arg)
@@ -189,17 +213,39 @@ def build(report: Report, facts: Facts, host: Host, options: PlanOptions) -> Pla
 
     files: list[FileChange] = []
     commands: list[Command] = []
-    undo: list[Command] = []
     loader = options.bootloader or facts.boot.loader
+    staged: list[str] | None
+    if options.bootloader and options.bootloader != facts.boot.loader:
+        from hostcheck.probes.boot import read_staged
+
+        reading = read_staged(host, options.bootloader)[0]
+        staged = reading.value if isinstance(reading, Value) else None
+    else:
+        staged = facts.boot.staged.value if isinstance(facts.boot.staged, Value) else None
+    if options.declarative:
+        staged = None
     if cmdline_adds or cmdline_removes:
-        _kernel_args(
-            facts, host, loader, cmdline_adds, cmdline_removes, files, commands, undo, notes
+        boot = _Boot(facts, host, options, loader, staged, notes)
+        boot.plan(cmdline_adds, cmdline_removes)
+        files += boot.files
+        commands += boot.commands
+    reboot = bool(files or commands)
+    modprobe_before = len(files)
+    _modprobe(host, modprobe, files, options.declarative)
+    if len(files) > modprobe_before:
+        reboot = True
+        commands.append(_initramfs(facts, loader, files[-1].before is None))
+    _sysctl(facts, host, sysctl, files, commands, options.declarative)
+    drop_ins = tuple((f.path, f.after) for f in files if f.path in (MODPROBE_DROPIN, SYSCTL_DROPIN))
+    if options.declarative:
+        drop_ins = tuple(
+            (path, content)
+            for path, content in (
+                (MODPROBE_DROPIN, _modprobe_text(modprobe).encode() if modprobe else None),
+                (SYSCTL_DROPIN, _sysctl_text(sysctl).encode() if sysctl else None),
+            )
+            if content is not None
         )
-    modprobe_lines = _modprobe(host, modprobe, files)
-    if modprobe_lines is not None:
-        commands.append(_initramfs(facts, loader))
-    _sysctl(facts, host, sysctl, files, commands, undo)
-    reboot = bool(cmdline_adds or cmdline_removes or modprobe)
     return Plan(
         rules=tuple(f.rule.id for f in chosen),
         loader=loader,
@@ -209,30 +255,72 @@ def build(report: Report, facts: Facts, host: Host, options: PlanOptions) -> Pla
         sysctl=sysctl,
         files=tuple(files),
         commands=tuple(commands),
-        undo_commands=tuple(undo),
-        reboot_required=reboot and bool(files or commands),
+        reboot_required=reboot,
         notes=tuple(notes),
+        already_staged=tuple(f.rule.id for f in chosen if f.status is Status.PENDING),
+        drop_ins=drop_ins,
     )
 
 
-def _kernel_args(
-    facts: Facts,
-    host: Host,
-    loader: str,
-    adds: list[str],
-    removes: list[str],
-    files: list[FileChange],
-    commands: list[Command],
-    undo: list[Command],
-    notes: list[str],
-) -> None:
-    staged = facts.boot.staged.value if isinstance(facts.boot.staged, Value) else None
-    if loader == "grub":
-        before = _read_bytes(host, grub.DROPIN)
+class _Boot:
+    """Kernel-argument changes through one boot loader backend."""
+
+    def __init__(
+        self,
+        facts: Facts,
+        host: Host,
+        options: PlanOptions,
+        loader: str,
+        staged: list[str] | None,
+        notes: list[str],
+    ) -> None:
+        self.facts, self.host, self.loader, self.staged, self.notes = (
+            facts,
+            host,
+            loader,
+            staged,
+            notes,
+        )
+        self.declarative = options.declarative
+        self.files: list[FileChange] = []
+        self.commands: list[Command] = []
+
+    def plan(self, adds: list[str], removes: list[str]) -> None:
+        handler = {
+            "grub": self._grub,
+            "systemd-boot": self._systemd_boot,
+            "grubby": self._grubby,
+            "rpm-ostree": self._ostree,
+            "bootc": self._ostree,
+        }.get(self.loader)
+        if handler is None:
+            raise PlanError(
+                f"cannot change kernel arguments: boot loader {self.loader!r} "
+                f"({self.facts.boot.detected_by}); choose one with --bootloader "
+                f"{{{','.join(BOOTLOADERS)}}}"
+            )
+        handler(adds, removes)
+
+    def _generated_stale(self, adds: list[str], removes: list[str]) -> bool:
+        # A stale grub.cfg or loader entry is regenerated on the live host; under another
+        # root the command is only ever a pending step, so repeating it would make every run
+        # a change.
+        generated = self.facts.boot.generated
+        return self.host.live and (
+            generated is None or not kargs.satisfied(generated.value, adds, removes)
+        )
+
+    def _grub(self, adds: list[str], removes: list[str]) -> None:
+        if self.staged is not None and any('"' in a or "'" in a for a in self.staged):
+            raise PlanError(
+                "the GRUB command line carries quoted arguments, which the drop-in's word "
+                "filter would split; add the arguments by hand: " + " ".join(adds)
+            )
+        before = _read_bytes(self.host, grub.DROPIN)
         old_add: list[str] = []
         old_remove: list[str] = []
         if before is not None:
-            ours = grub.read_dropin(before.decode())
+            ours = grub.read_dropin(before.decode(errors="replace"))
             if ours is None:
                 raise PlanError(f"{grub.DROPIN} exists and was not written by hostcheck")
             old_add, old_remove = ours
@@ -241,104 +329,127 @@ def _kernel_args(
         new_remove = sorted((set(old_remove) | set(removes)) - new_keys)
         after = grub.render_dropin(new_add, new_remove).encode()
         if after != before:
-            files.append(FileChange(grub.DROPIN, before, after, "kernel arguments (GRUB drop-in)"))
-        generated = facts.boot.generated
-        # A stale grub.cfg is regenerated on the live host; under another root the command
-        # is only ever a pending step, so repeating it would make every run a change.
-        stale = (
-            host.live
-            and generated is not None
-            and not kargs.satisfied(generated.value, adds, removes)
-        )
-        if after != before or stale:
-            commands.append(Command(("update-grub",), "regenerate /boot/grub/grub.cfg"))
-        return
-    if loader == "systemd-boot":
-        before = _read_bytes(host, KERNEL_CMDLINE)
+            self.files.append(
+                FileChange(grub.DROPIN, before, after, "kernel arguments (GRUB drop-in)")
+            )
+        if after != before or self._generated_stale(adds, removes):
+            regenerate = ("update-grub",)
+            self.commands.append(Command(regenerate, "regenerate /boot/grub/grub.cfg", regenerate))
+
+    def _systemd_boot(self, adds: list[str], removes: list[str]) -> None:
+        before = _read_bytes(self.host, KERNEL_CMDLINE)
         if before is not None:
-            base = kargs.split(before.decode())
+            base = kargs.split(before.decode(errors="replace"))
         else:
-            base = [a for a in (staged or []) if not a.startswith(("BOOT_IMAGE=", "initrd="))]
-            notes.append(f"{KERNEL_CMDLINE} does not exist: created from the current command line")
+            # kernel-install's own fallback is /proc/cmdline, less what the boot loader adds.
+            running = self.facts.kernel.cmdline
+            if not isinstance(running, Value):
+                raise PlanError(
+                    f"{KERNEL_CMDLINE} does not exist and /proc/cmdline is unreadable: "
+                    "cannot make the command line for new boot entries"
+                )
+            base = [
+                a.text if a.value is None or " " not in a.value else f'{a.key}="{a.value}"'
+                for a in running.value
+                if a.key not in ("BOOT_IMAGE", "initrd")
+            ]
+            self.notes.append(
+                f"{KERNEL_CMDLINE} does not exist: created from /proc/cmdline (without "
+                "BOOT_IMAGE= and initrd=)"
+            )
+        if not any(kargs.key_of(a) in ("root", "mount.usr") for a in base):
+            raise PlanError(
+                f"the command line for new boot entries would have no root= "
+                f"({KERNEL_CMDLINE}: {' '.join(base) or 'empty'}); set it there first"
+            )
         after = (" ".join(kargs.edit(base, adds, removes)) + "\n").encode()
         if after != before:
-            files.append(
+            self.files.append(
                 FileChange(KERNEL_CMDLINE, before, after, "kernel arguments for new boot entries")
             )
-        release = (
-            facts.kernel.release.value.raw if isinstance(facts.kernel.release, Value) else None
-        )
-        if release is None:
+        release = self.facts.kernel.release
+        if not isinstance(release, Value):
             raise PlanError("the running kernel release is unknown: cannot run kernel-install")
-        generated = facts.boot.generated
-        stale = host.live and (
-            generated is None or not kargs.satisfied(generated.value, adds, removes)
+        kver = release.value.raw
+        image = next(
+            (
+                path
+                for path in (f"/usr/lib/modules/{kver}/vmlinuz", f"/boot/vmlinuz-{kver}")
+                if self.host.exists(path)
+            ),
+            f"/usr/lib/modules/{kver}/vmlinuz",
         )
-        if after != before or stale:
-            commands.append(
-                Command(
-                    ("kernel-install", "add", release, f"/usr/lib/modules/{release}/vmlinuz"),
-                    "regenerate the boot entry of the running kernel",
-                )
+        initrd = [
+            path
+            for path in (f"/boot/initrd.img-{kver}", f"/boot/initramfs-{kver}.img")
+            if self.host.exists(path)
+        ][:1]
+        if after != before or self._generated_stale(adds, removes):
+            argv = ("kernel-install", "add", kver, image, *initrd)
+            self.commands.append(
+                Command(argv, "regenerate the boot entry of the running kernel", argv)
             )
-        return
-    if staged is not None and kargs.satisfied(staged, adds, removes):
-        return
-    if loader == "grubby":
+            self.notes.append(
+                "kernel-install rewrites the running kernel's entry only; other installed "
+                "kernels get the arguments when they are next installed or updated"
+            )
+
+    def _already(self, adds: list[str], removes: list[str]) -> bool:
+        return self.staged is not None and kargs.satisfied(self.staged, adds, removes)
+
+    def _exact(self, key: str) -> list[str]:
+        """The arguments with ``key`` as the staged line writes them (quotes and spelling)."""
+        return [a for a in self.staged or [] if kargs.key_of(a) == kargs.key_of(key)]
+
+    def _grubby(self, adds: list[str], removes: list[str]) -> None:
+        if self._already(adds, removes):
+            return
         argv = ["grubby", "--update-kernel=ALL"]
         if adds:
             argv.append(f"--args={' '.join(adds)}")
         if removes:
             argv.append(f"--remove-args={' '.join(removes)}")
-        commands.append(Command(tuple(argv), "kernel arguments of every boot entry (BLS)"))
-        undo_argv = ["grubby", "--update-kernel=ALL"]
-        old = kargs.effective(staged or [])
-        restore = [
-            _arg(kargs.key_of(a), old[kargs.key_of(a)]) for a in adds if kargs.key_of(a) in old
-        ] + [_arg(k, old[k]) for k in removes if k in old]
-        new_only = [kargs.key_of(a) for a in adds if kargs.key_of(a) not in old]
-        if restore:
-            undo_argv.append(f"--args={' '.join(restore)}")
+        old_values = [a for key in [*adds, *removes] for a in self._exact(key)]
+        new_only = [kargs.key_of(a) for a in adds if not self._exact(a)]
+        back = ["grubby", "--update-kernel=ALL"]
+        if old_values:
+            back.append(f"--args={' '.join(old_values)}")
         if new_only:
-            undo_argv.append(f"--remove-args={' '.join(new_only)}")
-        undo.append(Command(tuple(undo_argv), "restore the kernel arguments"))
-        return
-    if loader in ("rpm-ostree", "bootc"):
-        old = kargs.effective(staged or [])
+            back.append(f"--remove-args={' '.join(new_only)}")
+        self.commands.append(
+            Command(tuple(argv), "kernel arguments of every boot entry (BLS)", tuple(back))
+        )
+
+    def _ostree(self, adds: list[str], removes: list[str]) -> None:
+        if self._already(adds, removes):
+            return
         argv = ["rpm-ostree", "kargs"]
         back = ["rpm-ostree", "kargs"]
         for arg in adds:
-            key = kargs.key_of(arg)
-            if key in old:
-                argv.append(f"--replace={arg}")
-                back.append(f"--replace={_arg(key, old[key])}")
-            else:
-                argv.append(f"--append={arg}")
-                back.append(f"--delete={arg}")
+            olds = self._exact(arg)
+            for old in olds:
+                if old != arg:
+                    argv.append(f"--delete-if-present={old}")
+                    back.append(f"--append-if-missing={old}")
+            if arg not in olds:
+                argv.append(f"--append-if-missing={arg}")
+                back.insert(2, f"--delete-if-present={arg}")
         for key in removes:
-            if key in old:
-                argv.append(f"--delete={_arg(key, old[key])}")
-                back.append(f"--append={_arg(key, old[key])}")
-        commands.append(Command(tuple(argv), "stage a deployment with the kernel arguments"))
-        undo.append(Command(tuple(back), "restore the kernel arguments"))
-        if loader == "bootc":
+            for old in self._exact(key):
+                argv.append(f"--delete-if-present={old}")
+                back.append(f"--append-if-missing={old}")
+        self.commands.append(
+            Command(tuple(argv), "stage a deployment with the kernel arguments", tuple(back))
+        )
+        if self.loader == "bootc":
             toml = ", ".join(f'"{a}"' for a in adds)
-            notes.append(
+            self.notes.append(
                 "bootc: these are machine-local kernel arguments, carried across `bootc upgrade`. "
                 "To make them part of the image, add /usr/lib/bootc/kargs.d/99-hostcheck.toml "
                 f"with `kargs = [{toml}]` to the Containerfile"
                 + (f" and drop {', '.join(removes)} there" if removes else "")
                 + "."
             )
-        return
-    raise PlanError(
-        f"cannot change kernel arguments: boot loader {loader!r} ({facts.boot.detected_by}); "
-        f"choose one with --bootloader {{{','.join(BOOTLOADERS)}}}"
-    )
-
-
-def _arg(key: str, value: str | None) -> str:
-    return key if value is None else f"{key}={value}"
 
 
 def _modprobe_text(options: dict[tuple[str, str], tuple[str, str]]) -> str:
@@ -354,34 +465,49 @@ def _modprobe_text(options: dict[tuple[str, str], tuple[str, str]]) -> str:
 
 
 def _modprobe(
-    host: Host, options: dict[tuple[str, str], tuple[str, str]], files: list[FileChange]
-) -> str | None:
+    host: Host,
+    options: dict[tuple[str, str], tuple[str, str]],
+    files: list[FileChange],
+    declarative: bool,
+) -> None:
     if not options:
-        return None
-    before = _read_bytes(host, MODPROBE_DROPIN)
+        return
+    before = None if declarative else _read_bytes(host, MODPROBE_DROPIN)
     merged: dict[tuple[str, str], tuple[str, str]] = {}
     if before is not None:
         if not before.startswith(MARKER.encode()):
             raise PlanError(f"{MODPROBE_DROPIN} exists and was not written by hostcheck")
-        for option in parse_modprobe_conf(before.decode()):
+        for option in parse_modprobe_conf(before.decode(errors="replace")):
             merged[(option.module, option.name)] = (option.value, "")
     merged.update(options)
     options.clear()
     options.update(merged)
     after = _modprobe_text(merged).encode()
-    if after == before:
-        return None
-    files.append(FileChange(MODPROBE_DROPIN, before, after, "module options"))
-    return after.decode()
+    if after != before:
+        files.append(FileChange(MODPROBE_DROPIN, before, after, "module options"))
 
 
-def _initramfs(facts: Facts, loader: str) -> Command:
+def _initramfs(facts: Facts, loader: str, created: bool) -> Command:
     why = "rebuild the initramfs: amdgpu and ttm load from it, with the modprobe.d options"
     if loader in ("rpm-ostree", "bootc"):
-        return Command(("rpm-ostree", "initramfs-etc", f"--track={MODPROBE_DROPIN}"), why)
+        track = ("rpm-ostree", "initramfs-etc", f"--track={MODPROBE_DROPIN}")
+        # Stop tracking on undo only if this transaction created the file.
+        untrack = ("rpm-ostree", "initramfs-etc", f"--untrack={MODPROBE_DROPIN}")
+        return Command(track, why, untrack if created else None)
     if _distro_family(facts) & {"fedora", "rhel", "centos"}:
-        return Command(("dracut", "--force", "--regenerate-all"), why)
-    return Command(("update-initramfs", "-u", "-k", "all"), why)
+        argv: tuple[str, ...] = ("dracut", "--force", "--regenerate-all")
+    else:
+        argv = ("update-initramfs", "-u", "-k", "all")
+    return Command(argv, why, argv)
+
+
+def _sysctl_text(values: dict[str, str]) -> str:
+    lines = [
+        f"{MARKER}: written by `hostcheck fix`; remove it with `hostcheck fix --undo`.",
+        "# Named zz- so that it is read after the other sysctl.d files: its values win.",
+        *(f"{key} = {value}" for key, value in sorted(values.items())),
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def _sysctl(
@@ -390,36 +516,33 @@ def _sysctl(
     wanted: dict[str, str],
     files: list[FileChange],
     commands: list[Command],
-    undo: list[Command],
+    declarative: bool,
 ) -> None:
     if not wanted:
         return
-    before = _read_bytes(host, SYSCTL_DROPIN)
+    before = None if declarative else _read_bytes(host, SYSCTL_DROPIN)
     merged: dict[str, str] = {}
     if before is not None:
         if not before.startswith(MARKER.encode()):
             raise PlanError(f"{SYSCTL_DROPIN} exists and was not written by hostcheck")
         from hostcheck.probes.boot import parse_sysctl_conf
 
-        merged.update(parse_sysctl_conf(before.decode()))
+        merged.update(parse_sysctl_conf(before.decode(errors="replace")))
     merged.update(wanted)
-    lines = [
-        f"{MARKER}: written by `hostcheck fix`; remove it with `hostcheck fix --undo`.",
-        "# Named zz- so that it is read after the other sysctl.d files: its values win.",
-        *(f"{key} = {value}" for key, value in sorted(merged.items())),
-    ]
-    after = ("\n".join(lines) + "\n").encode()
-    if after != before:
+    after = _sysctl_text(merged).encode()
+    changed = after != before
+    if changed:
         files.append(FileChange(SYSCTL_DROPIN, before, after, "sysctls at boot"))
+    if not (host.live or changed):
+        return  # under another root the live value never changes: nothing new to list
     for key, value in sorted(wanted.items()):
         live = facts.sysctl.get(key)
         if isinstance(live, Value) and live.value == value:
             continue
+        undo = ("sysctl", "-w", f"{key}={live.value}") if isinstance(live, Value) else None
         commands.append(
-            Command(("sysctl", "-w", f"{key}={value}"), "the live value, this key only")
+            Command(("sysctl", "-w", f"{key}={value}"), "the live value, this key only", undo)
         )
-        if isinstance(live, Value):
-            undo.append(Command(("sysctl", "-w", f"{key}={live.value}"), "the previous live value"))
 
 
 # --- presentation ----------------------------------------------------------------------------
@@ -436,15 +559,23 @@ def render(plan: Plan, *, live: bool, root: str) -> str:
     """The plan as a reader checks it: diffs, exact commands, what needs a reboot."""
     out: list[str] = []
     if plan.empty:
-        out.append("Nothing to do: every fix hostcheck can make is already in place.")
-        if plan.rules:
+        out.append("Nothing to do: every change hostcheck would make is already in place.")
+        if plan.already_staged:
+            out.append(f"Staged, waiting for a reboot: {', '.join(plan.already_staged)}.")
+        stuck = [rule for rule in plan.rules if rule not in plan.already_staged]
+        if stuck:
             out.append(
-                f"(already staged: {', '.join(plan.rules)}; reboot to bring them into effect)"
+                f"Still failing although the plan changes nothing: {', '.join(stuck)}; "
+                "see `hostcheck scan --verbose` for what keeps them failing."
             )
         out.extend(f"note: {n}" for n in plan.notes)
         return "\n".join(out) + "\n"
     where = "this host" if live else f"the tree at {root}"
-    out.append(f"Plan for {where}: fixes {', '.join(plan.rules)} (boot loader: {plan.loader})")
+    fixing = [rule for rule in plan.rules if rule not in plan.already_staged]
+    out.append(
+        f"Plan for {where}: fixes {', '.join(fixing) or '-'} (boot loader: {plan.loader})"
+        + (f"; already staged: {', '.join(plan.already_staged)}" if plan.already_staged else "")
+    )
     for change in plan.files:
         out.append("")
         out.append(f"--- {change.path}: {change.why}")

@@ -45,6 +45,8 @@ def collect(host: Host, options: ProbeOptions | None = None) -> Facts:
     kernel_log = probe_kernel_log(host)
 
     name, explicit = (options.user, True) if options.user else default_user(host)
+    if host.recorder is not None:
+        host.recorder.checked_user(name, explicit)
     user = probe_user(host, name, explicit)
     render = gpu.strix_halo.render_node if gpu.strix_halo else None
     device_paths = ["/dev/kfd"] + ([render] if render else [])

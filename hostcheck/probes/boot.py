@@ -170,17 +170,21 @@ def parse_sysctl_conf(text: str) -> list[tuple[str, str]]:
     return out
 
 
+def read_staged(
+    host: Host, loader: str, why: str = ""
+) -> tuple[Value[list[str]] | Unavailable, Value[list[str]] | None]:
+    """(staged, generated) kernel arguments as ``loader`` keeps them."""
+    if loader == "grub":
+        return _grub_staged(host)
+    if loader in ("grubby", "rpm-ostree", "bootc"):
+        return _bls_staged(host, boot_entry_dirs(host)), None
+    if loader == "systemd-boot":
+        return _systemd_boot_staged(host)
+    return Unavailable(Reason.MISSING, "boot loader", why or f"unknown boot loader {loader}"), None
+
+
 def probe_boot(host: Host, os_release: Value[dict[str, str]] | Unavailable) -> BootFacts:
     info = os_release.value if isinstance(os_release, Value) else {}
     loader, why = detect_loader(host, info)
-    generated: Value[list[str]] | None = None
-    staged: Value[list[str]] | Unavailable
-    if loader == "grub":
-        staged, generated = _grub_staged(host)
-    elif loader in ("grubby", "rpm-ostree", "bootc"):
-        staged = _bls_staged(host, boot_entry_dirs(host))
-    elif loader == "systemd-boot":
-        staged, generated = _systemd_boot_staged(host)
-    else:
-        staged = Unavailable(Reason.MISSING, "boot loader", why)
+    staged, generated = read_staged(host, loader, why)
     return BootFacts(loader, why, staged, generated, probe_sysctl_staged(host))

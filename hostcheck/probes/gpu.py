@@ -151,7 +151,12 @@ def probe_gpu(host: Host) -> GpuSearch:
             if ids.get("PCI_ID", "").lower() == STRIX_HALO_PCI_ID:
                 candidate = (None, device_dir, ids)
                 break
-    amdsmi = _probe_amdsmi(host) if host.live and candidate is not None else None
+    # Off the live host, only a snapshot that recorded amdsmi's answer replays it.
+    amdsmi = (
+        _probe_amdsmi(host)
+        if candidate is not None and (host.live or host.has_recorded_command("amdsmi"))
+        else None
+    )
     if candidate is None:
         return GpuSearch(None, others, searched, amdsmi)
     card, device_dir, ids = candidate

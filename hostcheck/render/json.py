@@ -7,7 +7,10 @@ from typing import Any
 
 from hostcheck.model import Report
 
-SCHEMA_VERSION = "1.1"  # 1.1: status fixed-pending-reboot
+# 1.1: status fixed-pending-reboot.
+# 1.2: status "waived", summary.waived, a finding's optional "waiver" object (config file
+# waivers) and the optional "monitor" object of reports that `hostcheck monitor` stores.
+SCHEMA_VERSION = "1.2"
 
 
 def to_dict(report: Report) -> dict[str, Any]:

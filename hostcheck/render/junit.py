@@ -1,5 +1,6 @@
 """JUnit XML: one testsuite per area, one testcase per rule; fail -> <failure>,
-error -> <error>, skip -> <skipped>; warn passes with the message in <system-out>."""
+error -> <error>, skip and waived -> <skipped>; warn passes with the message in <system-out>.
+An expired waiver's note leads the details of the failure it no longer waives."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ def render(report: Report) -> str:
         case = ET.SubElement(suite, "testcase", classname=f"hostcheck.{area}", name=finding.rule.id)
         details = printable(
             "\n".join(
-                [finding.message, ""]
+                ([finding.waiver.note()] if finding.waiver else [])
+                + [finding.message, ""]
                 + [
                     f"{item.label}: {item.value if item.value is not None else '-'} [{item.source}]"
                     + (f" ({item.note})" if item.note else "")
@@ -43,6 +45,8 @@ def render(report: Report) -> str:
             ET.SubElement(case, "error", message=message).text = details
         elif finding.status is Status.SKIP:
             ET.SubElement(case, "skipped", message=message)
+        elif finding.status is Status.WAIVED and finding.waiver is not None:
+            ET.SubElement(case, "skipped", message=printable(finding.waiver.note())).text = details
         else:
             ET.SubElement(case, "system-out").text = f"[{finding.status.value}] {details}"
     for suite in by_area.values():

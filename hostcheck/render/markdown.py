@@ -12,6 +12,7 @@ MARK = {
     Status.WARN: "▲ WARN",
     Status.PASS: "✓ pass",
     Status.SKIP: "– skip",
+    Status.WAIVED: "○ waived",
 }
 
 
@@ -35,11 +36,12 @@ def render(report: Report) -> str:
         "|---|---|---|",
     ]
     for finding in report.sorted_findings():
-        lines.append(f"| {MARK[finding.status]} | `{finding.rule.id}` | {_cell(finding.message)} |")
+        message = finding.message + (f" ({finding.waiver.note()})" if finding.waiver else "")
+        lines.append(f"| {MARK[finding.status]} | `{finding.rule.id}` | {_cell(message)} |")
     details = [
         f
         for f in report.sorted_findings()
-        if f.status in (Status.FAIL, Status.ERROR, Status.PENDING, Status.WARN)
+        if f.status in (Status.FAIL, Status.ERROR, Status.PENDING, Status.WARN, Status.WAIVED)
     ]
     if details:
         lines += ["", "## Details"]
@@ -51,6 +53,8 @@ def render(report: Report) -> str:
             printable(finding.message),
             "",
         ]
+        if finding.waiver:
+            lines += [f"**{printable(finding.waiver.note())}**", ""]
         for item in finding.evidence:
             value = "—" if item.value is None else f"`{_cell(item.value)}`"
             note = f" ({_cell(item.note)})" if item.note else ""

@@ -21,11 +21,17 @@ STYLE = {
     Status.WARN: ("▲ WARN", "yellow"),
     Status.PASS: ("✓ pass", "green"),
     Status.SKIP: ("– skip", "dim"),
+    Status.WAIVED: ("○ waived", "blue"),
 }
 
 
 def _detail(finding: Finding, verbose: bool) -> Text:
     text = Text(printable(finding.message))
+    if finding.waiver is not None:
+        text.append(
+            "\n" + printable(finding.waiver.note()),
+            style="bold yellow" if finding.waiver.expired else "blue",
+        )
     if (
         verbose
         and finding.remediation

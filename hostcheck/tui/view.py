@@ -14,6 +14,7 @@ SUMMARY_ORDER = (
     Status.ERROR,
     Status.PENDING,
     Status.WARN,
+    Status.WAIVED,
     Status.PASS,
     Status.SKIP,
 )
@@ -76,8 +77,16 @@ def detail(finding: Finding, *, marked: bool) -> Content:
         f"  severity {rule.severity.value}\n\n",
         printable(finding.message),
         "\n\n",
-        Content.styled("Evidence\n", "bold underline"),
     ]
+    if finding.waiver is not None:
+        out += [
+            Content.styled(
+                printable(finding.waiver.note()),
+                "bold yellow" if finding.waiver.expired else "bold blue",
+            ),
+            "\n\n",
+        ]
+    out.append(Content.styled("Evidence\n", "bold underline"))
     if not finding.evidence:
         out.append("  (none recorded)\n")
     for item in finding.evidence:

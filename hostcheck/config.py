@@ -1,0 +1,214 @@
+"""The configuration file: defaults for the options of every command, monitor settings, waivers.
+
+``/etc/hostcheck/config.toml`` unless ``--config FILE`` or ``HOSTCHECK_CONFIG`` names another.
+It configures the tool, not the scanned host: under ``--root DIR`` or ``--fixture`` the file is
+still read from the machine running hostcheck. A missing default file means "no settings"; a
+file named explicitly must exist. Every mistake is a :class:`ConfigError` naming the file, the
+line and the key; options on the command line win over the file.
+
+tomllib reports line numbers for syntax errors only, so the line of a semantically bad key is
+found by scanning the text for it inside its table.
+"""
+
+import os
+import re
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+from hostcheck.model import Waiver
+
+DEFAULT_PATH = "/etc/hostcheck/config.toml"
+ENV_VAR = "HOSTCHECK_CONFIG"
+DEFAULT_KEEP_REPORTS = 10
+
+# Patterns are compiled on first use (re caches them): a scan without a config file never
+# pays for them.
+_RULE_ID = r"^[a-z0-9]+(-[a-z0-9]+)*\.[a-z0-9]+([-.][a-z0-9]+)*$"
+
+
+class ConfigError(Exception):
+    """The configuration file is missing (when named), unreadable or invalid."""
+
+
+class Config(NamedTuple):
+    path: str | None  # None: no file was read
+    profile: str | None = None
+    fail_on: str | None = None  # "warn" or "fail"
+    user: str | None = None
+    python: str | None = None
+    rules: str | None = None
+    metrics_file: str | None = None
+    keep_reports: int = DEFAULT_KEEP_REPORTS
+    waivers: tuple[Waiver, ...] = ()
+
+
+# key -> (description of the expected value, validator returning an error or None)
+_TOP_LEVEL = {
+    "profile": "a workload profile name (`hostcheck rules --profiles`)",
+    "fail_on": '"warn" or "fail"',
+    "user": "the service user whose device access is checked",
+    "python": "the path of a Python interpreter to inspect",
+    "rules": "a rule directory",
+}
+_MONITOR = {
+    "metrics_file": "the path of the Prometheus text file to write",
+    "keep_reports": "how many reports the state directory keeps (1-10000)",
+}
+_WAIVER = ("rule", "reason", "owner", "expires")
+
+
+def config_path(explicit: str | None) -> tuple[str, bool]:
+    """The file to read and whether it was named explicitly (then it must exist)."""
+    if explicit is not None:
+        return explicit, True
+    from_env = os.environ.get(ENV_VAR)
+    if from_env:
+        return from_env, True
+    return DEFAULT_PATH, False
+
+
+def load_config(explicit: str | None = None) -> Config:
+    path, named = config_path(explicit)
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read()
+    except FileNotFoundError:
+        if named:
+            how = "--config" if explicit is not None else ENV_VAR
+            raise ConfigError(f"config {path} (from {how}): no such file") from None
+        return Config(path=None)
+    except OSError as exc:
+        raise ConfigError(f"config {path}: {exc.strerror or exc}") from None
+    import tomllib  # only when there is a file: the parser costs a scan several milliseconds
+
+    try:
+        text = raw.decode("utf-8")
+        data = tomllib.loads(text)
+    except UnicodeDecodeError:
+        raise ConfigError(f"config {path}: not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config {path}: invalid TOML: {exc}") from None
+    return _parse(path, text, data)
+
+
+def _parse(path: str, text: str, data: Mapping[str, Any]) -> Config:
+    def fail(table: str | None, index: int | None, key: str | None, problem: str) -> ConfigError:
+        line = _line_of(text, table, index, key)
+        where = f"config {path}" + (f", line {line}" if line else "")
+        name = ".".join(part for part in (table, key) if part)
+        if table == "waiver" and index is not None:
+            name = f"waiver #{index + 1}" + (f" {key}" if key else "")
+        return ConfigError(f"{where}: {name}: {problem}" if name else f"{where}: {problem}")
+
+    known = set(_TOP_LEVEL) | {"monitor", "waiver"}
+    for key in data:
+        if key not in known:
+            raise fail(None, None, key, f"unknown key; known keys: {', '.join(sorted(known))}")
+    values: dict[str, Any] = {}
+    for key in _TOP_LEVEL:
+        if key in data:
+            value = data[key]
+            if not isinstance(value, str) or not value.strip():
+                raise fail(
+                    None, None, key, f"expected {_TOP_LEVEL[key]} as a string, got {value!r}"
+                )
+            values[key] = value
+    if values.get("fail_on") not in (None, "warn", "fail"):
+        raise fail(None, None, "fail_on", f'expected "warn" or "fail", got {values["fail_on"]!r}')
+
+    monitor = data.get("monitor", {})
+    if not isinstance(monitor, dict):
+        raise fail(None, None, "monitor", "expected a table: [monitor]")
+    for key in monitor:
+        if key not in _MONITOR:
+            raise fail("monitor", None, key, f"unknown key; known keys: {', '.join(_MONITOR)}")
+    if "metrics_file" in monitor:
+        value = monitor["metrics_file"]
+        if not isinstance(value, str) or not value.startswith("/"):
+            raise fail("monitor", None, "metrics_file", f"expected an absolute path, got {value!r}")
+        values["metrics_file"] = value
+    if "keep_reports" in monitor:
+        value = monitor["keep_reports"]
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 10000:
+            raise fail(
+                "monitor", None, "keep_reports", f"expected a whole number 1-10000, got {value!r}"
+            )
+        values["keep_reports"] = value
+
+    raw_waivers = data.get("waiver", [])
+    if not isinstance(raw_waivers, list) or not all(isinstance(w, dict) for w in raw_waivers):
+        raise fail(None, None, "waiver", "expected [[waiver]] tables")
+    waivers: list[Waiver] = []
+    seen: dict[str, int] = {}
+    for index, item in enumerate(raw_waivers):
+        for key in item:
+            if key not in _WAIVER:
+                raise fail("waiver", index, key, f"unknown key; known keys: {', '.join(_WAIVER)}")
+        for key in _WAIVER:
+            if key not in item:
+                raise fail(
+                    "waiver", index, None, f"missing key {key!r} (needs {', '.join(_WAIVER)})"
+                )
+        rule = item["rule"]
+        if not isinstance(rule, str) or not re.match(_RULE_ID, rule):
+            raise fail(
+                "waiver", index, "rule", f"expected a rule id such as perf.iommu, got {rule!r}"
+            )
+        if rule in seen:
+            raise fail(
+                "waiver", index, "rule", f"{rule} is already waived by waiver #{seen[rule] + 1}"
+            )
+        seen[rule] = index
+        for key in ("reason", "owner"):
+            if not isinstance(item[key], str) or not item[key].strip():
+                raise fail("waiver", index, key, f"expected a non-empty string, got {item[key]!r}")
+        import datetime  # tomllib has imported it already
+
+        expires = item["expires"]
+        if isinstance(expires, datetime.datetime) or not isinstance(expires, datetime.date):
+            raise fail(
+                "waiver",
+                index,
+                "expires",
+                f"expected a date such as 2026-12-31 (a TOML date, no quotes), got {expires!r}",
+            )
+        line = _line_of(text, "waiver", index, None)
+        waivers.append(
+            Waiver(
+                rule=rule,
+                reason=item["reason"].strip(),
+                owner=item["owner"].strip(),
+                expires=expires,
+                source=f"{path}:{line}" if line else path,
+            )
+        )
+    return Config(path=path, waivers=tuple(waivers), **values)
+
+
+_HEADER = r"^\s*(\[\[?)\s*([A-Za-z0-9_.\"' -]+?)\s*\]\]?\s*(#.*)?$"
+
+
+def _line_of(text: str, table: str | None, index: int | None, key: str | None) -> int | None:
+    """The 1-based line of ``key`` in ``table`` (the ``index``-th for arrays of tables); of the
+    table's header when ``key`` is None or not found on a line of its own."""
+    key_line = (
+        re.compile(rf"""^\s*(?:{re.escape(key)}|"{re.escape(key)}"|'{re.escape(key)}')\s*=""")
+        if key
+        else None
+    )
+    current: str | None = None
+    occurrence = -1
+    header_line: int | None = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        match = re.match(_HEADER, line)
+        if match:
+            current = match[2].strip().strip("\"'")
+            if current == table:
+                occurrence += 1
+                if index is None or occurrence == index:
+                    header_line = number
+            continue
+        in_place = current == table and (index is None or occurrence == index)
+        if in_place and key_line is not None and key_line.match(line):
+            return number
+    return header_line

@@ -1,0 +1,40 @@
+"""Waivers: findings an operator accepted until a date, applied to a report after the rules ran.
+
+A waiver turns a warn, fail, error or fixed-pending-reboot finding into ``waived`` (which never blocks readiness)
+through its expiry date. From the next day the finding keeps the status the rule gave it and
+carries a note that its waiver expired, so an expired waiver is visible, never silently ignored.
+A waiver for a rule that passes or does not apply changes nothing.
+"""
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from hostcheck.model import AppliedWaiver, Report, Status, Waiver
+
+if TYPE_CHECKING:
+    import datetime
+
+# A fix pending a reboot is still the rule's problem on the running system: a waiver of the
+# rule keeps covering it.
+WAIVABLE = frozenset({Status.WARN, Status.FAIL, Status.ERROR, Status.PENDING})
+
+
+def apply_waivers(report: Report, waivers: Iterable[Waiver], today: "datetime.date") -> Report:
+    by_rule = {waiver.rule: waiver for waiver in waivers}
+    if not by_rule:
+        return report
+    findings = []
+    for finding in report.findings:
+        waiver = by_rule.get(finding.rule.id)
+        if waiver is None or finding.status not in WAIVABLE:
+            findings.append(finding)
+            continue
+        expired = waiver.expired_on(today)
+        applied = AppliedWaiver(waiver, expired, finding.status)
+        status = finding.status if expired else Status.WAIVED
+        findings.append(finding._replace(status=status, waiver=applied))
+    return report._replace(findings=tuple(findings))
+
+
+def expired_waivers(report: Report) -> list[AppliedWaiver]:
+    return [f.waiver for f in report.findings if f.waiver is not None and f.waiver.expired]

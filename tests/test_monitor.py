@@ -1,0 +1,355 @@
+"""`hostcheck monitor` as a timer runs it: two runs against a host that changes in between,
+what reaches the journal and with which priority, the stored history, atomic writes, the
+metrics file as Prometheus parses it, and a host that the monitor never touches."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+from importlib import resources
+from pathlib import Path
+
+import jsonschema
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from hostcheck.catalog import load_catalog
+from hostcheck.model import Status
+from hostcheck.monitor import state
+from tests.conftest import REPO, boot_as_configured
+
+SCHEMA = json.loads(resources.files("hostcheck").joinpath("schemas/report.schema.json").read_text())
+TUNED = ("--python", "/opt/vllm/bin/python3")
+HANG = "[ 5123.456789] amdgpu 0000:c5:00.0: amdgpu: MES failed to respond to msg=REMOVE_QUEUE\n"
+_PRIORITY_LINE = re.compile(r"^<([0-7])>(.*)$")
+
+
+def journal_lines(out: str) -> list[tuple[int, str]]:
+    lines = []
+    for line in out.splitlines():
+        match = _PRIORITY_LINE.match(line)
+        assert match, f"a line without a journald priority: {line!r}"
+        lines.append((int(match[1]), match[2]))
+    return lines
+
+
+def monitor(cli, root: Path, state_dir: Path, *extra: str):
+    return cli(
+        "monitor", "--root", str(root), "--state-dir", str(state_dir),
+        "--log-format", "journal", *TUNED, *extra,
+    )  # fmt: skip
+
+
+def test_two_runs_log_every_change_with_its_priority(cli, fixture_copy, tmp_path: Path) -> None:
+    root = fixture_copy("tuned-ready")
+    states = tmp_path / "state"
+    first = monitor(cli, root, states)
+    assert first.code == 0
+    assert journal_lines(first.out)[0] == (
+        6,
+        f"first run: no earlier report in {states} to compare with",
+    )
+    assert journal_lines(first.out)[-1][0] == 6
+    assert "inference-01: READY (23 pass)" in journal_lines(first.out)[-1][1]
+
+    # Between the runs: a kernel update dropped amd_iommu=off, the GPU hung once, and
+    # linux-firmware brought MES 0x83.
+    cmdline = root / "proc/cmdline"
+    cmdline.write_text(cmdline.read_text().replace(" amd_iommu=off", ""))
+    boot_as_configured(root, cmdline.read_text())  # dropped from the boot loader too
+    (root / "proc/sys/kernel/osrelease").write_text("6.17.0-20-generic\n")
+    with (root / ".hostcheck/dmesg.txt").open("a") as log:
+        log.write(HANG)
+    (root / "sys/class/drm/card1/device/fw_version/mes_fw_version").write_text("0x00000083\n")
+
+    second = monitor(cli, root, states)
+    assert second.code == 1
+    lines = journal_lines(second.out)
+    assert lines[:-1] == [
+        (3, "host is no longer ready: firmware.mes (fail)"),
+        (
+            3,
+            "firmware.mes: pass → fail: MES firmware 0x00000083 is known bad on Strix Halo "
+            "(ROCm/ROCm#5724): GPU hangs and memory access faults. Install firmware with MES "
+            "0x00000080 (linux-firmware 20251111 or 20260110 and later; not 20251125).",
+        ),
+        (
+            4,
+            "log.gpu-hangs: pass → warn: The kernel log since boot shows MES timeouts: 1 "
+            "(ROCm/ROCm#5590, ROCm/ROCm#6273). See amdgpu.cwsr and firmware.mes for the known "
+            "causes.",
+        ),
+        (
+            4,
+            "perf.iommu: pass → warn: With the IOMMU on, GPU memory bandwidth is lower: "
+            "amd_iommu=off measured 5–12 % faster (kyuz0) and iommu=pt gives no such benefit "
+            "(lhl). Add amd_iommu=off unless you need VFIO/PCI passthrough.",
+        ),
+        (5, "kernel release changed: 6.17.0-19-generic → 6.17.0-20-generic"),
+        (5, "MES firmware changed: 0x00000080 → 0x00000083"),
+        (3, "new GPU hang in the kernel log (MES timeouts): " + HANG.strip()),
+    ]
+    assert lines[-1][0] == 6 and "NOT READY (20 pass, 2 warn, 1 fail)" in lines[-1][1]
+
+    # A third run with nothing changed logs only the verdict; the old hang is not new again.
+    third = journal_lines(monitor(cli, root, states).out)
+    assert [priority for priority, _ in third] == [6]
+
+    # Fixed again: readiness regained and the recovery are notices.
+    (root / "sys/class/drm/card1/device/fw_version/mes_fw_version").write_text("0x00000080\n")
+    fourth = monitor(cli, root, states)
+    assert fourth.code == 0
+    assert journal_lines(fourth.out)[:3] == [
+        (5, "host is ready again"),
+        (5, "firmware.mes: fail → pass: MES firmware 0x00000080 is known good."),
+        (5, "MES firmware changed: 0x00000083 → 0x00000080"),
+    ]
+
+
+def test_history_rotates_and_latest_points_at_the_newest(
+    cli, fixture_copy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("[monitor]\nkeep_reports = 3\n")
+    monkeypatch.setenv("HOSTCHECK_CONFIG", str(config))
+    root = fixture_copy("stock-128g")
+    states = tmp_path / "state"
+    stored = []
+    for _ in range(5):
+        run = cli("monitor", "--root", str(root), "--state-dir", str(states))
+        assert run.code == 1
+        stored.append(re.search(r"report (\S+\.json)$", run.out.splitlines()[-1])[1])
+    names = sorted(p.name for p in states.iterdir())
+    assert names == sorted([*(Path(p).name for p in stored[-3:]), "latest.json"])
+    assert os.readlink(states / "latest.json") == Path(stored[-1]).name
+    latest = json.loads((states / "latest.json").read_text())
+    jsonschema.validate(latest, SCHEMA, cls=jsonschema.Draft202012Validator)
+    assert latest["schema_version"] == "1.2"
+    assert latest["monitor"]["observed"]["mes_firmware"] == "0x00000080"
+    assert latest["monitor"]["observed"]["kernel_release"] == "6.17.0-19-generic"
+    for path in states.glob("report-*.json"):
+        assert path.stat().st_mode & 0o777 == 0o644
+
+
+def test_plain_format_for_people_and_priorities_when_stdout_is_the_journal(
+    fixture_copy, tmp_path: Path
+) -> None:
+    root = fixture_copy("stock-128g")
+    states = tmp_path / "state"
+    args = [
+        sys.executable,
+        "-m",
+        "hostcheck",
+        "monitor",
+        "--root",
+        str(root),
+        "--state-dir",
+        str(states),
+    ]
+    plain = subprocess.run(args, capture_output=True, text=True, cwd=REPO)
+    assert plain.returncode == 1
+    assert plain.stdout.startswith("info: first run: no earlier report")
+    # systemd connects stdout to the journal and names that stream in JOURNAL_STREAM.
+    out = tmp_path / "stream"
+    with out.open("w") as stream:
+        st = os.fstat(stream.fileno())
+        env = {**os.environ, "JOURNAL_STREAM": f"{st.st_dev}:{st.st_ino}"}
+        done = subprocess.run(args, stdout=stream, stderr=subprocess.PIPE, env=env, cwd=REPO)
+    assert done.returncode == 1
+    assert out.read_text().splitlines()[-1].startswith("<6>host framework-desktop: NOT READY")
+    # A JOURNAL_STREAM leaked into a shell does not match its stdout: no prefixes.
+    leaked = subprocess.run(
+        args, capture_output=True, text=True, cwd=REPO, env={**os.environ, "JOURNAL_STREAM": "1:2"}
+    )
+    assert leaked.stdout.splitlines()[-1].startswith("info: host framework-desktop: NOT READY")
+
+
+def test_help_says_what_is_logged_and_the_exit_status() -> None:
+    from tests.conftest import run_subprocess
+
+    run = run_subprocess("monitor", "--help")
+    assert run.code == 0
+    assert "err      the host stopped being ready" in run.out
+    assert "--install" in run.out and "--state-dir DIR" in run.out
+
+
+def test_state_directory_comes_from_systemd(
+    cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    given = tmp_path / "from-systemd"
+    monkeypatch.setenv("STATE_DIRECTORY", f"{given}:{tmp_path / 'second'}")
+    run = cli("monitor", "--fixture", "stock-128g")
+    assert run.code == 1
+    assert f"report {given}/report-" in run.out
+    assert len(list(given.glob("report-*.json"))) == 1
+
+
+def test_config_errors_carry_the_err_priority_for_the_journal(
+    cli, tmp_path: Path, monkeypatch
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("[monitor]\nkeep = 3\n")
+    monkeypatch.setenv("HOSTCHECK_CONFIG", str(config))
+    run = cli("monitor", "--fixture", "stock-128g", "--log-format", "journal")
+    assert run.code == 2
+    assert run.err.startswith(
+        f"<3>hostcheck: error: config {config}, line 2: monitor.keep: unknown key"
+    )
+    plain = cli("monitor", "--fixture", "stock-128g")
+    assert plain.err.startswith("hostcheck: error: config")
+
+
+def test_unreadable_previous_report_is_a_warning_not_a_crash(cli, tmp_path: Path) -> None:
+    states = tmp_path / "state"
+    states.mkdir()
+    (states / "report-20260101T000000.000000Z.json").write_text('{"schema_version": "1.1", "find')
+    run = cli(
+        "monitor", "--fixture", "stock-128g", "--state-dir", str(states), "--log-format", "journal"
+    )
+    assert run.code == 1
+    assert journal_lines(run.out)[0][0] == 4
+    assert "the previous report is unreadable" in run.out
+
+
+def test_unwritable_state_directory_is_a_clear_error(cli, tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    run = cli("monitor", "--fixture", "stock-128g", "--state-dir", str(blocker / "state"))
+    assert run.code == 2
+    assert f"hostcheck: error: state directory {blocker}/state: Not a directory" in run.err
+
+
+def test_unwritable_metrics_file_still_logs_the_changes(cli, tmp_path: Path) -> None:
+    run = cli(
+        "monitor", "--fixture", "stock-128g", "--state-dir", str(tmp_path / "state"),
+        "--metrics-file", str(tmp_path / "missing-dir" / "hostcheck.prom"),
+    )  # fmt: skip
+    assert run.code == 2
+    assert "info: first run" in run.out and "NOT READY" in run.out
+    assert (
+        f"hostcheck: error: metrics file {tmp_path}/missing-dir/hostcheck.prom: No such file"
+        in run.err
+    )
+    assert len(list((tmp_path / "state").glob("report-*.json"))) == 1
+
+
+def _tree_digest(root: Path) -> dict[str, tuple[str, int]]:
+    return {
+        str(path.relative_to(root)): (
+            hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "",
+            path.lstat().st_mode,
+        )
+        for path in sorted(root.rglob("*"))
+    }
+
+
+def test_monitor_never_changes_the_host_it_checks(cli, fixture_copy, tmp_path: Path) -> None:
+    root = fixture_copy("rocm5590-mes-hang")
+    before = _tree_digest(root)
+    for _ in range(2):
+        assert monitor(cli, root, tmp_path / "state").code == 1
+    assert _tree_digest(root) == before
+
+
+def test_metrics_parse_with_prometheus_and_carry_every_rule(
+    cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    metrics = tmp_path / "textfile" / "hostcheck.prom"
+    metrics.parent.mkdir()
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[monitor]\nmetrics_file = "{metrics}"\n\n[[waiver]]\nrule = "memory.gtt"\n'
+        'reason = "32B only"\nowner = "ops"\nexpires = 2099-12-31\n'
+    )
+    monkeypatch.setenv("HOSTCHECK_CONFIG", str(config))
+    run = cli("monitor", "--fixture", "stock-128g", "--state-dir", str(tmp_path / "state"))
+    assert run.code == 1
+    assert metrics.stat().st_mode & 0o777 == 0o644
+    families = {f.name: f for f in text_string_to_metric_families(metrics.read_text())}
+    status = {}
+    for sample in families["hostcheck_rule_status"].samples:
+        if sample.value == 1:
+            assert sample.labels["rule"] not in status, "one current status per rule"
+            status[sample.labels["rule"]] = sample.labels
+    rules, _ = load_catalog()
+    assert set(status) == {rule.id for rule in rules}
+    assert status["memory.gtt"] == {
+        "rule": "memory.gtt", "area": "memory", "severity": "high", "status": "waived"
+    }  # fmt: skip
+    assert status["devices.kfd"]["status"] == "fail"
+    assert status["perf.iommu"]["status"] == "warn"
+    assert len(families["hostcheck_rule_status"].samples) == len(rules) * len(Status)
+    blocking = {
+        s.labels["rule"] for s in families["hostcheck_rule_blocking"].samples if s.value == 1
+    }
+    assert blocking == {"devices.kfd", "devices.render"}
+    (ready,) = families["hostcheck_ready"].samples
+    assert ready.value == 0 and ready.labels == {"profile": "70b-q8", "fail_on": "fail"}
+    (info,) = families["hostcheck_build_info"].samples
+    assert info.labels == {"version": "0.1.0", "schema_version": "1.2"} and info.value == 1
+    (last,) = families["hostcheck_last_run_timestamp_seconds"].samples
+    stored = json.loads((tmp_path / "state" / "latest.json").read_text())
+    assert abs(last.value - os.stat(tmp_path / "state" / "latest.json").st_mtime) < 60
+    assert families["hostcheck_scan_duration_seconds"].samples[0].value == pytest.approx(
+        stored["duration_seconds"], abs=1e-3
+    )
+    (expiry,) = families["hostcheck_waiver_expiry_timestamp_seconds"].samples
+    assert expiry.labels == {"rule": "memory.gtt", "owner": "ops", "expired": "false"}
+    assert expiry.value == 4102444800  # 2100-01-01T00:00:00Z: the day after 2099-12-31
+    counts = {s.labels["status"]: s.value for s in families["hostcheck_findings"].samples}
+    assert set(counts) == {status.value for status in Status}
+    assert {k: v for k, v in counts.items() if v} == {
+        "pass": 14, "warn": 4, "fail": 2, "skip": 2, "waived": 1
+    }  # fmt: skip
+
+
+def test_metric_labels_are_escaped() -> None:
+    from hostcheck.render.prometheus import _labels
+
+    text = "m" + _labels(owner='a "quoted"\\ owner\nsecond line') + " 1\n"
+    (family,) = text_string_to_metric_families(text)
+    assert family.samples[0].labels["owner"] == 'a "quoted"\\ owner\nsecond line'
+
+
+def test_readers_never_see_a_partial_report(tmp_path: Path) -> None:
+    """A reader polling latest.json and the history while reports are written, renamed and
+    rotated must only ever parse complete JSON documents."""
+    directory = tmp_path / "state"
+    # Large documents make a torn read likely if a write were not atomic.
+    reports = [
+        {"schema_version": "1.1", "n": n, "pad": "x" * (50_000 + n * 997)} for n in range(150)
+    ]
+    done = threading.Event()
+    seen: list[int] = []
+    torn: list[str] = []
+
+    def reader() -> None:
+        while not done.is_set():
+            for path in [directory / "latest.json", *directory.glob("report-*.json")]:
+                try:
+                    text = path.read_text()
+                except (FileNotFoundError, NotADirectoryError):
+                    continue  # rotated away between listing and opening: fine
+                try:
+                    seen.append(json.loads(text)["n"])
+                except ValueError:
+                    torn.append(f"{path.name}: {len(text)} bytes")
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        for n, report in enumerate(reports):
+            state.store_report(str(directory), report, keep=4, now=1_800_000_000 + n * 0.001)
+    finally:
+        done.set()
+        thread.join()
+    assert torn == []
+    assert len(seen) > 50  # the reader really raced the writer
+    assert sorted(p.name for p in directory.iterdir() if p.name.startswith(".")) == []
+    assert len(list(directory.glob("report-*.json"))) == 4
+    assert json.loads((directory / "latest.json").read_text())["n"] == 149
