@@ -157,6 +157,11 @@ def test_change_refusal_follows_hostcheck_fix(monkeypatch: pytest.MonkeyPatch) -
     assert change_refusal(Source()) == "changing this host needs root: run it with sudo"
     assert change_refusal(Source(root="/")) == "changing this host needs root: run it with sudo"
     assert change_refusal(Source(root=str(FIXTURES / "stock-128g"))) is None
+    unpacked = Source(root=str(FIXTURES / "stock-128g"), shown_root="bug.tar.gz")
+    assert change_refusal(unpacked) == (
+        "bug.tar.gz is unpacked to a temporary copy that is deleted on exit; "
+        "unpack it yourself and use --root DIR"
+    )
     monkeypatch.setattr(os, "geteuid", lambda: 0)
     assert change_refusal(Source()) is None
 
