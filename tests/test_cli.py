@@ -206,3 +206,32 @@ def test_output_file_gets_the_umask_mode(cli, tmp_path: Path) -> None:
         os.umask(old)
     assert out.stat().st_mode & 0o777 == 0o644
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"]
+
+
+def test_output_into_a_fifo_writes_into_it_and_keeps_the_node(cli, tmp_path: Path) -> None:
+    """`-o /dev/null` or a FIFO is written into: replacing it (as the atomic rename would)
+    turned /dev/null into a regular file once. A FIFO stands in for the device here."""
+    import os
+    import stat
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received: list[str] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_text()))
+    reader.start()
+    run = cli("scan", "--fixture", "stock-128g", "--format", "json", "--output", str(fifo))
+    reader.join(timeout=30)
+    assert run.code == 1
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert json.loads(received[0])["host"]["hostname"] == "framework-desktop"
+
+
+def test_output_through_a_symlink_replaces_the_file_and_keeps_the_link(cli, tmp_path: Path) -> None:
+    target = tmp_path / "report.json"
+    target.write_text("old")
+    link = tmp_path / "latest.json"
+    link.symlink_to(target)
+    assert cli("scan", "--fixture", "stock-128g", "--format", "json", "-o", str(link)).code == 1
+    assert link.is_symlink()
+    assert json.loads(target.read_text())["schema_version"].startswith("1.")

@@ -26,7 +26,8 @@ def snapshot(root: Path) -> dict[str, tuple[bytes | str, int]]:
     out: dict[str, tuple[bytes | str, int]] = {}
     for path in sorted(root.rglob("*")):
         rel = str(path.relative_to(root))
-        if rel.startswith(JOURNAL):
+        # The journal stays (with the directories made for it): it is the history.
+        if rel.startswith(JOURNAL) or (JOURNAL.startswith(rel + "/") and path.is_dir()):
             continue
         st = path.lstat()
         if path.is_symlink():
@@ -638,3 +639,34 @@ def test_exclude_leaves_a_rule_out() -> None:
     assert run.returncode == 0
     assert "Plan for" in run.stdout and "fixes memory.gtt (boot loader: grub)" in run.stdout
     assert "amd_iommu" not in run.stdout
+
+
+def test_ostree_round_trip_lists_the_command_and_its_inverse(fixture_copy) -> None:
+    """Under --root an rpm-ostree host's change is a command only: apply journals it as a
+    pending step, a new deployment's BLS entry (what rpm-ostree would stage) reads back as
+    staged, and undo lists the inverse command."""
+    root = fixture_copy("typo-kargs")
+    (root / "run").mkdir(exist_ok=True)
+    (root / "run/ostree-booted").write_text("")
+    before = snapshot(root)
+    applied = hc("fix", "--root", str(root), "--apply", "--yes", "--only", "kernel.params")
+    assert applied.returncode == 0, applied.stderr
+    assert "pending (run on the host itself): rpm-ostree kargs" in applied.stdout
+    # What `rpm-ostree kargs` stages: a second deployment whose entry sorts first.
+    entries = root / "boot/loader/entries"
+    old = next(entries.glob("*.conf")).read_text()
+    options = next(x for x in old.splitlines() if x.startswith("options "))
+    staged = options.replace(" aamdgpu.cwsr_enable=0", "")
+    (entries / "ostree-2-fedora.conf").write_text(
+        old.replace(options, staged + " amdgpu.cwsr_enable=0").replace(
+            "version 6.18.0-65.fc44.x86_64", "version 99"
+        )
+    )
+    assert statuses(root)["kernel.params"] == "fixed-pending-reboot"
+    (entries / "ostree-2-fedora.conf").unlink()
+    undone = hc("fix", "--root", str(root), "--undo")
+    assert undone.returncode == 0, undone.stderr
+    line = next(x for x in undone.stdout.splitlines() if "rpm-ostree kargs" in x)
+    assert "--delete-if-present=amdgpu.cwsr_enable=0" in line
+    assert "--append-if-missing=aamdgpu.cwsr_enable=0" in line
+    assert snapshot(root) == before
