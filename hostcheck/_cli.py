@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from hostcheck.facts import Facts
     from hostcheck.host import Host
     from hostcheck.model import Report, Rule
+    from hostcheck.session import Source
 
 EXIT_READY, EXIT_NOT_READY, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -267,6 +268,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --undo: restore even files edited since hostcheck wrote them",
     )
 
+    tui = commands.add_parser(
+        "tui",
+        help="review findings, plans and fixes interactively (Textual; pip install 'hostcheck[tui]')",
+        description=TUI_DESCRIPTION,
+        formatter_class=_Formatter,
+    )
+    _add_source_options(tui)
+
     from hostcheck._cluster_cli import add_commands
 
     add_commands(commands, _Formatter, _add_source_options)
@@ -351,77 +360,27 @@ def _load_catalog(args: argparse.Namespace) -> tuple[list[Rule], dict[str, Profi
 
 
 def _fixture_names() -> list[str]:
-    from hostcheck.catalog import data_dir
+    from hostcheck.session import fixture_names
 
-    base = data_dir("fixtures")
-    return sorted(n for n in os.listdir(base) if os.path.isdir(os.path.join(base, n, ".hostcheck")))
+    return fixture_names()
 
 
 def _fixture_root(name: str) -> str:
-    from hostcheck.catalog import data_dir
+    from hostcheck.session import SourceError, fixture_root
 
-    if name not in _fixture_names():
-        raise UsageError(f"no bundled fixture {name!r}; available: {', '.join(_fixture_names())}")
-    return os.path.join(data_dir("fixtures"), name)
-
-
-def _read_env_file(path: str) -> dict[str, str]:
     try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        if isinstance(exc, UnicodeDecodeError):
-            raise UsageError(f"--env-file {path}: not UTF-8 text") from None
-        raise UsageError(f"--env-file {path}: {exc.strerror}") from None
-    env = {}
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith(("#", ";")):
-            continue
-        key, sep, value = line.removeprefix("export ").partition("=")
-        if not sep or not key.strip().replace("_", "").isalnum():
-            raise UsageError(
-                f"--env-file {path}, line {number}: expected KEY=VALUE, got {line[:60]!r}"
-            )
-        env[key.strip()] = value.strip().strip("'\"")
-    return env
+        return fixture_root(name)
+    except SourceError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _write_output(path: str, text: str) -> None:
-    """Write a report atomically: a reader never sees half a file. The file gets the mode a
-    plain open() would give it (0666 less the umask), so other users' collectors can read it.
-    A device or FIFO (``-o /dev/null``) is written into, never replaced."""
-    import stat
-    import tempfile
+    """Write a report atomically (hostcheck.output); a failure is the user's to fix."""
+    from hostcheck.output import write_atomic
 
     try:
-        st = os.stat(path)  # follows a symbolic link to what it names
-    except FileNotFoundError:
-        st = None
+        write_atomic(path, text)
     except OSError as exc:
-        raise UsageError(f"--output {path}: {exc.strerror or exc}") from None
-    if st is not None and not stat.S_ISREG(st.st_mode):
-        # /dev/null, /dev/stdout, a FIFO: write into it; a rename would replace the node.
-        try:
-            with open(path, "w", encoding="utf-8") as handle:
-                handle.write(text)
-        except OSError as exc:
-            raise UsageError(f"--output {path}: {exc.strerror or exc}") from None
-        return
-    path = os.path.realpath(path)  # through a link: replace the file it names, keep the link
-    directory = os.path.dirname(path) or "."
-    umask = os.umask(0)
-    os.umask(umask)
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=directory)
-        os.fchmod(fd, 0o666 & ~umask)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except OSError as exc:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
         raise UsageError(f"--output {path}: {exc.strerror or exc}") from None
 
 
@@ -486,74 +445,71 @@ def _archive_root(args: argparse.Namespace, command: Callable[..., int]) -> int 
         raise UsageError(f"--root {args.root}: {exc}") from None
 
 
-def _scan(args: argparse.Namespace, shown_root: str | None = None) -> tuple[Report, Facts, Host]:
-    """Probe the host the options name, run the catalog and apply the config file's waivers:
-    the shared start of scan, fix, monitor and nfd. ``shown_root`` is the --root the user gave
-    when the scan reads an unpacked copy of it."""
+def _source(args: argparse.Namespace, shown_root: str | None = None) -> Source:
+    """The source options of scan, fix, tui … (and the config file's defaults and waivers)
+    as a hostcheck.session.Source."""
+    from hostcheck.session import Source
+
     if not hasattr(args, "loaded_config"):
         _apply_config(args)
-    from hostcheck import engine
-    from hostcheck.catalog import default_profile
-    from hostcheck.facts import InferenceProcess
-    from hostcheck.host import Host, HostError
-    from hostcheck.model import Status
-    from hostcheck.probes import ProbeOptions, collect
-    from hostcheck.readings import Value
-    from hostcheck.waivers import apply_waivers
-
-    started = time.perf_counter()
-    rules, profiles = _load_catalog(args)
-    known = {rule.id for rule in rules}
-    waivers = args.loaded_config.waivers
-    for waiver in waivers:
-        if waiver.rule not in known:
-            raise UsageError(
-                f"config {waiver.source}: waiver rule {waiver.rule!r} is not a known rule id "
-                "(see `hostcheck rules`)"
-            )
-    unknown = [rule for rule in getattr(args, "select", []) if rule not in known]
-    if unknown:
-        raise UsageError(f"unknown rule id(s): {', '.join(unknown)} (see `hostcheck rules`)")
-    if getattr(args, "select", None):
-        rules = [rule for rule in rules if rule.id in args.select]
-    if args.profile:
-        if args.profile not in profiles:
-            problem = f"unknown profile {args.profile!r}; available: {', '.join(profiles)}"
-            if "profile" in getattr(args, "from_config", ()):
-                problem = f"{args.loaded_config.place('profile')}: profile: {problem}"
-            raise UsageError(problem)
-        profile = profiles[args.profile]
-    else:
-        profile = default_profile(profiles)
-    if args.timeout <= 0:
-        raise UsageError("--timeout must be a positive number of seconds")
-    if args.host_mount and not args.root:
-        raise UsageError("--host-mount needs --root DIR (the host's / as mounted in the container)")
-    root = _fixture_root(args.fixture) if args.fixture else (args.root or "/")
-    env_files = [(path, _read_env_file(path)) for path in args.env_file]
-    try:
-        host = Host(root, host_mount=args.host_mount, read_timeout=args.timeout)
-    except HostError as exc:
-        raise UsageError(str(exc)) from None
-    facts = collect(host, ProbeOptions(user=args.user, python=args.python))
-    if shown_root:
-        facts = facts._replace(root=shown_root)
-    if env_files:
-        extra = [
-            InferenceProcess("vllm", 0, ("--env-file", path), Value(env, path), path)
-            for path, env in env_files
-        ]
-        running = facts.processes.value if isinstance(facts.processes, Value) else []
-        facts = facts._replace(processes=Value(running + extra, facts.processes.source))
-    fail_on = Status.WARN if getattr(args, "fail_on", "fail") == "warn" else Status.FAIL
-    report = engine.run(
-        rules, facts, profile, fail_on=fail_on, duration=time.perf_counter() - started
+    return Source(
+        root=args.root,
+        fixture=args.fixture,
+        host_mount=args.host_mount,
+        profile=args.profile,
+        user=args.user,
+        python=args.python,
+        env_files=tuple(args.env_file),
+        rules_dir=getattr(args, "rules", None),
+        timeout=args.timeout,
+        select=tuple(getattr(args, "select", None) or ()),
+        fail_on=getattr(args, "fail_on", None) or "fail",
+        waivers=tuple(args.loaded_config.waivers),
+        shown_root=shown_root,
+        origins=tuple(
+            (key, args.loaded_config.place(key)) for key in sorted(getattr(args, "from_config", ()))
+        ),
     )
-    if waivers:
-        import datetime
 
-        report = apply_waivers(report, waivers, datetime.date.today())
-    return report, facts, host
+
+def _scan(args: argparse.Namespace, shown_root: str | None = None) -> tuple[Report, Facts, Host]:
+    """Probe the host the options name, run the catalog and apply the config file's waivers:
+    the shared start of scan, fix, monitor and nfd (hostcheck.session). ``shown_root`` is the
+    --root the user gave when the scan reads an unpacked copy of it."""
+    from hostcheck.session import SourceError, scan
+
+    try:
+        return scan(_source(args, shown_root))
+    except SourceError as exc:
+        raise UsageError(str(exc)) from None
+
+
+TUI_DESCRIPTION = """\
+Walk through a host's findings before putting it into service: what is wrong and why, the
+evidence and the command to see it yourself, the exact change each fix makes; mark the fixes
+you agree with, review the plan, apply it (after a confirmation; on the live host as root,
+under --root to the copy only), see the rescan, undo. Press ? inside for every key."""
+
+
+def cmd_tui(args: argparse.Namespace, shown_root: str | None = None) -> int:
+    from hostcheck.session import SourceError, check
+
+    try:
+        import textual  # noqa: F401  (the optional extra)
+    except ImportError:
+        raise UsageError("the TUI needs Textual: pip install 'hostcheck[tui]'") from None
+    from_archive = _archive_root(args, cmd_tui)
+    if from_archive is not None:
+        return from_archive
+    source = _source(args, shown_root)
+    try:
+        check(source)
+    except SourceError as exc:
+        raise UsageError(str(exc)) from None
+    from hostcheck.tui.app import HostcheckApp
+
+    HostcheckApp(source).run()
+    return 0
 
 
 def _scan_report(args: argparse.Namespace) -> Report:
@@ -596,19 +552,15 @@ def cmd_fix(args: argparse.Namespace) -> int:
     from hostcheck.fix import apply as fixer
     from hostcheck.fix import plan as planner
     from hostcheck.host import Host, HostError
+    from hostcheck.session import change_refusal
 
     _apply_config(args)  # profile, user, python, rules and waivers (a waived rule is not fixed)
-    if args.fixture and (args.apply or args.undo is not None or args.resume):
-        raise UsageError(
-            "--fixture trees are read-only; copy one (hostcheck fixtures lists them) and use --root"
-        )
     if args.force and args.undo is None:
         raise UsageError("--force goes with --undo")
-    # --root / (or a link to it) is this host: the root check must see through it.
-    live = not args.fixture and os.path.realpath(args.root or "/") == "/"
     changes = args.apply or args.undo is not None or args.resume
-    if changes and live and os.geteuid() != 0:
-        raise UsageError("changing this host needs root: run it with sudo")
+    refusal = change_refusal(_source(args)) if changes else None
+    if refusal:  # a bundled fixture, or the live host without root (shared with the TUI)
+        raise UsageError(refusal)
     try:
         if args.history or args.undo is not None or args.resume:
             root = _fixture_root(args.fixture) if args.fixture else (args.root or "/")
@@ -897,6 +849,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "fixtures": cmd_fixtures,
         "snapshot": cmd_snapshot,
         "fix": cmd_fix,
+        "tui": cmd_tui,
         "nfd": _cluster_command("cmd_nfd"),
         "fleet": _cluster_command("cmd_fleet"),
     }

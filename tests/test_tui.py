@@ -1,0 +1,628 @@
+"""hostcheck tui: driven with Textual's pilot at 80×24 (and wider), asserting what a person sees:
+rows and statuses, the detail of a finding, filter and search, the plan, apply on a fixture
+copy and the rescan after it, undo byte for byte, export, help. Snapshot tests at the end."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import FIXTURES, REPO, expected, run_subprocess
+
+pytest.importorskip("textual")
+
+from textual.pilot import Pilot
+from textual.widgets import DataTable, Static
+
+from hostcheck.session import Source, change_refusal, scan
+from hostcheck.tui.app import HostcheckApp
+from hostcheck.tui.screens import (
+    ConfirmScreen,
+    ExportScreen,
+    HelpScreen,
+    MessageScreen,
+    PlanScreen,
+    ReviewScreen,
+    bindings_of,
+)
+
+SIZE = (80, 24)
+
+
+async def settle(pilot: Pilot[Any]) -> None:
+    """Wait until every worker (scan, plan, apply, the rescan an apply starts) is done and the
+    screen has caught up with their results."""
+    app = pilot.app
+    for _ in range(20):
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        if not any(w.is_running for w in app.workers):
+            await pilot.pause()
+            if not any(w.is_running for w in app.workers):
+                return
+    raise AssertionError("workers did not settle")
+
+
+def drive(
+    source: Source, steps: Callable[[Pilot[Any], HostcheckApp], Awaitable[None]], size=SIZE
+) -> HostcheckApp:
+    app = HostcheckApp(source)
+
+    async def main() -> None:
+        async with app.run_test(size=size) as pilot:
+            await settle(pilot)
+            await steps(pilot, app)
+
+    asyncio.run(main())
+    return app
+
+
+def text_of(app: HostcheckApp, selector: str) -> str:
+    return str(app.screen.query_one(selector, Static).render())
+
+
+def review(app: HostcheckApp) -> ReviewScreen:
+    assert isinstance(app.screen, ReviewScreen), app.screen
+    return app.screen
+
+
+def table_rows(app: HostcheckApp) -> list[tuple[str, str, str]]:
+    """(rule id, status word, fix mark) per listed row, as shown."""
+    table = review(app).query_one("#findings", DataTable)
+    rows = []
+    for index in range(table.row_count):
+        key = table.coordinate_to_cell_key((index, 0)).row_key.value
+        mark, status, *_ = (str(cell) for cell in table.get_row_at(index))
+        rows.append((str(key), status, mark))
+    return rows
+
+
+async def select(pilot: Pilot[Any], app: HostcheckApp, rule: str) -> None:
+    """Move the cursor to a rule with the keyboard, as a person would."""
+    screen = review(app)
+    for _ in range(len(screen.rows) + 1):
+        current = screen.current()
+        if current is not None and current.rule.id == rule:
+            return
+        await pilot.press("down")
+    raise AssertionError(f"{rule} is not listed")
+
+
+# --- the core stays free of textual ------------------------------------------------------
+
+
+def test_core_does_not_import_textual() -> None:
+    code = (
+        "import sys\n"
+        "import hostcheck, hostcheck.engine, hostcheck.fix.plan, hostcheck.fix.apply\n"
+        "import hostcheck._cli, hostcheck.session, hostcheck.review, hostcheck.output\n"
+        "from hostcheck.session import Source, scan\n"
+        "report = scan(Source(fixture='stock-128g')).report\n"
+        "assert report.findings, 'the scan found nothing'\n"
+        "code = hostcheck._cli.main(['scan', '--fixture', 'stock-128g', '--format', 'json',"
+        " '--output', sys.argv[1]])\n"
+        "assert code == 1, code\n"
+        "loaded = sorted(m for m in sys.modules if m == 'textual' or m.startswith('textual.'))\n"
+        "print(len(report.findings), loaded)\n"
+    )
+    out = Path(os.environ.get("TMPDIR", "/tmp")) / f"hc-core-{os.getpid()}.json"
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(out)], capture_output=True, text=True, cwd=REPO
+    )
+    out.unlink(missing_ok=True)
+    assert done.returncode == 0, done.stderr
+    count, loaded = done.stdout.split(" ", 1)
+    assert int(count) == len(expected("stock-128g")["status"])
+    assert loaded.strip() == "[]"
+
+
+def test_without_textual_a_one_line_error_and_exit_2() -> None:
+    # Textual made unimportable, as in an install without the [tui] extra.
+    code = (
+        "import sys; sys.modules['textual'] = None\n"
+        "from hostcheck._cli import main\n"
+        "sys.exit(main(['tui', '--fixture', 'stock-128g']))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 2
+    assert done.stderr == (
+        "hostcheck: error: the TUI needs Textual: pip install 'hostcheck[tui]'\n"
+    )
+    assert done.stdout == ""
+
+
+def test_bad_source_is_refused_before_the_app_starts() -> None:
+    run = run_subprocess("tui", "--fixture", "no-such-host")
+    assert run.code == 2
+    assert run.err.startswith("hostcheck: error: no bundled fixture 'no-such-host'; available:")
+    assert "Traceback" not in run.err
+    run = run_subprocess("tui", "--fixture", "stock-128g", "--profile", "huge")
+    assert run.code == 2
+    assert "unknown profile 'huge'" in run.err
+
+
+def test_change_refusal_follows_hostcheck_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert change_refusal(Source(fixture="stock-128g")) == (
+        "fixture trees are read-only; copy one (hostcheck fixtures lists them) and use --root"
+    )
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    assert change_refusal(Source()) == "changing this host needs root: run it with sudo"
+    assert change_refusal(Source(root="/")) == "changing this host needs root: run it with sudo"
+    assert change_refusal(Source(root=str(FIXTURES / "stock-128g"))) is None
+    unpacked = Source(root=str(FIXTURES / "stock-128g"), shown_root="bug.tar.gz")
+    assert change_refusal(unpacked) == (
+        "bug.tar.gz is unpacked to a temporary copy that is deleted on exit; "
+        "unpack it yourself and use --root DIR"
+    )
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    assert change_refusal(Source()) is None
+
+
+def test_fix_cli_refuses_with_the_same_words(cli) -> None:
+    run = cli("fix", "--fixture", "stock-128g", "--apply", "--yes")
+    assert run.code == 2
+    assert run.err == f"hostcheck: error: {change_refusal(Source(fixture='stock-128g'))}\n"
+
+
+# --- the review ---------------------------------------------------------------------------
+
+
+def test_rows_and_statuses_of_a_fixture_failing_first_at_80x24() -> None:
+    async def steps(pilot: Pilot[Any], app: HostcheckApp) -> None:
+        rows = table_rows(app)
+        want = expected("stock-128g")["status"]
+        words = {
+            "pass": "✓ pass",
+            "fail": "✗ FAIL",
+            "warn": "▲ WARN",
+            "skip": "– skip",
+            "error": "! ERROR",
+        }
+        assert {rule: status for rule, status, _ in rows} == {
+            rule: words[status] for rule, status in want.items()
+        }
+        # Failing first: the areas with a failing finding lead, failing rows first in them.
+        assert [rule for rule, *_ in rows[:3]] == ["devices.kfd", "devices.render", "memory.gtt"]
+        # Only what `hostcheck fix` can change gets a mark box.
+        assert {rule for rule, _, mark in rows if mark == "[ ]"} == {"memory.gtt", "perf.iommu"}
+        summary = text_of(app, "#summary")
+        assert summary.startswith("NOT READY framework-desktop")
+        assert "✗ 3 fail" in summary and "▲ 4 warn" in summary and "✓ 14 pass" in summary
+        assert "GPU gfx1151 at 0000:c5:00.0 (card1)" in summary
+        assert "kernel 6.17.0-19-generic" in summary and "ROCm 7.2.1" in summary
+        assert "profile 70b-q8" in summary and "fixture stock-128g" in summary
+        # Nothing scrolls sideways at 80 columns.
+        table = review(app).query_one("#findings", DataTable)
+        assert table.virtual_size.width <= table.size.width
+        assert app.screen.size == (80, 24)
+
+    drive(Source(fixture="stock-128g"), steps)
+
+
+def test_detail_pane_of_a_chosen_finding() -> None:
+    async def steps(pilot: Pilot[Any], app: HostcheckApp) -> None:
+        await select(pilot, app, "memory.gtt")
+        detail = text_of(app, "#detail")
+        assert detail.startswith("memory.gtt — ")
+        assert "✗ FAIL  severity high" in detail
+        assert "The GPU can address only 61.3 GiB; profile 70b-q8 needs 92 GiB." in detail
+        assert "65867350016 bytes" in detail  # an evidence value …
+        assert "from /sys/class/drm/card1/device/mem_info_gtt_total" in detail  # … and where
+        assert "See it yourself: " in detail
+        assert "kernel arguments to add: ttm.pages_limit=29884416 ttm.page_pool_size=29884416" in (
+            detail
+        )
+        assert "needs a reboot" in detail
+        assert "Not marked: space marks it for the plan (p)." in detail
+        # References are links (the URL is in the text's style, clickable).
+        content = review(app).query_one("#detail", Static).visual
+        links = {span.style.link for span in content.spans if hasattr(span.style, "link")}
+        assert "https://github.com/ROCm/ROCm/issues/5562" in links
+        # Clicking one shows and copies the URL (no browser started on the host).
+        await pilot.app.run_action("app.open_reference('https://github.com/ROCm/ROCm/issues/5562')")
+        assert app.clipboard == "https://github.com/ROCm/ROCm/issues/5562"
+        await pilot.press("space")
+        assert "✔ marked: part of the plan (p). Space unmarks." in text_of(app, "#detail")
+        assert app.marked == {"memory.gtt"}
+        marks = {rule: mark for rule, _, mark in table_rows(app) if mark}
+        assert marks == {"memory.gtt": "[x]", "perf.iommu": "[ ]"}
+        assert "1 marked" in text_of(app, "#filter-label")
+
+    drive(Source(fixture="stock-128g"), steps)
+
+
+def test_a_waiver_from_the_config_file_shows_as_waived(tmp_path: Path) -> None:
+    from hostcheck.config import load_config
+
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[[waiver]]\nrule = "perf.iommu"\nreason = "VFIO passthrough on this box"\n'
+        'owner = "ops"\nexpires = 2099-12-31\n'
+    )
+    source = Source(fixture="stock-128g", waivers=load_config(str(config)).waivers)
+
+    async def steps(pilot: Pilot[Any], app: HostcheckApp) -> None:
+        statuses = {rule: status for rule, status, _ in table_rows(app)}
+        assert statuses["perf.iommu"] == "○ waived"
+        assert "○ 1 waived" in text_of(app, "#summary")
+        await select(pilot, app, "perf.iommu")
+        assert "waived until 2099-12-31 by ops: VFIO passthrough on this box" in text_of(
+            app, "#detail"
+        )
+        await pilot.press("space")  # a waived rule is not fixed
+        assert app.marked == set()
+        await pilot.press("f")
+        assert "perf.iommu" not in {rule for rule, *_ in table_rows(app)}
+
+    drive(source, steps)
+
+
+def test_a_manual_fix_cannot_be_marked() -> None:
+    async def steps(pilot: Pilot[Any], app: HostcheckApp) -> None:
+        await select(pilot, app, "devices.kfd")
+        await pilot.press("space")
+        assert app.marked == set()
+        assert "hostcheck does not make this change: it is a manual step." in text_of(
+            app, "#detail"
+        )
+
+    drive(Source(fixture="stock-128g"), steps)
+
+
+def test_filter_cycles_problems_failing_all() -> None:
+    async def steps(pilot: Pilot[Any], app: HostcheckApp) -> None:
+        assert len(table_rows(app)) == 23
+        await pilot.press("f")
+        problems = table_rows(app)
+        assert {status for _, status, _ in problems} == {"✗ FAIL", "▲ WARN"}
+        assert len(problems) == 7
+        assert "filter: problems (f) · 7 shown" in text_of(app, "#filter-label")
+        await pilot.press("f")
+        assert [rule for rule, *_ in table_rows(app)] == [
+            "devices.kfd",
+            "devices.render",
+            "memory.gtt",
+        ]
+        await pilot.press("f")
+        assert len(table_rows(app)) == 23
+
+    drive(Source(fixture="stock-128g"), steps)
+
+
+def test_search_matches_ids_messages_and_evidence() -> None:
+    async def steps(pilot: Pilot[Any], app: HostcheckApp) -> None:
+        await pilot.press("slash", *"iommu")
+        assert [rule for rule, *_ in table_rows(app)] == ["perf.iommu"]
+        assert text_of(app, "#detail").startswith("perf.iommu — ")
+        await pilot.press("enter")  # back to the list, the search stays
+        assert "search 'iommu'" in text_of(app, "#filter-label")
+        await pilot.press("escape")  # clears it
+        assert len(table_rows(app)) == 23
+        await pilot.press("slash", *"65867350016")  # an evidence value only
+        assert [rule for rule, *_ in table_rows(app)] == ["memory.gtt", "memory.rocm-visible"]
+        await pilot.press("enter", "escape", "slash", *"no such thing", "enter")
+        assert table_rows(app) == []
+        assert text_of(app, "#detail") == "No finding matches."
+        # Typed text is never read as markup.
+        await pilot.press("escape", "slash", *"[/b]x[", "enter")
+        assert "search '[/b]x['" in text_of(app, "#filter-label")
+
+    drive(Source(fixture="stock-128g"), steps)
+
+
+def test_mouse_click_on_a_row_shows_its_detail() -> None:
+    async def steps(pilot: Pilot[Any], app: HostcheckApp) -> None:
+        rows = review(app).rows
+        index = next(i for i, f in enumerate(rows) if f.rule.id == "memory.gtt")
+        # Row 0 of the table is the header; click the rule column of the row.
+        await pilot.click("#findings", offset=(30, index + 1))
+        await pilot.pause()
+        assert text_of(app, "#detail").startswith("memory.gtt — ")
+
+    drive(Source(fixture="stock-128g"), steps)
+
+
+# --- plan, apply, undo ----------------------------------------------------------------------
+
+
+def test_plan_screen_after_marking_fixes() -> None:
+    async def steps(pilot: Pilot[Any], app: HostcheckApp) -> None:
+        await select(pilot, app, "memory.gtt")
+        await pilot.press("space")
+        await select(pilot, app, "perf.iommu")
+        await pilot.press("space", "p")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, PlanScreen)
+        assert screen.plan.rules == ("memory.gtt", "perf.iommu")
+        title = text_of(app, "#plan-title")
+        assert title == (
+            "Plan for fixture stock-128g: fixes memory.gtt, perf.iommu (boot loader: grub)"
+        )
+        assert text_of(app, "#plan-overview").startswith(
+            "1 file(s) · 1 command(s), pending · reboot needed"
+        )
+        diffs = "\n".join(str(w.render()) for w in screen.query(".diff").results(Static))
+        assert "+++ b/etc/default/grub.d/99-hostcheck.cfg" in diffs
+        assert "ttm.pages_limit=29884416" in diffs and "amd_iommu=off" in diffs
+        assert "update-grub" in text_of(app, "#plan-commands")
+        assert "Pending steps" in "\n".join(
+            str(w.render()) for w in screen.query(".section").results(Static)
+        )
+        assert text_of(app, "#plan-reboot").startswith("A reboot is needed")
+        # The bundled fixture is read-only: the plan says so, and apply refuses.
+        assert "Cannot apply here: fixture trees are read-only" in text_of(app, "#plan-refusal")
+        await pilot.press("a")
+        assert isinstance(app.screen, MessageScreen)
+        assert "fixture trees are read-only" in text_of(app, "#message-body")
+        await pilot.press("escape", "escape")
+        assert isinstance(app.screen, ReviewScreen)
+
+    drive(Source(fixture="stock-128g"), steps)
+
+
+def test_plan_without_marks_covers_every_fixable_finding() -> None:
+    async def steps(pilot: Pilot[Any], app: HostcheckApp) -> None:
+        await pilot.press("p")
+        await settle(pilot)
+        assert isinstance(app.screen, PlanScreen)
+        assert app.screen.plan.rules == ("memory.gtt", "perf.iommu")
+
+    drive(Source(fixture="stock-128g"), steps)
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and not p.is_symlink()
+    }
+
+
+def test_apply_on_a_copy_rescans_then_undo_restores_byte_for_byte(fixture_copy) -> None:
+    root = fixture_copy("stock-128g")
+    before = _tree(root)
+    dropin = root / "etc/default/grub.d/99-hostcheck.cfg"
+
+    async def steps(pilot: Pilot[Any], app: HostcheckApp) -> None:
+        await pilot.press("a", "p")  # mark every fixable finding, then the plan
+        await settle(pilot)
+        assert isinstance(app.screen, PlanScreen)
+        assert not app.screen.query("#plan-refusal")
+        await pilot.press("a")
+        assert isinstance(app.screen, ConfirmScreen)
+        body = text_of(app, "#confirm-body")
+        assert "write /etc/default/grub.d/99-hostcheck.cfg" in body
+        assert "list as pending (not run): update-grub" in body
+        await pilot.press("n")  # no: nothing is written
+        await settle(pilot)
+        assert isinstance(app.screen, PlanScreen)
+        assert not dropin.exists()
+        await pilot.press("a")
+        await pilot.click("#yes")  # with the mouse this time
+        await settle(pilot)
+        # Back on the findings, rescanned, with the outcome on top.
+        assert isinstance(app.screen, MessageScreen)
+        outcome = text_of(app, "#message-body")
+        assert outcome.startswith("Applied as transaction ")
+        assert "wrote /etc/default/grub.d/99-hostcheck.cfg" in outcome
+        assert "  update-grub" in outcome  # the pending step
+        assert "fixed-pending-reboot" in outcome
+        await pilot.press("escape")
+        statuses = {rule: status for rule, status, _ in table_rows(app)}
+        assert statuses["memory.gtt"] == "↻ PENDING"
+        assert statuses["perf.iommu"] == "↻ PENDING"
+        assert statuses["devices.kfd"] == "✗ FAIL"
+        assert "↻ 2 pending" in text_of(app, "#summary")
+        assert dropin.exists() and b"ttm.pages_limit=29884416" in dropin.read_bytes()
+        assert app.marked == set()
+
+        await pilot.press("u")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "restore" not in text_of(app, "#confirm-body")  # the drop-in was new
+        assert "remove /etc/default/grub.d/99-hostcheck.cfg" in text_of(app, "#confirm-body")
+        await pilot.press("y")
+        await settle(pilot)
+        assert isinstance(app.screen, MessageScreen)
+        assert text_of(app, "#message-body").startswith("Undid transaction ")
+        await pilot.press("escape")
+        statuses = {rule: status for rule, status, _ in table_rows(app)}
+        assert statuses["memory.gtt"] == "✗ FAIL"
+        assert statuses["perf.iommu"] == "▲ WARN"
+
+    drive(Source(root=str(root)), steps)
+    after = _tree(root)
+    journal = {path for path in after if path.startswith("var/lib/hostcheck/")}
+    assert journal, "the transaction was journaled"
+    assert {p: b for p, b in after.items() if p not in journal} == before
+    assert not dropin.exists()
+
+
+def test_undo_with_nothing_to_undo_says_so(fixture_copy) -> None:
+    root = fixture_copy("tuned-ready")
+
+    async def steps(pilot: Pilot[Any], app: HostcheckApp) -> None:
+        await pilot.press("u")
+        await settle(pilot)
+        assert isinstance(app.screen, MessageScreen)
+        assert text_of(app, "#message-body") == "No transaction to undo on this host."
+
+    drive(Source(root=str(root)), steps)
+
+
+def test_rescan_key_picks_up_a_change_on_disk(fixture_copy) -> None:
+    root = fixture_copy("stock-128g")
+
+    async def steps(pilot: Pilot[Any], app: HostcheckApp) -> None:
+        assert "llm is not in group render" in text_of(app, "#detail")
+        group = root / "etc/group"
+        group.write_text(group.read_text().replace("render:x:992:", "render:x:992:llm"))
+        await pilot.press("r")
+        await settle(pilot)
+        statuses = {rule: status for rule, status, _ in table_rows(app)}
+        assert statuses["devices.kfd"] == "✓ pass"
+
+    drive(Source(root=str(root)), steps)
+
+
+# --- export and help -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["json", "markdown"])
+def test_export_writes_the_report_atomically(tmp_path: Path, fmt: str) -> None:
+    target = tmp_path / f"out.{'json' if fmt == 'json' else 'md'}"
+
+    async def steps(pilot: Pilot[Any], app: HostcheckApp) -> None:
+        await pilot.press("e")
+        assert isinstance(app.screen, ExportScreen)
+        if fmt == "markdown":
+            await pilot.click("#markdown")
+            assert app.screen.query_one("#export-path").value == "hostcheck-report.md"
+        app.screen.query_one("#export-path").value = str(target)
+        if fmt == "markdown":
+            await pilot.click("#save")  # the mouse …
+        else:
+            await pilot.press("enter")  # … or Enter in the file name
+        await pilot.pause()
+        assert isinstance(app.screen, ReviewScreen)
+
+    app = drive(Source(fixture="stock-128g"), steps)
+    assert app.report is not None
+    text = target.read_text()
+    if fmt == "json":
+        data = json.loads(text)
+        cli = json.loads(run_subprocess("scan", "--fixture", "stock-128g", "--format", "json").out)
+        data.pop("duration_seconds"), cli.pop("duration_seconds")
+        assert data == cli
+    else:
+        from hostcheck.render.markdown import render
+
+        assert text == render(app.report)
+        assert text.startswith("# hostcheck: framework-desktop is NOT READY")
+    assert [p.name for p in tmp_path.iterdir()] == [target.name]  # no temporary file left
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_export_format_follows_a_typed_extension(tmp_path: Path) -> None:
+    target = tmp_path / "report.md"
+
+    async def steps(pilot: Pilot[Any], app: HostcheckApp) -> None:
+        await pilot.press("e")
+        await pilot.press("ctrl+u", *str(target), "enter")
+        await pilot.pause()
+
+    drive(Source(fixture="stock-128g"), steps)
+    assert target.read_text().startswith("# hostcheck: framework-desktop is NOT READY")
+
+
+def test_export_to_a_missing_directory_shows_the_error(tmp_path: Path) -> None:
+    async def steps(pilot: Pilot[Any], app: HostcheckApp) -> None:
+        await pilot.press("e")
+        app.screen.query_one("#export-path").value = str(tmp_path / "nope" / "r.json")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, MessageScreen)
+        assert text_of(app, "#message-body").endswith("r.json: No such file or directory")
+
+    drive(Source(fixture="stock-128g"), steps)
+
+
+def test_help_lists_every_binding() -> None:
+    async def steps(pilot: Pilot[Any], app: HostcheckApp) -> None:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        text = text_of(app, "#help-body")
+        owners = [
+            HostcheckApp,
+            ReviewScreen,
+            PlanScreen,
+            ConfirmScreen,
+            MessageScreen,
+            ExportScreen,
+            HelpScreen,
+        ]
+        count = 0
+        for owner in owners:
+            for binding in bindings_of(owner):
+                line = f"  {app.get_key_display(binding):<7} {binding.tooltip}"
+                assert binding.tooltip and line in text.splitlines(), line
+                count += 1
+        assert count >= 20
+        await pilot.press("escape")
+        assert isinstance(app.screen, ReviewScreen)
+
+    drive(Source(fixture="stock-128g"), steps)
+
+
+def test_wide_terminal_puts_list_and_detail_side_by_side() -> None:
+    async def steps(pilot: Pilot[Any], app: HostcheckApp) -> None:
+        table = review(app).query_one("#findings")
+        detail = review(app).query_one("#detail-box")
+        assert table.region.y == detail.region.y  # side by side
+        assert detail.region.x >= table.region.right
+        assert len(table_rows(app)) == 23
+
+    drive(Source(fixture="stock-128g"), steps, size=(160, 40))
+
+
+def test_narrow_terminal_stacks_list_over_detail() -> None:
+    async def steps(pilot: Pilot[Any], app: HostcheckApp) -> None:
+        table = review(app).query_one("#findings")
+        detail = review(app).query_one("#detail-box")
+        assert detail.region.y >= table.region.bottom
+        assert table.region.height >= 5 and detail.region.height >= 5
+
+    drive(Source(fixture="stock-128g"), steps)
+
+
+def test_session_scan_agrees_with_the_cli() -> None:
+    report = scan(Source(fixture="stock-128g")).report
+    assert {f.rule.id: f.status.value for f in report.findings} == expected("stock-128g")["status"]
+
+
+# --- snapshots (80×24) ------------------------------------------------------------------------
+# The screens show no duration, no temporary path and no time of day; fixtures are named, not
+# located; the search cursor does not blink. So a snapshot changes only when the screen does.
+
+
+async def _ready(pilot: Pilot[Any]) -> None:
+    await settle(pilot)
+
+
+def _then(*keys: str) -> Callable[[Pilot[Any]], Awaitable[None]]:
+    async def run(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        await pilot.press(*keys)
+        await settle(pilot)
+
+    return run
+
+
+def test_snapshot_findings(snap_compare) -> None:
+    assert snap_compare(HostcheckApp(Source(fixture="stock-128g")), run_before=_ready)
+
+
+def test_snapshot_detail_of_a_failing_rule(snap_compare) -> None:
+    app = HostcheckApp(Source(fixture="stock-128g"))
+    assert snap_compare(app, run_before=_then("down", "down", "space"))
+
+
+def test_snapshot_plan(snap_compare) -> None:
+    app = HostcheckApp(Source(fixture="stock-128g"))
+    assert snap_compare(app, run_before=_then("a", "p"))
+
+
+def test_snapshot_help(snap_compare) -> None:
+    app = HostcheckApp(Source(fixture="stock-128g"))
+    assert snap_compare(app, run_before=_then("question_mark"))
