@@ -258,7 +258,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--role", default="worker", help="with --emit: the MachineConfigPool role (default: worker)"
     )
     act.add_argument(
-        "--name", help="with --emit: the MachineConfig name (default: 99-ROLE-hostcheck)"
+        "--name",
+        help="with --emit: the MachineConfig name (default: 99-ROLE-hostcheck-HASH, HASH from its "
+        "content, so that MachineConfigs accumulate; a fixed name replaces the MachineConfig of "
+        "that name)",
     )
     act.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     act.add_argument(
@@ -538,13 +541,26 @@ def _scan(args: argparse.Namespace, shown_root: str | None = None) -> tuple[Repo
         facts = facts._replace(processes=Value(running + extra, facts.processes.source))
     fail_on = Status.WARN if getattr(args, "fail_on", "fail") == "warn" else Status.FAIL
     report = engine.run(
-        rules, facts, profile, fail_on=fail_on, duration=time.perf_counter() - started
+        rules,
+        facts,
+        profile,
+        fail_on=fail_on,
+        duration=time.perf_counter() - started,
+        generated=_utc_now(),
     )
     if waivers:
         import datetime
 
         report = apply_waivers(report, waivers, datetime.date.today())
     return report, facts, host
+
+
+def _utc_now() -> str:
+    """Now as RFC 3339 UTC with seconds ("2026-01-31T12:00:00Z"): a report's "generated"."""
+    import datetime
+
+    now = datetime.datetime.now(datetime.UTC)
+    return now.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _scan_report(args: argparse.Namespace) -> Report:
@@ -669,36 +685,53 @@ def _emit_machineconfig(args: argparse.Namespace, report: Report, facts: Facts, 
     from hostcheck.fix import plan as planner
     from hostcheck.machineconfig import (
         MachineConfigError,
+        default_name,
+        drop_in_note,
+        drop_in_path,
         machineconfig,
         machineconfig_notes,
         to_yaml,
     )
+    from hostcheck.readings import Value
 
-    plan = planner.build(
-        report,
-        facts,
-        host,
-        planner.PlanOptions(
+    def build(note: str | None) -> planner.Plan:
+        options = planner.PlanOptions(
             tuple(args.only),
             "rpm-ostree",
             args.module_options,
             declarative=True,
             exclude=tuple(args.exclude),
-        ),
-    )
+            drop_in_note=note,
+        )
+        return planner.build(report, facts, host, options)
+
+    plan = build(None)
+    # The default name hashes the settings (not the drop-ins' comments), so it is known before
+    # the drop-ins that name it in their first comment are made.
+    name = args.name or default_name(args.role, plan.kernel_args_add, plan.drop_ins)
+    if plan.drop_ins:
+        plan = build(drop_in_note(name))
+    files = [(drop_in_path(path, name), content) for path, content in plan.drop_ins]
     try:
         obj = machineconfig(
             role=args.role,
-            name=args.name,
+            name=name,
             kernel_args_add=plan.kernel_args_add,
             kernel_args_remove=plan.kernel_args_remove,
-            files=[(path, content, 0o644) for path, content in plan.drop_ins],
+            files=[(path, content, 0o644) for path, content in files],
         )
     except MachineConfigError as exc:
         raise UsageError(str(exc)) from None
     sys.stdout.write(to_yaml(obj))
+    mem = facts.memory.mem_total_kib
     notes = machineconfig_notes(
-        role=args.role, name=args.name, kernel_args_remove=plan.kernel_args_remove
+        role=args.role,
+        name=name,
+        kernel_args_remove=plan.kernel_args_remove,
+        kernel_args_add=plan.kernel_args_add,
+        files=files,
+        mem_total_kib=mem.value if isinstance(mem, Value) else None,
+        named_by_user=bool(args.name),
     )
     sys.stderr.write(notes if notes.endswith("\n") else notes + "\n")
     return 0
