@@ -233,6 +233,7 @@ class Report(NamedTuple):
     rocm: str | None
     container: str | None  # hostcheck itself runs in a container (live scans only)
     duration_seconds: float
+    generated: str | None = None  # when the scan ran: RFC 3339, UTC ("2026-01-31T12:00:00Z")
 
     @property
     def summary(self) -> dict[str, int]:

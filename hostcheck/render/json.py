@@ -10,13 +10,16 @@ from hostcheck.model import Report
 # 1.1: status fixed-pending-reboot.
 # 1.2: status "waived", summary.waived, a finding's optional "waiver" object (config file
 # waivers) and the optional "monitor" object of reports that `hostcheck monitor` stores.
-SCHEMA_VERSION = "1.2"
+# 1.3: the optional top-level "generated" (RFC 3339 UTC): when the scan ran.
+SCHEMA_VERSION = "1.3"
 
 
 def to_dict(report: Report) -> dict[str, Any]:
+    generated = {"generated": report.generated} if report.generated is not None else {}
     return {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "hostcheck", "version": report.tool_version},
+        **generated,
         "host": {
             "hostname": report.hostname,
             "kernel_release": report.kernel_release,
