@@ -259,7 +259,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--role", default="worker", help="with --emit: the MachineConfigPool role (default: worker)"
     )
     act.add_argument(
-        "--name", help="with --emit: the MachineConfig name (default: 99-ROLE-hostcheck)"
+        "--name",
+        help="with --emit: the MachineConfig name (default: 99-ROLE-hostcheck-HASH, HASH from its "
+        "content, so that MachineConfigs accumulate; a fixed name replaces the MachineConfig of "
+        "that name)",
     )
     act.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     act.add_argument(
@@ -630,36 +633,53 @@ def _emit_machineconfig(args: argparse.Namespace, report: Report, facts: Facts, 
     from hostcheck.fix import plan as planner
     from hostcheck.machineconfig import (
         MachineConfigError,
+        default_name,
+        drop_in_note,
+        drop_in_path,
         machineconfig,
         machineconfig_notes,
         to_yaml,
     )
+    from hostcheck.readings import Value
 
-    plan = planner.build(
-        report,
-        facts,
-        host,
-        planner.PlanOptions(
+    def build(note: str | None) -> planner.Plan:
+        options = planner.PlanOptions(
             tuple(args.only),
             "rpm-ostree",
             args.module_options,
             declarative=True,
             exclude=tuple(args.exclude),
-        ),
-    )
+            drop_in_note=note,
+        )
+        return planner.build(report, facts, host, options)
+
+    plan = build(None)
+    # The default name hashes the settings (not the drop-ins' comments), so it is known before
+    # the drop-ins that name it in their first comment are made.
+    name = args.name or default_name(args.role, plan.kernel_args_add, plan.drop_ins)
+    if plan.drop_ins:
+        plan = build(drop_in_note(name))
+    files = [(drop_in_path(path, name), content) for path, content in plan.drop_ins]
     try:
         obj = machineconfig(
             role=args.role,
-            name=args.name,
+            name=name,
             kernel_args_add=plan.kernel_args_add,
             kernel_args_remove=plan.kernel_args_remove,
-            files=[(path, content, 0o644) for path, content in plan.drop_ins],
+            files=[(path, content, 0o644) for path, content in files],
         )
     except MachineConfigError as exc:
         raise UsageError(str(exc)) from None
     sys.stdout.write(to_yaml(obj))
+    mem = facts.memory.mem_total_kib
     notes = machineconfig_notes(
-        role=args.role, name=args.name, kernel_args_remove=plan.kernel_args_remove
+        role=args.role,
+        name=name,
+        kernel_args_remove=plan.kernel_args_remove,
+        kernel_args_add=plan.kernel_args_add,
+        files=files,
+        mem_total_kib=mem.value if isinstance(mem, Value) else None,
+        named_by_user=bool(args.name),
     )
     sys.stderr.write(notes if notes.endswith("\n") else notes + "\n")
     return 0

@@ -130,6 +130,7 @@ def run(
     *,
     fail_on: Status = Status.FAIL,
     duration: float = 0.0,
+    generated: str | None = None,
 ) -> Report:
     context = Context(profile=profile)
     findings = tuple(evaluate(rule, facts, context) for rule in rules)
@@ -149,4 +150,5 @@ def run(
         rocm=rocm.value if isinstance(rocm, Value) else None,
         container=facts.container,
         duration_seconds=duration,
+        generated=generated,
     )

@@ -1,23 +1,39 @@
 """Many nodes' JSON reports summarised: a rule × node matrix per pool, version spread, ready count.
 
-A **pool** is the set of reports kept in one directory (reports carry no pool of their own):
-``reports/worker/*.json`` and ``reports/gpu/*.json`` are pools ``worker`` and ``gpu``. Within a
-pool, a rule whose nodes do not all have the same status is ``INCONSISTENT`` (the Compliance
-Operator's verdict for nodes of one pool that disagree); a node missing a rule that others
-report counts as disagreeing too.
+A **pool** is the set of reports kept in one directory (reports carry no pool of their own). Its
+name is the directory's path relative to the argument that named it: ``hostcheck fleet
+reports`` makes ``reports/worker/*.json`` and ``reports/gpu/*.json`` the pools ``worker`` and
+``gpu``, and ``reports/a/worker`` and ``reports/b/worker`` the pools ``a/worker`` and
+``b/worker``. Reports directly in an argument directory, and report files given as such, are
+in the pool named after their directory. The same name under two arguments is one pool.
+Within a pool, a rule whose nodes do not all have the same status is ``INCONSISTENT`` (the
+Compliance Operator's verdict for nodes of one pool that disagree); a node missing a rule that
+others report counts as disagreeing too.
+
+A node with several reports (a preflight Job run again) counts once, with its newest report by
+the report's ``generated`` time; the older ones are listed as superseded. When the times cannot
+tell (a report from before schema 1.3 has none, or two have the same), the second is left out as
+unreadable, which the exit status shows.
 
 A report that cannot be read is named with the reason and left out; the others are still
 summarised (one broken file among a thousand must not hide the rest), and the command's exit
 status says that something was left out.
+
+Nodes of one pool whose RAM (MemTotal, from the evidence of ``memory.gtt``) differs by more
+than :data:`RAM_SPREAD_KIB` get a warning: a MachineConfig applies one ``ttm.pages_limit``,
+computed from the node it was made on, to every node of the pool.
 """
 
+import datetime
 import json
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 INCONSISTENT = "INCONSISTENT"
 ABSENT = "absent"  # a node's report has no finding for a rule that other nodes of its pool have
+RAM_SPREAD_KIB = 1024 * 1024  # nodes of a pool whose MemTotal differs by more get a warning
 _STATUS_ORDER = {
     "fail": 0,
     "error": 1,
@@ -40,11 +56,22 @@ class NodeReport(NamedTuple):
     rocm: str | None
     mes_firmware: str | None
     statuses: Mapping[str, str]  # rule id -> status
+    generated: str | None = None  # the report's "generated" time (schema 1.3), as written
+    mem_total_kib: int | None = None  # MemTotal from the memory.gtt finding's evidence
 
 
 class Unreadable(NamedTuple):
     source: str
     reason: str
+
+
+class Superseded(NamedTuple):
+    """An older report of a node that has a newer one: left out, and said so."""
+
+    source: str
+    node: str
+    generated: str
+    kept: str  # the file of the newer report
 
 
 class RuleRow(NamedTuple):
@@ -58,6 +85,7 @@ class Pool(NamedTuple):
     nodes: tuple[NodeReport, ...]
     rules: tuple[RuleRow, ...]
     versions: Mapping[str, Mapping[str, tuple[str, ...]]]  # what -> version -> nodes
+    warnings: tuple[str, ...] = ()
 
     @property
     def ready(self) -> int:
@@ -67,6 +95,7 @@ class Pool(NamedTuple):
 class Fleet(NamedTuple):
     pools: tuple[Pool, ...]
     unreadable: tuple[Unreadable, ...]
+    superseded: tuple[Superseded, ...] = ()
 
     @property
     def nodes(self) -> list[NodeReport]:
@@ -78,29 +107,42 @@ class Fleet(NamedTuple):
 
 
 # -- reading --------------------------------------------------------------------------------
-def report_files(paths: Sequence[str]) -> tuple[list[str], list[Unreadable]]:
-    """The report files named by the arguments: files as given, directories searched (with
-    their subdirectories) for ``*.json``. A missing path is unreadable."""
-    files: list[str] = []
+def report_files(paths: Sequence[str]) -> tuple[list[tuple[str, str]], list[Unreadable]]:
+    """The report files named by the arguments, each with its pool: files as given,
+    directories searched (with their subdirectories) for ``*.json``. A missing path is
+    unreadable."""
+    files: list[tuple[str, str]] = []
     missing: list[Unreadable] = []
     for path in paths:
         if os.path.isdir(path):
             for directory, subdirs, names in os.walk(path):
                 subdirs.sort()
-                files += [os.path.join(directory, n) for n in sorted(names) if n.endswith(".json")]
+                pool = _pool_name(path, directory)
+                files += [
+                    (os.path.join(directory, n), pool) for n in sorted(names) if n.endswith(".json")
+                ]
         elif os.path.exists(path):
-            files.append(path)
+            files.append((path, pool_of(path)))
         else:
             missing.append(Unreadable(path, "no such file or directory"))
     return files, missing
 
 
+def _pool_name(argument: str, directory: str) -> str:
+    """A directory's pool: its path relative to the argument that named it; the argument's
+    own name for the argument itself."""
+    relative = os.path.relpath(directory, argument)
+    if relative == ".":
+        return os.path.basename(os.path.abspath(argument)) or "/"
+    return relative.replace(os.sep, "/")
+
+
 def pool_of(path: str) -> str:
-    """The pool of a report file: the name of the directory holding it."""
+    """The pool of a report file given as such: the name of the directory holding it."""
     return os.path.basename(os.path.dirname(os.path.abspath(path))) or "/"
 
 
-def read_report(path: str) -> NodeReport | Unreadable:
+def read_report(path: str, pool: str | None = None) -> NodeReport | Unreadable:
     try:
         with open(path, encoding="utf-8") as handle:
             data = json.load(handle)
@@ -111,7 +153,7 @@ def read_report(path: str) -> NodeReport | Unreadable:
     except json.JSONDecodeError as exc:
         return Unreadable(path, f"not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})")
     try:
-        return _node_report(data, path)
+        return _node_report(data, path, pool_of(path) if pool is None else pool)
     except _Malformed as exc:
         return Unreadable(path, f"not a hostcheck JSON report: {exc}")
 
@@ -120,7 +162,7 @@ class _Malformed(Exception):
     pass
 
 
-def _node_report(data: Any, path: str) -> NodeReport:
+def _node_report(data: Any, path: str, pool: str) -> NodeReport:
     if not isinstance(data, dict):
         raise _Malformed("the top level is not an object")
     tool = data.get("tool")
@@ -137,8 +179,12 @@ def _node_report(data: Any, path: str) -> NodeReport:
     findings = data.get("findings")
     if not isinstance(findings, list):
         raise _Malformed('"findings" is not a list')
+    generated = data.get("generated")
+    if generated is not None and _time(generated) is None:
+        raise _Malformed(f'"generated" {generated!r} is not an RFC 3339 time')
     statuses: dict[str, str] = {}
     firmware = None
+    mem_total = None
     for number, finding in enumerate(findings):
         if not (
             isinstance(finding, dict)
@@ -149,16 +195,40 @@ def _node_report(data: Any, path: str) -> NodeReport:
         statuses[finding["rule"]] = finding["status"]
         if finding["rule"] == "firmware.mes":
             firmware = _evidence_value(finding, "MES firmware")
+        elif finding["rule"] == "memory.gtt":
+            mem_total = _kib(_evidence_value(finding, "RAM (MemTotal)"))
     return NodeReport(
         node=host["hostname"] or "(no hostname)",
-        pool=pool_of(path),
+        pool=pool,
         source=path,
         ready=data["ready"],
         kernel=str(host.get("kernel_release") or "unknown"),
         rocm=_opt_str(host.get("rocm")),
         mes_firmware=firmware,
         statuses=statuses,
+        generated=generated,
+        mem_total_kib=mem_total,
     )
+
+
+_KIB = re.compile(r"\s*(\d+)\s*kB\b")
+
+
+def _kib(value: str | None) -> int | None:
+    """``128647168 kB = 122.7 GiB`` (the evidence's form) -> 128647168."""
+    match = _KIB.match(value or "")
+    return int(match.group(1)) if match else None
+
+
+def _time(value: object) -> datetime.datetime | None:
+    """An RFC 3339 time with an offset (``Z`` or ``+hh:mm``), or None."""
+    if not isinstance(value, str) or "T" not in value.upper():
+        return None
+    try:
+        parsed = datetime.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
 
 
 def _evidence_value(finding: Mapping[str, Any], label: str) -> str | None:
@@ -175,25 +245,47 @@ def _opt_str(value: object) -> str | None:
 
 # -- summarising ----------------------------------------------------------------------------
 def load(paths: Sequence[str]) -> Fleet:
-    """Read every report the arguments name and summarise them."""
+    """Read every report the arguments name and summarise them: one report per node, its
+    newest."""
     files, unreadable = report_files(paths)
-    nodes: list[NodeReport] = []
-    seen: dict[str, str] = {}
-    for path in files:
-        read = read_report(path)
+    kept: dict[str, NodeReport] = {}
+    superseded: list[Superseded] = []
+    for path, pool in files:
+        read = read_report(path, pool)
         if isinstance(read, Unreadable):
             unreadable.append(read)
-        elif read.node in seen:
-            unreadable.append(
-                Unreadable(path, f"a second report for node {read.node} (kept {seen[read.node]})")
-            )
+            continue
+        other = kept.get(read.node)
+        if other is None:
+            kept[read.node] = read
+            continue
+        new, old = _time(read.generated), _time(other.generated)
+        if new is not None and (old is None or new > old):
+            kept[read.node] = read
+            superseded.append(Superseded(other.source, other.node, _when(other), read.source))
+        elif old is not None and (new is None or old > new):
+            superseded.append(Superseded(read.source, read.node, _when(read), other.source))
         else:
-            seen[read.node] = path
-            nodes.append(read)
-    return summarise(nodes, unreadable)
+            why = "the same generated time" if new is not None else "no generated time"
+            unreadable.append(
+                Unreadable(
+                    path,
+                    f"a second report for node {read.node} (kept {other.source}; "
+                    f"both have {why}, so which is newer is unknown)",
+                )
+            )
+    return summarise(kept.values(), unreadable, superseded)
 
 
-def summarise(nodes: Iterable[NodeReport], unreadable: Iterable[Unreadable] = ()) -> Fleet:
+def _when(node: NodeReport) -> str:
+    return node.generated or "no generated time"
+
+
+def summarise(
+    nodes: Iterable[NodeReport],
+    unreadable: Iterable[Unreadable] = (),
+    superseded: Iterable[Superseded] = (),
+) -> Fleet:
     by_pool: dict[str, list[NodeReport]] = {}
     for node in nodes:
         by_pool.setdefault(node.pool, []).append(node)
@@ -201,7 +293,7 @@ def summarise(nodes: Iterable[NodeReport], unreadable: Iterable[Unreadable] = ()
         _pool(name, sorted(members, key=lambda n: n.node))
         for name, members in sorted(by_pool.items())
     )
-    return Fleet(pools, tuple(unreadable))
+    return Fleet(pools, tuple(unreadable), tuple(superseded))
 
 
 def _pool(name: str, nodes: list[NodeReport]) -> Pool:
@@ -217,8 +309,29 @@ def _pool(name: str, nodes: list[NodeReport]) -> Pool:
         "kernel": _spread((n.kernel, n.node) for n in nodes),
         "rocm": _spread((n.rocm or "none found", n.node) for n in nodes),
         "mes_firmware": _spread((n.mes_firmware or "unknown", n.node) for n in nodes),
+        "ram": _spread(
+            (_gib(n.mem_total_kib) if n.mem_total_kib else "unknown", n.node) for n in nodes
+        ),
     }
-    return Pool(name, tuple(nodes), tuple(rows), versions)
+    return Pool(name, tuple(nodes), tuple(rows), versions, _ram_warnings(nodes))
+
+
+def _ram_warnings(nodes: Sequence[NodeReport]) -> tuple[str, ...]:
+    known = [(node.mem_total_kib, node.node) for node in nodes if node.mem_total_kib is not None]
+    if not known:
+        return ()
+    least, most = min(known), max(known)
+    if most[0] - least[0] <= RAM_SPREAD_KIB:
+        return ()
+    return (
+        f"nodes differ in RAM (MemTotal {_gib(least[0])} on {least[1]} … {_gib(most[0])} on "
+        f"{most[1]}): a MachineConfig applies the ttm.pages_limit of the node it was made on to "
+        f"every node of the pool; make it on {least[1]} (the least RAM), or split the pool",
+    )
+
+
+def _gib(kib: int) -> str:
+    return f"{kib / 1024**2:.1f} GiB"
 
 
 def _verdict_rank(verdict: str) -> int:

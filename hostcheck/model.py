@@ -277,6 +277,7 @@ class Report(NamedTuple):
     duration_seconds: float
     # every waiver of the config file, by rule id (empty without waivers)
     waivers: tuple[WaiverState, ...] = ()
+    generated: str | None = None  # when the scan ran: RFC 3339, UTC ("2026-01-31T12:00:00Z")
 
     @property
     def summary(self) -> dict[str, int]:

@@ -204,6 +204,7 @@ def scan(source: Source) -> Scan:
         prepared.profile,
         fail_on=fail_on,
         duration=time.perf_counter() - started,
+        generated=utc_now(),
     )
     if source.waivers:
         import datetime
@@ -230,3 +231,11 @@ def change_refusal(source: Source) -> str | None:
     if source.live and os.geteuid() != 0:
         return "changing this host needs root: run it with sudo"
     return None
+
+
+def utc_now() -> str:
+    """Now as RFC 3339 UTC with seconds ("2026-01-31T12:00:00Z"): a report's "generated"."""
+    import datetime
+
+    now = datetime.datetime.now(datetime.UTC)
+    return now.isoformat(timespec="seconds").replace("+00:00", "Z")

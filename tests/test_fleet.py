@@ -26,11 +26,28 @@ def scans() -> dict[str, dict[str, Any]]:
     return out
 
 
-def _write(directory: Path, node: str, report: dict[str, Any], **host: str) -> Path:
+def _write(
+    directory: Path,
+    node: str,
+    report: dict[str, Any],
+    *,
+    file: str | None = None,
+    generated: str | None = None,
+    mem_total_kib: int | None = None,
+    **host: str,
+) -> Path:
     data = json.loads(json.dumps(report))
     data["host"].update(hostname=node, **host)
+    if generated == "":
+        del data["generated"]  # a report from before schema 1.3
+    elif generated is not None:
+        data["generated"] = generated
+    if mem_total_kib is not None:
+        (gtt,) = [f for f in data["findings"] if f["rule"] == "memory.gtt"]
+        (ram,) = [e for e in gtt["evidence"] if e["label"] == "RAM (MemTotal)"]
+        ram["value"] = f"{mem_total_kib} kB = {mem_total_kib / 1024**2:.1f} GiB"
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{node}.json"
+    path = directory / f"{file or node}.json"
     path.write_text(json.dumps(data))
     return path
 
@@ -153,7 +170,10 @@ def test_unreadable_reports_are_named_and_the_rest_summarised(
     assert f'{broken / "other.json"}: not a hostcheck JSON report: no "tool"' in run.err
     assert f"{broken / 'latin1.json'}: not UTF-8 text" in run.err
     assert "w9.json: not a hostcheck JSON report: schema_version '2.0'" in run.err
-    assert f"w1.json: a second report for node w1 (kept {broken / 'w1.json'})" in run.err
+    assert (
+        f"w1.json: a second report for node w1 (kept {broken / 'w1.json'}; both have the same "
+        "generated time, so which is newer is unknown)"
+    ) in run.err
     assert f"{tmp_path / 'missing.json'}: no such file or directory" in run.err
     assert len(errors) == 6 and "Traceback" not in run.err
     summary = run.json()
@@ -177,3 +197,157 @@ def test_output_file_and_hostile_hostnames(cli, tmp_path: Path, scans) -> None:
     assert run.code == 1 and run.out == ""
     text = target.read_text()
     assert "\x1b" not in text and "evil\\x1b[31m\\nnode" in text
+
+
+# -- a Job run again: the newest report of a node (review #6, finding 6) ----------------------
+def test_a_rerun_keeps_the_newest_report_of_a_node_and_names_the_older(
+    cli, tmp_path: Path, scans
+) -> None:
+    """The first Job found w1 not ready; after the fix its Job ran again. File order must not
+    decide: the newer report sorts first here."""
+    pool = tmp_path / "reports" / "worker"
+    _write(pool, "w1", scans["stock-128g"], file="w1-b", generated="2026-01-01T10:00:00Z")
+    _write(pool, "w1", scans["tuned-ready"], file="w1-a", generated="2026-01-02T10:00:00Z")
+    # 2026-01-01T11:30:00+02:00 is 09:30 UTC: older than the "Z" one above it in time order.
+    _write(pool, "w2", scans["tuned-ready"], file="w2-a", generated="2026-01-01T10:00:00Z")
+    _write(pool, "w2", scans["stock-128g"], file="w2-b", generated="2026-01-01T11:30:00+02:00")
+    run = cli("fleet", str(pool), "--format", "json")
+    assert run.code == 0, run.err  # both nodes ready by their newest reports; nothing unreadable
+    summary = run.json()
+    assert (summary["nodes"], summary["ready"], summary["unreadable"]) == (2, 2, [])
+    assert [n["file"] for n in summary["pools"][0]["nodes"]] == [
+        str(pool / "w1-a.json"),
+        str(pool / "w2-a.json"),
+    ]
+    assert summary["pools"][0]["nodes"][0]["generated"] == "2026-01-02T10:00:00Z"
+    assert summary["superseded"] == [
+        {
+            "file": str(pool / "w1-b.json"),
+            "node": "w1",
+            "generated": "2026-01-01T10:00:00Z",
+            "kept": str(pool / "w1-a.json"),
+        },
+        {
+            "file": str(pool / "w2-b.json"),
+            "node": "w2",
+            "generated": "2026-01-01T11:30:00+02:00",
+            "kept": str(pool / "w2-a.json"),
+        },
+    ]
+    table = cli("fleet", str(pool)).out.splitlines()
+    assert "older reports left out (2):" in table
+    assert (
+        f"  {pool / 'w1-b.json'}: node w1, generated 2026-01-01T10:00:00Z; "
+        f"kept the newer {pool / 'w1-a.json'}"
+    ) in table
+
+
+def test_a_report_without_a_time_loses_to_one_with_it_and_two_without_are_ambiguous(
+    cli, tmp_path: Path, scans
+) -> None:
+    pool = tmp_path / "worker"
+    _write(pool, "w1", scans["tuned-ready"], file="w1-new", generated="2026-01-02T10:00:00Z")
+    _write(pool, "w1", scans["stock-128g"], file="w1-old", generated="")
+    _write(pool, "w2", scans["tuned-ready"], file="w2-a", generated="")
+    _write(pool, "w2", scans["stock-128g"], file="w2-b", generated="")
+    _write(pool, "w3", scans["tuned-ready"], generated="yesterday")
+    run = cli("fleet", str(pool), "--format", "json")
+    assert run.code == 2  # w2's second report and w3's are left out
+    summary = run.json()
+    assert [(s["node"], s["generated"]) for s in summary["superseded"]] == [
+        ("w1", "no generated time")
+    ]
+    assert f"{pool / 'w2-b.json'}: a second report for node w2 (kept {pool / 'w2-a.json'}; " in (
+        run.err
+    )
+    assert "both have no generated time, so which is newer is unknown)" in run.err
+    assert (
+        f"""{pool / "w3.json"}: not a hostcheck JSON report: "generated" 'yesterday' is not"""
+        in (run.err)
+    )
+
+
+# -- pools by path relative to the argument (review #6, finding 9c) --------------------------
+def test_pools_are_named_by_their_path_under_the_argument(cli, tmp_path: Path, scans) -> None:
+    base = tmp_path / "reports"
+    _write(base / "a" / "worker", "a1", scans["tuned-ready"])
+    _write(base / "b" / "worker", "b1", scans["tuned-ready"])
+    _write(base, "top", scans["tuned-ready"])
+    loose = _write(tmp_path / "elsewhere" / "gpu", "g1", scans["tuned-ready"])
+    run = cli("fleet", str(base), str(loose), "--format", "json")
+    assert run.code == 0, run.err
+    pools = {pool["name"]: [n["node"] for n in pool["nodes"]] for pool in run.json()["pools"]}
+    assert pools == {"a/worker": ["a1"], "b/worker": ["b1"], "reports": ["top"], "gpu": ["g1"]}
+    # A directory given itself is named after itself; the same name under two arguments is
+    # one pool.
+    run = cli("fleet", str(base / "a" / "worker"), str(base / "b" / "worker"), "--format", "json")
+    (pool,) = run.json()["pools"]
+    assert pool["name"] == "worker" and [n["node"] for n in pool["nodes"]] == ["a1", "b1"]
+
+
+# -- RAM of the nodes of a pool (review #6, finding 2) ----------------------------------------
+def test_nodes_of_a_pool_with_different_ram_get_a_warning(cli, tmp_path: Path, scans) -> None:
+    pool = tmp_path / "worker"
+    _write(pool, "big1", scans["tuned-ready"], mem_total_kib=128647168)
+    _write(pool, "big2", scans["tuned-ready"], mem_total_kib=128647168 - 512 * 1024)
+    _write(pool, "small", scans["tuned-ready"], mem_total_kib=65011712)
+    warning = (
+        "nodes differ in RAM (MemTotal 62.0 GiB on small … 122.7 GiB on big1): a MachineConfig "
+        "applies the ttm.pages_limit of the node it was made on to every node of the pool; "
+        "make it on small (the least RAM), or split the pool"
+    )
+    run = cli("fleet", str(pool))
+    assert f"  warning: {warning}" in run.out.splitlines()
+    assert "  RAM: 122.2 GiB ×1 · 122.7 GiB ×1 · 62.0 GiB ×1  (differs: big1, small)" in run.out
+    summary = cli("fleet", str(pool), "--format", "json").json()
+    (worker,) = summary["pools"]
+    assert worker["warnings"] == [warning]
+    assert [n["mem_total_kib"] for n in worker["nodes"]] == [128647168, 128122880, 65011712]
+    # Half a GiB apart (kernel reservations, firmware): no warning.
+    (pool / "small.json").unlink()
+    (worker,) = cli("fleet", str(pool), "--format", "json").json()["pools"]
+    assert worker["warnings"] == []
+    assert "warning:" not in cli("fleet", str(pool)).out
+
+
+def test_the_readme_collection_loop_keeps_the_newest_report_per_node(tmp_path: Path, scans) -> None:
+    """The README's `oc` loop, run against a fake `oc`: node w1 has an old pod (not ready) and
+    a newer one from a re-run Job (ready); what is collected is the newer."""
+    import os
+    import re
+    import shutil
+    import subprocess
+
+    readme = (REPO / "README.md").read_text()
+    match = re.search(r"\nmkdir -p reports/worker .*?; done\n", readme, re.S)
+    assert match, "the collection loop is not in the README"
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    old, new = dict(scans["stock-128g"]), dict(scans["tuned-ready"])
+    for pod, report, when in (
+        ("pod-old", old, "2026-01-01T10:00:00Z"),
+        ("pod-new", new, "2026-01-02T10:00:00Z"),
+    ):
+        data = json.loads(json.dumps(report))
+        data["host"]["hostname"] = "w1"
+        data["generated"] = when
+        (logs / pod).write_text(json.dumps(data))
+    fake = tmp_path / "bin" / "oc"
+    fake.parent.mkdir()
+    # Pods in creation order (what --sort-by asks for); `logs` prints a pod's report.
+    fake.write_text(
+        "#!/bin/sh\n"
+        'case "$1" in\n'
+        '  get) case "$*" in *--sort-by=.metadata.creationTimestamp*) ;; *) exit 9;; esac\n'
+        '       printf "w1 pod-old\\nw2 pod-w2\\nw1 pod-new\\n";;\n'
+        f'  logs) cat "{logs}/$4" 2>/dev/null || echo "{{}}";;\n'
+        "esac\n"
+    )
+    fake.chmod(0o755)
+    env = {**os.environ, "PATH": f"{fake.parent}:{os.environ['PATH']}"}
+    shell = shutil.which("bash") or "/bin/sh"
+    subprocess.run([shell, "-c", match.group(0)], cwd=tmp_path, env=env, check=True)
+    collected = sorted(p.name for p in (tmp_path / "reports" / "worker").iterdir())
+    assert collected == ["w1.json", "w2.json"]
+    kept = json.loads((tmp_path / "reports" / "worker" / "w1.json").read_text())
+    assert kept["generated"] == "2026-01-02T10:00:00Z" and kept["ready"] is True

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ import yaml
 
 from hostcheck.machineconfig import (
     MachineConfigError,
+    default_name,
     machineconfig,
     machineconfig_notes,
     to_yaml,
@@ -33,6 +35,7 @@ SCHEMAS = REPO / "tests" / "data" / "schemas"  # copies of ../shared/schemas
 GOLDEN = REPO / "tests" / "data" / "machineconfig"
 MODPROBE = "/etc/modprobe.d/zz-hostcheck.conf"
 SYSCTL = "/etc/sysctl.d/zz-hostcheck.conf"
+DEFAULT_NAME = re.compile(r"99-worker-hostcheck-[0-9a-f]{8}")
 
 
 def _crd_schema() -> dict[str, Any]:
@@ -82,7 +85,8 @@ def test_machineconfig_of_each_fixture_matches_golden_and_validates(cli, name: s
     _check_golden(GOLDEN / f"{name}.notes.txt", run.err)
     obj = yaml.safe_load(run.out)
     assert_valid_machineconfig(obj)
-    assert obj["metadata"]["name"] == "99-worker-hostcheck"
+    name_ = obj["metadata"]["name"]
+    assert DEFAULT_NAME.fullmatch(name_)
     assert obj["metadata"]["labels"]["machineconfiguration.openshift.io/role"] == "worker"
     report = cli("scan", "--fixture", name, "--format", "json").json()
     # Every kernel argument a failing finding asks for is in the MachineConfig.
@@ -95,7 +99,12 @@ def test_machineconfig_of_each_fixture_matches_golden_and_validates(cli, name: s
     assert wanted <= set(obj["spec"].get("kernelArguments", []))
     for entry in obj["spec"]["config"].get("storage", {}).get("files", []):
         assert entry["mode"] == 0o644
-        assert _data_url_bytes(entry["contents"]["source"]).startswith(b"# hostcheck-managed")
+        assert entry["path"].endswith(f"/zz-{name_}.conf")
+        content = _data_url_bytes(entry["contents"]["source"])
+        assert content.startswith(
+            f"# hostcheck-managed: managed by MachineConfig {name_};".encode()
+        )
+        assert b"--undo" not in content  # no `hostcheck fix` on an RHCOS node
 
 
 def test_goldens_cover_the_expected_kinds_of_plan() -> None:
@@ -108,7 +117,8 @@ def test_goldens_cover_the_expected_kinds_of_plan() -> None:
     ]
     dkms = yaml.safe_load((GOLDEN / "dkms-amdttm.yaml").read_text())
     (drop_in,) = dkms["spec"]["config"]["storage"]["files"]
-    assert drop_in["path"] == SYSCTL and drop_in["mode"] == 0o644
+    assert drop_in["path"] == f"/etc/sysctl.d/zz-{dkms['metadata']['name']}.conf"
+    assert drop_in["mode"] == 0o644
     content = _data_url_bytes(drop_in["contents"]["source"])
     assert content.startswith(b"# hostcheck-managed")
     assert content.endswith(b"\nkernel.numa_balancing = 0\n")
@@ -190,9 +200,11 @@ def test_invalid_or_empty_requests_raise(kwargs: dict[str, Any], message: str) -
 
 
 def test_notes_say_how_to_batch_and_what_cannot_be_removed() -> None:
-    plain = machineconfig_notes(role="worker", name=None, kernel_args_remove=[])
+    plain = machineconfig_notes(
+        role="worker", name="99-worker-hostcheck-0a1b2c3d", kernel_args_remove=[]
+    )
     assert 'oc patch mcp/worker --type merge -p \'{"spec":{"paused":true}}\'' in plain
-    assert "oc apply -f 99-worker-hostcheck.yaml" in plain
+    assert "oc apply -f 99-worker-hostcheck-0a1b2c3d.yaml" in plain
     assert "to remove" not in plain
     removals = machineconfig_notes(role="infra", name="99-x", kernel_args_remove=["iommu"])
     assert "kernel arguments to remove: iommu." in removals
@@ -235,14 +247,15 @@ def test_fix_emits_a_valid_machineconfig_from_the_plan() -> None:
     assert run.code == 0, run.err
     obj = yaml.safe_load(run.out)
     assert_valid_machineconfig(obj)
-    assert obj["metadata"]["name"] == "99-worker-hostcheck"
+    name = obj["metadata"]["name"]
+    assert DEFAULT_NAME.fullmatch(name)
     assert obj["spec"]["kernelArguments"] == [
         "amdgpu.cwsr_enable=0",
         "amdttm.pages_limit=29884416",
         "amdttm.page_pool_size=29884416",
     ]
     files = obj["spec"]["config"]["storage"]["files"]
-    assert [f["path"] for f in files] == ["/etc/sysctl.d/zz-hostcheck.conf"]
+    assert [f["path"] for f in files] == [f"/etc/sysctl.d/zz-{name}.conf"]
     assert "pause the pool" in run.err
 
 
@@ -253,3 +266,109 @@ def test_fix_never_emits_an_empty_machineconfig() -> None:
     assert run.code == 2
     assert run.out == ""
     assert "empty" in run.err
+
+
+# -- MachineConfigs accumulate (review #6, finding 2) ----------------------------------------
+def _emit(cli, *args: str) -> tuple[dict[str, Any], str]:
+    run = cli("fix", "--emit", "machineconfig", *args)
+    assert run.code == 0, run.err
+    obj: dict[str, Any] = yaml.safe_load(run.out)
+    assert_valid_machineconfig(obj)
+    return obj, run.err
+
+
+def _pool_state(*applied: dict[str, Any]) -> tuple[list[str], dict[str, bytes]]:
+    """What the MCO renders for a pool after `oc apply` of each object in turn: an object
+    replaces the one of the same name; the rest are merged in name order, kernel arguments
+    appended, and for a file path the last MachineConfig that writes it wins."""
+    by_name = {obj["metadata"]["name"]: obj for obj in applied}
+    kargs: list[str] = []
+    files: dict[str, bytes] = {}
+    for name in sorted(by_name):
+        spec = by_name[name]["spec"]
+        kargs += spec.get("kernelArguments", [])
+        for entry in spec["config"].get("storage", {}).get("files", []):
+            files[entry["path"]] = _data_url_bytes(entry["contents"]["source"])
+    return kargs, files
+
+
+def test_a_later_machineconfig_adds_to_the_first_instead_of_replacing_it(cli) -> None:
+    """First the whole plan; later, once the node has rebooted into it, the plan asks only for
+    what is still missing (here: --only perf.iommu). Applying the second must not take the
+    first one's ttm arguments off the pool."""
+    first, _ = _emit(cli, "--fixture", "stock-128g")
+    later, _ = _emit(cli, "--fixture", "stock-128g", "--only", "perf.iommu")
+    assert later["spec"]["kernelArguments"] == ["amd_iommu=off"]
+    assert first["metadata"]["name"] != later["metadata"]["name"]
+    kargs, _files = _pool_state(first, later)
+    assert {"ttm.pages_limit=29884416", "ttm.page_pool_size=29884416", "amd_iommu=off"} <= set(
+        kargs
+    )
+    # The same fix twice is the same object: applying it again changes nothing.
+    again, _ = _emit(cli, "--fixture", "stock-128g")
+    assert again == first
+
+
+def test_drop_ins_of_two_machineconfigs_do_not_overwrite_each_other(cli) -> None:
+    """The MCO lets the last MachineConfig that writes a path win: each writes its own."""
+    ttm, _ = _emit(cli, "--fixture", "stock-128g", "--module-options", "modprobe")
+    cwsr, _ = _emit(cli, "--fixture", "rocm5590-mes-hang", "--module-options", "modprobe")
+    _kargs, files = _pool_state(ttm, cwsr)
+    modprobe = b"".join(content for path, content in files.items() if "/modprobe.d/" in path)
+    assert b"options ttm page_pool_size=29884416 pages_limit=29884416\n" in modprobe
+    assert b"options amdgpu cwsr_enable=0\n" in modprobe
+
+
+def test_default_name_hashes_the_settings_not_comments_or_file_names() -> None:
+    base = default_name("worker", ["amd_iommu=off"], [(SYSCTL, b"# one\nvm.x = 1\n")])
+    assert DEFAULT_NAME.fullmatch(base)
+    renamed = default_name(
+        "worker", ["amd_iommu=off"], [("/etc/sysctl.d/zz-other.conf", b"# two\n\nvm.x = 1\n")]
+    )
+    assert renamed == base
+    assert default_name("worker", ["amd_iommu=off"], [(SYSCTL, b"vm.x = 2\n")]) != base
+    assert default_name("worker", ["amd_iommu=on"], [(SYSCTL, b"vm.x = 1\n")]) != base
+    assert default_name("worker", ["amd_iommu=off"], [(MODPROBE, b"vm.x = 1\n")]) != base
+    assert default_name("gpu", ["amd_iommu=off"], [(SYSCTL, b"vm.x = 1\n")]).startswith(
+        "99-gpu-hostcheck-"
+    )
+
+
+def test_notes_say_how_to_list_and_prune_hostcheck_machineconfigs(cli) -> None:
+    obj, notes = _emit(cli, "--fixture", "stock-128g")
+    name = obj["metadata"]["name"]
+    assert f"oc apply -f {name}.yaml" in notes
+    assert "adds to earlier hostcheck MachineConfigs" in notes
+    assert (
+        "oc get machineconfig -l app.kubernetes.io/managed-by=hostcheck,"
+        "machineconfiguration.openshift.io/role=worker" in notes
+    )
+    assert "oc delete machineconfig NAME" in notes
+    _obj, named = _emit(cli, "--fixture", "stock-128g", "--name", "99-worker-strix")
+    assert "`oc apply` replaces any MachineConfig called 99-worker-strix" in named
+
+
+def test_notes_warn_that_ram_sized_limits_apply_to_the_whole_pool(cli) -> None:
+    _obj, notes = _emit(cli, "--fixture", "stock-128g")
+    assert (
+        "Sized from the RAM of the node scanned (MemTotal 122.7 GiB): ttm.pages_limit, "
+        "ttm.page_pool_size.\nThe MachineConfig gives them to every node of the worker pool"
+    ) in notes
+    assert "make the MachineConfig on the node with the\nleast RAM" in notes
+    _obj, modprobe = _emit(cli, "--fixture", "stock-128g", "--module-options", "modprobe")
+    assert "(MemTotal 122.7 GiB): ttm.page_pool_size, ttm.pages_limit." in modprobe
+    _obj, iommu_only = _emit(cli, "--fixture", "stock-128g", "--only", "perf.iommu")
+    assert "Sized from the RAM" not in iommu_only
+
+
+def test_plain_fix_drop_ins_still_say_how_to_undo(cli, fixture_copy) -> None:
+    """The MachineConfig's comment is for the MachineConfig only: `hostcheck fix` on a host
+    writes drop-ins that `hostcheck fix --undo` removes, and says so."""
+    root = fixture_copy("dkms-amdttm")
+    run = cli("fix", "--root", str(root))
+    assert run.code == 0, run.err
+    assert (
+        "+# hostcheck-managed: written by `hostcheck fix`; remove it with `hostcheck fix --undo`."
+        in run.out
+    )
+    assert "MachineConfig" not in run.out

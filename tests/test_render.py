@@ -19,7 +19,7 @@ SCHEMA = json.loads(resources.files("hostcheck").joinpath("schemas/report.schema
 def test_json_report_validates_against_the_shipped_schema(cli, name: str) -> None:
     report = cli("scan", "--fixture", name, "--format", "json", *expected(name)["args"]).json()
     jsonschema.validate(report, SCHEMA, cls=jsonschema.Draft202012Validator)
-    assert report["schema_version"] == "1.2"
+    assert report["schema_version"] == "1.3"
     assert report["summary"] == {
         s: sum(1 for f in report["findings"] if f["status"] == s)
         for s in SCHEMA["$defs"]["finding"]["properties"]["status"]["enum"]
@@ -30,6 +30,7 @@ def test_a_schema_1_0_report_still_validates_against_the_current_schema(cli) -> 
     """1.1 and 1.2 only added fields and statuses: what a 1.0 producer wrote stays valid."""
     report = cli("scan", "--fixture", "stock-128g", "--format", "json").json()
     report["schema_version"] = "1.0"
+    del report["generated"]
     del report["summary"]["waived"]
     del report["summary"]["fixed-pending-reboot"]
     jsonschema.validate(report, SCHEMA, cls=jsonschema.Draft202012Validator)
@@ -111,3 +112,28 @@ def test_control_characters_from_the_host_cannot_break_reports(cli, fixture_copy
     assert "\x1b" not in table.out and "\\x1b[2Jevil" in table.out
     markdown = cli("scan", "--root", str(root), "--format", "markdown")
     assert "\x1b" not in markdown.out
+
+
+def test_scan_reports_carry_their_generation_time(cli) -> None:
+    """Schema 1.3: every scan says when it ran, in UTC (`hostcheck fleet` keeps a node's newest
+    report by it)."""
+    import datetime
+
+    for name in ("stock-128g", "tuned-ready"):
+        report = cli("scan", "--fixture", name, "--format", "json").json()
+        assert report["schema_version"] == "1.3"
+        when = datetime.datetime.fromisoformat(report["generated"])
+        assert report["generated"].endswith("Z") and when.utcoffset() == datetime.timedelta(0)
+        age = datetime.datetime.now(datetime.UTC) - when
+        assert datetime.timedelta(0) <= age < datetime.timedelta(hours=1)
+
+
+def test_generated_validates_only_as_a_utc_time(cli) -> None:
+    report = cli("scan", "--fixture", "stock-128g", "--format", "json").json()
+    checker = jsonschema.Draft202012Validator(
+        SCHEMA, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
+    checker.validate(report)
+    for bad in ("2026-01-31T12:00:00+02:00", "yesterday"):
+        with pytest.raises(jsonschema.ValidationError):
+            checker.validate({**report, "generated": bad})

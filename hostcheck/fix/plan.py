@@ -84,6 +84,9 @@ class PlanOptions(NamedTuple):
     # The whole desired state, as for a MachineConfig: ignore what this host already has.
     declarative: bool = False
     exclude: tuple[str, ...] = ()
+    # With declarative: the drop-ins' first comment, after the marker (who manages the file and
+    # how it is removed); None keeps the `hostcheck fix --undo` line.
+    drop_in_note: str | None = None
 
 
 def _module_param(arg: str) -> tuple[str, str] | None:
@@ -241,8 +244,14 @@ def build(report: Report, facts: Facts, host: Host, options: PlanOptions) -> Pla
         drop_ins = tuple(
             (path, content)
             for path, content in (
-                (MODPROBE_DROPIN, _modprobe_text(modprobe).encode() if modprobe else None),
-                (SYSCTL_DROPIN, _sysctl_text(sysctl).encode() if sysctl else None),
+                (
+                    MODPROBE_DROPIN,
+                    _modprobe_text(modprobe, options.drop_in_note).encode() if modprobe else None,
+                ),
+                (
+                    SYSCTL_DROPIN,
+                    _sysctl_text(sysctl, options.drop_in_note).encode() if sysctl else None,
+                ),
             )
             if content is not None
         )
@@ -452,12 +461,15 @@ class _Boot:
             )
 
 
-def _modprobe_text(options: dict[tuple[str, str], tuple[str, str]]) -> str:
+_UNDO_NOTE = "written by `hostcheck fix`; remove it with `hostcheck fix --undo`."
+
+
+def _modprobe_text(options: dict[tuple[str, str], tuple[str, str]], note: str | None = None) -> str:
     by_module: dict[str, list[str]] = {}
     for (module, name), (value, _rule) in sorted(options.items()):
         by_module.setdefault(module, []).append(f"{name}={value}")
     lines = [
-        f"{MARKER}: written by `hostcheck fix`; remove it with `hostcheck fix --undo`.",
+        f"{MARKER}: {note or _UNDO_NOTE}",
         "# Named zz- so that kmod reads it after the other modprobe.d files: its values win.",
     ]
     lines += [f"options {module} {' '.join(values)}" for module, values in by_module.items()]
@@ -501,9 +513,9 @@ def _initramfs(facts: Facts, loader: str, created: bool) -> Command:
     return Command(argv, why, argv)
 
 
-def _sysctl_text(values: dict[str, str]) -> str:
+def _sysctl_text(values: dict[str, str], note: str | None = None) -> str:
     lines = [
-        f"{MARKER}: written by `hostcheck fix`; remove it with `hostcheck fix --undo`.",
+        f"{MARKER}: {note or _UNDO_NOTE}",
         "# Named zz- so that it is read after the other sysctl.d files: its values win.",
         *(f"{key} = {value}" for key, value in sorted(values.items())),
     ]

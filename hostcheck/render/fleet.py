@@ -8,7 +8,9 @@ from typing import Any
 
 from hostcheck.fleet import INCONSISTENT, Fleet, Pool
 
-SCHEMA_VERSION = "1.0"
+# 1.1: a node's "generated" and "mem_total_kib", versions.ram, a pool's "warnings" and the
+# top-level "superseded" (older reports of a node, left out).
+SCHEMA_VERSION = "1.1"
 _SHOWN_NODES = 5  # nodes named per table cell before "+N more"
 
 
@@ -24,6 +26,10 @@ def to_dict(fleet: Fleet) -> dict[str, Any]:
         ),
         "pools": [_pool_dict(pool) for pool in fleet.pools],
         "unreadable": [{"file": u.source, "reason": u.reason} for u in fleet.unreadable],
+        "superseded": [
+            {"file": s.source, "node": s.node, "generated": s.generated, "kept": s.kept}
+            for s in fleet.superseded
+        ],
     }
 
 
@@ -38,6 +44,8 @@ def _pool_dict(pool: Pool) -> dict[str, Any]:
                 "kernel": node.kernel,
                 "rocm": node.rocm,
                 "mes_firmware": node.mes_firmware,
+                "generated": node.generated,
+                "mem_total_kib": node.mem_total_kib,
                 "failing": sorted(r for r, s in node.statuses.items() if s == "fail"),
             }
             for node in pool.nodes
@@ -48,6 +56,7 @@ def _pool_dict(pool: Pool) -> dict[str, Any]:
             for row in pool.rules
         ],
         "versions": {what: dict(spread) for what, spread in pool.versions.items()},
+        "warnings": list(pool.warnings),
     }
 
 
@@ -66,6 +75,13 @@ def render_table(fleet: Fleet) -> str:
     if fleet.unreadable:
         out += ["", f"left out ({len(fleet.unreadable)}):"]
         out += [f"  {_clean(u.source)}: {u.reason}" for u in fleet.unreadable]
+    if fleet.superseded:
+        out += ["", f"older reports left out ({len(fleet.superseded)}):"]
+        out += [
+            f"  {_clean(s.source)}: node {_clean(s.node)}, generated {_clean(s.generated)}; "
+            f"kept the newer {_clean(s.kept)}"
+            for s in fleet.superseded
+        ]
     return "\n".join(out) + "\n"
 
 
@@ -86,7 +102,9 @@ def _pool_table(pool: Pool) -> list[str]:
             cells.append(f"{len(nodes)} {status}{names}")
         lines.append(f"  {row.rule:<{width}}  {row.verdict:<12}  {' · '.join(cells)}")
     for what, spread in pool.versions.items():
-        label = {"kernel": "kernel", "rocm": "ROCm", "mes_firmware": "MES firmware"}[what]
+        label = {"kernel": "kernel", "rocm": "ROCm", "mes_firmware": "MES firmware", "ram": "RAM"}[
+            what
+        ]
         parts = [f"{_clean(version)} ×{len(nodes)}" for version, nodes in spread.items()]
         odd = [node for nodes in list(spread.values())[1:] for node in nodes]
         mark = f"  (differs: {_names(odd)})" if odd else ""
@@ -94,6 +112,7 @@ def _pool_table(pool: Pool) -> list[str]:
     not_ready = [node.node for node in pool.nodes if not node.ready]
     if not_ready:
         lines.append(f"  not ready: {_names(not_ready)}")
+    lines += [f"  warning: {_clean(warning)}" for warning in pool.warnings]
     return lines
 
 

@@ -11,14 +11,17 @@ from hostcheck.model import Report
 # 1.2: status "waived", summary.waived, a finding's optional "waiver" object (config file
 # waivers), the optional top-level "waivers" list (every waiver of the config file, expired
 # or not, whatever its rule's status) and the optional "monitor" object of reports that
-# `hostcheck monitor` stores.
-SCHEMA_VERSION = "1.2"
+# `hostcheck monitor` stores. 1.3: the optional top-level "generated" (RFC 3339 UTC): when
+# the scan ran.
+SCHEMA_VERSION = "1.3"
 
 
 def to_dict(report: Report) -> dict[str, Any]:
+    generated = {"generated": report.generated} if report.generated is not None else {}
     data: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "hostcheck", "version": report.tool_version},
+        **generated,
         "host": {
             "hostname": report.hostname,
             "kernel_release": report.kernel_release,
