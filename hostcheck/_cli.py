@@ -778,7 +778,7 @@ def cmd_snapshot(args: argparse.Namespace, shown_root: str | None = None) -> int
     # Written aside and moved into place at the end: an interrupted snapshot (Ctrl-C, SIGTERM,
     # a full disk) leaves nothing behind, not a half-written one.
     final = os.path.realpath(output) if not tarball else output
-    with exit_on_termination():
+    with exit_on_termination() as termination:
         try:
             if tarball:
                 staging = tempfile.mkdtemp(prefix="hostcheck-snapshot-")
@@ -799,7 +799,8 @@ def cmd_snapshot(args: argparse.Namespace, shown_root: str | None = None) -> int
         except OSError as exc:
             raise UsageError(f"--output {output}: {exc.strerror or exc}") from None
         finally:
-            shutil.rmtree(staging, ignore_errors=True)
+            with termination.held():
+                shutil.rmtree(staging, ignore_errors=True)
     redacted = ", ".join(
         f"{counts['values']} {kind}"
         for kind, counts in (written.redaction or {}).items()

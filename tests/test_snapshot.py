@@ -932,12 +932,34 @@ def test_a_terminated_snapshot_leaves_nothing(tmp_path: Path) -> None:
     assert list(private.iterdir()) == []
 
 
-@pytest.mark.parametrize("existing", [False, True])
-def test_an_interrupted_snapshot_directory_is_not_left_half_written(
-    cli, tmp_path: Path, monkeypatch, existing: bool
+def test_a_signal_during_cleanup_waits_for_it() -> None:
+    """A second SIGTERM while the private copy is being removed: the removal finishes, then
+    the program ends as the signal asks; outside, the old handler is back."""
+    import signal
+
+    from hostcheck.snapshot.archive import Terminated, exit_on_termination
+
+    before = signal.getsignal(signal.SIGTERM)
+    cleaned = []
+    with (
+        pytest.raises(Terminated) as ended,
+        exit_on_termination() as termination,
+        termination.held(),
+    ):
+        os.kill(os.getpid(), signal.SIGTERM)
+        for _ in range(1000):  # the handler runs between bytecodes: it has run by now
+            pass
+        cleaned.append(True)
+    assert cleaned == [True] and ended.value.code == 128 + signal.SIGTERM
+    assert signal.getsignal(signal.SIGTERM) == before
+
+
+@pytest.mark.parametrize("output", ["new directory", "empty directory", "tarball"])
+def test_an_interrupted_snapshot_is_not_left_half_written(
+    cli, tmp_path: Path, monkeypatch, output: str
 ) -> None:
-    """Ctrl-C in the middle of `snapshot -o DIR`: nothing at DIR (or the empty directory that
-    was there), and no temporary sibling."""
+    """Ctrl-C in the middle of `snapshot -o DIR|FILE`: nothing at DIR (or the empty directory
+    that was there), no tarball, and no temporary sibling or staging copy."""
     import hostcheck.snapshot
 
     original = hostcheck.snapshot.write_plan
@@ -947,22 +969,27 @@ def test_an_interrupted_snapshot_directory_is_not_left_half_written(
         raise KeyboardInterrupt
 
     monkeypatch.setattr(hostcheck.snapshot, "write_plan", interrupted)
-    out = tmp_path / "parent" / "snap"
-    if existing:
-        out.mkdir(parents=True)
+    staging = tmp_path / "tmp"
+    staging.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(staging))
+    out = tmp_path / "parent" / ("snap.tar.gz" if output == "tarball" else "snap")
+    out.parent.mkdir()
+    if output == "empty directory":
+        out.mkdir()
     run = cli("snapshot", "--fixture", "stock-128g", "-o", str(out))
     assert run.code == 130 and "interrupted" in run.err
-    if existing:
+    if output == "empty directory":
         assert out.is_dir() and list(out.iterdir()) == []
         assert list(out.parent.iterdir()) == [out]
     else:
         assert not out.exists()
         assert list(out.parent.iterdir()) == []
-    monkeypatch.undo()
+    assert list(staging.iterdir()) == []
+    monkeypatch.setattr(hostcheck.snapshot, "write_plan", original)
     run = cli("snapshot", "--fixture", "stock-128g", "-o", str(out))
     assert run.code == 0, run.err
-    assert (out / ".hostcheck" / "snapshot.json").is_file()
-    assert list(out.parent.iterdir()) == [out]
+    assert out.is_file() if output == "tarball" else (out / ".hostcheck/snapshot.json").is_file()
+    assert list(out.parent.iterdir()) == [out] and list(staging.iterdir()) == []
 
 
 @pytest.mark.parametrize("kind", ["directory", "tarball"])
