@@ -734,7 +734,7 @@ def cmd_snapshot(args: argparse.Namespace, shown_root: str | None = None) -> int
 
     from hostcheck.host import HostError
     from hostcheck.snapshot import take, write_tree
-    from hostcheck.snapshot.archive import write_tarball
+    from hostcheck.snapshot.archive import exit_on_termination, write_tarball
 
     from_archive = _archive_root(args, cmd_snapshot)
     if from_archive is not None:
@@ -757,22 +757,32 @@ def cmd_snapshot(args: argparse.Namespace, shown_root: str | None = None) -> int
         )
     except HostError as exc:
         raise UsageError(str(exc)) from None
-    created = not os.path.exists(output)
-    staging = tempfile.mkdtemp(prefix="hostcheck-snapshot-") if tarball else output
-    try:
-        if not tarball:
-            os.makedirs(output, exist_ok=True)
-        written = write_tree(recording, staging)
-        if tarball:
-            top = os.path.basename(output).removesuffix(".gz").removesuffix(".tgz")
-            write_tarball(staging, output, top.removesuffix(".tar"), recording.taken_at)
-    except OSError as exc:
-        if not tarball and created:
-            shutil.rmtree(output, ignore_errors=True)
-        raise UsageError(f"--output {output}: {exc.strerror or exc}") from None
-    finally:
-        if tarball:
-            shutil.rmtree(staging, ignore_errors=True)
+    # Written aside and moved into place at the end: an interrupted snapshot (Ctrl-C, SIGTERM,
+    # a full disk) leaves nothing behind, not a half-written one.
+    final = os.path.realpath(output) if not tarball else output
+    with exit_on_termination() as termination:
+        try:
+            if tarball:
+                staging = tempfile.mkdtemp(prefix="hostcheck-snapshot-")
+            else:
+                os.makedirs(os.path.dirname(final), exist_ok=True)
+                staging = tempfile.mkdtemp(
+                    prefix=f".{os.path.basename(final)}.", dir=os.path.dirname(final)
+                )
+        except OSError as exc:
+            raise UsageError(f"--output {output}: {exc.strerror or exc}") from None
+        try:
+            written = write_tree(recording, staging)
+            if tarball:
+                top = os.path.basename(output).removesuffix(".gz").removesuffix(".tgz")
+                write_tarball(staging, output, top.removesuffix(".tar"), recording.taken_at)
+            else:
+                os.replace(staging, final)  # over an empty directory too
+        except OSError as exc:
+            raise UsageError(f"--output {output}: {exc.strerror or exc}") from None
+        finally:
+            with termination.held():
+                shutil.rmtree(staging, ignore_errors=True)
     redacted = ", ".join(
         f"{counts['values']} {kind}"
         for kind, counts in (written.redaction or {}).items()

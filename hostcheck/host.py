@@ -232,7 +232,9 @@ class Host:
         return os.path.join(self.root, *resolved)
 
     def _record_path(self, name: str) -> str:
-        return os.path.join(self.root, RECORD_DIR, name)
+        """A recorded item's real path, resolved as every host path is (a snapshot is untrusted:
+        a link named .hostcheck must not lead a read outside the root)."""
+        return self.path(f"/{RECORD_DIR}/{name}")
 
     # -- files ----------------------------------------------------------------------------
     def read_text(self, host_path: str, *, limit: int = MAX_READ_BYTES) -> Value[str] | Unavailable:
@@ -495,7 +497,7 @@ class Host:
         """Whether a non-live root holds the output (or the failure) of command ``name``."""
         path = f"/{RECORD_DIR}/commands/{name}.txt"
         return not self.live and (
-            self._replayed_unavailable(path) is not None or os.path.isfile(self._real(path))
+            self._replayed_unavailable(path) is not None or os.path.isfile(self.path(path))
         )
 
     def execute(self, argv: Sequence[str], timeout: float) -> Value[CommandOutput] | Unavailable:

@@ -318,7 +318,39 @@ SECRETS = {
     "usb serial": "AB12CD34EF56",
     "token": "hf_aBcDeFgHiJkLmNoPqRsTuVwXyZ012345",
     "api key": "sk-live-0123456789abcdef",
+    # found where a whole-word search does not look: LVM names (rhel_HOST-root), systemd's
+    # \x2d escapes, LUKS names (luks-UUID), FAT ids, interface names made of the MAC address
+    "short hostname": "saross-zbook",
+    "luks uuid": "5d7e6f80-91a2-4b3c-8d4e-5f60718293a4",
+    "fat uuid": "ABCD-1234",
+    "usb nic mac": "00:e0:4c:68:00:01",
+    "wifi mac": "a0:b1:c2:d3:e4:f5",
+    # a directory (LDAP, SSSD) user, not in /etc/passwd, in a process environment
+    "ldap user": "mkowalski",
+    # where the user logged in from (SSH_CONNECTION, SSH_CLIENT) and a server in the kernel log
+    "ssh client": "203.0.113.77",
+    "ssh server": "10.20.30.40",
+    "ssh client v6": "2a02:8071:5e1:a700::7",
+    "nfs server": "172.16.44.9",
 }
+
+
+def _escaped(value: str) -> str:
+    """How systemd writes a value in a unit name: "-" as \\x2d."""
+    return value.replace("-", "\\x2d")
+
+
+# Other forms of the values above, none of which may be left either.
+OTHER_FORMS = [
+    _escaped(SECRETS["short hostname"]),
+    "saross--zbook",  # device-mapper doubles the "-" of LVM names
+    _escaped(SECRETS["root uuid"]),
+    _escaped(SECRETS["luks uuid"]),
+    SECRETS["root uuid"].upper(),
+    "00e04c680001",
+    "a0b1c2d3e4f5",
+    "/home/mkowalski",
+]
 
 
 def _identifying_host(fixture_copy) -> Path:
@@ -337,7 +369,10 @@ def _identifying_host(fixture_copy) -> Path:
     (root / "etc/group").write_text(group + f"{s['user']}:x:1001:\n")
     cmdline = (root / "proc/cmdline").read_text()
     cmdline = re.sub(
-        r"root=UUID=\S+", f"root=UUID={s['root uuid']} resume=UUID={s['resume uuid']}", cmdline
+        r"root=UUID=\S+",
+        f"root=UUID={s['root uuid']} resume=UUID={s['fat uuid']} rd.luks.uuid=luks-{s['luks uuid']}"
+        f" rd.lvm.lv=ubuntu_{s['short hostname']}/root",
+        cmdline,
     )
     (root / "proc/cmdline").write_text(cmdline)
     dmesg = (root / ".hostcheck/dmesg.txt").read_text()
@@ -349,11 +384,31 @@ def _identifying_host(fixture_copy) -> Path:
         f"[    6.200000] usb 3-1: SerialNumber: {s['usb serial']}\n"
         f"[    7.300000] systemd[1]: Hostname set to <{s['hostname']}>.\n"
         f"[    8.400000] EXT4-fs (nvme0n1p2): mounted filesystem {s['root uuid']} r/w.\n"
+        f"[    8.500000] Adding 8388604k swap on /dev/disk/by-uuid/{s['resume uuid']}.\n"
+        f"[    8.600000] systemd[1]: Found device dev-disk-by\\x2duuid-{_escaped(s['root uuid'])}"
+        ".device - Samsung SSD 990 PRO 2TB.\n"
+        f"[    8.700000] systemd[1]: Starting systemd-cryptsetup@luks\\x2d"
+        f"{_escaped(s['luks uuid'])}.service - Cryptography Setup...\n"
+        f"[    8.800000] systemd[1]: Found device dev-mapper-rhel_{_escaped(s['short hostname'])}"
+        f"\\x2droot.device - /dev/mapper/rhel_{s['short hostname'].replace('-', '--')}-root.\n"
+        f"[    8.900000] EXT4-fs (dm-1): mounted /dev/mapper/rhel_{s['short hostname']}-root\n"
+        f"[    9.000000] r8152 2-1:1.0 enx{s['usb nic mac'].replace(':', '')}: renamed from eth0\n"
+        f"[    9.100000] iwlwifi 0000:c2:00.0 wlx{s['wifi mac'].replace(':', '')}: renamed from wlan0\n"
+        f"[    9.200000] FAT-fs (nvme0n1p1): mounting UUID={s['root uuid'].upper()}\n"
+        f"[    9.300000] nfs: server {s['nfs server']} not responding, still trying\n"
+        f"[    9.400000] IPv6: {s['ssh client v6']} duplicate address detected\n"
     )
     (root / ".hostcheck/dmesg.txt").write_text(dmesg)
     (root / ".hostcheck/user").write_text(s["user"] + "\n")
     environ = (root / "proc/2211/environ").read_bytes()
     environ += f"HOME=/home/{s['user']}\0HF_TOKEN={s['token']}\0HOSTNAME={s['hostname']}\0".encode()
+    # started from an SSH session of a directory user
+    environ = environ.replace(b"HOME=/home/llm", f"HOME=/home/{s['ldap user']}".encode())
+    ssh_connection = f"{s['ssh client']} 51234 {s['ssh server']} 22"
+    environ += (
+        f"USER={s['ldap user']}\0LOGNAME={s['ldap user']}\0SSH_CONNECTION={ssh_connection}\0"
+        f"SSH_CLIENT={s['ssh client v6']} 51234 22\0"
+    ).encode()
     (root / "proc/2211/environ").write_bytes(environ)
     argv = (root / "proc/2211/cmdline").read_bytes()
     (root / "proc/2211/cmdline").write_bytes(argv + f"--api-key\0{s['api key']}\0".encode())
@@ -369,16 +424,20 @@ def test_redaction_leaves_no_identifying_value_and_keeps_the_verdicts(
     run = cli("snapshot", "--root", str(root), "-o", str(tarball))
     assert run.code == 0, run.err
     assert_absent(tarball, list(SECRETS.values()))
-    # and as raw bytes (not only as words), for every value longer than a common word
+    # and as raw bytes (not only as words), in every form, for every value
     for where, data in all_bytes(tarball):
-        for value in SECRETS.values():
+        for value in [*SECRETS.values(), *OTHER_FORMS]:
             assert value.encode() not in data, f"{value!r} in {where}"
 
     recording = take(str(root))
     assert recording.redactor is not None
     mapping = recording.redactor.mapping
     assert mapping[SECRETS["hostname"]] == "host-1"
-    assert {mapping[SECRETS["user"]], mapping["llm"]} == {"user-1", "user-2"}
+    assert {mapping[SECRETS["user"]], mapping["llm"], mapping[SECRETS["ldap user"]]} == {
+        "user-1",
+        "user-2",
+        "user-3",
+    }
     assert set(SECRETS.values()) <= set(mapping)
 
     replay_code, replayed = scan(cli, "--root", str(tarball))
@@ -403,9 +462,24 @@ def test_redaction_leaves_no_identifying_value_and_keeps_the_verdicts(
         "MAC address",
         "serial number",
         "secret",
+        "short UUID",
+        "IPv4 address",
+        "IPv6 address",
     ):
         assert replaced[kind]["values"] >= 1, kind
-    assert "redacted: " in run.out and "2 user name" in run.out
+    assert "redacted: " in run.out and "3 user name" in run.out
+    # each form of a value became the same form of its token, so the replay still agrees
+    with tarfile.open(tarball) as tar:
+        dmesg = tar.extractfile(f"{top}/.hostcheck/dmesg.txt").read().decode()  # type: ignore[union-attr]
+        cmdline = tar.extractfile(f"{top}/proc/cmdline").read().decode()  # type: ignore[union-attr]
+    host, luks = mapping[SECRETS["short hostname"]], mapping[SECRETS["luks uuid"]]
+    assert f"rd.lvm.lv=ubuntu_{host}/root" in cmdline and f"luks-{luks}" in cmdline
+    assert f"rhel_{_escaped(host)}\\x2droot" in dmesg
+    assert f"rhel_{host.replace('-', '--')}-root" in dmesg
+    assert f"luks\\x2d{_escaped(luks)}.service" in dmesg
+    assert f"enx{mapping[SECRETS['usb nic mac']].replace(':', '')}:" in dmesg
+    assert f"nfs: server {mapping[SECRETS['nfs server']]} not" in dmesg
+    assert mapping[SECRETS["nfs server"]].startswith("192.0.2.")
 
 
 def test_no_redact_keeps_the_values(cli, fixture_copy, tmp_path: Path) -> None:
@@ -570,7 +644,10 @@ def test_oversized_total_and_too_many_members_are_refused(tmp_path: Path) -> Non
     assert Path(extract(str(archive), str(tmp_path / "c"))).name == "snap"  # within the limits
 
 
-@pytest.mark.parametrize("damage", ["truncated", "corrupt", "not an archive", "empty"])
+@pytest.mark.parametrize(
+    "damage",
+    ["truncated", "first 100 bytes", "first 10 bytes", "corrupt", "not an archive", "empty"],
+)
 def test_damaged_archive_is_refused_with_one_line(cli, tmp_path: Path, damage: str) -> None:
     good = tmp_path / "good.tar.gz"
     assert cli("snapshot", "--fixture", "stock-128g", "-o", str(good)).code == 0
@@ -578,6 +655,8 @@ def test_damaged_archive_is_refused_with_one_line(cli, tmp_path: Path, damage: s
     bad = tmp_path / "bad.tar.gz"
     if damage == "truncated":
         bad.write_bytes(data[: len(data) // 2])
+    elif damage.startswith("first "):
+        bad.write_bytes(data[: int(damage.split()[1])])  # cut inside the first header
     elif damage == "corrupt":
         middle = len(data) // 2
         bad.write_bytes(
@@ -621,17 +700,328 @@ def test_a_snapshot_of_a_snapshot_is_the_same_snapshot(cli, tmp_path: Path) -> N
     assert len(tree(first)) > 20
 
 
-@pytest.mark.parametrize("layout", ["one top directory", "members at the top"])
-def test_a_tree_packed_with_tar_is_read_too(cli, tmp_path: Path, layout: str) -> None:
-    """A fixture or snapshot directory packed by hand with GNU tar replays like the tree."""
+@pytest.mark.parametrize(
+    ("layout", "compression"),
+    [
+        ("one top directory", "z"),
+        ("members at the top", "z"),
+        ("one top directory", ""),
+        ("one top directory", "bz2"),
+        ("one top directory", "xz"),
+    ],
+)
+def test_a_tree_packed_with_tar_is_read_too(
+    cli, tmp_path: Path, layout: str, compression: str
+) -> None:
+    """A fixture or snapshot directory packed by hand with GNU tar (gzip or not compressed) or
+    another tool (bzip2, xz: here Python's, as CI may lack the programs) replays like the tree."""
     import subprocess
 
-    archive = tmp_path / "packed.tgz"
-    if layout == "one top directory":
-        argv = ["tar", "czf", str(archive), "-C", str(FIXTURES), "stock-128g"]
+    archive = tmp_path / "packed.tar"
+    if compression in ("bz2", "xz"):
+        with tarfile.open(archive, f"w:{compression}") as tar:
+            tar.add(FIXTURES / "stock-128g", arcname="stock-128g")
     else:
-        argv = ["tar", "czf", str(archive), "-C", str(FIXTURES / "stock-128g"), "."]
-    subprocess.run(argv, check=True)
+        if layout == "one top directory":
+            source = ["-C", str(FIXTURES), "stock-128g"]
+        else:
+            source = ["-C", str(FIXTURES / "stock-128g"), "."]
+        subprocess.run(["tar", f"c{compression}f", str(archive), *source], check=True)
     _, original = scan(cli, "--fixture", "stock-128g")
     code, replayed = scan(cli, "--root", str(archive))
     assert code == 1 and comparable(replayed) == comparable(original)
+
+
+def test_links_that_lead_out_only_together_are_refused(cli, tmp_path: Path, monkeypatch) -> None:
+    """Each link passes a check of its text; unpacked, `.hostcheck` leads outside the private
+    directory (zz/b is the unpacked root, and ../../tmp/secret two levels above it), where a
+    replay would read devices.json and unreadable.json. Refused after unpacking."""
+    work = tmp_path / "work"  # the private directory is made here: work/hostcheck-snapshot-*
+    work.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(work))
+    secret = tmp_path / "tmp" / "secret"  # what work/hostcheck-snapshot-*/../../tmp/secret names
+    secret.mkdir(parents=True)
+    (secret / "unreadable.json").write_text(
+        json.dumps({"/proc/cmdline": {"reason": "permission", "source": "x", "detail": "planted"}})
+    )
+    members = [
+        (_member("top", tarfile.DIRTYPE), None),
+        (_member("top/proc/cmdline"), b"ro quiet\n"),
+        (_member("top/.hostcheck", tarfile.SYMTYPE, "zz/b/../../tmp/secret"), None),
+        (_member("top/zz", tarfile.DIRTYPE), None),
+        (_member("top/zz/b", tarfile.SYMTYPE, "../.."), None),
+    ]
+    archive = _tarball(tmp_path / "combined.tar.gz", members)
+    run = cli("scan", "--root", str(archive))
+    assert run.code == 2, run.out
+    assert "symbolic link 'top/.hostcheck' points outside the snapshot" in run.err
+    assert run.err.count("\n") == 1 and "planted" not in run.out
+    assert list(work.iterdir()) == []  # the private copy is gone
+    with pytest.raises(ArchiveError, match="points outside the snapshot"):
+        extract(str(archive), str(work / "direct"))
+
+
+def test_recorded_data_is_read_inside_the_root_only(tmp_path: Path) -> None:
+    """A snapshot directory whose .hostcheck is a link out of it: the Host resolves it inside
+    the root, as every host path, and reads nothing from outside."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "unreadable.json").write_text(
+        json.dumps({"/proc/cmdline": {"reason": "permission", "source": "x", "detail": "planted"}})
+    )
+    (outside / "devices.json").write_text(
+        json.dumps({"/dev/kfd": {"type": "char", "mode": "0666", "uid": 0, "rdev": "510:0"}})
+    )
+    (outside / "commands").mkdir()
+    (outside / "commands" / "rocminfo.txt").write_text("planted\n")
+    root = tmp_path / "snap"
+    (root / "proc").mkdir(parents=True)
+    (root / "proc" / "cmdline").write_text("ro quiet\n")
+    os.symlink("../outside", root / ".hostcheck")
+    host = Host(root)
+    assert host.read_text("/proc/cmdline") == Value("ro quiet\n", "/proc/cmdline")
+    kfd = host.stat("/dev/kfd")
+    assert isinstance(kfd, Unavailable) and kfd.reason is Reason.MISSING
+    assert not host.has_recorded_command("rocminfo")
+    assert isinstance(host.run("rocminfo", ["rocminfo"]), Unavailable)
+
+
+def _pax_bomb(path: Path, header_bytes: int, members: int = 1) -> Path:
+    """A gzip tarball whose members each carry a PAX comment of ``header_bytes``, written in
+    chunks (the archive is small; only a reader that keeps the header whole needs the memory)."""
+    with gzip.open(path, "wb", compresslevel=1) as out:
+        for i in range(members):
+            key = b" comment="
+            length = len(key) + header_bytes + 1
+            length += len(str(length + len(str(length))))
+            record_head = str(length).encode() + key
+            pax = tarfile.TarInfo(f"snap/PaxHeaders/f{i}")
+            pax.type = tarfile.XHDTYPE
+            pax.size = length
+            out.write(pax.tobuf(tarfile.USTAR_FORMAT))
+            out.write(record_head)
+            chunk = b"x" * (1 << 20)
+            left = header_bytes
+            while left:
+                out.write(chunk[: min(left, len(chunk))])
+                left -= min(left, len(chunk))
+            out.write(b"\n" + b"\0" * (-length % tarfile.BLOCKSIZE))
+            member = tarfile.TarInfo(f"snap/f{i}")
+            member.size = 1
+            out.write(member.tobuf(tarfile.USTAR_FORMAT) + b"y" + b"\0" * 511)
+        out.write(b"\0" * (2 * tarfile.BLOCKSIZE))
+    return path
+
+
+def test_a_pax_header_bomb_is_refused_without_the_memory(cli, tmp_path: Path) -> None:
+    """A small tarball declaring a 16 MiB PAX header: refused before the header is read, so
+    reading it costs nothing near 16 MiB."""
+    import tracemalloc
+
+    archive = _pax_bomb(tmp_path / "bomb.tar.gz", 16 << 20)
+    assert archive.stat().st_size < 200_000
+    tracemalloc.start()
+    try:
+        with pytest.raises(ArchiveError, match=r"header .* is larger than the 1048576 bytes"):
+            extract(str(archive), str(tmp_path / "a"))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 << 20, f"{peak} bytes used"
+    run = cli("scan", "--root", str(archive))
+    assert run.code == 2 and "is larger than the 1048576 bytes a snapshot header" in run.err
+    assert run.err.count("\n") == 1
+    # within the limits, the same layout unpacks (PAX comments are legitimate)
+    small = _pax_bomb(tmp_path / "fine.tar.gz", 1000)
+    assert Path(extract(str(small), str(tmp_path / "b"))).name == "snap"
+    with pytest.raises(ArchiveError, match="larger than the 999 bytes"):
+        extract(str(small), str(tmp_path / "c"), max_header=999)
+
+
+def test_the_decompressed_stream_is_bounded_with_its_headers(tmp_path: Path) -> None:
+    """Many headers each under the limit still add up: the whole decompressed stream counts,
+    not only the members' declared sizes (which are 1 byte each here)."""
+    archive = _pax_bomb(tmp_path / "many.tar.gz", 30_000, members=20)
+    with pytest.raises(ArchiveError, match="unpacks to more than 200000 bytes"):
+        extract(str(archive), str(tmp_path / "a"), max_stream=200_000)
+    assert Path(extract(str(archive), str(tmp_path / "b"), max_stream=1_000_000)).name == "snap"
+
+
+HOOK = """
+import pathlib, sys, time
+import importlib
+
+module_name, attribute, ready = sys.argv[1:4]
+module = importlib.import_module(module_name)
+original = getattr(module, attribute)
+
+def slow(*args, **kwargs):
+    result = original(*args, **kwargs)
+    pathlib.Path(ready).write_text("ready")
+    time.sleep(60)
+    return result
+
+setattr(module, attribute, slow)
+from hostcheck._cli import main
+sys.exit(main(sys.argv[4:]))
+"""
+
+
+def _signalled(tmp_path: Path, hook: str, signum: int, *args: str) -> tuple[int, Path]:
+    """Run hostcheck ARGS in a child whose ``hook`` (module:function) stalls once it has done
+    its work; send ``signum`` then. Returns the exit status and the child's TMPDIR."""
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import REPO
+
+    private = tmp_path / "tmpdir"
+    private.mkdir()
+    ready = tmp_path / "ready"
+    module, attribute = hook.split(":")
+    env = {**os.environ, "TMPDIR": str(private)}
+    child = subprocess.Popen(
+        [sys.executable, "-c", HOOK, module, attribute, str(ready), *args],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not ready.exists():
+            assert child.poll() is None, child.communicate()
+            assert time.monotonic() < deadline, "the child never got there"
+            time.sleep(0.05)
+        child.send_signal(signum)
+        child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    return child.returncode, private
+
+
+@pytest.mark.parametrize("signame", ["SIGTERM", "SIGHUP"])
+def test_a_terminated_replay_removes_its_private_copy(tmp_path: Path, signame: str) -> None:
+    import signal
+
+    tarball = tmp_path / "s.tar.gz"
+    assert run_subprocess("snapshot", "--fixture", "stock-128g", "-o", str(tarball)).code == 0
+    signum = getattr(signal, signame)
+    code, private = _signalled(
+        tmp_path, "hostcheck.snapshot.archive:extract", signum, "scan", "--root", str(tarball)
+    )
+    assert code == 128 + signum
+    assert list(private.iterdir()) == []  # no hostcheck-snapshot-* left behind
+
+
+def test_a_terminated_snapshot_leaves_nothing(tmp_path: Path) -> None:
+    """SIGTERM once the tree is written, before it is in place: no output, no staging copy."""
+    import signal
+
+    out = tmp_path / "out"
+    code, private = _signalled(
+        tmp_path, "hostcheck.snapshot:write_plan", signal.SIGTERM, "snapshot",
+        "--fixture", "stock-128g", "-o", str(out),
+    )  # fmt: skip
+    assert code == 128 + signal.SIGTERM
+    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ready", "tmpdir"]
+    assert list(private.iterdir()) == []
+
+
+def test_a_signal_during_cleanup_waits_for_it() -> None:
+    """A second SIGTERM while the private copy is being removed: the removal finishes, then
+    the program ends as the signal asks; outside, the old handler is back."""
+    import signal
+
+    from hostcheck.snapshot.archive import Terminated, exit_on_termination
+
+    before = signal.getsignal(signal.SIGTERM)
+    cleaned = []
+    with (
+        pytest.raises(Terminated) as ended,
+        exit_on_termination() as termination,
+        termination.held(),
+    ):
+        os.kill(os.getpid(), signal.SIGTERM)
+        for _ in range(1000):  # the handler runs between bytecodes: it has run by now
+            pass
+        cleaned.append(True)
+    assert cleaned == [True] and ended.value.code == 128 + signal.SIGTERM
+    assert signal.getsignal(signal.SIGTERM) == before
+
+
+@pytest.mark.parametrize("output", ["new directory", "empty directory", "tarball"])
+def test_an_interrupted_snapshot_is_not_left_half_written(
+    cli, tmp_path: Path, monkeypatch, output: str
+) -> None:
+    """Ctrl-C in the middle of `snapshot -o DIR|FILE`: nothing at DIR (or the empty directory
+    that was there), no tarball, and no temporary sibling or staging copy."""
+    import hostcheck.snapshot
+
+    original = hostcheck.snapshot.write_plan
+
+    def interrupted(*args: Any, **kwargs: Any) -> int:
+        original(*args, **kwargs)  # files written, the records and manifest not yet
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(hostcheck.snapshot, "write_plan", interrupted)
+    staging = tmp_path / "tmp"
+    staging.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(staging))
+    out = tmp_path / "parent" / ("snap.tar.gz" if output == "tarball" else "snap")
+    out.parent.mkdir()
+    if output == "empty directory":
+        out.mkdir()
+    run = cli("snapshot", "--fixture", "stock-128g", "-o", str(out))
+    assert run.code == 130 and "interrupted" in run.err
+    if output == "empty directory":
+        assert out.is_dir() and list(out.iterdir()) == []
+        assert list(out.parent.iterdir()) == [out]
+    else:
+        assert not out.exists()
+        assert list(out.parent.iterdir()) == []
+    assert list(staging.iterdir()) == []
+    monkeypatch.setattr(hostcheck.snapshot, "write_plan", original)
+    run = cli("snapshot", "--fixture", "stock-128g", "-o", str(out))
+    assert run.code == 0, run.err
+    assert out.is_file() if output == "tarball" else (out / ".hostcheck/snapshot.json").is_file()
+    assert list(out.parent.iterdir()) == [out] and list(staging.iterdir()) == []
+
+
+@pytest.mark.parametrize("kind", ["directory", "tarball"])
+def test_a_snapshot_is_private_to_its_owner(cli, tmp_path: Path, kind: str) -> None:
+    """Process environments hold credentials (every one of them under --no-redact): the
+    snapshot is 0700 with files 0600 whatever the umask, and so is a tarball and its members."""
+    old = os.umask(0o022)
+    try:
+        out = tmp_path / ("snap" if kind == "directory" else "snap.tar.gz")
+        run = cli("snapshot", "--fixture", "stock-128g", "--no-redact", "-o", str(out))
+    finally:
+        os.umask(old)
+    assert run.code == 0, run.err
+    if kind == "tarball":
+        assert out.stat().st_mode & 0o777 == 0o600
+        with tarfile.open(out) as tar:
+            modes = {m.name: m.mode for m in tar if not m.issym()}
+        assert {mode for name, mode in modes.items() if name.endswith("/environ")} == {0o600}
+        assert set(modes.values()) == {0o700, 0o600}
+        return
+    assert out.stat().st_mode & 0o777 == 0o700
+    files = dirs = 0
+    for dirpath, dirnames, filenames in os.walk(out):
+        for name in dirnames:
+            path = Path(dirpath, name)
+            if not path.is_symlink():
+                assert path.stat().st_mode & 0o777 == 0o700, path
+                dirs += 1
+        for name in filenames:
+            path = Path(dirpath, name)
+            if not path.is_symlink():
+                assert path.stat().st_mode & 0o777 == 0o600, path
+                files += 1
+    assert files > 10 and dirs > 5
+    assert (out / "proc/2211/environ").stat().st_mode & 0o777 == 0o600

@@ -23,7 +23,7 @@ from hostcheck.probes import ProbeOptions, collect
 from hostcheck.readings import Unavailable
 from hostcheck.recording import KERNEL_LOG_PATH, Recorder, command_record_path
 from hostcheck.snapshot.redact import Redactor, discover
-from hostcheck.snapshot.tree import Plan, Resolver, write_plan
+from hostcheck.snapshot.tree import Plan, Resolver, make_private_dirs, write_plan, write_private
 
 MANIFEST = ".hostcheck/snapshot.json"
 FORMAT_VERSION = 1
@@ -84,7 +84,10 @@ def _discover(recorder: Recorder, host: Host, user: str | None) -> Redactor:
     users = [name for name in (user, recorder.user.name if recorder.user else None) if name]
     if host.live and os.environ.get("SUDO_USER"):
         users.append(os.environ["SUDO_USER"])
-    redactor, edited = discover(recorder.files, texts, extra_users=users, machine_ids=machine_ids)
+    logs = [recorder.kernel_log.encode()] if recorder.kernel_log is not None else []
+    redactor, edited = discover(
+        recorder.files, texts, extra_users=users, machine_ids=machine_ids, logs=logs
+    )
     recorder.files.update(edited)
     return redactor
 
@@ -162,7 +165,9 @@ def _json(data: object) -> bytes:
 
 
 def write_tree(recording: Recording, out_dir: str) -> Written:
-    """Write the snapshot tree into the existing, empty directory ``out_dir``."""
+    """Write the snapshot tree into the existing, empty directory ``out_dir``, which is made
+    private (0700, its directories too; files 0600)."""
+    os.chmod(out_dir, 0o700)
     redactor = recording.redactor
     plan, records = _plan(recording)
     redact = redactor.apply if redactor else (lambda data: data)
@@ -213,9 +218,8 @@ def write_tree(recording: Recording, out_dir: str) -> Written:
     records["/" + MANIFEST] = redact(_json(manifest))
     for path, data in records.items():
         where = os.path.join(out_dir, path.lstrip("/"))
-        os.makedirs(os.path.dirname(where), exist_ok=True)
-        with open(where, "wb") as handle:
-            handle.write(data)
+        make_private_dirs(os.path.dirname(where))
+        write_private(where, data)
     return Written(
         out_dir,
         len(plan.files) + len(records),

@@ -5,24 +5,44 @@ into a private temporary directory (mode 0700, removed afterwards) after checkin
 member: no absolute names, no ``..``, no member below a symbolic link, no link that points
 outside the tree, no device nodes or FIFOs, no member or total larger than the limits, and a
 complete, uncorrupted archive. Each refusal is one line naming the member. Python's own
-``filter="data"`` runs as well, as a second line of defence.
+``filter="data"`` runs as well, as a second line of defence, and once all is unpacked every
+symbolic link is resolved for real: links that are each harmless as text can combine into one
+that leads out (``a -> b/x/../../secret`` unpacked before ``b/x -> ../..``).
+
+The archive is decompressed here, through a reader that counts: tarfile keeps an extended
+(PAX or GNU long-name) header in memory whole, and a few hundred kilobytes of gzip can declare
+one of hundreds of megabytes. No single header may exceed ``MAX_HEADER_BYTES`` and the whole
+decompressed stream may not exceed the total limit plus ``HEADER_MARGIN``.
+
+While an archive is unpacked, SIGTERM and SIGHUP end the program as an exception would, so
+the private copy is removed (:func:`exit_on_termination`).
 """
 
 from __future__ import annotations
 
+import bz2
 import contextlib
+import gzip
+import io
 import lzma
 import os
 import posixpath
 import shutil
+import signal
 import tarfile
 import tempfile
+import threading
 import zlib
 from collections.abc import Iterator
+from types import FrameType
+from typing import IO, cast
 
 MAX_MEMBER_BYTES = 64 * 1024 * 1024  # a kernel log is a few MB; Host reads at most 4 MiB
 MAX_TOTAL_BYTES = 512 * 1024 * 1024
 MAX_MEMBERS = 200_000
+MAX_HEADER_BYTES = 1024 * 1024  # a PAX header holds a few long names, never a megabyte
+HEADER_MARGIN = 64 * 1024 * 1024  # headers and padding on top of the members' data
+COPY_BYTES = 64 * 1024  # tarfile copies member data in reads of this size; headers are read whole
 
 
 class ArchiveError(Exception):
@@ -39,6 +59,9 @@ def write_tarball(tree: str, output: str, top: str, mtime: float) -> None:
 
     Owners are recorded as root (uid/gid 0, no names): the names on the recording machine's
     files would name the person who took the snapshot.
+
+    The tarball is private (mode 0600), and so are its members (directories 0700, files 0600),
+    as the tree was: process environments may hold credentials (all of them under --no-redact).
     """
 
     def normalise(info: tarfile.TarInfo) -> tarfile.TarInfo:
@@ -46,17 +69,15 @@ def write_tarball(tree: str, output: str, top: str, mtime: float) -> None:
         info.uname = info.gname = ""
         info.mtime = int(mtime)
         if info.isdir():
-            info.mode = 0o755
+            info.mode = 0o700
         elif info.isfile():
-            info.mode = 0o644
+            info.mode = 0o600
         return info
 
     directory = os.path.dirname(os.path.abspath(output))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(output)}.", dir=directory)
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(output)}.", dir=directory)  # 0600
     try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)
+        os.fchmod(fd, 0o600)
         with (
             os.fdopen(fd, "wb") as handle,
             tarfile.open(fileobj=handle, mode="w:gz", format=tarfile.PAX_FORMAT) as tar,
@@ -131,10 +152,10 @@ def _check_member(member: tarfile.TarInfo, links: set[str], seen: set[str], max_
     return name
 
 
-def _check_end(tar: tarfile.TarFile, max_total: int) -> None:
+def _check_end(tar: tarfile.TarFile) -> None:
     """tarfile ends its iteration quietly at a damaged header or a cut-off stream; a snapshot
     must end with the end-of-archive marker, and a compressed stream must check out (gzip
-    verifies its CRC only when read to the end)."""
+    verifies its CRC only when read to the end; the counting reader bounds what follows)."""
     fileobj = tar.fileobj
     assert fileobj is not None
     fileobj.seek(tar.offset)
@@ -143,25 +164,95 @@ def _check_end(tar: tarfile.TarFile, max_total: int) -> None:
         raise ArchiveError(
             f"truncated or corrupt archive (no valid member or end marker at byte {tar.offset})"
         )
-    trailing = 0
-    while chunk := fileobj.read(1024 * 1024):
-        trailing += len(chunk)
-        if trailing > max_total:
-            raise ArchiveError(f"unpacks to more than {max_total} bytes")
+    while fileobj.read(COPY_BYTES):
+        pass
 
 
-def _open(archive: str) -> tarfile.TarFile:
+class _Bounded:
+    """The decompressed stream, counted: refuses to go past ``limit`` bytes, and a single read
+    of more than ``max_read`` (only an extended header is read whole). Closing it closes the
+    file too (tarfile leaves a file object it was given open)."""
+
+    def __init__(
+        self, raw: io.BufferedIOBase, stream: io.BufferedIOBase, limit: int, max_read: int
+    ) -> None:
+        self.raw = raw
+        self.stream = stream
+        self.limit = limit
+        self.max_read = max_read
+
+    def _check(self, position: int) -> None:
+        if position > self.limit:
+            raise ArchiveError(f"unpacks to more than {self.limit} bytes")
+
+    def read(self, size: int = -1) -> bytes:
+        if size < 0 or size > self.max_read:
+            raise ArchiveError(
+                f"a member header (PAX or GNU long name) is larger than the {self.max_read} "
+                "bytes a snapshot header may have"
+            )
+        data = self.stream.read(size)
+        self._check(self.stream.tell())
+        return data
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        if whence == os.SEEK_SET:
+            self._check(offset)
+        return self.stream.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self.stream.tell()
+
+    def close(self) -> None:
+        try:
+            self.stream.close()
+        finally:
+            self.raw.close()
+
+
+def _decompressed(raw: io.BufferedIOBase, magic: bytes) -> io.BufferedIOBase:
+    """The tar stream of a snapshot file: gzip, bzip2 and xz are recognised by how they start."""
+    if magic.startswith(b"\x1f\x8b"):
+        return gzip.GzipFile(fileobj=raw, mode="rb")
+    if magic.startswith(b"BZh"):
+        return bz2.BZ2File(raw, mode="rb")
+    if magic.startswith(b"\xfd7zXZ\x00"):
+        return lzma.LZMAFile(cast(IO[bytes], raw), mode="rb")
+    return raw
+
+
+# What the decompressors and tarfile raise for a cut-off or damaged stream.
+_DAMAGE = (tarfile.TarError, EOFError, ValueError, zlib.error, lzma.LZMAError)
+
+
+def _open(archive: str, limit: int, max_header: int) -> tarfile.TarFile:
     try:
-        return tarfile.open(archive, mode="r:*")
-    except tarfile.ReadError:
-        if os.path.getsize(archive) == 0:
-            raise ArchiveError("the archive is empty") from None
-        raise ArchiveError(
-            "not a directory, and not a snapshot tarball (not a tar archive, or compressed in "
-            "a way Python cannot read)"
-        ) from None
+        raw = open(archive, "rb")  # noqa: SIM115 (closed with the TarFile, or below)
     except OSError as exc:
         raise ArchiveError(exc.strerror or str(exc)) from None
+    stream: io.BufferedIOBase = raw
+    try:
+        magic = raw.read(6)
+        raw.seek(0)
+        if not magic:
+            raise ArchiveError("the archive is empty")
+        stream = _decompressed(raw, magic)
+        bounded = _Bounded(raw, stream, limit, max_header)
+        return tarfile.TarFile(fileobj=bounded, mode="r", copybufsize=COPY_BYTES)  # type: ignore[arg-type]
+    except BaseException as exc:
+        stream.close()
+        raw.close()
+        if isinstance(exc, tarfile.ReadError) and stream is raw:
+            raise ArchiveError(
+                "not a directory, and not a snapshot tarball (not a tar archive, or compressed "
+                "in a way hostcheck cannot read: gzip, bzip2 and xz are read)"
+            ) from None
+        if (isinstance(exc, OSError) and exc.errno is None) or isinstance(exc, _DAMAGE):
+            detail = str(exc) or type(exc).__name__
+            raise ArchiveError(f"truncated or corrupt archive ({detail})") from None
+        if isinstance(exc, OSError):
+            raise ArchiveError(exc.strerror or str(exc)) from None
+        raise
 
 
 def extract(
@@ -171,16 +262,20 @@ def extract(
     max_member: int = MAX_MEMBER_BYTES,
     max_total: int = MAX_TOTAL_BYTES,
     max_members: int = MAX_MEMBERS,
+    max_header: int = MAX_HEADER_BYTES,
+    max_stream: int | None = None,
 ) -> str:
     """Check and unpack ``archive`` into the empty directory ``dest``; returns the host root
-    inside it (the single top-level directory, or ``dest`` itself)."""
+    inside it (the single top-level directory, or ``dest`` itself). ``max_stream`` bounds the
+    decompressed archive (default: ``max_total`` and ``HEADER_MARGIN``)."""
     links: set[str] = set()
     seen: set[str] = set()
     total = 0
     count = 0
-    tar = _open(archive)
+    stream_limit = max_total + HEADER_MARGIN if max_stream is None else max_stream
+    tar = _open(archive, stream_limit, max_header)
     try:
-        with tar:
+        with tar, contextlib.closing(tar.fileobj):
             for member in tar:
                 count += 1
                 if count > max_members:
@@ -190,7 +285,8 @@ def extract(
                 if total > max_total:
                     raise ArchiveError(f"unpacks to more than {max_total} bytes")
                 tar.extract(member, dest, set_attrs=False, filter="data")
-            _check_end(tar, max_total)
+            _check_end(tar)
+        _check_links(dest)
     except ArchiveError:
         raise
     except tarfile.FilterError as exc:
@@ -199,7 +295,7 @@ def extract(
         if exc.errno is not None:  # the disk, not the archive
             raise ArchiveError(f"cannot unpack into {dest}: {exc.strerror}") from None
         raise ArchiveError(f"truncated or corrupt archive ({exc})") from None
-    except (tarfile.TarError, EOFError, ValueError, zlib.error, lzma.LZMAError) as exc:
+    except _DAMAGE as exc:
         # tarfile, gzip, zlib, lzma and bz2 report truncation and corruption in these forms.
         detail = str(exc) or type(exc).__name__
         raise ArchiveError(f"truncated or corrupt archive ({detail})") from None
@@ -215,12 +311,84 @@ def extract(
     return dest
 
 
+def _check_links(dest: str) -> None:
+    """Every symbolic link of the unpacked tree, resolved as the kernel will: inside ``dest``."""
+    real_dest = os.path.realpath(dest)
+    for directory, dirnames, filenames in os.walk(dest):
+        for name in dirnames + filenames:
+            path = os.path.join(directory, name)
+            if not os.path.islink(path):
+                continue
+            real = os.path.realpath(path)
+            if os.path.commonpath([real_dest, real]) != real_dest:
+                member = os.path.relpath(path, dest)
+                raise ArchiveError(
+                    f"symbolic link {member!r} points outside the snapshot "
+                    f"({os.readlink(path)!r}, through the links it passes)"
+                )
+
+
+class Terminated(SystemExit):
+    """SIGTERM or SIGHUP arrived: unwinds like an exception, so that cleanups run."""
+
+
+class Termination:
+    """The signal handling of :func:`exit_on_termination`; :meth:`held` defers a signal
+    until a cleanup is done (a second SIGTERM must not cut the removal of a copy short)."""
+
+    def __init__(self) -> None:
+        self.holding = False
+        self.pending: int | None = None
+
+    def handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.holding:
+            self.pending = signum
+            return
+        raise Terminated(128 + signum)
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        holding = self.holding
+        self.holding = True
+        try:
+            yield
+        finally:
+            self.holding = holding
+            if not holding and self.pending is not None:
+                signum, self.pending = self.pending, None
+                raise Terminated(128 + signum)
+
+
+@contextlib.contextmanager
+def exit_on_termination() -> Iterator[Termination]:
+    """For the duration, SIGTERM and SIGHUP raise :class:`Terminated` (exit status 128 + the
+    signal) instead of ending the process where it stands, so ``finally`` blocks remove
+    temporary files (inside ``Termination.held()``, a signal waits for the cleanup to end);
+    the previous handlers come back afterwards. Only the main thread can set handlers;
+    elsewhere the signals keep their handling."""
+    termination = Termination()
+    if threading.current_thread() is not threading.main_thread():
+        yield termination
+        return
+    previous = {}
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        previous[signum] = signal.signal(signum, termination.handle)
+    try:
+        yield termination
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 @contextlib.contextmanager
 def unpacked(archive: str) -> Iterator[str]:
     """The host root of a snapshot tarball, unpacked privately for the duration (the
-    ArchiveError of a bad archive is raised on entry)."""
-    dest = tempfile.mkdtemp(prefix="hostcheck-snapshot-")  # mode 0700
-    try:
-        yield extract(archive, dest)
-    finally:
-        shutil.rmtree(dest, ignore_errors=True)
+    ArchiveError of a bad archive is raised on entry). A termination signal on the way
+    still removes the copy."""
+    with exit_on_termination() as termination:
+        dest = tempfile.mkdtemp(prefix="hostcheck-snapshot-")  # mode 0700
+        try:
+            yield extract(archive, dest)
+        finally:
+            with termination.held():
+                shutil.rmtree(dest, ignore_errors=True)

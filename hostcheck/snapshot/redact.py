@@ -8,28 +8,72 @@ snapshot still replays: ``/home/user-1`` in a process environment, ``user-1`` in
 of what they replace where a parser might care (UUIDs, MAC addresses, the machine id).
 
 A value is replaced only as a whole word (not inside a longer name: the user ``llm`` does not
-turn ``vllm`` into ``vuser-1``). Names that identify nobody are kept: ``root``, ``localhost``,
-and the distribution's own name (a host called ``ubuntu`` keeps its name, or ``ID=ubuntu`` in
-os-release would change and with it the verdicts).
+turn ``vllm`` into ``vuser-1``). For user names ``_`` is part of a word; for everything else it
+is a boundary, as in LVM names (``rhel_HOST-root``). A value is also found in the forms other
+programs write it in, each replaced by the same form of its token: systemd's escaped ``-``
+(``luks\\x2d<uuid>``, ``host\\x2dname``), device-mapper's doubled ``--``
+(``/dev/mapper/vg_my--host-root``), either letter case of hexadecimal values, and a MAC address
+without separators (the interface names ``enx…``/``wlx…``). Names that identify nobody are kept:
+``root``, ``localhost``, and the distribution's own name (a host called ``ubuntu`` keeps its
+name, or ``ID=ubuntu`` in os-release would change and with it the verdicts).
+
+User names come from /etc/passwd (UID 1000 and up), the user checked, and the ``USER``,
+``LOGNAME`` and ``HOME=/home/NAME`` of recorded process environments (an LDAP or SSSD user is
+not in /etc/passwd). IP addresses (v4 and v6: ``SSH_CONNECTION``, an NFS server) are replaced in
+process environments and the kernel log by documentation addresses (192.0.2.N, 2001:db8::N).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Iterable, Mapping
 
 from hostcheck.parsers import parse_os_release
 
-WORD = rb"[A-Za-z0-9_]"
+HEX = rb"[0-9A-Fa-f]"
+SEP = rb"(?:-|\\x2d)"  # systemd escapes "-" in unit names as \x2d
+# Before a hexadecimal value: not a hex digit, unless it ends a \x2d escape.
+HEX_LEFT = rb"(?:(?<=\\x2d)|(?<![0-9A-Fa-f]))"
 UUID_RE = re.compile(
-    rb"(?<![0-9A-Fa-f-])[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}(?![0-9A-Fa-f-])"
+    HEX_LEFT + HEX + rb"{8}" + SEP + rb"(?:" + HEX + rb"{4}" + SEP + rb"){3}" + HEX + rb"{12}"
+    rb"(?![0-9A-Fa-f])"
+)
+# FAT and exFAT volume ids (XXXX-XXXX), only where named as a UUID: elsewhere the shape is common.
+SHORT_UUID_RE = re.compile(
+    rb"(?i)(?:uuid=|uuid/|by-uuid-|by\\x2duuid-)("
+    + HEX
+    + rb"{4}"
+    + SEP
+    + HEX
+    + rb"{4})(?![0-9A-Fa-f])"
 )
 MAC_RE = re.compile(rb"(?<![0-9A-Fa-f:])(?:[0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}(?![0-9A-Fa-f:])")
+# Interface names made from the MAC address (systemd's predictable names for USB and wireless).
+MAC_NAME_RE = re.compile(rb"(?<![A-Za-z0-9])(?:enx|wlx)([0-9a-fA-F]{12})(?![A-Za-z0-9])")
+IPV4_RE = re.compile(
+    rb"(?<![A-Za-z0-9.])(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}"
+    rb"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(?![A-Za-z0-9]|\.[0-9])"
+)
+IPV6_RE = re.compile(
+    rb"(?<![A-Za-z0-9:.])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![A-Za-z0-9:.])"
+)
 SERIAL_RES = (
     re.compile(rb"SerialNumber:\s*([^\s,;]{3,})"),  # USB devices in the kernel log
     re.compile(rb"(?i)serial[ _-]?(?:number|no)\s*[:=]\s*([^\s,;]{3,})"),
     re.compile(rb"(?im)^\s*Uuid:\s+GPU-([0-9A-Fa-f]{8,})"),  # rocminfo's GPU agent id
 )
+# Where a value starts and ends. User and full names are whole words ("_" is part of a word,
+# a user "amd" stays in "amd_iommu"); the rest also end at "_" (rhel_HOST-root), after a
+# systemd escape (luks\x2dUUID) and after the enx/wlx of an interface named by its MAC.
+STRICT_LEFT = rb"(?:(?<![A-Za-z0-9_])|(?<=\\x[0-9a-fA-F]{2}))"
+STRICT_RIGHT = rb"(?![A-Za-z0-9_])"
+LOOSE_LEFT = rb"(?:(?<![A-Za-z0-9])|(?<=\\x[0-9a-fA-F]{2})|(?<=enx)|(?<=wlx))"
+LOOSE_RIGHT = rb"(?![A-Za-z0-9])"
+WHOLE_WORD_KINDS = {"user name", "full name"}
+HEX_KINDS = {"UUID", "short UUID", "MAC address", "machine-id"}
+# Environment variables that name the user a process runs as.
+USER_VARIABLES = ("USER", "LOGNAME", "SUDO_USER")
 # Environment variables and command-line options whose values are credentials.
 SECRET_NAME = re.compile(
     r"(?i)token|secret|passw|api_?key|access_?key|private_?key|credential|auth"
@@ -47,7 +91,10 @@ KINDS = {
     "full name": "name-{n}",
     "machine-id": "{n:032x}",
     "UUID": "00000000-0000-4000-8000-{n:012x}",
+    "short UUID": "0000-{n:04X}",
     "MAC address": "02:00:00:00:00:{n:02x}",
+    "IPv4 address": "192.0.2.{n}",
+    "IPv6 address": "2001:db8::{n:x}",
     "serial number": "serial-{n}",
     "secret": "secret-{n}",
 }
@@ -56,8 +103,10 @@ KINDS = {
 # A token of a snapshot being snapshotted again stays as it is.
 ALREADY_TOKEN = re.compile(
     r"(?:host|user|name|serial|secret)-[0-9]+|0{24}[0-9a-f]{8}"
-    r"|00000000-0000-4000-8000-[0-9a-f]{12}|02:00:00:00:00:[0-9a-f]{2}"
+    r"|00000000-0000-4000-8000-[0-9a-f]{12}|02:00:00:00:00:[0-9a-f]{2}|0000-[0-9A-F]{4}"
+    r"|192\.0\.2\.[0-9]+|2001:db8::[0-9a-f]+"
 )
+BROADCAST = ipaddress.IPv4Address("255.255.255.255")
 NIL_UUID = "00000000-0000-0000-0000-000000000000"
 
 
@@ -67,21 +116,39 @@ class Redactor:
     def __init__(self) -> None:
         self.mapping: dict[str, str] = {}  # value -> token (never written anywhere)
         self.kind_of: dict[str, str] = {}
+        self.forms: dict[str, str] = {}  # every written form of a value -> that form of its token
         self.kept: dict[str, int] = {}  # kind -> values deliberately left (why: see module doc)
         self.occurrences: dict[str, int] = {}
         self.structured: dict[str, int] = {}
+        self._form_kind: dict[bytes, str] = {}
         self._pattern: re.Pattern[bytes] | None = None
         self._tokens: dict[bytes, bytes] = {}
 
     def add(self, kind: str, value: str) -> str:
-        if value in self.mapping:
-            return self.mapping[value]
+        if kind == "MAC address":
+            bare = value.replace(":", "").replace("-", "").lower()
+            value = ":".join(bare[i : i + 2] for i in range(0, 12, 2))
+        elif kind in ("UUID", "short UUID"):
+            value = value.replace("\\x2d", "-")
+        if value in self.forms:
+            return self.forms[value]
         if ALREADY_TOKEN.fullmatch(value):
             return value
         n = sum(1 for k in self.kind_of.values() if k == kind) + 1
         token = KINDS[kind].format(n=n)
         self.mapping[value] = token
         self.kind_of[value] = kind
+        pairs = [(value, token)]
+        if kind in HEX_KINDS:
+            pairs += [(value.lower(), token.lower()), (value.upper(), token.upper())]
+        if kind == "MAC address":
+            pairs += [(v.replace(":", ""), t.replace(":", "")) for v, t in pairs]
+        if any("-" in v for v, _ in pairs):
+            pairs += [(v.replace("-", "\\x2d"), t.replace("-", "\\x2d")) for v, t in pairs]
+            pairs += [(v.replace("-", "--"), t.replace("-", "--")) for v, t in pairs if "-" in v]
+        for form, form_token in pairs:
+            self.forms.setdefault(form, form_token)
+            self._form_kind.setdefault(form.encode(), kind)
         self._pattern = None
         return token
 
@@ -93,19 +160,32 @@ class Redactor:
         self.structured[kind] = self.structured.get(kind, 0) + 1
 
     def apply(self, data: bytes) -> bytes:
-        if not self.mapping:
+        if not self.forms:
             return data
         if self._pattern is None:
-            values = sorted(self.mapping, key=len, reverse=True)
-            alternation = b"|".join(re.escape(v.encode()) for v in values)
+            # Longest first, so that a value inside a longer one never wins; consecutive
+            # values with the same boundaries share one branch.
+            branches: list[tuple[bool, list[bytes]]] = []
+            for form in sorted(self._form_kind, key=len, reverse=True):
+                whole_word = self._form_kind[form] in WHOLE_WORD_KINDS
+                if not branches or branches[-1][0] != whole_word:
+                    branches.append((whole_word, []))
+                branches[-1][1].append(re.escape(form))
             self._pattern = re.compile(
-                rb"(?<!" + WORD + rb")(?:" + alternation + rb")(?!" + WORD + rb")"
+                b"|".join(
+                    (STRICT_LEFT if whole_word else LOOSE_LEFT)
+                    + b"(?:"
+                    + b"|".join(forms)
+                    + b")"
+                    + (STRICT_RIGHT if whole_word else LOOSE_RIGHT)
+                    for whole_word, forms in branches
+                )
             )
-            self._tokens = {v.encode(): t.encode() for v, t in self.mapping.items()}
+            self._tokens = {v.encode(): t.encode() for v, t in self.forms.items()}
 
         def replace(match: re.Match[bytes]) -> bytes:
             value = match.group(0)
-            kind = self.kind_of[value.decode()]
+            kind = self._form_kind[value]
             self.occurrences[kind] = self.occurrences.get(kind, 0) + 1
             return self._tokens[value]
 
@@ -138,11 +218,13 @@ def discover(
     *,
     extra_users: Iterable[str] = (),
     machine_ids: Iterable[str] = (),
+    logs: Iterable[bytes] = (),
 ) -> tuple[Redactor, dict[str, bytes]]:
     """Find the identifying values in a recording; returns the redactor and the files whose
     structure had to be edited first (secrets in process environments and command lines,
     full names in /etc/passwd). ``texts`` are the other recorded outputs (kernel log,
-    commands); ``extra_users`` are names the scan used (--user, the recorded user)."""
+    commands); ``extra_users`` are names the scan used (--user, the recorded user); ``logs``
+    are the texts also searched for IP addresses (the kernel log)."""
     redactor = Redactor()
     edited: dict[str, bytes] = {}
     os_release = _text(files.get("/etc/os-release") or files.get("/usr/lib/os-release"))
@@ -191,29 +273,74 @@ def discover(
     known = set()
     if passwd is not None:
         known = {line.split(":")[0] for line in _text(passwd).splitlines() if ":" in line}
-    for name in extra_users:
+    environs = [data for path, data in files.items() if _is_proc_file(path, "environ")]
+    for name in [*extra_users, *(name for data in environs for name in _environ_users(data))]:
         if name and name not in known and name.lower() not in keep and len(name) >= MIN_NAME:
             users.add(name)  # a user from elsewhere (LDAP, --user) still names a person
     for name in sorted(users):
         redactor.add("user name", name)
 
     for path, data in files.items():
-        if path.startswith("/proc/") and path.endswith(("/environ", "/cmdline")):
+        if _is_proc_file(path, "environ") or _is_proc_file(path, "cmdline"):
             edited[path] = _redact_secrets(data, redactor, environ=path.endswith("/environ"))
 
+    for data in [*environs, *logs]:
+        _add_addresses(redactor, data)
     everything = [*files.values(), *texts]
     for data in everything:
         for match in UUID_RE.finditer(data):
-            if match.group(0).decode() != NIL_UUID:  # "no UUID", identifies nothing
-                redactor.add("UUID", match.group(0).decode())
-        for match in MAC_RE.finditer(data):
-            mac = match.group(0).decode().lower()
-            if mac not in ("00:00:00:00:00:00", "ff:ff:ff:ff:ff:ff"):
-                redactor.add("MAC address", match.group(0).decode())
+            uuid = match.group(0).decode().replace("\\x2d", "-")
+            if uuid != NIL_UUID:  # "no UUID", identifies nothing
+                redactor.add("UUID", uuid)
+        for match in SHORT_UUID_RE.finditer(data):
+            redactor.add("short UUID", match.group(1).decode())
+        macs = [m.group(0) for m in MAC_RE.finditer(data)]
+        macs += [m.group(1) for m in MAC_NAME_RE.finditer(data)]
+        for raw in macs:
+            mac = raw.decode().lower()
+            if mac.replace(":", "") not in ("000000000000", "ffffffffffff"):
+                redactor.add("MAC address", mac)
         for pattern in SERIAL_RES:
             for match in pattern.finditer(data):
                 redactor.add("serial number", match.group(1).decode(errors="replace"))
     return redactor, edited
+
+
+def _is_proc_file(path: str, name: str) -> bool:
+    return path.startswith("/proc/") and path.endswith("/" + name)
+
+
+def _environ_users(data: bytes) -> list[str]:
+    """The user names a process environment gives: USER, LOGNAME, SUDO_USER, HOME=/home/NAME."""
+    names = []
+    for item in data.decode("utf-8", errors="replace").split("\0"):
+        key, sep, value = item.partition("=")
+        if not sep or not value:
+            continue
+        if key in USER_VARIABLES:
+            names.append(value)
+        elif key == "HOME" and value.startswith("/home/"):
+            names.append(value.rstrip("/").rsplit("/", 1)[-1])
+    return names
+
+
+def _add_addresses(redactor: Redactor, data: bytes) -> None:
+    """IP addresses, v4 and v6, except the ones every host has (loopback, any, broadcast)."""
+    for match in IPV4_RE.finditer(data):
+        address = match.group(0).decode()
+        ipv4 = ipaddress.IPv4Address(address)
+        if not (ipv4.is_loopback or ipv4.is_unspecified or ipv4 == BROADCAST):
+            redactor.add("IPv4 address", address)
+    for match in IPV6_RE.finditer(data):
+        candidate = match.group(0).decode()
+        if not re.search(r"[0-9A-Fa-f]", candidate):
+            continue
+        try:
+            ipv6 = ipaddress.IPv6Address(candidate)
+        except ValueError:
+            continue  # a time of day, a MAC address, a PCI address: not an IPv6 address
+        if not (ipv6.is_loopback or ipv6.is_unspecified):
+            redactor.add("IPv6 address", candidate)
 
 
 def _redact_secrets(data: bytes, redactor: Redactor, *, environ: bool) -> bytes:

@@ -137,9 +137,31 @@ def _clamped(path: str) -> str:
     return "/" + "/".join(parts)
 
 
+def make_private_dirs(path: str) -> None:
+    """``os.makedirs``, with every directory it creates private (0700), not only the last."""
+    if os.path.isdir(path):
+        return
+    parent = os.path.dirname(path)
+    if parent and parent != path:
+        make_private_dirs(parent)
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        if not os.path.isdir(path):
+            raise
+
+
+def write_private(path: str, data: bytes) -> None:
+    """A new file only its owner can read (0600): process environments hold credentials."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+
+
 def write_plan(plan: Plan, out_dir: str, rename: Callable[[str], str]) -> int:
     """Create the planned tree under ``out_dir`` (which must exist); ``rename`` redacts a
-    path or a link target. Returns the number of symbolic links made."""
+    path or a link target. Directories are made 0700 and files 0600. Returns the number of
+    symbolic links made."""
 
     def target(host_path: str) -> str:
         rel = posixpath.normpath(rename(host_path).lstrip("/"))
@@ -149,17 +171,16 @@ def write_plan(plan: Plan, out_dir: str, rename: Callable[[str], str]) -> int:
 
     for directory in sorted(plan.dirs):
         if directory not in plan.links:
-            os.makedirs(target(directory), exist_ok=True)
+            make_private_dirs(target(directory))
     for path, data in sorted(plan.files.items()):
         if path in plan.links:
             continue
-        os.makedirs(os.path.dirname(target(path)), exist_ok=True)
-        with open(target(path), "wb") as handle:
-            handle.write(data)
+        make_private_dirs(os.path.dirname(target(path)))
+        write_private(target(path), data)
     made = 0
     for link, link_target in sorted(plan.links.items()):
         where = target(link)
-        os.makedirs(os.path.dirname(where), exist_ok=True)
+        make_private_dirs(os.path.dirname(where))
         if os.path.lexists(where):
             continue
         os.symlink(rename(link_target), where)
