@@ -10,11 +10,15 @@ import os
 import time
 from typing import TYPE_CHECKING, NamedTuple
 
+# Eager annotations in the NamedTuple below: a string one costs typing a ForwardRef compile
+# at import (a few ms on every run); the model is needed by every scan anyway.
+from hostcheck.model import Waiver
+
 if TYPE_CHECKING:
     from hostcheck.catalog import Profile
     from hostcheck.facts import Facts
     from hostcheck.host import Host
-    from hostcheck.model import Report, Rule, Waiver
+    from hostcheck.model import Report, Rule
 
 
 class SourceError(Exception):
@@ -36,13 +40,13 @@ class Source(NamedTuple):
     timeout: float = 2.0
     select: tuple[str, ...] = ()
     fail_on: str = "fail"  # "fail" or "warn"
-    waivers: "tuple[Waiver, ...]" = ()  # from the config file (hostcheck.config)
+    waivers: tuple[Waiver, ...] = ()  # from the config file (hostcheck.config)
     # The --root the user named when the scan reads an unpacked copy of it (a snapshot
     # tarball): what the report and the screens show instead of the temporary directory.
     shown_root: str | None = None
     # Options that came from the config file: option -> "config FILE, line N", so a bad
     # value is reported where it was written.
-    origins: "tuple[tuple[str, str], ...]" = ()
+    origins: tuple[tuple[str, str], ...] = ()
 
     def origin(self, option: str, problem: str) -> str:
         place = dict(self.origins).get(option)
@@ -118,11 +122,20 @@ def read_env_file(path: str) -> dict[str, str]:
     return env
 
 
-class _Prepared(NamedTuple):
-    rules: "list[Rule]"
-    profile: "Profile"
-    host: "Host"
-    env_files: list[tuple[str, dict[str, str]]]
+class _Prepared:
+    """What a scan starts from. A plain class: its annotations name types this module does
+    not import at run time, and NamedTuple would compile them as ForwardRefs on import."""
+
+    __slots__ = ("env_files", "host", "profile", "rules")
+
+    def __init__(
+        self,
+        rules: "list[Rule]",
+        profile: "Profile",
+        host: "Host",
+        env_files: list[tuple[str, dict[str, str]]],
+    ) -> None:
+        self.rules, self.profile, self.host, self.env_files = rules, profile, host, env_files
 
 
 def _prepare(source: Source) -> _Prepared:
@@ -235,7 +248,4 @@ def change_refusal(source: Source) -> str | None:
 
 def utc_now() -> str:
     """Now as RFC 3339 UTC with seconds ("2026-01-31T12:00:00Z"): a report's "generated"."""
-    import datetime
-
-    now = datetime.datetime.now(datetime.UTC)
-    return now.isoformat(timespec="seconds").replace("+00:00", "Z")
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())  # no datetime import per scan

@@ -235,3 +235,24 @@ def test_output_through_a_symlink_replaces_the_file_and_keeps_the_link(cli, tmp_
     assert cli("scan", "--fixture", "stock-128g", "--format", "json", "-o", str(link)).code == 1
     assert link.is_symlink()
     assert json.loads(target.read_text())["schema_version"].startswith("1.")
+
+
+def test_top_level_help_lists_every_subcommand_with_its_summary() -> None:
+    """Only the subcommand being run is built in full; the others keep their one-line help."""
+    run = run_subprocess("--help")
+    assert run.code == 0
+    for name in (
+        "scan",
+        "monitor",
+        "rules",
+        "explain",
+        "fixtures",
+        "fix",
+        "tui",
+        "nfd",
+        "fleet",
+        "snapshot",
+    ):
+        assert f"\n    {name} " in run.out, name
+    assert "preview, apply and undo fixes" in run.out
+    assert run_subprocess("fix", "--help").out.count("--module-options") >= 1
