@@ -637,7 +637,8 @@ def cmd_fix(args: argparse.Namespace) -> int:
         )
         if interrupted:
             print(f"warning: {interrupted}\n")
-        sys.stdout.write(planner.render(plan, live=host.live, root=host.root))
+        shown = f"bundled fixture {args.fixture}" if args.fixture else host.root
+        sys.stdout.write(planner.render(plan, live=host.live, root=shown))
         if not args.apply:
             if not plan.empty:
                 print("\nDry run: nothing was changed. Apply with --apply.")

@@ -582,7 +582,7 @@ def render(plan: Plan, *, live: bool, root: str) -> str:
             )
         out.extend(f"note: {n}" for n in plan.notes)
         return "\n".join(out) + "\n"
-    where = "this host" if live else f"the tree at {root}"
+    where = "this host" if live else (root if root.startswith("bundled") else f"the tree at {root}")
     fixing = [rule for rule in plan.rules if rule not in plan.already_staged]
     out.append(
         f"Plan for {where}: fixes {', '.join(fixing) or '-'} (boot loader: {plan.loader})"
