@@ -671,3 +671,43 @@ def test_ostree_round_trip_lists_the_command_and_its_inverse(fixture_copy) -> No
     assert "--delete-if-present=amdgpu.cwsr_enable=0" in line
     assert "--append-if-missing=aamdgpu.cwsr_enable=0" in line
     assert snapshot(root) == before
+
+
+def test_host_text_in_a_plan_cannot_drive_the_terminal(fixture_copy) -> None:
+    """An ESC in a file the plan diffs (here /etc/kernel/cmdline) is shown as \\x1b."""
+    root = fixture_copy("stock-128g")
+    _systemd_boot(root)
+    (root / "etc/kernel").mkdir(parents=True, exist_ok=True)
+    (root / "etc/kernel/cmdline").write_bytes(
+        b"root=UUID=72998fb2-b0eb-4676-97c9-31ac53b5e2a5 ro title=\x1b]0;OWNED\x07\n"
+    )
+    run = hc("fix", "--root", str(root))
+    assert run.returncode == 0, run.stderr
+    assert "\x1b" not in run.stdout and "\x07" not in run.stdout
+    assert "title=\\x1b]0;OWNED\\x07" in run.stdout
+
+
+def test_a_journal_that_is_not_one_is_a_clear_refusal(fixture_copy) -> None:
+    root = fixture_copy("stock-128g")
+    journal = root / "var/lib/hostcheck/fix"
+    journal.mkdir(parents=True)
+    (journal / "x.json").write_text("[1, 2]\n")
+    run = hc("fix", "--root", str(root), "--history")
+    assert run.returncode == 2
+    assert "not a hostcheck journal" in run.stderr
+
+
+def test_apply_never_recreates_a_root_that_vanished_after_the_plan(fixture_copy) -> None:
+    """A long-lived caller (the TUI) may hold a plan for a tree that has since been removed."""
+    from hostcheck.fix import apply as fixer
+    from hostcheck.fix import plan as planner
+    from hostcheck.session import Source, scan
+
+    root = fixture_copy("stock-128g")
+    report, facts, host = scan(Source(root=str(root)))
+    plan = planner.build(report, facts, host, planner.PlanOptions())
+    assert plan.files
+    shutil.rmtree(root)
+    with pytest.raises(fixer.FixError, match="no longer exists"):
+        fixer.apply(host, plan, log=lambda line: None)
+    assert not root.exists()

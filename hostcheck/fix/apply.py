@@ -142,7 +142,10 @@ class Journal:
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
-        _check_components(os.path.realpath(self.host.root), JOURNAL_DIR, "the journal")
+        root = os.path.realpath(self.host.root)
+        if not os.path.isdir(root):  # gone since the scan: never recreate a tree
+            raise FixError(f"{self.host.root} no longer exists")
+        _check_components(root, JOURNAL_DIR, "the journal")
         try:
             os.makedirs(self.dir, mode=0o700, exist_ok=True)
             fd = os.open(os.path.join(self.dir, "lock"), os.O_RDWR | os.O_CREAT, 0o600)
@@ -181,7 +184,11 @@ class Journal:
         if not os.path.isdir(self.dir):
             return []
         records = []
-        for name in sorted(os.listdir(self.dir)):
+        try:
+            names = sorted(os.listdir(self.dir))
+        except OSError as exc:
+            raise FixError(f"cannot read the journal in {self.dir}: {exc.strerror}") from None
+        for name in names:
             if not name.endswith(".json"):
                 continue
             try:
@@ -189,8 +196,11 @@ class Journal:
                     record = json.load(handle)
             except (OSError, ValueError) as exc:
                 raise FixError(f"journal {self.dir}/{name} is unreadable: {exc}") from None
-            if record.get("schema_version") != SCHEMA_VERSION:
-                raise FixError(f"journal {self.dir}/{name}: unknown schema_version")
+            if not isinstance(record, dict) or record.get("schema_version") != SCHEMA_VERSION:
+                raise FixError(f"journal {self.dir}/{name}: not a hostcheck journal (schema 1)")
+            missing = [k for k in ("id", "state", "steps", "files") if k not in record]
+            if missing:
+                raise FixError(f"journal {self.dir}/{name}: lacks {', '.join(missing)}")
             records.append(record)
         # Oldest first by creation time (ids sort by time too; this also orders old ids).
         records.sort(key=lambda r: (r.get("created_ns", 0), r["id"]))

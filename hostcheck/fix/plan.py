@@ -26,6 +26,7 @@ from hostcheck.host import Host
 from hostcheck.model import Report, Status
 from hostcheck.parsers import normalise_param, parse_modprobe_conf
 from hostcheck.readings import Reason, Value
+from hostcheck.render import printable
 
 MODPROBE_DROPIN = "/etc/modprobe.d/zz-hostcheck.conf"
 SYSCTL_DROPIN = "/etc/sysctl.d/zz-hostcheck.conf"
@@ -581,7 +582,7 @@ def render(plan: Plan, *, live: bool, root: str) -> str:
                 "see `hostcheck scan --verbose` for what keeps them failing."
             )
         out.extend(f"note: {n}" for n in plan.notes)
-        return "\n".join(out) + "\n"
+        return printable("\n".join(out)) + "\n"
     where = "this host" if live else (root if root.startswith("bundled") else f"the tree at {root}")
     fixing = [rule for rule in plan.rules if rule not in plan.already_staged]
     out.append(
@@ -609,7 +610,8 @@ def render(plan: Plan, *, live: bool, root: str) -> str:
         else "No reboot needed."
     )
     out.extend(f"note: {n}" for n in plan.notes)
-    return "\n".join(out) + "\n"
+    # Diffs show host files and notes host values: an ESC in them must not reach a terminal.
+    return printable("\n".join(out)) + "\n"
 
 
 def summary_args(values: Sequence[str]) -> str:
