@@ -711,3 +711,14 @@ def test_apply_never_recreates_a_root_that_vanished_after_the_plan(fixture_copy)
     with pytest.raises(fixer.FixError, match="no longer exists"):
         fixer.apply(host, plan, log=lambda line: None)
     assert not root.exists()
+
+
+def test_modprobe_routing_touches_the_boot_loader_only_to_take_an_argument_off(
+    fixture_copy,
+) -> None:
+    """--module-options modprobe on a host whose command line has none of those parameters:
+    no GRUB drop-in and no update-grub, only modprobe.d and the initramfs."""
+    plan = hc("fix", "--fixture", "dkms-amdttm", "--module-options", "modprobe").stdout
+    assert "99-hostcheck.cfg" not in plan and "update-grub" not in plan
+    assert "+options amdgpu cwsr_enable=0" in plan
+    assert "update-initramfs -u -k all" in plan

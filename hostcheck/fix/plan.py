@@ -171,6 +171,16 @@ def build(report: Report, facts: Facts, host: Host, options: PlanOptions) -> Pla
         if key in adds:  # a replacement: the add wins
             del removes[key]
 
+    staged: list[str] | None
+    if options.bootloader and options.bootloader != facts.boot.loader:
+        from hostcheck.probes.boot import read_staged
+
+        reading = read_staged(host, options.bootloader)[0]
+        staged = reading.value if isinstance(reading, Value) else None
+    else:
+        staged = facts.boot.staged.value if isinstance(facts.boot.staged, Value) else None
+    if options.declarative:
+        staged = None
     # Route module parameters that modprobe.d already sets (or all, if asked) to modprobe.d.
     staged_params = {(o.module, o.name) for _, o in facts.driver.staged_options}
     # A module the user configures in modprobe.d gets all its parameters there.
@@ -186,7 +196,9 @@ def build(report: Report, facts: Facts, host: Host, options: PlanOptions) -> Pla
         ):
             # In modprobe.d, and off the command line, so the two never disagree.
             modprobe[module] = (value, rule_id)
-            cmdline_removes.append(kargs.key_of(arg))
+            on_line = staged is None or kargs.key_of(arg) in kargs.effective(staged)
+            if on_line and not options.declarative:
+                cmdline_removes.append(kargs.key_of(arg))  # off the command line, if there
         else:
             cmdline_adds.append(arg)
             if module is not None and module in staged_params:
@@ -218,16 +230,6 @@ def build(report: Report, facts: Facts, host: Host, options: PlanOptions) -> Pla
     files: list[FileChange] = []
     commands: list[Command] = []
     loader = options.bootloader or facts.boot.loader
-    staged: list[str] | None
-    if options.bootloader and options.bootloader != facts.boot.loader:
-        from hostcheck.probes.boot import read_staged
-
-        reading = read_staged(host, options.bootloader)[0]
-        staged = reading.value if isinstance(reading, Value) else None
-    else:
-        staged = facts.boot.staged.value if isinstance(facts.boot.staged, Value) else None
-    if options.declarative:
-        staged = None
     if cmdline_adds or cmdline_removes:
         boot = _Boot(facts, host, options, loader, staged, notes)
         boot.plan(cmdline_adds, cmdline_removes)
