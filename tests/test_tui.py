@@ -639,9 +639,7 @@ def _poison(root: Path) -> None:
     cmdline = root / "proc/2211/cmdline"
     cmdline.write_bytes(cmdline.read_bytes().replace(b"Q4_K_M.gguf", f"Q4{ESCAPES}.gguf".encode()))
     environ = root / "proc/2211/environ"
-    environ.write_bytes(
-        environ.read_bytes().replace(b"=11.0.0", f"=11.0.0{ESCAPES}".encode())
-    )
+    environ.write_bytes(environ.read_bytes().replace(b"=11.0.0", f"=11.0.0{ESCAPES}".encode()))
 
 
 def test_host_text_with_escape_sequences_reaches_the_screen_escaped(fixture_copy) -> None:

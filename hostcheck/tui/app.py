@@ -360,6 +360,7 @@ class HostcheckApp(App[None]):
             self.refuse_if_unavailable()
             return
         report = self.report
+
         def chosen(answer: tuple[str, str] | None) -> None:
             if answer is not None:
                 self.export(report, *answer)

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, ClassVar
 
 from textual import events, on
 from textual.app import App, ComposeResult
-from textual.dom import DOMNode
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
+from textual.dom import DOMNode
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, DataTable, Footer, Input, Label, RadioButton, RadioSet, Static
 from textual.widgets.data_table import ColumnKey
@@ -437,7 +437,7 @@ class PlanScreen(Screen[None]):
         self.app.request_apply(self.plan)
 
 
-def key_line(owner: "type[Screen[object]]", app: "App[object]") -> Content:
+def key_line(owner: type, app: "App[object]") -> Content:
     """The keys of a dialog, shown inside it (the footer below belongs to the screen under
     the dialog and shows that screen's keys)."""
     keys = " · ".join(
@@ -676,6 +676,6 @@ INHERITED = {
 
 
 def explain(binding: Binding) -> str:
-    return binding.tooltip or INHERITED.get(binding.action) or binding.description or (
-        binding.action
+    return (
+        binding.tooltip or INHERITED.get(binding.action) or binding.description or (binding.action)
     )

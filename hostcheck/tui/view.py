@@ -57,7 +57,10 @@ def summary(report: Report, where: str, width: int = 80) -> Content:
         if counts[status.value]:
             word, style = STYLE[status]
             symbol, _, name = word.partition(" ")
-            tallies += [" ", Content.styled(f"{symbol} {counts[status.value]} {name.lower()}", style)]
+            tallies += [
+                " ",
+                Content.styled(f"{symbol} {counts[status.value]} {name.lower()}", style),
+            ]
     room = width - 2  # the bar's padding
     tally_width = sum(len(str(part)) for part in tallies)
     host = cut(printable(report.hostname), max(room - len(str(verdict)) - 2 - tally_width, 12))
