@@ -380,8 +380,11 @@ class HostcheckApp(App[None]):
                 MessageScreen("Export failed", f"{target}: {exc.strerror or exc}", error=True)
             )
             return
+        except Exception as exc:  # a renderer's bug: said, not a traceback over the screen
+            self.push_screen(MessageScreen("Export failed", describe(exc), error=True))
+            return
         self.last_export = path
-        self.notify(f"Wrote the report ({fmt}) to {target}", markup=False)
+        self.notify(printable(f"Wrote the report ({fmt}) to {target}"), markup=False)
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
