@@ -31,7 +31,6 @@ from hostcheck.tui.screens import (
     MessageScreen,
     PlanScreen,
     ReviewScreen,
-    bindings_of,
 )
 
 SIZE = (80, 24)
@@ -52,12 +51,15 @@ async def settle(pilot: Pilot[Any]) -> None:
 
 
 def drive(
-    source: Source, steps: Callable[[Pilot[Any], HostcheckApp], Awaitable[None]], size=SIZE
+    source: Source,
+    steps: Callable[[Pilot[Any], HostcheckApp], Awaitable[None]],
+    size=SIZE,
+    notifications: bool = False,
 ) -> HostcheckApp:
     app = HostcheckApp(source)
 
     async def main() -> None:
-        async with app.run_test(size=size) as pilot:
+        async with app.run_test(size=size, notifications=notifications) as pilot:
             await settle(pilot)
             await steps(pilot, app)
 
@@ -67,6 +69,20 @@ def drive(
 
 def text_of(app: HostcheckApp, selector: str) -> str:
     return str(app.screen.query_one(selector, Static).render())
+
+
+def screen_lines(app: HostcheckApp) -> list[str]:
+    """The screen as the terminal gets it (every layer composited), one string per row."""
+    update = app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
+    return ["".join(segment.text for segment in strip) for strip in update.strips]
+
+
+async def until(pilot: Pilot[Any], done: Callable[[], bool], what: str) -> None:
+    for _ in range(200):
+        if done():
+            return
+        await pilot.pause(0.02)
+    raise AssertionError(f"never happened: {what}")
 
 
 def review(app: HostcheckApp) -> ReviewScreen:
@@ -100,10 +116,16 @@ async def select(pilot: Pilot[Any], app: HostcheckApp, rule: str) -> None:
 
 
 def test_core_does_not_import_textual() -> None:
+    # Every hostcheck module outside hostcheck.tui (found by walking the package, so a new
+    # module is covered too), then a scan and the CLI.
     code = (
-        "import sys\n"
-        "import hostcheck, hostcheck.engine, hostcheck.fix.plan, hostcheck.fix.apply\n"
-        "import hostcheck._cli, hostcheck.session, hostcheck.review, hostcheck.output\n"
+        "import importlib, pkgutil, sys\n"
+        "import hostcheck\n"
+        "names = [m.name for m in pkgutil.walk_packages(hostcheck.__path__, 'hostcheck.')\n"
+        "         if not m.name.startswith('hostcheck.tui') and m.name != 'hostcheck.__main__']\n"
+        "for name in names:\n"
+        "    importlib.import_module(name)\n"
+        "import hostcheck._cli\n"
         "from hostcheck.session import Source, scan\n"
         "report = scan(Source(fixture='stock-128g')).report\n"
         "assert report.findings, 'the scan found nothing'\n"
@@ -111,7 +133,7 @@ def test_core_does_not_import_textual() -> None:
         " '--output', sys.argv[1]])\n"
         "assert code == 1, code\n"
         "loaded = sorted(m for m in sys.modules if m == 'textual' or m.startswith('textual.'))\n"
-        "print(len(report.findings), loaded)\n"
+        "print(len(names), len(report.findings), loaded)\n"
     )
     out = Path(os.environ.get("TMPDIR", "/tmp")) / f"hc-core-{os.getpid()}.json"
     done = subprocess.run(
@@ -119,7 +141,8 @@ def test_core_does_not_import_textual() -> None:
     )
     out.unlink(missing_ok=True)
     assert done.returncode == 0, done.stderr
-    count, loaded = done.stdout.split(" ", 1)
+    modules, count, loaded = done.stdout.split(" ", 2)
+    assert int(modules) >= 40  # the walk found the package, not an empty list
     assert int(count) == len(expected("stock-128g")["status"])
     assert loaded.strip() == "[]"
 
@@ -539,27 +562,41 @@ def test_export_to_a_missing_directory_shows_the_error(tmp_path: Path) -> None:
     drive(Source(fixture="stock-128g"), steps)
 
 
-def test_help_lists_every_binding() -> None:
+def test_help_lists_every_binding_of_every_screen() -> None:
+    import inspect
+
+    from textual.screen import Screen
+
+    import hostcheck.tui.screens as screens
+
+    # Every screen class the TUI defines, found independently of the help's own list, with
+    # all the keys live on it: its own and those inherited from Textual (ctrl+q, tab …).
+    owners: list[Any] = [HostcheckApp] + [
+        cls
+        for _, cls in inspect.getmembers(screens, inspect.isclass)
+        if issubclass(cls, Screen) and cls.__module__ == screens.__name__
+    ]
+    assert len(owners) >= 7
+
     async def steps(pilot: Pilot[Any], app: HostcheckApp) -> None:
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
-        text = text_of(app, "#help-body")
-        owners = [
-            HostcheckApp,
-            ReviewScreen,
-            PlanScreen,
-            ConfirmScreen,
-            MessageScreen,
-            ExportScreen,
-            HelpScreen,
-        ]
+        lines = text_of(app, "#help-body").splitlines()
         count = 0
         for owner in owners:
-            for binding in bindings_of(owner):
-                line = f"  {app.get_key_display(binding):<7} {binding.tooltip}"
-                assert binding.tooltip and line in text.splitlines(), line
+            title = owner.HELP_TITLE
+            assert title in lines, f"{owner.__name__} has no section in the help"
+            start = lines.index(title) + 1
+            section = lines[start : lines.index("", start)]
+            keys = [line.split()[0] for line in section]
+            for key, bindings in owner._merge_bindings().key_to_bindings.items():
+                shown = app.get_key_display(bindings[-1])
+                assert shown in keys, f"{owner.__name__}: {key} is missing from the help"
                 count += 1
-        assert count >= 20
+        assert "^q" in " ".join(lines)  # inherited from textual's App
+        assert count >= 30
+        # The Close button fits on an 80x24 screen.
+        assert any("Close" in line for line in screen_lines(app)[:23])
         await pilot.press("escape")
         assert isinstance(app.screen, ReviewScreen)
 
@@ -590,6 +627,335 @@ def test_narrow_terminal_stacks_list_over_detail() -> None:
 def test_session_scan_agrees_with_the_cli() -> None:
     report = scan(Source(fixture="stock-128g")).report
     assert {f.rule.id: f.status.value for f in report.findings} == expected("stock-128g")["status"]
+
+
+# --- review findings: host text, races, busy state, failures, layout -----------------------
+
+ESCAPES = "\x1b]0;OWNED\x07\x1b[2J"
+
+
+def _poison(root: Path) -> None:
+    """A process whose argv and environment carry terminal escape sequences."""
+    cmdline = root / "proc/2211/cmdline"
+    cmdline.write_bytes(cmdline.read_bytes().replace(b"Q4_K_M.gguf", f"Q4{ESCAPES}.gguf".encode()))
+    environ = root / "proc/2211/environ"
+    environ.write_bytes(environ.read_bytes().replace(b"=11.0.0", f"=11.0.0{ESCAPES}".encode()))
+
+
+def test_host_text_with_escape_sequences_reaches_the_screen_escaped(fixture_copy) -> None:
+    from hostcheck.fix.plan import Command, FileChange, Plan
+
+    root = fixture_copy("stock-128g")
+    _poison(root)
+    visible = "\\x1b]0;OWNED\\x07\\x1b[2J"
+
+    async def steps(pilot: Pilot[Any], app: HostcheckApp) -> None:
+        table = review(app).query_one("#findings", DataTable)
+        cells = [str(cell) for index in range(table.row_count) for cell in table.get_row_at(index)]
+        assert not any("\x1b" in cell or "\x07" in cell for cell in cells)
+        for rule in ("env.hsa-override", "llamacpp.mmap"):
+            await select(pilot, app, rule)
+            shown = "\n".join(screen_lines(app))
+            assert "\x1b" not in shown and "\x07" not in shown
+            assert "\\x1b]0;OWNED" in text_of(app, "#detail")
+        assert visible in text_of(app, "#detail")
+        # The plan: a diff, a command and a note with host text in them.
+        plan = Plan(
+            rules=("memory.gtt",),
+            loader="grub",
+            kernel_args_add=(),
+            kernel_args_remove=(),
+            modprobe=(),
+            sysctl={},
+            files=(
+                FileChange(
+                    f"/etc/x{ESCAPES}", f"A={ESCAPES}\n".encode(), b"A=1\n", f"why{ESCAPES}"
+                ),
+            ),
+            commands=(Command(("echo", ESCAPES), f"because{ESCAPES}"),),
+            reboot_required=False,
+            notes=(f"note{ESCAPES}",),
+        )
+        app._show_plan(plan, f"interrupted{ESCAPES}")
+        await pilot.pause()
+        assert isinstance(app.screen, PlanScreen)
+        shown = "\n".join(screen_lines(app))
+        assert "\x1b" not in shown and "\x07" not in shown
+        assert f"-A={visible}" in shown and f"echo '{visible}'" in shown
+        assert f"note: note{visible}" in shown and f"warning: interrupted{visible}" in shown
+
+    drive(Source(root=str(root)), steps)
+
+
+def test_a_stale_scan_never_overwrites_a_newer_one(fixture_copy, monkeypatch) -> None:
+    import threading
+
+    import hostcheck.tui.app as tui_app
+
+    root = fixture_copy("stock-128g")
+    real_scan = tui_app.scan
+    release = threading.Event()
+    first: list[threading.Thread] = []
+
+    def slow_first_scan(source: Source) -> Any:
+        result = real_scan(source)  # the host as it is now …
+        if not first:
+            first.append(threading.current_thread())
+            release.wait(30)  # … returned only after a newer scan is shown
+        return result
+
+    monkeypatch.setattr(tui_app, "scan", slow_first_scan)
+    app = HostcheckApp(Source(root=str(root)))
+
+    async def main() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: bool(first), "the first scan read the host")
+            group = root / "etc/group"
+            group.write_text(group.read_text().replace("render:x:992:", "render:x:992:llm"))
+            await pilot.press("r")
+            await until(pilot, lambda: app.report is not None, "the rescan was shown")
+            assert {r: s for r, s, _ in table_rows(app)}["devices.kfd"] == "✓ pass"
+            release.set()
+            await asyncio.to_thread(first[0].join, 30)
+            await pilot.pause()
+            # The first scan finished last, with the old statuses: dropped.
+            assert {r: s for r, s, _ in table_rows(app)}["devices.kfd"] == "✓ pass"
+            assert "✗ 1 fail" in text_of(app, "#summary")
+
+    asyncio.run(main())
+
+
+def test_during_an_apply_a_is_refused_and_every_screen_above_the_review_goes(
+    fixture_copy, monkeypatch
+) -> None:
+    import threading
+
+    import hostcheck.fix.apply as fixer
+
+    root = fixture_copy("stock-128g")
+    real_apply = fixer.apply
+    release = threading.Event()
+    calls: list[int] = []
+
+    def slow_apply(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        release.wait(30)
+        return real_apply(*args, **kwargs)
+
+    monkeypatch.setattr(fixer, "apply", slow_apply)
+
+    async def steps(pilot: Pilot[Any], app: HostcheckApp) -> None:
+        await pilot.press("p")
+        await settle(pilot)
+        await pilot.press("a", "y")
+        await until(pilot, lambda: bool(calls), "the apply started")
+        assert isinstance(app.screen, PlanScreen)
+        assert text_of(app, "#plan-status") == "Applying the changes…"
+        assert "Applying the changes…" in "\n".join(screen_lines(app))
+        await pilot.press("a")  # a second apply: not offered while the first runs
+        await pilot.pause()
+        assert isinstance(app.screen, PlanScreen)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        release.set()
+        await settle(pilot)
+        # The outcome, straight over the rescanned findings: no help, no stale plan under it.
+        assert isinstance(app.screen, MessageScreen)
+        assert text_of(app, "#message-body").startswith("Applied as transaction ")
+        assert [type(s) for s in app.screen_stack[1:]] == [ReviewScreen, MessageScreen]
+        assert len(calls) == 1
+        await pilot.press("escape")
+        assert {r: s for r, s, _ in table_rows(app)}["memory.gtt"] == "↻ PENDING"
+
+    drive(Source(root=str(root)), steps)
+
+
+def test_keys_typed_fast_after_slash_go_to_the_search() -> None:
+    from textual import events
+
+    async def steps(pilot: Pilot[Any], app: HostcheckApp) -> None:
+        # One read from the terminal: the keys arrive before the search box has the focus.
+        keys = [("slash", "/"), *((c, c) for c in "iommu"), ("q", "q")]
+        for key, character in keys:
+            app.post_message(events.Key(key, character))
+        await settle(pilot)
+        assert app.is_running  # q was typed, not a quit
+        assert isinstance(app.screen, ReviewScreen)  # u was typed, not an undo
+        assert review(app).query_one("#search").value == "iommuq"
+        await pilot.press("backspace")
+        assert [rule for rule, *_ in table_rows(app)] == ["perf.iommu"]
+        assert "Enter: to the list · Esc: clear the search" in text_of(app, "#filter-label")
+
+    drive(Source(fixture="stock-128g"), steps)
+
+
+def test_a_failed_rescan_clears_the_list_and_refuses_plan_and_apply(fixture_copy) -> None:
+    import shutil
+
+    root = fixture_copy("stock-128g")
+
+    async def steps(pilot: Pilot[Any], app: HostcheckApp) -> None:
+        assert table_rows(app)
+        shutil.rmtree(root)
+        await pilot.press("r")
+        await settle(pilot)
+        assert isinstance(app.screen, MessageScreen)
+        assert text_of(app, "#message-body").startswith("The scan failed: ")
+        await pilot.press("escape")
+        assert table_rows(app) == []
+        assert text_of(app, "#summary").startswith("Scan failed")
+        for key in ("p", "u", "e"):
+            await pilot.press(key)
+            await settle(pilot)
+            assert isinstance(app.screen, ReviewScreen), key
+        toasts = " ".join(str(t.render()) for t in app.screen.query("Toast"))
+        assert "The last scan failed" in toasts and "still running" not in toasts
+
+    drive(Source(root=str(root)), steps, notifications=True)
+    assert not root.exists()  # nothing recreated the deleted tree
+
+
+def test_a_first_scan_that_fails_is_not_called_still_running(tmp_path: Path) -> None:
+    async def steps(pilot: Pilot[Any], app: HostcheckApp) -> None:
+        assert isinstance(app.screen, MessageScreen)
+        await pilot.press("escape", "p", "e")
+        await pilot.pause()
+        toasts = " ".join(str(t.render()) for t in app.screen.query("Toast"))
+        assert "The last scan failed" in toasts and "still running" not in toasts
+
+    drive(Source(root=str(tmp_path / "gone")), steps, notifications=True)
+
+
+def test_summary_shows_verdict_and_target_with_a_long_root_and_hostname(fixture_copy) -> None:
+    root = fixture_copy("stock-128g")
+    deep = root.parent / ("d" * 60) / ("e" * 60) / "the-box-under-test"
+    deep.parent.mkdir(parents=True)
+    root.rename(deep)
+    (deep / "proc/sys/kernel/hostname").write_text("h" * 150 + "\n")
+
+    async def steps(pilot: Pilot[Any], app: HostcheckApp) -> None:
+        summary = review(app).query_one("#summary")
+        lines = screen_lines(app)[summary.region.y : summary.region.bottom]
+        shown = "\n".join(lines)
+        assert lines[0].startswith(" NOT READY hhhh") and "✗ 3 fail" in lines[0]
+        assert "…" in lines[0]  # the host name, cut
+        assert "the-box-under-test" in shown and "the tree at " in shown
+        assert summary.region.height <= 4
+
+    drive(Source(root=str(deep)), steps)
+
+
+def test_an_unreadable_journal_shows_a_message_not_a_traceback(fixture_copy) -> None:
+    root = fixture_copy("stock-128g")
+    journal = root / "var/lib/hostcheck/fix"
+    journal.mkdir(parents=True)
+    (journal / "20260101T000000.000000Z-0000.json").write_text("[]\n")  # not a record
+
+    async def steps(pilot: Pilot[Any], app: HostcheckApp) -> None:
+        await pilot.press("u")
+        await settle(pilot)
+        assert isinstance(app.screen, MessageScreen)
+        assert text_of(app, "#message-body")  # what went wrong, in words
+        assert "Cannot undo" in "\n".join(screen_lines(app))
+        await pilot.press("escape", "p")
+        await settle(pilot)
+        assert isinstance(app.screen, PlanScreen)  # the plan, with the journal's problem
+        assert text_of(app, "#plan-warning").startswith("warning: cannot read the fix journal")
+
+    drive(Source(root=str(root)), steps)
+
+
+def test_dialogs_show_their_buttons_and_keys_at_80x24(fixture_copy) -> None:
+    root = fixture_copy("stock-128g")
+
+    async def steps(pilot: Pilot[Any], app: HostcheckApp) -> None:
+        await pilot.press("p")
+        await settle(pilot)
+        await pilot.press("a")
+        assert isinstance(app.screen, ConfirmScreen)
+        shown = "\n".join(screen_lines(app))
+        assert "Keys: y yes · n no · esc cancel" in shown
+        assert "Apply" in shown and " No " in shown
+        await pilot.press("n", "escape", "question_mark")
+        shown = "\n".join(screen_lines(app))
+        assert "Keys: esc close" in shown and "Close" in shown
+        close = app.screen.query_one("#close")
+        assert close.region.bottom <= 24 and close.region.height == 3
+
+    drive(Source(root=str(root)), steps)
+
+
+def test_long_diff_lines_keep_their_sign() -> None:
+    async def steps(pilot: Pilot[Any], app: HostcheckApp) -> None:
+        await pilot.press("p")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, PlanScreen)
+        diff = screen.query(".diff").first(Static)
+        lines = screen_lines(app)[diff.region.y : min(diff.region.bottom, 23)]
+        body = [line[diff.region.x : diff.region.right] for line in lines]
+        assert body and all(line[:1] in "+-@ " and line.strip() for line in body), body
+        # A line longer than the screen is one row, cut at the edge, not wrapped.
+        assert any(line.startswith("+# hostcheck-add: ttm.pages_limit") for line in body)
+        assert diff.virtual_region.width > 80
+
+    drive(Source(fixture="stock-128g"), steps)
+
+
+def _interrupt_last_transaction(root: Path) -> str:
+    from hostcheck.fix import apply as fixer
+    from hostcheck.fix.plan import PlanOptions, build
+
+    done = scan(Source(root=str(root)))
+    plan = build(done.report, done.facts, done.host, PlanOptions())
+    record = fixer.apply(done.host, plan, log=lambda _line: None)
+    path = root / "var/lib/hostcheck/fix" / f"{record['id']}.json"
+    data = json.loads(path.read_text())
+    data["state"] = "started"
+    data["steps"][-1]["done"] = False
+    path.write_text(json.dumps(data))
+    return str(record["id"])
+
+
+def test_plan_warns_of_an_interrupted_transaction(fixture_copy) -> None:
+    root = fixture_copy("stock-128g")
+    tx_id = _interrupt_last_transaction(root)
+
+    async def steps(pilot: Pilot[Any], app: HostcheckApp) -> None:
+        await pilot.press("p")
+        await settle(pilot)
+        assert isinstance(app.screen, PlanScreen)
+        warning = text_of(app, "#plan-warning")
+        assert warning.startswith(f"warning: transaction {tx_id} was interrupted while applying")
+        assert "hostcheck fix --resume" in warning
+        assert "warning: transaction" in "\n".join(screen_lines(app)[:4])
+
+    drive(Source(root=str(root)), steps)
+
+
+def test_undo_of_edited_files_names_the_force_command(fixture_copy) -> None:
+    root = fixture_copy("stock-128g")
+    dropin = root / "etc/default/grub.d/99-hostcheck.cfg"
+
+    async def steps(pilot: Pilot[Any], app: HostcheckApp) -> None:
+        await pilot.press("p")
+        await settle(pilot)
+        await pilot.press("a", "y")
+        await settle(pilot)
+        await pilot.press("escape")
+        dropin.write_text(dropin.read_text() + "# my own edit\n")
+        await pilot.press("u")
+        await settle(pilot)
+        tx_id = app.screen.body.split()[1]  # "Transaction ID (…) fixed …"
+        await pilot.press("y")
+        await settle(pilot)
+        assert isinstance(app.screen, MessageScreen)
+        body = text_of(app, "#message-body")
+        assert "changed since hostcheck wrote them" in body
+        assert f"run: hostcheck fix --root {root} --undo {tx_id} --force" in body
+
+    drive(Source(root=str(root)), steps)
+    assert dropin.read_text().endswith("# my own edit\n")  # the edit was kept
 
 
 # --- snapshots (80×24) ------------------------------------------------------------------------

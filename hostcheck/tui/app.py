@@ -3,14 +3,16 @@ the core. Screens ask for work through the request_* methods; results come back 
 thread through call_from_thread."""
 
 import os
+import shlex
 from typing import ClassVar
 
-from textual import work
+from textual import events, work
 from textual.app import App
 from textual.binding import Binding, BindingType
 
 from hostcheck.fix.plan import Plan
 from hostcheck.model import Report
+from hostcheck.render import printable
 from hostcheck.session import Scan, Source, change_refusal, scan
 from hostcheck.tui.screens import (
     ConfirmScreen,
@@ -33,15 +35,19 @@ CSS = """
 #body.wide { layout: horizontal; }
 #body.wide #findings { width: 3fr; height: 1fr; }
 #body.wide #detail-box { width: 2fr; border-top: none; border-left: solid $primary; }
-#plan { padding: 0 1; }
+#plan { padding: 0 1; overflow-x: auto; }
+#plan .diff { width: auto; min-width: 100%; text-wrap: nowrap; }
+#plan-status { display: none; padding: 0 1; }
 #plan .file-title, #plan .section { margin-top: 1; }
 #plan .note { color: $text-muted; }
 .dialog {
     width: 90%; max-width: 100; height: auto; max-height: 90%;
     background: $panel; border: thick $primary; padding: 0 1;
 }
-.dialog-body { height: auto; max-height: 16; }
-.help .dialog-body { max-height: 18; }
+/* The body shrinks so the title, the key line and the buttons fit: at 24 rows the dialog
+   gets 21 (90%), of which border 2, title 1, key line 1 and buttons 3 leave 14. */
+.dialog-body { height: auto; max-height: 55vh; }
+.dialog-keys { color: $text-muted; }
 .buttons { height: auto; align-horizontal: right; }
 .buttons Button { margin-left: 1; }
 ModalScreen { align: center middle; }
@@ -53,6 +59,7 @@ class HostcheckApp(App[None]):
     """hostcheck tui: review a scan, plan the marked fixes, apply, undo."""
 
     TITLE = "hostcheck"
+    HELP_TITLE = "Everywhere"
     CSS = CSS
     ENABLE_COMMAND_PALETTE = False  # every action has a key of its own (see the help)
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -66,6 +73,13 @@ class HostcheckApp(App[None]):
         self.current: Scan | None = None
         self.marked: set[str] = set()
         self.last_export = ""
+        # Only the newest scan's result is shown: a scan started earlier that finishes later
+        # (a rescan overtook it) is dropped by its generation.
+        self.scan_generation = 0
+        self.scanning = False
+        self.scan_error: str | None = None
+        # "Applying" or "Undoing" while a change runs: plan, apply, undo and rescan wait.
+        self.busy: str | None = None
 
     @property
     def report(self) -> Report | None:
@@ -80,58 +94,112 @@ class HostcheckApp(App[None]):
         self.push_screen("review")
         self.rescan()
 
+    def on_key(self, event: events.Key) -> None:
+        """Runs before the app's bindings for a key no widget took (see take_search_key)."""
+        if self.screen is self.review:
+            self.review.take_search_key(event)
+
+    def unavailable(self) -> str | None:
+        """Why there is no scan to plan, export or undo from, or None when there is one."""
+        if self.busy:
+            return f"{self.busy} the changes: wait until it is done."
+        if self.current is not None:
+            return None
+        if self.scanning:
+            return "The scan is still running."
+        return f"The last scan failed ({self.scan_error}); r scans again."
+
+    def refuse_if_unavailable(self) -> bool:
+        reason = self.unavailable()
+        if reason:
+            self.notify(printable(reason), severity="warning", markup=False)
+        return reason is not None
+
     # --- scan -----------------------------------------------------------------------------
 
-    def rescan(self, *, then: str | None = None, title: str = "") -> None:
+    def rescan(self, *, then: str | None = None, title: str = "", error: bool = False) -> None:
         """Scan again in a worker; the review shows the new statuses when it is done."""
+        self.scan_generation += 1
+        self.scanning = True
         self.review.show_scanning()
-        self._scan_worker(then, title)
+        self._scan_worker(self.scan_generation, then, title, error)
 
     @work(thread=True, exclusive=True, group="scan")
-    def _scan_worker(self, then: str | None, title: str) -> None:
+    def _scan_worker(self, generation: int, then: str | None, title: str, error: bool) -> None:
         try:
             result = scan(self.source)
         except Exception as exc:  # SourceError after the start (root removed), or a bug
-            self.call_from_thread(self.review.show_error, str(exc))
+            self.call_from_thread(self._scan_failed, generation, describe(exc), then, title)
             return
-        self.call_from_thread(self._scanned, result, then, title)
+        self.call_from_thread(self._scanned, generation, result, then, title, error)
 
-    def _scanned(self, result: Scan, then: str | None, title: str) -> None:
-        self.current = result
+    def _scanned(
+        self, generation: int, result: Scan, then: str | None, title: str, error: bool
+    ) -> None:
+        if generation != self.scan_generation:
+            return  # overtaken by a newer scan
         from hostcheck.review import fixable
 
+        self.scanning = False
+        self.scan_error = None
+        self.current = result
         still = {f.rule.id for f in result.report.findings if fixable(f)}
         self.marked &= still
         self.review.show_report(result.report)
         if then is not None:
-            self.push_screen(MessageScreen(title, then))
+            self.push_screen(MessageScreen(title, then, error=error))
+
+    def _scan_failed(self, generation: int, message: str, then: str | None, title: str) -> None:
+        if generation != self.scan_generation:
+            return
+        # No scan to act on: plan, apply and undo are refused until a scan succeeds, so
+        # nothing is planned from (or written to) what the failed scan could not read.
+        self.scanning = False
+        self.scan_error = message
+        self.current = None
+        self.review.show_error(message)
+        failed = f"The scan failed: {message}\nPress r to scan again."
+        if then is not None:
+            self.push_screen(MessageScreen(title, f"{then}\n\n{failed}", error=True))
+        else:
+            self.push_screen(MessageScreen("Scan failed", failed, error=True))
 
     # --- plan and apply ---------------------------------------------------------------------
 
     def request_plan(self) -> None:
-        if self.current is None:
-            self.notify("The scan is still running.", severity="warning")
+        if self.refuse_if_unavailable():
             return
+        assert self.current is not None
         self._plan_worker(self.current, tuple(sorted(self.marked)))
 
     @work(thread=True, exclusive=True, group="plan")
     def _plan_worker(self, current: Scan, only: tuple[str, ...]) -> None:
-        from hostcheck.fix.plan import PlanError, PlanOptions, build
+        from hostcheck.fix.apply import Journal, interrupted_message
+        from hostcheck.fix.plan import PlanOptions, build
 
         try:
             plan = build(current.report, current.facts, current.host, PlanOptions(only=only))
-        except PlanError as exc:
-            self.call_from_thread(self.push_screen, MessageScreen("No plan", str(exc), error=True))
+        except Exception as exc:
+            self.call_from_thread(self._message, "No plan", describe(exc), True)
             return
-        self.call_from_thread(self._show_plan, plan)
+        # As `hostcheck fix` does: an interrupted transaction is said before the plan.
+        try:
+            warning = interrupted_message(Journal(current.host))
+        except Exception as exc:
+            warning = f"cannot read the fix journal: {describe(exc)}"
+        self.call_from_thread(self._show_plan, plan, warning)
 
-    def _show_plan(self, plan: Plan) -> None:
+    def _message(self, title: str, body: str, error: bool = False) -> None:
+        self.push_screen(MessageScreen(title, body, error=error))
+
+    def _show_plan(self, plan: Plan, warning: str | None) -> None:
         self.push_screen(
             PlanScreen(
                 plan,
                 where=self.source.describe(),
                 live=self.current is not None and self.current.host.live,
                 refusal=change_refusal(self.source),
+                warning=warning,
             )
         )
 
@@ -143,10 +211,13 @@ class HostcheckApp(App[None]):
         if refusal:
             self.push_screen(MessageScreen("Cannot apply", refusal, error=True))
             return
-        live = self.current is not None and self.current.host.live
+        if self.refuse_if_unavailable():
+            return
+        assert self.current is not None
+        current = self.current
         lines = [f"Fix {', '.join(plan.rules)} on {self.source.describe()}:", ""]
         lines += [f"  write {change.path}" for change in plan.files]
-        verb = "run" if live else "list as pending (not run)"
+        verb = "run" if current.host.live else "list as pending (not run)"
         lines += [f"  {verb}: {command.text}" for command in plan.commands]
         lines += [
             "",
@@ -156,21 +227,29 @@ class HostcheckApp(App[None]):
             lines.append("A reboot is needed for the changes to take effect.")
 
         def answered(yes: bool | None) -> None:
-            if yes:
-                self._apply_worker(plan)
+            if yes and not self.refuse_if_unavailable():
+                self._start_change("Applying")
+                self._apply_worker(current, plan)
 
         self.push_screen(ConfirmScreen("Apply these changes?", "\n".join(lines), "Apply"), answered)
 
-    @work(thread=True, exclusive=True, group="change")
-    def _apply_worker(self, plan: Plan) -> None:
-        from hostcheck.fix.apply import FixError, apply
+    def _start_change(self, verb: str) -> None:
+        self.busy = verb
+        for screen in self.screen_stack:
+            if isinstance(screen, PlanScreen):
+                screen.show_busy(f"{verb} the changes…")
+        self.notify(f"{verb} the changes…", markup=False)
+        self.screen.refresh_bindings()
 
-        assert self.current is not None
+    @work(thread=True, exclusive=True, group="change")
+    def _apply_worker(self, current: Scan, plan: Plan) -> None:
+        from hostcheck.fix.apply import apply
+
         log: list[str] = []
         try:
-            record = apply(self.current.host, plan, log=log.append)
-        except (FixError, OSError) as exc:
-            self.call_from_thread(self._failed, "Apply failed", log, exc)
+            record = apply(current.host, plan, log=log.append)
+        except Exception as exc:
+            self.call_from_thread(self._failed, "Apply failed", log, describe(exc))
             return
         lines = [f"Applied as transaction {record['id']}.", *log]
         pending = [s for s in record["steps"] if s.get("pending")]
@@ -185,15 +264,19 @@ class HostcheckApp(App[None]):
         lines.append("Undo with u.")
         self.call_from_thread(self._changed, "Applied", "\n".join(lines))
 
-    def _changed(self, title: str, body: str) -> None:
-        while isinstance(self.screen, PlanScreen | ConfirmScreen):
+    def _changed(self, title: str, body: str, error: bool = False) -> None:
+        """After an apply or undo (done or failed): back to the findings, rescanned, with the
+        outcome on top. Every screen above the review goes: a plan, a confirmation, the help
+        opened meanwhile; the plan was made for the files as they were."""
+        self.busy = None
+        while self.screen is not self.review:
             self.pop_screen()
         self.marked.clear()
-        self.rescan(then=body, title=title)
+        self.rescan(then=body, title=title, error=error)
 
-    def _failed(self, title: str, log: list[str], exc: Exception) -> None:
-        body = "\n".join([*log, str(exc)])
-        self.push_screen(MessageScreen(title, body, error=True))
+    def _failed(self, title: str, log: list[str], message: str) -> None:
+        # Part of the change may have happened: show the files as they are now.
+        self._changed(title, "\n".join([*log, message]), error=True)
 
     # --- undo -----------------------------------------------------------------------------
 
@@ -202,57 +285,63 @@ class HostcheckApp(App[None]):
         if refusal:
             self.push_screen(MessageScreen("Cannot undo", refusal, error=True))
             return
-        if self.current is None:
-            self.notify("The scan is still running.", severity="warning")
+        if self.refuse_if_unavailable():
             return
+        assert self.current is not None
         self._undo_lookup_worker(self.current)
 
     @work(thread=True, exclusive=True, group="change")
     def _undo_lookup_worker(self, current: Scan) -> None:
-        from hostcheck.fix.apply import FixError, history
+        from hostcheck.fix.apply import history
 
         try:
             records = [
                 r for r in history(current.host) if r["state"] in ("complete", "started", "undoing")
             ]
-        except FixError as exc:
-            self.call_from_thread(self._failed, "Cannot undo", [], exc)
-            return
-        if not records:
-            self.call_from_thread(
-                self.push_screen,
-                MessageScreen("Nothing to undo", "No transaction to undo on this host."),
+            if not records:
+                self.call_from_thread(
+                    self._message, "Nothing to undo", "No transaction to undo on this host."
+                )
+                return
+            record = records[-1]
+            files = record["files"]
+            body = "\n".join(
+                [
+                    f"Transaction {record['id']} ({record['created']}) fixed "
+                    f"{', '.join(record['rules'])}.",
+                    "",
+                    *(f"  {'restore' if f['existed'] else 'remove'} {f['path']}" for f in files),
+                ]
             )
+            tx_id = str(record["id"])
+        except Exception as exc:  # an unreadable journal, a record of another shape
+            self.call_from_thread(self._message, "Cannot undo", describe(exc), True)
             return
-        record = records[-1]
-        files = record["files"]
-        body = "\n".join(
-            [
-                f"Transaction {record['id']} ({record['created']}) fixed "
-                f"{', '.join(record['rules'])}.",
-                "",
-                *(f"  {'restore' if f['existed'] else 'remove'} {f['path']}" for f in files),
-            ]
-        )
-        self.call_from_thread(self._confirm_undo, record["id"], body)
+        self.call_from_thread(self._confirm_undo, current, tx_id, body)
 
-    def _confirm_undo(self, tx_id: str, body: str) -> None:
+    def _confirm_undo(self, current: Scan, tx_id: str, body: str) -> None:
         def answered(yes: bool | None) -> None:
-            if yes:
-                self._undo_worker(tx_id)
+            if yes and not self.refuse_if_unavailable():
+                self._start_change("Undoing")
+                self._undo_worker(current, tx_id)
 
         self.push_screen(ConfirmScreen("Undo the last transaction?", body, "Undo"), answered)
 
     @work(thread=True, exclusive=True, group="change")
-    def _undo_worker(self, tx_id: str) -> None:
+    def _undo_worker(self, current: Scan, tx_id: str) -> None:
         from hostcheck.fix.apply import FixError, undo
 
-        assert self.current is not None
         log: list[str] = []
         try:
-            record = undo(self.current.host, tx_id, log=log.append)
-        except (FixError, OSError) as exc:
-            self.call_from_thread(self._failed, "Undo failed", log, exc)
+            record = undo(current.host, tx_id, log=log.append)
+        except Exception as exc:
+            message = describe(exc)
+            if isinstance(exc, FixError) and "--force" in message:
+                message += (
+                    "\n\nhostcheck tui never overwrites edits made after a fix. To restore the "
+                    f"originals anyway, run: {self.force_undo_command(tx_id)}"
+                )
+            self.call_from_thread(self._failed, "Undo failed", log, message)
             return
         lines = [f"Undid transaction {record['id']}: the files are as they were before it.", *log]
         lines += [f"  pending (run on the host itself): {c}" for c in record["undo_pending"]]
@@ -260,11 +349,15 @@ class HostcheckApp(App[None]):
             lines.append("Reboot to bring the previous kernel arguments and module options back.")
         self.call_from_thread(self._changed, "Undone", "\n".join(lines))
 
+    def force_undo_command(self, tx_id: str) -> str:
+        root = "" if self.source.live else f" --root {shlex.quote(self.source.root or '/')}"
+        return f"hostcheck fix{root} --undo {tx_id} --force"
+
     # --- export and help --------------------------------------------------------------------
 
     def request_export(self) -> None:
         if self.report is None:
-            self.notify("The scan is still running.", severity="warning")
+            self.refuse_if_unavailable()
             return
         report = self.report
 
@@ -287,8 +380,11 @@ class HostcheckApp(App[None]):
                 MessageScreen("Export failed", f"{target}: {exc.strerror or exc}", error=True)
             )
             return
+        except Exception as exc:  # a renderer's bug: said, not a traceback over the screen
+            self.push_screen(MessageScreen("Export failed", describe(exc), error=True))
+            return
         self.last_export = path
-        self.notify(f"Wrote the report ({fmt}) to {target}", markup=False)
+        self.notify(printable(f"Wrote the report ({fmt}) to {target}"), markup=False)
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
@@ -300,3 +396,15 @@ class HostcheckApp(App[None]):
         this very terminal. Terminals that support hyperlinks open it on Ctrl/Cmd-click."""
         self.copy_to_clipboard(url)
         self.notify(f"{url} (copied to the clipboard)", markup=False)
+
+
+def describe(exc: BaseException) -> str:
+    """An exception as one message: the core's own errors say what is wrong in words; anything
+    else (a bug, an unexpected OSError) names its type too."""
+    from hostcheck.fix.apply import FixError
+    from hostcheck.fix.plan import PlanError
+    from hostcheck.session import SourceError
+
+    if isinstance(exc, FixError | PlanError | SourceError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"

@@ -6,17 +6,19 @@ Screens show state and ask the app for work; the app runs the core in worker thr
 import os
 from typing import TYPE_CHECKING, ClassVar
 
-from textual import on
-from textual.app import ComposeResult
+from textual import events, on
+from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
+from textual.dom import DOMNode
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, DataTable, Footer, Input, Label, RadioButton, RadioSet, Static
 from textual.widgets.data_table import ColumnKey
 
 from hostcheck.fix.plan import Plan, diff
 from hostcheck.model import Finding, Report
+from hostcheck.render import printable
 from hostcheck.review import FILTERS, fixable, next_filter, visible
 from hostcheck.tui import view
 
@@ -44,12 +46,16 @@ class ReviewScreen(Screen[None]):
     ]
 
     AUTO_FOCUS = "#findings"
+    HELP_TITLE = "Findings"
 
     def __init__(self) -> None:
         super().__init__()
         self.filter_name = "all"
         self.query_text = ""
         self.rows: list[Finding] = []
+        # "/" was pressed and the search box is not focused yet (focus() is deferred): keys
+        # read in the same burst ("/iommu") go to the box, not to this screen's bindings.
+        self.search_starting = False
 
     @property
     def hc(self) -> "HostcheckApp":
@@ -59,10 +65,11 @@ class ReviewScreen(Screen[None]):
         return self.app
 
     def compose(self) -> ComposeResult:
-        yield Static(Content(f"Scanning {self.hc.source.describe()}…"), id="summary")
+        yield Static(Content(self._scanning_text()), id="summary")
         with Horizontal(id="filterbar"):
             yield Label("", id="filter-label")
-            yield Input(placeholder="/ to search", id="search")
+            # No select-all on focus: keys typed before the focus arrived must stay.
+            yield Input(placeholder="/ to search", id="search", select_on_focus=False)
         with Horizontal(id="body"):
             yield DataTable(id="findings", cursor_type="row", zebra_stripes=False)
             with VerticalScroll(id="detail-box"):
@@ -80,6 +87,7 @@ class ReviewScreen(Screen[None]):
     def on_resize(self) -> None:
         self.query_one("#body").set_class(self.size.width >= WIDE, "wide")
         self._fit_columns()
+        self._show_summary()
 
     def _fit_columns(self) -> None:
         """Give the message column what the others leave of the table's width, so nothing
@@ -99,8 +107,19 @@ class ReviewScreen(Screen[None]):
 
     # --- state from the app --------------------------------------------------------------
 
+    def _scanning_text(self) -> str:
+        width = max(self.size.width or 80, 24) - 2
+        return view.shorten_middle(printable(f"Scanning {self.hc.source.describe()}…"), width)
+
+    def _show_summary(self) -> None:
+        report = self.hc.report
+        if report is not None and self.is_mounted:
+            where = self.hc.source.describe()
+            width = self.size.width or 80
+            self.query_one("#summary", Static).update(view.summary(report, where, width))
+
     def show_report(self, report: Report) -> None:
-        self.query_one("#summary", Static).update(view.summary(report, self.hc.source.describe()))
+        self._show_summary()
         table = self.query_one("#findings", DataTable)
         table.loading = False
         if not isinstance(self.focused, Input):
@@ -109,22 +128,32 @@ class ReviewScreen(Screen[None]):
 
     def show_scanning(self) -> None:
         if self.is_mounted:
-            summary = f"Scanning {self.hc.source.describe()}…"
-            self.query_one("#summary", Static).update(Content(summary))
+            self.query_one("#summary", Static).update(Content(self._scanning_text()))
 
     def show_error(self, message: str) -> None:
+        """The scan failed: no findings are listed (they were of a host as it no longer is)."""
         self.query_one("#findings", DataTable).loading = False
+        where = printable(self.hc.source.describe())
         self.query_one("#summary", Static).update(
-            Content.styled(f"Scan failed: {message}", "bold red")
+            Content.assemble(
+                Content.styled("Scan failed", "bold red"),
+                f" ({view.shorten_middle(where, max(self.size.width - 40, 20))}); r scans again."
+                f"\n{printable(message)}",
+            )
         )
+        self.refresh_rows()
 
     def refresh_rows(self) -> None:
         """Rebuild the list from the report, the filter and the search; keep the cursor on
         the same rule where it is still listed."""
         report = self.hc.report
-        if report is None:
-            return
         table = self.query_one("#findings", DataTable)
+        if report is None:
+            table.clear()
+            self.rows = []
+            self._show_filter()
+            self.show_detail()
+            return
         if not table.columns:
             return
         current = self.current()
@@ -138,7 +167,7 @@ class ReviewScreen(Screen[None]):
                 view.status_label(finding.status),
                 rule_area if rule_area != area else "",
                 name,
-                Content(finding.message.replace("\n", " ")),
+                Content(printable(finding.message.replace("\n", " "))),
                 key=finding.rule.id,
             )
             area = rule_area
@@ -158,11 +187,14 @@ class ReviewScreen(Screen[None]):
 
     def _show_filter(self) -> None:
         count = f"{len(self.rows)} shown" if self.hc.report else ""
-        search = f" · search {self.query_text!r}" if self.query_text else ""
+        search = f" · search {printable(self.query_text)!r}" if self.query_text else ""
         marked = f" · {len(self.hc.marked)} marked" if self.hc.marked else ""
-        self.query_one("#filter-label", Label).update(
-            Content(f"filter: {self.filter_name} (f) · {count}{search}{marked} ")
-        )
+        if self.search_starting or isinstance(self.focused, Input):
+            # The footer shows only the search's own keys then; say how to leave it.
+            text = f"{count} · Enter: to the list · Esc: clear the search "
+        else:
+            text = f"filter: {self.filter_name} (f) · {count}{search}{marked} "
+        self.query_one("#filter-label", Label).update(Content(text))
 
     def current(self) -> Finding | None:
         table = self.query_one("#findings", DataTable)
@@ -189,7 +221,34 @@ class ReviewScreen(Screen[None]):
 
     @on(Input.Submitted, "#search")
     def _search_done(self) -> None:
+        self.search_starting = False
         self.query_one("#findings", DataTable).focus()
+
+    def take_search_key(self, event: events.Key) -> None:
+        """A printable key that reached the app while the search box is starting or has the
+        focus was read before the focus moved (the box consumes its own keys): type it there
+        instead of running a binding (`u` would open undo, `q` quit). Keys read in one burst
+        ("/iommu") are all in the queues before the deferred focus() happens."""
+        search = self.query_one("#search", Input)
+        if (self.search_starting or self.focused is search) and event.is_printable:
+            assert event.character is not None
+            search.insert_text_at_cursor(event.character)
+            event.stop()
+            event.prevent_default()
+
+    @on(Input.Blurred, "#search")
+    def _search_left(self) -> None:
+        self.search_starting = False
+        self._show_filter()
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        if isinstance(event.widget, Input):
+            self._show_filter()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("plan", "rescan", "undo") and self.hc.busy:
+            return None  # shown dimmed: an apply or undo is running
+        return True
 
     # --- actions --------------------------------------------------------------------------
 
@@ -228,9 +287,12 @@ class ReviewScreen(Screen[None]):
         self.refresh_rows()
 
     def action_search(self) -> None:
+        self.search_starting = True
         self.query_one("#search", Input).focus()
+        self._show_filter()
 
     def action_clear_search(self) -> None:
+        self.search_starting = False
         search = self.query_one("#search", Input)
         search.value = ""
         self.query_one("#findings", DataTable).focus()
@@ -239,7 +301,8 @@ class ReviewScreen(Screen[None]):
         self.hc.request_plan()
 
     def action_rescan(self) -> None:
-        self.hc.rescan()
+        if not self.hc.busy:
+            self.hc.rescan()
 
     def action_export(self) -> None:
         self.hc.request_export()
@@ -251,26 +314,41 @@ class ReviewScreen(Screen[None]):
 class PlanScreen(Screen[None]):
     """The plan `hostcheck fix` would carry out for the marked findings."""
 
+    HELP_TITLE = "Plan"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "apply", "Apply…", tooltip="apply the plan (asks first)"),
         Binding("escape", "back", "Back", tooltip="back to the findings"),
     ]
 
-    def __init__(self, plan: Plan, *, where: str, live: bool, refusal: str | None) -> None:
+    def __init__(
+        self,
+        plan: Plan,
+        *,
+        where: str,
+        live: bool,
+        refusal: str | None,
+        warning: str | None = None,
+    ) -> None:
         super().__init__()
         self.plan = plan
-        self.where = where
+        self.where = printable(where)
         self.live = live
         self.refusal = refusal
+        self.warning = warning  # an interrupted transaction, as `hostcheck fix` warns
 
     def compose(self) -> ComposeResult:
         plan = self.plan
         with VerticalScroll(id="plan"):
+            if self.warning:
+                yield Static(
+                    Content.styled(f"warning: {printable(self.warning)}", "bold yellow"),
+                    id="plan-warning",
+                )
             if plan.empty:
                 yield Static(
                     Content(
                         "Nothing to do: every fix hostcheck can make for "
-                        + (", ".join(plan.rules) or "the marked findings")
+                        + (printable(", ".join(plan.rules)) or "the marked findings")
                         + " is already in place"
                         + (" (reboot to bring them into effect)." if plan.rules else ".")
                     ),
@@ -280,7 +358,7 @@ class PlanScreen(Screen[None]):
                 yield Static(
                     Content.assemble(
                         Content.styled(f"Plan for {self.where}", "bold"),
-                        f": fixes {', '.join(plan.rules)} (boot loader: {plan.loader})",
+                        printable(f": fixes {', '.join(plan.rules)} (boot loader: {plan.loader})"),
                     ),
                     id="plan-title",
                 )
@@ -288,8 +366,9 @@ class PlanScreen(Screen[None]):
             for change in plan.files:
                 yield Static(
                     Content.assemble(
-                        Content.styled(change.path, "bold"),
-                        f": {change.why}" + (" (new file)" if change.before is None else ""),
+                        Content.styled(printable(change.path), "bold"),
+                        printable(f": {change.why}")
+                        + (" (new file)" if change.before is None else ""),
                     ),
                     classes="file-title",
                 )
@@ -302,7 +381,7 @@ class PlanScreen(Screen[None]):
                 )
                 lines = [f"  {c.text}\n      {c.why}" for c in plan.commands]
                 yield Static(Content.styled(heading, "bold"), classes="section")
-                yield Static(Content("\n".join(lines)), id="plan-commands")
+                yield Static(Content(printable("\n".join(lines))), id="plan-commands")
             if not plan.empty:
                 yield Static(
                     Content.styled(
@@ -316,14 +395,29 @@ class PlanScreen(Screen[None]):
                     classes="section",
                 )
             for note in plan.notes:
-                yield Static(Content(f"note: {note}"), classes="note")
+                yield Static(Content(printable(f"note: {note}")), classes="note")
             if self.refusal and not plan.empty:
                 yield Static(
-                    Content.styled(f"Cannot apply here: {self.refusal}", "bold red"),
+                    Content.styled(f"Cannot apply here: {printable(self.refusal)}", "bold red"),
                     id="plan-refusal",
                     classes="section",
                 )
+        yield Static("", id="plan-status")
         yield Footer(compact=True)
+
+    def show_busy(self, text: str) -> None:
+        """An apply runs: say so, and take `a` away until it is done (check_action)."""
+        status = self.query_one("#plan-status", Static)
+        status.update(Content.styled(text, "bold reverse"))
+        status.display = True
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        from hostcheck.tui.app import HostcheckApp
+
+        if action == "apply" and isinstance(self.app, HostcheckApp) and self.app.busy:
+            return None  # shown dimmed while the apply runs
+        return True
 
     def overview(self) -> str:
         """What the plan amounts to, before the diffs (an 80×24 screen shows this first)."""
@@ -343,8 +437,19 @@ class PlanScreen(Screen[None]):
         self.app.request_apply(self.plan)
 
 
+def key_line(owner: type, app: "App[object]") -> Content:
+    """The keys of a dialog, shown inside it (the footer below belongs to the screen under
+    the dialog and shows that screen's keys)."""
+    keys = " · ".join(
+        f"{app.get_key_display(b)} {b.description.lower()}" for b in bindings_of(owner) if b.show
+    )
+    return Content(f"Keys: {keys} · tab moves between buttons")
+
+
 class ConfirmScreen(ModalScreen[bool]):
     """An explicit yes before anything is written; No has the focus."""
+
+    HELP_TITLE = "Confirmation"
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "answer(True)", "Yes", tooltip="yes: go ahead"),
@@ -362,7 +467,8 @@ class ConfirmScreen(ModalScreen[bool]):
         with Vertical(classes="dialog"):
             yield Static(Content.styled(self.title_text, "bold"), classes="dialog-title")
             with VerticalScroll(classes="dialog-body"):
-                yield Static(Content(self.body), id="confirm-body")
+                yield Static(Content(printable(self.body)), id="confirm-body")
+            yield Static(key_line(type(self), self.app), classes="dialog-keys")
             with Horizontal(classes="buttons"):
                 yield Button(self.yes, variant="error", id="yes")
                 yield Button("No", variant="primary", id="no")
@@ -380,6 +486,8 @@ class ConfirmScreen(ModalScreen[bool]):
 
 class MessageScreen(ModalScreen[None]):
     """The outcome of an apply or undo, or a refusal: read, then close."""
+
+    HELP_TITLE = "Messages"
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Close", tooltip="close the message"),
@@ -399,7 +507,8 @@ class MessageScreen(ModalScreen[None]):
                 classes="dialog-title",
             )
             with VerticalScroll(classes="dialog-body"):
-                yield Static(Content(self.body), id="message-body")
+                yield Static(Content(printable(self.body)), id="message-body")
+            yield Static(key_line(type(self), self.app), classes="dialog-keys")
             with Horizontal(classes="buttons"):
                 yield Button("OK", variant="primary", id="ok")
 
@@ -420,6 +529,8 @@ FORMAT_EXTENSIONS = {"json": ".json", "markdown": ".md"}
 class ExportScreen(ModalScreen[tuple[str, str] | None]):
     """Where to write the report, and as what."""
 
+    HELP_TITLE = "Export"
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", tooltip="write nothing"),
     ]
@@ -435,6 +546,10 @@ class ExportScreen(ModalScreen[tuple[str, str] | None]):
             with RadioSet(id="export-format"):
                 yield RadioButton("JSON (the versioned report schema)", value=True, id="json")
                 yield RadioButton("Markdown (for a bug report)", id="markdown")
+            yield Static(
+                Content("Keys: enter saves · esc cancels · tab moves to the format and buttons"),
+                classes="dialog-keys",
+            )
             with Horizontal(classes="buttons"):
                 yield Button("Save", variant="primary", id="save")
                 yield Button("Cancel", id="cancel")
@@ -480,8 +595,10 @@ class ExportScreen(ModalScreen[tuple[str, str] | None]):
 
 
 class HelpScreen(ModalScreen[None]):
-    """Every key binding, generated from the BINDINGS of the app and its screens so the two
-    cannot drift apart."""
+    """Every key binding, generated from the bindings of the app and its screens (their
+    own and those they inherit from Textual) so the two cannot drift apart."""
+
+    HELP_TITLE = "This help"
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Close", tooltip="close the help"),
@@ -493,27 +610,28 @@ class HelpScreen(ModalScreen[None]):
             yield Static(Content.styled("Keys", "bold"), classes="dialog-title")
             with VerticalScroll(classes="dialog-body"):
                 yield Static(Content(self.help_text()), id="help-body")
+            yield Static(key_line(type(self), self.app), classes="dialog-keys")
             with Horizontal(classes="buttons"):
                 yield Button("Close", variant="primary", id="close")
 
     def help_text(self) -> str:
         from hostcheck.tui.app import HostcheckApp
 
-        sections: list[tuple[str, type]] = [
-            ("Everywhere", HostcheckApp),
-            ("Findings", ReviewScreen),
-            ("Plan", PlanScreen),
-            ("Confirmation", ConfirmScreen),
-            ("Messages", MessageScreen),
-            ("Export", ExportScreen),
-            ("This help", HelpScreen),
+        owners: list[type[DOMNode]] = [
+            HostcheckApp,
+            ReviewScreen,
+            PlanScreen,
+            ConfirmScreen,
+            MessageScreen,
+            ExportScreen,
+            HelpScreen,
         ]
         lines: list[str] = []
-        for title, owner in sections:
-            lines.append(title)
-            for binding in bindings_of(owner):
+        for owner in owners:
+            lines.append(str(getattr(owner, "HELP_TITLE", owner.__name__)))
+            for binding in merged_bindings(owner):
                 key = self.app.get_key_display(binding)
-                lines.append(f"  {key:<7} {binding.tooltip or binding.description}")
+                lines.append(f"  {key:<9} {explain(binding)}")
             lines.append("")
         lines += [
             "Moving",
@@ -537,3 +655,27 @@ def bindings_of(owner: type) -> list[Binding]:
     """The Binding objects a class declares (its own, not its base classes')."""
     declared: list[BindingType] = owner.__dict__.get("BINDINGS", [])
     return [b for b in declared if isinstance(b, Binding)]
+
+
+def merged_bindings(owner: "type[DOMNode]") -> list[Binding]:
+    """Every binding that is live on a screen (or the app) of this class: its own and those
+    it inherits from Textual's App, Screen and ModalScreen (ctrl+q, tab, ctrl+c …), one per
+    key, as Textual merges them."""
+    merged = owner._merge_bindings()
+    return [bindings[-1] for bindings in merged.key_to_bindings.values()]
+
+
+# Textual's own bindings come without a tooltip; say what they do here.
+INHERITED = {
+    "quit": "leave hostcheck tui",
+    "help_quit": "says how to quit (q or ^q); it does not quit",
+    "app.focus_next": "next pane or button",
+    "app.focus_previous": "previous pane or button",
+    "screen.copy_text": "copy the selected text",
+}
+
+
+def explain(binding: Binding) -> str:
+    return (
+        binding.tooltip or INHERITED.get(binding.action) or binding.description or (binding.action)
+    )

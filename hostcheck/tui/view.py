@@ -26,28 +26,53 @@ def status_label(status: Status) -> Content:
     return Content.styled(word, style)
 
 
-def summary(report: Report, where: str) -> Content:
-    """Two lines: verdict and counts; GPU, kernel, ROCm, profile and what was scanned."""
+def shorten_middle(text: str, limit: int) -> str:
+    """At most ``limit`` characters, cut from the middle: a path keeps its start and its
+    last, most telling components."""
+    if len(text) <= limit:
+        return text
+    if limit < 3:
+        return text[:limit]
+    tail = (limit - 1) * 2 // 3
+    return text[: limit - 1 - tail] + "…" + text[len(text) - tail :]
+
+
+def cut(text: str, limit: int) -> str:
+    """At most ``limit`` characters, cut at the end."""
+    return text if len(text) <= limit else text[: max(limit - 1, 0)] + "…"
+
+
+def summary(report: Report, where: str, width: int = 80) -> Content:
+    """What was scanned and the verdict, in at most four lines of ``width`` columns (the
+    summary bar's height): the verdict, the host name (cut) and the counts; then what was
+    scanned (a long path shortened in the middle), the GPU, kernel, ROCm and profile."""
     verdict = (
         Content.styled("READY", "bold green")
         if report.ready
         else Content.styled("NOT READY", "bold red")
     )
     counts = report.summary
-    parts: list[Content | str] = [verdict, f" {printable(report.hostname)}  "]
+    tallies: list[Content | str] = []
     for status in SUMMARY_ORDER:
         if counts[status.value]:
             word, style = STYLE[status]
             symbol, _, name = word.partition(" ")
-            parts += [Content.styled(f"{symbol} {counts[status.value]} {name.lower()}", style), " "]
-    parts.append(
-        "\n"
-        + printable(
-            f"GPU {report.gpu or 'none found'} · kernel {report.kernel_release} · "
-            f"ROCm {report.rocm or 'not found'} · profile {report.profile} · {where}"
-        )
+            tallies += [
+                " ",
+                Content.styled(f"{symbol} {counts[status.value]} {name.lower()}", style),
+            ]
+    room = width - 2  # the bar's padding
+    tally_width = sum(len(str(part)) for part in tallies)
+    host = cut(printable(report.hostname), max(room - len(str(verdict)) - 2 - tally_width, 12))
+    target = shorten_middle(printable(where), max(room, 20))
+    details = printable(
+        f"GPU {report.gpu or 'none found'} · kernel {report.kernel_release} · "
+        f"ROCm {report.rocm or 'not found'} · profile {report.profile}"
     )
-    return Content.assemble(*parts)
+    # What was scanned starts the second line, so it shows even when the rest wraps.
+    return Content.assemble(
+        verdict, f" {host} ", *tallies, "\n", Content.styled(target, "bold"), " · ", details
+    )
 
 
 def reflow(text: str) -> str:
@@ -129,7 +154,7 @@ def fix_text(finding: Finding, *, marked: bool) -> Content:
         lines.append("sysctls: " + ", ".join(f"{k} = {v}" for k, v in remedy.sysctl.items()))
     if remedy.kind != "manual":
         lines.append("needs a reboot" if remedy.reboot_required else "no reboot needed")
-    text = Content("\n".join(lines) + "\n")
+    text = Content(printable("\n".join(lines)) + "\n")
     if not fixable(finding):
         return text + Content.styled(
             "hostcheck does not make this change: it is a manual step.", "italic"
@@ -147,5 +172,6 @@ def diff_lines(text: str) -> Content:
     lines = []
     for line in text.rstrip("\n").splitlines():
         style = next((s for prefix, s in _DIFF_STYLES if line.startswith(prefix)), "")
-        lines.append(Content.styled(line, style) if style else Content(line))
+        shown = printable(line)
+        lines.append(Content.styled(shown, style) if style else Content(shown))
     return Content("\n").join(lines)
