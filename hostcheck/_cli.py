@@ -260,8 +260,8 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     what.add_argument(
         "--bootloader",
         choices=["grub", "grubby", "systemd-boot", "rpm-ostree", "bootc"],
-        help="the boot path for kernel arguments (default: detected; `hostcheck scan -v` "
-        "shows what was detected)",
+        help="the boot path for kernel arguments (default: detected from the host; the plan's "
+        "first line names it)",
     )
     what.add_argument(
         "--module-options",
@@ -269,7 +269,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         default="auto",
         help="where module parameters such as ttm.pages_limit go: the kernel command line, or "
         "a modprobe.d drop-in plus an initramfs rebuild (default auto: modprobe.d when "
-        "modprobe.d already sets that parameter, else the command line)",
+        "modprobe.d already configures that module, else the command line)",
     )
     act = fix.add_argument_group("actions (default: print the plan, change nothing)")
     acts = act.add_mutually_exclusive_group()
