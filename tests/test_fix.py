@@ -722,3 +722,85 @@ def test_modprobe_routing_touches_the_boot_loader_only_to_take_an_argument_off(
     assert "99-hostcheck.cfg" not in plan and "update-grub" not in plan
     assert "+options amdgpu cwsr_enable=0" in plan
     assert "update-initramfs -u -k all" in plan
+
+
+# --- cases a second review found ----------------------------------------------------------------
+
+
+def test_a_planted_journal_cannot_send_writes_out_of_the_root(fixture_copy) -> None:
+    root = fixture_copy("stock-128g")
+    journal = root / "var/lib/hostcheck/fix"
+    journal.mkdir(parents=True)
+    escape = "../../../../../../../../tmp/hostcheck-escaped"
+    (journal / "a.json").write_text(
+        json.dumps(
+            {
+                "schema_version": 1,
+                "id": escape,
+                "state": "started",
+                "live": False,
+                "rules": [],
+                "files": [],
+                "reboot_required": False,
+                "steps": [
+                    {"kind": "command", "argv": ["true"], "why": "x", "run": False, "done": False}
+                ],
+            }
+        )
+    )
+    run = hc("fix", "--root", str(root), "--resume")
+    assert run.returncode == 2
+    assert "not a hostcheck journal (its id is not its file name)" in run.stderr
+    assert not Path("/tmp/hostcheck-escaped.json").exists()
+
+
+def test_a_shell_function_in_etc_default_grub_does_not_hide_the_command_line(fixture_copy) -> None:
+    root = fixture_copy("stock-128g")
+    grub = root / "etc/default/grub"
+    grub.write_text("_pick() {\n  echo x\n}\n" + grub.read_text())
+    assert hc("fix", "--root", str(root), "--apply", "--yes").returncode == 0
+    assert statuses(root)["memory.gtt"] == "fixed-pending-reboot"
+
+
+def test_a_grub_configuration_that_sources_other_files_is_not_guessed(fixture_copy) -> None:
+    root = fixture_copy("stock-128g")
+    grub = root / "etc/default/grub"
+    grub.write_text(grub.read_text() + ". /etc/default/grub.local\n")
+    run = hc("fix", "--root", str(root), "--apply", "--yes")
+    assert run.returncode == 2
+    assert "cannot read back the GRUB configuration" in run.stderr
+    assert not (root / "etc/default/grub.d").exists()
+
+
+def test_fixing_rule_by_rule_ends_with_nothing_to_do(fixture_copy) -> None:
+    root = fixture_copy("stock-128g")
+    for only in ("perf.iommu", "memory.gtt"):
+        assert hc("fix", "--root", str(root), "--only", only, "--apply", "--yes").returncode == 0
+    again = hc("fix", "--root", str(root))
+    assert "Nothing to do" in again.stdout, again.stdout
+    assert hc("fix", "--root", str(root), "--only", "memory.gtt").stdout.startswith("Nothing to do")
+
+
+def test_emit_names_a_parameter_moved_to_modprobe_d_for_removal() -> None:
+    run = hc(
+        "fix", "--fixture", "typo-kargs", "--emit", "machineconfig", "--module-options", "modprobe"
+    )
+    assert run.returncode == 0, run.stderr
+    removal = next(line for line in run.stderr.splitlines() if "kernel arguments to remove" in line)
+    assert "ttm.pages_limit" in removal
+
+
+def test_grubby_removes_arguments_as_the_entries_spell_them(fixture_copy) -> None:
+    root = fixture_copy("typo-kargs")
+    for path in [*(root / "boot/loader/entries").glob("*.conf"), root / "proc/cmdline"]:
+        path.write_text(path.read_text().replace("ttm.pages_limit=", "ttm.pages-limit="))
+    plan = hc("fix", "--root", str(root), "--module-options", "modprobe").stdout
+    line = next(x for x in plan.splitlines() if x.strip().startswith("grubby"))
+    assert "ttm.pages-limit" in line and "ttm.pages_limit" not in line
+
+
+def test_a_bootloader_override_says_the_scan_will_not_see_it() -> None:
+    plan = hc("fix", "--fixture", "stock-128g", "--bootloader", "systemd-boot").stdout
+    assert (
+        "--bootloader systemd-boot: `hostcheck scan` reads the boot configuration of grub" in plan
+    )

@@ -20,6 +20,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import tempfile
 import time
 from collections.abc import Iterator
@@ -196,11 +197,9 @@ class Journal:
                     record = json.load(handle)
             except (OSError, ValueError) as exc:
                 raise FixError(f"journal {self.dir}/{name} is unreadable: {exc}") from None
-            if not isinstance(record, dict) or record.get("schema_version") != SCHEMA_VERSION:
-                raise FixError(f"journal {self.dir}/{name}: not a hostcheck journal (schema 1)")
-            missing = [k for k in ("id", "state", "steps", "files") if k not in record]
-            if missing:
-                raise FixError(f"journal {self.dir}/{name}: lacks {', '.join(missing)}")
+            problem = _journal_problem(record, name[: -len(".json")])
+            if problem:
+                raise FixError(f"journal {self.dir}/{name}: not a hostcheck journal ({problem})")
             records.append(record)
         # Oldest first by creation time (ids sort by time too; this also orders old ids).
         records.sort(key=lambda r: (r.get("created_ns", 0), r["id"]))
@@ -220,6 +219,69 @@ class Journal:
             if record["id"] == tx_id:
                 return record
         raise FixError(f"no transaction {tx_id!r} (see `hostcheck fix --history`)")
+
+
+_ID = re.compile(r"\d{8}T\d{6}\.\d{6}Z-[0-9a-f]{4}\Z")
+_RECORD_KEYS: dict[str, type] = {
+    "id": str,
+    "state": str,
+    "live": bool,
+    "rules": list,
+    "files": list,
+    "steps": list,
+    "reboot_required": bool,
+}
+_FILE_KEYS: dict[str, type | tuple[type, ...]] = {
+    "path": str,
+    "existed": bool,
+    "before_b64": str,
+    "before_sha256": (str, type(None)),
+    "after_b64": str,
+    "after_sha256": str,
+    "mode": int,
+    "uid": int,
+    "gid": int,
+}
+
+
+def _journal_problem(record: object, stem: str) -> str | None:
+    """What makes ``record`` not a journal this version wrote, or None. A journal under a
+    --root tree is untrusted input: its id names a file and its paths are written."""
+    if not isinstance(record, dict) or record.get("schema_version") != SCHEMA_VERSION:
+        return "schema 1 expected"
+    for key, kind in _RECORD_KEYS.items():
+        if not isinstance(record.get(key), kind):
+            return f"{key} missing or of the wrong type"
+    if not _ID.match(record["id"]) or record["id"] != stem:
+        return "its id is not its file name"
+    for entry in record["files"]:
+        if not isinstance(entry, dict) or any(
+            not isinstance(entry.get(k), t) for k, t in _FILE_KEYS.items()
+        ):
+            return "a file entry is malformed"
+        if os.path.dirname(entry["path"]) not in ALLOWED_DIRS:
+            return f"it names {entry['path']!r}, outside the directories hostcheck writes"
+    for step in record["steps"]:
+        if not isinstance(step, dict) or step.get("kind") not in ("write", "command"):
+            return "a step is malformed"
+        if not isinstance(step.get("done"), bool):
+            return "a step is malformed"
+        if step["kind"] == "command" and not (
+            isinstance(step.get("argv"), list) and all(isinstance(a, str) for a in step["argv"])
+        ):
+            return "a command step is malformed"
+    allowed = {d for path in ALLOWED_DIRS for d in _parents(path)}
+    if any(d not in allowed for d in record.get("created_dirs", [])):
+        return "it names a directory hostcheck does not create"
+    return None
+
+
+def _parents(path: str) -> list[str]:
+    out = []
+    while path not in ("/", ""):
+        out.append(path)
+        path = os.path.dirname(path)
+    return out
 
 
 def _new_id(now_ns: int) -> str:

@@ -274,9 +274,18 @@ def _evaluate_file(path: str, text: str, variables: dict[str, str | None]) -> No
             continue
         statement = text[reader.i : line_end]
         words = [w for w in re.split(r"[\s;&|]+", statement.split("#", 1)[0]) if w]
-        depth += sum(w in _OPENERS or w.endswith("()") for w in words)
+        if words and words[0] in (".", "source", "eval", "exec"):
+            raise GrubEvalError(
+                f"{path}, line {line_no}: `{words[0]}` runs other shell code the reader does "
+                "not follow"
+            )
+        # A function body opens with its own `{` (counted below), so `name()` adds nothing.
+        depth += sum(w in _OPENERS for w in words)
         depth -= sum(w in _CLOSERS for w in words)
         depth = max(depth, 0)
+        if re.fullmatch(r"export(\s+[A-Za-z_][A-Za-z0-9_]*)+\s*", statement.split("#", 1)[0]):
+            reader.i = line_end  # `export NAME`: changes no value
+            continue
         if "GRUB_CMDLINE_LINUX" in statement:
             raise GrubEvalError(
                 f"{path}, line {line_no}: sets the command line in a way the reader cannot "

@@ -175,10 +175,18 @@ def build(report: Report, facts: Facts, host: Host, options: PlanOptions) -> Pla
     if options.bootloader and options.bootloader != facts.boot.loader:
         from hostcheck.probes.boot import read_staged
 
+        notes.append(
+            f"--bootloader {options.bootloader}: `hostcheck scan` reads the boot configuration "
+            f"of {facts.boot.loader} ({facts.boot.detected_by}), so it will not see this "
+            "change as staged; remove what makes it detect that loader if it is stale"
+        )
         reading = read_staged(host, options.bootloader)[0]
         staged = reading.value if isinstance(reading, Value) else None
     else:
         staged = facts.boot.staged.value if isinstance(facts.boot.staged, Value) else None
+    # What the scanned host's boot configuration passes now, also for a declarative plan (the
+    # arguments a MachineConfig cannot remove are named in its notes).
+    scanned = staged
     if options.declarative:
         staged = None
     # Route module parameters that modprobe.d already sets (or all, if asked) to modprobe.d.
@@ -196,8 +204,11 @@ def build(report: Report, facts: Facts, host: Host, options: PlanOptions) -> Pla
         ):
             # In modprobe.d, and off the command line, so the two never disagree.
             modprobe[module] = (value, rule_id)
-            on_line = staged is None or kargs.key_of(arg) in kargs.effective(staged)
-            if on_line and not options.declarative:
+            if options.declarative:
+                on_line = scanned is not None and kargs.key_of(arg) in kargs.effective(scanned)
+            else:
+                on_line = staged is None or kargs.key_of(arg) in kargs.effective(staged)
+            if on_line:
                 cmdline_removes.append(kargs.key_of(arg))  # off the command line, if there
         else:
             cmdline_adds.append(arg)
@@ -323,6 +334,14 @@ class _Boot:
         )
 
     def _grub(self, adds: list[str], removes: list[str]) -> None:
+        staged = self.facts.boot.staged
+        if self.staged is None and not self.declarative and not isinstance(staged, Value):
+            why = staged.detail or staged.reason.value
+            raise PlanError(
+                f"cannot read back the GRUB configuration ({staged.source}: {why}), so no scan "
+                "could confirm a change there; fix that, or add the arguments by hand: "
+                + " ".join([*adds, *(f"-{k}" for k in removes)])
+            )
         if self.staged is not None and any('"' in a or "'" in a for a in self.staged):
             raise PlanError(
                 "the GRUB command line carries quoted arguments, which the drop-in's word "
@@ -336,7 +355,9 @@ class _Boot:
             if ours is None:
                 raise PlanError(f"{grub.DROPIN} exists and was not written by hostcheck")
             old_add, old_remove = ours
-        new_add = kargs.edit(old_add, adds, removes)
+        # Arguments the drop-in already carries keep their place: re-running a plan must not
+        # reorder (and so rewrite) the file.
+        new_add = kargs.edit(old_add, [a for a in adds if a not in old_add], removes)
         new_keys = {kargs.key_of(a) for a in new_add}
         new_remove = sorted((set(old_remove) | set(removes)) - new_keys)
         after = grub.render_dropin(new_add, new_remove).encode()
@@ -413,6 +434,11 @@ class _Boot:
         """The arguments with ``key`` as the staged line writes them (quotes and spelling)."""
         return [a for a in self.staged or [] if kargs.key_of(a) == kargs.key_of(key)]
 
+    def _spellings(self, key: str) -> list[str]:
+        """The key as the staged line writes it (each distinct spelling), or as given."""
+        found = [a.split("=", 1)[0] for a in self._exact(key)]
+        return list(dict.fromkeys(found)) or [key]
+
     def _grubby(self, adds: list[str], removes: list[str]) -> None:
         if self._already(adds, removes):
             return
@@ -420,7 +446,9 @@ class _Boot:
         if adds:
             argv.append(f"--args={' '.join(adds)}")
         if removes:
-            argv.append(f"--remove-args={' '.join(removes)}")
+            # As the entries spell them (grubby compares names literally: ttm.pages-limit).
+            spelled = [kargs_key for k in removes for kargs_key in self._spellings(k)]
+            argv.append(f"--remove-args={' '.join(spelled)}")
         old_values = [a for key in [*adds, *removes] for a in self._exact(key)]
         new_only = [kargs.key_of(a) for a in adds if not self._exact(a)]
         back = ["grubby", "--update-kernel=ALL"]
