@@ -695,6 +695,7 @@ def test_a_stale_scan_never_overwrites_a_newer_one(fixture_copy, monkeypatch) ->
     root = fixture_copy("stock-128g")
     real_scan = tui_app.scan
     release = threading.Event()
+    finished = threading.Event()
     first: list[threading.Thread] = []
 
     def slow_first_scan(source: Source) -> Any:
@@ -702,6 +703,7 @@ def test_a_stale_scan_never_overwrites_a_newer_one(fixture_copy, monkeypatch) ->
         if not first:
             first.append(threading.current_thread())
             release.wait(30)  # … returned only after a newer scan is shown
+            finished.set()
         return result
 
     monkeypatch.setattr(tui_app, "scan", slow_first_scan)
@@ -716,7 +718,9 @@ def test_a_stale_scan_never_overwrites_a_newer_one(fixture_copy, monkeypatch) ->
             await until(pilot, lambda: app.report is not None, "the rescan was shown")
             assert {r: s for r, s, _ in table_rows(app)}["devices.kfd"] == "✓ pass"
             release.set()
-            await asyncio.to_thread(first[0].join, 30)
+            # Not Thread.join: a worker thread may be a pooled one that the join would run on.
+            await asyncio.to_thread(finished.wait, 30)
+            await app.workers.wait_for_complete()
             await pilot.pause()
             # The first scan finished last, with the old statuses: dropped.
             assert {r: s for r, s, _ in table_rows(app)}["devices.kfd"] == "✓ pass"
