@@ -78,7 +78,7 @@ def screen_lines(app: HostcheckApp) -> list[str]:
 
 
 async def until(pilot: Pilot[Any], done: Callable[[], bool], what: str) -> None:
-    for _ in range(200):
+    for _ in range(1500):  # up to ~30 s: a loaded CI machine is slow, a pass is quick
         if done():
             return
         await pilot.pause(0.02)
