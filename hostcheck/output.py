@@ -1,4 +1,5 @@
-"""Writing a report to a file: the one writer the CLI (`--output`) and the TUI (export) share."""
+"""Replacing files atomically and durably: reports (`--output`, the TUI's export), the
+monitor's state, metrics and units, and `hostcheck fix`'s writes all go through here."""
 
 import os
 import stat
@@ -22,18 +23,39 @@ def write_atomic(path: str, text: str) -> None:
         with open(path, "w", encoding="utf-8") as handle:
             handle.write(text)
         return
-    path = os.path.realpath(path)
-    directory = os.path.dirname(path) or "."
     umask = os.umask(0)
     os.umask(umask)
-    tmp = None
+    replace_durably(os.path.realpath(path), text.encode("utf-8"), 0o666 & ~umask)
+
+
+def replace_durably(
+    path: str, data: bytes, mode: int, owner: tuple[int, int] | None = None
+) -> None:
+    """The one way hostcheck replaces a file: a temporary file in the same directory with
+    ``mode`` (and ``owner``, as root), written and fsynced, renamed over ``path``, then the
+    directory fsynced, so a reader never sees half a file and after a crash the file is the
+    old or the new one. Nothing is left behind on any error."""
+    directory = os.path.dirname(path) or "."
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=directory)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=directory)
-        os.fchmod(fd, 0o666 & ~umask)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        os.fchmod(fd, mode)
+        if owner is not None and os.geteuid() == 0:
+            os.fchown(fd, *owner)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except OSError:
-        if tmp is not None and os.path.exists(tmp):
+    except BaseException:
+        if os.path.lexists(tmp):
             os.unlink(tmp)
         raise
+    fsync_dir(directory)
+
+
+def fsync_dir(directory: str) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

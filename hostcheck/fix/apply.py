@@ -21,7 +21,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -29,6 +28,7 @@ from typing import Any
 from hostcheck import __version__
 from hostcheck.fix.plan import KERNEL_CMDLINE, Command, Plan
 from hostcheck.host import Host
+from hostcheck.output import fsync_dir, replace_durably
 
 JOURNAL_DIR = "/var/lib/hostcheck/fix"
 SCHEMA_VERSION = 1
@@ -104,36 +104,14 @@ class Target:
 
     def write(self, data: bytes, mode: int = 0o644, uid: int = 0, gid: int = 0) -> None:
         os.makedirs(self.dir, mode=0o755, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(self.real)}.", dir=self.dir)
-        try:
-            os.fchmod(fd, mode)
-            if os.geteuid() == 0:
-                os.fchown(fd, uid, gid)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.real)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-        _fsync_dir(self.dir)
+        replace_durably(self.real, data, mode, (uid, gid))
 
     def remove(self) -> None:
         try:
             os.unlink(self.real)
         except FileNotFoundError:
             return  # never written (an interrupted transaction) or already gone
-        _fsync_dir(self.dir)
-
-
-def _fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        fsync_dir(self.dir)
 
 
 class Journal:
@@ -172,13 +150,7 @@ class Journal:
     def save(self, record: dict[str, Any]) -> None:
         os.makedirs(self.dir, mode=0o700, exist_ok=True)
         data = (json.dumps(record, indent=2) + "\n").encode()
-        fd, tmp = tempfile.mkstemp(prefix=".tx.", dir=self.dir)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, self.path(record["id"]))
-        _fsync_dir(self.dir)
+        replace_durably(self.path(record["id"]), data, 0o600)
 
     def all(self) -> list[dict[str, Any]]:
         """Every transaction, oldest first. A journal that cannot be read is reported."""

@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 import time
 from typing import Any
+
+from hostcheck.output import replace_durably
 
 DEFAULT_STATE_DIR = "/var/lib/hostcheck"
 LATEST = "latest.json"
@@ -59,28 +60,7 @@ def prepare(directory: str) -> None:
 def write_atomic(path: str, text: str, mode: int = 0o644) -> None:
     """Write ``text`` to ``path`` so that no reader ever sees a partial file, and so that
     after a crash the file is either the old or the new one (fsync before and after rename)."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            os.fchmod(handle.fileno(), mode)
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.lexists(tmp):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(directory)
-
-
-def _fsync_dir(directory: str) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    replace_durably(os.path.abspath(path), text.encode("utf-8"), mode)
 
 
 def _sequence(name: str) -> int:
