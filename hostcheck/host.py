@@ -132,6 +132,46 @@ class _Reader:
             raise TimeoutError from None
 
 
+MAX_LINK_HOPS = 40  # as the kernel's own limit on symbolic links in one lookup
+
+
+def resolve_in_root(
+    root: str,
+    host_path: str,
+    *,
+    follow_last: bool = True,
+    on_link: Callable[[str, str], None] | None = None,
+) -> tuple[list[str], list[str] | None]:
+    """The components of ``host_path`` with every symbolic link resolved inside ``root``:
+    an absolute target is the host's path (re-rooted), and ``..`` never climbs above the root.
+    ``on_link(link, target)`` hears of each link passed (host path, target as written).
+    Returns (components, None), or (what was resolved, the looping link's components) after
+    too many links."""
+    parts = [p for p in host_path.split("/") if p not in ("", ".")]
+    resolved: list[str] = []
+    hops = 0
+    while parts:
+        part = parts.pop(0)
+        if part == "..":
+            if resolved:
+                resolved.pop()
+            continue
+        candidate = os.path.join(root, *resolved, part)
+        if (follow_last or parts) and os.path.islink(candidate):
+            hops += 1
+            if hops > MAX_LINK_HOPS:
+                return resolved, [*resolved, part]
+            target = os.readlink(candidate)
+            if on_link is not None:
+                on_link("/" + "/".join([*resolved, part]), target)
+            if target.startswith("/"):
+                resolved = []
+            parts = [p for p in target.split("/") if p not in ("", ".")] + parts
+            continue
+        resolved.append(part)
+    return resolved, None
+
+
 class Host:
     """Read-only access to a host's files, device nodes, commands, kernel log and processes."""
 
@@ -209,27 +249,9 @@ class Host:
         return "/" if rel == "." else "/" + rel
 
     def _resolve(self, host_path: str) -> str:
-        parts = [p for p in host_path.split("/") if p not in ("", ".")]
-        resolved: list[str] = []
-        hops = 0
-        while parts:
-            part = parts.pop(0)
-            if part == "..":
-                if resolved:
-                    resolved.pop()
-                continue
-            candidate = os.path.join(self.root, *resolved, part)
-            if os.path.islink(candidate):
-                hops += 1
-                if hops > 40:
-                    return candidate  # the open() reports ELOOP
-                target = os.readlink(candidate)
-                if target.startswith("/"):
-                    resolved = []
-                parts = [p for p in target.split("/") if p not in ("", ".")] + parts
-                continue
-            resolved.append(part)
-        return os.path.join(self.root, *resolved)
+        resolved, looped = resolve_in_root(self.root, host_path)
+        # Too many links: the link where it stopped, so that the open() reports ELOOP.
+        return os.path.join(self.root, *(looped or resolved))
 
     def _record_path(self, name: str) -> str:
         """A recorded item's real path, resolved as every host path is (a snapshot is untrusted:

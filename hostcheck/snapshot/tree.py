@@ -16,7 +16,7 @@ import posixpath
 import stat as statmod
 from collections.abc import Callable
 
-MAX_HOPS = 40
+from hostcheck.host import resolve_in_root
 
 
 class Plan:
@@ -43,29 +43,11 @@ class Resolver:
 
     def resolve(self, host_path: str, *, follow_last: bool = True) -> str:
         """The real host path of ``host_path``; every link passed is added to the plan."""
-        parts = [p for p in host_path.split("/") if p not in ("", ".")]
-        resolved: list[str] = []
-        hops = 0
-        while parts:
-            part = parts.pop(0)
-            if part == "..":
-                if resolved:
-                    resolved.pop()
-                continue
-            candidate = self._real([*resolved, part])
-            last = not parts
-            if (follow_last or not last) and os.path.islink(candidate):
-                hops += 1
-                if hops > MAX_HOPS:
-                    break
-                target = os.readlink(candidate)
-                link = "/" + "/".join([*resolved, part])
-                self.plan.links[link] = _relative_target(link, target)
-                if target.startswith("/"):
-                    resolved = []
-                parts = [p for p in target.split("/") if p not in ("", ".")] + parts
-                continue
-            resolved.append(part)
+
+        def note(link: str, target: str) -> None:
+            self.plan.links[link] = _relative_target(link, target)
+
+        resolved, _ = resolve_in_root(self.root, host_path, follow_last=follow_last, on_link=note)
         return "/" + "/".join(resolved)
 
     def add_file(self, host_path: str, data: bytes) -> None:
