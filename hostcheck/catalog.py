@@ -15,9 +15,10 @@ from hostcheck.model import Rule, Severity
 RULE_ID = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*\.[a-z0-9]+(?:[-.][a-z0-9]+)*")
 RULE_KEYS = {
     "id", "title", "severity", "applies_to", "references", "rationale", "command", "check",
-    "remediation",
+    "remediation", "needs",
 }  # fmt: skip
 APPLIES_TO = {"any-host", "strix-halo"}
+NEEDS = {"rocm", "rocm-version"}
 REMEDIATION_KINDS = {"kernel-args", "modprobe", "sysctl", "manual"}
 
 
@@ -94,6 +95,9 @@ def parse_rule(
     applies = data.get("applies_to", "strix-halo")
     if applies not in APPLIES_TO:
         raise CatalogError(f"{where}: applies_to {applies!r} is not one of {sorted(APPLIES_TO)}")
+    needs = data.get("needs")
+    if needs is not None and needs not in NEEDS:
+        raise CatalogError(f"{where}: needs {needs!r} is not one of {sorted(NEEDS)}")
     check = dict(_require(data, "check", dict, where))
     kind = check.pop("kind", None)
     if kind not in check_kinds:
@@ -129,6 +133,7 @@ def parse_rule(
         command=_require(data, "command", str, where),
         remediation=remediation,
         source_file=where,
+        needs=needs,
     )
 
 

@@ -78,9 +78,62 @@ def build_remediation(rule: Rule, fix: Mapping[str, Any] | None) -> Remediation 
     )
 
 
+def stack_evidence(facts: Facts) -> Evidence:
+    """What kind of node was judged, as evidence."""
+    stack = facts.stack
+    assert stack is not None
+    return Evidence("stack", stack.summary(), "hostcheck's stack probe (docs/stack.md)")
+
+
+def not_applicable(rule: Rule, facts: Facts) -> Finding | None:
+    """A ROCm rule where the stack needs no ROCm (Vulkan), or a ROCm-version rule on a
+    container node where no ROCm runs and none is declared: skipped, saying why and how to
+    declare it. Where process data could not be read, an error instead of a guess."""
+    from hostcheck.checks._util import rocm_versions
+
+    stack = facts.stack
+    if stack is None or rule.needs is None:
+        return None
+    if stack.backend == "vulkan":
+        return Finding(
+            rule,
+            Status.SKIP,
+            f"Inference runs on Vulkan here ({stack.backend_why}); this ROCm rule does not apply.",
+            (stack_evidence(facts),),
+            None,
+        )
+    if rule.needs != "rocm-version" or stack.node != "container-node" or rocm_versions(facts):
+        return None
+    items = (stack_evidence(facts),) + tuple(
+        Evidence("unreadable", None, item.source, f"{item.reason.value}: {item.detail}")
+        for item in stack.unreadable
+    )
+    if stack.unreadable:
+        return Finding(
+            rule,
+            Status.ERROR,
+            "Container node: the ROCm of the running inference processes could not be read "
+            "(run as root); declare it with --workload-rocm VERSION to check it.",
+            items,
+            None,
+        )
+    return Finding(
+        rule,
+        Status.SKIP,
+        "Container node: ROCm comes with the serving image, and none runs here or is declared. "
+        "To check it before the workload lands, declare it: --workload-rocm VERSION (or "
+        'rocm = "VERSION" under [workload] in the config file).',
+        items,
+        None,
+    )
+
+
 def evaluate(rule: Rule, facts: Facts, context: Context) -> Finding:
     if rule.applies_to == "strix-halo" and facts.gpu.strix_halo is None:
         return Finding(rule, Status.SKIP, "No Strix Halo GPU on this host.", (), None)
+    skipped = not_applicable(rule, facts)
+    if skipped is not None:
+        return skipped
     check = CHECK_KINDS[rule.check]
     try:
         outcome = check(facts, rule.params, context)

@@ -116,11 +116,60 @@ class SoftwareFacts(NamedTuple):
 
 
 class InferenceProcess(NamedTuple):
-    kind: str  # "vllm" or "llama.cpp"
+    kind: str  # "vllm", "llama.cpp", "ollama" or "comfyui"
     pid: int
     argv: tuple[str, ...]
     environ: Value[dict[str, str]] | Unavailable
     source: str
+
+
+class StackComponent(NamedTuple):
+    """One located piece of the inference stack: what, which version, where and how found."""
+
+    name: str  # "rocm", "hip", "torch", "vllm", "rocm-sdk", "llama.cpp", "rocm-install"
+    version: str | None
+    where: str  # "host", "docker 3f2a1b9c0d4e (pid 4242)", "pid 4242", "venv …", "declared"
+    path: str  # the file, directory or label it was read from
+    found_by: str  # ".info/version", "dpkg", "rpm", "pacman", "library name", "cmake",
+    # "/proc/PID/maps", "/proc/PID/root", "--python", "declared"
+    origin: str = "amd"  # whose build: "amd", "distribution", "therock", "pytorch", "declared"
+    detail: str = ""  # e.g. the llama.cpp backend ("hip", "vulkan")
+
+    def describe(self) -> str:
+        """'ROCm 7.2.1 in docker 3f2a… (pid 4242), /opt/rocm/.info/version via /proc/PID/root'."""
+        version = f" {self.version}" if self.version else ""
+        return f"{self.name}{version} in {self.where}: {self.path} ({self.found_by})"
+
+
+class Workload(NamedTuple):
+    """What an operator declared will run here (config [workload] or --backend/--workload-*)."""
+
+    backend: str | None  # "rocm" or "vulkan"
+    rocm: str | None
+    torch: str | None
+    image: str | None  # a label only (the serving image reference)
+    source: str  # "command line" or "config FILE"
+
+
+class StackFacts(NamedTuple):
+    """Where the inference stack lives, and what the scan therefore judges."""
+
+    components: list[StackComponent]
+    backend: str  # "rocm", "vulkan" or "unknown"
+    backend_why: str
+    node: str  # "host" (the stack is on the host) or "container-node" (it is in the images)
+    node_why: str
+    runtimes: list[str]  # container runtimes / kubelet found, with the path that showed them
+    declared: Workload | None
+    unreadable: list[Unavailable]  # process data that could not be read (skipped, with why)
+
+    def summary(self) -> str:
+        """The one line a report header shows."""
+        if self.backend == "vulkan":
+            return f"Vulkan backend: ROCm not needed ({self.backend_why})"
+        if self.node == "container-node":
+            return f"container node: ROCm from the images ({self.node_why})"
+        return f"host: {self.node_why}"
 
 
 class BootFacts(NamedTuple):
@@ -153,3 +202,4 @@ class Facts(NamedTuple):
     sysctl: dict[str, Value[str] | Unavailable]
     vfio_devices: list[str]  # PCI functions bound to vfio-pci (passthrough needs the IOMMU)
     boot: BootFacts
+    stack: StackFacts | None = None  # None: facts built without the stack probe (old dumps)

@@ -275,11 +275,86 @@ class Host:
         data = self._read_bytes(host_path, limit)
         return data if isinstance(data, Unavailable) else Value(data, host_path)
 
-    def _read_bytes(self, host_path: str, limit: int = MAX_READ_BYTES) -> bytes | Unavailable:
+    def read_lines(
+        self, host_path: str, keep: Callable[[str], bool], *, limit: int = MAX_READ_BYTES
+    ) -> Value[list[str]] | Unavailable:
+        """The lines of a file that ``keep`` accepts, bounded in size and time. Only those
+        lines are recorded for a snapshot (a process's memory map names every file it has
+        open; the probes need a few library paths)."""
+        data = self._read_bytes(host_path, limit)
+        if isinstance(data, Unavailable):
+            if self.recorder is not None:
+                self.recorder.read(host_path, data)
+            return data
+        lines = [line for line in data.decode("utf-8", errors="replace").splitlines() if keep(line)]
+        if self.recorder is not None:
+            self.recorder.read(host_path, "".join(line + "\n" for line in lines).encode())
+        return Value(lines, host_path)
+
+    # -- inside a process's own root (a container's filesystem) --------------------------
+    def _process_real(self, pid: int, path: str) -> str:
+        """The real path of ``path`` as process ``pid`` sees it, through /proc/PID/root.
+
+        Links inside are resolved inside that root: the kernel would resolve an absolute link
+        there against this process's root (a container's /opt/rocm -> /opt/rocm-7.2.1 would
+        lead to the host's). A process that vanishes mid-way leaves a path that reads as
+        missing."""
+        if self.live or self.host_mount:
+            base = os.path.join(self.root, "proc", str(pid), "root")  # the kernel's magic link
+        else:
+            base = self.path(f"/proc/{pid}/root")
+        try:
+            resolved, looped = resolve_in_root(base, path)
+        except OSError:
+            return os.path.join(base, path.lstrip("/"))
+        return os.path.join(base, *(looped or resolved))
+
+    def read_in_process(
+        self, pid: int, path: str, *, limit: int = 256 * 1024
+    ) -> Value[str] | Unavailable:
+        """A file as process ``pid`` sees it (``/proc/PID/root/PATH``), bounded; recorded at
+        that host path, so a snapshot replays it as a plain file."""
+        host_path = f"/proc/{pid}/root{path}"
+        data = self._read_bytes(host_path, limit, real=self._process_real(pid, path))
+        if self.recorder is not None:
+            self.recorder.read(host_path, data)
+        if isinstance(data, Unavailable):
+            return data
+        return Value(data.decode("utf-8", errors="replace"), host_path)
+
+    def list_in_process(
+        self, pid: int, path: str, pattern: str = "*"
+    ) -> Value[list[str]] | Unavailable:
+        """The names in a directory as process ``pid`` sees it that match ``pattern``;
+        recorded (those names only) at ``/proc/PID/root/PATH``."""
+        import fnmatch
+
+        host_path = f"/proc/{pid}/root{path}"
+        entries: Value[list[str]] | Unavailable
+        replayed = self._replayed_unavailable(host_path)
+        if replayed is not None:
+            entries = replayed
+        else:
+            try:
+                names = os.listdir(self._process_real(pid, path))
+                entries = Value(
+                    sorted(name for name in names if fnmatch.fnmatchcase(name, pattern)), host_path
+                )
+            except OSError as exc:
+                entries = _unavailable_from_oserror(host_path, exc)
+        if self.recorder is not None:
+            self.recorder.listing(
+                host_path, entries.value if isinstance(entries, Value) else entries
+            )
+        return entries
+
+    def _read_bytes(
+        self, host_path: str, limit: int = MAX_READ_BYTES, *, real: str | None = None
+    ) -> bytes | Unavailable:
         replayed = self._replayed_unavailable(host_path)
         if replayed is not None:
             return replayed
-        real = self.path(host_path)
+        real = real or self.path(host_path)
         parent = os.path.dirname(host_path)
         wedged = next((d for d in self._wedged if host_path.startswith(d + "/")), None)
         if wedged is not None:

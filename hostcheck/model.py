@@ -112,6 +112,10 @@ class Rule(NamedTuple):
     command: str  # what a person would type to see the evidence
     remediation: Mapping[str, Any] | None
     source_file: str
+    # What of the inference stack the rule judges: "rocm" (not applicable where inference runs
+    # on Vulkan) or "rocm-version" (also not applicable on a container node where no ROCm
+    # runs and none is declared); None: the host itself.
+    needs: str | None = None
 
     @property
     def area(self) -> str:

@@ -191,6 +191,7 @@ class RocmVersion(NamedTuple):
     text: str
     release: tuple[int, ...]
     source: str
+    origin: str = "amd"  # whose build: "amd", "distribution", "therock", "declared" …
 
 
 def release_tuple(text: str) -> tuple[int, ...]:
@@ -206,26 +207,39 @@ def release_tuple(text: str) -> tuple[int, ...]:
 
 
 def rocm_versions(facts: Facts) -> list[RocmVersion]:
-    """Every ROCm userspace found: /opt/rocm, distro packages, TheRock in --python's env."""
+    """Every ROCm userspace found: the host's (/opt/rocm, packages, libraries), TheRock and
+    the ROCm bundled in PyTorch in --python's env, the ROCm of running inference processes
+    (their container's root, their loaded libraries) and a declared workload's."""
     found: list[RocmVersion] = []
-    candidates: list[tuple[str, str]] = []
+    candidates: list[tuple[str, str, str]] = []
     rocm = facts.software.rocm_version
     if isinstance(rocm, Value):
-        candidates.append((rocm.value, rocm.source))
+        candidates.append((rocm.value, rocm.source, "amd"))
     python = facts.software.python
     if isinstance(python, Value):
         env = python.value
         if env.rocm_sdk:
-            candidates.append((env.rocm_sdk, f"{env.interpreter}: rocm-sdk (TheRock)"))
+            candidates.append((env.rocm_sdk, f"{env.interpreter}: rocm-sdk (TheRock)", "therock"))
         # The ROCm a PyTorch wheel bundles, which vLLM runs on: torch 2.9.1+rocm7.2.1
         bundled = re.search(r"\+rocm([0-9][0-9a-z.]*)", env.torch or "")
         if bundled:
-            candidates.append((bundled[1], f"{env.interpreter}: torch {env.torch}"))
-    for text, source in candidates:
+            candidates.append((bundled[1], f"{env.interpreter}: torch {env.torch}", "pytorch"))
+    stack = facts.stack
+    for part in stack.components if stack is not None else ():
+        if part.found_by == "--python" or not part.version:
+            continue
+        shown = f"{part.where}: {part.path} ({part.found_by})"
+        if part.name in ("rocm", "rocm-sdk"):
+            candidates.append((part.version, shown, part.origin))
+        elif part.name == "torch":
+            bundled = re.search(r"\+rocm([0-9][0-9a-z.]*)", part.version)
+            if bundled:
+                candidates.append((bundled[1], f"{shown}: torch {part.version}", part.origin))
+    for text, source, origin in candidates:
         if any(version.text == text for version in found):
             continue
         try:
-            found.append(RocmVersion(text, release_tuple(text), source))
+            found.append(RocmVersion(text, release_tuple(text), source, origin))
         except ValueError:
             continue
     return found

@@ -117,9 +117,49 @@ def cwsr(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
         note = "has the CWSR fix" if has_fix(version) else "lacks the CWSR fix"
         items.append(Evidence("ROCm", version.text, version.source, note))
     if not rocms:
-        items.append(
-            Evidence("ROCm", None, "/opt/rocm/.info/version", "not found: assumed unfixed")
+        # No ROCm is not an unfixed ROCm: only the kernel half can be judged (ROCm#5724:
+        # the fix needs both halves; without a ROCm nothing uses KFD's user queues yet).
+        stack = facts.stack
+        searched = (
+            f"not found ({stack.summary()})"
+            if stack is not None
+            else "not found in /opt/rocm or the packages"
         )
+        items.append(Evidence("ROCm", None, "hostcheck's stack probe", searched))
+        declare = (
+            " Declare the serving image's ROCm with --workload-rocm VERSION to judge the ROCm "
+            "half."
+            if stack is not None and stack.node == "container-node"
+            else ""
+        )
+        if kernel_fixed:
+            return Outcome(
+                Verdict.NOT_APPLICABLE,
+                f"Kernel half: {rel.raw if rel else 'the kernel'} carries the CWSR fix (read from "
+                "/proc/sys/kernel/osrelease). ROCm half: no ROCm found, so none to judge and no "
+                f"workaround needed.{declare}",
+                tuple(items),
+            )
+        if enabled:
+            missing = (
+                f"kernel {rel.raw if rel else ''} lacks the CWSR save-area fix (read from "
+                "/proc/sys/kernel/osrelease)"
+                if kernel_fixed is False
+                else (
+                    "amdgpu-dkms is not known to carry the CWSR save-area fix"
+                    if facts.driver.kind == "dkms"
+                    else "the kernel's fix state is unknown"
+                )
+            )
+            return Outcome(
+                Verdict.PROBLEM,
+                f"CWSR is enabled and the kernel half is missing: {missing}. No ROCm was found "
+                "(the ROCm half is not judged), but any ROCm on this kernel hangs with 'MES "
+                "failed to respond' under load (ROCm#5590). Add amdgpu.cwsr_enable=0 to the "
+                "kernel command line." + declare,
+                tuple(items),
+                fix={},
+            )
     if kernel_fixed and rocm_fixed:
         if enabled:
             return Outcome(
@@ -166,7 +206,10 @@ def cwsr(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
         )
     reasons = []
     if kernel_fixed is False:
-        reasons.append(f"kernel {rel.raw if rel else ''} lacks the CWSR save-area fix")
+        reasons.append(
+            f"the kernel half is missing: kernel {rel.raw if rel else ''} lacks the CWSR "
+            "save-area fix"
+        )
     elif kernel_fixed is None:
         reasons.append(
             "amdgpu-dkms is not known to carry the CWSR save-area fix"
@@ -174,8 +217,11 @@ def cwsr(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
             else "the kernel's fix state is unknown"
         )
     if not rocm_fixed:
+        unfixed = [v for v in rocms if not has_fix(v)]
         reasons.append(
-            f"ROCm {', '.join(v.text for v in rocms)} lacks it" if rocms else "no ROCm was found"
+            "the ROCm half is missing: "
+            + ", ".join(f"ROCm {v.text} (from {v.source})" for v in unfixed)
+            + (" lacks it" if len(unfixed) == 1 else " lack it")
         )
     return Outcome(
         Verdict.PROBLEM,

@@ -58,10 +58,20 @@ def rocm_version(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outco
 @check_kind("rocm-kernel-compat", requires=("table", "table_date", "kernel"))
 def rocm_kernel_compat(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
     """The ROCm × kernel table of the ROCm docs (facts §5.3)."""
-    versions = rocm_versions(facts)
+    found = rocm_versions(facts)
+    # The table is for AMD's builds; a distribution's ROCm is built and supported by it.
+    versions = [v for v in found if v.origin != "distribution"]
     rel = release(facts)
-    if not versions:
+    if not found:
         return Outcome(Verdict.NOT_APPLICABLE, "No ROCm userspace found (see rocm.version).")
+    if not versions:
+        return Outcome(
+            Verdict.NOT_APPLICABLE,
+            "The ROCm docs' table covers AMD's ROCm builds; "
+            + ", ".join(f"ROCm {v.text} ({v.source})" for v in found)
+            + " is the distribution's own build, supported by the distribution.",
+            tuple(Evidence("ROCm", v.text, v.source, "distribution build") for v in found),
+        )
     if rel is None:
         return unknown(
             "The running kernel release could not be read.",

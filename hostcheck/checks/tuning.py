@@ -23,11 +23,18 @@ from hostcheck.model import Evidence, Outcome, Verdict
 from hostcheck.readings import Unavailable, Value
 
 
+TUNED_KINDS = ("vllm", "llama.cpp")
+
+
 def _processes(facts: Facts, kind: str | None = None) -> list[InferenceProcess]:
     procs = facts.processes
     if not isinstance(procs, Value):
         return []
-    return [p for p in procs.value if kind is None or p.kind == kind]
+    # The tuning rules know vLLM's and llama.cpp's switches; other services (ollama, ComfyUI)
+    # are found for the stack probe only.
+    return [
+        p for p in procs.value if p.kind == kind or (kind is None and p.kind in TUNED_KINDS)
+    ]
 
 
 def _unreadable(procs: list[InferenceProcess]) -> list[str]:

@@ -6,12 +6,13 @@ scan and never invents a value. Every read goes through the Host, which bounds i
 
 from typing import NamedTuple
 
-from hostcheck.facts import Facts
+from hostcheck.facts import Facts, Workload
 from hostcheck.host import Host
 from hostcheck.probes.access import default_user, probe_devices, probe_user
 from hostcheck.probes.boot import probe_boot
 from hostcheck.probes.gpu import probe_gpu
 from hostcheck.probes.software import probe_processes, probe_software
+from hostcheck.probes.stack import probe_stack
 from hostcheck.probes.system import (
     probe_container,
     probe_driver,
@@ -29,6 +30,7 @@ from hostcheck.readings import Value
 class ProbeOptions(NamedTuple):
     user: str | None = None  # the service user to check device access for
     python: str | None = None  # an interpreter whose PyTorch/vLLM to inspect
+    workload: Workload | None = None  # what is declared to run here (a preflight)
 
 
 def collect(host: Host, options: ProbeOptions | None = None) -> Facts:
@@ -72,4 +74,7 @@ def collect(host: Host, options: ProbeOptions | None = None) -> Facts:
         sysctl=probe_sysctls(host),
         vfio_devices=probe_vfio(host),
         boot=probe_boot(host, kernel.os_release),
+        stack=probe_stack(
+            host, software, processes, options.workload, gpu_found=gpu.strix_halo is not None
+        ),
     )

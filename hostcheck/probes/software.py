@@ -159,12 +159,18 @@ def probe_software(host: Host, python: str | None, gpu_found: bool = True) -> So
 
 
 def _inference_kind(argv: tuple[str, ...]) -> str | None:
-    """vLLM or llama.cpp, from the first words of a command line (interpreter, script, -m)."""
+    """vLLM, llama.cpp, ollama or a ComfyUI-style Python service, from the first words of a
+    command line (interpreter, script, -m). The tuning rules look at vLLM and llama.cpp; the
+    stack probe at all of them (what they have loaded tells the backend)."""
     names = [part.rsplit("/", 1)[-1] for part in argv[:3]]
     if any(name.startswith("llama-") for name in names[:2]):
         return "llama.cpp"
     if "vllm" in names or any(part.startswith("vllm.entrypoints") for part in argv[:4]):
         return "vllm"
+    if names[0] == "ollama" and "serve" in argv[1:3]:
+        return "ollama"
+    if names[0].startswith("python") and any("comfyui" in part.lower() for part in argv[1:3]):
+        return "comfyui"
     return None
 
 
