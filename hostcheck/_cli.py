@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
     from hostcheck.catalog import Profile
-    from hostcheck.facts import Facts
+    from hostcheck.facts import Facts, Workload
     from hostcheck.host import Host
     from hostcheck.model import Report, Rule
     from hostcheck.session import Source
@@ -108,6 +108,29 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
         "--python",
         metavar="PATH",
         help="a Python interpreter whose PyTorch / vLLM / TheRock install to inspect (run with a timeout)",
+    )
+    where.add_argument(
+        "--backend",
+        choices=("rocm", "vulkan"),
+        help="declare the GPU backend the inference uses here (default: what running processes "
+        "have loaded); with vulkan, ROCm-only rules are skipped",
+    )
+    where.add_argument(
+        "--workload-rocm",
+        metavar="VERSION",
+        help="declare the ROCm the serving image brings (e.g. 7.2.1): judged where no ROCm runs "
+        "yet, as on a Kubernetes/OpenShift node before the workload lands",
+    )
+    where.add_argument(
+        "--workload-torch",
+        metavar="VERSION",
+        help="declare the serving image's PyTorch (e.g. 2.9.1+rocm7.2.1; its +rocm part counts "
+        "as a ROCm)",
+    )
+    where.add_argument(
+        "--workload-image",
+        metavar="REF",
+        help="the serving image reference, shown in the report as a label (not pulled)",
     )
     where.add_argument(
         "--env-file",
@@ -438,6 +461,38 @@ def _apply_config(args: argparse.Namespace) -> None:
     args.loaded_config = config
 
 
+def _workload(args: argparse.Namespace) -> Workload | None:
+    """The declared workload: --backend / --workload-* options over the config's [workload]."""
+    from hostcheck.config import WORKLOAD_KEYS, check_workload_value
+    from hostcheck.facts import Workload
+
+    options = {
+        "backend": getattr(args, "backend", None),
+        "rocm": getattr(args, "workload_rocm", None),
+        "torch": getattr(args, "workload_torch", None),
+        "image": getattr(args, "workload_image", None),
+    }
+    for key, value in options.items():
+        problem = check_workload_value(key, value) if value is not None else None
+        if problem:
+            flag = "--backend" if key == "backend" else f"--workload-{key}"
+            raise UsageError(f"{flag} {value!r}: {problem}")
+    config = getattr(args, "loaded_config", None)
+    declared = dict(config.workload) if config is not None else {}
+    given = {key: value for key, value in options.items() if value is not None}
+    if not given and not declared:
+        return None
+    merged = {key: given.get(key, declared.get(key)) for key in WORKLOAD_KEYS}
+    source = (
+        "the command line"
+        if not declared
+        else (
+            f"config {config.path}" if not given else f"the command line and config {config.path}"
+        )
+    )
+    return Workload(source=source, **merged)
+
+
 FIX_DESCRIPTION = """\
 Compute the changes that fix this host's failing findings, show them (a unified diff for
 every file, the exact command for every step, whether a reboot is needed), and with --apply
@@ -502,6 +557,7 @@ def _source(args: argparse.Namespace, shown_root: str | None = None) -> Source:
         select=tuple(getattr(args, "select", None) or ()),
         fail_on=getattr(args, "fail_on", None) or "fail",
         waivers=tuple(args.loaded_config.waivers),
+        workload=_workload(args),
         shown_root=shown_root,
         origins=tuple(
             (key, args.loaded_config.place(key)) for key in sorted(getattr(args, "from_config", ()))

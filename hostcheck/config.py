@@ -40,6 +40,8 @@ class Config(NamedTuple):
     metrics_file: str | None = None
     keep_reports: int = DEFAULT_KEEP_REPORTS
     waivers: tuple[Waiver, ...] = ()
+    # [workload]: what is declared to run here (backend, rocm, torch, image), key -> value
+    workload: tuple[tuple[str, str], ...] = ()
     # top-level key -> "config FILE, line N": where a value that is checked later (a profile
     # name against the catalog, a rules directory) was set, for that check's error
     places: tuple[tuple[str, str], ...] = ()
@@ -61,6 +63,28 @@ _MONITOR = {
     "keep_reports": "how many reports the state directory keeps (1-10000)",
 }
 _WAIVER = ("rule", "reason", "owner", "expires")
+WORKLOAD_KEYS = ("backend", "rocm", "torch", "image")
+_WORKLOAD = {
+    "backend": '"rocm" or "vulkan"',
+    "rocm": "a ROCm version such as 7.2.1",
+    "torch": "a PyTorch version such as 2.9.1+rocm7.2.1",
+    "image": "the serving image reference (a label)",
+}
+
+
+def check_workload_value(key: str, value: object) -> str | None:
+    """Why a declared workload value is not usable, or None."""
+    if not isinstance(value, str) or not value.strip():
+        return f"expected {_WORKLOAD[key]} as a string"
+    if key == "backend" and value not in ("rocm", "vulkan"):
+        return 'expected "rocm" or "vulkan"'
+    if key in ("rocm", "torch") and not re.fullmatch(
+        r"[0-9]+(\.[0-9]+){1,3}[0-9A-Za-z.+_-]*", value
+    ):
+        return f"expected {_WORKLOAD[key]}"
+    if key == "image" and (len(value) > 512 or any(ch.isspace() for ch in value)):
+        return "expected an image reference without spaces (at most 512 characters)"
+    return None
 
 
 def config_path(explicit: str | None) -> tuple[str, bool]:
@@ -106,7 +130,7 @@ def _parse(path: str, text: str, data: Mapping[str, Any]) -> Config:
             name = f"waiver #{index + 1}" + (f" {key}" if key else "")
         return ConfigError(f"{where}: {name}: {problem}" if name else f"{where}: {problem}")
 
-    known = set(_TOP_LEVEL) | {"monitor", "waiver"}
+    known = set(_TOP_LEVEL) | {"monitor", "waiver", "workload"}
     for key in data:
         if key not in known:
             raise fail(None, None, key, f"unknown key; known keys: {', '.join(sorted(known))}")
@@ -140,6 +164,17 @@ def _parse(path: str, text: str, data: Mapping[str, Any]) -> Config:
                 "monitor", None, "keep_reports", f"expected a whole number 1-10000, got {value!r}"
             )
         values["keep_reports"] = value
+
+    workload = data.get("workload", {})
+    if not isinstance(workload, dict):
+        raise fail(None, None, "workload", "expected a table: [workload]")
+    for key, value in workload.items():
+        if key not in _WORKLOAD:
+            raise fail("workload", None, key, f"unknown key; known keys: {', '.join(_WORKLOAD)}")
+        problem = check_workload_value(key, value)
+        if problem:
+            raise fail("workload", None, key, f"{problem}, got {value!r}")
+    values["workload"] = tuple((key, workload[key]) for key in WORKLOAD_KEYS if key in workload)
 
     raw_waivers = data.get("waiver", [])
     if not isinstance(raw_waivers, list) or not all(isinstance(w, dict) for w in raw_waivers):

@@ -104,9 +104,12 @@ def not_applicable(rule: Rule, facts: Facts) -> Finding | None:
         )
     if rule.needs != "rocm-version" or stack.node != "container-node" or rocm_versions(facts):
         return None
-    items = (stack_evidence(facts),) + tuple(
-        Evidence("unreadable", None, item.source, f"{item.reason.value}: {item.detail}")
-        for item in stack.unreadable
+    items = (
+        stack_evidence(facts),
+        *(
+            Evidence("unreadable", None, item.source, f"{item.reason.value}: {item.detail}")
+            for item in stack.unreadable
+        ),
     )
     if stack.unreadable:
         return Finding(
@@ -204,4 +207,42 @@ def run(
         container=facts.container,
         duration_seconds=duration,
         generated=generated,
+        stack=stack_json(facts),
     )
+
+
+def stack_json(facts: Facts) -> dict[str, Any] | None:
+    """The stack facts as the JSON report carries them (schema 1.4)."""
+    stack = facts.stack
+    if stack is None:
+        return None
+    declared = stack.declared
+    return {
+        "node": stack.node,
+        "backend": stack.backend,
+        "summary": stack.summary(),
+        "why": {"node": stack.node_why, "backend": stack.backend_why},
+        "runtimes": list(stack.runtimes),
+        "declared": None
+        if declared is None
+        else {
+            "backend": declared.backend,
+            "rocm": declared.rocm,
+            "torch": declared.torch,
+            "image": declared.image,
+            "source": declared.source,
+        },
+        "components": [
+            {
+                "name": part.name,
+                "version": part.version,
+                "where": part.where,
+                "path": part.path,
+                "found_by": part.found_by,
+                "origin": part.origin,
+                "detail": part.detail,
+            }
+            for part in stack.components
+        ],
+        "unreadable": [item.describe() for item in stack.unreadable],
+    }

@@ -58,6 +58,7 @@ class NodeReport(NamedTuple):
     statuses: Mapping[str, str]  # rule id -> status
     generated: str | None = None  # the report's "generated" time (schema 1.3), as written
     mem_total_kib: int | None = None  # MemTotal from the memory.gtt finding's evidence
+    stack: str | None = None  # the kind of node judged, "container-node/rocm" (schema 1.4)
 
 
 class Unreadable(NamedTuple):
@@ -208,7 +209,16 @@ def _node_report(data: Any, path: str, pool: str) -> NodeReport:
         statuses=statuses,
         generated=generated,
         mem_total_kib=mem_total,
+        stack=_stack_kind(data.get("stack")),
     )
+
+
+def _stack_kind(stack: object) -> str | None:
+    """'container-node/rocm' from a report's "stack" object (schema 1.4), None before."""
+    if not isinstance(stack, dict):
+        return None
+    node, backend = stack.get("node"), stack.get("backend")
+    return f"{node}/{backend}" if isinstance(node, str) and isinstance(backend, str) else None
 
 
 _KIB = re.compile(r"\s*(\d+)\s*kB\b")
@@ -309,6 +319,7 @@ def _pool(name: str, nodes: list[NodeReport]) -> Pool:
         "kernel": _spread((n.kernel, n.node) for n in nodes),
         "rocm": _spread((n.rocm or "none found", n.node) for n in nodes),
         "mes_firmware": _spread((n.mes_firmware or "unknown", n.node) for n in nodes),
+        "stack": _spread((n.stack or "unknown", n.node) for n in nodes),
         "ram": _spread(
             (_gib(n.mem_total_kib) if n.mem_total_kib else "unknown", n.node) for n in nodes
         ),

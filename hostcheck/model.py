@@ -282,6 +282,14 @@ class Report(NamedTuple):
     # every waiver of the config file, by rule id (empty without waivers)
     waivers: tuple[WaiverState, ...] = ()
     generated: str | None = None  # when the scan ran: RFC 3339, UTC ("2026-01-31T12:00:00Z")
+    # where the inference stack lives and what kind of node was judged (JSON-ready; None for
+    # reports read back from before schema 1.4)
+    stack: Mapping[str, Any] | None = None
+
+    @property
+    def judged(self) -> str | None:
+        """The one line that says what kind of node was judged."""
+        return str(self.stack["summary"]) if self.stack else None
 
     @property
     def summary(self) -> dict[str, int]:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 # Eager annotations in the NamedTuple below: a string one costs typing a ForwardRef compile
 # at import (a few ms on every run); the model is needed by every scan anyway.
+from hostcheck.facts import Workload
 from hostcheck.model import Waiver
 
 if TYPE_CHECKING:
@@ -41,6 +42,7 @@ class Source(NamedTuple):
     select: tuple[str, ...] = ()
     fail_on: str = "fail"  # "fail" or "warn"
     waivers: tuple[Waiver, ...] = ()  # from the config file (hostcheck.config)
+    workload: Workload | None = None  # declared: --backend / --workload-* / [workload]
     # The --root the user named when the scan reads an unpacked copy of it (a snapshot
     # tarball): what the report and the screens show instead of the temporary directory.
     shown_root: str | None = None
@@ -200,7 +202,10 @@ def scan(source: Source) -> Scan:
 
     started = time.perf_counter()
     prepared = _prepare(source)
-    facts = collect(prepared.host, ProbeOptions(user=source.user, python=source.python))
+    facts = collect(
+        prepared.host,
+        ProbeOptions(user=source.user, python=source.python, workload=source.workload),
+    )
     if source.shown_root:
         facts = facts._replace(root=source.shown_root)
     if prepared.env_files:

@@ -228,7 +228,10 @@ def rocm_versions(facts: Facts) -> list[RocmVersion]:
     for part in stack.components if stack is not None else ():
         if part.found_by == "--python" or not part.version:
             continue
-        shown = f"{part.where}: {part.path} ({part.found_by})"
+        if part.found_by == "declared":
+            shown = f"declared in {part.path}" + (f" for {part.detail}" if part.detail else "")
+        else:
+            shown = f"{part.where}: {part.path} ({part.found_by})"
         if part.name in ("rocm", "rocm-sdk"):
             candidates.append((part.version, shown, part.origin))
         elif part.name == "torch":

@@ -127,8 +127,7 @@ def cwsr(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
         )
         items.append(Evidence("ROCm", None, "hostcheck's stack probe", searched))
         declare = (
-            " Declare the serving image's ROCm with --workload-rocm VERSION to judge the ROCm "
-            "half."
+            " Declare the serving image's ROCm with --workload-rocm VERSION to judge the ROCm half."
             if stack is not None and stack.node == "container-node"
             else ""
         )

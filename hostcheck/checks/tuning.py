@@ -22,7 +22,6 @@ from hostcheck.facts import Facts, InferenceProcess
 from hostcheck.model import Evidence, Outcome, Verdict
 from hostcheck.readings import Unavailable, Value
 
-
 TUNED_KINDS = ("vllm", "llama.cpp")
 
 
@@ -32,9 +31,7 @@ def _processes(facts: Facts, kind: str | None = None) -> list[InferenceProcess]:
         return []
     # The tuning rules know vLLM's and llama.cpp's switches; other services (ollama, ComfyUI)
     # are found for the stack probe only.
-    return [
-        p for p in procs.value if p.kind == kind or (kind is None and p.kind in TUNED_KINDS)
-    ]
+    return [p for p in procs.value if p.kind == kind or (kind is None and p.kind in TUNED_KINDS)]
 
 
 def _unreadable(procs: list[InferenceProcess]) -> list[str]:

@@ -86,9 +86,7 @@ def _host_rocm(host: Host, software: SoftwareFacts, gpu_found: bool) -> list[Sta
         found.append(StackComponent("rocm", rocm.value, "host", rocm.source, how))
     for path in host.glob("/opt", "rocm-*"):
         version = _version_in_name(path.rsplit("/", 1)[-1], "rocm-")
-        found.append(
-            StackComponent("rocm-install", version, "host", path, "directory name", "amd")
-        )
+        found.append(StackComponent("rocm-install", version, "host", path, "directory name", "amd"))
     if found and found[0].name == "rocm":
         return found
     for path in host.glob("/var/lib/pacman/local", "rocm-core-*"):
@@ -118,9 +116,7 @@ def _host_rocm(host: Host, software: SoftwareFacts, gpu_found: bool) -> list[Sta
             parsed = rocm_from_library(path)
             if parsed:
                 return [
-                    StackComponent(
-                        "rocm", parsed[0], "host", path, "library name", "distribution"
-                    ),
+                    StackComponent("rocm", parsed[0], "host", path, "library name", "distribution"),
                     *found,
                 ]
         cmake = host.read_text(f"{directory}/cmake/hip/hip-config-version.cmake")
@@ -129,9 +125,7 @@ def _host_rocm(host: Host, software: SoftwareFacts, gpu_found: bool) -> list[Sta
             if match:
                 version = f"{match[1]}.{match[2]}"
                 return [
-                    StackComponent(
-                        "rocm", version, "host", cmake.source, "cmake", "distribution"
-                    ),
+                    StackComponent("rocm", version, "host", cmake.source, "cmake", "distribution"),
                     *found,
                 ]
     return found
@@ -319,12 +313,14 @@ def probe_stack(
                     StackComponent(name, version, where, env.interpreter, "--python", origin)
                 )
     if workload is not None:
-        label = workload.image or workload.source
         for name, version in (("rocm", workload.rocm), ("torch", workload.torch)):
             if version:
                 components.append(
-                    StackComponent(name, version, "declared", label, "declared", "declared")
-                )
+                    StackComponent(
+                        name, version, "declared", workload.source, "declared", "declared",
+                        f"image {workload.image}" if workload.image else "",
+                    )
+                )  # fmt: skip
     # The backend: declared, else what the running processes have loaded.
     if workload is not None and workload.backend:
         backend, backend_why = workload.backend, f"declared in {workload.source}"

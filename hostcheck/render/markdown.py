@@ -30,6 +30,7 @@ def render(report: Report) -> str:
         f"- kernel: `{report.kernel_release}`",
         f"- GPU: {report.gpu or 'no Strix Halo GPU found'}",
         f"- ROCm: {report.rocm or 'not found'}",
+        *([f"- judged as: {_cell(report.judged)}"] if report.judged else []),
         f"- profile: `{report.profile}` — {report.profile_title}",
         f"- findings: {counts}",
         "",

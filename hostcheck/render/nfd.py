@@ -13,7 +13,9 @@ Labels (values are valid Kubernetes label values):
   select on;
 - ``…/profile``: the workload profile the verdict is for (e.g. ``70b-q8``);
 - ``…/<area>``: for each rule area whose worst finding is ``fail``, ``error`` or ``warn``, that
-  status (e.g. ``…/memory=fail``); areas that pass have no label.
+  status (e.g. ``…/memory=fail``); areas that pass have no label;
+- ``…/stack-node``: ``host`` or ``container-node`` (ROCm comes with the images) and
+  ``…/stack-backend``: ``rocm``, ``vulkan`` or ``unknown`` — what kind of node was judged.
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ def labels(report: Report) -> dict[str, str]:
         f"{NAMESPACE}/ready": "true" if report.ready else "false",
         f"{NAMESPACE}/profile": report.profile,
     }
+    if report.stack is not None:
+        out[f"{NAMESPACE}/stack-node"] = str(report.stack["node"])
+        out[f"{NAMESPACE}/stack-backend"] = str(report.stack["backend"])
     worst: dict[str, Status] = {}
     for finding in report.findings:
         area = finding.rule.area

@@ -51,6 +51,18 @@ def render(report: Report, *, timestamp: float | None = None) -> str:
     out.append(
         "hostcheck_scan_info" + _labels(profile=report.profile, fail_on=report.fail_on.value) + " 1"
     )
+    if report.stack is not None:
+        family(
+            "hostcheck_stack_info",
+            "gauge",
+            "Where the inference stack lives: the kind of node judged (host or container-node) "
+            "and the backend (rocm, vulkan or unknown); always 1.",
+        )
+        out.append(
+            "hostcheck_stack_info"
+            + _labels(node=str(report.stack["node"]), backend=str(report.stack["backend"]))
+            + " 1"
+        )
     if timestamp is not None:
         family(
             "hostcheck_last_run_timestamp_seconds",

@@ -74,6 +74,8 @@ def render(report: Report, *, color: bool = False, width: int = 100, verbose: bo
         ),
         style="dim",
     )
+    if report.judged:
+        console.print(printable(f"judged as {report.judged}"), style="dim")
     table = Table(
         show_header=True, header_style="bold", expand=True, show_lines=False, pad_edge=False
     )

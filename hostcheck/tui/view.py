@@ -68,6 +68,7 @@ def summary(report: Report, where: str, width: int = 80) -> Content:
     details = printable(
         f"GPU {report.gpu or 'none found'} · kernel {report.kernel_release} · "
         f"ROCm {report.rocm or 'not found'} · profile {report.profile}"
+        + (f" · {report.judged}" if report.judged else "")
     )
     # What was scanned starts the second line, so it shows even when the rest wraps.
     return Content.assemble(
