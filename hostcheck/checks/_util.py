@@ -239,12 +239,19 @@ def rocm_versions(facts: Facts) -> list[RocmVersion]:
             if bundled:
                 candidates.append((bundled[1], f"{shown}: torch {part.version}", part.origin))
     for text, source, origin in candidates:
-        if any(version.text == text for version in found):
-            continue
         try:
-            found.append(RocmVersion(text, release_tuple(text), source, origin))
+            numbers = release_tuple(text)
         except ValueError:
             continue
+        # The same ROCm seen twice, once less precisely (a distribution's libamdhip64.so.6.4.x
+        # names 6.4 of the rpm's 6.4.4): counted once, as the more precise one.
+        if any(
+            version.text == text
+            or (len(numbers) < len(version.release) and version.release[: len(numbers)] == numbers)
+            for version in found
+        ):
+            continue
+        found.append(RocmVersion(text, numbers, source, origin))
     return found
 
 
