@@ -287,7 +287,8 @@ class Host:
                 self.recorder.read(host_path, data)
             return data
         lines = [line for line in data.decode("utf-8", errors="replace").splitlines() if keep(line)]
-        if self.recorder is not None:
+        if self.recorder is not None and lines:
+            # Nothing kept is recorded as nothing: a replay then reads the same (no lines).
             self.recorder.read(host_path, "".join(line + "\n" for line in lines).encode())
         return Value(lines, host_path)
 

@@ -131,7 +131,7 @@ def test_rules_lists_every_rule_and_explain_prints_its_documentation(cli) -> Non
 
 def test_fixtures_command_lists_the_bundled_hosts(cli) -> None:
     out = cli("fixtures").out
-    assert "stock-128g" in out and "no-amd-gpu" in out and len(out.splitlines()) == 10
+    assert "stock-128g" in out and "no-amd-gpu" in out and len(out.splitlines()) == 16
 
 
 def test_help_answers_the_exit_codes() -> None:

@@ -37,7 +37,28 @@ def test_every_fixture_gives_valid_node_labels(name: str) -> None:
         # a sub-namespace of feature.node.kubernetes.io: nfd-master cannot deny it
         assert key.split("/")[0].endswith(".feature.node.kubernetes.io")
     areas = {f.rule.area for f in report.findings if f.status.value in ("fail", "error", "warn")}
-    assert {k.split("/")[1] for k in found} == {"ready", "profile", *areas}
+    assert {k.split("/")[1] for k in found} == {
+        "ready", "profile", "stack-node", "stack-backend", *areas
+    }  # fmt: skip
+    # what kind of node was judged, as the report says
+    assert report.stack is not None
+    assert found[f"{NAMESPACE}/stack-node"] == report.stack["node"]
+    assert found[f"{NAMESPACE}/stack-backend"] == report.stack["backend"]
+
+
+@pytest.mark.parametrize(
+    ("name", "node", "backend"),
+    [
+        ("openshift-worker-preflight", "container-node", "unknown"),
+        ("docker-vllm-therock", "container-node", "rocm"),
+        ("vulkan-llamacpp", "host", "vulkan"),
+        ("tuned-ready", "host", "rocm"),
+    ],
+)
+def test_stack_labels_name_the_kind_of_node(name: str, node: str, backend: str) -> None:
+    found = labels(_report(name))
+    assert found[f"{NAMESPACE}/stack-node"] == node
+    assert found[f"{NAMESPACE}/stack-backend"] == backend
 
 
 def test_feature_file_text() -> None:
@@ -49,6 +70,8 @@ def test_feature_file_text() -> None:
         "# +expiry-time=2026-03-01T12:30:05Z\n"
         f"{NAMESPACE}/ready=false\n"
         f"{NAMESPACE}/profile=70b-q8\n"
+        f"{NAMESPACE}/stack-node=host\n"
+        f"{NAMESPACE}/stack-backend=rocm\n"
         f"{NAMESPACE}/amdgpu=fail\n"
         f"{NAMESPACE}/kernel=fail\n"
         f"{NAMESPACE}/log=warn\n"
