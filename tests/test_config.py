@@ -192,7 +192,7 @@ def test_waiver_holds_through_its_expiry_date() -> None:
         (
             'profile = "70b-q8"\n\nprofil = "32b-q4"\n',
             ", line 3: profil: unknown key; known keys: fail_on, monitor, profile, python, rules, "
-            "user, waiver",
+            "user, waiver, workload",
         ),
         (
             'fail_on = "sometimes"\n',
@@ -249,12 +249,12 @@ def test_waiver_holds_through_its_expiry_date() -> None:
         (
             WAIVE_STOCK_FAILS.replace("[[waiver]]", "[[waivers]]", 2),
             ", line 2: waivers: unknown key; known keys: fail_on, monitor, profile, python, "
-            "rules, user, waiver",
+            "rules, user, waiver, workload",
         ),
         (
             'fail_on = "warn"\n\n[monitr]\nkeep_reports = 3\n',
             ", line 3: monitr: unknown key; known keys: fail_on, monitor, profile, python, rules, "
-            "user, waiver",
+            "user, waiver, workload",
         ),
         # Dotted keys and inline tables are the same table in TOML.
         (
