@@ -40,7 +40,14 @@ def rocm_version(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outco
             f"ROCm {params['min']} or newer, or TheRock's gfx1151 wheels.",
             tuple(items),
         )
-    old = [v for v in versions if pad(v.release) < floor]
+    # A version read from a library name (libamdhip64.so.6.4.x: "6.4") does not tell the
+    # patch level: it is not called older than a floor of the same release line.
+    old = [
+        v
+        for v in versions
+        if pad(v.release) < floor
+        and not (len(v.release) < 3 and floor[: len(v.release)] == v.release)
+    ]
     if old:
         return Outcome(
             Verdict.PROBLEM,
