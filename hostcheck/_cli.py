@@ -483,12 +483,11 @@ def _workload(args: argparse.Namespace) -> Workload | None:
     if not given and not declared:
         return None
     merged = {key: given.get(key, declared.get(key)) for key in WORKLOAD_KEYS}
+    where = f"config {config.path}" if config is not None else ""
     source = (
         "the command line"
         if not declared
-        else (
-            f"config {config.path}" if not given else f"the command line and config {config.path}"
-        )
+        else (where if not given else f"the command line and {where}")
     )
     return Workload(source=source, **merged)
 
