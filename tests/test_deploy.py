@@ -254,6 +254,9 @@ def test_daemonset_command_publishes_node_labels(
     want = {
         f"{NAMESPACE}/ready": "true" if direct["ready"] else "false",
         f"{NAMESPACE}/profile": direct["profile"]["name"],
+        # the host's own ROCm: a host, also when scanned as a mounted host from the Job
+        f"{NAMESPACE}/stack-node": direct["stack"]["node"],
+        f"{NAMESPACE}/stack-backend": direct["stack"]["backend"],
         **{f"{NAMESPACE}/{a}": s for a, s in worst.items() if s in ("fail", "error", "warn")},
     }
     text = output.read_text()
