@@ -450,3 +450,17 @@ def test_metrics_name_the_kind_of_node(cli, tmp_path: Path, monkeypatch) -> None
     families = {f.name: f for f in text_string_to_metric_families(metrics.read_text())}
     (info,) = families["hostcheck_stack_info"].samples
     assert info.labels == {"node": "container-node", "backend": "unknown"} and info.value == 1
+
+
+def test_tui_summary_says_where_the_stack_lives_when_it_is_not_the_hosts() -> None:
+    pytest.importorskip("textual")
+    from hostcheck.session import Source, scan
+    from hostcheck.tui.view import summary
+
+    node = scan(Source(fixture="openshift-worker-preflight")).report
+    assert "container node: ROCm from the images" in str(summary(node, "fixture", width=200))
+    vulkan = scan(Source(fixture="vulkan-llamacpp")).report
+    assert "Vulkan backend: ROCm not needed" in str(summary(vulkan, "fixture", width=200))
+    plain = scan(Source(fixture="tuned-ready")).report
+    assert "judged" not in str(summary(plain, "fixture", width=200))
+    assert "host:" not in str(summary(plain, "fixture", width=200))

@@ -68,7 +68,13 @@ def summary(report: Report, where: str, width: int = 80) -> Content:
     details = printable(
         f"GPU {report.gpu or 'none found'} · kernel {report.kernel_release} · "
         f"ROCm {report.rocm or 'not found'} · profile {report.profile}"
-        + (f" · {report.judged}" if report.judged else "")
+        # where the stack lives, when it is not simply the host's own ROCm
+        + (
+            f" · {report.judged}"
+            if report.stack
+            and (report.stack["node"] != "host" or report.stack["backend"] == "vulkan")
+            else ""
+        )
     )
     # What was scanned starts the second line, so it shows even when the rest wraps.
     return Content.assemble(
