@@ -464,3 +464,34 @@ def test_tui_summary_says_where_the_stack_lives_when_it_is_not_the_hosts() -> No
     plain = scan(Source(fixture="tuned-ready")).report
     assert "judged" not in str(summary(plain, "fixture", width=200))
     assert "host:" not in str(summary(plain, "fixture", width=200))
+
+
+def test_kernel_half_missing_still_fails_on_a_container_node(cli, fixture_copy) -> None:
+    """No ROCm version can work around a kernel without the CWSR fix: the workaround is
+    planned for the pool even though no ROCm is known."""
+    root = fixture_copy("k8s-worker-containerd")
+    (root / "proc/sys/kernel/osrelease").write_text("6.17.0-5-generic\n")
+    run = cli("scan", "--root", str(root), "--format", "json")
+    assert run.code == 1
+    cwsr = run.finding("amdgpu.cwsr")
+    assert cwsr["status"] == "fail"
+    assert "the kernel half is missing: kernel 6.17.0-5-generic lacks" in cwsr["message"]
+    assert "No ROCm was found (the ROCm half is not judged)" in cwsr["message"]
+    assert run.finding("rocm.version")["status"] == "skip"
+    emitted = cli("fix", "--root", str(root), "--emit", "machineconfig")
+    assert '- "amdgpu.cwsr_enable=0"' in emitted.out
+
+
+def test_a_mounted_host_without_rocm_is_judged_as_a_container_node(cli, fixture_copy) -> None:
+    """The scan runs in a Job (--host-mount): the node's ROCm comes with the images even
+    where no runtime socket is visible in the mount."""
+    root = fixture_copy("k8s-worker-containerd")
+    (root / "run/containerd/containerd.sock").unlink()
+    (root / "var/lib/kubelet/config.yaml").unlink()
+    plain = cli("scan", "--root", str(root), "--format", "json").json()
+    assert plain["stack"]["node"] == "host"
+    assert next(f for f in plain["findings"] if f["rule"] == "rocm.version")["status"] == "fail"
+    mounted = cli("scan", "--root", str(root), "--host-mount", "--format", "json").json()
+    assert mounted["stack"]["node"] == "container-node"
+    assert "--host-mount" in mounted["stack"]["why"]["node"]
+    assert next(f for f in mounted["findings"] if f["rule"] == "rocm.version")["status"] == "skip"
