@@ -917,6 +917,15 @@ def cmd_explain(args: argparse.Namespace) -> int:
         raise UsageError(f"unknown rule id {args.rule!r} (see `hostcheck rules`)")
     print(f"{rule.id} — {rule.title}")
     print(f"severity: {rule.severity.value}   applies to: {rule.applies_to}   check: {rule.check}")
+    if rule.needs:
+        print(
+            "judged where ROCm serves: skipped where inference runs on Vulkan"
+            + (
+                ", and on a container node with no ROCm running or declared (docs/stack.md)"
+                if rule.needs == "rocm-version"
+                else " (docs/stack.md)"
+            )
+        )
     print(f"references: {', '.join(rule.references)}")
     print(f"see it yourself: {rule.command}")
     print()

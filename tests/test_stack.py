@@ -495,3 +495,10 @@ def test_a_mounted_host_without_rocm_is_judged_as_a_container_node(cli, fixture_
     assert mounted["stack"]["node"] == "container-node"
     assert "--host-mount" in mounted["stack"]["why"]["node"]
     assert next(f for f in mounted["findings"] if f["rule"] == "rocm.version")["status"] == "skip"
+
+
+def test_explain_says_when_a_rule_is_not_applicable(cli) -> None:
+    text = cli("explain", "rocm.version").out
+    assert "skipped where inference runs on Vulkan, and on a container node" in text
+    assert "container node" not in cli("explain", "devices.kfd").out
+    assert "judged where ROCm serves" not in cli("explain", "memory.gtt").out
