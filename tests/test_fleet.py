@@ -351,3 +351,28 @@ def test_the_readme_collection_loop_keeps_the_newest_report_per_node(tmp_path: P
     assert collected == ["w1.json", "w2.json"]
     kept = json.loads((tmp_path / "reports" / "worker" / "w1.json").read_text())
     assert kept["generated"] == "2026-01-02T10:00:00Z" and kept["ready"] is True
+
+
+def test_pool_summary_shows_where_the_stack_lives(cli, tmp_path: Path, scans) -> None:
+    """A pool where one node's stack differs (a container node among hosts) names it; a
+    report from before schema 1.4 counts as unknown."""
+    from hostcheck._cli import _scan_report, build_parser
+    from hostcheck.render.json import to_dict
+
+    root = str(REPO / "fixtures" / "k8s-worker-containerd")
+    node = to_dict(_scan_report(build_parser().parse_args(["scan", "--root", root])))
+    _write(tmp_path / "pool", "a", scans["tuned-ready"])
+    _write(tmp_path / "pool", "b", scans["tuned-ready"])
+    _write(tmp_path / "pool", "c", node)
+    old = json.loads(json.dumps(scans["tuned-ready"]))
+    del old["stack"]
+    _write(tmp_path / "pool", "d", old)
+    run = cli("fleet", str(tmp_path / "pool"))
+    line = next(x for x in run.out.splitlines() if x.strip().startswith("stack (node/backend)"))
+    assert line == (
+        "  stack (node/backend): host/rocm ×2 · container-node/unknown ×1 · unknown ×1"
+        "  (differs: c, d)"
+    )
+    data = cli("fleet", str(tmp_path / "pool"), "--format", "json").json()
+    nodes = {n["node"]: n["stack"] for n in data["pools"][0]["nodes"]}
+    assert nodes == {"a": "host/rocm", "b": "host/rocm", "c": "container-node/unknown", "d": None}
