@@ -622,6 +622,45 @@ def test_malicious_archive_is_refused_with_one_line(cli, tmp_path: Path, case: s
     assert not Path("/tmp/hostcheck-abs-escape").exists()
 
 
+@pytest.fixture
+def tarfile_of_python_3_11_2(monkeypatch: pytest.MonkeyPatch) -> None:
+    """tarfile as Debian 12's Python 3.11.2 has it: no extraction filters, no FilterError, and
+    extract() refuses the ``filter`` argument."""
+    monkeypatch.delattr(tarfile, "data_filter", raising=False)
+    monkeypatch.delattr(tarfile, "FilterError", raising=False)
+    original = tarfile.TarFile.extract
+
+    def extract_3_11_2(self, member, path="", set_attrs=True, *, numeric_owner=False):  # type: ignore[no-untyped-def]
+        return original(self, member, path, set_attrs, numeric_owner=numeric_owner)
+
+    monkeypatch.setattr(tarfile.TarFile, "extract", extract_3_11_2)
+
+
+def test_a_snapshot_is_read_by_python_3_11_2(cli, tmp_path: Path, tarfile_of_python_3_11_2) -> None:
+    """Debian 12's own python3 scanned a tarball with exit 3 (filter="data" is 3.11.4's)."""
+    snapshot = tmp_path / "snap.tar.gz"
+    assert cli("snapshot", "--fixture", "stock-128g", "-o", str(snapshot)).code == 0
+    run = cli("scan", "--root", str(snapshot), "--format", "json")
+    assert run.code == 1, run.err
+    direct = cli("scan", "--fixture", "stock-128g", "--format", "json")
+    assert [f["status"] for f in run.json()["findings"]] == [
+        f["status"] for f in direct.json()["findings"]
+    ]
+
+
+@pytest.mark.parametrize("case", sorted(MALICIOUS))
+def test_malicious_archive_is_refused_without_extraction_filters(
+    cli, tmp_path: Path, case: str, tarfile_of_python_3_11_2
+) -> None:
+    members, message = MALICIOUS[case]
+    archive = _tarball(tmp_path / f"{case}.tar.gz", _base() + members)
+    run = cli("scan", "--root", str(archive))
+    assert run.code == 2, run.out + run.err
+    assert message in run.err and run.err.count("\n") == 1
+    assert not (tmp_path.parent / "escaped").exists()
+    assert not Path("/tmp/hostcheck-abs-escape").exists()
+
+
 def test_oversized_member_is_refused_before_it_is_read(cli, tmp_path: Path) -> None:
     """A header that claims a terabyte: refused on its size, nothing is unpacked."""
     info = _member("snap/proc/meminfo")
