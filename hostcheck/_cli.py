@@ -609,7 +609,7 @@ def cmd_fix(args: argparse.Namespace) -> int:
                 return _print_history(fixer.history(host))
             if args.resume:
                 record = fixer.resume(host)
-                _after_apply(record)
+                _after_apply(record, _root_option(host))
                 return 0
             record = fixer.undo(host, args.undo or None, force=args.force)
             print(f"Undid transaction {record['id']}: the files are as they were before it.")
@@ -652,7 +652,7 @@ def cmd_fix(args: argparse.Namespace) -> int:
             if answer not in ("y", "yes"):
                 print("Nothing was changed.")
                 return 0
-        _after_apply(fixer.apply(host, plan))
+        _after_apply(fixer.apply(host, plan), _root_option(host))
         return 0
     except planner.PlanError as exc:
         raise UsageError(str(exc)) from None
@@ -720,16 +720,29 @@ def _emit_machineconfig(args: argparse.Namespace, report: Report, facts: Facts, 
     return 0
 
 
-def _after_apply(record: dict[str, object]) -> None:
+def _root_option(host: Host) -> str:
+    """` --root DIR` for the commands printed after a change under --root (copied as printed
+    without it, they would act on the live host)."""
+    import shlex
+
+    return "" if host.live else f" --root {shlex.quote(host.root)}"
+
+
+def _after_apply(record: dict[str, object], root_option: str = "") -> None:
     steps = record["steps"]
     assert isinstance(steps, list)
     pending = [s for s in steps if s.get("pending")]
-    print(f"Applied as transaction {record['id']} (undo: hostcheck fix --undo {record['id']}).")
+    print(
+        f"Applied as transaction {record['id']} "
+        f"(undo: hostcheck fix{root_option} --undo {record['id']})."
+    )
     for step in pending:
         print(f"  pending (run on the host itself): {' '.join(step['argv'])}")
     if record["reboot_required"]:
         print("Reboot to bring the kernel arguments and module options into effect;")
-        print("until then `hostcheck scan` reports these rules as fixed-pending-reboot.")
+        print(
+            f"until then `hostcheck scan{root_option}` reports these rules as fixed-pending-reboot."
+        )
 
 
 def _print_history(records: list[dict[str, object]]) -> int:
@@ -859,7 +872,12 @@ def cmd_explain(args: argparse.Namespace) -> int:
     rules, _ = _load_catalog(args)
     rule = next((r for r in rules if r.id == args.rule), None)
     if rule is None:
-        raise UsageError(f"unknown rule id {args.rule!r} (see `hostcheck rules`)")
+        from hostcheck.catalog import unknown_ids
+
+        raise UsageError(
+            f"unknown rule id {unknown_ids([args.rule], (r.id for r in rules), quote=True)} "
+            "(see `hostcheck rules`)"
+        )
     print(f"{rule.id} — {rule.title}")
     print(f"severity: {rule.severity.value}   applies to: {rule.applies_to}   check: {rule.check}")
     print(f"references: {', '.join(rule.references)}")

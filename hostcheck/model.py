@@ -278,6 +278,8 @@ class Report(NamedTuple):
     # every waiver of the config file, by rule id (empty without waivers)
     waivers: tuple[WaiverState, ...] = ()
     generated: str | None = None  # when the scan ran: RFC 3339, UTC ("2026-01-31T12:00:00Z")
+    # With --select: how many rules the catalog has (the findings are the selected ones).
+    catalog_size: int | None = None
 
     @property
     def summary(self) -> dict[str, int]:

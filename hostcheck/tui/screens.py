@@ -394,6 +394,16 @@ class PlanScreen(Screen[None]):
                     id="plan-reboot",
                     classes="section",
                 )
+            if plan.manual:
+                yield Static(
+                    Content(
+                        printable(
+                            "By hand (hostcheck cannot change these; `hostcheck explain RULE` "
+                            f"says how): {', '.join(plan.manual)}."
+                        )
+                    ),
+                    classes="note",
+                )
             for note in plan.notes:
                 yield Static(Content(printable(f"note: {note}")), classes="note")
             if self.refusal and not plan.empty:
