@@ -351,3 +351,16 @@ def test_the_readme_collection_loop_keeps_the_newest_report_per_node(tmp_path: P
     assert collected == ["w1.json", "w2.json"]
     kept = json.loads((tmp_path / "reports" / "worker" / "w1.json").read_text())
     assert kept["generated"] == "2026-01-02T10:00:00Z" and kept["ready"] is True
+
+
+def test_a_monitor_state_directory_is_one_node_not_two(cli, tmp_path: Path) -> None:
+    """latest.json links to the newest report-*.json: the same report, not a second one
+    (fleet used to exit 2, "a second report for node … same generated time")."""
+    state = tmp_path / "state"
+    assert cli("monitor", "--fixture", "tuned-ready", "--state-dir", str(state)).code == 0
+    assert (state / "latest.json").is_symlink()
+    run = cli("fleet", str(state), "--format", "json")
+    assert run.code == 0, run.err
+    summary = run.json()
+    assert summary["nodes"] == 1 and summary["ready"] == 1
+    assert "second report" not in run.out + run.err

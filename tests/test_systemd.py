@@ -23,7 +23,11 @@ MAX_EXPOSURE = 3.0
 
 
 def install(cli, root: Path):
-    return cli("monitor", "--install", "--root", str(root))
+    """Under --root the service's command is the one inside the root; these trees have none,
+    so it is named: this interpreter, so that systemd-analyze finds it."""
+    return cli(
+        "monitor", "--install", "--root", str(root), "--exec", f"{sys.executable} -m hostcheck"
+    )
 
 
 def test_install_writes_both_units_with_a_real_command(cli, tmp_path: Path) -> None:
@@ -34,7 +38,6 @@ def test_install_writes_both_units_with_a_real_command(cli, tmp_path: Path) -> N
     timer = (units / "hostcheck.timer").read_text()
     for path in units.iterdir():
         assert path.stat().st_mode & 0o777 == 0o644
-    # Run in-process by pytest, this hostcheck is `python -m hostcheck` of this interpreter.
     assert f"ExecStart={sys.executable} -m hostcheck monitor --log-format journal\n" in service
     assert service.startswith("# Installed by `hostcheck monitor --install`")
     assert timer.endswith((REPO / "systemd/hostcheck.timer").read_text())
@@ -169,7 +172,7 @@ def test_the_wheel_ships_the_units(tmp_path: Path) -> None:
         text=True,
     )
     assert done.returncode == 0, done.stderr
-    (wheel,) = tmp_path.glob("hostcheck-*.whl")
+    (wheel,) = tmp_path.glob("strixhalo_hostcheck-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {
         "hostcheck/_data/systemd/hostcheck.service",
@@ -258,3 +261,25 @@ def test_the_service_cannot_be_enabled_on_its_own(cli, tmp_path: Path) -> None:
     assert (units / "hostcheck.service").exists()
     (wants / "hostcheck.service").unlink()
     assert cli("monitor", "--uninstall", "--root", str(tmp_path)).code == 0
+
+
+def test_install_under_a_root_runs_the_hostcheck_inside_it(cli, tmp_path: Path) -> None:
+    """ExecStart was this machine's path (a venv under /work or /root) that the image never has."""
+    image = tmp_path / "image"
+    (image / "opt/hostcheck/bin").mkdir(parents=True)
+    (image / "opt/hostcheck/bin/hostcheck").write_text("#!/bin/sh\n")
+    run = cli("monitor", "--install", "--root", str(image))
+    assert run.code == 0, run.err
+    service = (image / "etc/systemd/system/hostcheck.service").read_text()
+    assert "ExecStart=/opt/hostcheck/bin/hostcheck monitor --log-format journal\n" in service
+    assert sys.executable not in service
+
+
+def test_install_under_a_root_without_hostcheck_asks_for_exec(cli, tmp_path: Path) -> None:
+    (tmp_path / "etc").mkdir()
+    run = cli("monitor", "--install", "--root", str(tmp_path))
+    assert run.code == 2
+    assert f"no hostcheck command inside {tmp_path}" in run.err and "--exec" in run.err
+    assert not (tmp_path / "etc/systemd").exists()
+    relative = cli("monitor", "--install", "--root", str(tmp_path), "--exec", "bin/hostcheck")
+    assert relative.code == 2 and "absolute path" in relative.err
