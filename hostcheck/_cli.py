@@ -760,11 +760,39 @@ def _print_history(records: list[dict[str, object]]) -> int:
     return 0
 
 
+# Names that promise an archive format the snapshot writer does not write: refused rather
+# than made into a directory called out.zip.
+_OTHER_ARCHIVES = (
+    ".zip",
+    ".tar",
+    ".tar.xz",
+    ".txz",
+    ".tar.bz2",
+    ".tbz2",
+    ".tbz",
+    ".tar.zst",
+    ".tzst",
+    ".7z",
+    ".rar",
+    ".gz",
+    ".xz",
+    ".bz2",
+    ".zst",
+)
+
+
 def _snapshot_output(path: str | None) -> tuple[str, bool]:
     """Where a snapshot goes and whether as a tarball; refuses to overwrite anything."""
     if path is None:
         path = time.strftime("hostcheck-snapshot-%Y%m%d-%H%M%S.tar.gz")
     tarball = path.endswith((".tar.gz", ".tgz"))
+    other = next((suffix for suffix in _OTHER_ARCHIVES if path.lower().endswith(suffix)), None)
+    if not tarball and other:
+        stem = path[: -len(other)]
+        raise UsageError(
+            f"--output {path}: snapshots are written as a .tar.gz or a directory, not {other}; "
+            f"use --output {stem}.tar.gz"
+        )
     if tarball:
         if os.path.lexists(path):
             raise UsageError(f"--output {path}: already exists; choose a new name")

@@ -527,6 +527,17 @@ def test_snapshot_never_overwrites(cli, tmp_path: Path) -> None:
     assert run.code == 2 and "already exists and is not an empty directory" in run.err
 
 
+@pytest.mark.parametrize("name", ["out.zip", "out.tar", "out.tar.xz", "OUT.ZIP", "out.tar.bz2"])
+def test_an_archive_name_of_another_format_is_refused(cli, tmp_path: Path, name: str) -> None:
+    """`-o out.zip` wrote a directory named out.zip."""
+    target = tmp_path / name
+    run = cli("snapshot", "--fixture", "stock-128g", "-o", str(target))
+    assert run.code == 2
+    assert "snapshots are written as a .tar.gz or a directory" in run.err
+    assert run.err.count("\n") == 1 and not target.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_default_output_is_a_dated_tarball_here(cli, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     run = cli("snapshot", "--fixture", "no-amd-gpu")
