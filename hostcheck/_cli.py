@@ -307,7 +307,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 
     tui = commands.add_parser(
         "tui",
-        help="review findings, plans and fixes interactively (Textual; pip install 'hostcheck[tui]')",
+        help="review findings, plans and fixes interactively (needs a terminal)",
         description=TUI_DESCRIPTION,
         formatter_class=_Formatter,
     )
@@ -532,9 +532,12 @@ def cmd_tui(args: argparse.Namespace, shown_root: str | None = None) -> int:
     from hostcheck.session import SourceError, check
 
     try:
-        import textual  # noqa: F401  (the optional extra)
+        import textual  # noqa: F401  (a dependency; imported by the TUI only)
     except ImportError:
-        raise UsageError("the TUI needs Textual: pip install 'hostcheck[tui]'") from None
+        raise UsageError(
+            "the TUI needs Textual, which this installation lacks: "
+            "pip install 'strixhalo-hostcheck' (it depends on textual)"
+        ) from None
     from_archive = _archive_root(args, cmd_tui)
     if from_archive is not None:
         return from_archive
@@ -543,6 +546,11 @@ def cmd_tui(args: argparse.Namespace, shown_root: str | None = None) -> int:
         check(source)
     except SourceError as exc:
         raise UsageError(str(exc)) from None
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise UsageError(
+            "hostcheck tui needs a terminal (standard input and output are not one); "
+            "in scripts use `hostcheck scan` and `hostcheck fix`"
+        )
     from hostcheck.tui.app import HostcheckApp
 
     HostcheckApp(source).run()

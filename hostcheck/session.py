@@ -275,16 +275,16 @@ def change_refusal(source: Source) -> str | None:
         return (
             "fixture trees are read-only; copy one (hostcheck fixtures lists them) and use --root"
         )
+    if source.shown_root:
+        return (
+            f"{source.shown_root} is unpacked to a temporary copy that is deleted on exit; "
+            "unpack it yourself and use --root DIR"
+        )
     bundled = bundled_fixture(source.root) if source.root else None
     if bundled is not None:
         return (
             f"{source.root} is the bundled fixture {bundled}, which is read-only; copy it "
             f"first (cp -a {source.root} /tmp/{bundled}) and use --root /tmp/{bundled}"
-        )
-    if source.shown_root:
-        return (
-            f"{source.shown_root} is unpacked to a temporary copy that is deleted on exit; "
-            "unpack it yourself and use --root DIR"
         )
     if source.live and os.geteuid() != 0:
         return "changing this host needs root: run it with sudo"
