@@ -5,7 +5,6 @@ rules: never the real /etc in a test, never a foreign unit overwritten or remove
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 import zipfile
@@ -13,12 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, system_tool
 
-SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
-needs_systemd = pytest.mark.skipif(
-    SYSTEMD_ANALYZE is None, reason="systemd-analyze not installed (Debian package systemd)"
-)
+needs_systemd = pytest.mark.system
 MAX_EXPOSURE = 3.0
 
 
@@ -115,11 +111,12 @@ def test_install_refuses_a_symlink_out_of_the_root(cli, tmp_path: Path) -> None:
 def test_installed_units_pass_systemd_analyze_verify(cli, tmp_path: Path) -> None:
     """verify needs ExecStart's binary to exist: the installed units point at this
     interpreter (`python -m hostcheck`), so the files checked are the ones --install writes."""
+    systemd_analyze = system_tool("systemd-analyze")
     assert install(cli, tmp_path).code == 0
     units = tmp_path / "etc/systemd/system"
     done = subprocess.run(
         [
-            SYSTEMD_ANALYZE,
+            systemd_analyze,
             "verify",
             str(units / "hostcheck.service"),
             str(units / "hostcheck.timer"),
@@ -135,6 +132,7 @@ def test_installed_units_pass_systemd_analyze_verify(cli, tmp_path: Path) -> Non
 @needs_systemd
 def test_shipped_service_exposure_is_at_most_3(tmp_path: Path) -> None:
     """The shipped unit with ExecStart pointed at an existing binary, scored offline."""
+    systemd_analyze = system_tool("systemd-analyze")
     text = (REPO / "systemd/hostcheck.service").read_text()
     text, count = re.subn(
         r"^ExecStart=\S+", f"ExecStart={sys.executable} -m hostcheck", text, flags=re.M
@@ -143,7 +141,7 @@ def test_shipped_service_exposure_is_at_most_3(tmp_path: Path) -> None:
     unit = tmp_path / "hostcheck.service"
     unit.write_text(text)
     done = subprocess.run(
-        [SYSTEMD_ANALYZE, "security", "--offline=yes", "--no-pager", str(unit)],
+        [systemd_analyze, "security", "--offline=yes", "--no-pager", str(unit)],
         capture_output=True,
         text=True,
         cwd=tmp_path,
@@ -217,11 +215,12 @@ def test_service_lets_the_scan_open_the_gpu_and_read_the_kernel_log() -> None:
 @needs_systemd
 def test_systemd_reads_the_device_and_system_call_allowances(tmp_path: Path) -> None:
     """What systemd itself makes of the unit, not only its text."""
+    systemd_analyze = system_tool("systemd-analyze")
     text = (REPO / "systemd/hostcheck.service").read_text()
     unit = tmp_path / "hostcheck.service"
     unit.write_text(re.sub(r"^ExecStart=\S+", f"ExecStart={sys.executable}", text, flags=re.M))
     done = subprocess.run(
-        [SYSTEMD_ANALYZE, "security", "--offline=yes", "--no-pager", str(unit)],
+        [systemd_analyze, "security", "--offline=yes", "--no-pager", str(unit)],
         capture_output=True,
         text=True,
         cwd=tmp_path,
@@ -230,7 +229,7 @@ def test_systemd_reads_the_device_and_system_call_allowances(tmp_path: Path) -> 
     for allowed in ("/dev/kfd:rw", "char-drm:rw", "/dev/kmsg:r"):
         assert allowed in device_line, device_line
     names = subprocess.run(
-        [SYSTEMD_ANALYZE, "syscall-filter", "@system-service", "@privileged"],
+        [systemd_analyze, "syscall-filter", "@system-service", "@privileged"],
         capture_output=True,
         text=True,
     ).stdout

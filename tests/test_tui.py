@@ -1080,3 +1080,50 @@ def test_snapshot_plan(snap_compare) -> None:
 def test_snapshot_help(snap_compare) -> None:
     app = HostcheckApp(Source(fixture="stock-128g"))
     assert snap_compare(app, run_before=_then("question_mark"))
+
+
+# --- in a real terminal -----------------------------------------------------------------------
+
+
+@pytest.mark.system
+def test_starts_in_a_real_terminal_and_ctrl_c_quits(tmp_path: Path) -> None:
+    """`hostcheck tui --fixture stock-128g` in tmux: the review shows the problems, Ctrl-C
+    ends it with status 0 (the pilot tests above never open a terminal)."""
+    import time
+
+    from tests.conftest import system_tool
+
+    tmux = system_tool("tmux")
+    socket = str(tmp_path / "tmux.sock")
+    status = tmp_path / "status"
+    command = (
+        f"cd {REPO} && {sys.executable} -m hostcheck tui --fixture stock-128g; echo $? > {status}"
+    )
+    env = {**os.environ, "TERM": "xterm-256color", "HOSTCHECK_CONFIG": os.devnull}
+    base = [tmux, "-S", socket, "-f", os.devnull]
+    subprocess.run(
+        [*base, "new-session", "-d", "-x", "100", "-y", "30", command],
+        check=True,
+        env=env,
+        timeout=30,
+    )
+    try:
+
+        def screen() -> str:
+            done = subprocess.run(
+                [*base, "capture-pane", "-p"], capture_output=True, text=True, timeout=30
+            )
+            return done.stdout
+
+        deadline = time.monotonic() + 60
+        while "filter: problems (f) · 7 shown" not in screen():
+            assert time.monotonic() < deadline, screen()
+            time.sleep(0.2)
+        subprocess.run([*base, "send-keys", "C-c"], check=True, timeout=30)
+        deadline = time.monotonic() + 30
+        while not status.exists():
+            assert time.monotonic() < deadline, screen()
+            time.sleep(0.2)
+        assert status.read_text().strip() == "0"
+    finally:
+        subprocess.run([*base, "kill-server"], capture_output=True, timeout=30)
