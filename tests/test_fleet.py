@@ -311,16 +311,16 @@ def test_nodes_of_a_pool_with_different_ram_get_a_warning(cli, tmp_path: Path, s
 
 
 def test_the_readme_collection_loop_keeps_the_newest_report_per_node(tmp_path: Path, scans) -> None:
-    """The README's `oc` loop, run against a fake `oc`: node w1 has an old pod (not ready) and
+    """The documented `oc` loop (docs/kubernetes.md), run against a fake `oc`: node w1 has an old pod (not ready) and
     a newer one from a re-run Job (ready); what is collected is the newer."""
     import os
     import re
     import shutil
     import subprocess
 
-    readme = (REPO / "README.md").read_text()
+    readme = (REPO / "docs/kubernetes.md").read_text()
     match = re.search(r"\nmkdir -p reports/worker .*?; done\n", readme, re.S)
-    assert match, "the collection loop is not in the README"
+    assert match, "the collection loop is not in docs/kubernetes.md"
     logs = tmp_path / "logs"
     logs.mkdir()
     old, new = dict(scans["stock-128g"]), dict(scans["tuned-ready"])

@@ -3,7 +3,7 @@
 Pure apart from reading the current content of the files it would change (through the Host).
 Nothing here writes; hostcheck.fix.apply carries a plan out.
 
-Where things go (the reasons are in the README's "Fixing" section):
+Where things go (the reasons are in docs/fix.md):
 - kernel arguments: the boot loader backend (GRUB drop-in + update-grub, grubby, the
   systemd-boot /etc/kernel/cmdline + kernel-install, rpm-ostree kargs, bootc);
 - a module parameter (``ttm.pages_limit``) that modprobe.d already sets for that module goes
