@@ -142,7 +142,8 @@ def _adds_owned(finding: Finding, owners: Mapping[str, str]) -> bool:
 
 
 def _without_owned(remediation: Remediation, owned: Mapping[str, str]) -> Remediation:
-    kept, left_out = [], []
+    kept: list[tuple[str, str | None]] = []
+    left_out: list[tuple[str, str | None]] = []
     for arg in remediation.add_kernel_args:
         owner = owned.get(normalise_param(arg.split("=", 1)[0]))
         (left_out if owner is not None else kept).append((arg, owner))
