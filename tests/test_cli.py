@@ -303,3 +303,15 @@ def test_mistyped_rule_ids_get_a_suggestion(cli) -> None:
         in cli("scan", "--fixture", "stock-128g", "--select", "memory.gt").err
     )
     assert "did you mean 'amdgpu.cwsr'?" in cli("explain", "amdgpu.cswr").err
+
+
+@pytest.mark.parametrize("name", ["stock-128g", "tuned-ready", "rocm5590-mes-hang", "typo-kargs"])
+def test_messages_stand_alone_without_internal_jargon(cli, name: str) -> None:
+    """Findings' messages and fixes are read by users who have no design notes or research
+    files: "the seed report" or "facts §6" means nothing to them."""
+    run = cli("scan", "--fixture", name, "--format", "json", "--env-file", "/dev/null")
+    for finding in run.json()["findings"]:
+        texts = [finding["message"], (finding["remediation"] or {}).get("summary", "")]
+        for text in texts:
+            for jargon in ("seed", "facts §", "DESIGN.md", "research/"):
+                assert jargon not in text, (finding["rule"], text)

@@ -296,7 +296,8 @@ def vllm_env(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
     if advice:
         return Outcome(
             Verdict.ADVISORY,
-            f"The environment the seed report recommends for vLLM on gfx1151 is incomplete: "
+            "The run-time environment often recommended for vLLM on gfx1151 (Triton attention, "
+            "XNACK, two hardware queues) is incomplete: "
             f"consider {', '.join(sorted(set(advice)))}.",
             tuple(items),
         )
