@@ -885,3 +885,28 @@ def test_fix_under_root_prints_paths_inside_the_root_and_undo_with_root(fixture_
     assert undone.returncode == 0, undone.stderr
     assert f"removed {real}/etc/default/grub.d/99-hostcheck.cfg" in undone.stdout.splitlines()
     assert not (root / "etc/default/grub.d/99-hostcheck.cfg").exists()
+
+
+def test_an_installed_packages_fixture_is_refused_too(tmp_path: Path, monkeypatch) -> None:
+    """After `pip install`, the fixtures live in site-packages/hostcheck/_data/fixtures."""
+    import shutil as sh
+
+    import hostcheck.catalog
+    from hostcheck.session import Source, change_refusal
+
+    installed = tmp_path / "site-packages/hostcheck/_data/fixtures"
+    sh.copytree(
+        Path(__file__).resolve().parent.parent / "fixtures/typo-kargs", installed / "typo-kargs"
+    )
+    monkeypatch.setattr(
+        hostcheck.catalog,
+        "data_dir",
+        lambda name: str(tmp_path / "site-packages/hostcheck/_data" / name),
+    )
+    refusal = change_refusal(Source(root=str(installed / "typo-kargs" / "etc" / "..")))
+    assert (
+        refusal is not None and "is the bundled fixture typo-kargs, which is read-only" in refusal
+    )
+    copy = tmp_path / "copy"
+    sh.copytree(installed / "typo-kargs", copy)
+    assert change_refusal(Source(root=str(copy))) is None
