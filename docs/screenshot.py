@@ -1,4 +1,4 @@
-"""Regenerate the README's screenshots of `hostcheck tui` (SVG, saved by Textual itself).
+"""Regenerate the screenshots of `hostcheck tui` in docs/tui.md (SVG, saved by Textual itself).
 
     python docs/screenshot.py
 """

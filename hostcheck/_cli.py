@@ -330,7 +330,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 
     tui = commands.add_parser(
         "tui",
-        help="review findings, plans and fixes interactively (Textual; pip install 'hostcheck[tui]')",
+        help="review findings, plans and fixes interactively (needs a terminal)",
         description=TUI_DESCRIPTION,
         formatter_class=_Formatter,
     )
@@ -587,9 +587,12 @@ def cmd_tui(args: argparse.Namespace, shown_root: str | None = None) -> int:
     from hostcheck.session import SourceError, check
 
     try:
-        import textual  # noqa: F401  (the optional extra)
+        import textual  # noqa: F401  (a dependency; imported by the TUI only)
     except ImportError:
-        raise UsageError("the TUI needs Textual: pip install 'hostcheck[tui]'") from None
+        raise UsageError(
+            "the TUI needs Textual, which this installation lacks: "
+            "pip install 'strixhalo-hostcheck' (it depends on textual)"
+        ) from None
     from_archive = _archive_root(args, cmd_tui)
     if from_archive is not None:
         return from_archive
@@ -598,6 +601,11 @@ def cmd_tui(args: argparse.Namespace, shown_root: str | None = None) -> int:
         check(source)
     except SourceError as exc:
         raise UsageError(str(exc)) from None
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise UsageError(
+            "hostcheck tui needs a terminal (standard input and output are not one); "
+            "in scripts use `hostcheck scan` and `hostcheck fix`"
+        )
     from hostcheck.tui.app import HostcheckApp
 
     HostcheckApp(source).run()
@@ -664,7 +672,7 @@ def cmd_fix(args: argparse.Namespace) -> int:
                 return _print_history(fixer.history(host))
             if args.resume:
                 record = fixer.resume(host)
-                _after_apply(record)
+                _after_apply(record, _root_option(host))
                 return 0
             record = fixer.undo(host, args.undo or None, force=args.force)
             print(f"Undid transaction {record['id']}: the files are as they were before it.")
@@ -707,7 +715,7 @@ def cmd_fix(args: argparse.Namespace) -> int:
             if answer not in ("y", "yes"):
                 print("Nothing was changed.")
                 return 0
-        _after_apply(fixer.apply(host, plan))
+        _after_apply(fixer.apply(host, plan), _root_option(host))
         return 0
     except planner.PlanError as exc:
         raise UsageError(str(exc)) from None
@@ -775,16 +783,29 @@ def _emit_machineconfig(args: argparse.Namespace, report: Report, facts: Facts, 
     return 0
 
 
-def _after_apply(record: dict[str, object]) -> None:
+def _root_option(host: Host) -> str:
+    """` --root DIR` for the commands printed after a change under --root (copied as printed
+    without it, they would act on the live host)."""
+    import shlex
+
+    return "" if host.live else f" --root {shlex.quote(host.root)}"
+
+
+def _after_apply(record: dict[str, object], root_option: str = "") -> None:
     steps = record["steps"]
     assert isinstance(steps, list)
     pending = [s for s in steps if s.get("pending")]
-    print(f"Applied as transaction {record['id']} (undo: hostcheck fix --undo {record['id']}).")
+    print(
+        f"Applied as transaction {record['id']} "
+        f"(undo: hostcheck fix{root_option} --undo {record['id']})."
+    )
     for step in pending:
         print(f"  pending (run on the host itself): {' '.join(step['argv'])}")
     if record["reboot_required"]:
         print("Reboot to bring the kernel arguments and module options into effect;")
-        print("until then `hostcheck scan` reports these rules as fixed-pending-reboot.")
+        print(
+            f"until then `hostcheck scan{root_option}` reports these rules as fixed-pending-reboot."
+        )
 
 
 def _print_history(records: list[dict[str, object]]) -> int:
@@ -802,11 +823,39 @@ def _print_history(records: list[dict[str, object]]) -> int:
     return 0
 
 
+# Names that promise an archive format the snapshot writer does not write: refused rather
+# than made into a directory called out.zip.
+_OTHER_ARCHIVES = (
+    ".zip",
+    ".tar",
+    ".tar.xz",
+    ".txz",
+    ".tar.bz2",
+    ".tbz2",
+    ".tbz",
+    ".tar.zst",
+    ".tzst",
+    ".7z",
+    ".rar",
+    ".gz",
+    ".xz",
+    ".bz2",
+    ".zst",
+)
+
+
 def _snapshot_output(path: str | None) -> tuple[str, bool]:
     """Where a snapshot goes and whether as a tarball; refuses to overwrite anything."""
     if path is None:
         path = time.strftime("hostcheck-snapshot-%Y%m%d-%H%M%S.tar.gz")
     tarball = path.endswith((".tar.gz", ".tgz"))
+    other = next((suffix for suffix in _OTHER_ARCHIVES if path.lower().endswith(suffix)), None)
+    if not tarball and other:
+        stem = path[: -len(other)]
+        raise UsageError(
+            f"--output {path}: snapshots are written as a .tar.gz or a directory, not {other}; "
+            f"use --output {stem}.tar.gz"
+        )
     if tarball:
         if os.path.lexists(path):
             raise UsageError(f"--output {path}: already exists; choose a new name")
@@ -914,7 +963,12 @@ def cmd_explain(args: argparse.Namespace) -> int:
     rules, _ = _load_catalog(args)
     rule = next((r for r in rules if r.id == args.rule), None)
     if rule is None:
-        raise UsageError(f"unknown rule id {args.rule!r} (see `hostcheck rules`)")
+        from hostcheck.catalog import unknown_ids
+
+        raise UsageError(
+            f"unknown rule id {unknown_ids([args.rule], (r.id for r in rules), quote=True)} "
+            "(see `hostcheck rules`)"
+        )
     print(f"{rule.id} — {rule.title}")
     print(f"severity: {rule.severity.value}   applies to: {rule.applies_to}   check: {rule.check}")
     if rule.needs:

@@ -8,6 +8,7 @@ import json
 import os
 import re
 import zlib
+from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 from hostcheck.model import Rule, Severity
@@ -27,6 +28,19 @@ class CatalogError(Exception):
 
 
 CACHE_NAME = "catalog.json"
+
+
+def unknown_ids(unknown: list[str], known: Iterable[str], *, quote: bool = False) -> str:
+    """Mistyped rule ids with the nearest known one: "memory.gt (did you mean 'memory.gtt'?)"."""
+    import difflib
+
+    choices = sorted(known)
+    shown = []
+    for rule in unknown:
+        near = difflib.get_close_matches(rule, choices, n=1, cutoff=0.6)
+        name = repr(rule) if quote else rule
+        shown.append(f"{name} (did you mean {near[0]!r}?)" if near else name)
+    return ", ".join(shown)
 
 
 def data_dir(name: str) -> str:

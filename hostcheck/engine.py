@@ -20,6 +20,7 @@ from hostcheck.model import (
     Status,
     Verdict,
 )
+from hostcheck.parsers import normalise_param
 from hostcheck.readings import Value
 
 _FAILING = {Severity.CRITICAL, Severity.HIGH}
@@ -131,7 +132,11 @@ def not_applicable(rule: Rule, facts: Facts) -> Finding | None:
     )
 
 
-def evaluate(rule: Rule, facts: Facts, context: Context) -> Finding:
+def evaluate(
+    rule: Rule, facts: Facts, context: Context, owned: Mapping[str, str] | None = None
+) -> Finding:
+    """``owned``: kernel arguments (normalised key -> the passing rule that decides them) this
+    rule's fix must not add (see :func:`_owners`)."""
     if rule.applies_to == "strix-halo" and facts.gpu.strix_halo is None:
         return Finding(rule, Status.SKIP, "No Strix Halo GPU on this host.", (), None)
     skipped = not_applicable(rule, facts)
@@ -150,6 +155,8 @@ def evaluate(rule: Rule, facts: Facts, context: Context) -> Finding:
     remediation = (
         build_remediation(rule, outcome.fix) if status in (Status.FAIL, Status.WARN) else None
     )
+    if remediation is not None and owned:
+        remediation = _without_owned(remediation, owned)
     if remediation is not None:
         found = staged.check(facts, remediation)
         if found is not None and found.satisfied:
@@ -161,6 +168,49 @@ def evaluate(rule: Rule, facts: Facts, context: Context) -> Finding:
                 remediation,
             )
     return Finding(rule, status, outcome.message, outcome.evidence, remediation)
+
+
+def _owners(findings: tuple[Finding, ...]) -> dict[str, str]:
+    """Kernel arguments that a passing rule decides: normalised key -> rule id.
+
+    A rule decides the arguments its declared remediation adds (amdgpu.cwsr_enable is
+    amdgpu.cwsr's). Another rule's fix must not add one while that rule passes without it:
+    kernel.params corrects a misspelled ``aamdgpu.cwsr_enable=0`` to its intended form, but on
+    a kernel and ROCm with the CWSR fix amdgpu.cwsr would ask after the reboot to remove it.
+    """
+    owners: dict[str, str] = {}
+    for finding in findings:
+        if finding.status is not Status.PASS:
+            continue
+        for arg in (finding.rule.remediation or {}).get("add_kernel_args", []):
+            key = str(arg).split("=", 1)[0]
+            if "{" not in key:
+                owners.setdefault(normalise_param(key), finding.rule.id)
+    return owners
+
+
+def _adds_owned(finding: Finding, owners: Mapping[str, str]) -> bool:
+    remedy = finding.remediation
+    return remedy is not None and any(
+        owners.get(normalise_param(arg.split("=", 1)[0]), finding.rule.id) != finding.rule.id
+        for arg in remedy.add_kernel_args
+    )
+
+
+def _without_owned(remediation: Remediation, owned: Mapping[str, str]) -> Remediation:
+    kept: list[tuple[str, str | None]] = []
+    left_out: list[tuple[str, str | None]] = []
+    for arg in remediation.add_kernel_args:
+        owner = owned.get(normalise_param(arg.split("=", 1)[0]))
+        (left_out if owner is not None else kept).append((arg, owner))
+    if not left_out:
+        return remediation
+    why = "; ".join(
+        f"{arg} is left out: {owner} decides it and passes without it" for arg, owner in left_out
+    )
+    return remediation._replace(
+        add_kernel_args=tuple(arg for arg, _ in kept), summary=f"{remediation.summary} ({why})"
+    )
 
 
 def _pending_message(
@@ -189,7 +239,14 @@ def run(
     generated: str | None = None,
 ) -> Report:
     context = Context(profile=profile)
+    rules = list(rules)
     findings = tuple(evaluate(rule, facts, context) for rule in rules)
+    owners = _owners(findings)
+    if owners:
+        findings = tuple(
+            evaluate(f.rule, facts, context, owners) if _adds_owned(f, owners) else f
+            for f in findings
+        )
     release = facts.kernel.release
     gpu = facts.gpu.strix_halo
     rocm = facts.software.rocm_version

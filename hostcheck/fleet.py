@@ -126,7 +126,20 @@ def report_files(paths: Sequence[str]) -> tuple[list[tuple[str, str]], list[Unre
             files.append((path, pool_of(path)))
         else:
             missing.append(Unreadable(path, "no such file or directory"))
-    return files, missing
+    return _one_name_each(files), missing
+
+
+def _one_name_each(files: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """One entry per report file: a symbolic link to a file that is listed too (a monitor
+    state directory's latest.json) is not a second report. Where only links name a file,
+    the first link stays."""
+    real: dict[str, tuple[str, str]] = {}
+    for path, pool in files:
+        key = os.path.realpath(path)
+        if key not in real or (os.path.islink(real[key][0]) and not os.path.islink(path)):
+            real[key] = (path, pool)
+    kept = set(real.values())
+    return [entry for entry in files if entry in kept]
 
 
 def _pool_name(argument: str, directory: str) -> str:

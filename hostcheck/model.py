@@ -282,6 +282,8 @@ class Report(NamedTuple):
     # every waiver of the config file, by rule id (empty without waivers)
     waivers: tuple[WaiverState, ...] = ()
     generated: str | None = None  # when the scan ran: RFC 3339, UTC ("2026-01-31T12:00:00Z")
+    # With --select: how many rules the catalog has (the findings are the selected ones).
+    catalog_size: int | None = None
     # where the inference stack lives and what kind of node was judged (JSON-ready; None for
     # reports read back from before schema 1.4)
     stack: Mapping[str, Any] | None = None

@@ -23,6 +23,12 @@ FILTERS: dict[str, tuple[Status, ...]] = {
 }
 
 
+def opening_filter(report: "Report") -> str:
+    """The filter a review opens on: what needs attention, or everything on a host where
+    nothing does (an empty list would read as a failed scan)."""
+    return "problems" if visible(report, "problems") else "all"
+
+
 def next_filter(name: str) -> str:
     names = list(FILTERS)
     return names[(names.index(name) + 1) % len(names)]

@@ -22,6 +22,11 @@ if TYPE_CHECKING:
     from hostcheck.model import Report, Rule
 
 
+# A tree with none of these is not a host's / (an empty directory, a mistyped path's parent):
+# scanning it would report "no GPU" on what is no host at all.
+HOST_ROOT_DIRS = ("/proc", "/sys", "/etc")
+
+
 class SourceError(Exception):
     """The source names something that is not there: an unknown fixture, rule id or profile,
     an unreadable root or environment file, an impossible combination of options."""
@@ -91,6 +96,24 @@ def fixture_root(name: str) -> str:
     return os.path.join(data_dir("fixtures"), name)
 
 
+def bundled_fixture(root: str) -> str | None:
+    """The name of the bundled fixture ``root`` lies in (given by its path, in the installed
+    package or in the checkout), or None."""
+    from hostcheck.catalog import data_dir
+
+    package = os.path.dirname(os.path.abspath(__file__))
+    real = os.path.realpath(root)
+    for base in {
+        data_dir("fixtures"),
+        os.path.join(package, "_data", "fixtures"),
+        os.path.join(os.path.dirname(package), "fixtures"),
+    }:
+        rel = os.path.relpath(real, os.path.realpath(base))
+        if rel != "." and not rel.startswith(".."):
+            return rel.split(os.sep)[0]
+    return None
+
+
 def load_catalog(rules_dir: str | None) -> "tuple[list[Rule], dict[str, Profile]]":
     from hostcheck.catalog import CatalogError
     from hostcheck.catalog import load_catalog as load
@@ -128,7 +151,7 @@ class _Prepared:
     """What a scan starts from. A plain class: its annotations name types this module does
     not import at run time, and NamedTuple would compile them as ForwardRefs on import."""
 
-    __slots__ = ("env_files", "host", "profile", "rules")
+    __slots__ = ("catalog_size", "env_files", "host", "profile", "rules")
 
     def __init__(
         self,
@@ -136,8 +159,10 @@ class _Prepared:
         profile: "Profile",
         host: "Host",
         env_files: list[tuple[str, dict[str, str]]],
+        catalog_size: int,
     ) -> None:
         self.rules, self.profile, self.host, self.env_files = rules, profile, host, env_files
+        self.catalog_size = catalog_size
 
 
 def _prepare(source: Source) -> _Prepared:
@@ -157,7 +182,12 @@ def _prepare(source: Source) -> _Prepared:
             )
     unknown = [rule for rule in source.select if rule not in known]
     if unknown:
-        raise SourceError(f"unknown rule id(s): {', '.join(unknown)} (see `hostcheck rules`)")
+        from hostcheck.catalog import unknown_ids
+
+        raise SourceError(
+            f"unknown rule id(s): {unknown_ids(unknown, known)} (see `hostcheck rules`)"
+        )
+    catalog_size = len(rules)
     if source.select:
         rules = [rule for rule in rules if rule.id in source.select]
     if source.profile:
@@ -183,7 +213,14 @@ def _prepare(source: Source) -> _Prepared:
         host = Host(root, host_mount=source.host_mount, read_timeout=source.timeout)
     except HostError as exc:
         raise SourceError(str(exc)) from None
-    return _Prepared(rules, profile, host, env_files)
+    if not host.live and not any(host.is_dir(d) for d in HOST_ROOT_DIRS):
+        shown = source.shown_root or source.root
+        raise SourceError(
+            f"--root {shown}: this is not a host root (none of "
+            f"{', '.join(HOST_ROOT_DIRS)} is in it); give the directory that holds a host's / "
+            "(a fixture copy, an unpacked snapshot, the host mounted in a container)"
+        )
+    return _Prepared(rules, profile, host, env_files, catalog_size)
 
 
 def check(source: Source) -> None:
@@ -224,6 +261,8 @@ def scan(source: Source) -> Scan:
         duration=time.perf_counter() - started,
         generated=utc_now(),
     )
+    if source.select:
+        report = report._replace(catalog_size=prepared.catalog_size)
     if source.waivers:
         import datetime
 
@@ -245,6 +284,12 @@ def change_refusal(source: Source) -> str | None:
         return (
             f"{source.shown_root} is unpacked to a temporary copy that is deleted on exit; "
             "unpack it yourself and use --root DIR"
+        )
+    bundled = bundled_fixture(source.root) if source.root else None
+    if bundled is not None:
+        return (
+            f"{source.root} is the bundled fixture {bundled}, which is read-only; copy it "
+            f"first (cp -a {source.root} /tmp/{bundled}) and use --root /tmp/{bundled}"
         )
     if source.live and os.geteuid() != 0:
         return "changing this host needs root: run it with sudo"

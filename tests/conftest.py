@@ -60,6 +60,37 @@ def run_subprocess(*args: str, **kwargs: Any) -> Run:
     return Run(done.returncode, done.stdout, done.stderr)
 
 
+# Tools some tests run, by the Debian package that has them: a fresh Debian 12 with only
+# python3-venv lacks these, and the tests that need them skip, naming the package (pytest -m
+# system selects them). .ci/run installs them and sets HOSTCHECK_REQUIRE_SYSTEM_TOOLS=1, which
+# turns such a skip into a failure.
+SYSTEM_TOOLS = {
+    "update-grub": "grub2-common",
+    "umockdev-run": "umockdev",
+    "systemd-analyze": "systemd",
+    "kernel-install": "systemd",
+    "tmux": "tmux",
+}
+
+
+def system_tool(name: str) -> str:
+    """The path of ``name``; skips the test (fails it under HOSTCHECK_REQUIRE_SYSTEM_TOOLS or
+    CI) when it is not installed."""
+    path = shutil.which(name)
+    if path is not None:
+        return path
+    package = SYSTEM_TOOLS[name]
+    message = (
+        f"{name} not found: install the Debian package {package} "
+        f"(apt-get install {package}) to run this test"
+    )
+    if os.environ.get("HOSTCHECK_REQUIRE_SYSTEM_TOOLS") or os.environ.get("CI"):
+        pytest.fail(
+            f"{message} (HOSTCHECK_REQUIRE_SYSTEM_TOOLS or CI is set: an error, not a skip)"
+        )
+    pytest.skip(message)
+
+
 def expected(name: str) -> dict[str, Any]:
     return json.loads((FIXTURES / name / ".hostcheck" / "expected.json").read_text())
 

@@ -256,3 +256,62 @@ def test_top_level_help_lists_every_subcommand_with_its_summary() -> None:
         assert f"\n    {name} " in run.out, name
     assert "preview, apply and undo fixes" in run.out
     assert run_subprocess("fix", "--help").out.count("--module-options") >= 1
+
+
+# --- first use (issue #13) -------------------------------------------------------------------
+
+
+def test_select_on_a_host_without_the_gpu_says_why_and_how_many_rules(cli) -> None:
+    run = cli("scan", "--fixture", "no-amd-gpu", "--select", "amdgpu.cwsr")
+    assert run.code == 1
+    assert "--select: checked 1 of the catalog's" in run.out
+    assert "Not ready: no Strix Halo GPU (PCI 1002:1586, gfx1151) was found" in run.out
+
+
+def test_an_empty_root_is_not_a_host_root(cli, tmp_path: Path) -> None:
+    run = cli("scan", "--root", str(tmp_path))
+    assert run.code == 2 and run.out == ""
+    assert run.err == (
+        f"hostcheck: error: --root {tmp_path}: this is not a host root (none of /proc, /sys, "
+        "/etc is in it); give the directory that holds a host's / (a fixture copy, an unpacked "
+        "snapshot, the host mounted in a container)\n"
+    )
+
+
+def test_the_scans_last_line_points_to_fix_and_tui(cli) -> None:
+    stock = cli("scan", "--fixture", "stock-128g")
+    assert " ".join(stock.out.split()).endswith(
+        "Next: `hostcheck fix` (with this scan's options) shows the changes for memory.gtt, "
+        "perf.iommu; `hostcheck tui` reviews and applies them interactively."
+    ), stock.out
+    ready = cli("scan", "--fixture", "tuned-ready")
+    assert ready.code == 0 and "hostcheck fix" not in ready.out
+
+
+def test_mistyped_rule_ids_get_a_suggestion(cli) -> None:
+    for args in (
+        ["scan", "--fixture", "stock-128g", "--select", "memory.gt"],
+        ["explain", "amdgpu.cswr"],
+        ["fix", "--fixture", "stock-128g", "--only", "memory.gt"],
+        ["fix", "--fixture", "stock-128g", "--exclude", "perf.iomu"],
+    ):
+        run = cli(*args)
+        assert run.code == 2, args
+        assert "did you mean" in run.err and run.err.count("\n") == 1, run.err
+    assert (
+        "did you mean 'memory.gtt'?"
+        in cli("scan", "--fixture", "stock-128g", "--select", "memory.gt").err
+    )
+    assert "did you mean 'amdgpu.cwsr'?" in cli("explain", "amdgpu.cswr").err
+
+
+@pytest.mark.parametrize("name", ["stock-128g", "tuned-ready", "rocm5590-mes-hang", "typo-kargs"])
+def test_messages_stand_alone_without_internal_jargon(cli, name: str) -> None:
+    """Findings' messages and fixes are read by users who have no design notes or research
+    files: "the seed report" or "facts §6" means nothing to them."""
+    run = cli("scan", "--fixture", name, "--format", "json", "--env-file", "/dev/null")
+    for finding in run.json()["findings"]:
+        texts = [finding["message"], (finding["remediation"] or {}).get("summary", "")]
+        for text in texts:
+            for jargon in ("seed", "facts §", "DESIGN.md", "research/"):
+                assert jargon not in text, (finding["rule"], text)

@@ -319,3 +319,32 @@ def test_containerfile_entrypoint_and_what_it_copies() -> None:
     for needed in ("pyproject.toml", "README.md", "hostcheck", "rules", "fixtures"):
         assert needed in copied
     assert '"rules" = "hostcheck/_data/rules"' in pyproject
+
+
+def test_the_wheel_builds_from_what_the_containerfile_copies(tmp_path: Path) -> None:
+    """`podman build` failed with "Forced include not found: /src/systemd": the wheel is built
+    here from exactly the files the build stage's COPY lines name (.ci/containerfile-wheel),
+    and carries the rules, the fixtures and the units `monitor --install` needs."""
+    import zipfile
+
+    done = subprocess.run(
+        [sys.executable, str(REPO / ".ci/containerfile-wheel"), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    wheel = Path(done.stdout.strip())
+    assert wheel.name.startswith("strixhalo_hostcheck-")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for needed in (
+        "hostcheck/_data/systemd/hostcheck.service",
+        "hostcheck/_data/rules/amdgpu.cwsr.toml",
+        "hostcheck/_data/fixtures/stock-128g/proc/cmdline",
+        "hostcheck/_cli.py",
+    ):
+        assert needed in names, needed
+    assert any(
+        name.endswith(".dist-info/licenses/LICENSE") or name.endswith("/LICENSE") for name in names
+    )

@@ -311,16 +311,16 @@ def test_nodes_of_a_pool_with_different_ram_get_a_warning(cli, tmp_path: Path, s
 
 
 def test_the_readme_collection_loop_keeps_the_newest_report_per_node(tmp_path: Path, scans) -> None:
-    """The README's `oc` loop, run against a fake `oc`: node w1 has an old pod (not ready) and
+    """The documented `oc` loop (docs/kubernetes.md), run against a fake `oc`: node w1 has an old pod (not ready) and
     a newer one from a re-run Job (ready); what is collected is the newer."""
     import os
     import re
     import shutil
     import subprocess
 
-    readme = (REPO / "README.md").read_text()
+    readme = (REPO / "docs/kubernetes.md").read_text()
     match = re.search(r"\nmkdir -p reports/worker .*?; done\n", readme, re.S)
-    assert match, "the collection loop is not in the README"
+    assert match, "the collection loop is not in docs/kubernetes.md"
     logs = tmp_path / "logs"
     logs.mkdir()
     old, new = dict(scans["stock-128g"]), dict(scans["tuned-ready"])
@@ -376,3 +376,16 @@ def test_pool_summary_shows_where_the_stack_lives(cli, tmp_path: Path, scans) ->
     data = cli("fleet", str(tmp_path / "pool"), "--format", "json").json()
     nodes = {n["node"]: n["stack"] for n in data["pools"][0]["nodes"]}
     assert nodes == {"a": "host/rocm", "b": "host/rocm", "c": "container-node/unknown", "d": None}
+
+
+def test_a_monitor_state_directory_is_one_node_not_two(cli, tmp_path: Path) -> None:
+    """latest.json links to the newest report-*.json: the same report, not a second one
+    (fleet used to exit 2, "a second report for node … same generated time")."""
+    state = tmp_path / "state"
+    assert cli("monitor", "--fixture", "tuned-ready", "--state-dir", str(state)).code == 0
+    assert (state / "latest.json").is_symlink()
+    run = cli("fleet", str(state), "--format", "json")
+    assert run.code == 0, run.err
+    summary = run.json()
+    assert summary["nodes"] == 1 and summary["ready"] == 1
+    assert "second report" not in run.out + run.err

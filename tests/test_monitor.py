@@ -552,3 +552,19 @@ def test_monitor_reads_a_snapshot_tarball_as_scan_does(cli, tmp_path: Path) -> N
     assert stored["host"]["root"] == str(tarball)
     assert stored["monitor"]["observed"]["mes_firmware"] == "0x00000080"
     assert cli("monitor", "--root", str(tmp_path / "nothing.tar.gz")).code == 2
+
+
+def test_a_mistyped_state_dir_is_refused_not_created(cli, tmp_path: Path) -> None:
+    typo = tmp_path / "var/lib/hostchek/state"
+    run = cli("monitor", "--fixture", "tuned-ready", "--state-dir", str(typo))
+    assert run.code == 2
+    assert run.err == (
+        f"hostcheck: error: --state-dir {typo}: the directory {typo.parent} does not exist "
+        "(a typo?); hostcheck creates only the last component: create the parent first\n"
+    )
+    assert not (tmp_path / "var").exists()
+    # The last component is created, as systemd's StateDirectory= would.
+    assert (
+        cli("monitor", "--fixture", "tuned-ready", "--state-dir", str(tmp_path / "new")).code == 0
+    )
+    assert (tmp_path / "new/latest.json").is_file()

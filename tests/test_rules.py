@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import boot_as_configured
+from tests.conftest import FIXTURES, boot_as_configured
 
 TUNED_CMDLINE = (
     "BOOT_IMAGE=/boot/vmlinuz-6.17.0-19-generic root=UUID=72998fb2-b0eb-4676-97c9-31ac53b5e2a5 "
@@ -362,6 +362,21 @@ def test_vllm_on_torch_28_or_newer_needs_no_hipblaslt_switch(scan) -> None:
     finding = without.finding("perf.hipblaslt")
     assert finding["status"] == "warn"
     assert "TORCH_BLAS_PREFER_HIPBLASLT=1 for vllm pid 3100" in finding["message"]
+
+
+def test_a_torch_2_8_prerelease_is_not_torch_2_8(scan) -> None:
+    """PEP 440: 2.8.0a0 comes before 2.8, so it does not yet prefer hipBLASLt on gfx115X."""
+    environ = (
+        "PATH=/usr/bin\0VLLM_ATTENTION_BACKEND=TRITON_ATTN\0HSA_XNACK=1\0GPU_MAX_HW_QUEUES=2\0"
+    )
+    python_env = (FIXTURES / "tuned-ready/.hostcheck/commands/python-env.txt").read_text()
+    edits = {"proc/3100/environ": environ}
+    for torch, status in (("2.8.0a0+gitc0ffee", "warn"), ("2.8.0+rocm6.4", "pass")):
+        edits[".hostcheck/commands/python-env.txt"] = python_env.replace("2.9.1+rocm7.2.1", torch)
+        run = scan(
+            "tuned-ready", edits, "--python", "/opt/vllm/bin/python3", "--select", "perf.hipblaslt"
+        )
+        assert run.finding("perf.hipblaslt")["status"] == status, torch
 
 
 # --- process environments --------------------------------------------------------------------

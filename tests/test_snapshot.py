@@ -527,6 +527,17 @@ def test_snapshot_never_overwrites(cli, tmp_path: Path) -> None:
     assert run.code == 2 and "already exists and is not an empty directory" in run.err
 
 
+@pytest.mark.parametrize("name", ["out.zip", "out.tar", "out.tar.xz", "OUT.ZIP", "out.tar.bz2"])
+def test_an_archive_name_of_another_format_is_refused(cli, tmp_path: Path, name: str) -> None:
+    """`-o out.zip` wrote a directory named out.zip."""
+    target = tmp_path / name
+    run = cli("snapshot", "--fixture", "stock-128g", "-o", str(target))
+    assert run.code == 2
+    assert "snapshots are written as a .tar.gz or a directory" in run.err
+    assert run.err.count("\n") == 1 and not target.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_default_output_is_a_dated_tarball_here(cli, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     run = cli("snapshot", "--fixture", "no-amd-gpu")
@@ -618,6 +629,45 @@ def test_malicious_archive_is_refused_with_one_line(cli, tmp_path: Path, case: s
     assert run.err.startswith(f"hostcheck: error: --root {archive}: ")
     assert message in run.err
     assert run.err.count("\n") == 1 and "Traceback" not in run.err
+    assert not (tmp_path.parent / "escaped").exists()
+    assert not Path("/tmp/hostcheck-abs-escape").exists()
+
+
+@pytest.fixture
+def tarfile_of_python_3_11_2(monkeypatch: pytest.MonkeyPatch) -> None:
+    """tarfile as Debian 12's Python 3.11.2 has it: no extraction filters, no FilterError, and
+    extract() refuses the ``filter`` argument."""
+    monkeypatch.delattr(tarfile, "data_filter", raising=False)
+    monkeypatch.delattr(tarfile, "FilterError", raising=False)
+    original = tarfile.TarFile.extract
+
+    def extract_3_11_2(self, member, path="", set_attrs=True, *, numeric_owner=False):  # type: ignore[no-untyped-def]
+        return original(self, member, path, set_attrs, numeric_owner=numeric_owner)
+
+    monkeypatch.setattr(tarfile.TarFile, "extract", extract_3_11_2)
+
+
+def test_a_snapshot_is_read_by_python_3_11_2(cli, tmp_path: Path, tarfile_of_python_3_11_2) -> None:
+    """Debian 12's own python3 scanned a tarball with exit 3 (filter="data" is 3.11.4's)."""
+    snapshot = tmp_path / "snap.tar.gz"
+    assert cli("snapshot", "--fixture", "stock-128g", "-o", str(snapshot)).code == 0
+    run = cli("scan", "--root", str(snapshot), "--format", "json")
+    assert run.code == 1, run.err
+    direct = cli("scan", "--fixture", "stock-128g", "--format", "json")
+    assert [f["status"] for f in run.json()["findings"]] == [
+        f["status"] for f in direct.json()["findings"]
+    ]
+
+
+@pytest.mark.parametrize("case", sorted(MALICIOUS))
+def test_malicious_archive_is_refused_without_extraction_filters(
+    cli, tmp_path: Path, case: str, tarfile_of_python_3_11_2
+) -> None:
+    members, message = MALICIOUS[case]
+    archive = _tarball(tmp_path / f"{case}.tar.gz", _base() + members)
+    run = cli("scan", "--root", str(archive))
+    assert run.code == 2, run.out + run.err
+    assert message in run.err and run.err.count("\n") == 1
     assert not (tmp_path.parent / "escaped").exists()
     assert not Path("/tmp/hostcheck-abs-escape").exists()
 

@@ -5,7 +5,6 @@ rules: never the real /etc in a test, never a foreign unit overwritten or remove
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 import zipfile
@@ -13,17 +12,18 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, system_tool
 
-SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
-needs_systemd = pytest.mark.skipif(
-    SYSTEMD_ANALYZE is None, reason="systemd-analyze not installed (Debian package systemd)"
-)
+needs_systemd = pytest.mark.system
 MAX_EXPOSURE = 3.0
 
 
 def install(cli, root: Path):
-    return cli("monitor", "--install", "--root", str(root))
+    """Under --root the service's command is the one inside the root; these trees have none,
+    so it is named: this interpreter, so that systemd-analyze finds it."""
+    return cli(
+        "monitor", "--install", "--root", str(root), "--exec", f"{sys.executable} -m hostcheck"
+    )
 
 
 def test_install_writes_both_units_with_a_real_command(cli, tmp_path: Path) -> None:
@@ -34,7 +34,6 @@ def test_install_writes_both_units_with_a_real_command(cli, tmp_path: Path) -> N
     timer = (units / "hostcheck.timer").read_text()
     for path in units.iterdir():
         assert path.stat().st_mode & 0o777 == 0o644
-    # Run in-process by pytest, this hostcheck is `python -m hostcheck` of this interpreter.
     assert f"ExecStart={sys.executable} -m hostcheck monitor --log-format journal\n" in service
     assert service.startswith("# Installed by `hostcheck monitor --install`")
     assert timer.endswith((REPO / "systemd/hostcheck.timer").read_text())
@@ -112,11 +111,12 @@ def test_install_refuses_a_symlink_out_of_the_root(cli, tmp_path: Path) -> None:
 def test_installed_units_pass_systemd_analyze_verify(cli, tmp_path: Path) -> None:
     """verify needs ExecStart's binary to exist: the installed units point at this
     interpreter (`python -m hostcheck`), so the files checked are the ones --install writes."""
+    systemd_analyze = system_tool("systemd-analyze")
     assert install(cli, tmp_path).code == 0
     units = tmp_path / "etc/systemd/system"
     done = subprocess.run(
         [
-            SYSTEMD_ANALYZE,
+            systemd_analyze,
             "verify",
             str(units / "hostcheck.service"),
             str(units / "hostcheck.timer"),
@@ -132,6 +132,7 @@ def test_installed_units_pass_systemd_analyze_verify(cli, tmp_path: Path) -> Non
 @needs_systemd
 def test_shipped_service_exposure_is_at_most_3(tmp_path: Path) -> None:
     """The shipped unit with ExecStart pointed at an existing binary, scored offline."""
+    systemd_analyze = system_tool("systemd-analyze")
     text = (REPO / "systemd/hostcheck.service").read_text()
     text, count = re.subn(
         r"^ExecStart=\S+", f"ExecStart={sys.executable} -m hostcheck", text, flags=re.M
@@ -140,7 +141,7 @@ def test_shipped_service_exposure_is_at_most_3(tmp_path: Path) -> None:
     unit = tmp_path / "hostcheck.service"
     unit.write_text(text)
     done = subprocess.run(
-        [SYSTEMD_ANALYZE, "security", "--offline=yes", "--no-pager", str(unit)],
+        [systemd_analyze, "security", "--offline=yes", "--no-pager", str(unit)],
         capture_output=True,
         text=True,
         cwd=tmp_path,
@@ -169,7 +170,7 @@ def test_the_wheel_ships_the_units(tmp_path: Path) -> None:
         text=True,
     )
     assert done.returncode == 0, done.stderr
-    (wheel,) = tmp_path.glob("hostcheck-*.whl")
+    (wheel,) = tmp_path.glob("strixhalo_hostcheck-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {
         "hostcheck/_data/systemd/hostcheck.service",
@@ -214,11 +215,12 @@ def test_service_lets_the_scan_open_the_gpu_and_read_the_kernel_log() -> None:
 @needs_systemd
 def test_systemd_reads_the_device_and_system_call_allowances(tmp_path: Path) -> None:
     """What systemd itself makes of the unit, not only its text."""
+    systemd_analyze = system_tool("systemd-analyze")
     text = (REPO / "systemd/hostcheck.service").read_text()
     unit = tmp_path / "hostcheck.service"
     unit.write_text(re.sub(r"^ExecStart=\S+", f"ExecStart={sys.executable}", text, flags=re.M))
     done = subprocess.run(
-        [SYSTEMD_ANALYZE, "security", "--offline=yes", "--no-pager", str(unit)],
+        [systemd_analyze, "security", "--offline=yes", "--no-pager", str(unit)],
         capture_output=True,
         text=True,
         cwd=tmp_path,
@@ -227,7 +229,7 @@ def test_systemd_reads_the_device_and_system_call_allowances(tmp_path: Path) -> 
     for allowed in ("/dev/kfd:rw", "char-drm:rw", "/dev/kmsg:r"):
         assert allowed in device_line, device_line
     names = subprocess.run(
-        [SYSTEMD_ANALYZE, "syscall-filter", "@system-service", "@privileged"],
+        [systemd_analyze, "syscall-filter", "@system-service", "@privileged"],
         capture_output=True,
         text=True,
     ).stdout
@@ -258,3 +260,25 @@ def test_the_service_cannot_be_enabled_on_its_own(cli, tmp_path: Path) -> None:
     assert (units / "hostcheck.service").exists()
     (wants / "hostcheck.service").unlink()
     assert cli("monitor", "--uninstall", "--root", str(tmp_path)).code == 0
+
+
+def test_install_under_a_root_runs_the_hostcheck_inside_it(cli, tmp_path: Path) -> None:
+    """ExecStart was this machine's path (a venv under /work or /root) that the image never has."""
+    image = tmp_path / "image"
+    (image / "opt/hostcheck/bin").mkdir(parents=True)
+    (image / "opt/hostcheck/bin/hostcheck").write_text("#!/bin/sh\n")
+    run = cli("monitor", "--install", "--root", str(image))
+    assert run.code == 0, run.err
+    service = (image / "etc/systemd/system/hostcheck.service").read_text()
+    assert "ExecStart=/opt/hostcheck/bin/hostcheck monitor --log-format journal\n" in service
+    assert sys.executable not in service
+
+
+def test_install_under_a_root_without_hostcheck_asks_for_exec(cli, tmp_path: Path) -> None:
+    (tmp_path / "etc").mkdir()
+    run = cli("monitor", "--install", "--root", str(tmp_path))
+    assert run.code == 2
+    assert f"no hostcheck command inside {tmp_path}" in run.err and "--exec" in run.err
+    assert not (tmp_path / "etc/systemd").exists()
+    relative = cli("monitor", "--install", "--root", str(tmp_path), "--exec", "bin/hostcheck")
+    assert relative.code == 2 and "absolute path" in relative.err

@@ -55,8 +55,11 @@ def drive(
     steps: Callable[[Pilot[Any], HostcheckApp], Awaitable[None]],
     size=SIZE,
     notifications: bool = False,
+    start_filter: str | None = "all",
 ) -> HostcheckApp:
-    app = HostcheckApp(source)
+    """Most tests look at every finding, so they start on the "all" filter; the filter the
+    review opens on by itself is tested with start_filter=None."""
+    app = HostcheckApp(source, start_filter)
 
     async def main() -> None:
         async with app.run_test(size=size, notifications=notifications) as pilot:
@@ -157,7 +160,8 @@ def test_without_textual_a_one_line_error_and_exit_2() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert done.returncode == 2
     assert done.stderr == (
-        "hostcheck: error: the TUI needs Textual: pip install 'hostcheck[tui]'\n"
+        "hostcheck: error: the TUI needs Textual, which this installation lacks: "
+        "pip install 'strixhalo-hostcheck' (it depends on textual)\n"
     )
     assert done.stdout == ""
 
@@ -172,14 +176,20 @@ def test_bad_source_is_refused_before_the_app_starts() -> None:
     assert "unknown profile 'huge'" in run.err
 
 
-def test_change_refusal_follows_hostcheck_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_change_refusal_follows_hostcheck_fix(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     assert change_refusal(Source(fixture="stock-128g")) == (
         "fixture trees are read-only; copy one (hostcheck fixtures lists them) and use --root"
     )
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
     assert change_refusal(Source()) == "changing this host needs root: run it with sudo"
     assert change_refusal(Source(root="/")) == "changing this host needs root: run it with sudo"
-    assert change_refusal(Source(root=str(FIXTURES / "stock-128g"))) is None
+    # The bundled tree given by its path is as read-only as --fixture (it was written into).
+    assert "is the bundled fixture stock-128g, which is read-only" in (
+        change_refusal(Source(root=str(FIXTURES / "stock-128g"))) or ""
+    )
+    assert change_refusal(Source(root=str(tmp_path))) is None
     unpacked = Source(root=str(FIXTURES / "stock-128g"), shown_root="bug.tar.gz")
     assert change_refusal(unpacked) == (
         "bug.tar.gz is unpacked to a temporary copy that is deleted on exit; "
@@ -320,6 +330,78 @@ def test_filter_cycles_problems_failing_all() -> None:
     drive(Source(fixture="stock-128g"), steps)
 
 
+def test_the_review_opens_on_what_needs_attention() -> None:
+    """Not all 23 findings with half of them passes: the problems, and a key (f) for the rest."""
+
+    async def steps(pilot: Pilot[Any], app: HostcheckApp) -> None:
+        rows = table_rows(app)
+        assert {status for _, status, _ in rows} == {"✗ FAIL", "▲ WARN"} and len(rows) == 7
+        assert "filter: problems (f) · 7 shown" in text_of(app, "#filter-label")
+        await pilot.press("f", "f")
+        assert len(table_rows(app)) == 23
+
+    drive(Source(fixture="stock-128g"), steps, start_filter=None)
+
+
+def test_a_ready_host_opens_on_all_its_findings() -> None:
+    async def steps(pilot: Pilot[Any], app: HostcheckApp) -> None:
+        assert len(table_rows(app)) == 23
+        assert "filter: all (f)" in text_of(app, "#filter-label")
+
+    drive(Source(fixture="tuned-ready"), steps, start_filter=None)
+
+
+def test_m_marks_all_and_a_only_applies() -> None:
+    """`a` meant "mark all" on the findings and "apply" on the plan."""
+
+    async def steps(pilot: Pilot[Any], app: HostcheckApp) -> None:
+        await pilot.press("a")
+        assert app.marked == set() and isinstance(app.screen, ReviewScreen)
+        await pilot.press("m")
+        assert app.marked == {"memory.gtt", "perf.iommu"}
+        await pilot.press("m")
+        assert app.marked == set()
+
+    drive(Source(fixture="stock-128g"), steps)
+
+
+def test_ctrl_c_quits() -> None:
+    async def steps(pilot: Pilot[Any], app: HostcheckApp) -> None:
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+        assert app.return_code == 0  # exited, normally
+
+    drive(Source(fixture="stock-128g"), steps)
+
+
+def test_ctrl_c_quits_from_the_search_box() -> None:
+    async def steps(pilot: Pilot[Any], app: HostcheckApp) -> None:
+        await pilot.press("slash", *"gtt")
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+        assert app.return_code == 0  # exited, normally
+
+    drive(Source(fixture="stock-128g"), steps)
+
+
+def test_without_a_terminal_it_refuses_at_once() -> None:
+    """It used to start and spin at 100 % CPU with no terminal (issue #18)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "hostcheck", "tui", "--fixture", "stock-128g"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stderr == (
+        "hostcheck: error: hostcheck tui needs a terminal (standard input and output are not "
+        "one); in scripts use `hostcheck scan` and `hostcheck fix`\n"
+    )
+    assert done.stdout == ""
+
+
 def test_search_matches_ids_messages_and_evidence() -> None:
     async def steps(pilot: Pilot[Any], app: HostcheckApp) -> None:
         await pilot.press("slash", *"iommu")
@@ -416,7 +498,7 @@ def test_apply_on_a_copy_rescans_then_undo_restores_byte_for_byte(fixture_copy) 
     dropin = root / "etc/default/grub.d/99-hostcheck.cfg"
 
     async def steps(pilot: Pilot[Any], app: HostcheckApp) -> None:
-        await pilot.press("a", "p")  # mark every fixable finding, then the plan
+        await pilot.press("m", "p")  # mark every fixable finding, then the plan
         await settle(pilot)
         assert isinstance(app.screen, PlanScreen)
         assert not app.screen.query("#plan-refusal")
@@ -436,7 +518,8 @@ def test_apply_on_a_copy_rescans_then_undo_restores_byte_for_byte(fixture_copy) 
         assert isinstance(app.screen, MessageScreen)
         outcome = text_of(app, "#message-body")
         assert outcome.startswith("Applied as transaction ")
-        assert "wrote /etc/default/grub.d/99-hostcheck.cfg" in outcome
+        # Under --root, the path inside the root (not the host path it stands for).
+        assert f"wrote {os.path.realpath(root)}/etc/default/grub.d/99-hostcheck.cfg" in outcome
         assert "  update-grub" in outcome  # the pending step
         assert "fixed-pending-reboot" in outcome
         await pilot.press("escape")
@@ -707,7 +790,7 @@ def test_a_stale_scan_never_overwrites_a_newer_one(fixture_copy, monkeypatch) ->
         return result
 
     monkeypatch.setattr(tui_app, "scan", slow_first_scan)
-    app = HostcheckApp(Source(root=str(root)))
+    app = HostcheckApp(Source(root=str(root)), start_filter="all")
 
     async def main() -> None:
         async with app.run_test(size=SIZE) as pilot:
@@ -991,9 +1074,56 @@ def test_snapshot_detail_of_a_failing_rule(snap_compare) -> None:
 
 def test_snapshot_plan(snap_compare) -> None:
     app = HostcheckApp(Source(fixture="stock-128g"))
-    assert snap_compare(app, run_before=_then("a", "p"))
+    assert snap_compare(app, run_before=_then("m", "p"))
 
 
 def test_snapshot_help(snap_compare) -> None:
     app = HostcheckApp(Source(fixture="stock-128g"))
     assert snap_compare(app, run_before=_then("question_mark"))
+
+
+# --- in a real terminal -----------------------------------------------------------------------
+
+
+@pytest.mark.system
+def test_starts_in_a_real_terminal_and_ctrl_c_quits(tmp_path: Path) -> None:
+    """`hostcheck tui --fixture stock-128g` in tmux: the review shows the problems, Ctrl-C
+    ends it with status 0 (the pilot tests above never open a terminal)."""
+    import time
+
+    from tests.conftest import system_tool
+
+    tmux = system_tool("tmux")
+    socket = str(tmp_path / "tmux.sock")
+    status = tmp_path / "status"
+    command = (
+        f"cd {REPO} && {sys.executable} -m hostcheck tui --fixture stock-128g; echo $? > {status}"
+    )
+    env = {**os.environ, "TERM": "xterm-256color", "HOSTCHECK_CONFIG": os.devnull}
+    base = [tmux, "-S", socket, "-f", os.devnull]
+    subprocess.run(
+        [*base, "new-session", "-d", "-x", "100", "-y", "30", command],
+        check=True,
+        env=env,
+        timeout=30,
+    )
+    try:
+
+        def screen() -> str:
+            done = subprocess.run(
+                [*base, "capture-pane", "-p"], capture_output=True, text=True, timeout=30
+            )
+            return done.stdout
+
+        deadline = time.monotonic() + 60
+        while "filter: problems (f) · 7 shown" not in screen():
+            assert time.monotonic() < deadline, screen()
+            time.sleep(0.2)
+        subprocess.run([*base, "send-keys", "C-c"], check=True, timeout=30)
+        deadline = time.monotonic() + 30
+        while not status.exists():
+            assert time.monotonic() < deadline, screen()
+            time.sleep(0.2)
+        assert status.read_text().strip() == "0"
+    finally:
+        subprocess.run([*base, "kill-server"], capture_output=True, timeout=30)

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -34,25 +33,18 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import system_tool
+
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "tests" / "data"
 SELECTED = ("gpu.present", "memory.rocm-visible", "memory.carveout")
 
-pytestmark = pytest.mark.umockdev
+pytestmark = [pytest.mark.umockdev, pytest.mark.system]
 
 
 @pytest.fixture(scope="module")
 def umockdev_run() -> str:
-    path = shutil.which("umockdev-run")
-    if path is None:
-        message = (
-            "umockdev-run not found: install the Debian package umockdev "
-            "(apt-get install umockdev) to run the udev tests"
-        )
-        if os.environ.get("CI"):
-            pytest.fail(message + " (CI is set, so this is an error, not a skip)")
-        pytest.skip(message)
-    return path
+    return system_tool("umockdev-run")
 
 
 def scan_under_umockdev(

@@ -206,6 +206,18 @@ def release_tuple(text: str) -> tuple[int, ...]:
     return tuple(int(part) for part in match[1].split("."))
 
 
+def pep440_at_least(text: str, floor: str) -> bool:
+    """Whether a Python package's version (torch, vLLM, TheRock wheels: PEP 440) is at least
+    ``floor``, with pre-releases before their release: torch 2.8.0a0 is not 2.8 or later, and
+    2.9.1+rocm7.2.1 is. A version PEP 440 cannot parse falls back to its release numbers."""
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        return Version(text) >= Version(floor)
+    except InvalidVersion:
+        return pad(release_tuple(text)) >= pad(release_tuple(floor))
+
+
 def rocm_versions(facts: Facts) -> list[RocmVersion]:
     """Every ROCm userspace found: the host's (/opt/rocm, packages, libraries), TheRock and
     the ROCm bundled in PyTorch in --python's env, the ROCm of running inference processes

@@ -12,9 +12,8 @@ from hostcheck.checks._util import (
     cmdline_evidence,
     cmdline_value,
     evidence,
-    pad,
+    pep440_at_least,
     release,
-    release_tuple,
     unknown,
     value_or,
 )
@@ -90,7 +89,7 @@ def _torch_prefers_hipblaslt(facts: Facts, since: str) -> str | None:
     """The PyTorch version from --python when it already prefers hipBLASLt on gfx115X."""
     python = facts.software.python
     torch = python.value.torch if isinstance(python, Value) else None
-    if torch and pad(release_tuple(torch)) >= pad(release_tuple(since)):
+    if torch and pep440_at_least(torch, since):
         return torch
     return None
 
@@ -301,7 +300,8 @@ def vllm_env(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
     if advice:
         return Outcome(
             Verdict.ADVISORY,
-            f"The environment the seed report recommends for vLLM on gfx1151 is incomplete: "
+            "The run-time environment often recommended for vLLM on gfx1151 (Triton attention, "
+            "XNACK, two hardware queues) is incomplete: "
             f"consider {', '.join(sorted(set(advice)))}.",
             tuple(items),
         )

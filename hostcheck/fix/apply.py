@@ -283,6 +283,12 @@ def _run(host: Host, command: Command) -> str:
     return result.value.stdout[-2000:]
 
 
+def _shown(host: Host, path: str) -> str:
+    """A host path as the user finds it: under --root, inside the root (printed as the host
+    path, "wrote /etc/…" reads as a change to the machine running the command)."""
+    return path if host.live else os.path.join(host.root, path.lstrip("/"))
+
+
 def apply(host: Host, plan: Plan, *, log: Any = print) -> dict[str, Any]:
     """Carry out ``plan`` as one transaction; returns its journal record."""
     journal = Journal(host)
@@ -391,7 +397,7 @@ def _run_steps(host: Host, journal: Journal, record: dict[str, Any], log: Any) -
             target.write(
                 base64.b64decode(entry["after_b64"]), entry["mode"], entry["uid"], entry["gid"]
             )
-            log(f"wrote {step['path']}")
+            log(f"wrote {_shown(host, step['path'])}")
         elif step["run"]:
             log(f"running {Command(tuple(step['argv']), '').text}")
             try:
@@ -455,10 +461,10 @@ def undo(host: Host, tx_id: str | None, *, force: bool = False, log: Any = print
                 target.write(
                     base64.b64decode(entry["before_b64"]), entry["mode"], entry["uid"], entry["gid"]
                 )
-                log(f"restored {entry['path']}")
+                log(f"restored {_shown(host, entry['path'])}")
             else:
                 target.remove()
-                log(f"removed {entry['path']}")
+                log(f"removed {_shown(host, entry['path'])}")
         root = os.path.realpath(host.root)
         for directory in reversed(record.get("created_dirs", [])):
             with contextlib.suppress(OSError):  # not empty: someone else uses it now

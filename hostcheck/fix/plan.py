@@ -3,7 +3,7 @@
 Pure apart from reading the current content of the files it would change (through the Host).
 Nothing here writes; hostcheck.fix.apply carries a plan out.
 
-Where things go (the reasons are in the README's "Fixing" section):
+Where things go (the reasons are in docs/fix.md):
 - kernel arguments: the boot loader backend (GRUB drop-in + update-grub, grubby, the
   systemd-boot /etc/kernel/cmdline + kernel-install, rpm-ostree kargs, bootc);
 - a module parameter (``ttm.pages_limit``) that modprobe.d already sets for that module goes
@@ -72,6 +72,8 @@ class Plan(NamedTuple):
     notes: tuple[str, ...]
     already_staged: tuple[str, ...] = ()  # rules whose fix waits only for a reboot
     drop_ins: tuple[tuple[str, bytes], ...] = ()  # our drop-ins' full desired content
+    manual: tuple[str, ...] = ()  # failing or warning rules whose fix is by hand
+    gpu: bool = True  # the host has a Strix Halo GPU (without one there is nothing to fix)
 
     @property
     def empty(self) -> bool:
@@ -119,7 +121,9 @@ def build(report: Report, facts: Facts, host: Host, options: PlanOptions) -> Pla
     for flag, given in (("--only", options.only), ("--exclude", options.exclude)):
         unknown = [rule for rule in given if rule not in known]
         if unknown:
-            raise PlanError(f"unknown rule id(s) for {flag}: {', '.join(unknown)}")
+            from hostcheck.catalog import unknown_ids
+
+            raise PlanError(f"unknown rule id(s) for {flag}: {unknown_ids(unknown, known)}")
     chosen = [
         f
         for f in report.findings
@@ -141,10 +145,6 @@ def build(report: Report, facts: Facts, host: Host, options: PlanOptions) -> Pla
         and f.remediation.kind == "manual"
         and (not options.only or f.rule.id in options.only)
     ]
-    if manual:
-        notes.append(
-            f"Manual fixes (see `hostcheck scan --verbose`), not part of this plan: {', '.join(manual)}"
-        )
 
     adds: dict[str, tuple[str, str]] = {}  # key -> (arg, rule)
     removes: dict[str, str] = {}
@@ -282,6 +282,8 @@ def build(report: Report, facts: Facts, host: Host, options: PlanOptions) -> Pla
         notes=tuple(notes),
         already_staged=tuple(f.rule.id for f in chosen if f.status is Status.PENDING),
         drop_ins=drop_ins,
+        manual=tuple(manual),
+        gpu=report.gpu is not None,
     )
 
 
@@ -601,8 +603,23 @@ def diff(change: FileChange) -> str:
 def render(plan: Plan, *, live: bool, root: str) -> str:
     """The plan as a reader checks it: diffs, exact commands, what needs a reboot."""
     out: list[str] = []
+    where = "this host" if live else (root if root.startswith("bundled") else f"the tree at {root}")
+    manual = (
+        f"By hand (hostcheck cannot change these; `hostcheck explain RULE` says how): "
+        f"{', '.join(plan.manual)}."
+    )
+    if not plan.gpu:
+        out.append(
+            f"Nothing to fix: {where} has no Strix Halo GPU (gpu.present), so the GPU rules were "
+            "skipped and hostcheck has no change to make."
+        )
+        out.extend(f"note: {n}" for n in plan.notes)
+        return printable("\n".join(out)) + "\n"
     if plan.empty:
-        out.append("Nothing to do: every change hostcheck would make is already in place.")
+        if plan.manual and not plan.rules:
+            out.append("No change hostcheck can make: what fails here needs a manual fix.")
+        else:
+            out.append("Nothing to do: every change hostcheck would make is already in place.")
         if plan.already_staged:
             out.append(f"Staged, waiting for a reboot: {', '.join(plan.already_staged)}.")
         stuck = [rule for rule in plan.rules if rule not in plan.already_staged]
@@ -611,9 +628,10 @@ def render(plan: Plan, *, live: bool, root: str) -> str:
                 f"Still failing although the plan changes nothing: {', '.join(stuck)}; "
                 "see `hostcheck scan --verbose` for what keeps them failing."
             )
+        if plan.manual:
+            out.append(manual)
         out.extend(f"note: {n}" for n in plan.notes)
         return printable("\n".join(out)) + "\n"
-    where = "this host" if live else (root if root.startswith("bundled") else f"the tree at {root}")
     fixing = [rule for rule in plan.rules if rule not in plan.already_staged]
     out.append(
         f"Plan for {where}: fixes {', '.join(fixing) or '-'} (boot loader: {plan.loader})"
@@ -639,6 +657,8 @@ def render(plan: Plan, *, live: bool, root: str) -> str:
         if plan.reboot_required
         else "No reboot needed."
     )
+    if plan.manual:
+        out.append(manual)
     out.extend(f"note: {n}" for n in plan.notes)
     # Diffs show host files and notes host values: an ESC in them must not reach a terminal.
     return printable("\n".join(out)) + "\n"

@@ -84,6 +84,15 @@ def add_monitor_parser(
     units.add_argument(
         "--uninstall", action="store_true", help="remove the units that --install installed"
     )
+    out.add_argument(
+        "--exec",
+        metavar="COMMAND",
+        dest="exec_path",
+        help="with --install: the hostcheck command the service runs (an absolute path, e.g. "
+        "/opt/hostcheck/bin/hostcheck, or '/usr/bin/python3 -m hostcheck'), as the host that "
+        "runs the units has it (default: this hostcheck on the live host; under --root DIR, the "
+        "hostcheck found inside DIR at /usr/local/bin, /usr/bin or /opt/hostcheck/bin)",
+    )
     monitor.set_defaults(select=[])
 
 
@@ -141,7 +150,9 @@ def _units(args: argparse.Namespace) -> int:
     if not os.path.isdir(root):
         raise UsageError(f"--root {root}: no such directory")
     try:
-        messages = install(root) if args.install else uninstall(root)
+        if args.exec_path and not args.install:
+            raise InstallError("--exec goes with --install")
+        messages = install(root, args.exec_path) if args.install else uninstall(root)
     except InstallError as exc:
         raise UsageError(str(exc)) from None
     except OSError as exc:
@@ -164,7 +175,7 @@ def _monitor(args: argparse.Namespace, journal: bool, shown_root: str | None = N
     config = args.loaded_config
     directory = state.state_dir(args.state_dir)
     try:
-        state.prepare(directory)
+        state.prepare(directory, explicit=bool(args.state_dir))
     except state.StateError as exc:
         raise UsageError(str(exc)) from None
     metrics_file = args.metrics_file or config.metrics_file

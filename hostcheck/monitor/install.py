@@ -61,11 +61,47 @@ def _check_privilege(root: str) -> None:
         )
 
 
-def install(root: str) -> list[str]:
+# Where an image or another host tree usually has the hostcheck command (the Containerfile's
+# venv is /opt/hostcheck; pipx links into /usr/local/bin with PIPX_BIN_DIR there).
+ROOT_COMMANDS = ("/usr/local/bin/hostcheck", "/usr/bin/hostcheck", "/opt/hostcheck/bin/hostcheck")
+
+
+def command_for(root: str, exec_path: str | None = None) -> str:
+    """The ExecStart command: ``exec_path`` as given; on the live host this very hostcheck;
+    under another root a hostcheck inside that root, by its path there (this machine's own
+    path would not exist on the host that runs the units)."""
+    if exec_path:
+        try:
+            words = shlex.split(exec_path)
+        except ValueError as exc:
+            raise InstallError(f"--exec {exec_path}: {exc}") from None
+        if not words or not words[0].startswith("/"):
+            raise InstallError(
+                f"--exec {exec_path}: give the command by its absolute path "
+                "(e.g. /opt/hostcheck/bin/hostcheck)"
+            )
+        return shlex.join(words)
+    if os.path.realpath(root) == "/":
+        return hostcheck_command()
+    candidates = list(ROOT_COMMANDS)
+    script = sys.argv[0] if sys.argv else ""
+    if os.path.basename(script) == "hostcheck" and os.path.isfile(script):
+        candidates.insert(0, os.path.abspath(script))
+    for path in candidates:
+        inside = os.path.join(root, path.lstrip("/"))
+        if os.path.isfile(inside) or os.path.islink(inside):
+            return shlex.quote(path)
+    raise InstallError(
+        f"no hostcheck command inside {root} (looked for {', '.join(dict.fromkeys(candidates))}); "
+        "install it there first, or pass --exec PATH: its path as the host of that root runs it"
+    )
+
+
+def install(root: str, exec_path: str | None = None) -> list[str]:
     """Write both units; returns what to tell the operator."""
     _check_privilege(root)
     directory = _target(root)
-    command = hostcheck_command()
+    command = command_for(root, exec_path)
     texts = {name: unit_text(name, command) for name in UNITS}
     for name in UNITS:
         path = os.path.join(directory, name)

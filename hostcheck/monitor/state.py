@@ -46,9 +46,19 @@ def _error(directory: str, exc: OSError) -> StateError:
     )
 
 
-def prepare(directory: str) -> None:
+def prepare(directory: str, *, explicit: bool = False) -> None:
     """Create the state directory if needed, before the scan, so a bad one fails fast: the
-    run lists it (read), creates files in it (write) and opens them (search)."""
+    run lists it (read), creates files in it (write) and opens them (search).
+
+    A --state-dir given on the command line is created only as the last component: a typo in
+    a parent (``/var/lib/hostchek/x``) is refused rather than silently made into a tree."""
+    if explicit and not os.path.isdir(directory):
+        parent = os.path.dirname(os.path.abspath(directory))
+        if not os.path.lexists(parent):
+            raise StateError(
+                f"--state-dir {directory}: the directory {parent} does not exist (a typo?); "
+                "hostcheck creates only the last component: create the parent first"
+            )
     try:
         os.makedirs(directory, mode=0o755, exist_ok=True)
         if not os.access(directory, os.R_OK | os.W_OK | os.X_OK):

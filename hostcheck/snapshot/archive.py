@@ -5,7 +5,9 @@ into a private temporary directory (mode 0700, removed afterwards) after checkin
 member: no absolute names, no ``..``, no member below a symbolic link, no link that points
 outside the tree, no device nodes or FIFOs, no member or total larger than the limits, and a
 complete, uncorrupted archive. Each refusal is one line naming the member. Python's own
-``filter="data"`` runs as well, as a second line of defence, and once all is unpacked every
+``filter="data"`` runs as well where the interpreter has it (3.11.4 and later), as a second
+line of defence; on older interpreters the checks above are the whole of it, and members are
+unpacked without their recorded modes or owners (``set_attrs=False``). Once all is unpacked every
 symbolic link is resolved for real: links that are each harmless as text can combine into one
 that leads out (``a -> b/x/../../secret`` unpacked before ``b/x -> ../..``).
 
@@ -255,6 +257,17 @@ def _open(archive: str, limit: int, max_header: int) -> tarfile.TarFile:
         raise
 
 
+def _filtered() -> bool:
+    """Extraction filters (``filter="data"``, ``tarfile.FilterError``) arrived in Python 3.11.4;
+    Debian 12 ships 3.11.2."""
+    return hasattr(tarfile, "data_filter")
+
+
+def _filter_errors() -> tuple[type[Exception], ...]:
+    error = getattr(tarfile, "FilterError", None)
+    return (error,) if error is not None else ()
+
+
 def extract(
     archive: str,
     dest: str,
@@ -284,12 +297,15 @@ def extract(
                 total += member.size
                 if total > max_total:
                     raise ArchiveError(f"unpacks to more than {max_total} bytes")
-                tar.extract(member, dest, set_attrs=False, filter="data")
+                if _filtered():
+                    tar.extract(member, dest, set_attrs=False, filter="data")
+                else:
+                    tar.extract(member, dest, set_attrs=False)
             _check_end(tar)
         _check_links(dest)
     except ArchiveError:
         raise
-    except tarfile.FilterError as exc:
+    except _filter_errors() as exc:
         raise ArchiveError(f"unsafe member refused: {exc}") from None
     except OSError as exc:
         if exc.errno is not None:  # the disk, not the archive

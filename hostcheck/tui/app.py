@@ -65,11 +65,17 @@ class HostcheckApp(App[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark", "help", "Help", tooltip="this list of keys"),
         Binding("q", "quit", "Quit", tooltip="leave hostcheck tui"),
+        # Textual's own ctrl+c only says "press ctrl+q to quit"; a terminal user expects it to
+        # quit. priority: also while the search box has the focus.
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True, tooltip="leave hostcheck tui"),
     ]
 
-    def __init__(self, source: Source) -> None:
+    def __init__(self, source: Source, start_filter: str | None = None) -> None:
+        """``start_filter``: the review's first filter (default: what needs attention, or all
+        on a host where nothing does)."""
         super().__init__()
         self.source = source
+        self.start_filter = start_filter
         self.current: Scan | None = None
         self.marked: set[str] = set()
         self.last_export = ""

@@ -19,7 +19,7 @@ from textual.widgets.data_table import ColumnKey
 from hostcheck.fix.plan import Plan, diff
 from hostcheck.model import Finding, Report
 from hostcheck.render import printable
-from hostcheck.review import FILTERS, fixable, next_filter, visible
+from hostcheck.review import FILTERS, fixable, next_filter, opening_filter, visible
 from hostcheck.tui import view
 
 if TYPE_CHECKING:
@@ -40,7 +40,8 @@ class ReviewScreen(Screen[None]):
         Binding("r", "rescan", "Rescan", tooltip="scan again"),
         Binding("e", "export", "Export", tooltip="write the report as JSON or Markdown"),
         Binding("u", "undo", "Undo", tooltip="undo the last applied transaction"),
-        Binding("a", "mark_all", "Mark all", show=False, tooltip="mark (or unmark) every fix"),
+        # m, not a: a applies on the plan screen, and one key must not mean both.
+        Binding("m", "mark_all", "Mark all", show=False, tooltip="mark (or unmark) every fix"),
         Binding("escape", "clear_search", "Clear", show=False, tooltip="clear the search"),
         Binding("tab", "app.focus_next", "Next", show=False, tooltip="next pane"),
     ]
@@ -50,7 +51,9 @@ class ReviewScreen(Screen[None]):
 
     def __init__(self) -> None:
         super().__init__()
-        self.filter_name = "all"
+        # Chosen when the first report arrives (review.opening_filter), unless the app was
+        # started with one.
+        self.filter_name = ""
         self.query_text = ""
         self.rows: list[Finding] = []
         # "/" was pressed and the search box is not focused yet (focus() is deferred): keys
@@ -156,6 +159,8 @@ class ReviewScreen(Screen[None]):
             return
         if not table.columns:
             return
+        if not self.filter_name:
+            self.filter_name = self.hc.start_filter or opening_filter(report)
         current = self.current()
         self.rows = visible(report, self.filter_name, self.query_text)
         table.clear()
@@ -193,7 +198,8 @@ class ReviewScreen(Screen[None]):
             # The footer shows only the search's own keys then; say how to leave it.
             text = f"{count} · Enter: to the list · Esc: clear the search "
         else:
-            text = f"filter: {self.filter_name} (f) · {count}{search}{marked} "
+            shown = self.filter_name or self.hc.start_filter or "problems"
+            text = f"filter: {shown} (f) · {count}{search}{marked} "
         self.query_one("#filter-label", Label).update(Content(text))
 
     def current(self) -> Finding | None:
@@ -283,7 +289,7 @@ class ReviewScreen(Screen[None]):
         self.show_detail()
 
     def action_cycle_filter(self) -> None:
-        self.filter_name = next_filter(self.filter_name)
+        self.filter_name = next_filter(self.filter_name or "problems")
         self.refresh_rows()
 
     def action_search(self) -> None:
@@ -393,6 +399,16 @@ class PlanScreen(Screen[None]):
                     ),
                     id="plan-reboot",
                     classes="section",
+                )
+            if plan.manual:
+                yield Static(
+                    Content(
+                        printable(
+                            "By hand (hostcheck cannot change these; `hostcheck explain RULE` "
+                            f"says how): {', '.join(plan.manual)}."
+                        )
+                    ),
+                    classes="note",
                 )
             for note in plan.notes:
                 yield Static(Content(printable(f"note: {note}")), classes="note")
@@ -639,7 +655,8 @@ class HelpScreen(ModalScreen[None]):
             "  mouse   click a row to select it, a footer key to run it, a link to open it;",
             "          the wheel scrolls the list, the detail and the plan",
             "",
-            "Filter: " + " → ".join(FILTERS) + " (problems: fail, error, pending, warn).",
+            "Filter: " + " → ".join(FILTERS) + " (problems: fail, error, pending, warn); the "
+            "review opens on problems, or on all where there are none.",
         ]
         return "\n".join(lines)
 
