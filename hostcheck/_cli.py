@@ -6,6 +6,7 @@ Exit codes (DESIGN.md): 0 ready, 1 not ready, 2 usage or input error, 3 internal
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
@@ -56,6 +57,29 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
 
 class UsageError(Exception):
     """A user's mistake: a bad option value, an unknown rule id, an unreadable --root."""
+
+
+def seconds_argument(maximum: float) -> Callable[[str], float]:
+    """An argparse type for a duration: a finite number of seconds above 0 and at most
+    ``maximum`` (nan, inf, 1e308 and negative values are usage errors, exit 2, not a crash in
+    the clock arithmetic later)."""
+
+    def seconds(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not (0 < value <= maximum):  # also false for nan
+            raise argparse.ArgumentTypeError(
+                f"expected a number of seconds above 0 and at most {maximum:.0f}, got {text!r}"
+            )
+        return value
+
+    seconds.__name__ = "seconds"
+    return seconds
+
+
+READ_TIMEOUT_MAX = 86400.0  # a day: a bound for one file read, far above any sane one
 
 
 def _fatal(message: str, code: int = EXIT_USAGE) -> NoReturn:
@@ -123,7 +147,7 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
     where.add_argument(
         "--timeout",
         metavar="SECONDS",
-        type=float,
+        type=seconds_argument(READ_TIMEOUT_MAX),
         default=2.0,
         help="bound for each file read, so a hung sysfs file cannot hang the scan (default: 2)",
     )
@@ -373,7 +397,7 @@ def _add_snapshot_parser(commands: argparse._SubParsersAction[argparse.ArgumentP
     snap.add_argument(
         "--timeout",
         metavar="SECONDS",
-        type=float,
+        type=seconds_argument(READ_TIMEOUT_MAX),
         default=2.0,
         help="bound for each file read (default: 2)",
     )
@@ -775,8 +799,6 @@ def cmd_snapshot(args: argparse.Namespace, shown_root: str | None = None) -> int
     if from_archive is not None:
         return from_archive
     _apply_config(args)  # user and python, as scan and monitor take them
-    if args.timeout <= 0:
-        raise UsageError("--timeout must be a positive number of seconds")
     if args.host_mount and not args.root:
         raise UsageError("--host-mount needs --root DIR (the host's / as mounted in the container)")
     output, tarball = _snapshot_output(args.output)

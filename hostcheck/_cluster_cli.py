@@ -10,11 +10,12 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from hostcheck._cli import EXIT_NOT_READY, EXIT_READY, EXIT_USAGE, UsageError
+from hostcheck._cli import EXIT_NOT_READY, EXIT_READY, EXIT_USAGE, UsageError, seconds_argument
 
 # render/nfd.py's FEATURES_DIR, spelled out here so that building the parser imports nothing.
 NFD_FILE = "/etc/kubernetes/node-feature-discovery/features.d/hostcheck"
 DAY = 86400
+LONGEST = 10 * 366 * DAY  # --every/--expiry: ten years, so the expiry time stays a date
 
 NFD_EPILOG = """\
 nfd-worker turns the file's lines into node labels (hostcheck.feature.node.kubernetes.io/ready,
@@ -69,13 +70,13 @@ def add_commands(
     out.add_argument(
         "--every",
         metavar="SECONDS",
-        type=float,
+        type=seconds_argument(LONGEST),
         help="scan again every SECONDS until stopped (default: once)",
     )
     out.add_argument(
         "--expiry",
         metavar="SECONDS",
-        type=float,
+        type=seconds_argument(LONGEST),
         help="labels expire SECONDS after each scan (default: 3 × --every, so two missed "
         "rounds drop them; one day when run once)",
     )

@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -60,6 +61,40 @@ def _check_components(root: str, host_dir: str, what: str) -> None:
             raise FixError(f"refusing to write {what}: {current} is a symbolic link")
         if os.path.exists(current) and not os.path.isdir(current):
             raise FixError(f"refusing to write {what}: {current} is not a directory")
+
+
+def _open_dir_nofollow(root: str, host_dir: str, *, create: bool, what: str) -> int | None:
+    """A descriptor of ROOT/host_dir reached one component at a time with O_NOFOLLOW, each
+    missing directory made (mode 0755, the last 0700) when ``create``; None when one is
+    missing and not ``create``. A link or non-directory on the way is a refusal naming it."""
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    current = root
+    parts = host_dir.strip("/").split("/")
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        for number, part in enumerate(parts, start=1):
+            current = os.path.join(current, part)
+            try:
+                try:
+                    next_fd = os.open(part, flags, dir_fd=fd)
+                except FileNotFoundError:
+                    if not create:
+                        os.close(fd)
+                        return None
+                    with contextlib.suppress(FileExistsError):
+                        os.mkdir(part, 0o700 if number == len(parts) else 0o755, dir_fd=fd)
+                    next_fd = os.open(part, flags, dir_fd=fd)
+            except OSError as exc:
+                if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                    kind = "a symbolic link" if os.path.islink(current) else "not a directory"
+                    raise FixError(f"refusing to write {what}: {current} is {kind}") from None
+                raise FixError(f"cannot open {what} in {current}: {exc.strerror}") from None
+            os.close(fd)
+            fd = next_fd
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def _sha(data: bytes | None) -> str | None:
@@ -120,24 +155,47 @@ class Journal:
         self.dir = os.path.join(os.path.realpath(host.root), JOURNAL_DIR.lstrip("/"))
 
     @contextlib.contextmanager
-    def locked(self) -> Iterator[None]:
+    def locked(self, *, create: bool = True) -> Iterator[None]:
+        """Hold the journal lock. The directories and the lock file are opened one component
+        at a time from the root with O_NOFOLLOW, so a planted link (``var/lib/hostcheck/fix/
+        lock`` → ``/etc/nologin``) is refused, never followed. Without ``create`` (undo,
+        resume) a tree with no journal yet is left as it is: nothing to lock, nothing to do."""
         root = os.path.realpath(self.host.root)
         if not os.path.isdir(root):  # gone since the scan: never recreate a tree
             raise FixError(f"{self.host.root} no longer exists")
         _check_components(root, JOURNAL_DIR, "the journal")
+        dir_fd = _open_dir_nofollow(root, JOURNAL_DIR, create=create, what="the journal")
+        if dir_fd is None:
+            yield
+            return
+        lock = os.path.join(self.dir, "lock")
         try:
-            os.makedirs(self.dir, mode=0o700, exist_ok=True)
-            fd = os.open(os.path.join(self.dir, "lock"), os.O_RDWR | os.O_CREAT, 0o600)
-        except OSError as exc:
-            raise FixError(f"cannot open the journal in {self.dir}: {exc.strerror}") from None
+            try:
+                flags = os.O_RDWR | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+                fd = os.open("lock", flags | (os.O_CREAT if create else 0), 0o600, dir_fd=dir_fd)
+            except FileNotFoundError:
+                fd = -1  # no lock file: no run of `fix --apply` ever held one here
+            except OSError as exc:
+                if exc.errno == errno.ELOOP:
+                    raise FixError(
+                        f"refusing to use the journal lock: {lock} is a symbolic link"
+                    ) from None
+                raise FixError(f"cannot open the journal lock {lock}: {exc.strerror}") from None
+        finally:
+            os.close(dir_fd)
+        if fd < 0:
+            yield
+            return
         try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise FixError(f"refusing to use the journal lock: {lock} is not a regular file")
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as exc:
                 if exc.errno in (errno.EAGAIN, errno.EACCES):
                     raise FixError(
                         "another `hostcheck fix` is running on this host (journal lock "
-                        f"{self.dir}/lock is held); wait for it to finish"
+                        f"{lock} is held); wait for it to finish"
                     ) from None
                 raise
             yield
@@ -414,7 +472,7 @@ def _run_steps(host: Host, journal: Journal, record: dict[str, Any], log: Any) -
 
 def resume(host: Host, *, log: Any = print) -> dict[str, Any]:
     journal = Journal(host)
-    with journal.locked():
+    with journal.locked(create=False):
         interrupted = journal.interrupted()
         if not interrupted:
             raise FixError("no interrupted transaction to resume")
@@ -431,7 +489,7 @@ def resume(host: Host, *, log: Any = print) -> dict[str, Any]:
 def undo(host: Host, tx_id: str | None, *, force: bool = False, log: Any = print) -> dict[str, Any]:
     """Restore the originals of a transaction byte for byte (modes and owners included)."""
     journal = Journal(host)
-    with journal.locked():
+    with journal.locked(create=False):
         record = journal.find(tx_id)
         if record["state"] == "undone":
             raise FixError(f"transaction {record['id']} is already undone")
