@@ -212,7 +212,12 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         help="report format (default: table)",
     )
     out.add_argument(
-        "--output", "-o", metavar="FILE", help="write the report to FILE instead of standard output"
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="write the report to FILE instead of standard output: a regular file is replaced "
+        "atomically, a link's file replaced and the link kept, a character device (/dev/null) "
+        "or FIFO written into, a block device, socket or directory refused",
     )
     out.add_argument(
         "--fail-on",

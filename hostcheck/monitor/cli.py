@@ -65,7 +65,9 @@ def add_monitor_parser(
         "--metrics-file",
         metavar="FILE",
         help="write Prometheus metrics to FILE (default: [monitor] metrics_file of the config "
-        "file; none when unset)",
+        "file; none when unset). As for `scan -o`: a regular file is replaced atomically, a "
+        "link's file replaced and the link kept, a character device or FIFO written into, a "
+        "block device, socket or directory refused",
     )
     out.add_argument(
         "--log-format",
@@ -157,6 +159,7 @@ def _monitor(args: argparse.Namespace, journal: bool, shown_root: str | None = N
 
     from hostcheck._cli import EXIT_NOT_READY, EXIT_READY, UsageError, _apply_config, _scan
     from hostcheck.monitor import drift, state
+    from hostcheck.output import write_atomic
     from hostcheck.render import prometheus
     from hostcheck.render.json import to_dict
 
@@ -205,7 +208,7 @@ def _monitor(args: argparse.Namespace, journal: bool, shown_root: str | None = N
         failures.append(str(exc))
     if metrics_file:
         try:
-            state.write_atomic(metrics_file, prometheus.render(report, timestamp=finished))
+            write_atomic(metrics_file, prometheus.render(report, timestamp=finished), 0o644)
         except OSError as exc:
             failures.append(f"metrics file {metrics_file}: {exc.strerror or exc}")
     lines += drift.standing(current, path)

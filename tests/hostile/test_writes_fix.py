@@ -4,11 +4,6 @@ replace, damaged journals. Everything runs on copies of fixture trees."""
 
 from __future__ import annotations
 
-import base64
-import json
-import os
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +63,9 @@ def test_a_link_in_the_journal_path_is_refused_at_the_first_link(fixture_copy, t
     assert list(outside.iterdir()) == []
 
 
-@pytest.mark.parametrize("action", [["--undo"], ["--resume"], ["--undo", "20260101T000000.000000Z-abcd"]])
+@pytest.mark.parametrize(
+    "action", [["--undo"], ["--resume"], ["--undo", "20260101T000000.000000Z-abcd"]]
+)
 def test_a_refused_undo_or_resume_creates_nothing_in_the_tree(fixture_copy, action) -> None:
     root = fixture_copy("stock-128g")
     before = snapshot(root)
