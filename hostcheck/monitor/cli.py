@@ -179,8 +179,18 @@ def _monitor(args: argparse.Namespace, journal: bool, shown_root: str | None = N
         "started_at": started.isoformat(timespec="seconds"),
         "observed": drift.observe(report, facts),
     }
+    # What changed is logged, and the metrics written, even when the report cannot be stored
+    # (and the other way round): each output that works still reaches its reader. Runs on one
+    # state directory take turns from reading the previous report to storing this one.
+    failures = []
+    path = "not stored"
     try:
-        previous, unreadable = state.load_previous(directory)
+        with state.locked(directory):
+            previous, unreadable = state.load_previous(directory)
+            try:
+                path = state.store_report(directory, current, config.keep_reports, finished)
+            except state.StateError as exc:
+                failures.append(str(exc))
     except state.StateError as exc:
         raise UsageError(str(exc)) from None
     lines: list[drift.LogLine] = []
@@ -198,14 +208,6 @@ def _monitor(args: argparse.Namespace, journal: bool, shown_root: str | None = N
             )
         )
     lines += drift.transitions(previous, current, drift.blocking(report))
-    # What changed is logged, and the metrics written, even when the report cannot be stored
-    # (and the other way round): each output that works still reaches its reader.
-    failures = []
-    path = "not stored"
-    try:
-        path = state.store_report(directory, current, config.keep_reports, finished)
-    except state.StateError as exc:
-        failures.append(str(exc))
     if metrics_file:
         try:
             write_atomic(metrics_file, prometheus.render(report, timestamp=finished), 0o644)
