@@ -4,6 +4,7 @@ replace, damaged journals. Everything runs on copies of fixture trees."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -74,3 +75,71 @@ def test_a_refused_undo_or_resume_creates_nothing_in_the_tree(fixture_copy, acti
     assert "no transaction" in run.stderr or "no interrupted transaction" in run.stderr
     assert not (root / "var/lib/hostcheck").exists()  # no journal directory, no lock
     assert snapshot(root) == before
+
+
+# --- item 10: an unreadable modprobe.d file stops a plan that touches module parameters -----
+
+
+def _unreadable(root: Path, items: dict[str, tuple[str, str]]) -> None:
+    """Mark host paths as a snapshot saw them: unreadable, with a reason and detail."""
+    record = {
+        path: {"reason": reason, "source": path, "detail": detail}
+        for path, (reason, detail) in items.items()
+    }
+    (root / ".hostcheck/unreadable.json").write_text(json.dumps(record))
+
+
+@pytest.mark.parametrize(
+    ("reason", "detail"),
+    [
+        ("permission", "Permission denied"),
+        ("error", "Input/output error"),
+        ("timeout", "read took over 2 s"),
+    ],
+)
+def test_an_unreadable_modprobe_d_file_refuses_the_plan(fixture_copy, reason, detail) -> None:
+    """rocm5590-mes-hang needs amdgpu.cwsr_enable=0; a local file sets cwsr_enable=1."""
+    root = fixture_copy("rocm5590-mes-hang")
+    conf = root / "etc/modprobe.d/amdgpu-local.conf"
+    conf.parent.mkdir(parents=True)
+    conf.write_text("options amdgpu cwsr_enable=1\n")
+    # Readable, the plan puts the option in modprobe.d, read after that file, so ours wins.
+    readable = hc("fix", "--root", str(root))
+    assert readable.returncode == 0, readable.stderr
+    assert "+options amdgpu cwsr_enable=0" in readable.stdout
+    _unreadable(root, {"/etc/modprobe.d/amdgpu-local.conf": (reason, detail)})
+    before = snapshot(root)
+    for action in ([], ["--apply", "--yes"]):
+        run = hc("fix", "--root", str(root), *action)
+        assert run.returncode == 2, run.stdout + run.stderr
+        assert run.stderr.count("\n") == 1
+        assert (
+            f"cannot plan module options: /etc/modprobe.d/amdgpu-local.conf: {reason} ({detail})"
+            in run.stderr
+        )
+        assert "cwsr_enable" not in run.stdout  # no plan shown
+    assert snapshot(root) == before
+
+
+def test_an_unlistable_modprobe_d_directory_refuses_the_plan(fixture_copy) -> None:
+    root = fixture_copy("rocm5590-mes-hang")
+    (root / "etc/modprobe.d").mkdir(parents=True)
+    _unreadable(root, {"/etc/modprobe.d": ("permission", "Permission denied")})
+    run = hc("fix", "--root", str(root), "--apply", "--yes")
+    assert run.returncode == 2
+    assert "cannot plan module options: /etc/modprobe.d: permission" in run.stderr
+    assert not (root / "etc/default/grub.d/99-hostcheck.cfg").exists()
+
+
+def test_a_plan_without_module_parameters_ignores_an_unreadable_modprobe_d_file(
+    fixture_copy,
+) -> None:
+    root = fixture_copy("stock-128g")
+    conf = root / "etc/modprobe.d/other.conf"
+    conf.parent.mkdir(parents=True)
+    conf.write_text("options snd_hda_intel power_save=0\n")
+    (root / "proc/sys/kernel/numa_balancing").write_text("1\n")
+    _unreadable(root, {"/etc/modprobe.d/other.conf": ("permission", "Permission denied")})
+    run = hc("fix", "--root", str(root), "--only", "sysctl.numa-balancing")
+    assert run.returncode == 0, run.stderr
+    assert "+kernel.numa_balancing = 0" in run.stdout
