@@ -5,6 +5,7 @@ import errno
 import os
 import stat
 import tempfile
+from collections.abc import Callable
 
 WRITE_RULE = (
     "a regular file is replaced atomically; through a symbolic link, the file it names is "
@@ -75,15 +76,27 @@ def _write_into(path: str, kind: int, data: bytes) -> None:
         os.close(fd)
 
 
+TEMP_SUFFIX = ".hostcheck.tmp"  # every temporary file: ".NAME.<random>.hostcheck.tmp"
+
+
 def replace_durably(
-    path: str, data: bytes, mode: int, owner: tuple[int, int] | None = None
+    path: str,
+    data: bytes,
+    mode: int,
+    owner: tuple[int, int] | None = None,
+    *,
+    before_rename: Callable[[], None] | None = None,
 ) -> None:
     """The one way hostcheck replaces a file: a temporary file in the same directory with
     ``mode`` (and ``owner``, as root), written and fsynced, renamed over ``path``, then the
     directory fsynced, so a reader never sees half a file and after a crash the file is the
-    old or the new one. Nothing is left behind on any error."""
+    old or the new one. Nothing is left behind on any error; a kill can leave the temporary
+    file, named ``.NAME.<random>.hostcheck.tmp`` so that its owner recognises it
+    (temporary_files) and removes it. ``before_rename`` is for fault-injection tests."""
     directory = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=directory)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{os.path.basename(path)}.", suffix=TEMP_SUFFIX, dir=directory
+    )
     try:
         os.fchmod(fd, mode)
         if owner is not None and os.geteuid() == 0:
@@ -92,12 +105,29 @@ def replace_durably(
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        if before_rename is not None:
+            before_rename()
         os.replace(tmp, path)
     except BaseException:
         if os.path.lexists(tmp):
             os.unlink(tmp)
         raise
     fsync_dir(directory)
+
+
+def temporary_files(path: str) -> list[str]:
+    """Paths of temporary files that replace_durably left beside ``path`` when killed."""
+    directory, name = os.path.split(path)
+    try:
+        names = os.listdir(directory or ".")
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    prefix = f".{name}."
+    return [
+        os.path.join(directory, n)
+        for n in sorted(names)
+        if n.startswith(prefix) and n.endswith(TEMP_SUFFIX) and len(n) > len(prefix + TEMP_SUFFIX)
+    ]
 
 
 def fsync_dir(directory: str) -> None:

@@ -21,15 +21,16 @@ import hashlib
 import json
 import os
 import re
+import signal
 import stat
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NoReturn
 
 from hostcheck import __version__
 from hostcheck.fix.plan import KERNEL_CMDLINE, Command, Plan
 from hostcheck.host import Host
-from hostcheck.output import fsync_dir, replace_durably
+from hostcheck.output import TEMP_SUFFIX, fsync_dir, replace_durably, temporary_files
 
 JOURNAL_DIR = "/var/lib/hostcheck/fix"
 SCHEMA_VERSION = 1
@@ -41,6 +42,7 @@ ALLOWED_DIRS = (
 )
 COMMAND_TIMEOUT = 900.0  # update-initramfs -k all on a slow disk takes minutes
 CRASH_HOOK = "HOSTCHECK_TEST_CRASH_AFTER_STEP"  # tests: die (as a kill would) after step N
+KILL_HOOK = "HOSTCHECK_TEST_KILL_IN_WRITE"  # tests: SIGKILL inside write step N, before its rename
 
 
 class FixError(Exception):
@@ -137,16 +139,38 @@ class Target:
         except FileNotFoundError:
             return None
 
-    def write(self, data: bytes, mode: int = 0o644, uid: int = 0, gid: int = 0) -> None:
+    def write(
+        self,
+        data: bytes,
+        mode: int = 0o644,
+        uid: int = 0,
+        gid: int = 0,
+        before_rename: Any = None,
+    ) -> None:
         os.makedirs(self.dir, mode=0o755, exist_ok=True)
-        replace_durably(self.real, data, mode, (uid, gid))
+        replace_durably(self.real, data, mode, (uid, gid), before_rename=before_rename)
 
-    def remove(self) -> None:
+    def remove_temporaries(self) -> list[str]:
+        """Remove the temporary files a killed write left beside this file (named
+        ``.NAME.<random>.hostcheck.tmp``; under the journal lock no other run writes them).
+        Returns their host paths."""
+        removed = []
+        for path in temporary_files(self.real):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+                removed.append(os.path.join(os.path.dirname(self.path), os.path.basename(path)))
+        if removed:
+            fsync_dir(self.dir)
+        return removed
+
+    def remove(self) -> bool:
+        """Remove the file; False when it was not there (never written, or already gone)."""
         try:
             os.unlink(self.real)
         except FileNotFoundError:
-            return  # never written (an interrupted transaction) or already gone
+            return False
         fsync_dir(self.dir)
+        return True
 
 
 class Journal:
@@ -198,9 +222,18 @@ class Journal:
                         f"{lock} is held); wait for it to finish"
                     ) from None
                 raise
+            self._remove_temporaries()
             yield
         finally:
             os.close(fd)
+
+    def _remove_temporaries(self) -> None:
+        """Journal temporary files a killed run left (under the lock none is being written)."""
+        with contextlib.suppress(OSError):
+            for name in os.listdir(self.dir):
+                if name.startswith(".") and name.endswith(TEMP_SUFFIX):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(os.path.join(self.dir, name))
 
     def path(self, tx_id: str) -> str:
         return os.path.join(self.dir, f"{tx_id}.json")
@@ -325,6 +358,14 @@ def _maybe_crash(step: int) -> None:
         os._exit(137)  # as SIGKILL would: no cleanup, no journal update
 
 
+def _kill_hook(step: int) -> Any:
+    """For tests: a callback that really kills this process inside write step ``step``,
+    after its temporary file is written and before the rename."""
+    if os.environ.get(KILL_HOOK) != str(step):
+        return None
+    return lambda: os.kill(os.getpid(), signal.SIGKILL)
+
+
 def _run(host: Host, command: Command) -> str:
     result = host.execute(command.argv, COMMAND_TIMEOUT)
     from hostcheck.readings import Value
@@ -401,7 +442,14 @@ def apply(host: Host, plan: Plan, *, log: Any = print) -> dict[str, Any]:
             "created_dirs": created_dirs,
             "steps": steps,
         }
-        journal.save(record)  # the originals are on disk before the first change
+        try:
+            journal.save(record)  # the originals are on disk before the first change
+        except OSError as exc:
+            raise FixError(
+                f"cannot write the journal in {journal.dir}: {exc.strerror or exc}; nothing "
+                "was changed",
+                failed=True,
+            ) from None
         _run_steps(host, journal, record, log)
         return record
 
@@ -446,28 +494,51 @@ def _run_steps(host: Host, journal: Journal, record: dict[str, Any], log: Any) -
                     f"overwriting it. Look at it, then `hostcheck fix --undo {record['id']} "
                     "--force` restores the originals"
                 )
-            target.write(
-                base64.b64decode(entry["after_b64"]), entry["mode"], entry["uid"], entry["gid"]
-            )
+            try:
+                target.write(
+                    base64.b64decode(entry["after_b64"]),
+                    entry["mode"],
+                    entry["uid"],
+                    entry["gid"],
+                    before_rename=_kill_hook(number),
+                )
+            except OSError as exc:  # a full disk, a read-only /etc: the step stays not done
+                _stopped(journal, record, f"cannot write {step['path']}: {exc.strerror or exc}")
             log(f"wrote {step['path']}")
         elif step["run"]:
             log(f"running {Command(tuple(step['argv']), '').text}")
             try:
                 step["output"] = _run(host, Command(tuple(step["argv"]), step["why"]))
             except FixError as exc:
-                journal.save(record)
-                raise FixError(
-                    f"{exc}. Transaction {record['id']} is incomplete: fix the cause and run "
-                    f"`hostcheck fix --resume`, or roll back with `hostcheck fix --undo {record['id']}`",
-                    failed=True,
-                ) from None
+                _stopped(journal, record, str(exc))
         else:
             step["pending"] = True
         step["done"] = True
-        journal.save(record)
+        _save_or_stop(journal, record)
         _maybe_crash(number)
     record["state"] = "complete"
-    journal.save(record)
+    _save_or_stop(journal, record)
+
+
+def _stopped(journal: Journal, record: dict[str, Any], why: str) -> NoReturn:
+    """A step failed: record what is done (as far as the disk lets us), and tell how to go
+    on. The journal on disk never says a step is done that is not."""
+    with contextlib.suppress(OSError):
+        journal.save(record)
+    raise FixError(
+        f"{why}. Transaction {record['id']} is incomplete: fix the cause and run "
+        f"`hostcheck fix --resume`, or roll back with `hostcheck fix --undo {record['id']}`",
+        failed=True,
+    )
+
+
+def _save_or_stop(journal: Journal, record: dict[str, Any]) -> None:
+    try:
+        journal.save(record)
+    except OSError as exc:
+        _stopped(
+            journal, record, f"cannot update the journal in {journal.dir}: {exc.strerror or exc}"
+        )
 
 
 def resume(host: Host, *, log: Any = print) -> dict[str, Any]:
@@ -482,8 +553,15 @@ def resume(host: Host, *, log: Any = print) -> dict[str, Any]:
                 f"transaction {record['id']} was being undone; finish with "
                 f"`hostcheck fix --undo {record['id']}`"
             )
+        _remove_temporaries(host, record, log)
         _run_steps(host, journal, record, log)
         return record
+
+
+def _remove_temporaries(host: Host, record: dict[str, Any], log: Any) -> None:
+    for entry in record["files"]:
+        for path in Target(host, entry["path"]).remove_temporaries():
+            log(f"removed {path} (left by an interrupted write)")
 
 
 def undo(host: Host, tx_id: str | None, *, force: bool = False, log: Any = print) -> dict[str, Any]:
@@ -506,17 +584,18 @@ def undo(host: Host, tx_id: str | None, *, force: bool = False, log: Any = print
                 "those edits (use --force to restore the originals anyway)"
             )
         record["state"] = "undoing"
-        journal.save(record)
-        for entry in reversed(record["files"]):
-            target = Target(host, entry["path"])
-            if entry["existed"]:
-                target.write(
-                    base64.b64decode(entry["before_b64"]), entry["mode"], entry["uid"], entry["gid"]
-                )
-                log(f"restored {entry['path']}")
-            else:
-                target.remove()
-                log(f"removed {entry['path']}")
+        try:
+            journal.save(record)
+            _remove_temporaries(host, record, log)
+            for entry in reversed(record["files"]):
+                _undo_file(Target(host, entry["path"]), entry, log)
+        except OSError as exc:
+            raise FixError(
+                f"undo of transaction {record['id']} stopped: {exc.filename or ''}"
+                f"{': ' if exc.filename else ''}{exc.strerror or exc}; fix the cause and run "
+                f"`hostcheck fix --undo {record['id']}` again",
+                failed=True,
+            ) from None
         root = os.path.realpath(host.root)
         for directory in reversed(record.get("created_dirs", [])):
             with contextlib.suppress(OSError):  # not empty: someone else uses it now
@@ -539,6 +618,21 @@ def undo(host: Host, tx_id: str | None, *, force: bool = False, log: Any = print
         record["undo_pending"] = pending
         journal.save(record)
         return record
+
+
+def _undo_file(target: Target, entry: dict[str, Any], log: Any) -> None:
+    """Bring one file back as it was; say only what was done (a file never written, because
+    the transaction stopped before it, is neither restored nor removed)."""
+    current = target.read()
+    if _sha(current) == entry["before_sha256"]:
+        return  # never written, or already back: nothing to do and nothing to report
+    if entry["existed"]:
+        target.write(
+            base64.b64decode(entry["before_b64"]), entry["mode"], entry["uid"], entry["gid"]
+        )
+        log(f"restored {entry['path']}")
+    elif target.remove():
+        log(f"removed {entry['path']}")
 
 
 def history(host: Host) -> list[dict[str, Any]]:

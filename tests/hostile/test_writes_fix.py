@@ -5,18 +5,18 @@ replace, damaged journals. Everything runs on copies of fixture trees."""
 from __future__ import annotations
 
 import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.test_fix import hc, snapshot
 
 JOURNAL_DIR = "var/lib/hostcheck/fix"
-
-
-def _tree_without_journal(root: Path) -> dict[str, Any]:
-    return {k: v for k, v in snapshot(root).items()}
 
 
 # --- item 2: a planted lock link --------------------------------------------------------------
@@ -143,3 +143,150 @@ def test_a_plan_without_module_parameters_ignores_an_unreadable_modprobe_d_file(
     run = hc("fix", "--root", str(root), "--only", "sysctl.numa-balancing")
     assert run.returncode == 0, run.stderr
     assert "+kernel.numa_balancing = 0" in run.stdout
+
+
+# --- item 12: a full disk or a read-only /etc during apply -------------------------------------
+
+
+def _namespaces_work() -> str | None:
+    """Why real faults cannot be staged here (a private mount namespace is needed), or None."""
+    if os.geteuid() != 0:
+        return "needs root for a private mount namespace (unshare -m)"
+    if shutil.which("unshare") is None:
+        return "unshare (util-linux) is not installed"
+    probe = subprocess.run(
+        ["unshare", "-m", "sh", "-c", "mount -t tmpfs -o size=4k tmpfs /mnt"],
+        capture_output=True,
+        text=True,
+    )
+    if probe.returncode != 0:
+        return f"mounting in a private namespace is not permitted: {probe.stderr.strip()}"
+    return None
+
+
+def _in_namespace(setup: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`setup` (mounts), then `hostcheck ARGS…`, inside a private mount namespace: the
+    mounts vanish with it, and nothing outside the copy is touched."""
+    command = " ".join(shlex.quote(a) for a in (sys.executable, "-m", "hostcheck", *args))
+    return subprocess.run(
+        ["unshare", "-m", "sh", "-euc", f"{setup}\nexec {command}"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=str(Path(__file__).resolve().parents[2]),
+    )
+
+
+_FULL = "mount -t tmpfs -o size=4k tmpfs {d} && head -c 4096 /dev/zero > {d}/filler"
+_READ_ONLY = "mount --bind {d} {d} && mount -o remount,bind,ro {d}"
+
+
+@pytest.fixture
+def faults() -> None:
+    why = _namespaces_work()
+    if why:
+        pytest.skip(why)
+
+
+@pytest.mark.parametrize(
+    ("fault", "message"),
+    [(_FULL, "No space left on device"), (_READ_ONLY, "Read-only file system")],
+)
+def test_a_write_that_fails_mid_transaction_exits_1_with_the_hint_and_undoes_truthfully(
+    faults, fixture_copy, fault, message
+) -> None:
+    """Step 1 (the GRUB drop-in) is written; step 2 (/etc/sysctl.d) meets the fault."""
+    root = fixture_copy("stock-128g")
+    (root / "proc/sys/kernel/numa_balancing").write_text("1\n")
+    sysctl_d = root / "etc/sysctl.d"
+    sysctl_d.mkdir(parents=True, exist_ok=True)
+    before = snapshot(root)
+    run = _in_namespace(fault.format(d=sysctl_d), "fix", "--root", str(root), "--apply", "--yes")
+    assert run.returncode == 1, run.stderr
+    (line,) = run.stderr.splitlines()
+    assert f"cannot write /etc/sysctl.d/zz-hostcheck.conf: {message}" in line
+    (journal,) = (root / JOURNAL_DIR).glob("*.json")
+    tx = journal.stem
+    assert f"`hostcheck fix --resume`, or roll back with `hostcheck fix --undo {tx}`" in line
+    record = json.loads(journal.read_text())
+    assert record["state"] == "started"
+    assert [s["done"] for s in record["steps"]] == [True, False, False, False]
+    assert (root / "etc/default/grub.d/99-hostcheck.cfg").exists()
+    assert not (sysctl_d / "zz-hostcheck.conf").exists()
+    assert [p.name for p in sysctl_d.iterdir()] == []  # no temporary file either
+    undone = hc("fix", "--root", str(root), "--undo", tx)
+    assert undone.returncode == 0, undone.stderr
+    assert "removed /etc/default/grub.d/99-hostcheck.cfg" in undone.stdout
+    assert "sysctl.d" not in undone.stdout  # never written: not reported as removed
+    assert snapshot(root) == before
+
+
+def test_resume_after_the_disk_was_freed_completes_the_transaction(faults, fixture_copy) -> None:
+    root = fixture_copy("stock-128g")
+    (root / "proc/sys/kernel/numa_balancing").write_text("1\n")
+    sysctl_d = root / "etc/sysctl.d"
+    sysctl_d.mkdir(parents=True, exist_ok=True)
+    run = _in_namespace(_FULL.format(d=sysctl_d), "fix", "--root", str(root), "--apply", "--yes")
+    assert run.returncode == 1, run.stderr
+    resumed = hc("fix", "--root", str(root), "--resume")  # outside: the disk has room again
+    assert resumed.returncode == 0, resumed.stderr
+    assert "+kernel.numa_balancing = 0" not in resumed.stdout
+    assert (sysctl_d / "zz-hostcheck.conf").read_text().count("kernel.numa_balancing = 0") == 1
+    (journal,) = (root / JOURNAL_DIR).glob("*.json")
+    assert json.loads(journal.read_text())["state"] == "complete"
+
+
+def test_a_journal_that_cannot_be_written_changes_nothing_and_exits_1(faults, fixture_copy) -> None:
+    root = fixture_copy("stock-128g")
+    journal = root / JOURNAL_DIR
+    journal.mkdir(parents=True)
+    before = snapshot(root)
+    # Room for the lock file (no data), none for the journal's bytes.
+    setup = (
+        f"mount -t tmpfs -o size=4k tmpfs {journal} && head -c 4096 /dev/zero > {journal}/filler"
+    )
+    run = _in_namespace(setup, "fix", "--root", str(root), "--apply", "--yes")
+    assert run.returncode == 1, run.stderr
+    assert run.stderr == (
+        f"hostcheck: error: cannot write the journal in {journal.resolve()}: No space left on "
+        "device; nothing was changed\n"
+    )
+    assert snapshot(root) == before
+
+
+# --- item 14: a kill inside the atomic replace ------------------------------------------------
+
+
+@pytest.mark.parametrize("then", ["--undo", "--resume"])
+def test_a_kill_inside_the_replace_leaves_no_temporary_file_after_undo_or_resume(
+    fixture_copy, then
+) -> None:
+    root = fixture_copy("stock-128g")
+    grub_d = root / "etc/default/grub.d"
+    before = snapshot(root)
+    env = {**os.environ, "HOSTCHECK_TEST_KILL_IN_WRITE": "1"}
+    killed = hc("fix", "--root", str(root), "--apply", "--yes", env=env)
+    assert killed.returncode == -9  # really killed (SIGKILL), after the temp file was written
+    (left,) = grub_d.glob(".99-hostcheck.cfg.*")
+    assert left.name.endswith(".hostcheck.tmp")
+    assert not (grub_d / "99-hostcheck.cfg").exists()
+    done = hc("fix", "--root", str(root), then)
+    assert done.returncode == 0, done.stderr
+    assert f"removed /etc/default/grub.d/{left.name} (left by an interrupted write)" in done.stdout
+    assert not list(grub_d.glob(".99-hostcheck.cfg.*"))
+    if then == "--undo":
+        assert snapshot(root) == before
+    else:
+        assert (grub_d / "99-hostcheck.cfg").is_file()
+
+
+def test_a_kill_while_saving_the_journal_leaves_no_temporary_journal(fixture_copy) -> None:
+    root = fixture_copy("stock-128g")
+    journal = root / JOURNAL_DIR
+    journal.mkdir(parents=True)
+    stale = journal / ".20260101T000000.000000Z-abcd.json.x1y2z3.hostcheck.tmp"
+    stale.write_text("{")
+    run = hc("fix", "--root", str(root), "--apply", "--yes")
+    assert run.returncode == 0, run.stderr
+    assert not stale.exists()
+    assert not [p.name for p in journal.iterdir() if p.name.startswith(".")]
