@@ -635,7 +635,11 @@ def cmd_fix(args: argparse.Namespace) -> int:
             except HostError as exc:
                 raise UsageError(str(exc)) from None
             if args.history:
-                return _print_history(fixer.history(host))
+                records, problems = fixer.history_and_problems(host)
+                _print_history(records)
+                for problem in problems:  # the good ones are listed all the same
+                    print(f"hostcheck: error: {problem}", file=sys.stderr)
+                return EXIT_USAGE if problems else 0
             if args.resume:
                 record = fixer.resume(host)
                 _after_apply(record)

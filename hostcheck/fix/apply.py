@@ -244,29 +244,41 @@ class Journal:
         replace_durably(self.path(record["id"]), data, 0o600)
 
     def all(self) -> list[dict[str, Any]]:
-        """Every transaction, oldest first. A journal that cannot be read is reported."""
+        """Every transaction, oldest first. A damaged journal is a refusal naming it."""
+        records, problems = self.read()
+        if problems:
+            raise FixError(problems[0])
+        return records
+
+    def read(self) -> tuple[list[dict[str, Any]], list[str]]:
+        """The transactions that check out, oldest first, and one message for each journal
+        file that does not (unreadable, not JSON, or not a journal of this version)."""
         if not os.path.isdir(self.dir):
-            return []
+            return [], []
         records = []
+        problems = []
         try:
             names = sorted(os.listdir(self.dir))
         except OSError as exc:
             raise FixError(f"cannot read the journal in {self.dir}: {exc.strerror}") from None
         for name in names:
-            if not name.endswith(".json"):
+            if not name.endswith(".json") or name.startswith("."):
                 continue
+            path = os.path.join(self.dir, name)
             try:
-                with open(os.path.join(self.dir, name), encoding="utf-8") as handle:
+                with open(path, encoding="utf-8") as handle:
                     record = json.load(handle)
-            except (OSError, ValueError) as exc:
-                raise FixError(f"journal {self.dir}/{name} is unreadable: {exc}") from None
+            except (OSError, ValueError, RecursionError) as exc:
+                problems.append(f"journal {path} is unreadable: {_one_line(exc)}")
+                continue
             problem = _journal_problem(record, name[: -len(".json")])
             if problem:
-                raise FixError(f"journal {self.dir}/{name}: not a hostcheck journal ({problem})")
+                problems.append(f"journal {path}: not a hostcheck journal ({problem})")
+                continue
             records.append(record)
         # Oldest first by creation time (ids sort by time too; this also orders old ids).
         records.sort(key=lambda r: (r.get("created_ns", 0), r["id"]))
-        return records
+        return records, problems
 
     def interrupted(self) -> list[dict[str, Any]]:
         return [r for r in self.all() if r["state"] in ("started", "undoing")]
@@ -285,57 +297,140 @@ class Journal:
 
 
 _ID = re.compile(r"\d{8}T\d{6}\.\d{6}Z-[0-9a-f]{4}\Z")
-_RECORD_KEYS: dict[str, type] = {
-    "id": str,
-    "state": str,
-    "live": bool,
-    "rules": list,
-    "files": list,
-    "steps": list,
-    "reboot_required": bool,
-}
-_FILE_KEYS: dict[str, type | tuple[type, ...]] = {
-    "path": str,
-    "existed": bool,
-    "before_b64": str,
-    "before_sha256": (str, type(None)),
-    "after_b64": str,
-    "after_sha256": str,
-    "mode": int,
-    "uid": int,
-    "gid": int,
-}
+STATES = ("started", "complete", "undoing", "undone")
+_SHA256 = re.compile(r"[0-9a-f]{64}\Z")
+_MAX_ID = 2**32 - 2  # uid/gid: (uid_t)-1 means "unchanged" to fchown
+
+
+class _Damaged(Exception):
+    """What makes a journal not one this version wrote (a message without the file name)."""
+
+
+def _need(ok: bool, problem: str) -> None:
+    if not ok:
+        raise _Damaged(problem)
+
+
+def _integer(value: object, low: int, high: int) -> bool:
+    return type(value) is int and low <= value <= high  # a bool is an int, not a number here
+
+
+def _strings(value: object, *, empty: bool = True) -> bool:
+    return (
+        isinstance(value, list)
+        and (empty or bool(value))
+        and all(isinstance(v, str) for v in value)
+    )
+
+
+def _optional(record: dict[str, Any], key: str, ok: Any) -> None:
+    if key in record:
+        _need(ok(record[key]), f"{key} is of the wrong type")
+
+
+def _decoded(entry: dict[str, Any], key: str) -> bytes:
+    text = entry.get(key)
+    _need(isinstance(text, str), f"{key} missing or not a string")
+    assert isinstance(text, str)
+    try:
+        return base64.b64decode(text, validate=True)
+    except ValueError:  # binascii.Error
+        raise _Damaged(f"{key} of {entry.get('path')!r} is not base64") from None
+
+
+def _check_file(entry: object, index: int) -> str:
+    """One ``files`` entry: the path, the original and the new bytes with their digests, the
+    mode and owner to restore. Returns its path."""
+    _need(isinstance(entry, dict), f"files[{index}] is not an object")
+    assert isinstance(entry, dict)
+    path = entry.get("path")
+    _need(isinstance(path, str) and "\0" not in path, f"files[{index}].path missing or not a path")
+    assert isinstance(path, str)
+    _need(
+        os.path.dirname(path) in ALLOWED_DIRS and os.path.basename(path) not in ("", ".", ".."),
+        f"it names {path!r}, outside the directories hostcheck writes",
+    )
+    _need(isinstance(entry.get("existed"), bool), f"files[{index}].existed is not true/false")
+    before, after = _decoded(entry, "before_b64"), _decoded(entry, "after_b64")
+    if entry["existed"]:
+        _need(entry.get("before_sha256") == _sha(before), f"before_sha256 of {path} does not match")
+    else:
+        _need(
+            entry.get("before_sha256") is None and before == b"",
+            f"{path} did not exist, yet the journal holds its original bytes",
+        )
+    after_sha = entry.get("after_sha256")
+    _need(
+        isinstance(after_sha, str) and _SHA256.match(after_sha) is not None,
+        f"after_sha256 of {path} is not a SHA-256",
+    )
+    _need(after_sha == _sha(after), f"after_sha256 of {path} does not match after_b64")
+    _need(_integer(entry.get("mode"), 0, 0o7777), f"mode of {path} is not a file mode")
+    for key in ("uid", "gid"):
+        _need(_integer(entry.get(key), 0, _MAX_ID), f"{key} of {path} is not a user or group id")
+    return path
+
+
+def _check_step(step: object, index: int, paths: set[str]) -> None:
+    _need(isinstance(step, dict), f"steps[{index}] is not an object")
+    assert isinstance(step, dict)
+    _need(step.get("kind") in ("write", "command"), f"steps[{index}].kind is not write or command")
+    _need(isinstance(step.get("done"), bool), f"steps[{index}].done is not true/false")
+    _need(isinstance(step.get("pending", False), bool), f"steps[{index}].pending is not true/false")
+    if step["kind"] == "write":
+        _need(step.get("path") in paths, f"steps[{index}] writes a file the journal does not hold")
+        return
+    _need(_strings(step.get("argv"), empty=False), f"steps[{index}].argv is not a command")
+    _need(isinstance(step.get("why"), str), f"steps[{index}].why missing")
+    _need(isinstance(step.get("run"), bool), f"steps[{index}].run is not true/false")
+    undo = step.get("undo_argv")
+    _need(undo is None or _strings(undo, empty=False), f"steps[{index}].undo_argv is not a command")
+    _need(isinstance(step.get("output", ""), str), f"steps[{index}].output is not text")
+
+
+def _check_record(record: object, stem: str) -> None:
+    """The whole journal, typed: what apply/resume/undo/--history read is there, of its type,
+    in range and consistent (digests match the bytes; each write step has its file)."""
+    _need(isinstance(record, dict), "not a JSON object")
+    assert isinstance(record, dict)
+    _need(_integer(record.get("schema_version"), 1, 1), "schema 1 expected")
+    tx_id = record.get("id")
+    _need(
+        isinstance(tx_id, str) and bool(_ID.match(tx_id)) and tx_id == stem,
+        "its id is not its file name",
+    )
+    _need(record.get("state") in STATES, f"state is not one of {', '.join(STATES)}")
+    for key in ("live", "reboot_required"):
+        _need(isinstance(record.get(key), bool), f"{key} missing or not true/false")
+    _need(_strings(record.get("rules")), "rules is not a list of rule ids")
+    _need(isinstance(record.get("created"), str), "created missing or not a time")
+    _optional(record, "created_ns", lambda v: _integer(v, 0, 2**63 - 1))
+    for key in ("root", "tool_version", "loader", "undone"):
+        _optional(record, key, lambda v: v is None or isinstance(v, str))
+    _optional(record, "undo_pending", _strings)
+    files = record.get("files")
+    _need(isinstance(files, list), "files is not a list")
+    assert isinstance(files, list)
+    paths = [_check_file(entry, i) for i, entry in enumerate(files)]
+    _need(len(set(paths)) == len(paths), "a file is listed twice")
+    steps = record.get("steps")
+    _need(isinstance(steps, list), "steps is not a list")
+    assert isinstance(steps, list)
+    for i, step in enumerate(steps):
+        _check_step(step, i, set(paths))
+    created_dirs = record.get("created_dirs", [])
+    _need(_strings(created_dirs), "created_dirs is not a list of directories")
+    allowed = {d for path in ALLOWED_DIRS for d in _parents(path)}
+    _need(all(d in allowed for d in created_dirs), "it names a directory hostcheck does not create")
 
 
 def _journal_problem(record: object, stem: str) -> str | None:
     """What makes ``record`` not a journal this version wrote, or None. A journal under a
     --root tree is untrusted input: its id names a file and its paths are written."""
-    if not isinstance(record, dict) or record.get("schema_version") != SCHEMA_VERSION:
-        return "schema 1 expected"
-    for key, kind in _RECORD_KEYS.items():
-        if not isinstance(record.get(key), kind):
-            return f"{key} missing or of the wrong type"
-    if not _ID.match(record["id"]) or record["id"] != stem:
-        return "its id is not its file name"
-    for entry in record["files"]:
-        if not isinstance(entry, dict) or any(
-            not isinstance(entry.get(k), t) for k, t in _FILE_KEYS.items()
-        ):
-            return "a file entry is malformed"
-        if os.path.dirname(entry["path"]) not in ALLOWED_DIRS:
-            return f"it names {entry['path']!r}, outside the directories hostcheck writes"
-    for step in record["steps"]:
-        if not isinstance(step, dict) or step.get("kind") not in ("write", "command"):
-            return "a step is malformed"
-        if not isinstance(step.get("done"), bool):
-            return "a step is malformed"
-        if step["kind"] == "command" and not (
-            isinstance(step.get("argv"), list) and all(isinstance(a, str) for a in step["argv"])
-        ):
-            return "a command step is malformed"
-    allowed = {d for path in ALLOWED_DIRS for d in _parents(path)}
-    if any(d not in allowed for d in record.get("created_dirs", [])):
-        return "it names a directory hostcheck does not create"
+    try:
+        _check_record(record, stem)
+    except _Damaged as exc:
+        return str(exc)
     return None
 
 
@@ -637,3 +732,16 @@ def _undo_file(target: Target, entry: dict[str, Any], log: Any) -> None:
 
 def history(host: Host) -> list[dict[str, Any]]:
     return Journal(host).all()
+
+
+def history_and_problems(host: Host) -> tuple[list[dict[str, Any]], list[str]]:
+    """The transactions that check out, and a message for each damaged journal file."""
+    return Journal(host).read()
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc)
+    return " ".join(str(exc).split())[:200]

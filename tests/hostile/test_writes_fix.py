@@ -290,3 +290,116 @@ def test_a_kill_while_saving_the_journal_leaves_no_temporary_journal(fixture_cop
     assert run.returncode == 0, run.stderr
     assert not stale.exists()
     assert not [p.name for p in journal.iterdir() if p.name.startswith(".")]
+
+
+# --- damaged journals: a refusal naming the file, never a crash ------------------------------
+
+BAD_ID = "20270101T000000.000000Z-beef"
+
+
+def _drop(key: str):
+    return lambda r: r.pop(key)
+
+
+def _files(key: str, value: object):
+    return lambda r: r["files"][0].__setitem__(key, value)
+
+
+def _step(index: int, key: str, value: object):
+    return lambda r: r["steps"][index].__setitem__(key, value)
+
+
+def _drop_step_key(index: int, key: str):
+    return lambda r: r["steps"][index].pop(key)
+
+
+DAMAGE = {
+    "not an object": lambda r: r.clear() or r.update({"x": [1]}),
+    "schema_version true": lambda r: r.__setitem__("schema_version", True),
+    "unknown state": lambda r: r.__setitem__("state", "exploded"),
+    "created_ns a string": lambda r: r.__setitem__("created_ns", "1796600000000000000"),
+    "created_ns negative": lambda r: r.__setitem__("created_ns", -1),
+    "created missing": _drop("created"),
+    "rules with a number": lambda r: r.__setitem__("rules", ["memory.gtt", 5]),
+    "file path missing": lambda r: r["files"][0].pop("path"),
+    "file path with NUL": _files("path", "/etc/default/grub.d/x\x00y"),
+    "file path a directory": _files("path", "/etc/default/grub.d/.."),
+    "after_b64 not base64": _files("after_b64", "@@not base64@@"),
+    "before_b64 not base64": _files("before_b64", "!!"),
+    "after_sha256 wrong": _files("after_sha256", "0" * 64),
+    "after_sha256 a number": _files("after_sha256", 5),
+    "mode a string": _files("mode", "0644"),
+    "mode out of range": _files("mode", 0o170000),
+    "mode true": _files("mode", True),
+    "uid negative": _files("uid", -1),
+    "gid huge": _files("gid", 2**64),
+    "absent file with original bytes": _files("before_b64", "aGk="),
+    "file listed twice": lambda r: r["files"].append(dict(r["files"][0])),
+    "write step path missing": _drop_step_key(0, "path"),
+    "write step for an unknown file": _step(0, "path", "/etc/sysctl.d/other.conf"),
+    "step done a string": _step(0, "done", "yes"),
+    "command argv empty": _step(2, "argv", []),
+    "command why missing": _drop_step_key(2, "why"),
+    "command run missing": _drop_step_key(2, "run"),
+    "undo_argv a string": _step(2, "undo_argv", "update-grub"),
+    "steps not a list": lambda r: r.__setitem__("steps", {"0": 1}),
+    "created_dirs with a number": lambda r: r.__setitem__("created_dirs", [1]),
+    "undo_pending a string": lambda r: r.__setitem__("undo_pending", "update-grub"),
+}
+
+
+@pytest.fixture(scope="module")
+def applied_template(tmp_path_factory) -> Path:
+    """stock-128g after one complete transaction: 2 files, update-grub and sysctl -w."""
+    from tests.conftest import FIXTURES
+
+    root = tmp_path_factory.mktemp("journal") / "stock-128g"
+    shutil.copytree(FIXTURES / "stock-128g", root, symlinks=True)
+    (root / "proc/sys/kernel/numa_balancing").write_text("1\n")
+    run = hc("fix", "--root", str(root), "--apply", "--yes")
+    assert run.returncode == 0, run.stderr
+    return root
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGE))
+def test_a_damaged_journal_is_a_refusal_naming_it(cli, applied_template, tmp_path, damage) -> None:
+    root = tmp_path / "tree"
+    shutil.copytree(applied_template, root, symlinks=True)
+    journal = root / JOURNAL_DIR
+    (good,) = journal.glob("*.json")
+    record = json.loads(good.read_text())
+    assert len(record["files"]) == 2 and len(record["steps"]) == 4
+    record["id"] = BAD_ID
+    DAMAGE[damage](record)
+    bad = journal / f"{BAD_ID}.json"
+    bad.write_text(json.dumps(record))
+    before = snapshot(root)
+    history = cli("fix", "--root", str(root), "--history")
+    assert history.code == 2
+    assert good.stem in history.out  # the good transaction is still listed
+    assert history.err.startswith(f"hostcheck: error: journal {bad}")
+    assert history.err.count("\n") == 1
+    for action in (["--undo"], ["--undo", good.stem], ["--resume"], ["--apply", "--yes"]):
+        run = cli("fix", "--root", str(root), *action)
+        assert run.code == 2, (action, run.err)
+        assert run.err.startswith(f"hostcheck: error: journal {bad}"), (action, run.err)
+        assert "internal error" not in run.err and "Traceback" not in run.err
+    assert snapshot(root) == before
+
+
+@pytest.mark.parametrize(
+    "text", ["", "{", "[" * 100_000, '{"schema_version": 1, "id": NaN}', "\xff\xfe"]
+)
+def test_a_journal_that_is_not_json_is_a_refusal_naming_it(
+    cli, applied_template, tmp_path, text
+) -> None:
+    root = tmp_path / "tree"
+    shutil.copytree(applied_template, root, symlinks=True)
+    bad = root / JOURNAL_DIR / f"{BAD_ID}.json"
+    bad.write_bytes(text.encode("latin-1") if text == "\xff\xfe" else text.encode())
+    history = cli("fix", "--root", str(root), "--history")
+    assert history.code == 2
+    assert history.err.startswith(f"hostcheck: error: journal {bad}")
+    assert history.err.count("\n") == 1
+    run = cli("fix", "--root", str(root), "--undo")
+    assert run.code == 2 and run.err.startswith(f"hostcheck: error: journal {bad}")
