@@ -482,8 +482,10 @@ kernel-install; rpm-ostree/bootc: rpm-ostree kargs); module options in
 under DIR change; commands are listed as pending steps. The journal lives in
 /var/lib/hostcheck/fix/ (under DIR with --root).
 
-exit status: 0 planned, applied or undone (or nothing to do); 1 a step failed (the transaction
-             is left for --resume or --undo); 2 refused or usage error; 3 internal error.
+exit status: 0 planned, applied or undone (or nothing to do); 1 a step failed, a full disk
+             or read-only /etc included (the transaction is left for --resume or --undo);
+             2 refused (a damaged journal, a link where the journal lock goes, an unreadable
+             modprobe.d file) or usage error; 3 internal error.
 
 examples:
   hostcheck fix                                    show the plan for this host

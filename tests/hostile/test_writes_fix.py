@@ -403,3 +403,39 @@ def test_a_journal_that_is_not_json_is_a_refusal_naming_it(
     assert history.err.count("\n") == 1
     run = cli("fix", "--root", str(root), "--undo")
     assert run.code == 2 and run.err.startswith(f"hostcheck: error: journal {bad}")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to hand a copy to another user (setpriv)")
+def test_permission_denied_mid_transaction_exits_1_with_the_hint() -> None:
+    """An unprivileged user owns the copy, except /etc/sysctl.d (root's, 0755): the GRUB
+    drop-in is written, the sysctl drop-in is refused with EACCES."""
+    import tempfile
+
+    from tests.conftest import FIXTURES
+
+    base = Path(tempfile.mkdtemp(prefix="hostcheck-eacces-", dir="/tmp"))
+    try:
+        base.chmod(0o755)
+        root = base / "stock-128g"
+        shutil.copytree(FIXTURES / "stock-128g", root, symlinks=True)
+        (root / "proc/sys/kernel/numa_balancing").write_text("1\n")
+        (root / "etc/sysctl.d").mkdir(parents=True, exist_ok=True)
+        for path in [root, *root.rglob("*")]:
+            if not path.is_relative_to(root / "etc/sysctl.d"):
+                os.lchown(path, 65534, 65534)
+        before = snapshot(root)
+        run = subprocess.run(
+            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+             sys.executable, "-m", "hostcheck", "fix", "--root", str(root), "--apply", "--yes"],
+            capture_output=True, text=True, timeout=120, cwd="/",
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        )  # fmt: skip
+        assert run.returncode == 1, run.stderr
+        assert "cannot write /etc/sysctl.d/zz-hostcheck.conf: Permission denied" in run.stderr
+        assert "hostcheck fix --undo 20" in run.stderr and "--resume" in run.stderr
+        undone = hc("fix", "--root", str(root), "--undo")
+        assert undone.returncode == 0, undone.stderr
+        assert "sysctl.d" not in undone.stdout
+        assert snapshot(root) == before
+    finally:
+        shutil.rmtree(base)
