@@ -136,11 +136,8 @@ def cmd_nfd(args: argparse.Namespace) -> int:
     from hostcheck._cli import _scan_report, _write_output
     from hostcheck.render.nfd import render
 
-    if args.every is not None and args.every <= 0:
-        raise UsageError("--every must be a positive number of seconds")
+    # Both finite and positive (seconds_argument), so the expiry time is a date.
     expiry = args.expiry if args.expiry is not None else 3 * args.every if args.every else DAY
-    if expiry <= 0:
-        raise UsageError("--expiry must be a positive number of seconds")
     if args.every is not None and expiry <= args.every:
         raise UsageError(
             f"--expiry {expiry:g} must be longer than --every {args.every:g}, "
