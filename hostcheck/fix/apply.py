@@ -53,16 +53,17 @@ class FixError(Exception):
         self.failed = failed
 
 
-def _check_components(root: str, host_dir: str, what: str) -> None:
+def _check_components(root: str, host_dir: str, what: str, verb: str = "write") -> None:
     """Refuse if any existing component of ``host_dir`` under ``root`` is a symbolic link
-    or not a directory: a link could send a write anywhere, out of the root included."""
+    or not a directory: a link could send a write (or a read) anywhere, out of the root
+    included."""
     current = root
     for part in host_dir.strip("/").split("/"):
         current = os.path.join(current, part)
         if os.path.islink(current):
-            raise FixError(f"refusing to write {what}: {current} is a symbolic link")
+            raise FixError(f"refusing to {verb} {what}: {current} is a symbolic link")
         if os.path.exists(current) and not os.path.isdir(current):
-            raise FixError(f"refusing to write {what}: {current} is not a directory")
+            raise FixError(f"refusing to {verb} {what}: {current} is not a directory")
 
 
 def _open_dir_nofollow(root: str, host_dir: str, *, create: bool, what: str) -> int | None:
@@ -253,6 +254,7 @@ class Journal:
     def read(self) -> tuple[list[dict[str, Any]], list[str]]:
         """The transactions that check out, oldest first, and one message for each journal
         file that does not (unreadable, not JSON, or not a journal of this version)."""
+        _check_components(os.path.realpath(self.host.root), JOURNAL_DIR, "the journal", "use")
         if not os.path.isdir(self.dir):
             return [], []
         records = []

@@ -439,3 +439,16 @@ def test_permission_denied_mid_transaction_exits_1_with_the_hint() -> None:
         assert snapshot(root) == before
     finally:
         shutil.rmtree(base)
+
+
+def test_history_does_not_read_a_journal_through_a_link(fixture_copy, tmp_path) -> None:
+    root = fixture_copy("stock-128g")
+    elsewhere = tmp_path / "elsewhere"
+    shutil.copytree(fixture_copy("stock-128g"), elsewhere, symlinks=True)
+    assert hc("fix", "--root", str(elsewhere), "--apply", "--yes").returncode == 0
+    (root / "var/lib").mkdir(parents=True, exist_ok=True)
+    (root / "var/lib/hostcheck").symlink_to(elsewhere / "var/lib/hostcheck")
+    run = hc("fix", "--root", str(root), "--history")
+    assert run.returncode == 2
+    assert "refusing to use the journal" in run.stderr and "is a symbolic link" in run.stderr
+    assert run.stdout == ""
