@@ -380,7 +380,11 @@ def _check_step(step: object, index: int, paths: set[str]) -> None:
     _need(isinstance(step.get("done"), bool), f"steps[{index}].done is not true/false")
     _need(isinstance(step.get("pending", False), bool), f"steps[{index}].pending is not true/false")
     if step["kind"] == "write":
-        _need(step.get("path") in paths, f"steps[{index}] writes a file the journal does not hold")
+        path = step.get("path")
+        _need(
+            isinstance(path, str) and path in paths,
+            f"steps[{index}] writes a file the journal does not hold",
+        )
         return
     _need(_strings(step.get("argv"), empty=False), f"steps[{index}].argv is not a command")
     _need(isinstance(step.get("why"), str), f"steps[{index}].why missing")

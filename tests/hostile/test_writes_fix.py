@@ -4,6 +4,7 @@ replace, damaged journals. Everything runs on copies of fixture trees."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shlex
@@ -13,6 +14,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.test_fix import hc, snapshot
 
@@ -337,6 +340,8 @@ DAMAGE = {
     "file listed twice": lambda r: r["files"].append(dict(r["files"][0])),
     "write step path missing": _drop_step_key(0, "path"),
     "write step for an unknown file": _step(0, "path", "/etc/sysctl.d/other.conf"),
+    "write step path a list": _step(0, "path", ["/etc/sysctl.d/zz-hostcheck.conf"]),
+    "command argv with a number": _step(2, "argv", ["update-grub", 1]),
     "step done a string": _step(0, "done", "yes"),
     "command argv empty": _step(2, "argv", []),
     "command why missing": _drop_step_key(2, "why"),
@@ -452,3 +457,137 @@ def test_history_does_not_read_a_journal_through_a_link(fixture_copy, tmp_path) 
     assert run.returncode == 2
     assert "refusing to use the journal" in run.stderr and "is a symbolic link" in run.stderr
     assert run.stdout == ""
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+_FIELDS = sorted(
+    {
+        *[
+            "schema_version",
+            "id",
+            "created_ns",
+            "created",
+            "tool_version",
+            "root",
+            "live",
+            "state",
+            "rules",
+            "loader",
+        ],
+        *[
+            "reboot_required",
+            "files",
+            "created_dirs",
+            "steps",
+            "undo_pending",
+            "undone",
+            "path",
+            "existed",
+        ],
+        *[
+            "before_b64",
+            "before_sha256",
+            "mode",
+            "uid",
+            "gid",
+            "after_b64",
+            "after_sha256",
+            "kind",
+            "done",
+            "argv",
+        ],
+        *["why", "undo_argv", "run", "pending", "output"],
+    }
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    where=st.sampled_from(["record", "file", "step", "command"]),
+    key=st.sampled_from(_FIELDS) | st.text(max_size=12),
+    value=_JSON,
+    remove=st.booleans(),
+)
+def test_any_damage_to_one_field_is_a_verdict_never_an_exception(where, key, value, remove) -> None:
+    """Whatever one field becomes (or a new one, or none), the check says what is wrong or
+    accepts it; and an accepted journal still has what apply, resume, undo and --history read."""
+    from hostcheck.fix.apply import _journal_problem
+
+    record = _valid_record()
+    target = {
+        "record": record,
+        "file": record["files"][0],
+        "step": record["steps"][0],
+        "command": record["steps"][1],
+    }[where]
+    if remove:
+        target.pop(key, None)
+    else:
+        target[key] = value
+    problem = _journal_problem(record, "20261207T000000.000000Z-abcd")
+    if problem is None:
+        for entry in record["files"]:
+            base64.b64decode(entry["after_b64"], validate=True)
+            assert 0 <= entry["mode"] <= 0o7777
+        assert record["state"] in ("started", "complete", "undoing", "undone")
+        assert isinstance(record["created"], str) and isinstance(record["rules"], list)
+    else:
+        assert isinstance(problem, str) and problem
+
+
+def _valid_record() -> dict:
+    import hashlib
+
+    after = b"GRUB_CMDLINE_LINUX_DEFAULT=x\n"
+    return {
+        "schema_version": 1,
+        "id": "20261207T000000.000000Z-abcd",
+        "created_ns": 1,
+        "created": "2026-12-07T00:00:00Z",
+        "tool_version": "0.1.0",
+        "root": "/tmp/x",
+        "live": False,
+        "state": "started",
+        "rules": ["memory.gtt"],
+        "loader": "grub",
+        "reboot_required": True,
+        "files": [
+            {
+                "path": "/etc/default/grub.d/99-hostcheck.cfg",
+                "existed": False,
+                "before_b64": "",
+                "before_sha256": None,
+                "mode": 0o644,
+                "uid": 0,
+                "gid": 0,
+                "after_b64": base64.b64encode(after).decode(),
+                "after_sha256": hashlib.sha256(after).hexdigest(),
+            }
+        ],
+        "created_dirs": ["/etc/default/grub.d"],
+        "steps": [
+            {"kind": "write", "path": "/etc/default/grub.d/99-hostcheck.cfg", "done": False},
+            {
+                "kind": "command",
+                "argv": ["update-grub"],
+                "why": "w",
+                "undo_argv": ["update-grub"],
+                "run": False,
+                "done": False,
+            },
+        ],
+    }
+
+
+def test_the_valid_record_used_above_is_valid() -> None:
+    from hostcheck.fix.apply import _journal_problem
+
+    assert _journal_problem(_valid_record(), "20261207T000000.000000Z-abcd") is None

@@ -3,13 +3,17 @@ dates at the edge of the calendar (issue 18, write half)."""
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import math
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
+from hostcheck._cli import seconds_argument
 from hostcheck.model import Waiver, WaiverState
 
 
@@ -92,3 +96,24 @@ def test_a_nul_in_the_metrics_file_setting_names_the_file_and_line(
     assert run.err.count("\n") == 1
     assert f"config {config}, line 3: monitor.metrics_file: a path has no NUL character" in run.err
     assert not (tmp_path / "state").exists() or not list((tmp_path / "state").iterdir())
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.floats(allow_nan=True, allow_infinity=True).map(repr),
+        st.integers(min_value=-(10**400), max_value=10**400).map(str),
+        st.text(max_size=30),
+    )
+)
+def test_a_duration_is_accepted_only_finite_and_in_range(text: str) -> None:
+    """Any text: a number in (0, maximum] is accepted as it is; anything else is an argparse
+    error, never another exception (OverflowError, ValueError) that would be exit 3."""
+    parse = seconds_argument(86400)
+    try:
+        value = parse(text)
+    except argparse.ArgumentTypeError as exc:
+        assert "expected a number of seconds above 0 and at most 86400" in str(exc)
+        return
+    assert math.isfinite(value) and 0 < value <= 86400
+    assert value == float(text)
