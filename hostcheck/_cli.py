@@ -6,6 +6,7 @@ Exit codes (DESIGN.md): 0 ready, 1 not ready, 2 usage or input error, 3 internal
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
@@ -56,6 +57,29 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
 
 class UsageError(Exception):
     """A user's mistake: a bad option value, an unknown rule id, an unreadable --root."""
+
+
+def seconds_argument(maximum: float) -> Callable[[str], float]:
+    """An argparse type for a duration: a finite number of seconds above 0 and at most
+    ``maximum`` (nan, inf, 1e308 and negative values are usage errors, exit 2, not a crash in
+    the clock arithmetic later)."""
+
+    def seconds(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not (0 < value <= maximum):  # also false for nan
+            raise argparse.ArgumentTypeError(
+                f"expected a number of seconds above 0 and at most {maximum:.0f}, got {text!r}"
+            )
+        return value
+
+    seconds.__name__ = "seconds"
+    return seconds
+
+
+READ_TIMEOUT_MAX = 86400.0  # a day: a bound for one file read, far above any sane one
 
 
 def _fatal(message: str, code: int = EXIT_USAGE) -> NoReturn:
@@ -146,7 +170,7 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
     where.add_argument(
         "--timeout",
         metavar="SECONDS",
-        type=float,
+        type=seconds_argument(READ_TIMEOUT_MAX),
         default=2.0,
         help="bound for each file read, so a hung sysfs file cannot hang the scan (default: 2)",
     )
@@ -211,7 +235,12 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         help="report format (default: table)",
     )
     out.add_argument(
-        "--output", "-o", metavar="FILE", help="write the report to FILE instead of standard output"
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="write the report to FILE instead of standard output: a regular file is replaced "
+        "atomically, a link's file replaced and the link kept, a character device (/dev/null) "
+        "or FIFO written into, a block device, socket or directory refused",
     )
     out.add_argument(
         "--fail-on",
@@ -396,7 +425,7 @@ def _add_snapshot_parser(commands: argparse._SubParsersAction[argparse.ArgumentP
     snap.add_argument(
         "--timeout",
         metavar="SECONDS",
-        type=float,
+        type=seconds_argument(READ_TIMEOUT_MAX),
         default=2.0,
         help="bound for each file read (default: 2)",
     )
@@ -507,8 +536,10 @@ kernel-install; rpm-ostree/bootc: rpm-ostree kargs); module options in
 under DIR change; commands are listed as pending steps. The journal lives in
 /var/lib/hostcheck/fix/ (under DIR with --root).
 
-exit status: 0 planned, applied or undone (or nothing to do); 1 a step failed (the transaction
-             is left for --resume or --undo); 2 refused or usage error; 3 internal error.
+exit status: 0 planned, applied or undone (or nothing to do); 1 a step failed, a full disk
+             or read-only /etc included (the transaction is left for --resume or --undo);
+             2 refused (a damaged journal, a link where the journal lock goes, an unreadable
+             modprobe.d file) or usage error; 3 internal error.
 
 examples:
   hostcheck fix                                    show the plan for this host
@@ -669,7 +700,11 @@ def cmd_fix(args: argparse.Namespace) -> int:
             except HostError as exc:
                 raise UsageError(str(exc)) from None
             if args.history:
-                return _print_history(fixer.history(host))
+                records, problems = fixer.history_and_problems(host)
+                _print_history(records)
+                for problem in problems:  # the good ones are listed all the same
+                    print(f"hostcheck: error: {problem}", file=sys.stderr)
+                return EXIT_USAGE if problems else 0
             if args.resume:
                 record = fixer.resume(host)
                 _after_apply(record, _root_option(host))
@@ -879,8 +914,6 @@ def cmd_snapshot(args: argparse.Namespace, shown_root: str | None = None) -> int
     if from_archive is not None:
         return from_archive
     _apply_config(args)  # user and python, as scan and monitor take them
-    if args.timeout <= 0:
-        raise UsageError("--timeout must be a positive number of seconds")
     if args.host_mount and not args.root:
         raise UsageError("--host-mount needs --root DIR (the host's / as mounted in the container)")
     output, tarball = _snapshot_output(args.output)

@@ -10,11 +10,12 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from hostcheck._cli import EXIT_NOT_READY, EXIT_READY, EXIT_USAGE, UsageError
+from hostcheck._cli import EXIT_NOT_READY, EXIT_READY, EXIT_USAGE, UsageError, seconds_argument
 
 # render/nfd.py's FEATURES_DIR, spelled out here so that building the parser imports nothing.
 NFD_FILE = "/etc/kubernetes/node-feature-discovery/features.d/hostcheck"
 DAY = 86400
+LONGEST = 10 * 366 * DAY  # --every/--expiry: ten years, so the expiry time stays a date
 
 NFD_EPILOG = """\
 nfd-worker turns the file's lines into node labels (hostcheck.feature.node.kubernetes.io/ready,
@@ -69,13 +70,13 @@ def add_commands(
     out.add_argument(
         "--every",
         metavar="SECONDS",
-        type=float,
+        type=seconds_argument(LONGEST),
         help="scan again every SECONDS until stopped (default: once)",
     )
     out.add_argument(
         "--expiry",
         metavar="SECONDS",
-        type=float,
+        type=seconds_argument(LONGEST),
         help="labels expire SECONDS after each scan (default: 3 × --every, so two missed "
         "rounds drop them; one day when run once)",
     )
@@ -135,11 +136,8 @@ def cmd_nfd(args: argparse.Namespace) -> int:
     from hostcheck._cli import _scan_report, _write_output
     from hostcheck.render.nfd import render
 
-    if args.every is not None and args.every <= 0:
-        raise UsageError("--every must be a positive number of seconds")
+    # Both finite and positive (seconds_argument), so the expiry time is a date.
     expiry = args.expiry if args.expiry is not None else 3 * args.every if args.every else DAY
-    if expiry <= 0:
-        raise UsageError("--expiry must be a positive number of seconds")
     if args.every is not None and expiry <= args.every:
         raise UsageError(
             f"--expiry {expiry:g} must be longer than --every {args.every:g}, "

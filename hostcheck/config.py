@@ -156,6 +156,8 @@ def _parse(path: str, text: str, data: Mapping[str, Any]) -> Config:
         value = monitor["metrics_file"]
         if not isinstance(value, str) or not value.startswith("/"):
             raise fail("monitor", None, "metrics_file", f"expected an absolute path, got {value!r}")
+        if "\0" in value:
+            raise fail("monitor", None, "metrics_file", f"a path has no NUL character: {value!r}")
         values["metrics_file"] = value
     if "keep_reports" in monitor:
         value = monitor["keep_reports"]

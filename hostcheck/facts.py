@@ -75,6 +75,9 @@ class DriverFacts(NamedTuple):
     loaded_modules: Value[set[str]] | Unavailable
     amdgpu_params: dict[str, Value[str] | Unavailable]  # live /sys/module/amdgpu/parameters
     staged_options: list[tuple[str, ModprobeOption]]  # (file, option) from modprobe.d
+    # modprobe.d files (or directories) that exist but could not be read: (path, why). What
+    # they set is unknown, so `fix` never plans module options around them.
+    staged_unreadable: tuple[tuple[str, str], ...] = ()
 
 
 class DeviceNode(NamedTuple):

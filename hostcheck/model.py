@@ -1,5 +1,6 @@
 """Domain objects: rules (immutable declarations), outcomes of checks, findings and the report."""
 
+import math
 from collections.abc import Mapping
 from enum import StrEnum
 from types import MappingProxyType
@@ -189,8 +190,13 @@ class WaiverState(NamedTuple):
         :meth:`Waiver.expired_on` counts days by the local date."""
         import datetime
 
-        day = self.waiver.expires + datetime.timedelta(days=1)
-        return datetime.datetime.combine(day, datetime.time()).timestamp()
+        try:
+            day = self.waiver.expires + datetime.timedelta(days=1)
+            return datetime.datetime.combine(day, datetime.time()).timestamp()
+        except (OverflowError, ValueError, OSError):
+            # 9999-12-31 has no next day (and a far date may not fit the platform's time_t):
+            # the waiver holds as long as anything can count, which Prometheus writes +Inf.
+            return math.inf
 
     def to_json(self) -> dict[str, Any]:
         w = self.waiver

@@ -23,7 +23,10 @@ def test_ready_host_exits_0_and_not_ready_exits_1(cli) -> None:
         (["scan", "--root", "/does/not/exist"], "--root /does/not/exist: no such directory"),
         (["scan", "--select", "kernel.nope"], "unknown rule id(s): kernel.nope"),
         (["scan", "--profile", "405b"], "unknown profile '405b'; available: 70b-q8"),
-        (["scan", "--timeout", "0"], "--timeout must be a positive number"),
+        (
+            ["scan", "--timeout", "0"],
+            "argument --timeout: expected a number of seconds above 0 and at most 86400",
+        ),
         (["scan", "--host-mount"], "--host-mount needs --root DIR"),
         (["explain", "nope.rule"], "unknown rule id 'nope.rule'"),
         (["scan", "--format", "yaml"], "invalid choice: 'yaml'"),

@@ -126,7 +126,7 @@ def test_history_rotates_and_latest_points_at_the_newest(
         assert run.code == 1
         stored.append(re.search(r"report (\S+\.json)$", run.out.splitlines()[-1])[1])
     names = sorted(p.name for p in states.iterdir())
-    assert names == sorted([*(Path(p).name for p in stored[-3:]), "latest.json"])
+    assert names == sorted([*(Path(p).name for p in stored[-3:]), "latest.json", ".lock"])
     assert os.readlink(states / "latest.json") == Path(stored[-1]).name
     latest = json.loads((states / "latest.json").read_text())
     jsonschema.validate(latest, SCHEMA, cls=jsonschema.Draft202012Validator)

@@ -106,8 +106,8 @@ def test_once_writes_the_file_and_exits_with_the_verdict(cli, tmp_path: Path) ->
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--every", "0"], "--every must be a positive number of seconds"),
-        (["--expiry", "-5"], "--expiry must be a positive number of seconds"),
+        (["--every", "0"], "argument --every: expected a number of seconds above 0"),
+        (["--expiry", "-5"], "argument --expiry: expected a number of seconds above 0"),
         (["--every", "60", "--expiry", "60"], "--expiry 60 must be longer than --every 60"),
         (["--output", "/nonexistent/features.d/x"], "no directory /nonexistent/features.d"),
         (["--fixture", "nope"], "no bundled fixture 'nope'"),

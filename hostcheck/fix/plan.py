@@ -100,6 +100,28 @@ def _module_param(arg: str) -> tuple[str, str] | None:
     return module, name
 
 
+def _refuse_unknown_modprobe(
+    facts: Facts,
+    adds: dict[str, tuple[str, str]],
+    removes: dict[str, str],
+    modprobe: dict[tuple[str, str], tuple[str, str]],
+) -> None:
+    """A plan that sets or removes a module parameter needs every modprobe.d file: one it
+    cannot read may set the same parameter (amdgpu cwsr_enable=1 while the plan puts
+    amdgpu.cwsr_enable=0 on the command line), and where a parameter goes depends on it."""
+    unreadable = facts.driver.staged_unreadable
+    touches_modules = (
+        bool(modprobe)
+        or any(_module_param(arg) for arg, _ in adds.values())
+        or any(_module_param(key) for key in removes)
+    )
+    if unreadable and touches_modules:
+        raise PlanError(
+            f"cannot plan module options: {unreadable[0][1]}; it may set the same parameters "
+            "(make it readable, or leave the module-parameter rules out with --exclude)"
+        )
+
+
 def _read_bytes(host: Host, path: str) -> bytes | None:
     """A file's exact bytes, or None if it does not exist; any other failure stops the plan
     (a file we cannot read is not a file we may replace)."""
@@ -170,6 +192,7 @@ def build(report: Report, facts: Facts, host: Host, options: PlanOptions) -> Pla
     for key in list(removes):
         if key in adds:  # a replacement: the add wins
             del removes[key]
+    _refuse_unknown_modprobe(facts, adds, removes, modprobe)
 
     staged: list[str] | None
     if options.bootloader and options.bootloader != facts.boot.loader:

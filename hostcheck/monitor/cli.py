@@ -65,7 +65,9 @@ def add_monitor_parser(
         "--metrics-file",
         metavar="FILE",
         help="write Prometheus metrics to FILE (default: [monitor] metrics_file of the config "
-        "file; none when unset)",
+        "file; none when unset). As for `scan -o`: a regular file is replaced atomically, a "
+        "link's file replaced and the link kept, a character device or FIFO written into, a "
+        "block device, socket or directory refused",
     )
     out.add_argument(
         "--log-format",
@@ -168,6 +170,7 @@ def _monitor(args: argparse.Namespace, journal: bool, shown_root: str | None = N
 
     from hostcheck._cli import EXIT_NOT_READY, EXIT_READY, UsageError, _apply_config, _scan
     from hostcheck.monitor import drift, state
+    from hostcheck.output import write_atomic
     from hostcheck.render import prometheus
     from hostcheck.render.json import to_dict
 
@@ -187,8 +190,18 @@ def _monitor(args: argparse.Namespace, journal: bool, shown_root: str | None = N
         "started_at": started.isoformat(timespec="seconds"),
         "observed": drift.observe(report, facts),
     }
+    # What changed is logged, and the metrics written, even when the report cannot be stored
+    # (and the other way round): each output that works still reaches its reader. Runs on one
+    # state directory take turns from reading the previous report to storing this one.
+    failures = []
+    path = "not stored"
     try:
-        previous, unreadable = state.load_previous(directory)
+        with state.locked(directory):
+            previous, unreadable = state.load_previous(directory)
+            try:
+                path = state.store_report(directory, current, config.keep_reports, finished)
+            except state.StateError as exc:
+                failures.append(str(exc))
     except state.StateError as exc:
         raise UsageError(str(exc)) from None
     lines: list[drift.LogLine] = []
@@ -206,17 +219,9 @@ def _monitor(args: argparse.Namespace, journal: bool, shown_root: str | None = N
             )
         )
     lines += drift.transitions(previous, current, drift.blocking(report))
-    # What changed is logged, and the metrics written, even when the report cannot be stored
-    # (and the other way round): each output that works still reaches its reader.
-    failures = []
-    path = "not stored"
-    try:
-        path = state.store_report(directory, current, config.keep_reports, finished)
-    except state.StateError as exc:
-        failures.append(str(exc))
     if metrics_file:
         try:
-            state.write_atomic(metrics_file, prometheus.render(report, timestamp=finished))
+            write_atomic(metrics_file, prometheus.render(report, timestamp=finished), 0o644)
         except OSError as exc:
             failures.append(f"metrics file {metrics_file}: {exc.strerror or exc}")
     lines += drift.standing(current, path)

@@ -9,16 +9,23 @@ old file or the new one, never half of one.
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import json
 import os
 import re
+import stat
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from hostcheck.output import replace_durably
 
 DEFAULT_STATE_DIR = "/var/lib/hostcheck"
 LATEST = "latest.json"
+LOCK = ".lock"  # flock()ed by a run from reading the previous report to storing its own
+LOCK_WAIT_SECONDS = 120.0
 # report-<sequence>-<UTC time>.json: runs are ordered by the sequence number, one more than the
 # highest stored, never by the clock (which NTP or an operator can step back). The time is for
 # people. Names of the first version (report-<UTC time>.json) sort before every numbered one.
@@ -39,10 +46,19 @@ def state_dir(explicit: str | None) -> str:
 
 
 def _error(directory: str, exc: OSError) -> StateError:
+    # Root helps with permissions only: a file in the way, a read-only or full file system
+    # need another directory (or a repair), whoever runs.
+    hint = (
+        "; run as root or give --state-dir"
+        if exc.errno in (errno.EACCES, errno.EPERM)
+        else "; give another --state-dir"
+        if exc.errno in (errno.ENOTDIR, errno.EEXIST, errno.EROFS, errno.ELOOP)
+        else ""
+    )
     return StateError(
         f"state directory {directory}: {exc.strerror or exc}"
         + (f" ({exc.filename})" if exc.filename and exc.filename != directory else "")
-        + "; run as root or give --state-dir"
+        + hint
     )
 
 
@@ -52,6 +68,12 @@ def prepare(directory: str, *, explicit: bool = False) -> None:
 
     A --state-dir given on the command line is created only as the last component: a typo in
     a parent (``/var/lib/hostchek/x``) is refused rather than silently made into a tree."""
+    if os.path.lexists(directory) and not os.path.isdir(directory):
+        what = "a symbolic link to nothing" if os.path.islink(directory) else "not a directory"
+        raise StateError(
+            f"state directory {directory}: {what} (a file is in the way); give another --state-dir"
+        )
+
     if explicit and not os.path.isdir(directory):
         parent = os.path.dirname(os.path.abspath(directory))
         if not os.path.lexists(parent):
@@ -65,6 +87,41 @@ def prepare(directory: str, *, explicit: bool = False) -> None:
             raise PermissionError(13, "Permission denied", directory)
     except OSError as exc:
         raise _error(directory, exc) from None
+
+
+@contextlib.contextmanager
+def locked(directory: str, wait: float = LOCK_WAIT_SECONDS) -> Iterator[None]:
+    """Keep concurrent runs on one state directory apart from reading the previous report to
+    storing the new one, so each compares with the one before it and sequence numbers never
+    repeat. The lock file is opened O_NOFOLLOW: a planted link is refused, never followed."""
+    path = os.path.join(directory, LOCK)
+    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags, 0o644)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise StateError(
+                f"state directory {directory}: {path} is a symbolic link; not following it"
+            ) from None
+        raise _error(directory, exc) from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise StateError(f"state directory {directory}: {path} is not a regular file")
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise StateError(
+                        f"state directory {directory}: another `hostcheck monitor` has held "
+                        f"{path} for over {wait:.0f} s"
+                    ) from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)
 
 
 def write_atomic(path: str, text: str, mode: int = 0o644) -> None:
@@ -151,7 +208,10 @@ def store_report(directory: str, report: dict[str, Any], keep: int, now: float) 
         _point_latest(directory, name)
         for old in report_files(directory)[:-keep]:
             if old != name:
-                os.unlink(os.path.join(directory, old))
+                # Gone already (removed by hand, or by a run of an older version that took
+                # no lock): what rotation wanted.
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(os.path.join(directory, old))
         _remove_stale_temps(directory, now)
     except OSError as exc:
         raise StateError(

@@ -18,7 +18,7 @@ from hostcheck.parsers import (
     parse_version_signature,
 )
 from hostcheck.probes._common import parse_reading, read_parsed, read_stripped
-from hostcheck.readings import Unavailable, Value
+from hostcheck.readings import Reason, Unavailable, Value
 
 MODPROBE_DIRS = (
     "/etc/modprobe.d",
@@ -82,23 +82,39 @@ def probe_memory(host: Host, modules: Value[set[str]] | Unavailable) -> MemoryFa
     )
 
 
-def _staged_options(host: Host) -> list[tuple[str, ModprobeOption]]:
-    """Options from modprobe.d in the order kmod applies them (later ones win).
+# Reasons a modprobe.d file that exists says nothing about what it sets.
+_UNKNOWN = frozenset({Reason.PERMISSION, Reason.TIMEOUT, Reason.ERROR})
+
+
+def _staged_options(
+    host: Host,
+) -> tuple[list[tuple[str, ModprobeOption]], tuple[tuple[str, str], ...]]:
+    """Options from modprobe.d in the order kmod applies them (later ones win), and the files
+    or directories that exist but could not be read (permission, I/O error, time-out): those
+    may set anything, which the planner must not guess.
 
     kmod reads the *.conf files of all its directories sorted by file name; a file name in an
     earlier directory (/etc before /run before /usr/local/lib before /usr/lib) hides the same
     name in later ones.
     """
     chosen: dict[str, str] = {}
+    unreadable: list[tuple[str, str]] = []
     for directory in MODPROBE_DIRS:
-        for path in host.glob(directory, "*.conf"):
+        paths = host.glob(directory, "*.conf")
+        if not paths:  # none, or a directory that could not be listed: which one?
+            listing = host.listdir(directory)
+            if isinstance(listing, Unavailable) and listing.reason in _UNKNOWN:
+                unreadable.append((directory, listing.describe()))
+        for path in paths:
             chosen.setdefault(path.rsplit("/", 1)[-1], path)
     staged: list[tuple[str, ModprobeOption]] = []
     for name in sorted(chosen):
         text = host.read_text(chosen[name])
         if isinstance(text, Value):
             staged.extend((chosen[name], option) for option in parse_modprobe_conf(text.value))
-    return staged
+        elif text.reason in _UNKNOWN:  # not MISSING: a file gone since the listing is absent
+            unreadable.append((chosen[name], text.describe()))
+    return staged, tuple(unreadable)
 
 
 def probe_driver(
@@ -124,7 +140,8 @@ def probe_driver(
     params = {
         name: read_stripped(host, f"/sys/module/amdgpu/parameters/{name}") for name in AMDGPU_PARAMS
     }
-    return DriverFacts(kind, evidence, version, modules, params, _staged_options(host))
+    staged, unreadable = _staged_options(host)
+    return DriverFacts(kind, evidence, version, modules, params, staged, unreadable)
 
 
 def probe_kernel_log(host: Host) -> Value[list[KernelLogEvent]] | Unavailable:

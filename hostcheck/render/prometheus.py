@@ -110,7 +110,7 @@ def render(report: Report, *, timestamp: float | None = None) -> str:
     for state in report.waivers:
         out.append(
             f"hostcheck_waiver_expiry_timestamp_seconds{_labels(rule=state.waiver.rule)} "
-            f"{state.ends_at():.0f}"
+            f"{_timestamp(state.ends_at())}"
         )
     family("hostcheck_waiver_expired", "gauge", "1 if a waiver has expired, 0 while it holds.")
     for state in report.waivers:
@@ -124,3 +124,8 @@ def render(report: Report, *, timestamp: float | None = None) -> str:
         )
         out.append(f"hostcheck_waiver_info{labels} 1")
     return "\n".join(out) + "\n"
+
+
+def _timestamp(seconds: float) -> str:
+    """Whole seconds, or +Inf (the text format's spelling) for a waiver that never ends."""
+    return "+Inf" if seconds == float("inf") else f"{seconds:.0f}"
