@@ -80,22 +80,29 @@ def _host_rocm(host: Host, software: SoftwareFacts, gpu_found: bool) -> list[Sta
     """The host's own ROCm, the first of: /opt/rocm/.info/version or dpkg (as before), pacman,
     rpm, the HIP runtime's library file or its CMake version file in the library paths."""
     found: list[StackComponent] = []
+    pacman = [
+        (path, version)
+        for path in host.glob("/var/lib/pacman/local", "rocm-core-*")
+        if (version := _version_in_name(path.rsplit("/", 1)[-1], "rocm-core-"))
+    ]
     rocm = software.rocm_version
     if isinstance(rocm, Value):
         how = "dpkg" if rocm.source.startswith("dpkg") else ".info/version"
-        found.append(StackComponent("rocm", rocm.value, "host", rocm.source, how))
+        # Arch's own rocm-core installs /opt/rocm/.info/version too: the distribution's build
+        # (https://archlinux.org/packages/extra/any/rocm-core/files/), not AMD's.
+        origin = "distribution" if pacman and how == ".info/version" else "amd"
+        detail = f"package {pacman[0][0].rsplit('/', 1)[-1]} (pacman)" if pacman else ""
+        found.append(StackComponent("rocm", rocm.value, "host", rocm.source, how, origin, detail))
     for path in host.glob("/opt", "rocm-*"):
         version = _version_in_name(path.rsplit("/", 1)[-1], "rocm-")
         found.append(StackComponent("rocm-install", version, "host", path, "directory name", "amd"))
     if found and found[0].name == "rocm":
         return found
-    for path in host.glob("/var/lib/pacman/local", "rocm-core-*"):
-        version = _version_in_name(path.rsplit("/", 1)[-1], "rocm-core-")
-        if version:
-            return [
-                StackComponent("rocm", version, "host", path, "pacman", "distribution"),
-                *found,
-            ]
+    for path, version in pacman:
+        return [
+            StackComponent("rocm", version, "host", path, "pacman", "distribution"),
+            *found,
+        ]
     if gpu_found:
         done = host.run("rpm-rocm", ["rpm", "-q", *RPM_PACKAGES], timeout=20)
         if isinstance(done, Value):
@@ -321,12 +328,18 @@ def probe_stack(
                         f"image {workload.image}" if workload.image else "",
                     )
                 )  # fmt: skip
-    # The backend: declared, else what the running processes have loaded.
-    if workload is not None and workload.backend:
-        backend, backend_why = workload.backend, f"declared in {workload.source}"
-    elif any(kind == "rocm" for kind, _ in backends):
+    # The backend: declared, else what the running processes have loaded. A process that
+    # runs on ROCm here now outweighs a declared Vulkan: the ROCm rules are about it.
+    on_rocm = [who for kind, who in backends if kind == "rocm"]
+    declared = workload.backend if workload is not None else None
+    declared_in = workload.source if workload is not None else ""
+    if declared and not (declared == "vulkan" and on_rocm):
+        backend, backend_why = declared, f"declared in {declared_in}"
+    elif on_rocm:
         backend = "rocm"
-        backend_why = ", ".join(who for kind, who in backends if kind == "rocm")
+        backend_why = ", ".join(on_rocm)
+        if declared == "vulkan":
+            backend_why += f" (declared vulkan in {declared_in}, but these run on ROCm)"
     elif backends:
         backend = "vulkan"
         backend_why = ", ".join(f"{who} maps libggml-vulkan" for _, who in backends)
