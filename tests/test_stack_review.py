@@ -176,3 +176,40 @@ def test_a_maps_file_that_is_a_fifo_does_not_block_the_scan(cli, fixture_copy) -
     assert time.monotonic() - started < 30
     assert "Traceback" not in run.err
     assert run.finding("rocm.version")["status"] in ("pass", "error")
+
+
+# -- a host ROCm that serves nothing --------------------------------------------------------------
+
+
+def test_a_stray_host_rocm_does_not_fail_a_docker_host_that_serves_from_its_image(
+    cli, fixture_copy
+) -> None:
+    """Debian's libamdhip64-5 (pulled in by another package) or an old /opt/rocm on a docker
+    host whose vLLM runs in a container with its own ROCm: the container's is judged."""
+    stray = fixture_copy("docker-vllm-therock")
+    lib = stray / "usr/lib/x86_64-linux-gnu/libamdhip64.so.5.7.31921"
+    lib.parent.mkdir(parents=True)
+    lib.write_bytes(b"")
+    old = fixture_copy("docker-vllm-therock")
+    (old / "opt/rocm/.info").mkdir(parents=True)
+    (old / "opt/rocm/.info/version").write_text("6.2.4-1\n")
+    for root, version in ((stray, "5.7"), (old, "6.2.4")):
+        run = cli("scan", "--root", str(root), "--format", "json")
+        assert run.code == 0, version
+        rocm = run.finding("rocm.version")
+        assert rocm["status"] == "pass" and "7.12.0a20260301" in rocm["message"]
+        assert version not in rocm["message"]
+        assert run.finding("amdgpu.cwsr")["status"] == "pass"
+        summary = run.json()["stack"]["summary"]
+        assert f"ROCm {version}" in summary and "not used" in summary
+
+
+def test_a_host_rocm_is_judged_where_a_process_runs_on_the_host(cli, fixture_copy) -> None:
+    """The same old ROCm with vLLM running on the host (not in a container) fails."""
+    root = fixture_copy("docker-vllm-therock")
+    (root / "opt/rocm/.info").mkdir(parents=True)
+    (root / "opt/rocm/.info/version").write_text("6.2.4-1\n")
+    (root / f"proc/{DOCKER_PID}/cgroup").write_text("0::/system.slice/vllm.service\n")
+    run = cli("scan", "--root", str(root), "--format", "json")
+    assert run.code == 1
+    assert run.finding("rocm.version")["status"] == "fail"

@@ -214,7 +214,8 @@ def rocm_versions(facts: Facts) -> list[RocmVersion]:
     candidates: list[tuple[str, str, str]] = []
     rocm = facts.software.rocm_version
     stack = facts.stack
-    if isinstance(rocm, Value):
+    host_unused = stack is not None and stack.host_rocm_unused
+    if isinstance(rocm, Value) and not host_unused:
         # AMD's, unless the stack probe tells the distribution built it (Arch's rocm-core).
         own = next(
             (
@@ -236,6 +237,8 @@ def rocm_versions(facts: Facts) -> list[RocmVersion]:
             candidates.append((bundled[1], f"{env.interpreter}: torch {env.torch}", "pytorch"))
     for part in stack.components if stack is not None else ():
         if part.found_by == "--python" or not part.version:
+            continue
+        if host_unused and part.where == "host":
             continue
         if part.found_by == "declared":
             shown = f"declared in {part.path}" + (f" for {part.detail}" if part.detail else "")

@@ -301,12 +301,26 @@ def probe_stack(
     unreadable: list[Unavailable] = []
     backends: list[tuple[str, str]] = []
     running = processes.value if isinstance(processes, Value) else []
+    # Whether every running inference process is in a container that brings its own ROCm.
+    own_rocm_everywhere = bool(running)
     for proc in [p for p in running if p.pid > 0][:MAX_PROCESSES]:
         found, backend, where = _process_stack(host, proc, unreadable)
         components.extend(found)
         if backend:
             backends.append((backend, f"{proc.kind} {where}"))
+        if where == f"pid {proc.pid}" or not any(_is_rocm(c) for c in found):
+            own_rocm_everywhere = False
     python = software.python
+    # The host's own ROCm serves nothing where every running inference process is in a
+    # container with a ROCm of its own and no --python environment is given: it is listed,
+    # not judged (an old /opt/rocm, or a distribution's libamdhip64 pulled in by another
+    # package, does not make a host that serves from its images "not ready").
+    host_rocm_unused = (
+        host_rocm is not None
+        and own_rocm_everywhere
+        and len(running) <= MAX_PROCESSES
+        and not isinstance(python, Value)
+    )
     if isinstance(python, Value):
         env = python.value
         where = f"venv {env.interpreter}"
@@ -357,7 +371,12 @@ def probe_stack(
         elsewhere = next(
             (c for c in components if c.name in ("rocm", "rocm-sdk") and c.where != "host"), None
         )
-        if host_rocm is not None:
+        if host_rocm is not None and host_rocm_unused:
+            node_why = (
+                f"ROCm {host_rocm.version} from {host_rocm.path} is not used: the running "
+                "inference processes bring their own ROCm"
+            )
+        elif host_rocm is not None:
             node_why = f"ROCm {host_rocm.version} from {host_rocm.path}"
         elif elsewhere is not None:
             node_why = f"no ROCm on the host; ROCm {elsewhere.version} in {elsewhere.where}"
@@ -372,4 +391,12 @@ def probe_stack(
         runtimes=runtimes,
         declared=workload,
         unreadable=unreadable,
+        host_rocm_unused=host_rocm_unused,
     )
+
+
+def _is_rocm(part: StackComponent) -> bool:
+    """Whether a component tells a ROCm version (a ROCm, TheRock's SDK, a +rocm PyTorch)."""
+    if part.name in ("rocm", "rocm-sdk"):
+        return bool(part.version)
+    return part.name == "torch" and "+rocm" in (part.version or "")
