@@ -213,3 +213,27 @@ def test_a_host_rocm_is_judged_where_a_process_runs_on_the_host(cli, fixture_cop
     run = cli("scan", "--root", str(root), "--format", "json")
     assert run.code == 1
     assert run.finding("rocm.version")["status"] == "fail"
+
+
+def test_ubuntus_archive_hip_runtime_is_read_from_dpkg_with_its_full_version(
+    cli, fixture_copy
+) -> None:
+    """Ubuntu 26.04 ships ROCm 7.1.0 as libamdhip64-7 7.1.0-0ubuntu2 (its library file name
+    tells only 7.1): the package database gives the release, as the distribution's build."""
+    root = fixture_copy("docker-vllm-therock")
+    shutil.rmtree(root / f"proc/{DOCKER_PID}")
+    shutil.rmtree(root / "run")
+    with (root / "var/lib/dpkg/status").open("a") as status:
+        status.write(
+            "\nPackage: libamdhip64-7\nStatus: install ok installed\nArchitecture: amd64\n"
+            "Version: 7.1.0-0ubuntu2\n"
+        )
+    lib = root / "usr/lib/x86_64-linux-gnu/libamdhip64.so.7.1.25424"
+    lib.parent.mkdir(parents=True)
+    lib.write_bytes(b"")
+    run = cli("scan", "--root", str(root), "--format", "json")
+    rocm = run.finding("rocm.version")
+    assert rocm["status"] == "pass" and "ROCm 7.1.0 " in rocm["message"]
+    assert rocm["evidence"][0]["source"] == "host: dpkg: libamdhip64-7 7.1.0-0ubuntu2 (dpkg)"
+    compat = run.finding("rocm.kernel-compat")
+    assert compat["status"] == "skip" and "distribution's own build" in compat["message"]

@@ -103,6 +103,18 @@ def _host_rocm(host: Host, software: SoftwareFacts, gpu_found: bool) -> list[Sta
             StackComponent("rocm", version, "host", path, "pacman", "distribution"),
             *found,
         ]
+    # Debian's and Ubuntu's archive HIP runtime (libamdhip64-7 7.1.0-0ubuntu2 on Ubuntu 26.04,
+    # https://packages.ubuntu.com/resolute/libamdhip64-7): its version is the ROCm release.
+    packages = software.packages.value if isinstance(software.packages, Value) else {}
+    for name, raw in sorted(packages.items(), reverse=True):
+        match = re.fullmatch(r"(?:[0-9]+:)?([0-9]+\.[0-9]+(?:\.[0-9]+)?)(?:[-+~].*)?", raw)
+        if re.fullmatch(r"libamdhip64-[0-9]+", name) and match:
+            return [
+                StackComponent(
+                    "rocm", match[1], "host", f"dpkg: {name} {raw}", "dpkg", "distribution"
+                ),
+                *found,
+            ]
     if gpu_found:
         done = host.run("rpm-rocm", ["rpm", "-q", *RPM_PACKAGES], timeout=20)
         if isinstance(done, Value):
