@@ -11,6 +11,7 @@ from pathlib import Path
 
 from hostcheck.host import Host
 from hostcheck.snapshot.tree import Plan, Resolver
+from tests.conftest import run_subprocess
 
 DOCKER_PID = "4242"
 SITE = "/opt/venv/lib64/python3.13/site-packages"
@@ -166,14 +167,15 @@ def test_a_process_root_that_loops_is_an_error_that_does_not_blame_permissions(
     assert any("symbolic links" in (e.get("note") or "") for e in rocm["evidence"])
 
 
-def test_a_maps_file_that_is_a_fifo_does_not_block_the_scan(cli, fixture_copy) -> None:
+def test_a_maps_file_that_is_a_fifo_does_not_block_the_scan(fixture_copy) -> None:
     root = fixture_copy("docker-vllm-therock")
     maps = root / f"proc/{DOCKER_PID}/maps"
     maps.unlink()
     os.mkfifo(maps)
     started = time.monotonic()
-    run = cli("scan", "--root", str(root), "--format", "json", "--timeout", "0.3")
-    assert time.monotonic() - started < 30
+    # in a child: the abandoned reader thread stays blocked on the FIFO until it exits
+    run = run_subprocess("scan", "--root", str(root), "--format", "json", "--timeout", "0.3")
+    assert time.monotonic() - started < 60
     assert "Traceback" not in run.err
     assert run.finding("rocm.version")["status"] in ("pass", "error")
 
