@@ -242,10 +242,16 @@ def _process_stack(
     for directory in dict.fromkeys(candidates):
         text = host.read_in_process(pid, f"{directory}/.info/version", limit=4096)
         if isinstance(text, Value) and text.value.strip():
-            version = text.value.strip().split("-")[0]
+            # "7.2.1-81": the release, and nothing else a planted file may append (escapes).
+            release = re.match(r"\s*([0-9]+(?:\.[0-9]+)+(?:[a-z]+[0-9]+)?)", text.value)
+            if release is None:
+                unreadable.append(
+                    Unavailable(Reason.ERROR, text.source, "not a ROCm version; ignored")
+                )
+                continue
             components.append(
                 StackComponent(
-                    "rocm", version, where, f"{directory}/.info/version", "/proc/PID/root"
+                    "rocm", release[1], where, f"{directory}/.info/version", "/proc/PID/root"
                 )
             )
             rocm_found = True
