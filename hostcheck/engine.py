@@ -21,7 +21,7 @@ from hostcheck.model import (
     Verdict,
 )
 from hostcheck.parsers import normalise_param
-from hostcheck.readings import Value
+from hostcheck.readings import Reason, Value
 
 _FAILING = {Severity.CRITICAL, Severity.HIGH}
 KERNEL_ARG_KINDS = {"kernel-args"}
@@ -113,11 +113,17 @@ def not_applicable(rule: Rule, facts: Facts) -> Finding | None:
         ),
     )
     if stack.unreadable:
+        # Run as root only helps where a read was denied, not where a file hung or loops.
+        hint = (
+            "run as root, or declare"
+            if any(item.reason is Reason.PERMISSION for item in stack.unreadable)
+            else "see the evidence; declare"
+        )
         return Finding(
             rule,
             Status.ERROR,
             "Container node: the ROCm of the running inference processes could not be read "
-            "(run as root); declare it with --workload-rocm VERSION to check it.",
+            f"({hint} it with --workload-rocm VERSION to check it).",
             items,
             None,
         )

@@ -165,6 +165,9 @@ class StackFacts(NamedTuple):
     runtimes: list[str]  # container runtimes / kubelet found, with the path that showed them
     declared: Workload | None
     unreadable: list[Unavailable]  # process data that could not be read (skipped, with why)
+    # The host has a ROCm, but every running inference process is in a container that brings
+    # its own: the host's is listed and not judged.
+    host_rocm_unused: bool = False
 
     def summary(self) -> str:
         """The one line a report header shows."""

@@ -132,6 +132,25 @@ class _Reader:
             raise TimeoutError from None
 
 
+def is_procfs_mount(path: str) -> bool:
+    """Whether ``path`` is where the kernel's procfs is mounted (this process's mount table,
+    the last mount at that point winning), as a mounted host's /host/proc is."""
+    found = False
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                left, _, right = line.partition(" - ")
+                fields = left.split()
+                if len(fields) < 5 or not right:
+                    continue
+                point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), fields[4])
+                if point == path:
+                    found = right.split()[0] == "proc"
+    except OSError:
+        return False
+    return found
+
+
 MAX_LINK_HOPS = 40  # as the kernel's own limit on symbolic links in one lookup
 
 
@@ -202,6 +221,7 @@ class Host:
         self._devices: dict[str, dict[str, object]] | None = None
         self._resolved: dict[str, str] = {}
         self._unreadable: dict[str, Unavailable] | None = None
+        self._procfs: bool | None = None
         self.recorder = recorder
 
     # -- paths ----------------------------------------------------------------------------
@@ -293,6 +313,27 @@ class Host:
         return Value(lines, host_path)
 
     # -- inside a process's own root (a container's filesystem) --------------------------
+    def process_root(self, pid: int) -> str:
+        """The real path of process ``pid``'s root directory.
+
+        Where ROOT/proc is the kernel's procfs (the live host, or the live host mounted with
+        --host-mount), that is the kernel's magic link /proc/PID/root into the process's own
+        root. Anywhere else (a fixture, a snapshot, a copied tree, even one passed with
+        --host-mount) ``proc/PID/root`` is a plain path of the tree, resolved inside it: a
+        link there must not lead the scan out of the root."""
+        if self._kernel_procfs():
+            return os.path.join(self.root, "proc", str(pid), "root")
+        return self.path(f"/proc/{pid}/root")
+
+    def _kernel_procfs(self) -> bool:
+        if self.live:
+            return True
+        if not self.host_mount:
+            return False
+        if self._procfs is None:
+            self._procfs = is_procfs_mount(os.path.join(self.root, "proc"))
+        return self._procfs
+
     def _process_real(self, pid: int, path: str) -> str:
         """The real path of ``path`` as process ``pid`` sees it, through /proc/PID/root.
 
@@ -300,10 +341,7 @@ class Host:
         there against this process's root (a container's /opt/rocm -> /opt/rocm-7.2.1 would
         lead to the host's). A process that vanishes mid-way leaves a path that reads as
         missing."""
-        if self.live or self.host_mount:
-            base = os.path.join(self.root, "proc", str(pid), "root")  # the kernel's magic link
-        else:
-            base = self.path(f"/proc/{pid}/root")
+        base = self.process_root(pid)
         try:
             resolved, looped = resolve_in_root(base, path)
         except OSError:

@@ -225,8 +225,19 @@ def rocm_versions(facts: Facts) -> list[RocmVersion]:
     found: list[RocmVersion] = []
     candidates: list[tuple[str, str, str]] = []
     rocm = facts.software.rocm_version
-    if isinstance(rocm, Value):
-        candidates.append((rocm.value, rocm.source, "amd"))
+    stack = facts.stack
+    host_unused = stack is not None and stack.host_rocm_unused
+    if isinstance(rocm, Value) and not host_unused:
+        # AMD's, unless the stack probe tells the distribution built it (Arch's rocm-core).
+        own = next(
+            (
+                part.origin
+                for part in (stack.components if stack is not None else ())
+                if part.name == "rocm" and part.where == "host" and part.path == rocm.source
+            ),
+            "",
+        )
+        candidates.append((rocm.value, rocm.source, own or "amd"))
     python = facts.software.python
     if isinstance(python, Value):
         env = python.value
@@ -236,9 +247,10 @@ def rocm_versions(facts: Facts) -> list[RocmVersion]:
         bundled = re.search(r"\+rocm([0-9][0-9a-z.]*)", env.torch or "")
         if bundled:
             candidates.append((bundled[1], f"{env.interpreter}: torch {env.torch}", "pytorch"))
-    stack = facts.stack
     for part in stack.components if stack is not None else ():
         if part.found_by == "--python" or not part.version:
+            continue
+        if host_unused and part.where == "host":
             continue
         if part.found_by == "declared":
             shown = f"declared in {part.path}" + (f" for {part.detail}" if part.detail else "")

@@ -115,7 +115,14 @@ def _rocminfo(host: Host) -> Value[RocmInfo] | Unavailable:
 
 
 # The distribution packages the rules look at (dpkg names; Fedora's come from `rpm -q`).
-RELEVANT_PACKAGES = ("rocm", "hip-runtime-amd", "hsa-rocr", "amdgpu-dkms", "linux-firmware")
+RELEVANT_PACKAGES = (
+    "rocm",
+    "hip-runtime-amd",
+    "hsa-rocr",
+    "amdgpu-dkms",
+    "linux-firmware",
+    "libamdhip64",  # Debian's and Ubuntu's own HIP runtime (libamdhip64-5, libamdhip64-7)
+)
 
 
 def _relevant_packages(text: str) -> dict[str, str]:

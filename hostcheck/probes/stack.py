@@ -80,20 +80,39 @@ def _host_rocm(host: Host, software: SoftwareFacts, gpu_found: bool) -> list[Sta
     """The host's own ROCm, the first of: /opt/rocm/.info/version or dpkg (as before), pacman,
     rpm, the HIP runtime's library file or its CMake version file in the library paths."""
     found: list[StackComponent] = []
+    pacman = [
+        (path, version)
+        for path in host.glob("/var/lib/pacman/local", "rocm-core-*")
+        if (version := _version_in_name(path.rsplit("/", 1)[-1], "rocm-core-"))
+    ]
     rocm = software.rocm_version
     if isinstance(rocm, Value):
         how = "dpkg" if rocm.source.startswith("dpkg") else ".info/version"
-        found.append(StackComponent("rocm", rocm.value, "host", rocm.source, how))
+        # Arch's own rocm-core installs /opt/rocm/.info/version too: the distribution's build
+        # (https://archlinux.org/packages/extra/any/rocm-core/files/), not AMD's.
+        origin = "distribution" if pacman and how == ".info/version" else "amd"
+        detail = f"package {pacman[0][0].rsplit('/', 1)[-1]} (pacman)" if pacman else ""
+        found.append(StackComponent("rocm", rocm.value, "host", rocm.source, how, origin, detail))
     for path in host.glob("/opt", "rocm-*"):
         version = _version_in_name(path.rsplit("/", 1)[-1], "rocm-")
         found.append(StackComponent("rocm-install", version, "host", path, "directory name", "amd"))
     if found and found[0].name == "rocm":
         return found
-    for path in host.glob("/var/lib/pacman/local", "rocm-core-*"):
-        version = _version_in_name(path.rsplit("/", 1)[-1], "rocm-core-")
-        if version:
+    for path, version in pacman:
+        return [
+            StackComponent("rocm", version, "host", path, "pacman", "distribution"),
+            *found,
+        ]
+    # Debian's and Ubuntu's archive HIP runtime (libamdhip64-7 7.1.0-0ubuntu2 on Ubuntu 26.04,
+    # https://packages.ubuntu.com/resolute/libamdhip64-7): its version is the ROCm release.
+    packages = software.packages.value if isinstance(software.packages, Value) else {}
+    for name, raw in sorted(packages.items(), reverse=True):
+        match = re.fullmatch(r"(?:[0-9]+:)?([0-9]+\.[0-9]+(?:\.[0-9]+)?)(?:[-+~].*)?", raw)
+        if re.fullmatch(r"libamdhip64-[0-9]+", name) and match:
             return [
-                StackComponent("rocm", version, "host", path, "pacman", "distribution"),
+                StackComponent(
+                    "rocm", match[1], "host", f"dpkg: {name} {raw}", "dpkg", "distribution"
+                ),
                 *found,
             ]
     if gpu_found:
@@ -223,10 +242,16 @@ def _process_stack(
     for directory in dict.fromkeys(candidates):
         text = host.read_in_process(pid, f"{directory}/.info/version", limit=4096)
         if isinstance(text, Value) and text.value.strip():
-            version = text.value.strip().split("-")[0]
+            # "7.2.1-81": the release, and nothing else a planted file may append (escapes).
+            release = re.match(r"\s*([0-9]+(?:\.[0-9]+)+(?:[a-z]+[0-9]+)?)", text.value)
+            if release is None:
+                unreadable.append(
+                    Unavailable(Reason.ERROR, text.source, "not a ROCm version; ignored")
+                )
+                continue
             components.append(
                 StackComponent(
-                    "rocm", version, where, f"{directory}/.info/version", "/proc/PID/root"
+                    "rocm", release[1], where, f"{directory}/.info/version", "/proc/PID/root"
                 )
             )
             rocm_found = True
@@ -294,12 +319,26 @@ def probe_stack(
     unreadable: list[Unavailable] = []
     backends: list[tuple[str, str]] = []
     running = processes.value if isinstance(processes, Value) else []
+    # Whether every running inference process is in a container that brings its own ROCm.
+    own_rocm_everywhere = bool(running)
     for proc in [p for p in running if p.pid > 0][:MAX_PROCESSES]:
         found, backend, where = _process_stack(host, proc, unreadable)
         components.extend(found)
         if backend:
             backends.append((backend, f"{proc.kind} {where}"))
+        if where == f"pid {proc.pid}" or not any(_is_rocm(c) for c in found):
+            own_rocm_everywhere = False
     python = software.python
+    # The host's own ROCm serves nothing where every running inference process is in a
+    # container with a ROCm of its own and no --python environment is given: it is listed,
+    # not judged (an old /opt/rocm, or a distribution's libamdhip64 pulled in by another
+    # package, does not make a host that serves from its images "not ready").
+    host_rocm_unused = (
+        host_rocm is not None
+        and own_rocm_everywhere
+        and len(running) <= MAX_PROCESSES
+        and not isinstance(python, Value)
+    )
     if isinstance(python, Value):
         env = python.value
         where = f"venv {env.interpreter}"
@@ -321,12 +360,18 @@ def probe_stack(
                         f"image {workload.image}" if workload.image else "",
                     )
                 )  # fmt: skip
-    # The backend: declared, else what the running processes have loaded.
-    if workload is not None and workload.backend:
-        backend, backend_why = workload.backend, f"declared in {workload.source}"
-    elif any(kind == "rocm" for kind, _ in backends):
+    # The backend: declared, else what the running processes have loaded. A process that
+    # runs on ROCm here now outweighs a declared Vulkan: the ROCm rules are about it.
+    on_rocm = [who for kind, who in backends if kind == "rocm"]
+    declared = workload.backend if workload is not None else None
+    declared_in = workload.source if workload is not None else ""
+    if declared and not (declared == "vulkan" and on_rocm):
+        backend, backend_why = declared, f"declared in {declared_in}"
+    elif on_rocm:
         backend = "rocm"
-        backend_why = ", ".join(who for kind, who in backends if kind == "rocm")
+        backend_why = ", ".join(on_rocm)
+        if declared == "vulkan":
+            backend_why += f" (declared vulkan in {declared_in}, but these run on ROCm)"
     elif backends:
         backend = "vulkan"
         backend_why = ", ".join(f"{who} maps libggml-vulkan" for _, who in backends)
@@ -344,7 +389,12 @@ def probe_stack(
         elsewhere = next(
             (c for c in components if c.name in ("rocm", "rocm-sdk") and c.where != "host"), None
         )
-        if host_rocm is not None:
+        if host_rocm is not None and host_rocm_unused:
+            node_why = (
+                f"ROCm {host_rocm.version} from {host_rocm.path} is not used: the running "
+                "inference processes bring their own ROCm"
+            )
+        elif host_rocm is not None:
             node_why = f"ROCm {host_rocm.version} from {host_rocm.path}"
         elif elsewhere is not None:
             node_why = f"no ROCm on the host; ROCm {elsewhere.version} in {elsewhere.where}"
@@ -359,4 +409,12 @@ def probe_stack(
         runtimes=runtimes,
         declared=workload,
         unreadable=unreadable,
+        host_rocm_unused=host_rocm_unused,
     )
+
+
+def _is_rocm(part: StackComponent) -> bool:
+    """Whether a component tells a ROCm version (a ROCm, TheRock's SDK, a +rocm PyTorch)."""
+    if part.name in ("rocm", "rocm-sdk"):
+        return bool(part.version)
+    return part.name == "torch" and "+rocm" in (part.version or "")

@@ -27,9 +27,9 @@ def render(report: Report) -> str:
     lines = [
         f"# hostcheck: {_cell(report.hostname)} is {verdict}",
         "",
-        f"- kernel: `{report.kernel_release}`",
+        f"- kernel: `{_cell(report.kernel_release)}`",
         f"- GPU: {report.gpu or 'no Strix Halo GPU found'}",
-        f"- ROCm: {report.rocm or 'not found'}",
+        f"- ROCm: {_cell(report.rocm or 'not found')}",
         *([f"- judged as: {_cell(report.judged)}"] if report.judged else []),
         f"- profile: `{report.profile}` — {report.profile_title}",
         f"- findings: {counts}",

@@ -120,7 +120,7 @@ def _plan(recording: Recording) -> tuple[Plan, dict[str, bytes]]:
     """The host tree, and the files of .hostcheck/ (by path relative to the snapshot)."""
     recorder = recording.recorder
     plan = Plan()
-    resolver = Resolver(recording.host.root, plan)
+    resolver = Resolver(recording.host.root, plan, recording.host.process_root)
     for path, data in recorder.files.items():
         resolver.add_file(path, data)
     for path in recorder.directories:

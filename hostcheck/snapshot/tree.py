@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import re
 import stat as statmod
 from collections.abc import Callable
 
@@ -31,18 +32,53 @@ class Plan:
         return host_path in self.files or host_path in self.dirs or host_path in self.links
 
 
-class Resolver:
-    """Resolves host paths in a source root, noting the links it passes through."""
+# A path inside a process's own root (a container's filesystem), as the stack probe reads it.
+_PROCESS_ROOT = re.compile(r"/proc/([0-9]+)/root(?=/|$)")
 
-    def __init__(self, root: str, plan: Plan) -> None:
+
+class Resolver:
+    """Resolves host paths in a source root, noting the links it passes through.
+
+    A path under ``/proc/PID/root/`` is resolved inside that process's root, as the Host
+    reads it (``process_root`` gives its real path: the kernel's link on a live host): a
+    container's ``/opt/rocm -> /opt/rocm-7.2.1`` stays a link inside ``/proc/PID/root`` of
+    the snapshot, and the container's files are never laid out as the host's."""
+
+    def __init__(
+        self, root: str, plan: Plan, process_root: Callable[[int], str] | None = None
+    ) -> None:
         self.root = root
         self.plan = plan
+        self.process_root = process_root or (
+            lambda pid: os.path.join(root, "proc", str(pid), "root")
+        )
 
     def _real(self, parts: list[str]) -> str:
+        host_path = "/" + "/".join(parts)
+        nested = _PROCESS_ROOT.match(host_path)
+        if nested:
+            rest = host_path[nested.end() :].lstrip("/")
+            base = self.process_root(int(nested[1]))
+            return os.path.join(base, rest) if rest else base
         return os.path.join(self.root, *parts)
 
     def resolve(self, host_path: str, *, follow_last: bool = True) -> str:
         """The real host path of ``host_path``; every link passed is added to the plan."""
+        nested = _PROCESS_ROOT.match(host_path)
+        if nested:
+            prefix = nested[0]
+
+            def note_nested(link: str, target: str) -> None:
+                self.plan.links[prefix + link] = _relative_target(link, target)
+
+            rest = host_path[nested.end() :] or "/"
+            resolved, _ = resolve_in_root(
+                self.process_root(int(nested[1])),
+                rest,
+                follow_last=follow_last,
+                on_link=note_nested,
+            )
+            return prefix + "".join("/" + part for part in resolved)
 
         def note(link: str, target: str) -> None:
             self.plan.links[link] = _relative_target(link, target)

@@ -439,7 +439,9 @@ def test_permission_denied_mid_transaction_exits_1_with_the_hint() -> None:
             env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
         )  # fmt: skip
         assert run.returncode == 1, run.stderr
-        assert f"cannot write {root}/etc/sysctl.d/zz-hostcheck.conf: Permission denied" in run.stderr
+        assert (
+            f"cannot write {root}/etc/sysctl.d/zz-hostcheck.conf: Permission denied" in run.stderr
+        )
         assert "hostcheck fix --undo 20" in run.stderr and "--resume" in run.stderr
         undone = hc("fix", "--root", str(root), "--undo")
         assert undone.returncode == 0, undone.stderr
