@@ -59,7 +59,10 @@ class UsageError(Exception):
 
 
 def _fatal(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    print(f"hostcheck: error: {message}", file=sys.stderr)
+    from hostcheck.safeio import printable
+
+    # Text from files and hosts may hold escape sequences: never sent raw to a terminal.
+    print(f"hostcheck: error: {printable(message, keep_newlines=True)}", file=sys.stderr)
     raise SystemExit(code)
 
 
@@ -905,6 +908,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     from hostcheck.monitor.cli import cmd_monitor
+    from hostcheck.safeio import InputError, printable
 
     handlers = {
         "scan": cmd_scan,
@@ -922,6 +926,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handlers[args.command](args)
     except UsageError as exc:
         _fatal(str(exc))
+    except InputError as exc:  # a file given or recorded that cannot be used: exit 2, one line
+        _fatal(printable(str(exc), limit=500))
     except KeyboardInterrupt:
         _fatal("interrupted", 130)
     except BrokenPipeError:
