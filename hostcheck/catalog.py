@@ -173,14 +173,16 @@ def _load_data(directory: str) -> dict[str, dict[str, Any]]:
     TOML parser's ~25 ms on every scan (benchmarks/bench_scan.py).
     """
     sources = _sources(directory)
+    from hostcheck.safeio import InputError, load_json_file
+
     try:
-        with open(os.path.join(directory, CACHE_NAME), encoding="utf-8") as handle:
-            cached = json.load(handle)
+        cached = load_json_file(os.path.join(directory, CACHE_NAME), what="catalog cache")
         if isinstance(cached, dict) and cached.get("digest") == _digest(sources):
-            files: dict[str, dict[str, Any]] = cached["files"]
-            return files
-    except (OSError, ValueError, KeyError):
-        pass
+            files = cached["files"]
+            if isinstance(files, dict) and all(isinstance(f, dict) for f in files.values()):
+                return files
+    except (InputError, KeyError):
+        pass  # a damaged cache is only slower: the TOML files are parsed
     return _parse_sources(directory, sources)
 
 

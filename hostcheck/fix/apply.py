@@ -29,9 +29,11 @@ from hostcheck import __version__
 from hostcheck.fix.plan import KERNEL_CMDLINE, Command, Plan
 from hostcheck.host import Host
 from hostcheck.output import fsync_dir, replace_durably
+from hostcheck.safeio import InputError, load_json_file
 
 JOURNAL_DIR = "/var/lib/hostcheck/fix"
 SCHEMA_VERSION = 1
+MAX_JOURNAL_BYTES = 64 * 1024 * 1024  # the journal holds the edited files (base64)
 ALLOWED_DIRS = (
     "/etc/default/grub.d",
     "/etc/modprobe.d",
@@ -165,10 +167,11 @@ class Journal:
             if not name.endswith(".json"):
                 continue
             try:
-                with open(os.path.join(self.dir, name), encoding="utf-8") as handle:
-                    record = json.load(handle)
-            except (OSError, ValueError) as exc:
-                raise FixError(f"journal {self.dir}/{name} is unreadable: {exc}") from None
+                record = load_json_file(
+                    os.path.join(self.dir, name), what="journal", max_bytes=MAX_JOURNAL_BYTES
+                )
+            except InputError as exc:
+                raise FixError(f"journal {self.dir}/{name} is unreadable: {exc.reason}") from None
             problem = _journal_problem(record, name[: -len(".json")])
             if problem:
                 raise FixError(f"journal {self.dir}/{name}: not a hostcheck journal ({problem})")
