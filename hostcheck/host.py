@@ -442,17 +442,22 @@ class Host:
 
     def glob(self, directory: str, pattern: str) -> list[str]:
         """Host paths of the entries of ``directory`` whose names match ``pattern``."""
+        found = self.glob_or_unavailable(directory, pattern)
+        return found.value if isinstance(found, Value) else []
+
+    def glob_or_unavailable(self, directory: str, pattern: str) -> Value[list[str]] | Unavailable:
+        """As :meth:`glob`, but a directory that could not be listed says why."""
         import fnmatch
 
         entries = self._list(directory)
         if not isinstance(entries, Value):
             if self.recorder is not None:
                 self.recorder.listing(directory, entries)
-            return []
+            return entries
         names = [name for name in entries.value if fnmatch.fnmatchcase(name, pattern)]
         if self.recorder is not None:
             self.recorder.listing(directory, names)  # what the probe was given, nothing more
-        return [posixpath.join(directory, name) for name in names]
+        return Value([posixpath.join(directory, name) for name in names], directory)
 
     # -- device nodes ---------------------------------------------------------------------
     def _recorded_devices(self) -> dict[str, dict[str, object]]:
