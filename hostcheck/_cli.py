@@ -609,7 +609,7 @@ def cmd_fix(args: argparse.Namespace) -> int:
             except HostError as exc:
                 raise UsageError(str(exc)) from None
             if args.history:
-                return _print_history(fixer.history(host))
+                return _print_history(*fixer.readable_history(host))
             if args.resume:
                 record = fixer.resume(host)
                 _after_apply(record)
@@ -735,10 +735,15 @@ def _after_apply(record: dict[str, object]) -> None:
         print("until then `hostcheck scan` reports these rules as fixed-pending-reboot.")
 
 
-def _print_history(records: list[dict[str, object]]) -> int:
+def _print_history(records: list[dict[str, object]], problems: Sequence[str] = ()) -> int:
+    """The transactions; a damaged journal is named on stderr (exit 2), the rest still listed."""
+    from hostcheck.safeio import printable
+
+    for problem in problems:
+        print(f"hostcheck: error: {printable(problem, limit=500)}", file=sys.stderr)
     if not records:
         print("No transactions.")
-        return 0
+        return EXIT_USAGE if problems else 0
     for record in records:
         rules = record["rules"]
         files = record["files"]
@@ -747,7 +752,7 @@ def _print_history(records: list[dict[str, object]]) -> int:
             f"{record['id']}  {record['state']:<9} {record['created']}  "
             f"{len(files)} file(s)  {', '.join(rules)}"
         )
-    return 0
+    return EXIT_USAGE if problems else 0
 
 
 def _snapshot_output(path: str | None) -> tuple[str, bool]:

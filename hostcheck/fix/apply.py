@@ -156,8 +156,17 @@ class Journal:
 
     def all(self) -> list[dict[str, Any]]:
         """Every transaction, oldest first. A journal that cannot be read is reported."""
+        records, problems = self.readable()
+        if problems:
+            raise FixError(problems[0])
+        return records
+
+    def readable(self) -> tuple[list[dict[str, Any]], list[str]]:
+        """The transactions that can be read, oldest first, and what is wrong with the others
+        (for --history, which lists what it can and names the rest)."""
+        problems: list[str] = []
         if not os.path.isdir(self.dir):
-            return []
+            return [], problems
         records = []
         try:
             names = sorted(os.listdir(self.dir))
@@ -171,14 +180,16 @@ class Journal:
                     os.path.join(self.dir, name), what="journal", max_bytes=MAX_JOURNAL_BYTES
                 )
             except InputError as exc:
-                raise FixError(f"journal {self.dir}/{name} is unreadable: {exc.reason}") from None
+                problems.append(f"journal {self.dir}/{name} is unreadable: {exc.reason}")
+                continue
             problem = _journal_problem(record, name[: -len(".json")])
             if problem:
-                raise FixError(f"journal {self.dir}/{name}: not a hostcheck journal ({problem})")
+                problems.append(f"journal {self.dir}/{name}: not a hostcheck journal ({problem})")
+                continue
             records.append(record)
         # Oldest first by creation time (ids sort by time too; this also orders old ids).
         records.sort(key=lambda r: (r.get("created_ns", 0), r["id"]))
-        return records
+        return records, problems
 
     def interrupted(self) -> list[dict[str, Any]]:
         return [r for r in self.all() if r["state"] in ("started", "undoing")]
@@ -488,3 +499,8 @@ def undo(host: Host, tx_id: str | None, *, force: bool = False, log: Any = print
 
 def history(host: Host) -> list[dict[str, Any]]:
     return Journal(host).all()
+
+
+def readable_history(host: Host) -> tuple[list[dict[str, Any]], list[str]]:
+    """The readable transactions and what is wrong with the journals that are not."""
+    return Journal(host).readable()
