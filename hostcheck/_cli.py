@@ -804,6 +804,9 @@ def cmd_snapshot(args: argparse.Namespace, shown_root: str | None = None) -> int
     # a full disk) leaves nothing behind, not a half-written one.
     final = os.path.realpath(output) if not tarball else output
     with exit_on_termination() as termination:
+        # A tarball is staged in the temporary directory (TMPDIR), a directory beside --output:
+        # an error there is said to be there, not blamed on --output.
+        staged_in = f"the temporary directory {tempfile.gettempdir()} (TMPDIR)"
         try:
             if tarball:
                 staging = tempfile.mkdtemp(prefix="hostcheck-snapshot-")
@@ -813,9 +816,16 @@ def cmd_snapshot(args: argparse.Namespace, shown_root: str | None = None) -> int
                     prefix=f".{os.path.basename(final)}.", dir=os.path.dirname(final)
                 )
         except OSError as exc:
-            raise UsageError(f"--output {output}: {exc.strerror or exc}") from None
+            where = staged_in if tarball else f"--output {output}"
+            raise UsageError(f"{where}: {exc.strerror or exc}") from None
         try:
-            written = write_tree(recording, staging)
+            try:
+                written = write_tree(recording, staging)
+            except OSError as exc:
+                where = staged_in if tarball else f"--output {output}"
+                raise UsageError(
+                    f"{where}: cannot write the snapshot: {exc.strerror or exc}"
+                ) from None
             if tarball:
                 top = os.path.basename(output).removesuffix(".gz").removesuffix(".tgz")
                 write_tarball(staging, output, top.removesuffix(".tar"), recording.taken_at)
