@@ -327,8 +327,10 @@ SNAPSHOT_DESCRIPTION = """\
 Record what the checks read from this host (or from --root) into a snapshot: a directory or
 a .tar.gz in the fixture format, which `hostcheck scan --root SNAPSHOT` replays to the same
 findings. Attach it to a bug report. Only what the probes read is recorded; host names, user
-names, the machine id, UUIDs, MAC addresses, serial numbers and credentials in process
-environments are replaced by stable tokens unless --no-redact is given. Run it as root (or
+names, the machine id, UUIDs, MAC addresses, serial numbers, credentials (in options, URLs and
+process environments) are replaced by stable tokens, and process environment values other
+than the ROCm/HIP/vLLM/PyTorch/llama.cpp variables the checks read by `redacted`, unless
+--no-redact is given. Run it as root (or
 with sudo) to include the kernel log and other users' inference processes."""
 
 SNAPSHOT_EPILOG = """\
