@@ -148,8 +148,8 @@ def read_report(path: str, pool: str | None = None) -> NodeReport | Unreadable:
 
     try:
         data = load_json_file(path, max_bytes=MAX_REPORT_BYTES)
-    except InputError as exc:
-        return Unreadable(path, exc.reason)
+    except InputError as exc:  # the operating system's words in lower case, as the others
+        return Unreadable(path, exc.reason.lower() if exc.errno is not None else exc.reason)
     try:
         return _node_report(data, path, pool_of(path) if pool is None else pool)
     except _Malformed as exc:

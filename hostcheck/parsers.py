@@ -224,20 +224,19 @@ MAX_MEMINFO_KB = 2**42
 
 def parse_meminfo(text: str) -> dict[str, int]:
     """``/proc/meminfo`` as a dict of kB values (``MemTotal`` → 131009800). A MemTotal of
-    zero or above :data:`MAX_MEMINFO_KB` is refused; other implausible values are left out."""
+    zero or above :data:`MAX_MEMINFO_KB` is refused (the planner sizes limits from it)."""
     result: dict[str, int] = {}
     for line in text.splitlines():
         name, sep, rest = line.partition(":")
         if not sep:
             continue
         fields = rest.split()
-        if fields and len(fields[0]) <= 20 and re.fullmatch(_DECIMAL, fields[0]):
+        if fields and re.fullmatch(_DECIMAL, fields[0]):
             value = int(fields[0])
             key = name.strip()
             if key == "MemTotal" and not 0 < value <= MAX_MEMINFO_KB:
                 raise ParseError(f"MemTotal {value} kB is not a plausible memory size")
-            if value <= MAX_MEMINFO_KB:
-                result[key] = value
+            result[key] = value
         elif name.strip() == "MemTotal":
             raise ParseError(f"MemTotal {rest.strip()[:40]!r} is not a number of kB")
     if "MemTotal" not in result:

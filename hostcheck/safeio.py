@@ -70,8 +70,7 @@ def _kind(mode: int) -> str:
 
 
 def _os_error(path: str, what: str, exc: OSError) -> InputError:
-    reason = (exc.strerror or str(exc)).lower() if exc.strerror else str(exc)
-    return InputError(path, reason, what=what, errno=exc.errno)
+    return InputError(path, exc.strerror or str(exc), what=what, errno=exc.errno)
 
 
 def read_file_bytes(path: str, *, what: str = "", max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:

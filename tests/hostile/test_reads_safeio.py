@@ -69,7 +69,7 @@ def test_missing_file_is_typed(tmp_path: Path) -> None:
     with pytest.raises(InputError) as caught:
         read_file_text(str(tmp_path / "nope"), what="--env-file")
     assert caught.value.missing
-    assert str(caught.value).endswith("no such file or directory")
+    assert str(caught.value).endswith("No such file or directory")
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
