@@ -770,7 +770,9 @@ def test_meminfo_round_trip(total: int, others: dict[str, int], with_unit: bool)
 @given(st.one_of(st.just(0), st.integers(MAX_MEMINFO_KB + 1, 2**70)))
 def test_meminfo_implausible_total_is_refused(total: int) -> None:
     """MemTotal: 18446744073709551615 kB would plan ttm.pages_limit=4611686018425290752."""
-    with pytest.raises(ParseError, match="^MemTotal .* (not a plausible memory size|not a number)"):
+    with pytest.raises(
+        ParseError, match=r"^MemTotal .* (not a plausible memory size|not a number)"
+    ):
         parse_meminfo(f"MemTotal:       {total} kB\nMemFree: 1 kB\n")
 
 
