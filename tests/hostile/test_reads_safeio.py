@@ -120,3 +120,11 @@ def test_toml_guards(tmp_path: Path, text: str) -> None:
 def test_printable_escapes_control_characters() -> None:
     assert printable("a\x1b[2Jb\nc\r") == "a\\x1b[2Jb\\x0ac\\x0d"
     assert printable("x" * 10, limit=4) == "xxxx…"
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text())
+def test_printable_leaves_no_control_character(text: str) -> None:
+    shown = printable(text)
+    assert not any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in shown)
+    assert "\u2028" not in shown and "\u2029" not in shown

@@ -153,3 +153,32 @@ def test_member_cap_is_near_what_a_snapshot_holds(tmp_path: Path) -> None:
     with pytest.raises(ArchiveError, match="a snapshot holds a few thousand"):
         extract(str(archive), str(tmp_path / "out"))
     assert time.monotonic() - started < 60
+
+
+def test_full_tmpdir_is_not_blamed_on_output(cli, monkeypatch, tmp_path: Path) -> None:
+    """A tarball is staged in TMPDIR: a full TMPDIR is said to be that."""
+    import errno
+    import tempfile
+
+    def full(*args: object, **kwargs: object) -> str:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(tempfile, "mkdtemp", full)
+    run = cli("snapshot", "--fixture", "stock-128g", "-o", str(tmp_path / "s.tar.gz"))
+    assert run.code == 2
+    assert "temporary directory" in run.err and "TMPDIR" in run.err
+    assert "--output" not in run.err
+
+
+def test_full_tmpdir_while_unpacking_says_so(monkeypatch, tmp_path: Path) -> None:
+    import errno
+
+    archive = tmp_path / "ok.tar.gz"
+    _tarball(archive, [_dir("snap"), tarfile.TarInfo("snap/file")])
+
+    def full(self: tarfile.TarFile, *args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(tarfile.TarFile, "extract", full)
+    with pytest.raises(ArchiveError, match="set TMPDIR to a directory with room"):
+        extract(str(archive), str(tmp_path / "out"))
