@@ -132,8 +132,13 @@ def parse_rule(
     )
 
 
+MAX_RULE_FILE_BYTES = 1024 * 1024  # a rule file is a few kilobytes
+
+
 def _sources(directory: str) -> dict[str, bytes]:
-    """The rule catalog's TOML files, by name."""
+    """The rule catalog's TOML files, by name (regular files only, bounded)."""
+    from hostcheck.safeio import InputError, read_file_bytes
+
     if not os.path.isdir(directory):
         raise CatalogError(f"{directory}: rule directory not found")
     sources = {}
@@ -141,10 +146,9 @@ def _sources(directory: str) -> dict[str, bytes]:
         if name.endswith(".toml"):
             path = os.path.join(directory, name)
             try:
-                with open(path, "rb") as handle:
-                    sources[name] = handle.read()
-            except OSError as exc:
-                raise CatalogError(f"{path}: cannot read ({exc.strerror})") from None
+                sources[name] = read_file_bytes(path, max_bytes=MAX_RULE_FILE_BYTES)
+            except InputError as exc:
+                raise CatalogError(f"{path}: cannot read ({exc.reason})") from None
     return sources
 
 
@@ -153,14 +157,21 @@ def _digest(sources: dict[str, bytes]) -> str:
 
 
 def _parse_sources(directory: str, sources: dict[str, bytes]) -> dict[str, dict[str, Any]]:
-    import tomllib
+    from hostcheck.safeio import InputError, parse_toml_text
 
     parsed = {}
     for name, data in sources.items():
         try:
-            parsed[name] = tomllib.loads(data.decode("utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise CatalogError(f"{os.path.join(directory, name)}: not valid TOML ({exc})") from None
+            parsed[name] = parse_toml_text(data.decode("utf-8"))
+        except (InputError, UnicodeDecodeError) as exc:
+            detail = (
+                exc.reason.removeprefix("invalid TOML: ")
+                if isinstance(exc, InputError)
+                else str(exc)
+            )
+            raise CatalogError(
+                f"{os.path.join(directory, name)}: not valid TOML ({detail})"
+            ) from None
     return parsed
 
 

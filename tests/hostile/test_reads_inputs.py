@@ -279,3 +279,14 @@ def test_any_nested_recorded_item_never_exits_3(tmp_path_factory, depth: int, na
     except SystemExit as exc:
         code = int(exc.code or 0)
     assert code in (0, 1, 2)
+
+
+def test_fifo_in_a_rule_directory_does_not_hang(tmp_path: Path) -> None:
+    from tests.conftest import REPO
+
+    rules = tmp_path / "rules"
+    shutil.copytree(REPO / "rules", rules)
+    (rules / "catalog.json").unlink(missing_ok=True)
+    os.mkfifo(rules / "zz.toml")
+    run = run_subprocess("scan", "--fixture", "stock-128g", "--rules", str(rules), timeout=60)
+    _one_line_exit_2(run, "zz.toml", "FIFO")
