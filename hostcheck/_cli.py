@@ -83,7 +83,10 @@ READ_TIMEOUT_MAX = 86400.0  # a day: a bound for one file read, far above any sa
 
 
 def _fatal(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    print(f"hostcheck: error: {message}", file=sys.stderr)
+    from hostcheck.safeio import printable
+
+    # Text from files and hosts may hold escape sequences: never sent raw to a terminal.
+    print(f"hostcheck: error: {printable(message, keep_newlines=True)}", file=sys.stderr)
     raise SystemExit(code)
 
 
@@ -376,8 +379,10 @@ SNAPSHOT_DESCRIPTION = """\
 Record what the checks read from this host (or from --root) into a snapshot: a directory or
 a .tar.gz in the fixture format, which `hostcheck scan --root SNAPSHOT` replays to the same
 findings. Attach it to a bug report. Only what the probes read is recorded; host names, user
-names, the machine id, UUIDs, MAC addresses, serial numbers and credentials in process
-environments are replaced by stable tokens unless --no-redact is given. Run it as root (or
+names, the machine id, UUIDs, MAC addresses, serial numbers, credentials (in options, URLs and
+process environments) are replaced by stable tokens, and process environment values other
+than the ROCm/HIP/vLLM/PyTorch/llama.cpp variables the checks read by `redacted`, unless
+--no-redact is given. Run it as root (or
 with sudo) to include the kernel log and other users' inference processes."""
 
 SNAPSHOT_EPILOG = """\
@@ -700,11 +705,7 @@ def cmd_fix(args: argparse.Namespace) -> int:
             except HostError as exc:
                 raise UsageError(str(exc)) from None
             if args.history:
-                records, problems = fixer.history_and_problems(host)
-                _print_history(records)
-                for problem in problems:  # the good ones are listed all the same
-                    print(f"hostcheck: error: {problem}", file=sys.stderr)
-                return EXIT_USAGE if problems else 0
+                return _print_history(*fixer.readable_history(host))
             if args.resume:
                 record = fixer.resume(host)
                 _after_apply(record, _root_option(host))
@@ -843,10 +844,15 @@ def _after_apply(record: dict[str, object], root_option: str = "") -> None:
         )
 
 
-def _print_history(records: list[dict[str, object]]) -> int:
+def _print_history(records: list[dict[str, object]], problems: Sequence[str] = ()) -> int:
+    """The transactions; a damaged journal is named on stderr (exit 2), the rest still listed."""
+    from hostcheck.safeio import printable
+
+    for problem in problems:
+        print(f"hostcheck: error: {printable(problem, limit=500)}", file=sys.stderr)
     if not records:
         print("No transactions.")
-        return 0
+        return EXIT_USAGE if problems else 0
     for record in records:
         rules = record["rules"]
         files = record["files"]
@@ -855,7 +861,7 @@ def _print_history(records: list[dict[str, object]]) -> int:
             f"{record['id']}  {record['state']:<9} {record['created']}  "
             f"{len(files)} file(s)  {', '.join(rules)}"
         )
-    return 0
+    return EXIT_USAGE if problems else 0
 
 
 # Names that promise an archive format the snapshot writer does not write: refused rather
@@ -933,6 +939,9 @@ def cmd_snapshot(args: argparse.Namespace, shown_root: str | None = None) -> int
     # a full disk) leaves nothing behind, not a half-written one.
     final = os.path.realpath(output) if not tarball else output
     with exit_on_termination() as termination:
+        # A tarball is staged in the temporary directory (TMPDIR), a directory beside --output:
+        # an error there is said to be there, not blamed on --output.
+        staged_in = f"the temporary directory {tempfile.gettempdir()} (TMPDIR)"
         try:
             if tarball:
                 staging = tempfile.mkdtemp(prefix="hostcheck-snapshot-")
@@ -942,9 +951,16 @@ def cmd_snapshot(args: argparse.Namespace, shown_root: str | None = None) -> int
                     prefix=f".{os.path.basename(final)}.", dir=os.path.dirname(final)
                 )
         except OSError as exc:
-            raise UsageError(f"--output {output}: {exc.strerror or exc}") from None
+            where = staged_in if tarball else f"--output {output}"
+            raise UsageError(f"{where}: {exc.strerror or exc}") from None
         try:
-            written = write_tree(recording, staging)
+            try:
+                written = write_tree(recording, staging)
+            except OSError as exc:
+                where = staged_in if tarball else f"--output {output}"
+                raise UsageError(
+                    f"{where}: cannot write the snapshot: {exc.strerror or exc}"
+                ) from None
             if tarball:
                 top = os.path.basename(output).removesuffix(".gz").removesuffix(".tgz")
                 write_tarball(staging, output, top.removesuffix(".tar"), recording.taken_at)
@@ -1056,6 +1072,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     from hostcheck.monitor.cli import cmd_monitor
+    from hostcheck.safeio import InputError, printable
 
     handlers = {
         "scan": cmd_scan,
@@ -1073,6 +1090,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handlers[args.command](args)
     except UsageError as exc:
         _fatal(str(exc))
+    except InputError as exc:  # a file given or recorded that cannot be used: exit 2, one line
+        _fatal(printable(str(exc), limit=500))
     except KeyboardInterrupt:
         _fatal("interrupted", 130)
     except BrokenPipeError:

@@ -183,10 +183,11 @@ def cmd_fleet(args: argparse.Namespace) -> int:
     from hostcheck import fleet as fleet_mod
     from hostcheck._cli import _write_output
     from hostcheck.render.fleet import render_json, render_table
+    from hostcheck.safeio import printable
 
     fleet = fleet_mod.load(args.reports)
     for item in fleet.unreadable:
-        print(f"hostcheck: error: {item.source}: {item.reason}", file=sys.stderr)
+        print(f"hostcheck: error: {printable(f'{item.source}: {item.reason}')}", file=sys.stderr)
     if not fleet.nodes:
         raise UsageError("no readable report among the given paths")
     text = render_json(fleet) if args.format == "json" else render_table(fleet)

@@ -151,8 +151,13 @@ def parse_rule(
     )
 
 
+MAX_RULE_FILE_BYTES = 1024 * 1024  # a rule file is a few kilobytes
+
+
 def _sources(directory: str) -> dict[str, bytes]:
-    """The rule catalog's TOML files, by name."""
+    """The rule catalog's TOML files, by name (regular files only, bounded)."""
+    from hostcheck.safeio import InputError, read_file_bytes
+
     if not os.path.isdir(directory):
         raise CatalogError(f"{directory}: rule directory not found")
     sources = {}
@@ -160,10 +165,9 @@ def _sources(directory: str) -> dict[str, bytes]:
         if name.endswith(".toml"):
             path = os.path.join(directory, name)
             try:
-                with open(path, "rb") as handle:
-                    sources[name] = handle.read()
-            except OSError as exc:
-                raise CatalogError(f"{path}: cannot read ({exc.strerror})") from None
+                sources[name] = read_file_bytes(path, max_bytes=MAX_RULE_FILE_BYTES)
+            except InputError as exc:
+                raise CatalogError(f"{path}: cannot read ({exc.reason})") from None
     return sources
 
 
@@ -172,14 +176,21 @@ def _digest(sources: dict[str, bytes]) -> str:
 
 
 def _parse_sources(directory: str, sources: dict[str, bytes]) -> dict[str, dict[str, Any]]:
-    import tomllib
+    from hostcheck.safeio import InputError, parse_toml_text
 
     parsed = {}
     for name, data in sources.items():
         try:
-            parsed[name] = tomllib.loads(data.decode("utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise CatalogError(f"{os.path.join(directory, name)}: not valid TOML ({exc})") from None
+            parsed[name] = parse_toml_text(data.decode("utf-8"))
+        except (InputError, UnicodeDecodeError) as exc:
+            detail = (
+                exc.reason.removeprefix("invalid TOML: ")
+                if isinstance(exc, InputError)
+                else str(exc)
+            )
+            raise CatalogError(
+                f"{os.path.join(directory, name)}: not valid TOML ({detail})"
+            ) from None
     return parsed
 
 
@@ -192,14 +203,16 @@ def _load_data(directory: str) -> dict[str, dict[str, Any]]:
     TOML parser's ~25 ms on every scan (benchmarks/bench_scan.py).
     """
     sources = _sources(directory)
+    from hostcheck.safeio import InputError, load_json_file
+
     try:
-        with open(os.path.join(directory, CACHE_NAME), encoding="utf-8") as handle:
-            cached = json.load(handle)
+        cached = load_json_file(os.path.join(directory, CACHE_NAME), what="catalog cache")
         if isinstance(cached, dict) and cached.get("digest") == _digest(sources):
-            files: dict[str, dict[str, Any]] = cached["files"]
-            return files
-    except (OSError, ValueError, KeyError):
-        pass
+            files = cached["files"]
+            if isinstance(files, dict) and all(isinstance(f, dict) for f in files.values()):
+                return files
+    except (InputError, KeyError):
+        pass  # a damaged cache is only slower: the TOML files are parsed
     return _parse_sources(directory, sources)
 
 

@@ -20,6 +20,7 @@ from hostcheck.model import Waiver
 DEFAULT_PATH = "/etc/hostcheck/config.toml"
 ENV_VAR = "HOSTCHECK_CONFIG"
 DEFAULT_KEEP_REPORTS = 10
+MAX_CONFIG_BYTES = 1024 * 1024
 
 # Patterns are compiled on first use (re caches them): a scan without a config file never
 # pays for them.
@@ -99,25 +100,24 @@ def config_path(explicit: str | None) -> tuple[str, bool]:
 
 def load_config(explicit: str | None = None) -> Config:
     path, named = config_path(explicit)
-    try:
-        with open(path, "rb") as handle:
-            raw = handle.read()
-    except FileNotFoundError:
-        if named:
-            how = "--config" if explicit is not None else ENV_VAR
-            raise ConfigError(f"config {path} (from {how}): no such file") from None
-        return Config(path=None)
-    except OSError as exc:
-        raise ConfigError(f"config {path}: {exc.strerror or exc}") from None
-    import tomllib  # only when there is a file: the parser costs a scan several milliseconds
+    from hostcheck.safeio import InputError, parse_toml_text, read_file_text
 
+    if path == os.devnull:
+        return _parse(path, "", {})  # HOSTCHECK_CONFIG=/dev/null: an empty configuration
     try:
-        text = raw.decode("utf-8")
-        data = tomllib.loads(text)
-    except UnicodeDecodeError:
-        raise ConfigError(f"config {path}: not UTF-8 text") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config {path}: invalid TOML: {exc}") from None
+        text = read_file_text(path, what="config", max_bytes=MAX_CONFIG_BYTES)
+    except InputError as exc:
+        if exc.missing:
+            if named:
+                how = "--config" if explicit is not None else ENV_VAR
+                raise ConfigError(f"config {path} (from {how}): no such file") from None
+            return Config(path=None)
+        raise ConfigError(str(exc)) from None
+    # The TOML parser is imported only when there is a file: it costs a scan milliseconds.
+    try:
+        data = parse_toml_text(text, what="config", path=path)
+    except InputError as exc:
+        raise ConfigError(str(exc)) from None
     return _parse(path, text, data)
 
 
@@ -183,6 +183,7 @@ def _parse(path: str, text: str, data: Mapping[str, Any]) -> Config:
         raise fail(None, None, "waiver", "expected [[waiver]] tables")
     waivers: list[Waiver] = []
     seen: dict[str, int] = {}
+    header_lines: list[int] | None = None  # the [[waiver]] headers' lines, found once
     for index, item in enumerate(raw_waivers):
         for key in item:
             if key not in _WAIVER:
@@ -215,7 +216,11 @@ def _parse(path: str, text: str, data: Mapping[str, Any]) -> Config:
                 "expires",
                 f"expected a date such as 2026-12-31 (a TOML date, no quotes), got {expires!r}",
             )
-        line = _line_of(text, "waiver", index, None)
+        if header_lines is None:
+            header_lines = _header_lines(text, "waiver")
+            if len(header_lines) != len(raw_waivers):
+                header_lines = []  # not all [[waiver]] headers: looked up one by one
+        line = header_lines[index] if header_lines else _line_of(text, "waiver", index, None)
         waivers.append(
             Waiver(
                 rule=rule,
@@ -242,6 +247,17 @@ def _split_key(dotted: str) -> list[str]:
     """``monitor . "keep_reports"`` -> ["monitor", "keep_reports"]."""
     parts = re.findall(r""""[^"]*"|'[^']*'|[^.]+""", dotted)
     return [part.strip().strip("\"'") for part in parts if part.strip()]
+
+
+def _header_lines(text: str, table: str) -> list[int]:
+    """The 1-based lines of every ``[[table]]`` header, in one pass over the text (looking
+    each waiver up with _line_of would read the file once per waiver)."""
+    lines = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        header = re.match(_HEADER, line)
+        if header and header[1] == "[[" and _split_key(header[2]) == [table]:
+            lines.append(number)
+    return lines
 
 
 def _line_of(text: str, table: str | None, index: int | None, key: str | None) -> int | None:

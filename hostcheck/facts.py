@@ -54,6 +54,9 @@ class GpuSearch(NamedTuple):
     other_gpus: list[str]
     searched: str  # where we looked, for the evidence
     amdsmi: Value[str] | Unavailable | None  # None: not tried (not a live host)
+    # a place searched that could not be listed or read (not merely absent): the search
+    # cannot say "no GPU"
+    failed: Unavailable | None = None
 
 
 class TtmModule(NamedTuple):

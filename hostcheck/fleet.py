@@ -25,11 +25,12 @@ computed from the node it was made on, to every node of the pool.
 """
 
 import datetime
-import json
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
+
+MAX_REPORT_BYTES = 32 * 1024 * 1024  # one node's JSON report; larger is not one of ours
 
 INCONSISTENT = "INCONSISTENT"
 ABSENT = "absent"  # a node's report has no finding for a rule that other nodes of its pool have
@@ -157,15 +158,12 @@ def pool_of(path: str) -> str:
 
 
 def read_report(path: str, pool: str | None = None) -> NodeReport | Unreadable:
+    from hostcheck.safeio import InputError, load_json_file
+
     try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except OSError as exc:
-        return Unreadable(path, (exc.strerror or str(exc)).lower())
-    except UnicodeDecodeError:
-        return Unreadable(path, "not UTF-8 text")
-    except json.JSONDecodeError as exc:
-        return Unreadable(path, f"not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})")
+        data = load_json_file(path, max_bytes=MAX_REPORT_BYTES)
+    except InputError as exc:  # the operating system's words in lower case, as the others
+        return Unreadable(path, exc.reason.lower() if exc.errno is not None else exc.reason)
     try:
         return _node_report(data, path, pool_of(path) if pool is None else pool)
     except _Malformed as exc:

@@ -20,7 +20,6 @@ back; ``hostcheck snapshot`` writes that out as a tree of this same format.
 """
 
 import errno
-import json
 import os
 import posixpath
 import re
@@ -29,6 +28,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from hostcheck.readings import Reason, Unavailable, Value
+from hostcheck.safeio import InputError, load_json_file, parse_json_text
 
 if TYPE_CHECKING:
     from hostcheck.recording import Recorder
@@ -40,6 +40,16 @@ READ_CHUNK = 64 * 1024
 
 class HostError(Exception):
     """The root cannot be used at all (does not exist, not a directory)."""
+
+
+class LinkLoopError(OSError):
+    """A host path passes more symbolic links than the kernel would follow (ELOOP).
+
+    Raised instead of handing the unresolved rest to the kernel, which would follow it
+    on the real filesystem, outside the root."""
+
+    def __init__(self, host_path: str) -> None:
+        super().__init__(errno.ELOOP, os.strerror(errno.ELOOP), host_path)
 
 
 class NodeInfo(NamedTuple):
@@ -222,6 +232,8 @@ class Host:
         self._resolved: dict[str, str] = {}
         self._unreadable: dict[str, Unavailable] | None = None
         self._procfs: bool | None = None
+        self._records_error: InputError | None = None  # unreadable.json is damaged
+        self._devices_error: InputError | None = None  # devices.json is damaged
         self.recorder = recorder
 
     # -- paths ----------------------------------------------------------------------------
@@ -270,8 +282,11 @@ class Host:
 
     def _resolve(self, host_path: str) -> str:
         resolved, looped = resolve_in_root(self.root, host_path)
-        # Too many links: the link where it stopped, so that the open() reports ELOOP.
-        return os.path.join(self.root, *(looped or resolved))
+        if looped is not None:
+            # Too many links: never hand the rest to the kernel, which would follow it
+            # outside the root.
+            raise LinkLoopError(host_path)
+        return os.path.join(self.root, *resolved)
 
     def _record_path(self, name: str) -> str:
         """A recorded item's real path, resolved as every host path is (a snapshot is untrusted:
@@ -342,11 +357,12 @@ class Host:
         lead to the host's). A process that vanishes mid-way leaves a path that reads as
         missing."""
         base = self.process_root(pid)
-        try:
-            resolved, looped = resolve_in_root(base, path)
-        except OSError:
-            return os.path.join(base, path.lstrip("/"))
-        return os.path.join(base, *(looped or resolved))
+        # OSError (a vanished process, a denied link) propagates and reads as unavailable:
+        # an unresolved rest is never handed to the kernel, which would follow it outside.
+        resolved, looped = resolve_in_root(base, path)
+        if looped:
+            raise LinkLoopError(f"/proc/{pid}/root{path}")
+        return os.path.join(base, *resolved)
 
     def read_in_process(
         self, pid: int, path: str, *, limit: int = 256 * 1024
@@ -354,7 +370,13 @@ class Host:
         """A file as process ``pid`` sees it (``/proc/PID/root/PATH``), bounded; recorded at
         that host path, so a snapshot replays it as a plain file."""
         host_path = f"/proc/{pid}/root{path}"
-        data = self._read_bytes(host_path, limit, real=self._process_real(pid, path))
+        data: bytes | Unavailable
+        try:
+            real = self._process_real(pid, path)
+        except OSError as exc:
+            data = _unavailable_from_oserror(host_path, exc)
+        else:
+            data = self._read_bytes(host_path, limit, real=real)
         if self.recorder is not None:
             self.recorder.read(host_path, data)
         if isinstance(data, Unavailable):
@@ -393,7 +415,10 @@ class Host:
         replayed = self._replayed_unavailable(host_path)
         if replayed is not None:
             return replayed
-        real = real or self.path(host_path)
+        try:
+            real = real or self.path(host_path)
+        except OSError as exc:
+            return _unavailable_from_oserror(host_path, exc)
         parent = os.path.dirname(host_path)
         wedged = next((d for d in self._wedged if host_path.startswith(d + "/")), None)
         if wedged is not None:
@@ -444,18 +469,50 @@ class Host:
         if self._unreadable is None:
             self._unreadable = {}
             try:
-                with open(self._record_path("unreadable.json"), encoding="utf-8") as handle:
-                    loaded = json.load(handle)
-                for key, item in loaded.items() if isinstance(loaded, dict) else ():
-                    if isinstance(item, dict) and item.get("reason") in set(Reason):
-                        self._unreadable[key] = Unavailable(
-                            Reason(item["reason"]),
-                            str(item.get("source", key)),
-                            str(item.get("detail", "")),
-                        )
-            except (OSError, ValueError):
-                pass
+                loaded = self._load_record("unreadable.json", "recorded unreadable items")
+            except InputError as exc:
+                # Which items could not be read is unknown: nothing is replayed as if known.
+                self._records_error = exc
+                loaded = {}
+            for key, item in loaded.items():
+                if isinstance(item, dict) and item.get("reason") in set(Reason):
+                    self._unreadable[key] = Unavailable(
+                        Reason(item["reason"]),
+                        str(item.get("source", key)),
+                        str(item.get("detail", "")),
+                    )
+        if self._records_error is not None:
+            return Unavailable(
+                Reason.UNPARSABLE, host_path, f"the recording is damaged: {self._records_error}"
+            )
         return self._unreadable.get(host_path)
+
+    def _load_record(self, name: str, what: str) -> dict[str, Any]:
+        """A recorded JSON object of a non-live root, {} when absent. A damaged one (not a
+        regular file, too large, nested too deep, not an object) is an InputError: the
+        replay would be wrong without it."""
+        try:
+            path = self._record_path(name)
+        except OSError as exc:
+            raise InputError(
+                f"{self.root}/{RECORD_DIR}/{name}", exc.strerror or str(exc), what=what
+            ) from None
+        try:
+            loaded = load_json_file(path, what=what, max_bytes=MAX_READ_BYTES, expect=dict)
+        except InputError as exc:
+            if exc.missing:
+                return {}
+            raise
+        assert isinstance(loaded, dict)
+        return loaded
+
+    def load_records(self) -> None:
+        """Read the list of unreadable items of a non-live root now, so that a damaged one is
+        refused (InputError) before anything runs, rather than every read failing."""
+        if not self.live:
+            self._replayed_unavailable("/")
+            if self._records_error is not None:
+                raise self._records_error
 
     def _may_block(self, host_path: str, real: str) -> bool:
         """Whether a read could hang: kernel-backed files of a live host (sysfs, procfs,
@@ -484,31 +541,44 @@ class Host:
         except OSError as exc:
             return _unavailable_from_oserror(host_path, exc)
 
+    def _path_or_none(self, host_path: str) -> str | None:
+        try:
+            return self.path(host_path)
+        except OSError:  # a link loop: nothing there that can be used
+            return None
+
     def exists(self, host_path: str) -> bool:
-        found = os.path.lexists(self.path(host_path))
+        real = self._path_or_none(host_path)
+        found = real is not None and os.path.lexists(real)
         if self.recorder is not None:
             self.recorder.probed(host_path, found)
         return found
 
     def is_dir(self, host_path: str) -> bool:
-        found = os.path.isdir(self.path(host_path))
+        real = self._path_or_none(host_path)
+        found = real is not None and os.path.isdir(real)
         if self.recorder is not None:
             self.recorder.probed(host_path, found, directory=True)
         return found
 
     def glob(self, directory: str, pattern: str) -> list[str]:
         """Host paths of the entries of ``directory`` whose names match ``pattern``."""
+        found = self.glob_or_unavailable(directory, pattern)
+        return found.value if isinstance(found, Value) else []
+
+    def glob_or_unavailable(self, directory: str, pattern: str) -> Value[list[str]] | Unavailable:
+        """As :meth:`glob`, but a directory that could not be listed says why."""
         import fnmatch
 
         entries = self._list(directory)
         if not isinstance(entries, Value):
             if self.recorder is not None:
                 self.recorder.listing(directory, entries)
-            return []
+            return entries
         names = [name for name in entries.value if fnmatch.fnmatchcase(name, pattern)]
         if self.recorder is not None:
             self.recorder.listing(directory, names)  # what the probe was given, nothing more
-        return [posixpath.join(directory, name) for name in names]
+        return Value([posixpath.join(directory, name) for name in names], directory)
 
     # -- device nodes ---------------------------------------------------------------------
     def _recorded_devices(self) -> dict[str, dict[str, object]]:
@@ -516,12 +586,11 @@ class Host:
             self._devices = {}
             if not self.live:
                 try:
-                    with open(self._record_path("devices.json"), encoding="utf-8") as handle:
-                        loaded = json.load(handle)
-                    if isinstance(loaded, dict):
-                        self._devices = {k: v for k, v in loaded.items() if isinstance(v, dict)}
-                except (OSError, ValueError):
-                    pass
+                    loaded = self._load_record("devices.json", "recorded device nodes")
+                except InputError as exc:
+                    self._devices_error = exc
+                    loaded = {}
+                self._devices = {k: v for k, v in loaded.items() if isinstance(v, dict)}
         return self._devices
 
     def stat(self, host_path: str) -> Value[NodeInfo] | Unavailable:
@@ -536,6 +605,10 @@ class Host:
         if replayed is not None:
             return replayed
         recorded = self._recorded_devices().get(host_path)
+        if self._devices_error is not None and host_path.startswith("/dev/"):
+            return Unavailable(
+                Reason.UNPARSABLE, f"{RECORD_DIR}/devices.json", self._devices_error.reason
+            )
         if recorded is not None:
             try:
                 return Value(
@@ -620,10 +693,17 @@ class Host:
         status = self.read_text(f"/{RECORD_DIR}/commands/{name}.json")
         if isinstance(status, Value):
             try:
-                loaded = json.loads(status.value)
-                returncode = int(loaded.get("returncode", 0))
-                stderr = str(loaded.get("stderr", ""))
-            except (ValueError, TypeError, AttributeError) as exc:
+                loaded = parse_json_text(status.value, what="recorded status", expect=dict)
+                code = loaded.get("returncode", 0)
+                stderr = loaded.get("stderr", "")
+                if isinstance(code, bool) or not isinstance(code, int) or not -255 <= code <= 255:
+                    raise ValueError(f"returncode {str(code)[:40]!r} is not an exit status")
+                if not isinstance(stderr, str):
+                    raise ValueError("stderr is not a string")
+                returncode = code
+            except InputError as exc:
+                return Unavailable(Reason.UNPARSABLE, status.source, exc.reason)
+            except ValueError as exc:
                 return Unavailable(Reason.UNPARSABLE, status.source, str(exc))
         return Value(
             CommandOutput(tuple(argv), returncode, recorded.value, stderr), f"{shown} (recorded)"
@@ -633,7 +713,8 @@ class Host:
         """Whether a non-live root holds the output (or the failure) of command ``name``."""
         path = f"/{RECORD_DIR}/commands/{name}.txt"
         return not self.live and (
-            self._replayed_unavailable(path) is not None or os.path.isfile(self.path(path))
+            self._replayed_unavailable(path) is not None
+            or os.path.isfile(self._path_or_none(path) or "")
         )
 
     def execute(self, argv: Sequence[str], timeout: float) -> Value[CommandOutput] | Unavailable:

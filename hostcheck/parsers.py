@@ -217,8 +217,14 @@ def parse_cmdline(text: str) -> list[KernelArg]:
 # --- /proc/meminfo, os-release, key/value files ----------------------------------------------
 
 
+# No machine has more memory than x86-64's 52-bit physical address space (4 PiB): a larger
+# meminfo value is damage (18446744073709551615 kB would plan ttm.pages_limit=4611686018425290752).
+MAX_MEMINFO_KB = 2**42
+
+
 def parse_meminfo(text: str) -> dict[str, int]:
-    """``/proc/meminfo`` as a dict of kB values (``MemTotal`` → 131009800)."""
+    """``/proc/meminfo`` as a dict of kB values (``MemTotal`` → 131009800). A MemTotal of
+    zero or above :data:`MAX_MEMINFO_KB` is refused (the planner sizes limits from it)."""
     result: dict[str, int] = {}
     for line in text.splitlines():
         name, sep, rest = line.partition(":")
@@ -226,7 +232,13 @@ def parse_meminfo(text: str) -> dict[str, int]:
             continue
         fields = rest.split()
         if fields and re.fullmatch(_DECIMAL, fields[0]):
-            result[name.strip()] = int(fields[0])
+            value = int(fields[0])
+            key = name.strip()
+            if key == "MemTotal" and not 0 < value <= MAX_MEMINFO_KB:
+                raise ParseError(f"MemTotal {value} kB is not a plausible memory size")
+            result[key] = value
+        elif name.strip() == "MemTotal":
+            raise ParseError(f"MemTotal {rest.strip()[:40]!r} is not a number of kB")
     if "MemTotal" not in result:
         raise ParseError("no MemTotal line")
     return result

@@ -126,13 +126,12 @@ def load_catalog(rules_dir: str | None) -> "tuple[list[Rule], dict[str, Profile]
 
 def read_env_file(path: str) -> dict[str, str]:
     """KEY=VALUE lines as systemd's EnvironmentFile= reads them."""
+    from hostcheck.safeio import InputError, read_file_text
+
     try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        if isinstance(exc, UnicodeDecodeError):
-            raise SourceError(f"--env-file {path}: not UTF-8 text") from None
-        raise SourceError(f"--env-file {path}: {exc.strerror}") from None
+        text = read_file_text(path, what="--env-file", max_bytes=1024 * 1024)
+    except InputError as exc:
+        raise SourceError(str(exc)) from None
     env = {}
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
@@ -168,6 +167,7 @@ class _Prepared:
 def _prepare(source: Source) -> _Prepared:
     from hostcheck.catalog import default_profile
     from hostcheck.host import Host, HostError
+    from hostcheck.safeio import InputError
 
     try:
         rules, profiles = load_catalog(source.rules_dir)
@@ -211,7 +211,10 @@ def _prepare(source: Source) -> _Prepared:
     env_files = [(path, read_env_file(path)) for path in source.env_files]
     try:
         host = Host(root, host_mount=source.host_mount, read_timeout=source.timeout)
+        host.load_records()
     except HostError as exc:
+        raise SourceError(str(exc)) from None
+    except InputError as exc:  # a damaged recorded item of a snapshot or fixture tree
         raise SourceError(str(exc)) from None
     if not host.live and not any(host.is_dir(d) for d in HOST_ROOT_DIRS):
         shown = source.shown_root or source.root

@@ -309,10 +309,12 @@ def test_mistyped_rule_ids_get_a_suggestion(cli) -> None:
 
 
 @pytest.mark.parametrize("name", ["stock-128g", "tuned-ready", "rocm5590-mes-hang", "typo-kargs"])
-def test_messages_stand_alone_without_internal_jargon(cli, name: str) -> None:
+def test_messages_stand_alone_without_internal_jargon(cli, name: str, tmp_path: Path) -> None:
     """Findings' messages and fixes are read by users who have no design notes or research
     files: "the seed report" or "facts §6" means nothing to them."""
-    run = cli("scan", "--fixture", name, "--format", "json", "--env-file", "/dev/null")
+    empty = tmp_path / "vllm.env"
+    empty.write_text("")
+    run = cli("scan", "--fixture", name, "--format", "json", "--env-file", str(empty))
     for finding in run.json()["findings"]:
         texts = [finding["message"], (finding["remediation"] or {}).get("summary", "")]
         for text in texts:

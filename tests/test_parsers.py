@@ -25,6 +25,7 @@ from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from hostcheck.parsers import (
+    MAX_MEMINFO_KB,
     KernelArg,
     KernelLogEvent,
     KernelRelease,
@@ -754,7 +755,7 @@ _MEMINFO_NAME = _word(string.ascii_letters, _ALNUM + "_()", 15)
 
 @PROPERTY
 @given(
-    st.integers(0, 2**50),
+    st.integers(1, MAX_MEMINFO_KB),
     st.dictionaries(_MEMINFO_NAME, st.integers(0, 2**50), max_size=20),
     st.booleans(),
 )
@@ -763,6 +764,16 @@ def test_meminfo_round_trip(total: int, others: dict[str, int], with_unit: bool)
     unit = " kB" if with_unit else ""
     text = "".join(f"{name + ':':<16}{value:>10}{unit}\n" for name, value in values.items())
     assert parse_meminfo(text) == values
+
+
+@PROPERTY
+@given(st.one_of(st.just(0), st.integers(MAX_MEMINFO_KB + 1, 2**70)))
+def test_meminfo_implausible_total_is_refused(total: int) -> None:
+    """MemTotal: 18446744073709551615 kB would plan ttm.pages_limit=4611686018425290752."""
+    with pytest.raises(
+        ParseError, match=r"^MemTotal .* (not a plausible memory size|not a number)"
+    ):
+        parse_meminfo(f"MemTotal:       {total} kB\nMemFree: 1 kB\n")
 
 
 MEMINFO_LINES = [*MEMINFO.splitlines(), "MemTotal:", ":", "kB", "0", "-5"]

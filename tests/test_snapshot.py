@@ -39,7 +39,7 @@ def comparable(report: dict[str, Any], redactor: Redactor | None = None) -> dict
     }
     text = json.dumps(data, sort_keys=True, ensure_ascii=False)
     if redactor is not None:
-        text = redactor.apply_text(text)
+        text = redactor.report_text(text)
     result = json.loads(text)
     for finding in result["findings"]:
         for item in finding["evidence"]:

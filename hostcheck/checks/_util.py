@@ -78,9 +78,17 @@ def cmdline_value(facts: Facts, name: str) -> str | None:
 
 def cmdline_evidence(facts: Facts) -> Evidence:
     """The kernel command line as evidence."""
-    return evidence(
-        "kernel command line", facts.kernel.cmdline, lambda args: " ".join(a.text for a in args)
-    )
+    return evidence("kernel command line", facts.kernel.cmdline, _cmdline_text)
+
+
+EVIDENCE_CMDLINE_CHARS = 4096  # a real command line is far shorter; a 4 MiB one is cut
+
+
+def _cmdline_text(args: list[KernelArg]) -> str:
+    text = " ".join(a.text for a in args)
+    if len(text) <= EVIDENCE_CMDLINE_CHARS:
+        return text
+    return text[:EVIDENCE_CMDLINE_CHARS] + f"… ({len(text)} characters)"
 
 
 def staged_option(facts: Facts, module: str, name: str) -> tuple[str, str] | None:

@@ -21,13 +21,19 @@ from hostcheck.checks._util import (
 )
 from hostcheck.facts import GFX1151_TARGET_VERSION, STRIX_HALO_PCI_ID, Facts
 from hostcheck.model import Evidence, Outcome, Verdict
-from hostcheck.readings import Value
+from hostcheck.readings import Reason, Unavailable, Value
 
 
 @check_kind("gpu-present")
 def gpu_present(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
     search = facts.gpu
     gpu = search.strix_halo
+    if gpu is None and search.failed is not None:
+        return unknown(
+            f"Could not search for the GPU: {search.failed.describe()}. A listing that fails is "
+            "not an absent GPU (a wedged GPU can make sysfs reads hang).",
+            Evidence("searched", "could not be read", search.searched),
+        )
     if gpu is None:
         others = "; other GPUs: " + ", ".join(search.other_gpus) if search.other_gpus else ""
         return Outcome(
@@ -65,6 +71,13 @@ def gpu_present(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcom
             Verdict.PROBLEM,
             f"KFD reports gfx_target_version {gfx.value}, not {GFX1151_TARGET_VERSION} (gfx1151).",
             tuple(items),
+        )
+    if isinstance(gfx, Unavailable) and gfx.reason is not Reason.MISSING:
+        return unknown(
+            f"Could not read the KFD topology of the Strix Halo GPU at {gpu.pci_slot}: "
+            f"{gfx.describe()}. A read that fails (a timeout on a wedged GPU, permission "
+            "denied) says nothing about the kernel's KFD support.",
+            *items,
         )
     if not isinstance(gfx, Value):
         return Outcome(

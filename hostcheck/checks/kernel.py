@@ -120,11 +120,25 @@ def _distance(a: str, b: str) -> int:
     return previous[-1]
 
 
+def _within(a: str, b: str, limit: int) -> bool:
+    """Whether ``a`` is at most ``limit`` edits from ``b``; the lengths are compared first, so
+    a word of megabytes costs nothing (the distance of unbounded strings took a minute)."""
+    return abs(len(a) - len(b)) <= limit and _distance(a, b) <= limit
+
+
 def _closest(name: str, candidates: list[str], limit: int) -> str | None:
-    best = min(candidates, key=lambda c: _distance(name, c), default=None)
+    near = [c for c in candidates if abs(len(name) - len(c)) <= limit]
+    best = min(near, key=lambda c: _distance(name, c), default=None)
     if best is not None and _distance(name, best) <= limit:
         return best
     return None
+
+
+SHOWN_CHARS = 80  # a quoted argument or value in a message or evidence is cut to this
+
+
+def _shown(text: str) -> str:
+    return text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS] + f"… ({len(text)} characters)"
 
 
 def _module_typo(module: str, param: str, modules: Mapping[str, list[str]]) -> str | None:
@@ -135,7 +149,7 @@ def _module_typo(module: str, param: str, modules: Mapping[str, list[str]]) -> s
     """
     for name, names in modules.items():
         limit = 1 if len(name) <= 3 else 2
-        if param in names and _distance(module, name) <= limit:
+        if param in names and _within(module, name, limit):
             return name
     return None
 
@@ -186,9 +200,13 @@ def kernel_params(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outc
         if module is None:
             guess = None if arg.name in bare else _closest(arg.name, bare, 1)
             if guess and arg.value is not None:
-                problems.append(f"'{arg.text}' is not a kernel parameter; did you mean '{guess}'?")
+                problems.append(
+                    f"'{_shown(arg.text)}' is not a kernel parameter; did you mean '{guess}'?"
+                )
                 items.append(
-                    Evidence("misspelled argument", arg.text, source, f"did you mean {guess}?")
+                    Evidence(
+                        "misspelled argument", _shown(arg.text), source, f"did you mean {guess}?"
+                    )
                 )
                 remove.append(arg.key)
             continue
@@ -196,13 +214,15 @@ def kernel_params(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outc
         if module not in modules:
             meant = _module_typo(module, param, modules)
             if meant:
-                fixed = f"{meant}.{param}"
+                fixed = f"{meant}.{param}"  # a known parameter: short
                 problems.append(
-                    f"'{arg.text}' names module '{module}', which does not exist; the kernel "
+                    f"'{_shown(arg.text)}' names module '{module}', which does not exist; the kernel "
                     f"ignores it. Did you mean '{fixed}'?"
                 )
                 items.append(
-                    Evidence("misspelled module", arg.text, source, f"did you mean {fixed}?")
+                    Evidence(
+                        "misspelled module", _shown(arg.text), source, f"did you mean {fixed}?"
+                    )
                 )
                 remove.append(arg.key)
                 if arg.value is not None:
@@ -211,18 +231,22 @@ def kernel_params(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outc
         if param not in modules[module]:
             remove.append(arg.key)
             if arg.name in ignored:
-                problems.append(f"'{arg.text}' is ignored by the kernel.{hint(arg.name)}")
+                problems.append(f"'{_shown(arg.text)}' is ignored by the kernel.{hint(arg.name)}")
                 items.append(
-                    Evidence("unknown parameter", arg.text, source, "confirmed by the kernel log")
+                    Evidence(
+                        "unknown parameter", _shown(arg.text), source, "confirmed by the kernel log"
+                    )
                 )
             elif not isinstance(log, Value):
                 doubts.append(
-                    f"'{arg.text}': {module} has no parameter '{param}' in current kernels, so it "
+                    f"'{_shown(arg.text)}': {module} has no parameter '{_shown(param)}' in current kernels, so it "
                     f"is probably ignored (the kernel log, which would confirm, is unreadable)."
                     f"{hint(arg.name)}"
                 )
                 items.append(
-                    Evidence("unknown parameter", arg.text, source, "not in the parameter list")
+                    Evidence(
+                        "unknown parameter", _shown(arg.text), source, "not in the parameter list"
+                    )
                 )
             else:
                 remove.pop()  # the kernel accepted it: an older or dkms driver has this parameter
@@ -230,18 +254,22 @@ def kernel_params(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outc
         value = arg.value if arg.value is not None else ""
         if arg.name in seen and seen[arg.name] != value:
             problems.append(
-                f"'{arg.name}' is given twice with different values ({seen[arg.name]!r}, then "
-                f"{value!r}); the kernel uses the last."
+                f"'{_shown(arg.name)}' is given twice with different values "
+                f"({_shown(seen[arg.name])!r}, then {_shown(value)!r}); the kernel uses the last."
             )
             items.append(
-                Evidence("conflicting duplicate", f"{arg.name}={seen[arg.name]} / {value}", source)
+                Evidence(
+                    "conflicting duplicate",
+                    _shown(f"{arg.name}={seen[arg.name]} / {value}"),
+                    source,
+                )
             )
         seen[arg.name] = value
     fix = {"add_kernel_args": add, "remove_kernel_args": remove}
     if problems or doubts:
         verdict = Verdict.PROBLEM if problems else Verdict.ADVISORY
         return Outcome(verdict, " ".join(problems + doubts), tuple(items), fix=fix)
-    gpu_args = [a.text for a in cmdline_args(facts) if a.module in modules]
+    gpu_args = [_shown(a.text) for a in cmdline_args(facts) if a.module in modules]
     return Outcome(
         Verdict.OK,
         "GPU-related kernel arguments are spelled correctly and do not conflict"

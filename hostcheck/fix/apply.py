@@ -31,9 +31,11 @@ from hostcheck import __version__
 from hostcheck.fix.plan import KERNEL_CMDLINE, Command, Plan
 from hostcheck.host import Host
 from hostcheck.output import TEMP_SUFFIX, fsync_dir, replace_durably, temporary_files
+from hostcheck.safeio import InputError, load_json_file
 
 JOURNAL_DIR = "/var/lib/hostcheck/fix"
 SCHEMA_VERSION = 1
+MAX_JOURNAL_BYTES = 64 * 1024 * 1024  # the journal holds the edited files (base64)
 ALLOWED_DIRS = (
     "/etc/default/grub.d",
     "/etc/modprobe.d",
@@ -268,10 +270,9 @@ class Journal:
                 continue
             path = os.path.join(self.dir, name)
             try:
-                with open(path, encoding="utf-8") as handle:
-                    record = json.load(handle)
-            except (OSError, ValueError, RecursionError) as exc:
-                problems.append(f"journal {path} is unreadable: {_one_line(exc)}")
+                record = load_json_file(path, what="journal", max_bytes=MAX_JOURNAL_BYTES)
+            except InputError as exc:
+                problems.append(f"journal {path} is unreadable: {exc.reason}")
                 continue
             problem = _journal_problem(record, name[: -len(".json")])
             if problem:
@@ -750,14 +751,7 @@ def history(host: Host) -> list[dict[str, Any]]:
     return Journal(host).all()
 
 
-def history_and_problems(host: Host) -> tuple[list[dict[str, Any]], list[str]]:
-    """The transactions that check out, and a message for each damaged journal file."""
+def readable_history(host: Host) -> tuple[list[dict[str, Any]], list[str]]:
+    """The transactions that check out, and a message for each damaged journal file (for
+    --history, which lists what it can and names the rest)."""
     return Journal(host).read()
-
-
-def _one_line(exc: BaseException) -> str:
-    if isinstance(exc, RecursionError):
-        return "nested too deeply"
-    if isinstance(exc, OSError):
-        return exc.strerror or str(exc)
-    return " ".join(str(exc).split())[:200]

@@ -26,6 +26,7 @@ DEFAULT_STATE_DIR = "/var/lib/hostcheck"
 LATEST = "latest.json"
 LOCK = ".lock"  # flock()ed by a run from reading the previous report to storing its own
 LOCK_WAIT_SECONDS = 120.0
+MAX_REPORT_BYTES = 32 * 1024 * 1024  # a stored report is read back with this bound
 # report-<sequence>-<UTC time>.json: runs are ordered by the sequence number, one more than the
 # highest stored, never by the clock (which NTP or an operator can step back). The time is for
 # people. Names of the first version (report-<UTC time>.json) sort before every numbered one.
@@ -154,11 +155,12 @@ def load_previous(directory: str) -> tuple[dict[str, Any] | None, str | None]:
     if not names:
         return None, None
     path = os.path.join(directory, names[-1])
+    from hostcheck.safeio import InputError, load_json_file
+
     try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except (OSError, ValueError) as exc:
-        return None, f"{path}: {exc}"
+        data = load_json_file(path, what="stored report", max_bytes=MAX_REPORT_BYTES)
+    except InputError as exc:
+        return None, str(exc)
     problem = _shape_problem(data)
     if problem:
         return None, f"{path}: {problem}"

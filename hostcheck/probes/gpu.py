@@ -20,12 +20,11 @@ PCI_DEVICES = "/sys/bus/pci/devices"
 KFD_NODES = "/sys/class/kfd/kfd/topology/nodes"
 
 
-def _drm_cards_sysfs(host: Host) -> list[str]:
-    return [
-        path
-        for path in host.glob(DRM_CLASS, "card*")
-        if parse_decimal(path.rsplit("/", 1)[-1][4:]) is not None
-    ]
+def _drm_cards_sysfs(host: Host) -> list[str] | Unavailable:
+    found = host.glob_or_unavailable(DRM_CLASS, "card*")
+    if isinstance(found, Unavailable):
+        return [] if found.reason is Reason.MISSING else found
+    return [path for path in found.value if parse_decimal(path.rsplit("/", 1)[-1][4:]) is not None]
 
 
 def _drm_cards_udev(host: Host) -> list[str] | None:
@@ -80,15 +79,19 @@ print("HOSTCHECK-AMDSMI " + json.dumps(out))
 
 def _probe_amdsmi(host: Host) -> Value[str] | Unavailable:
     """What amdsmi says, in one line of evidence (optional: needs AMD's library)."""
-    import json
     import sys
+
+    from hostcheck.safeio import InputError, parse_json_text
 
     done = host.run("amdsmi", [sys.executable, "-c", AMDSMI_PROBE], timeout=15, display="amdsmi")
     if not isinstance(done, Value):
         return done
     for line in reversed(done.value.stdout.splitlines()):
         if line.startswith(AMDSMI_MARKER):
-            result = json.loads(line[len(AMDSMI_MARKER) :])
+            try:
+                result = parse_json_text(line[len(AMDSMI_MARKER) :], what="amdsmi", expect=dict)
+            except InputError as exc:
+                return Unavailable(Reason.UNPARSABLE, "amdsmi", exc.reason)
             if "ok" in result:
                 return Value(str(result["ok"]), "amdsmi")
             if "missing" in result:
@@ -105,29 +108,43 @@ def _render_node(host: Host, device_dir: str) -> str | None:
 
 def _kfd_node(
     host: Host, render_node: str | None, pci_slot: str
-) -> tuple[str | None, dict[str, int]]:
-    """The KFD topology node of the GPU: by render minor, else by PCI location."""
+) -> tuple[str | None, dict[str, int], Unavailable | None]:
+    """The KFD topology node of the GPU: by render minor, else by PCI location; with no node
+    found, why, when the topology could not be listed or a node's properties not read
+    (a timeout, permission denied: not the same as a kernel without KFD)."""
     minor = parse_decimal(render_node.rsplit("renderD", 1)[-1]) if render_node else None
     location = None
     slot = re.fullmatch(r"[0-9a-fA-F]{4}:([0-9a-fA-F]{2}):([0-9a-fA-F]{2})\.([0-7])", pci_slot)
     if slot:
         bus, dev, fn = (int(part, 16) for part in slot.groups())
         location = (bus << 8) | (dev << 3) | fn
-    for node in host.glob(KFD_NODES, "*"):
+    nodes = host.glob_or_unavailable(KFD_NODES, "*")
+    if isinstance(nodes, Unavailable):
+        return None, {}, None if nodes.reason is Reason.MISSING else nodes
+    failed: Unavailable | None = None
+    for node in nodes.value:
         props = read_parsed(host, f"{node}/properties", parse_kfd_properties)
+        if isinstance(props, Unavailable) and props.reason in _READ_FAILURES:
+            failed = failed or props
         if not isinstance(props, Value) or props.value.get("simd_count", 0) == 0:
             continue
         values = props.value
         if minor is not None and values.get("drm_render_minor") == minor:
-            return node, values
+            return node, values, None
         if location is not None and values.get("location_id") == location:
-            return node, values
-    return None, {}
+            return node, values, None
+    return None, {}, failed
+
+
+# Reasons that say a read failed, not that the item is absent.
+_READ_FAILURES = (Reason.PERMISSION, Reason.TIMEOUT, Reason.ERROR)
 
 
 def probe_gpu(host: Host) -> GpuSearch:
     udev_cards = _drm_cards_udev(host)
-    cards = udev_cards if udev_cards is not None else _drm_cards_sysfs(host)
+    listed = udev_cards if udev_cards is not None else _drm_cards_sysfs(host)
+    failed = listed if isinstance(listed, Unavailable) else None
+    cards = [] if isinstance(listed, Unavailable) else listed
     found_by = "pyudev" if udev_cards is not None else "sysfs"
     searched = f"{DRM_CLASS}/card* ({found_by})"
     others: list[str] = []
@@ -146,7 +163,10 @@ def probe_gpu(host: Host) -> GpuSearch:
     if candidate is None:
         # Not bound to a DRM driver? Look for the PCI function itself.
         searched += f", {PCI_DEVICES}/*"
-        for device_dir in host.glob(PCI_DEVICES, "*"):
+        devices = host.glob_or_unavailable(PCI_DEVICES, "*")
+        if isinstance(devices, Unavailable) and devices.reason is not Reason.MISSING:
+            failed = failed or devices
+        for device_dir in devices.value if isinstance(devices, Value) else []:
             ids = _pci_ids_of(host, device_dir)
             if ids.get("PCI_ID", "").lower() == STRIX_HALO_PCI_ID:
                 candidate = (None, device_dir, ids)
@@ -158,17 +178,17 @@ def probe_gpu(host: Host) -> GpuSearch:
         else None
     )
     if candidate is None:
-        return GpuSearch(None, others, searched, amdsmi)
+        return GpuSearch(None, others, searched, amdsmi, failed)
     card, device_dir, ids = candidate
     slot = ids.get("PCI_SLOT_NAME", device_dir.rsplit("/", 1)[-1])
     revision = host.read_text(f"{device_dir}/revision")
     render = _render_node(host, device_dir) if card else None
-    kfd_node, kfd_props = _kfd_node(host, render, slot) if card else (None, {})
+    kfd_node, kfd_props, kfd_failed = _kfd_node(host, render, slot) if card else (None, {}, None)
     kfd_source = f"{kfd_node}/properties" if kfd_node else KFD_NODES
     gfx: Value[int] | Unavailable = (
         Value(kfd_props["gfx_target_version"], kfd_source)
         if "gfx_target_version" in kfd_props
-        else Unavailable(Reason.MISSING, kfd_source, "no KFD node for this GPU")
+        else kfd_failed or Unavailable(Reason.MISSING, kfd_source, "no KFD node for this GPU")
     )
 
     def sysfs_int(name: str) -> Value[int] | Unavailable:
@@ -178,7 +198,9 @@ def probe_gpu(host: Host) -> GpuSearch:
     if kfd_node:
         kfd_memory = read_parsed(host, f"{kfd_node}/mem_banks/0/properties", _size_in_bytes)
     else:
-        kfd_memory = Unavailable(Reason.MISSING, KFD_NODES, "no KFD node for this GPU")
+        kfd_memory = kfd_failed or Unavailable(
+            Reason.MISSING, KFD_NODES, "no KFD node for this GPU"
+        )
     return GpuSearch(
         GpuFacts(
             pci_slot=slot,

@@ -3,13 +3,14 @@ running inference processes (facts §7)."""
 
 from __future__ import annotations
 
-import json
+import re
 
 from hostcheck.facts import InferenceProcess, PythonEnv, SoftwareFacts
 from hostcheck.host import CommandOutput, Host
 from hostcheck.parsers import ParseError, RocmInfo, parse_dpkg_status, parse_rocminfo
 from hostcheck.probes._common import parse_reading, read_parsed, read_stripped
 from hostcheck.readings import Reason, Unavailable, Value
+from hostcheck.safeio import parse_json_text
 
 ROCM_VERSION_FILES = ("/opt/rocm/.info/version", "/opt/rocm/.info/version-rocm")
 PYTHON_MARKER = "HOSTCHECK-PYTHON-ENV "
@@ -64,23 +65,53 @@ def _rocm_version(
     return first
 
 
+_VERSION = re.compile(r"[0-9]+(?:\.[0-9]+)*(?:[.+\-_a-zA-Z0-9]*)")
+MAX_GPU_MEMORY = 2**52  # bytes: 4 PiB, more than any address space; above it is damage
+
+
+def _text_field(
+    data: dict[str, object], name: str, pattern: re.Pattern[str] | None = None
+) -> str | None:
+    value = data.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > 4096:
+        raise ParseError(f"{name}: expected a string, got {str(value)[:40]!r}")
+    if pattern is not None and not pattern.fullmatch(value):
+        raise ParseError(f"{name}: {value[:40]!r} is not a version")
+    return value
+
+
 def _parse_python_env(text: str) -> PythonEnv:
+    """The probe's result line, every field checked for its type (a recorded line is
+    untrusted input: "torch": "banana" is no version, a total_memory of 1e400 no size)."""
     for line in reversed(text.splitlines()):
         if line.startswith(PYTHON_MARKER):
-            data = json.loads(line[len(PYTHON_MARKER) :])
-            if not isinstance(data, dict):
-                break
+            data = parse_json_text(line[len(PYTHON_MARKER) :], what="probe result", expect=dict)
+
+            arch_list = data.get("arch_list") or []
+            if not isinstance(arch_list, list) or not all(isinstance(a, str) for a in arch_list):
+                raise ParseError(
+                    f"arch_list: expected a list of strings, got {str(arch_list)[:40]}"
+                )
+            total = data.get("total_memory")
+            if total is not None and (
+                isinstance(total, bool)
+                or not isinstance(total, int)
+                or not 0 < total <= MAX_GPU_MEMORY
+            ):
+                raise ParseError(f"total_memory: {str(total)[:40]} is not a memory size in bytes")
             return PythonEnv(
-                interpreter=str(data.get("interpreter", "")),
-                torch=data.get("torch"),
-                hip=data.get("hip"),
-                arch_list=[str(a) for a in data.get("arch_list") or []],
-                device_name=data.get("device_name"),
-                gcn_arch=data.get("gcn_arch"),
-                total_memory=data.get("total_memory"),
-                vllm=data.get("vllm"),
-                rocm_sdk=data.get("rocm_sdk"),
-                error=data.get("error"),
+                interpreter=_text_field(data, "interpreter") or "",
+                torch=_text_field(data, "torch", _VERSION),
+                hip=_text_field(data, "hip", _VERSION),
+                arch_list=list(arch_list),
+                device_name=_text_field(data, "device_name"),
+                gcn_arch=_text_field(data, "gcn_arch"),
+                total_memory=total,
+                vllm=_text_field(data, "vllm", _VERSION),
+                rocm_sdk=_text_field(data, "rocm_sdk", _VERSION),
+                error=_text_field(data, "error"),
             )
     raise ParseError("the interpreter did not print hostcheck's probe result")
 

@@ -21,6 +21,12 @@ def _cell(text: object) -> str:
     return printable(text).replace("|", "\\|").replace("\n", " ").replace("`", "'")
 
 
+def _line(text: object) -> str:
+    """Text from the host on one line: a newline in a process argument must not start a
+    line of its own (a heading, a list item, "host is READY")."""
+    return printable(text).replace("\n", " ")
+
+
 def render(report: Report) -> str:
     verdict = "READY" if report.ready else "NOT READY"
     counts = ", ".join(f"{n} {s}" for s, n in report.summary.items() if n)
@@ -28,10 +34,10 @@ def render(report: Report) -> str:
         f"# hostcheck: {_cell(report.hostname)} is {verdict}",
         "",
         f"- kernel: `{_cell(report.kernel_release)}`",
-        f"- GPU: {report.gpu or 'no Strix Halo GPU found'}",
+        f"- GPU: {_cell(report.gpu or 'no Strix Halo GPU found')}",
         f"- ROCm: {_cell(report.rocm or 'not found')}",
         *([f"- judged as: {_cell(report.judged)}"] if report.judged else []),
-        f"- profile: `{report.profile}` — {report.profile_title}",
+        f"- profile: `{_cell(report.profile)}` — {_cell(report.profile_title)}",
         f"- findings: {counts}",
         "",
         "| status | rule | message |",
@@ -43,7 +49,7 @@ def render(report: Report) -> str:
     expired = unshown_expired(report)
     if expired:
         lines.append("")
-        lines += [f"**{printable(state.note())}**" for state in expired]
+        lines += [f"**{_line(state.note())}**" for state in expired]
     details = [
         f
         for f in report.sorted_findings()
@@ -56,17 +62,17 @@ def render(report: Report) -> str:
             "",
             f"### {MARK[finding.status]} `{finding.rule.id}` — {finding.rule.title}",
             "",
-            printable(finding.message),
+            _line(finding.message),
             "",
         ]
         if finding.waiver:
-            lines += [f"**{printable(finding.waiver.note())}**", ""]
+            lines += [f"**{_line(finding.waiver.note())}**", ""]
         for item in finding.evidence:
             value = "—" if item.value is None else f"`{_cell(item.value)}`"
             note = f" ({_cell(item.note)})" if item.note else ""
-            lines.append(f"- {item.label}: {value} from `{item.source}`{note}")
+            lines.append(f"- {_line(item.label)}: {value} from `{_cell(item.source)}`{note}")
         lines.append(f"- see it yourself: `{finding.rule.command}`")
         if finding.remediation:
-            lines.append(f"- fix: {printable(finding.remediation.summary)}")
+            lines.append(f"- fix: {_line(finding.remediation.summary)}")
         lines.append(f"- references: {', '.join(finding.rule.references)}")
     return "\n".join(lines) + "\n"

@@ -173,6 +173,10 @@ def write_tree(recording: Recording, out_dir: str) -> Written:
     redact = redactor.apply if redactor else (lambda data: data)
     plan.files = {path: redact(data) for path, data in plan.files.items()}
     records = {path: redact(data) for path, data in records.items()}
+    user = recording.recorder.user
+    if redactor and user is not None and "/.hostcheck/user" in records:
+        # the user checked, by its token (a bare name has no context that says "user")
+        records["/.hostcheck/user"] = (redactor.user_token(user.name) or user.name).encode() + b"\n"
 
     def rename(path: str) -> str:
         return redact(path.encode()).decode("utf-8", errors="surrogateescape")

@@ -41,7 +41,12 @@ from typing import IO, cast
 
 MAX_MEMBER_BYTES = 64 * 1024 * 1024  # a kernel log is a few MB; Host reads at most 4 MiB
 MAX_TOTAL_BYTES = 512 * 1024 * 1024
-MAX_MEMBERS = 200_000
+# A snapshot holds what the probes read and listed: under a hundred entries for the bundled
+# hosts, a few thousand on a large host (one directory per process listed in /proc). 199,000
+# empty members took 96 s to refuse at the old cap of 200,000.
+MAX_MEMBERS = 20_000
+MAX_NAME_CHARS = 1024  # the deepest sysfs path a probe reads is ~200 characters
+MAX_NAME_DEPTH = 64  # directory levels in one member name (a sysfs device path has ~12)
 MAX_HEADER_BYTES = 1024 * 1024  # a PAX header holds a few long names, never a megabyte
 HEADER_MARGIN = 64 * 1024 * 1024  # headers and padding on top of the members' data
 COPY_BYTES = 64 * 1024  # tarfile copies member data in reads of this size; headers are read whole
@@ -97,10 +102,24 @@ def _check_name(name: str) -> str:
         raise ArchiveError("a member has an empty or invalid name")
     if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
         raise ArchiveError(f"member {name!r} has an absolute path")
+    if len(name) > MAX_NAME_CHARS:
+        raise ArchiveError(
+            f"member {_short(name)} has a name of {len(name)} characters; a snapshot's are at "
+            f"most {MAX_NAME_CHARS}"
+        )
     parts = [p for p in name.split("/") if p not in ("", ".")]
     if ".." in parts:
         raise ArchiveError(f"member {name!r} climbs out of the archive with '..'")
+    if len(parts) > MAX_NAME_DEPTH:
+        raise ArchiveError(
+            f"member {_short(name)} is {len(parts)} directories deep; a snapshot's are at "
+            f"most {MAX_NAME_DEPTH}"
+        )
     return "/".join(parts)
+
+
+def _short(name: str) -> str:
+    return repr(name if len(name) <= 80 else name[:80] + "…")
 
 
 def _inside(path: str) -> bool:
@@ -268,6 +287,34 @@ def _filter_errors() -> tuple[type[Exception], ...]:
     return (error,) if error is not None else ()
 
 
+def _too_many(max_members: int) -> str:
+    return f"more than {max_members} members; a snapshot holds a few thousand at most"
+
+
+def _precheck(
+    archive: str, limit: int, max_header: int, max_members: int, max_member: int, max_total: int
+) -> None:
+    """One pass over the headers before anything is unpacked, so that too many members or
+    a name too long or deep is refused in seconds rather than after unpacking thousands of
+    files. Damage is left to the unpacking pass, which reports it."""
+    tar = _open(archive, limit, max_header)
+    count = total = 0
+    try:
+        with tar, contextlib.closing(tar.fileobj):
+            while (member := tar.next()) is not None:
+                count += 1
+                if count > max_members:
+                    raise ArchiveError(_too_many(max_members))
+                _check_name(member.name)
+                total += member.size
+                if member.size > max_member or total > max_total:
+                    return  # refused by the unpacking pass, before its data is read
+    except ArchiveError:
+        raise
+    except (OSError, *_DAMAGE):
+        return
+
+
 def extract(
     archive: str,
     dest: str,
@@ -285,14 +332,17 @@ def extract(
     seen: set[str] = set()
     total = 0
     count = 0
+    current = ""
     stream_limit = max_total + HEADER_MARGIN if max_stream is None else max_stream
+    _precheck(archive, stream_limit, max_header, max_members, max_member, max_total)
     tar = _open(archive, stream_limit, max_header)
     try:
         with tar, contextlib.closing(tar.fileobj):
             for member in tar:
                 count += 1
                 if count > max_members:
-                    raise ArchiveError(f"more than {max_members} members")
+                    raise ArchiveError(_too_many(max_members))
+                current = member.name
                 _check_member(member, links, seen, max_member)
                 total += member.size
                 if total > max_total:
@@ -309,7 +359,15 @@ def extract(
         raise ArchiveError(f"unsafe member refused: {exc}") from None
     except OSError as exc:
         if exc.errno is not None:  # the disk, not the archive
-            raise ArchiveError(f"cannot unpack into {dest}: {exc.strerror}") from None
+            import errno
+
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+                where = os.path.dirname(dest) or dest
+                raise ArchiveError(
+                    f"cannot unpack into the temporary directory {where} (set TMPDIR to a "
+                    f"directory with room): {exc.strerror}"
+                ) from None
+            raise ArchiveError(f"cannot unpack member {_short(current)}: {exc.strerror}") from None
         raise ArchiveError(f"truncated or corrupt archive ({exc})") from None
     except _DAMAGE as exc:
         # tarfile, gzip, zlib, lzma and bz2 report truncation and corruption in these forms.

@@ -61,6 +61,8 @@ IPV6_RE = re.compile(
 SERIAL_RES = (
     re.compile(rb"SerialNumber:\s*([^\s,;]{3,})"),  # USB devices in the kernel log
     re.compile(rb"(?i)serial[ _-]?(?:number|no)\s*[:=]\s*([^\s,;]{3,})"),
+    # serial#ABC123, serial=ABC123, SERIAL="ABC123" (firmware and drive messages)
+    re.compile(rb"(?i)(?<![A-Za-z0-9])serial\s*[#=]\s*[\"']?([^\s,;\"']{3,})"),
     re.compile(rb"(?im)^\s*Uuid:\s+GPU-([0-9A-Fa-f]{8,})"),  # rocminfo's GPU agent id
 )
 # Where a value starts and ends. User and full names are whole words ("_" is part of a word,
@@ -74,12 +76,62 @@ WHOLE_WORD_KINDS = {"user name", "full name"}
 HEX_KINDS = {"UUID", "short UUID", "MAC address", "machine-id"}
 # Environment variables that name the user a process runs as.
 USER_VARIABLES = ("USER", "LOGNAME", "SUDO_USER")
-# Environment variables and command-line options whose values are credentials.
+# Environment variables and command-line options whose values are credentials: by a part of
+# the name ("_" and "-" alike: HF_HUB_KEY, --api_key, --access-key, GITHUB_PAT, MY_PASS) or a
+# piece of a word (MYTOKEN, PASSWORD).
 SECRET_NAME = re.compile(
     r"(?i)token|secret|passw|api_?key|access_?key|private_?key|credential|auth"
 )
-SECRET_OPTION = re.compile(
-    r"(?i)^--?[\w-]*(?:token|secret|passw|api-?key|access-?key|credential)[\w-]*"
+SECRET_PARTS = {
+    "key",
+    "apikey",
+    "pat",
+    "pass",
+    "pwd",
+    "pw",
+    "token",
+    "secret",
+    "credential",
+    "credentials",
+    "auth",
+    "webhook",
+    "dsn",
+    "cookie",
+    "signature",
+}
+# Options that name a file or a size are not credentials themselves (--key-file PATH).
+NOT_SECRET_LAST_PARTS = {"file", "path", "dir", "size", "len", "length", "count"}
+SECRET_SHORT_OPTIONS = {"-p"}  # mysql-style password options
+# Environment variables whose values are kept: the families the checks read (ROCm, HIP, vLLM,
+# PyTorch, llama.cpp …; every variable a rule names belongs to one). Every other value is
+# replaced, whatever its name: a DATABASE_URL, a proxy with a password, a webhook.
+ALLOWED_ENV_PREFIXES = (
+    "HSA_",
+    "HIP_",
+    "HIPBLASLT_",
+    "ROCBLAS_",
+    "ROCM_",
+    "MIOPEN_",
+    "AMD_",
+    "GPU_",
+    "HCC_",
+    "VLLM_",
+    "PYTORCH_",
+    "TORCH_",
+    "TRITON_",
+    "GGML_",
+    "LLAMA_",
+    "OMP_",
+)
+# Credentials inside URLs anywhere: scheme://user:password@host
+URL_CREDENTIALS_RE = re.compile(
+    rb"(?i)(?<![A-Za-z0-9+.-])([a-z][a-z0-9+.-]{1,30}://)([^\s/@:\"'<>]*):([^\s/@\"'<>]*)@"
+)
+# Where a name is a user's identity outside /etc/passwd and /etc/group: a home directory,
+# ~NAME, and user=/owner=/acct=/LOGNAME= style fields (JSON "owner": "NAME" too).
+USER_CONTEXT = (
+    rb"(?:/home/|(?<![A-Za-z0-9_])~|(?i:(?:user|acct|owner|logname|login|username)\"?\s*[=:]\s*"
+    rb"[\"']?)|(?i:for user\s+))"
 )
 UNIDENTIFYING = {"root", "localhost", "localhost.localdomain", "nobody", "(none)", "none"}
 MIN_NAME = 3  # shorter names would be replaced inside ordinary words of the kernel log
@@ -98,6 +150,7 @@ KINDS = {
     "serial number": "serial-{n}",
     "secret": "secret-{n}",
 }
+CASE_INSENSITIVE_KINDS = {"hostname"}  # HOST-NAME in a kernel log is the same host
 
 
 # A token of a snapshot being snapshotted again stays as it is.
@@ -123,6 +176,11 @@ class Redactor:
         self._form_kind: dict[bytes, str] = {}
         self._pattern: re.Pattern[bytes] | None = None
         self._tokens: dict[bytes, bytes] = {}
+        self._folded: dict[bytes, bytes] = {}  # lower-cased form -> form (case-insensitive kinds)
+        # User names are replaced where they are identities only (see apply), never as any
+        # word: a service user `vllm` must not turn `-m vllm.entrypoints` into `user-1…`.
+        self.users: dict[str, str] = {}
+        self._user_pattern: re.Pattern[bytes] | None = None
 
     def add(self, kind: str, value: str) -> str:
         if kind == "MAC address":
@@ -132,12 +190,18 @@ class Redactor:
             value = value.replace("\\x2d", "-")
         if value in self.forms:
             return self.forms[value]
+        if kind == "user name" and value in self.users:
+            return self.users[value]
         if ALREADY_TOKEN.fullmatch(value):
             return value
         n = sum(1 for k in self.kind_of.values() if k == kind) + 1
         token = KINDS[kind].format(n=n)
         self.mapping[value] = token
         self.kind_of[value] = kind
+        if kind == "user name":
+            self.users[value] = token
+            self._user_pattern = None
+            return token
         pairs = [(value, token)]
         if kind in HEX_KINDS:
             pairs += [(value.lower(), token.lower()), (value.upper(), token.upper())]
@@ -149,8 +213,13 @@ class Redactor:
         for form, form_token in pairs:
             self.forms.setdefault(form, form_token)
             self._form_kind.setdefault(form.encode(), kind)
+            if kind in CASE_INSENSITIVE_KINDS:
+                self._folded.setdefault(form.encode().lower(), form.encode())
         self._pattern = None
         return token
+
+    def user_token(self, name: str) -> str | None:
+        return self.users.get(name)
 
     def keep(self, kind: str) -> None:
         self.kept[kind] = self.kept.get(kind, 0) + 1
@@ -160,39 +229,82 @@ class Redactor:
         self.structured[kind] = self.structured.get(kind, 0) + 1
 
     def apply(self, data: bytes) -> bytes:
+        """Every identifying value replaced by its token; credentials in URLs replaced; user
+        names replaced where they are identities (home directories, owner fields)."""
+        data = URL_CREDENTIALS_RE.sub(self._url_credentials, data)
+        if self.users:
+            data = self._users_pattern().sub(self._user, data)
         if not self.forms:
             return data
         if self._pattern is None:
             # Longest first, so that a value inside a longer one never wins; consecutive
             # values with the same boundaries share one branch.
-            branches: list[tuple[bool, list[bytes]]] = []
+            branches: list[tuple[bool, bool, list[bytes]]] = []
             for form in sorted(self._form_kind, key=len, reverse=True):
-                whole_word = self._form_kind[form] in WHOLE_WORD_KINDS
-                if not branches or branches[-1][0] != whole_word:
-                    branches.append((whole_word, []))
-                branches[-1][1].append(re.escape(form))
+                kind = self._form_kind[form]
+                whole_word = kind in WHOLE_WORD_KINDS
+                folded = kind in CASE_INSENSITIVE_KINDS
+                if not branches or branches[-1][:2] != (whole_word, folded):
+                    branches.append((whole_word, folded, []))
+                branches[-1][2].append(re.escape(form))
             self._pattern = re.compile(
                 b"|".join(
                     (STRICT_LEFT if whole_word else LOOSE_LEFT)
-                    + b"(?:"
+                    + (b"(?i:" if folded else b"(?:")
                     + b"|".join(forms)
                     + b")"
                     + (STRICT_RIGHT if whole_word else LOOSE_RIGHT)
-                    for whole_word, forms in branches
+                    for whole_word, folded, forms in branches
                 )
             )
             self._tokens = {v.encode(): t.encode() for v, t in self.forms.items()}
 
         def replace(match: re.Match[bytes]) -> bytes:
             value = match.group(0)
-            kind = self._form_kind[value]
+            form = value if value in self._tokens else self._folded[value.lower()]
+            kind = self._form_kind[form]
             self.occurrences[kind] = self.occurrences.get(kind, 0) + 1
-            return self._tokens[value]
+            token = self._tokens[form]
+            return token.upper() if value != form and value.isupper() else token
 
         return self._pattern.sub(replace, data)
 
+    def _url_credentials(self, match: re.Match[bytes]) -> bytes:
+        self.occurrences["secret"] = self.occurrences.get("secret", 0) + 1
+        self.structured["secret"] = self.structured.get("secret", 0) + 1
+        return match.group(1) + b"user:secret@"
+
+    def _users_pattern(self) -> re.Pattern[bytes]:
+        if self._user_pattern is None:
+            names = b"|".join(
+                re.escape(name.encode()) for name in sorted(self.users, key=len, reverse=True)
+            )
+            self._user_pattern = re.compile(
+                b"(" + USER_CONTEXT + b")(" + names + b")" + STRICT_RIGHT
+            )
+        return self._user_pattern
+
+    def _user(self, match: re.Match[bytes]) -> bytes:
+        self.occurrences["user name"] = self.occurrences.get("user name", 0) + 1
+        name = match.group(2).decode("utf-8", errors="surrogateescape")
+        return match.group(1) + self.users[name].encode()
+
     def apply_text(self, text: str) -> str:
         return self.apply(text.encode()).decode("utf-8", errors="replace")
+
+    def report_text(self, text: str) -> str:
+        """A report of the original host, as its replay would word it: as :meth:`apply_text`,
+        with user names replaced as whole words too ("llm is in render"): for comparing a
+        report with its replay, never for writing a snapshot."""
+        text = self.apply_text(text)
+        if not self.users:
+            return text
+        names = "|".join(re.escape(n) for n in sorted(self.users, key=len, reverse=True))
+        return re.sub(
+            rf"(?<![A-Za-z0-9_])(?:{names})(?![A-Za-z0-9_])",
+            lambda m: self.users[m.group(0)],
+            text,
+        )
 
     def summary(self) -> dict[str, dict[str, int]]:
         """Kinds and counts only: the manifest never holds a redacted value."""
@@ -279,6 +391,11 @@ def discover(
             users.add(name)  # a user from elsewhere (LDAP, --user) still names a person
     for name in sorted(users):
         redactor.add("user name", name)
+    if passwd is not None:
+        edited["/etc/passwd"] = _rename_users(edited["/etc/passwd"], redactor, name_fields=(0, 4))
+    group = files.get("/etc/group")
+    if group is not None:
+        edited["/etc/group"] = _rename_users(group, redactor, name_fields=(0,), list_field=3)
 
     for path, data in files.items():
         if _is_proc_file(path, "environ") or _is_proc_file(path, "cmdline"):
@@ -304,6 +421,28 @@ def discover(
             for match in pattern.finditer(data):
                 redactor.add("serial number", match.group(1).decode(errors="replace"))
     return redactor, edited
+
+
+def _rename_users(
+    data: bytes, redactor: Redactor, *, name_fields: tuple[int, ...], list_field: int | None = None
+) -> bytes:
+    """/etc/passwd or /etc/group with the user names in their fields replaced by tokens (a
+    user's private group has the user's name)."""
+    lines = []
+    for line in _text(data).split("\n"):
+        fields = line.split(":")
+        if len(fields) >= 3:
+            for index in name_fields:
+                token = redactor.user_token(fields[index]) if index < len(fields) else None
+                if token is not None:
+                    fields[index] = token
+            if list_field is not None and list_field < len(fields) and fields[list_field]:
+                fields[list_field] = ",".join(
+                    redactor.user_token(member) or member
+                    for member in fields[list_field].split(",")
+                )
+        lines.append(":".join(fields))
+    return "\n".join(lines).encode()
 
 
 def _is_proc_file(path: str, name: str) -> bool:
@@ -343,6 +482,25 @@ def _add_addresses(redactor: Redactor, data: bytes) -> None:
             redactor.add("IPv6 address", candidate)
 
 
+def is_secret_name(name: str) -> bool:
+    """Whether a variable or option name says its value is a credential."""
+    parts = [p for p in re.split(r"[-_.]+", name.lower()) if p]
+    if parts and parts[-1] in NOT_SECRET_LAST_PARTS:
+        return False
+    return bool(SECRET_NAME.search(name)) or any(part in SECRET_PARTS for part in parts)
+
+
+def env_value_kept(name: str) -> bool:
+    """Whether a process environment variable's value is kept in a snapshot."""
+    return name.startswith(ALLOWED_ENV_PREFIXES) and not is_secret_name(name)
+
+
+def _secret_option(item: str) -> bool:
+    if item in SECRET_SHORT_OPTIONS:
+        return True
+    return item.startswith("--") and is_secret_name(item[2:].partition("=")[0])
+
+
 def _redact_secrets(data: bytes, redactor: Redactor, *, environ: bool) -> bytes:
     parts = data.split(b"\0")
     out = []
@@ -351,17 +509,25 @@ def _redact_secrets(data: bytes, redactor: Redactor, *, environ: bool) -> bytes:
         item = raw.decode("utf-8", errors="surrogateescape")
         if environ and "=" in item:
             key, value = item.split("=", 1)
-            if SECRET_NAME.search(key) and value:
+            if not value or env_value_kept(key):
+                pass
+            elif is_secret_name(key):
                 item = f"{key}={_secret(redactor, value)}"
+            elif key in USER_VARIABLES and redactor.user_token(value):
+                item = f"{key}={redactor.user_token(value)}"
+            else:
+                # Not a variable the checks read: its value is nobody's business.
+                redactor.keep_structured("environment value")
+                item = f"{key}=redacted"
         elif not environ:
             if secret_next and item:
                 item = _secret(redactor, item)
                 secret_next = False
-            elif SECRET_OPTION.match(item):
+            elif _secret_option(item):
                 option, sep, value = item.partition("=")
                 if sep and value:
                     item = f"{option}={_secret(redactor, value)}"
-                else:
+                elif not sep:
                     secret_next = True
         out.append(item.encode("utf-8", errors="surrogateescape"))
     return b"\0".join(out)
