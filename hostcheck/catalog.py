@@ -15,8 +15,10 @@ from hostcheck.model import Rule, Severity
 RULE_ID = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*\.[a-z0-9]+(?:[-.][a-z0-9]+)*")
 RULE_KEYS = {
     "id", "title", "severity", "applies_to", "references", "rationale", "command", "check",
-    "remediation",
+    "remediation", "reviewed",
 }  # fmt: skip
+PUBLIC_URL = re.compile(r"https://[A-Za-z0-9.-]+\.[a-z]{2,}(/\S*)?")
+REVIEWED = re.compile(r"20[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])")
 APPLIES_TO = {"any-host", "strix-halo"}
 REMEDIATION_KINDS = {"kernel-args", "modprobe", "sysctl", "manual"}
 
@@ -101,9 +103,18 @@ def parse_rule(
     missing = [name for name in check_kinds[kind] if name not in check]
     if missing:
         raise CatalogError(f"{where}: [check] kind {kind} needs {', '.join(missing)}")
+    reviewed = _require(data, "reviewed", str, where)
+    if not REVIEWED.fullmatch(reviewed):
+        raise CatalogError(f"{where}: reviewed {reviewed!r} is not a date YYYY-MM-DD")
     references = _require(data, "references", list, where)
     if not all(isinstance(ref, str) for ref in references):
         raise CatalogError(f"{where}: references must be strings")
+    for ref in references:
+        if not PUBLIC_URL.fullmatch(ref):
+            raise CatalogError(
+                f"{where}: reference {ref!r} is not a public https:// URL (users must be able "
+                "to open every reference)"
+            )
     remediation = data.get("remediation")
     if remediation is not None:
         if not isinstance(remediation, dict) or remediation.get("kind") not in REMEDIATION_KINDS:
@@ -129,6 +140,7 @@ def parse_rule(
         command=_require(data, "command", str, where),
         remediation=remediation,
         source_file=where,
+        reviewed=reviewed,
     )
 
 
@@ -217,9 +229,36 @@ def load_catalog(directory: str | None = None) -> tuple[list[Rule], dict[str, Pr
         rules.append(rule)
     if not rules:
         raise CatalogError(f"{directory}: no rule files (*.toml)")
+    rules = _resolve_shared_tables(rules)
     if "profiles.toml" not in files:
         raise CatalogError(f"{os.path.join(directory, 'profiles.toml')}: missing")
     return rules, _profiles(files["profiles.toml"], os.path.join(directory, "profiles.toml"))
+
+
+# [check] keys whose value may name another rule, whose [check] table is then used: one table
+# of kernel floors (kernel.rocm-floor) serves amdgpu.cwsr and rocm.kernel-compat, so the rules
+# can never disagree about which kernel carries the KFD fix.
+SHARED_TABLE_KEYS = ("kernel",)
+
+
+def _resolve_shared_tables(rules: list[Rule]) -> list[Rule]:
+    by_id = {rule.id: rule for rule in rules}
+    resolved = []
+    for rule in rules:
+        params = dict(rule.params)
+        for key in SHARED_TABLE_KEYS:
+            target = params.get(key)
+            if not isinstance(target, str):
+                continue
+            other = by_id.get(target)
+            if other is None or isinstance(other.params.get(key), str):
+                raise CatalogError(
+                    f"{rule.source_file}: [check] {key} = {target!r} must name a rule whose "
+                    "[check] table holds the values"
+                )
+            params[key] = dict(other.params)
+        resolved.append(rule._replace(params=params))
+    return resolved
 
 
 def _profiles(data: dict[str, Any], path: str) -> dict[str, Profile]:

@@ -112,6 +112,7 @@ class Rule(NamedTuple):
     command: str  # what a person would type to see the evidence
     remediation: Mapping[str, Any] | None
     source_file: str
+    reviewed: str = ""  # YYYY-MM-DD: when the rule's facts were last checked against sources
 
     @property
     def area(self) -> str:

@@ -174,13 +174,20 @@ def kernel_has_fixes(facts: Facts, params: Mapping[str, Any]) -> bool | None:
     return meets_floor(rel, params["generic"])
 
 
+def floors_text(params: Mapping[str, Any]) -> str:
+    """The kernel floors of a floor spec, for messages: "6.18.4+ or 6.12.64+ (mainline 6.19.0-rc2)"."""
+    stable = [f"{row['min']}+" for row in params.get("series", [])]
+    mainline = f"mainline {params['generic']}"
+    return f"{' or '.join(stable)} ({mainline})" if stable else f"{params['generic']}+"
+
+
 def dkms_note(facts: Facts) -> str:
     version = facts.driver.version
     shown = f" {version.value}" if isinstance(version, Value) else ""
     return (
         f"amdgpu-dkms{shown} replaces the kernel's amdgpu and amdkfd, so the kernel release does "
-        "not tell which fixes are in; AMD recommends the inbox driver with ROCm on Ryzen "
-        "(harkgill-amd, ROCm#5444)"
+        "not tell which fixes are in; AMD recommends the kernel's own driver, not amdgpu-dkms, "
+        "on Strix Halo (see driver.no-dkms)"
     )
 
 

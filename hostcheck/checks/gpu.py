@@ -286,7 +286,7 @@ def gpu_hangs(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
     for kind, lines in found.items():
         spec = kinds[kind]
         if spec.get("count", True):
-            parts.append(f"{spec['label']}: {len(lines)} ({', '.join(spec['references'])})")
+            parts.append(f"{spec['label']}: {len(lines)}")
         for number, line in enumerate(lines[: int(params["lines_per_kind"])], start=1):
             items.append(Evidence(spec["label"], line, log.source, f"{number} of {len(lines)}"))
     return Outcome(

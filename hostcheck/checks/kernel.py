@@ -13,6 +13,7 @@ from hostcheck.checks._util import (
     dkms_note,
     evidence,
     floor_rc,
+    floors_text,
     kernel_has_fixes,
     parse_floor,
     release,
@@ -92,7 +93,9 @@ def rocm_kernel_floor(facts: Facts, params: Mapping[str, Any], ctx: Context) -> 
         return Outcome(Verdict.OK, f"Kernel {rel.raw} is {label}.", tuple(items))
     if kernel_has_fixes(facts, params):
         return Outcome(
-            Verdict.OK, f"Kernel {rel.raw} is at or above {params['generic']}.", tuple(items)
+            Verdict.OK,
+            f"Kernel {rel.raw} carries the KFD fixes (in {floors_text(params)}).",
+            tuple(items),
         )
     hint = ""
     if rel.distro == "ubuntu":
@@ -103,7 +106,7 @@ def rocm_kernel_floor(facts: Facts, params: Mapping[str, Any], ctx: Context) -> 
     return Outcome(
         Verdict.PROBLEM,
         f"Kernel {rel.raw} lacks the KFD queue and memory fixes ROCm requires for Strix Halo "
-        f"(in {params['generic']} and newer).{hint}",
+        f"(in {floors_text(params)}).{hint}",
         tuple(items),
         fix={},
     )

@@ -9,8 +9,10 @@ from hostcheck.checks._registry import check_kind
 from hostcheck.checks._util import (
     GIB,
     Context,
+    RocmVersion,
     dkms_note,
     evidence,
+    floors_text,
     gib,
     gpu_addressable,
     kernel_has_fixes,
@@ -20,6 +22,7 @@ from hostcheck.checks._util import (
     rocm_versions,
     ubuntu_kernel_class,
     unknown,
+    value_or,
 )
 from hostcheck.facts import Facts
 from hostcheck.model import Evidence, Outcome, Verdict
@@ -55,9 +58,48 @@ def rocm_version(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outco
     )
 
 
+def _table_row(
+    table: list[Mapping[str, str]], version: RocmVersion
+) -> tuple[Mapping[str, str] | None, bool]:
+    """The table row for a ROCm version, and whether it was found only as 'newer than the table'.
+
+    Policy (rocm.kernel-compat's rationale): a release above the newest row of its major line,
+    or of a major line newer than any in the table, is judged like that newest row; only a
+    release inside a gap the table does not list has no row.
+    """
+    rel = pad(version.release)
+    for row in table:
+        if pad(release_tuple(row["from"])) <= rel < pad(release_tuple(row["below"])):
+            return row, False
+    same_major = [r for r in table if release_tuple(r["from"])[0] == rel[0]]
+    if same_major:
+        top = max(same_major, key=lambda r: pad(release_tuple(r["below"])))
+        if rel >= pad(release_tuple(top["below"])):
+            return top, True
+        return None, False
+    if table and rel[0] > max(release_tuple(r["from"])[0] for r in table):
+        return max(table, key=lambda r: pad(release_tuple(r["from"]))), True
+    return None, False
+
+
+def _distribution_rocm(version: RocmVersion, params: Mapping[str, Any]) -> bool:
+    """ROCm from a distribution's own packages, not AMD's prebuilt binaries."""
+    return not any(marker in version.source for marker in params.get("amd_binaries", []))
+
+
+def _native_distribution(facts: Facts, params: Mapping[str, Any]) -> str | None:
+    os_release = value_or(facts.kernel.os_release, {})
+    for entry in params.get("native_distributions", []):
+        if os_release.get("ID") == entry["id"] and (
+            "version_id" not in entry or os_release.get("VERSION_ID") == entry["version_id"]
+        ):
+            return f"{entry['id']} {entry.get('version_id', '')}".strip()
+    return None
+
+
 @check_kind("rocm-kernel-compat", requires=("table", "table_date", "kernel"))
 def rocm_kernel_compat(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
-    """The ROCm × kernel table of the ROCm docs (facts §5.3)."""
+    """The ROCm x kernel table of the ROCm docs, for AMD's prebuilt binaries."""
     versions = rocm_versions(facts)
     rel = release(facts)
     if not versions:
@@ -84,25 +126,36 @@ def rocm_kernel_compat(facts: Facts, params: Mapping[str, Any], ctx: Context) ->
     if ubuntu_kernel_class(facts, kernel_params):
         column, column_text = "ubuntu", "fixed Ubuntu kernel (24.04 HWE/OEM or 26.04)"
     elif kernel_has_fixes(facts, kernel_params):
-        column, column_text = "fixed", f"kernel at or above {kernel_params['generic']}"
+        column, column_text = "fixed", f"kernel with the KFD fixes ({floors_text(kernel_params)})"
     else:
-        column, column_text = "older", f"kernel below {kernel_params['generic']}"
+        column, column_text = "older", f"kernel without the KFD fixes ({floors_text(kernel_params)})"
     items: list[Evidence] = [Evidence("kernel", rel.raw, "/proc/sys/kernel/osrelease", column_text)]
     worst = Verdict.OK
     messages = []
     verdicts = {"ok": Verdict.OK, "caution": Verdict.ADVISORY, "broken": Verdict.PROBLEM}
     order = [Verdict.OK, Verdict.ADVISORY, Verdict.PROBLEM]
     for version in versions:
-        row = next(
-            (
-                r
-                for r in params["table"]
-                if pad(release_tuple(r["from"]))
-                <= pad(version.release)
-                < pad(release_tuple(r["below"]))
-            ),
-            None,
-        )
+        if _distribution_rocm(version, params):
+            native = _native_distribution(facts, params)
+            verdict = Verdict.OK if native else Verdict.ADVISORY
+            items.append(
+                Evidence(
+                    "ROCm",
+                    version.text,
+                    version.source,
+                    "distribution packaging: AMD's binary table does not apply",
+                )
+            )
+            messages.append(
+                f"ROCm {version.text} is the distribution's own packaging, which {native} "
+                "ships with the kernel fixes (ROCm docs)."
+                if native
+                else f"ROCm {version.text} is distribution packaging; AMD's table covers only "
+                "its prebuilt binaries, so support depends on the distribution."
+            )
+            worst = max(worst, verdict, key=order.index)
+            continue
+        row, newer = _table_row(params["table"], version)
         if row is None:
             items.append(Evidence("ROCm", version.text, version.source, "not in the table"))
             messages.append(
@@ -112,11 +165,14 @@ def rocm_kernel_compat(facts: Facts, params: Mapping[str, Any], ctx: Context) ->
             verdict = Verdict.ADVISORY
         else:
             verdict = verdicts[row[column]]
-            items.append(Evidence("ROCm", version.text, version.source, f"table: {row[column]}"))
+            note = f"table: {row[column]}"
+            if newer:
+                note += f" (newer than the table of {params['table_date']}; judged like {row['from']})"
+            items.append(Evidence("ROCm", version.text, version.source, note))
             messages.append(
                 {
                     Verdict.OK: f"ROCm {version.text} is supported with a {column_text}.",
-                    Verdict.ADVISORY: f"ROCm {version.text} works only with limitations on a {column_text}.",
+                    Verdict.ADVISORY: f"ROCm {version.text} is unstable or experimental with a {column_text}.",
                     Verdict.PROBLEM: f"ROCm {version.text} does not work with a {column_text}.",
                 }[verdict]
             )

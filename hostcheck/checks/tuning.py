@@ -3,6 +3,7 @@ sysctls (facts §3, §4, §5.2, §8; seed Part 2)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -48,11 +49,18 @@ def env_var_forbidden(facts: Facts, params: Mapping[str, Any], ctx: Context) -> 
         return unknown("Processes could not be listed.", evidence("processes", facts.processes))
     items: list[Evidence] = []
     offenders = []
+    allowed: Mapping[str, str] = params.get("allowed", {})
     for proc in procs:
         if isinstance(proc.environ, Unavailable):
             items.append(evidence(f"{_who(proc)} environment", proc.environ))
             continue
-        if name in proc.environ.value:
+        value = proc.environ.value.get(name)
+        if value is not None and value.strip() in allowed:
+            items.append(
+                Evidence(_who(proc), f"{name}={value}", proc.environ.source, allowed[value.strip()])
+            )
+            continue
+        if value is not None:
             offenders.append(f"{_who(proc)} ({name}={proc.environ.value[name]})")
             items.append(
                 Evidence(_who(proc), f"{name}={proc.environ.value[name]}", proc.environ.source)
@@ -146,52 +154,54 @@ def _model_path(argv: tuple[str, ...]) -> str | None:
     return None
 
 
-@check_kind(
-    "llamacpp-mmap", requires=("threshold_gib", "no_mmap_flags", "no_mmap_env", "bad_kernels")
-)
+@check_kind("llamacpp-mmap", requires=("threshold_gib", "no_mmap_flags", "no_mmap_env", "load_modes"))
 def llamacpp_mmap(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
-    """llama.cpp on ROCm past 64 GB without --no-mmap (llama.cpp#15018); bad kernels."""
-    rel = release(facts)
+    """llama.cpp on ROCm past 64 GB with mmap (llama.cpp#15018)."""
     items: list[Evidence] = []
     problems: list[str] = []
-    if rel is not None:
-        for bad in params["bad_kernels"]:
-            if rel.raw.startswith(bad["release"]):
-                problems.append(f"Kernel {rel.raw}: {bad['why']}")
-                items.append(
-                    Evidence("kernel", rel.raw, "/proc/sys/kernel/osrelease", bad["reference"])
-                )
     flags = set(params["no_mmap_flags"])
     env_off: dict[str, str] = params["no_mmap_env"]
+    modes: Mapping[str, str] = params["load_modes"]  # --load-mode value -> "mmap" or "off"
     for proc in _processes(facts, "llama.cpp"):
         argv = proc.argv
         env = value_or(proc.environ, {})
-        off = any(a in flags for a in argv) or any(
+        mode = _arg_value(argv, ["--load-mode", "-lm"]) or env.get("LLAMA_ARG_LOAD_MODE")
+        state: str | None = None  # "off", "on" or None (not stated: the build's default)
+        if mode is not None:
+            state = {"mmap": "on", "off": "off"}.get(modes.get(mode.strip().lower(), ""), "off")
+        elif any(a in flags for a in argv) or any(
             env.get(k, "").lower() == v for k, v in env_off.items()
-        )
-        for i, arg in enumerate(argv):
-            if arg in ("--mmap", "-mmp") and i + 1 < len(argv) and argv[i + 1] == "0":
-                off = True
+        ):
+            state = "off"
+        elif _arg_value(argv, ["--mmap", "-mmp"]) == "0":
+            state = "off"
+        elif "--mmap" in argv:
+            state = "on"
         model = _model_path(argv)
-        items.append(
-            Evidence(
-                _who(proc), " ".join(argv)[:200], proc.source, "mmap off" if off else "mmap on"
-            )
-        )
-        if not off:
+        note = {"off": "mmap off", "on": "mmap on", None: "mmap not stated (build default)"}[state]
+        items.append(Evidence(_who(proc), " ".join(argv)[:200], proc.source, note))
+        if state == "on":
             problems.append(
                 f"{_who(proc)} loads {model or 'its model'} with mmap: on ROCm, loading past "
-                f"{params['threshold_gib']} GB crawls or stalls (llama.cpp#15018). Add --no-mmap."
+                f"{params['threshold_gib']} GB crawls or stalls (llama.cpp#15018). Use "
+                "--load-mode none (older builds: --no-mmap)."
+            )
+        elif state is None:
+            problems.append(
+                f"{_who(proc)} does not say how it loads {model or 'its model'}; depending on "
+                "the build that is mmap, which stalls past "
+                f"{params['threshold_gib']} GB on ROCm (llama.cpp#15018). Pass --load-mode none "
+                "(older builds: --no-mmap)."
             )
     if problems:
         return Outcome(Verdict.PROBLEM, " ".join(problems), tuple(items), fix={})
     return Outcome(
         Verdict.OK,
-        "No llama.cpp process loads with mmap and the kernel has no known mmap stall."
+        "No llama.cpp process loads with mmap."
         if items
-        else "No llama.cpp process is running and the kernel has no known mmap stall; run "
-        "llama.cpp with --no-mmap on ROCm.",
-        tuple(items) or (evidence("kernel", facts.kernel.release, lambda r: r.raw),),
+        else "No llama.cpp process is running; on ROCm run it with --load-mode none "
+        "(older builds: --no-mmap).",
+        tuple(items) or (evidence("inference processes", facts.processes, len),),
     )
 
 
@@ -247,9 +257,32 @@ def sysctl(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
     )
 
 
-@check_kind("vllm-env", requires=("forbidden", "recommended"))
+def _arg_value(argv: tuple[str, ...], flags: list[str]) -> str | None:
+    """The value of the last of ``flags`` in argv (``--flag value`` or ``--flag=value``)."""
+    found = None
+    for i, arg in enumerate(argv):
+        for flag in flags:
+            if arg == flag and i + 1 < len(argv):
+                found = argv[i + 1]
+            elif arg.startswith(flag + "="):
+                found = arg.split("=", 1)[1]
+    return found
+
+
+def _vllm_model(argv: tuple[str, ...]) -> str | None:
+    """The model vLLM serves: ``vllm serve MODEL`` or ``--model MODEL``."""
+    model = _model_path(argv)
+    if model:
+        return model
+    for i, arg in enumerate(argv[:-1]):
+        if arg == "serve" and not argv[i + 1].startswith("-"):
+            return argv[i + 1]
+    return None
+
+
+@check_kind("vllm-env", requires=("env", "args"))
 def vllm_env(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
-    """The runtime environment for vLLM on gfx1151 (seed Part 2, corrected by facts §7)."""
+    """vLLM's environment and arguments on gfx1151: settings current vLLM ignores or that hurt."""
     procs = _processes(facts, "vllm")
     if not procs:
         return Outcome(
@@ -258,47 +291,43 @@ def vllm_env(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
         )
     items: list[Evidence] = []
     problems: list[str] = []
-    advice: list[str] = []
-    forbidden: dict[str, Any] = params["forbidden"]
-    recommended: dict[str, Any] = params["recommended"]
+    notes: list[str] = []
+    env_specs: dict[str, Any] = params["env"]
     for proc in procs:
         if isinstance(proc.environ, Unavailable):
             items.append(evidence(f"{_who(proc)} environment", proc.environ))
-            continue
-        env = proc.environ.value
-        for name, spec in forbidden.items():
-            if env.get(name) == spec["value"]:
-                problems.append(f"{_who(proc)}: {name}={spec['value']} — {spec['why']}")
+        else:
+            env = proc.environ.value
+            for name, spec in env_specs.items():
+                value = env.get(name)
+                if value is None or ("value" in spec and value != spec["value"]):
+                    continue
                 items.append(
-                    Evidence(
-                        _who(proc), f"{name}={env[name]}", proc.environ.source, spec["reference"]
-                    )
+                    Evidence(_who(proc), f"{name}={value}", proc.environ.source, spec["reference"])
                 )
-        for name, spec in recommended.items():
-            value = env.get(name)
-            accepted = [str(v) for v in spec["accept"]]
-            if value is None or not any(a in value for a in accepted):
-                advice.append(f"{name}={spec['value']}")
-                items.append(
-                    Evidence(
-                        _who(proc),
-                        f"{name}={value}" if value else f"{name} unset",
-                        proc.environ.source,
-                        spec["why"],
-                    )
-                )
+                text = f"{_who(proc)}: {name}={value}: {spec['why']}"
+                (problems if spec.get("warn", True) else notes).append(text)
+        for spec in params["args"]:
+            if "flags" in spec:
+                value = _arg_value(proc.argv, spec["flags"])
+                shown = f"{spec['flags'][0]} {value}"
+            else:
+                value = _vllm_model(proc.argv)
+                shown = f"model {value}"
+            if value and re.search(spec["pattern"], value):
+                items.append(Evidence(_who(proc), shown, proc.source, spec["reference"]))
+                problems.append(f"{_who(proc)}: {shown}: {spec['why']}")
     if problems:
-        return Outcome(Verdict.PROBLEM, " ".join(problems), tuple(items))
+        return Outcome(Verdict.ADVISORY, " ".join(problems + notes), tuple(items))
     unreadable = _unreadable(procs)
-    if unreadable and not advice:
+    if unreadable:
         return unknown(
             f"The environment of {', '.join(unreadable)} could not be read; run as root.", *items
         )
-    if advice:
-        return Outcome(
-            Verdict.ADVISORY,
-            f"The environment the seed report recommends for vLLM on gfx1151 is incomplete: "
-            f"consider {', '.join(sorted(set(advice)))}.",
-            tuple(items),
-        )
-    return Outcome(Verdict.OK, "vLLM runs with the recommended gfx1151 environment.", tuple(items))
+    return Outcome(
+        Verdict.OK,
+        "vLLM runs without settings that current vLLM ignores or that fail on gfx1151"
+        + (f" (notes: {' '.join(notes)})" if notes else "")
+        + ".",
+        tuple(items),
+    )
