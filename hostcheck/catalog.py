@@ -20,6 +20,7 @@ RULE_KEYS = {
 PUBLIC_URL = re.compile(r"https://[A-Za-z0-9.-]+\.[a-z]{2,}(/\S*)?")
 REVIEWED = re.compile(r"20[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])")
 APPLIES_TO = {"any-host", "strix-halo"}
+ENGINES = {"vllm", "llama.cpp"}
 REMEDIATION_KINDS = {"kernel-args", "modprobe", "sysctl", "manual"}
 
 
@@ -45,6 +46,7 @@ class Profile(NamedTuple):
     required_gib: float
     reasoning: str
     default: bool
+    engines: tuple[str, ...] = ()  # serving engines that can run the profile's formats on gfx1151
 
 
 def _require(data: dict[str, Any], key: str, kind: type, where: str) -> Any:
@@ -273,12 +275,16 @@ def _profiles(data: dict[str, Any], path: str) -> dict[str, Profile]:
         required = entry.get("required_gib")
         if not isinstance(required, int | float) or required <= 0:
             raise CatalogError(f"{where}: required_gib must be a positive number")
+        engines = entry.get("engines", [])
+        if not isinstance(engines, list) or not set(engines) <= ENGINES:
+            raise CatalogError(f"{where}: engines must be a list of {sorted(ENGINES)}")
         profiles[name] = Profile(
             name=name,
             title=_require(entry, "title", str, where),
             required_gib=float(required),
             reasoning=_require(entry, "reasoning", str, where).strip(),
             default=bool(entry.get("default", False)),
+            engines=tuple(engines),
         )
     defaults = [p for p in profiles.values() if p.default]
     if len(defaults) != 1:

@@ -14,10 +14,14 @@ from typing import Any
 import pytest
 
 from hostcheck._cli import main
+from hostcheck.catalog import load_catalog
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "fixtures"
 FIXTURE_NAMES = sorted(p.name for p in FIXTURES.iterdir() if (p / ".hostcheck").is_dir())
+# The rule catalog, as the product loads it: counts and ids come from here, never hard-coded.
+RULE_IDS = sorted(rule.id for rule in load_catalog()[0])
+ALL_RULES = len(RULE_IDS)
 
 
 @dataclass

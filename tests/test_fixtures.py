@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import FIXTURE_NAMES, expected
-
-ALL_RULES = 23
+from tests.conftest import ALL_RULES, FIXTURE_NAMES, expected
 
 
 @pytest.mark.parametrize("name", FIXTURE_NAMES)

@@ -10,7 +10,7 @@ from importlib import resources
 import jsonschema
 import pytest
 
-from tests.conftest import FIXTURE_NAMES, expected
+from tests.conftest import ALL_RULES, FIXTURE_NAMES, expected
 
 SCHEMA = json.loads(resources.files("hostcheck").joinpath("schemas/report.schema.json").read_text())
 
@@ -61,7 +61,7 @@ def test_junit_parses_and_maps_statuses(cli) -> None:
     assert run.code == 1
     root = ET.fromstring(run.out)
     cases = {case.get("name"): case for case in root.iter("testcase")}
-    assert len(cases) == 23
+    assert len(cases) == ALL_RULES
     failure = cases["amdgpu.cwsr"].find("failure")
     assert failure is not None and "ROCm#5590" in failure.get("message", "")
     assert "amdgpu.cwsr_enable=0" in (failure.text or "")

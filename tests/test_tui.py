@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import FIXTURES, REPO, expected, run_subprocess
+from tests.conftest import ALL_RULES, FIXTURES, REPO, expected, run_subprocess
 
 pytest.importorskip("textual")
 
@@ -302,7 +302,7 @@ def test_a_manual_fix_cannot_be_marked() -> None:
 
 def test_filter_cycles_problems_failing_all() -> None:
     async def steps(pilot: Pilot[Any], app: HostcheckApp) -> None:
-        assert len(table_rows(app)) == 23
+        assert len(table_rows(app)) == ALL_RULES
         await pilot.press("f")
         problems = table_rows(app)
         assert {status for _, status, _ in problems} == {"✗ FAIL", "▲ WARN"}

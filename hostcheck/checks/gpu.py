@@ -291,7 +291,15 @@ def gpu_hangs(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
             items.append(Evidence(spec["label"], line, log.source, f"{number} of {len(lines)}"))
     return Outcome(
         Verdict.PROBLEM,
-        "The kernel log since boot shows " + "; ".join(parts) + ". See amdgpu.cwsr and "
-        "firmware.mes for the known causes.",
+        "The kernel log since boot shows "
+        + "; ".join(parts)
+        + ". "
+        + (
+            "CPF faults on the first dispatch are the amdgpu-dkms conflict AMD describes "
+            "(ROCm#6182): see driver.no-dkms and firmware.mes. "
+            if "cpf-fault" in found
+            else ""
+        )
+        + "See amdgpu.cwsr and firmware.mes for the known causes.",
         tuple(items),
     )

@@ -43,12 +43,18 @@ def rocm_version(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outco
             f"ROCm {params['min']} or newer, or TheRock's gfx1151 wheels.",
             tuple(items),
         )
-    old = [v for v in versions if pad(v.release) < floor]
+    old = [v for v in versions if pad(v.release) < floor and not _distribution_rocm(v, params)]
+    for index, version in enumerate(versions):
+        if _distribution_rocm(version, params):
+            items[index] = items[index]._replace(
+                note="distribution packaging: judged by the distribution, not AMD's floor"
+            )
     if old:
         return Outcome(
             Verdict.PROBLEM,
-            f"ROCm {', '.join(v.text for v in old)} is older than {params['min']}, the minimum for "
-            "gfx1151.",
+            f"ROCm {', '.join(v.text for v in old)} is older than {params['min']}, the first "
+            "AMD release that works on Strix Halo with a fixed kernel (ROCm docs). Install "
+            f"ROCm {params['min']} or newer.",
             tuple(items),
         )
     return Outcome(

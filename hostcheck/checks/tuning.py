@@ -271,7 +271,7 @@ def _arg_value(argv: tuple[str, ...], flags: list[str]) -> str | None:
 
 def _vllm_model(argv: tuple[str, ...]) -> str | None:
     """The model vLLM serves: ``vllm serve MODEL`` or ``--model MODEL``."""
-    model = _model_path(argv)
+    model = _arg_value(argv, ["--model"])  # not -m: that is python's "-m vllm...."
     if model:
         return model
     for i, arg in enumerate(argv[:-1]):
