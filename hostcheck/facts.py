@@ -112,6 +112,12 @@ class SoftwareFacts(NamedTuple):
     rpm_firmware: Value[str] | Unavailable  # `rpm -q linux-firmware`
     rocminfo: Value[RocmInfo] | Unavailable
     mes_firmware_overrides: list[str]  # gc_11_5_1_mes* in /lib/firmware/updates/amdgpu
+    # The MES blob the next boot loads (first in the kernel's firmware search order) and the
+    # package that owns it, when a package database says so; plus the firmware packages found
+    # (dpkg, `rpm -q amd-gpu-firmware`, pacman's local database): name -> version.
+    mes_firmware_file: Value[str] | Unavailable
+    mes_firmware_owner: Value[str] | Unavailable
+    firmware_packages: dict[str, Value[str]]
     python: Value[PythonEnv] | Unavailable | None  # None: --python not given
 
 
@@ -152,4 +158,8 @@ class Facts(NamedTuple):
     processes: Value[list[InferenceProcess]] | Unavailable
     sysctl: dict[str, Value[str] | Unavailable]
     vfio_devices: list[str]  # PCI functions bound to vfio-pci (passthrough needs the IOMMU)
+    # /sys/class/dmi/id/chassis_type (SMBIOS: 8-10, 14, 30-32 are portable) and the XDNA NPU's
+    # traces (the amdxdna module, /dev/accel/accel*): the IOMMU advice depends on both.
+    chassis_type: Value[str] | Unavailable
+    npu: list[str]
     boot: BootFacts

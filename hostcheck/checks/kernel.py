@@ -201,8 +201,27 @@ def kernel_params(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outc
         guess = _closest(param, modules[module], 2 if len(param) > 4 else 1)
         return f" Did you mean '{module}.{guess}'?" if guess else ""
 
+    valid: Mapping[str, list[str]] = params.get("values", {})
+    rejected_values: set[str] = set()
+    if isinstance(log, Value):
+        for event in log.value:
+            if event.kind == "amd-iommu-unknown-option":
+                rejected_values.add(str(event.data.get("value", "")))
+                items.append(Evidence("kernel log", event.line.text, log.source))
     for arg in cmdline_args(facts):
         module = arg.module
+        if module is None and arg.name in valid and arg.value is not None:
+            options = [o for o in arg.value.split(",") if o]
+            wrong = [o for o in options if o not in valid[arg.name] or o in rejected_values]
+            if wrong:
+                problems.append(
+                    f"'{arg.text}': {', '.join(repr(o) for o in wrong)} is not a value "
+                    f"{arg.name} accepts (the kernel logs 'AMD-Vi: Unknown option' and ignores "
+                    f"it; valid: {', '.join(valid[arg.name])})."
+                )
+                items.append(Evidence("invalid value", arg.text, source, "not accepted"))
+                remove.append(arg.key)
+            continue
         if module is None:
             guess = None if arg.name in bare else _closest(arg.name, bare, 1)
             if guess and arg.value is not None:

@@ -19,7 +19,9 @@ from hostcheck.probes.system import (
     probe_kernel,
     probe_kernel_log,
     probe_memory,
+    probe_chassis,
     probe_modules,
+    probe_npu,
     probe_sysctls,
     probe_vfio,
 )
@@ -71,5 +73,7 @@ def collect(host: Host, options: ProbeOptions | None = None) -> Facts:
         processes=processes,
         sysctl=probe_sysctls(host),
         vfio_devices=probe_vfio(host),
+        chassis_type=probe_chassis(host),
+        npu=probe_npu(host, modules),
         boot=probe_boot(host, kernel.os_release),
     )

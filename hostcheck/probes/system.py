@@ -175,3 +175,16 @@ def probe_vfio(host: Host) -> list[str]:
     if not isinstance(entries, Value):
         return []
     return [name for name in entries.value if name.count(":") == 2]
+
+
+def probe_chassis(host: Host) -> Value[str] | Unavailable:
+    return read_stripped(host, "/sys/class/dmi/id/chassis_type")
+
+
+def probe_npu(host: Host, modules: Value[set[str]] | Unavailable) -> list[str]:
+    """Traces of the XDNA NPU: the amdxdna module loaded, accel device nodes."""
+    found = []
+    if isinstance(modules, Value) and "amdxdna" in modules.value:
+        found.append("module amdxdna is loaded (/proc/modules)")
+    found.extend(f"{path} exists" for path in host.glob("/dev/accel", "accel*"))
+    return found
