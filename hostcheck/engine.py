@@ -131,6 +131,7 @@ def run(
     fail_on: Status = Status.FAIL,
     duration: float = 0.0,
     generated: str | None = None,
+    catalog: Mapping[str, object] | None = None,
 ) -> Report:
     context = Context(profile=profile)
     findings = tuple(evaluate(rule, facts, context) for rule in rules)
@@ -151,4 +152,5 @@ def run(
         container=facts.container,
         duration_seconds=duration,
         generated=generated,
+        catalog=catalog,
     )

@@ -279,6 +279,8 @@ class Report(NamedTuple):
     # every waiver of the config file, by rule id (empty without waivers)
     waivers: tuple[WaiverState, ...] = ()
     generated: str | None = None  # when the scan ran: RFC 3339, UTC ("2026-01-31T12:00:00Z")
+    # the rule catalog: {"reviewed": its date (YYYY-MM-DD), "dropins": [drop-in files used]}
+    catalog: Mapping[str, Any] | None = None
 
     @property
     def summary(self) -> dict[str, int]:

@@ -37,6 +37,8 @@ class Source(NamedTuple):
     python: str | None = None
     env_files: tuple[str, ...] = ()
     rules_dir: str | None = None
+    # The operator's drop-ins that add rows to rules' tables (rules.d next to the config file).
+    dropin_dir: str | None = None
     timeout: float = 2.0
     select: tuple[str, ...] = ()
     fail_on: str = "fail"  # "fail" or "warn"
@@ -89,12 +91,13 @@ def fixture_root(name: str) -> str:
     return os.path.join(data_dir("fixtures"), name)
 
 
-def load_catalog(rules_dir: str | None) -> "tuple[list[Rule], dict[str, Profile]]":
-    from hostcheck.catalog import CatalogError
-    from hostcheck.catalog import load_catalog as load
+def load_catalog(
+    rules_dir: str | None, dropin_dir: str | None = None
+) -> "tuple[list[Rule], dict[str, Profile], list[str]]":
+    from hostcheck.catalog import CatalogError, load_catalog_with_dropins
 
     try:
-        return load(rules_dir)
+        return load_catalog_with_dropins(rules_dir, dropin_dir)
     except CatalogError as exc:
         raise SourceError(str(exc)) from None
 
@@ -126,7 +129,7 @@ class _Prepared:
     """What a scan starts from. A plain class: its annotations name types this module does
     not import at run time, and NamedTuple would compile them as ForwardRefs on import."""
 
-    __slots__ = ("env_files", "host", "profile", "rules")
+    __slots__ = ("catalog", "env_files", "host", "profile", "rules")
 
     def __init__(
         self,
@@ -134,18 +137,21 @@ class _Prepared:
         profile: "Profile",
         host: "Host",
         env_files: list[tuple[str, dict[str, str]]],
+        catalog: dict[str, object],
     ) -> None:
         self.rules, self.profile, self.host, self.env_files = rules, profile, host, env_files
+        self.catalog = catalog
 
 
 def _prepare(source: Source) -> _Prepared:
-    from hostcheck.catalog import default_profile
+    from hostcheck.catalog import catalog_date, default_profile
     from hostcheck.host import Host, HostError
 
     try:
-        rules, profiles = load_catalog(source.rules_dir)
+        rules, profiles, dropins = load_catalog(source.rules_dir, source.dropin_dir)
     except SourceError as exc:
         raise SourceError(source.origin("rules", str(exc))) from None
+    catalog: dict[str, object] = {"reviewed": catalog_date(rules), "dropins": dropins}
     known = {rule.id for rule in rules}
     for waiver in source.waivers:
         if waiver.rule not in known:
@@ -181,7 +187,7 @@ def _prepare(source: Source) -> _Prepared:
         host = Host(root, host_mount=source.host_mount, read_timeout=source.timeout)
     except HostError as exc:
         raise SourceError(str(exc)) from None
-    return _Prepared(rules, profile, host, env_files)
+    return _Prepared(rules, profile, host, env_files, catalog)
 
 
 def check(source: Source) -> None:
@@ -218,6 +224,7 @@ def scan(source: Source) -> Scan:
         fail_on=fail_on,
         duration=time.perf_counter() - started,
         generated=utc_now(),
+        catalog=prepared.catalog,
     )
     if source.waivers:
         import datetime

@@ -23,8 +23,9 @@ MINIMUM_CATALOG = {
 }  # fmt: skip
 
 
-def test_catalog_has_exactly_the_public_rule_ids() -> None:
-    assert {rule.id for rule in RULES} == MINIMUM_CATALOG
+def test_catalog_keeps_every_public_rule_id() -> None:
+    """Rule ids are a public contract: none may disappear (new rules are added freely)."""
+    assert MINIMUM_CATALOG <= {rule.id for rule in RULES}
 
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda r: r.id)

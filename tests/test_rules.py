@@ -197,7 +197,7 @@ def _python_env(**fields: object) -> str:
         (
             {"total_memory": 64077 * 1024 * 1024},
             "fail",
-            "the 64077 MiB cap of TheRock nightly builds (ROCm/TheRock#4645)",
+            "the 64077 MiB cap of TheRock nightly builds (https://github.com/ROCm/TheRock/issues/4645)",
         ),
         (
             {"total_memory": None},

@@ -12,8 +12,9 @@ from hostcheck.model import Report
 # waivers), the optional top-level "waivers" list (every waiver of the config file, expired
 # or not, whatever its rule's status) and the optional "monitor" object of reports that
 # `hostcheck monitor` stores. 1.3: the optional top-level "generated" (RFC 3339 UTC): when
-# the scan ran.
-SCHEMA_VERSION = "1.3"
+# the scan ran. 1.4: the optional top-level "catalog" object: the rule catalog's review date
+# and the operator drop-in files that added rows to its tables.
+SCHEMA_VERSION = "1.4"
 
 
 def to_dict(report: Report) -> dict[str, Any]:
@@ -37,6 +38,11 @@ def to_dict(report: Report) -> dict[str, Any]:
         "duration_seconds": round(report.duration_seconds, 4),
         "findings": [finding.to_json() for finding in report.sorted_findings()],
     }
+    if report.catalog is not None:
+        data["catalog"] = {
+            "reviewed": report.catalog["reviewed"],
+            "dropins": list(report.catalog["dropins"]),
+        }
     if report.waivers:
         data["waivers"] = [state.to_json() for state in report.waivers]
     return data
