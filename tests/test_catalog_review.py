@@ -515,3 +515,50 @@ def test_a_dropin_adds_a_known_bad_kernel(cli, tmp_path) -> None:
     finding = run.json()["findings"][0]
     assert finding["status"] == "fail"
     assert "our fleet saw resets" in finding["message"]
+
+
+# --- memory.rocm-visible: KFD's ceiling instead of a 90 % ratio -----------------------------
+
+
+@pytest.mark.parametrize(("pool_gib", "status"), [(114, "pass"), (113.2, "pass"), (110, "fail")])
+def test_rocm_pool_is_judged_against_kfds_ceiling(scan, pool_gib: float, status: str) -> None:
+    """114 GiB of TTM on a 122.7 GiB host: KFD's ceiling (RAM - RAM/64 - 1.5 GiB = 119.3 GiB) is
+    above it, so the pool must reach 114 GiB less 1 GiB of rounding; 110 GiB (96 %) used to pass
+    the old 90 % ratio although 4 GiB were missing."""
+    path = "sys/class/kfd/kfd/topology/nodes/1/mem_banks/0/properties"
+    text = (FIXTURES / "tuned-ready" / path).read_text()
+    size = int(pool_gib * 1024**3)
+    edited = re.sub(r"size_in_bytes \d+", f"size_in_bytes {size}", text)
+    finding = scan("tuned-ready", {path: edited}, "--select", "memory.rocm-visible").finding(
+        "memory.rocm-visible"
+    )
+    assert finding["status"] == status, finding["message"]
+    ceiling = next(e for e in finding["evidence"] if e["label"] == "KFD ceiling")
+    assert ceiling["value"] == "119.3 GiB"
+
+
+# --- gpu.present: the GPU target decides, not only the PCI id --------------------------------
+
+
+def test_a_gfx1151_gpu_with_another_pci_id_is_found(scan) -> None:
+    """Gorgon Halo keeps gfx1151 (KFD 110501); its PCI id is not documented."""
+    uevent = (FIXTURES / "tuned-ready" / "sys/class/drm/card1/device/uevent").read_text()
+    edits = {"sys/class/drm/card1/device/uevent": uevent.replace("1002:1586", "1002:15a0")}
+    run = scan("tuned-ready", edits, "--select", "gpu.present", "--select", "memory.gtt")
+    finding = run.finding("gpu.present")
+    assert finding["status"] == "pass"
+    assert "PCI 1002:15a0: a gfx1151 part" in finding["message"]
+    assert run.finding("memory.gtt")["status"] == "pass"
+
+
+def test_an_amd_gpu_of_another_target_is_not_strix_halo(scan) -> None:
+    uevent = (FIXTURES / "tuned-ready" / "sys/class/drm/card1/device/uevent").read_text()
+    props = "sys/class/kfd/kfd/topology/nodes/1/properties"
+    text = (FIXTURES / "tuned-ready" / props).read_text()
+    edits = {
+        "sys/class/drm/card1/device/uevent": uevent.replace("1002:1586", "1002:1114"),
+        props: text.replace("gfx_target_version 110501", "gfx_target_version 110502"),
+    }
+    finding = scan("tuned-ready", edits, "--select", "gpu.present").finding("gpu.present")
+    assert finding["status"] == "fail"
+    assert "1002:1114" in finding["message"]

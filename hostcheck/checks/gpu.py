@@ -73,10 +73,16 @@ def gpu_present(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcom
             "Check that the kernel was built with CONFIG_HSA_AMD and the kernel log for kfd errors.",
             tuple(items),
         )
+    other_id = (
+        f" (PCI {gpu.pci_id}: a gfx1151 part other than the 1002:1586 of the Ryzen AI Max "
+        "300 series, e.g. Gorgon Halo)"
+        if gpu.pci_id != STRIX_HALO_PCI_ID
+        else ""
+    )
     return Outcome(
         Verdict.OK,
         f"Strix Halo iGPU (gfx1151) at {gpu.pci_slot}, driven by amdgpu, "
-        f"{gpu.card} / {gpu.render_node}.",
+        f"{gpu.card} / {gpu.render_node}{other_id}.",
         tuple(items),
     )
 
