@@ -562,3 +562,10 @@ def test_an_amd_gpu_of_another_target_is_not_strix_halo(scan) -> None:
     finding = scan("tuned-ready", edits, "--select", "gpu.present").finding("gpu.present")
     assert finding["status"] == "fail"
     assert "1002:1114" in finding["message"]
+
+
+@pytest.mark.parametrize(("mib", "status"), [(512, "pass"), (2048, "pass"), (4096, "warn")])
+def test_carveout_up_to_2_gib_passes(scan, mib: int, status: str) -> None:
+    edits = {"sys/class/drm/card1/device/mem_info_vram_total": f"{mib * 1024 * 1024}\n"}
+    finding = scan("tuned-ready", edits, "--select", "memory.carveout").finding("memory.carveout")
+    assert finding["status"] == status

@@ -289,12 +289,15 @@ def carveout(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
     advised = int(params["advised_bytes"])
     if vram <= advised:
         return Outcome(
-            Verdict.OK, f"The BIOS carve-out is {gib(vram)}, as ROCm advises.", (item, visible)
+            Verdict.OK,
+            f"The BIOS carve-out is {gib(vram)}, small as ROCm advises (at most {gib(advised)}).",
+            (item, visible),
         )
     return Outcome(
         Verdict.PROBLEM,
-        f"The BIOS carve-out is {gib(vram)}; ROCm advises {advised // (1024 * 1024)} MiB and a "
-        "raised TTM/GTT limit instead. Memory carved out is lost to Linux and to GTT.",
+        f"The BIOS carve-out is {gib(vram)}, more than {gib(advised)}; ROCm advises a small "
+        "one (0.5 GB) and a raised TTM/GTT limit instead. Memory carved out is lost to Linux "
+        "and to GTT.",
         (item, visible),
         fix={},
     )
@@ -322,6 +325,24 @@ def gttsize_deprecated(facts: Facts, params: Mapping[str, Any], ctx: Context) ->
             Verdict.OK,
             "amdgpu.gttsize is not used.",
             (cmdline_evidence(facts),),
+        )
+    module = ttm_module_in_use(facts)
+    limit = facts.memory.ttm[module].pages_limit
+    value = cmdline if cmdline is not None else (staged[0] if staged else None)
+    gtt_mib = parse_decimal(value) if value is not None else None
+    if (
+        mismatch is None
+        and gtt_mib is not None
+        and isinstance(limit, Value)
+        and gtt_mib * 1024 * 1024 == limit.value * PAGE
+    ):
+        items.append(evidence(f"{module}.pages_limit", limit, pages_text))
+        return Outcome(
+            Verdict.OK,
+            f"amdgpu.gttsize={value} is deprecated but agrees with {module}.pages_limit "
+            f"({gib(limit.value * PAGE)}); TheRock's FAQ advises keeping the two aligned for "
+            "applications that still read gttsize.",
+            tuple(items),
         )
     fix = _ttm_fix(facts, params) or {}
     message = (
