@@ -142,6 +142,23 @@ class BootFacts(NamedTuple):
     sysctl_staged: dict[str, tuple[str, str]]  # key -> (value, file) from sysctl.d
 
 
+class PreviousBoot(NamedTuple):
+    """What the previous boot left behind: its kernel journal (`journalctl -b -1 -k`, when the
+    journal is persistent) and crash records in pstore (/sys/fs/pstore)."""
+
+    kernel_log: Value[list[KernelLogEvent]] | Unavailable
+    pstore: Value[list[str]] | Unavailable
+
+
+class ContainerAccess(NamedTuple):
+    """What decides whether a container can open the GPU: SELinux, quadlets, audit denials."""
+
+    selinux_enforcing: Value[str] | Unavailable  # /sys/fs/selinux/enforce
+    booleans: dict[str, Value[str] | Unavailable]  # /sys/fs/selinux/booleans/NAME
+    quadlets: list[tuple[str, str]]  # (path, text) of *.container units that name the GPU
+    denials: list[str]  # audit.log AVC lines for /dev/kfd or a render node
+
+
 class Facts(NamedTuple):
     root: str
     live: bool
@@ -162,4 +179,6 @@ class Facts(NamedTuple):
     # traces (the amdxdna module, /dev/accel/accel*): the IOMMU advice depends on both.
     chassis_type: Value[str] | Unavailable
     npu: list[str]
+    previous_boot: "PreviousBoot"
+    containers: "ContainerAccess"
     boot: BootFacts

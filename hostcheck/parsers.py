@@ -398,6 +398,8 @@ _OTHER_PATTERNS = (
         r"Loading of module with unavailable key is rejected|Key was rejected by service",
     ),
     ("amd-iommu-unknown-option", r"AMD-Vi: Unknown option - '(?P<value>[^']*)'"),
+    # The previous boot ended without unmounting or closing the journal (a hang or power cut).
+    ("unclean-shutdown", r"orphan cleanup on readonly fs|uncleanly shut down"),
 )
 
 

@@ -569,3 +569,63 @@ def test_carveout_up_to_2_gib_passes(scan, mib: int, status: str) -> None:
     edits = {"sys/class/drm/card1/device/mem_info_vram_total": f"{mib * 1024 * 1024}\n"}
     finding = scan("tuned-ready", edits, "--select", "memory.carveout").finding("memory.carveout")
     assert finding["status"] == status
+
+
+# --- containers.gpu-access and log.previous-boot ---------------------------------------------
+
+
+QUADLET = "etc/containers/systemd/users/1000/vllm.container"
+
+
+def test_rootless_quadlet_without_keep_groups_warns(scan) -> None:
+    text = (FIXTURES / "fedora43-podman-ready" / QUADLET).read_text()
+    edits = {QUADLET: text.replace("GroupAdd=keep-groups\n", "")}
+    finding = scan("fedora43-podman-ready", edits, "--select", "containers.gpu-access").finding(
+        "containers.gpu-access"
+    )
+    assert finding["status"] == "warn"
+    assert "without GroupAdd=keep-groups" in finding["message"]
+
+
+def test_selinux_boolean_off_for_a_rootless_gpu_container_warns(scan) -> None:
+    edits = {"sys/fs/selinux/booleans/container_use_dri_devices": "0 0\n"}
+    finding = scan("fedora43-podman-ready", edits, "--select", "containers.gpu-access").finding(
+        "containers.gpu-access"
+    )
+    assert finding["status"] == "warn"
+    assert "setsebool -P container_use_dri_devices=on" in finding["message"]
+
+
+def test_no_container_unit_means_not_applicable(scan) -> None:
+    finding = scan("tuned-ready", {}, "--select", "containers.gpu-access").finding(
+        "containers.gpu-access"
+    )
+    assert finding["status"] == "skip"
+
+
+@pytest.mark.parametrize(
+    ("edits", "fragment"),
+    [
+        ({"sys/fs/pstore/dmesg-efi-176502126301001": "Panic#1 Part1\n"}, "crash record"),
+        (
+            {
+                ".hostcheck/dmesg.txt": (FIXTURES / "tuned-ready" / ".hostcheck/dmesg.txt")
+                .read_text()
+                + "[    4.101010] EXT4-fs (dm-0): orphan cleanup on readonly fs\n"
+            },
+            "did not shut down cleanly",
+        ),
+    ],
+)
+def test_previous_boot_traces(scan, edits: dict[str, str], fragment: str) -> None:
+    finding = scan("tuned-ready", edits, "--select", "log.previous-boot").finding(
+        "log.previous-boot"
+    )
+    assert finding["status"] == "warn"
+    assert fragment in finding["message"]
+
+
+def test_previous_boot_without_a_journal_says_so(scan) -> None:
+    finding = scan("tuned-ready", {}, "--select", "log.previous-boot").finding("log.previous-boot")
+    assert finding["status"] == "pass"
+    assert "journal is not available" in finding["message"]

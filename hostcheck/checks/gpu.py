@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,6 +19,7 @@ from hostcheck.checks._util import (
     rocm_versions,
     staged_option,
     unknown,
+    value_or,
 )
 from hostcheck.facts import GFX1151_TARGET_VERSION, STRIX_HALO_PCI_ID, Facts
 from hostcheck.model import Evidence, Outcome, Verdict
@@ -321,5 +323,130 @@ def gpu_hangs(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
             else ""
         )
         + "See amdgpu.cwsr and firmware.mes for the known causes.",
+        tuple(items),
+    )
+
+
+@check_kind("previous-boot", requires=("kinds",))
+def previous_boot(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
+    """Hangs that left no trace in this boot: the previous boot's kernel journal, pstore crash
+    records, and this boot's signs of an unclean shutdown."""
+    prev = facts.previous_boot
+    kinds: Mapping[str, str] = params["kinds"]
+    items: list[Evidence] = []
+    problems: list[str] = []
+    if isinstance(prev.kernel_log, Value):
+        found: dict[str, list[str]] = {}
+        for event in prev.kernel_log.value:
+            if event.kind in kinds:
+                found.setdefault(event.kind, []).append(event.line.text)
+        for kind, lines in found.items():
+            for line in lines[:2]:
+                items.append(Evidence(kinds[kind], line, prev.kernel_log.source))
+        if found:
+            problems.append(
+                "The previous boot's kernel log shows "
+                + "; ".join(f"{kinds[k]}: {len(v)}" for k, v in found.items())
+                + "."
+            )
+        else:
+            items.append(Evidence("previous boot", "no GPU hang lines", prev.kernel_log.source))
+    else:
+        items.append(evidence("previous boot's kernel log", prev.kernel_log))
+    if isinstance(prev.pstore, Value) and prev.pstore.value:
+        items.append(Evidence("pstore", ", ".join(prev.pstore.value[:5]), prev.pstore.source))
+        problems.append(
+            f"{len(prev.pstore.value)} crash record(s) from an earlier boot are in "
+            f"{prev.pstore.source} (a panic or oops; read them, then remove them)."
+        )
+    markers = [
+        event.line.text
+        for event in value_or(facts.kernel_log, [])
+        if event.kind == "unclean-shutdown"
+    ]
+    if markers:
+        items.append(Evidence("this boot's kernel log", markers[0], _log_source(facts)))
+        problems.append(
+            "This boot's log shows the previous one did not shut down cleanly (a silent GPU "
+            "hang leaves no other trace, ROCm#6165)."
+        )
+    if problems:
+        return Outcome(
+            Verdict.PROBLEM,
+            " ".join(problems) + " See log.gpu-hangs, amdgpu.cwsr and firmware.mes for causes.",
+            tuple(items),
+        )
+    caveat = (
+        ""
+        if isinstance(prev.kernel_log, Value)
+        else " (the previous boot's journal is not available: no persistent journal, or it "
+        "was not recorded)"
+    )
+    return Outcome(
+        Verdict.OK,
+        "No sign that the previous boot hung or crashed" + caveat + ".",
+        tuple(items),
+    )
+
+
+def _log_source(facts: Facts) -> str:
+    return getattr(facts.kernel_log, "source", "dmesg")
+
+
+@check_kind("container-gpu-access", requires=("booleans",))
+def container_gpu_access(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
+    """Containers that get /dev/kfd and the render node: SELinux, group keeping, denials."""
+    access = facts.containers
+    items: list[Evidence] = []
+    problems: list[str] = []
+    advice: list[str] = []
+    for line in access.denials[:3]:
+        items.append(Evidence("AVC denial", line[:300], "/var/log/audit/audit.log"))
+    if access.denials:
+        problems.append(
+            f"SELinux denied a container the GPU ({len(access.denials)} AVC line(s) for /dev/kfd "
+            "or /dev/dri in the audit log): the container sees no GPU."
+        )
+    enforcing = value_or(access.selinux_enforcing, None) == "1"
+    if isinstance(access.selinux_enforcing, Value):
+        items.append(evidence("SELinux enforcing", access.selinux_enforcing))
+    rootless = [path for path, _ in access.quadlets if "/users" in path]
+    for path, text in access.quadlets:
+        items.append(Evidence("quadlet", path, path, "hands the GPU to a container"))
+        keeps = "keep-groups" in text or "keep_original_groups" in text
+        if path in rootless and not keeps and not re.search(r"GroupAdd=.*(render|video)", text):
+            advice.append(
+                f"{path} runs rootless without GroupAdd=keep-groups: the container loses the "
+                "user's render/video groups and cannot open /dev/kfd (podman#9706)."
+            )
+    if enforcing and rootless:
+        for name in params["booleans"]:
+            value = access.booleans.get(name)
+            items.append(evidence(name, value))
+            if isinstance(value, Value) and not value.value.startswith("1"):
+                advice.append(
+                    f"SELinux boolean {name} is off; rootless containers need "
+                    f"`setsebool -P {name}=on` to open GPU device nodes."
+                )
+    if problems:
+        return Outcome(
+            Verdict.PROBLEM,
+            " ".join(problems + advice)
+            + " Allow it with the container_use_devices / container_use_dri_devices booleans "
+            "(rootless) or --security-opt label=disable for that container.",
+            tuple(items),
+        )
+    if advice:
+        return Outcome(Verdict.ADVISORY, " ".join(advice), tuple(items))
+    if not access.quadlets:
+        return Outcome(
+            Verdict.NOT_APPLICABLE,
+            "No container unit hands the GPU to a container, and the audit log has no GPU "
+            "denials.",
+            tuple(items),
+        )
+    return Outcome(
+        Verdict.OK,
+        f"{len(access.quadlets)} container unit(s) get the GPU, with what they need.",
         tuple(items),
     )

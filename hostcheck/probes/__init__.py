@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 from hostcheck.facts import Facts
 from hostcheck.host import Host
-from hostcheck.probes.access import default_user, probe_devices, probe_user
+from hostcheck.probes.access import default_user, probe_containers, probe_devices, probe_user
 from hostcheck.probes.boot import probe_boot
 from hostcheck.probes.gpu import probe_gpu
 from hostcheck.probes.software import probe_processes, probe_software
@@ -22,6 +22,7 @@ from hostcheck.probes.system import (
     probe_chassis,
     probe_modules,
     probe_npu,
+    probe_previous_boot,
     probe_sysctls,
     probe_vfio,
 )
@@ -75,5 +76,7 @@ def collect(host: Host, options: ProbeOptions | None = None) -> Facts:
         vfio_devices=probe_vfio(host),
         chassis_type=probe_chassis(host),
         npu=probe_npu(host, modules),
+        previous_boot=probe_previous_boot(host),
+        containers=probe_containers(host),
         boot=probe_boot(host, kernel.os_release),
     )

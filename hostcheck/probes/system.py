@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hostcheck.facts import DriverFacts, KernelFacts, MemoryFacts, TtmModule
+from hostcheck.facts import DriverFacts, KernelFacts, MemoryFacts, PreviousBoot, TtmModule
 from hostcheck.host import Host
 from hostcheck.parsers import (
     KernelLogEvent,
@@ -18,7 +18,7 @@ from hostcheck.parsers import (
     parse_version_signature,
 )
 from hostcheck.probes._common import parse_reading, read_parsed, read_stripped
-from hostcheck.readings import Unavailable, Value
+from hostcheck.readings import Reason, Unavailable, Value
 
 MODPROBE_DIRS = (
     "/etc/modprobe.d",
@@ -188,3 +188,33 @@ def probe_npu(host: Host, modules: Value[set[str]] | Unavailable) -> list[str]:
         found.append("module amdxdna is loaded (/proc/modules)")
     found.extend(f"{path} exists" for path in host.glob("/dev/accel", "accel*"))
     return found
+
+
+PSTORE = "/sys/fs/pstore"
+
+
+def probe_previous_boot(host: Host) -> PreviousBoot:
+    """The previous boot's kernel journal and pstore crash records (silent GPU hangs leave
+    nothing in this boot's log, ROCm#6165)."""
+    done = host.run(
+        "journal-previous-boot",
+        ["journalctl", "-b", "-1", "-k", "-o", "short-monotonic", "--no-pager", "-q"],
+        timeout=20,
+    )
+    log: Value[list[KernelLogEvent]] | Unavailable
+    if isinstance(done, Value):
+        if done.value.returncode != 0:
+            err = (done.value.stderr.strip().splitlines() or ["no previous boot"])[-1]
+            log = Unavailable(Reason.MISSING, done.source, err)
+        else:
+            log = parse_reading(
+                Value(done.value.stdout, done.source),
+                lambda raw: classify_kernel_log(parse_kernel_log(raw)),
+            )
+    else:
+        log = done
+    entries = host.listdir(PSTORE)
+    pstore: Value[list[str]] | Unavailable = (
+        Value(sorted(entries.value), PSTORE) if isinstance(entries, Value) else entries
+    )
+    return PreviousBoot(log, pstore)
