@@ -285,7 +285,9 @@ def _check_row(row: dict[str, Any], table: list[Any], where: str) -> Any:
             raise CatalogError(f"{where}: this table holds plain values: give only 'value'")
         value = row["value"]
         if not isinstance(value, type(table[0])):
-            raise _FieldError("value", f"value must be a {type(table[0]).__name__} like {table[0]!r}")
+            raise _FieldError(
+                "value", f"value must be a {type(table[0]).__name__} like {table[0]!r}"
+            )
         return value
     known: dict[str, type] = {}
     required = set(table[0]) if table else set(row)
@@ -303,7 +305,9 @@ def _check_row(row: dict[str, Any], table: list[Any], where: str) -> Any:
             )
         if not isinstance(value, known[key]):
             raise _FieldError(key, f"{key} must be a {known[key].__name__}")
-        if key in _VERSION_FIELDS and not re.fullmatch(r"[0-9]+(\.[0-9]+)*(-rc[0-9]+)?", value):
+        if key in _VERSION_FIELDS and not re.fullmatch(
+            r"[0-9]+(\.[0-9]+)*(-rc[0-9]+)?", str(value)
+        ):
             raise _FieldError(key, f"{key} = {value!r} is not a version like 7.2.1")
         if key in _VERDICT_FIELDS and value not in _VERDICTS:
             raise _FieldError(key, f"{key} = {value!r} is not one of {sorted(_VERDICTS)}")
@@ -322,7 +326,10 @@ def _apply_dropins(
     if not os.path.isdir(dropin_dir):
         return rules, []
     by_id = {rule.id: rule for rule in rules}
-    params = {rule.id: {k: (list(v) if isinstance(v, list) else v) for k, v in rule.params.items()} for rule in rules}
+    params = {
+        rule.id: {k: (list(v) if isinstance(v, list) else v) for k, v in rule.params.items()}
+        for rule in rules
+    }
     touched: dict[str, list[str]] = {}
     used = []
     for name in sorted(os.listdir(dropin_dir)):
@@ -354,12 +361,15 @@ def _apply_dropins(
             end = lines[index + 1] if index + 1 < len(lines) else len(text_lines) + 1
             where = f"{path}, line {line}"
 
-            def key_line(key: str, start: int = line, stop: int = end) -> str:
+            def key_line(
+                key: str, start: int = line, stop: int = end, src: list[str] = text_lines,
+                file: str = path,
+            ) -> str:  # fmt: skip
                 """The line of ``key = `` inside this row (else the row's header)."""
                 for number in range(start, stop):
-                    if re.match(rf"\s*{re.escape(key)}\s*=", text_lines[number - 1]):
-                        return f"{path}, line {number}"
-                return f"{path}, line {start}"
+                    if re.match(rf"\s*{re.escape(key)}\s*=", src[number - 1]):
+                        return f"{file}, line {number}"
+                return f"{file}, line {start}"
 
             entry = dict(entry)
             rule_id = entry.pop("rule", None)
@@ -397,7 +407,9 @@ def _apply_dropins(
             data["remediation"] = dict(rule.remediation)
         where = touched[rule.id][-1]
         # The rule with the added rows is validated like a rule file.
-        result.append(parse_rule(data, where, check_kinds, fix_fields)._replace(source_file=rule.source_file))
+        result.append(
+            parse_rule(data, where, check_kinds, fix_fields)._replace(source_file=rule.source_file)
+        )
     return result, used
 
 

@@ -66,7 +66,9 @@ def _kernel(release: str, os_release: str = FEDORA_43) -> dict[str, str | None]:
 )
 def test_cwsr_and_rocm_floor_agree_on_every_kernel(scan, release: str, fixed: bool) -> None:
     """amdgpu.cwsr's kernel half reads kernel.rocm-floor's table: they cannot disagree."""
-    run = scan("tuned-ready", _kernel(release), "--select", "amdgpu.cwsr", "--select", "kernel.rocm-floor")
+    run = scan(
+        "tuned-ready", _kernel(release), "--select", "amdgpu.cwsr", "--select", "kernel.rocm-floor"
+    )
     floor = run.finding("kernel.rocm-floor")
     cwsr = run.finding("amdgpu.cwsr")
     assert floor["status"] == ("pass" if fixed else "fail"), floor["message"]
@@ -204,9 +206,9 @@ def test_vllm_with_a_modern_environment_passes(scan) -> None:
 
 def test_vllm_aiter_is_a_warning_not_a_failure(scan) -> None:
     environ = "PATH=/usr/bin\0VLLM_ROCM_USE_AITER=1\0"
-    finding = scan(
-        "tuned-ready", {"proc/3100/environ": environ}, "--select", "vllm.env"
-    ).finding("vllm.env")
+    finding = scan("tuned-ready", {"proc/3100/environ": environ}, "--select", "vllm.env").finding(
+        "vllm.env"
+    )
     assert finding["status"] == "warn"
     assert "ignores it there" in finding["message"]
 
@@ -269,7 +271,9 @@ def test_secure_boot_rejecting_a_module_with_dkms_installed_fails(scan, fixture_
 # --- kernel.known-bad ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("release", "status"), [("7.0.0-28-generic", "fail"), ("7.0.0-14-generic", "pass")])
+@pytest.mark.parametrize(
+    ("release", "status"), [("7.0.0-28-generic", "fail"), ("7.0.0-14-generic", "pass")]
+)
 def test_ubuntu_7_0_0_28_is_known_bad(scan, release: str, status: str) -> None:
     edits = {
         "proc/sys/kernel/osrelease": release + "\n",
@@ -314,8 +318,12 @@ def test_fedora_judges_amd_gpu_firmware_which_owns_the_mes_blob(scan) -> None:
     assert "/lib/firmware/amdgpu/gc_11_5_1_mes_2.bin.xz" in values
     assert "amd-gpu-firmware-20251111-1.fc43.noarch" in values
     # The same host when amd-gpu-firmware itself is the broken release: warned about.
-    edits[".hostcheck/commands/rpm-qf-mes-firmware.txt"] = "amd-gpu-firmware-20251125-1.fc43.noarch\n"
-    edits[".hostcheck/commands/rpm-amd-gpu-firmware.txt"] = "amd-gpu-firmware-20251125-1.fc43.noarch\n"
+    edits[".hostcheck/commands/rpm-qf-mes-firmware.txt"] = (
+        "amd-gpu-firmware-20251125-1.fc43.noarch\n"
+    )
+    edits[".hostcheck/commands/rpm-amd-gpu-firmware.txt"] = (
+        "amd-gpu-firmware-20251125-1.fc43.noarch\n"
+    )
     finding = scan("mes-0x83", edits, "--select", "firmware.mes").finding("firmware.mes")
     assert finding["status"] == "warn"
     assert "amd-gpu-firmware amd-gpu-firmware-20251125" in finding["message"]
@@ -482,7 +490,11 @@ def test_a_dropin_row_changes_a_fixtures_verdict(cli, tmp_path) -> None:
         (ROW_7_15.replace('table = "table"', 'table = "rows"'), 4, "has no table 'rows'"),
         (ROW_7_15.replace('rule = "rocm.kernel-compat"', 'rule = "rocm.nope"'), 3, "not a rule"),
         (ROW_7_15.replace('older = "broken"\n', ""), 2, "missing older"),
-        (ROW_7_15 + KNOWN_BAD_ROW.replace('release = "6.17.0-19-"', "release = 7"), 14, "must be a str"),
+        (
+            ROW_7_15 + KNOWN_BAD_ROW.replace('release = "6.17.0-19-"', "release = 7"),
+            14,
+            "must be a str",
+        ),
         ("[[row]\n", 1, "not valid TOML"),
     ],
 )
@@ -609,8 +621,9 @@ def test_no_container_unit_means_not_applicable(scan) -> None:
         ({"sys/fs/pstore/dmesg-efi-176502126301001": "Panic#1 Part1\n"}, "crash record"),
         (
             {
-                ".hostcheck/dmesg.txt": (FIXTURES / "tuned-ready" / ".hostcheck/dmesg.txt")
-                .read_text()
+                ".hostcheck/dmesg.txt": (
+                    FIXTURES / "tuned-ready" / ".hostcheck/dmesg.txt"
+                ).read_text()
                 + "[    4.101010] EXT4-fs (dm-0): orphan cleanup on readonly fs\n"
             },
             "did not shut down cleanly",

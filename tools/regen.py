@@ -65,9 +65,15 @@ def expected_json(name: str) -> tuple[str, str, list[str]]:
     new["exit"] = code
     got = {f["rule"]: f["status"] for f in report["findings"]}
     # Keep the file's order (small diffs); rules new to the catalog go at the end.
-    order = [rule for rule in want["status"] if rule in got] + [r for r in got if r not in want["status"]]
+    order = [rule for rule in want["status"] if rule in got] + [
+        r for r in got if r not in want["status"]
+    ]
     new["status"] = {rule: got[rule] for rule in order}
-    return old, json.dumps(new, indent=2, ensure_ascii=False) + "\n", _missing_fragments(want, report)
+    return (
+        old,
+        json.dumps(new, indent=2, ensure_ascii=False) + "\n",
+        _missing_fragments(want, report),
+    )
 
 
 def golden(name: str) -> dict[Path, str]:
@@ -79,7 +85,9 @@ def golden(name: str) -> dict[Path, str]:
 
 def main_(argv: list[str]) -> int:
     write = "--write" in argv
-    names = sorted(p.name for p in FIXTURES.iterdir() if (p / ".hostcheck" / "expected.json").is_file())
+    names = sorted(
+        p.name for p in FIXTURES.iterdir() if (p / ".hostcheck" / "expected.json").is_file()
+    )
     changed = 0
     for name in names:
         old, new, missing = expected_json(name)

@@ -273,7 +273,7 @@ def mes_firmware(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outco
             Verdict.ADVISORY,
             f"MES firmware 0x{version:08x} is older than {params['min']}: it ignores "
             "amdgpu.cwsr_enable and predates the Strix Halo fixes (AMD: \"If you're on MES "
-            "<0x80 — Update your kernel and firmware\", ROCm#5724). Update linux-firmware.",
+            '<0x80 — Update your kernel and firmware", ROCm#5724). Update linux-firmware.',
             tuple(items),
             fix={},
         )
@@ -441,8 +441,7 @@ def container_gpu_access(facts: Facts, params: Mapping[str, Any], ctx: Context) 
     if not access.quadlets:
         return Outcome(
             Verdict.NOT_APPLICABLE,
-            "No container unit hands the GPU to a container, and the audit log has no GPU "
-            "denials.",
+            "No container unit hands the GPU to a container, and the audit log has no GPU denials.",
             tuple(items),
         )
     return Outcome(

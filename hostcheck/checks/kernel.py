@@ -323,13 +323,13 @@ def no_dkms(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
     driver = facts.driver
     items = [Evidence("driver", driver.kind, "/proc/modules", "; ".join(driver.evidence))]
     rejected = [
-        e.line.text
-        for e in value_or(facts.kernel_log, [])
-        if e.kind == "module-key-rejected"
+        e.line.text for e in value_or(facts.kernel_log, []) if e.kind == "module-key-rejected"
     ]
     for line in rejected[:3]:
         items.append(
-            Evidence("kernel log", line, getattr(facts.kernel_log, "source", "-"), "module rejected")
+            Evidence(
+                "kernel log", line, getattr(facts.kernel_log, "source", "-"), "module rejected"
+            )
         )
     packages = value_or(facts.software.packages, {})
     installed = [p for p in params.get("packages", []) if p in packages]
@@ -365,7 +365,9 @@ def no_dkms(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
         )
     if driver.kind == "unknown":
         return unknown("amdgpu is not loaded, so the driver in use could not be told.", *items)
-    return Outcome(Verdict.OK, "The kernel's own amdgpu driver is in use (no amdgpu-dkms).", tuple(items))
+    return Outcome(
+        Verdict.OK, "The kernel's own amdgpu driver is in use (no amdgpu-dkms).", tuple(items)
+    )
 
 
 def _dkms_version(facts: Facts) -> str:

@@ -43,7 +43,9 @@ def _kfd_ceiling(mem_kib: int | None, params: Mapping[str, Any]) -> int | None:
     if mem_kib is None:
         return None
     ram = mem_kib * 1024
-    return int(ram - (ram >> int(params["kfd_reserve_shift"])) - float(params["kfd_reserve_gib"]) * GIB)
+    return int(
+        ram - (ram >> int(params["kfd_reserve_shift"])) - float(params["kfd_reserve_gib"]) * GIB
+    )
 
 
 def _ttm_fix(facts: Facts, params: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -189,9 +191,13 @@ def _rocm_sees(facts: Facts) -> tuple[int | None, Evidence]:
 @check_kind(
     "rocm-visible",
     requires=(
-        "kfd_reserve_gib", "kfd_reserve_shift", "tolerance_gib", "capped_band_gib", "headroom_gib",
+        "kfd_reserve_gib",
+        "kfd_reserve_shift",
+        "tolerance_gib",
+        "capped_band_gib",
+        "headroom_gib",
         "ttm_default_ratio",
-    ),  # fmt: skip
+    ),
     provides=("module", "pages", "gib"),
 )
 def rocm_visible(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:

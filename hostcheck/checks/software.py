@@ -134,7 +134,10 @@ def rocm_kernel_compat(facts: Facts, params: Mapping[str, Any], ctx: Context) ->
     elif kernel_has_fixes(facts, kernel_params):
         column, column_text = "fixed", f"kernel with the KFD fixes ({floors_text(kernel_params)})"
     else:
-        column, column_text = "older", f"kernel without the KFD fixes ({floors_text(kernel_params)})"
+        column, column_text = (
+            "older",
+            f"kernel without the KFD fixes ({floors_text(kernel_params)})",
+        )
     items: list[Evidence] = [Evidence("kernel", rel.raw, "/proc/sys/kernel/osrelease", column_text)]
     worst = Verdict.OK
     messages = []
@@ -173,7 +176,9 @@ def rocm_kernel_compat(facts: Facts, params: Mapping[str, Any], ctx: Context) ->
             verdict = verdicts[row[column]]
             note = f"table: {row[column]}"
             if newer:
-                note += f" (newer than the table of {params['table_date']}; judged like {row['from']})"
+                note += (
+                    f" (newer than the table of {params['table_date']}; judged like {row['from']})"
+                )
             items.append(Evidence("ROCm", version.text, version.source, note))
             messages.append(
                 {

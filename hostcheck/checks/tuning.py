@@ -14,7 +14,6 @@ from hostcheck.checks._util import (
     cmdline_value,
     evidence,
     pad,
-    release,
     release_tuple,
     unknown,
     value_or,
@@ -154,7 +153,9 @@ def _model_path(argv: tuple[str, ...]) -> str | None:
     return None
 
 
-@check_kind("llamacpp-mmap", requires=("threshold_gib", "no_mmap_flags", "no_mmap_env", "load_modes"))
+@check_kind(
+    "llamacpp-mmap", requires=("threshold_gib", "no_mmap_flags", "no_mmap_env", "load_modes")
+)
 def llamacpp_mmap(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
     """llama.cpp on ROCm past 64 GB with mmap (llama.cpp#15018)."""
     items: list[Evidence] = []
@@ -169,11 +170,11 @@ def llamacpp_mmap(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outc
         state: str | None = None  # "off", "on" or None (not stated: the build's default)
         if mode is not None:
             state = {"mmap": "on", "off": "off"}.get(modes.get(mode.strip().lower(), ""), "off")
-        elif any(a in flags for a in argv) or any(
-            env.get(k, "").lower() == v for k, v in env_off.items()
+        elif (
+            any(a in flags for a in argv)
+            or any(env.get(k, "").lower() == v for k, v in env_off.items())
+            or _arg_value(argv, ["--mmap", "-mmp"]) == "0"
         ):
-            state = "off"
-        elif _arg_value(argv, ["--mmap", "-mmp"]) == "0":
             state = "off"
         elif "--mmap" in argv:
             state = "on"
@@ -214,7 +215,9 @@ def iommu(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
     chassis = value_or(facts.chassis_type, None)
     if isinstance(facts.chassis_type, Value):
         items.append(evidence("chassis type (SMBIOS)", facts.chassis_type))
-    portable = chassis is not None and chassis.strip() in [str(c) for c in params["portable_chassis"]]
+    portable = chassis is not None and chassis.strip() in [
+        str(c) for c in params["portable_chassis"]
+    ]
     for trace in facts.npu:
         items.append(Evidence("NPU", trace, "/proc/modules, /dev/accel"))
     if facts.vfio_devices:
@@ -231,9 +234,7 @@ def iommu(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
         )
     costs = []
     if facts.npu:
-        costs.append(
-            "it disables the XDNA NPU ('aie2_init: Running without IOMMU not supported')"
-        )
+        costs.append("it disables the XDNA NPU ('aie2_init: Running without IOMMU not supported')")
     if portable:
         costs.append(
             "on this laptop it stops s0i3 hardware sleep (0 % residency; iommu=pt keeps ~96 %)"

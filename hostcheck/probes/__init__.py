@@ -13,13 +13,13 @@ from hostcheck.probes.boot import probe_boot
 from hostcheck.probes.gpu import probe_gpu
 from hostcheck.probes.software import probe_processes, probe_software
 from hostcheck.probes.system import (
+    probe_chassis,
     probe_container,
     probe_driver,
     probe_hostname,
     probe_kernel,
     probe_kernel_log,
     probe_memory,
-    probe_chassis,
     probe_modules,
     probe_npu,
     probe_previous_boot,
