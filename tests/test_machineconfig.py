@@ -123,7 +123,7 @@ def test_goldens_cover_the_expected_kinds_of_plan() -> None:
     assert content.startswith(b"# hostcheck-managed")
     assert content.endswith(b"\nkernel.numa_balancing = 0\n")
     notes = (GOLDEN / "typo-kargs.notes.txt").read_text()
-    assert "kernel arguments to remove: aamdgpu.cwsr_enable." in notes
+    assert "kernel arguments to remove: aamdgpu.cwsr_enable, amdgpu.gttsize." in notes
     assert (GOLDEN / "tuned-ready.error.txt").exists()
     assert "not writing an empty one" in (GOLDEN / "mes-0x83.error.txt").read_text()
 

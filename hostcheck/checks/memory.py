@@ -336,20 +336,12 @@ def gttsize_deprecated(facts: Facts, params: Mapping[str, Any], ctx: Context) ->
     limit = facts.memory.ttm[module].pages_limit
     value = cmdline if cmdline is not None else (staged[0] if staged else None)
     gtt_mib = parse_decimal(value) if value is not None else None
-    if (
+    aligned = (
         mismatch is None
         and gtt_mib is not None
         and isinstance(limit, Value)
         and gtt_mib * 1024 * 1024 == limit.value * PAGE
-    ):
-        items.append(evidence(f"{module}.pages_limit", limit, pages_text))
-        return Outcome(
-            Verdict.OK,
-            f"amdgpu.gttsize={value} is deprecated but agrees with {module}.pages_limit "
-            f"({gib(limit.value * PAGE)}); TheRock's FAQ advises keeping the two aligned for "
-            "applications that still read gttsize.",
-            tuple(items),
-        )
+    )
     fix = _ttm_fix(facts, params) or {}
     message = (
         "amdgpu.gttsize is deprecated; the kernel asks for ttm.pages_limit instead, and "
@@ -359,6 +351,12 @@ def gttsize_deprecated(facts: Facts, params: Mapping[str, Any], ctx: Context) ->
         message += (
             f" The kernel reports GTT {gib(int(mismatch.data['gtt']))} but TTM "
             f"{gib(int(mismatch.data['ttm']))}."
+        )
+    if aligned and isinstance(limit, Value):
+        items.append(evidence(f"{module}.pages_limit", limit, pages_text))
+        message += (
+            f" It agrees with {module}.pages_limit ({gib(limit.value * PAGE)}) today, as "
+            "TheRock's FAQ asks, but every later change of the TTM limit must change it too."
         )
     if fix:
         message += f" Remove it and set {fix['module']}.pages_limit={fix['pages']}."
