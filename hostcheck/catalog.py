@@ -4,6 +4,7 @@ Rules are data: each file declares one rule, the check kind that decides it and 
 parameters. A malformed file is a :class:`CatalogError` that names the file and the key.
 """
 
+import contextlib
 import json
 import os
 import re
@@ -178,35 +179,74 @@ def _parse_sources(directory: str, sources: dict[str, bytes]) -> dict[str, dict[
     return parsed
 
 
+def _cache_paths(directory: str, digest: str) -> list[str]:
+    """Where the compiled catalog may be: beside the rules, else in the user's cache."""
+    cache_home = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    key = f"{zlib.crc32(os.path.abspath(directory).encode()):08x}-{zlib.crc32(digest.encode()):08x}"
+    return [
+        os.path.join(directory, CACHE_NAME),
+        os.path.join(cache_home, "hostcheck", f"catalog-{key}.json"),
+    ]
+
+
 def _load_data(directory: str) -> dict[str, dict[str, Any]]:
     """Every TOML file of the catalog, parsed.
 
-    ``catalog.json`` beside the rules is a compiled copy of them (like a .pyc: written by
-    ``python -m hostcheck.catalog``, shipped in the wheel). It is used only when its digest
-    of the TOML files matches them exactly; otherwise the TOML files are parsed. It saves the
-    TOML parser's ~25 ms on every scan (benchmarks/bench_scan.py).
+    ``catalog.json`` is a compiled copy of them (like a .pyc), built on first use: beside the
+    rules when that directory is writable, else in ``$XDG_CACHE_HOME/hostcheck``; nobody
+    commits or edits it. It is used only when its digest of the TOML files matches them
+    exactly; otherwise the TOML files are parsed (and the copy rebuilt). It saves the TOML
+    parser's ~25 ms on every scan (benchmarks/bench_scan.py).
     """
     sources = _sources(directory)
+    digest = _digest(sources)
+    paths = _cache_paths(directory, digest)
+    for path in paths:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                cached = json.load(handle)
+            if isinstance(cached, dict) and cached.get("digest") == digest:
+                files: dict[str, dict[str, Any]] = cached["files"]
+                return files
+        except (OSError, ValueError, KeyError):
+            continue
+    parsed = _parse_sources(directory, sources)
+    for path in paths:
+        if _write_cache(path, {"digest": digest, "files": parsed}):
+            break
+    return parsed
+
+
+def _write_cache(path: str, data: dict[str, Any]) -> bool:
+    """Write the compiled catalog atomically; False where that is not possible."""
+    import tempfile
+
     try:
-        with open(os.path.join(directory, CACHE_NAME), encoding="utf-8") as handle:
-            cached = json.load(handle)
-        if isinstance(cached, dict) and cached.get("digest") == _digest(sources):
-            files: dict[str, dict[str, Any]] = cached["files"]
-            return files
-    except (OSError, ValueError, KeyError):
-        pass
-    return _parse_sources(directory, sources)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd, temp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".catalog-")
+    except OSError:
+        return False
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=1)
+            handle.write("\n")
+        os.replace(temp, path)
+        return True
+    except (OSError, TypeError, ValueError):
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        return False
 
 
 def compile_catalog(directory: str | None = None) -> str:
-    """Write catalog.json for a rule directory; returns its path."""
+    """Write catalog.json beside a rule directory's files now; returns its path."""
     directory = directory or data_dir("rules")
     sources = _sources(directory)
-    data = {"digest": _digest(sources), "files": _parse_sources(directory, sources)}
     path = os.path.join(directory, CACHE_NAME)
-    with open(path, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=1)
-        handle.write("\n")
+    if not _write_cache(
+        path, {"digest": _digest(sources), "files": _parse_sources(directory, sources)}
+    ):
+        raise CatalogError(f"{path}: cannot write")
     return path
 
 
@@ -216,6 +256,12 @@ def load_catalog(
     """The rules and the workload profiles of a rule directory (default: the bundled one)."""
     rules, profiles, _ = load_catalog_with_dropins(directory, dropin_dir)
     return rules, profiles
+
+
+def probe_needs(rules: list[Rule]) -> dict[str, tuple[str, ...]]:
+    """What the probes must read because rules name it: the sysctl keys of `sysctl` rules."""
+    keys = {str(rule.params["key"]) for rule in rules if rule.check == "sysctl"}
+    return {"sysctls": tuple(sorted(keys))}
 
 
 def catalog_date(rules: list[Rule]) -> str:

@@ -206,7 +206,13 @@ def scan(source: Source) -> Scan:
 
     started = time.perf_counter()
     prepared = _prepare(source)
-    facts = collect(prepared.host, ProbeOptions(user=source.user, python=source.python))
+    from hostcheck.catalog import probe_needs
+
+    needs = probe_needs(prepared.rules)
+    facts = collect(
+        prepared.host,
+        ProbeOptions(user=source.user, python=source.python, sysctls=needs["sysctls"]),
+    )
     if source.shown_root:
         facts = facts._replace(root=source.shown_root)
     if prepared.env_files:

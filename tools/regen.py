@@ -8,7 +8,9 @@ What it regenerates:
   hand-written message/evidence/remediation/reference fragments are kept; a fragment that no
   longer appears is listed so a person can fix or drop it);
 - the MachineConfig golden files under ``tests/data/machineconfig/`` (``hostcheck fix
-  --fixture NAME --emit machineconfig``).
+  --fixture NAME --emit machineconfig``);
+- with ``--tui`` as well, the TUI's SVG snapshots (``tests/__snapshots__``; the snapshot tests
+  run with ``--snapshot-update``: slow, and only needed when a rule shows in those screens).
 Review the printed diff before committing: every verdict change needs a CHANGELOG line.
 """
 
@@ -64,9 +66,11 @@ def expected_json(name: str) -> tuple[str, str, list[str]]:
     new = dict(want)
     new["exit"] = code
     got = {f["rule"]: f["status"] for f in report["findings"]}
-    # Keep the file's order (small diffs); rules new to the catalog go at the end.
+    # Keep the file's order (small diffs). A rule the file does not list is added only when
+    # it warns, fails or errors: unlisted rules must pass or not apply (tests/test_fixtures.py),
+    # so a new rule that passes everywhere touches no expected.json.
     order = [rule for rule in want["status"] if rule in got] + [
-        r for r in got if r not in want["status"]
+        r for r in got if r not in want["status"] and got[r] not in ("pass", "skip")
     ]
     new["status"] = {rule: got[rule] for rule in order}
     return (
@@ -81,6 +85,25 @@ def golden(name: str) -> dict[Path, str]:
     if code != 0:
         return {GOLDEN / f"{name}.error.txt": err}
     return {GOLDEN / f"{name}.yaml": out, GOLDEN / f"{name}.notes.txt": err}
+
+
+def _tui_snapshots(write: bool) -> int:
+    """Run the TUI snapshot tests (updating them with --write); the changed SVGs."""
+    import subprocess
+
+    args = [sys.executable, "-m", "pytest", "-q", "tests/test_tui.py", "-k", "snapshot"]
+    subprocess.run([*args, *(["--snapshot-update"] if write else [])], cwd=REPO, check=False)
+    done = subprocess.run(
+        ["git", "status", "--porcelain", "tests/__snapshots__"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    changed = [line for line in done.stdout.splitlines() if line.strip()]
+    for line in changed:
+        print(f"TUI snapshot changed: {line[3:]}")
+    return len(changed)
 
 
 def main_(argv: list[str]) -> int:
@@ -108,6 +131,8 @@ def main_(argv: list[str]) -> int:
                 path.write_text(after)
         for line in missing:
             print(f"{name}: fragment no longer found, fix by hand: {line}")
+    if "--tui" in argv:
+        changed += _tui_snapshots(write)
     print(f"{changed} file(s) {'written' if write else 'would change'}", file=sys.stderr)
     return 1 if changed and not write else 0
 

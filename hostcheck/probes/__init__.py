@@ -32,6 +32,14 @@ from hostcheck.readings import Value
 class ProbeOptions(NamedTuple):
     user: str | None = None  # the service user to check device access for
     python: str | None = None  # an interpreter whose PyTorch/vLLM to inspect
+    # The sysctl keys to read: the ones the rules name (None: those of the bundled catalog).
+    sysctls: tuple[str, ...] | None = None
+
+
+def _catalog_sysctls() -> tuple[str, ...]:
+    from hostcheck.catalog import load_catalog, probe_needs
+
+    return probe_needs(load_catalog()[0])["sysctls"]
 
 
 def collect(host: Host, options: ProbeOptions | None = None) -> Facts:
@@ -72,7 +80,9 @@ def collect(host: Host, options: ProbeOptions | None = None) -> Facts:
         devices=devices,
         software=software,
         processes=processes,
-        sysctl=probe_sysctls(host),
+        sysctl=probe_sysctls(
+            host, options.sysctls if options.sysctls is not None else _catalog_sysctls()
+        ),
         vfio_devices=probe_vfio(host),
         chassis_type=probe_chassis(host),
         npu=probe_npu(host, modules),

@@ -28,7 +28,6 @@ MODPROBE_DIRS = (
     "/lib/modprobe.d",
 )
 AMDGPU_PARAMS = ("cwsr_enable", "gttsize", "no_system_mem_limit")
-SYSCTLS = {"kernel.numa_balancing": "/proc/sys/kernel/numa_balancing"}
 
 
 def probe_kernel(host: Host) -> KernelFacts:
@@ -134,8 +133,14 @@ def probe_kernel_log(host: Host) -> Value[list[KernelLogEvent]] | Unavailable:
     return parse_reading(text, lambda raw: classify_kernel_log(parse_kernel_log(raw)))
 
 
-def probe_sysctls(host: Host) -> dict[str, Value[str] | Unavailable]:
-    return {name: read_stripped(host, path) for name, path in SYSCTLS.items()}
+def probe_sysctls(host: Host, keys: tuple[str, ...]) -> dict[str, Value[str] | Unavailable]:
+    """The sysctls the rules name (their `key`), read from /proc/sys."""
+    return {key: read_stripped(host, sysctl_path(key)) for key in keys}
+
+
+def sysctl_path(key: str) -> str:
+    """kernel.numa_balancing -> /proc/sys/kernel/numa_balancing (sysctl(8)'s mapping)."""
+    return "/proc/sys/" + key.replace(".", "/")
 
 
 def probe_hostname(host: Host) -> Value[str] | Unavailable:
