@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ALL_RULES, FIXTURES, REPO, expected, run_subprocess
+from tests.conftest import ALL_RULES, FIXTURES, PICTURED_RULES, REPO, expected, run_subprocess
 
 pytest.importorskip("textual")
 
@@ -988,17 +988,7 @@ def _then(*keys: str) -> Callable[[Pilot[Any]], Awaitable[None]]:
 
 # The screens are pictured with a fixed set of rules, so a rule added to the catalog does not
 # change these pictures (the rendering is what they test; the catalog has its own tests).
-SNAPSHOT = Source(
-    fixture="stock-128g",
-    select=(
-        "gpu.present", "kernel.version", "kernel.rocm-floor", "kernel.params", "memory.gtt",
-        "memory.rocm-visible", "memory.carveout", "memory.gttsize-deprecated",
-        "memory.ttm-module", "amdgpu.cwsr", "firmware.mes", "log.gpu-hangs", "devices.kfd",
-        "devices.render", "rocm.version", "rocm.kernel-compat", "torch.gfx1151",
-        "env.hsa-override", "perf.hipblaslt", "llamacpp.mmap", "perf.iommu",
-        "sysctl.numa-balancing", "vllm.env",
-    ),
-)  # fmt: skip
+SNAPSHOT = Source(fixture="stock-128g", select=PICTURED_RULES)
 
 
 def test_snapshot_findings(snap_compare) -> None:
