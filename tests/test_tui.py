@@ -143,7 +143,7 @@ def test_core_does_not_import_textual() -> None:
     assert done.returncode == 0, done.stderr
     modules, count, loaded = done.stdout.split(" ", 2)
     assert int(modules) >= 40  # the walk found the package, not an empty list
-    assert int(count) == len(expected("stock-128g")["status"])
+    assert int(count) == ALL_RULES
     assert loaded.strip() == "[]"
 
 
@@ -632,7 +632,10 @@ def test_narrow_terminal_stacks_list_over_detail() -> None:
 
 def test_session_scan_agrees_with_the_cli() -> None:
     report = scan(Source(fixture="stock-128g")).report
-    assert {f.rule.id: f.status.value for f in report.findings} == expected("stock-128g")["status"]
+    got = {f.rule.id: f.status.value for f in report.findings}
+    want = expected("stock-128g")["status"]
+    assert {rule: got.get(rule) for rule in want} == want
+    assert {s for r, s in got.items() if r not in want} <= {"pass", "skip"}
 
 
 # --- review findings: host text, races, busy state, failures, layout -----------------------
