@@ -104,6 +104,9 @@ class PythonEnv(NamedTuple):
     vllm: str | None
     rocm_sdk: str | None
     error: str | None
+    # torch.backends.cuda.preferred_blas_library(): "_BlasBackend.Cublaslt" is hipBLASLt on
+    # ROCm; None when the interpreter's PyTorch does not say (or an older recording)
+    blas: str | None = None
 
 
 class SoftwareFacts(NamedTuple):

@@ -348,20 +348,27 @@ def test_bad_firmware_package_with_an_override_in_place_passes(scan) -> None:
     assert any(e["value"] == "gc_11_5_1_mes_2.bin" for e in finding["evidence"])
 
 
-def test_vllm_on_torch_28_or_newer_needs_no_hipblaslt_switch(scan) -> None:
-    """ROCm/pytorch#2741 made hipBLASLt preferred for gfx115X from PyTorch 2.8."""
-    environ = (
-        "PATH=/usr/bin\0VLLM_ATTENTION_BACKEND=TRITON_ATTN\0HSA_XNACK=1\0GPU_MAX_HW_QUEUES=2\0"
-    )
-    edits = {"proc/3100/environ": environ}
-    with_python = scan(
+@pytest.mark.parametrize(
+    ("blas", "status"),
+    [("_BlasBackend.Cublaslt", "pass"), ("_BlasBackend.Cublas", "warn"), (None, "warn")],
+)
+def test_vllm_needs_no_hipblaslt_switch_when_its_pytorch_prefers_it(
+    scan, blas: str | None, status: str
+) -> None:
+    """PyTorch's own answer decides, not its version: the 2.8 preference was reverted
+    (ROCm/pytorch#2872) and re-added later (#3207). Without an answer, the switch is advised."""
+    environ = "PATH=/usr/bin\0"
+    edits = {
+        "proc/3100/environ": environ,
+        ".hostcheck/commands/python-env.txt": _python_env(blas=blas),
+    }
+    run = scan(
         "tuned-ready", edits, "--python", "/opt/vllm/bin/python3", "--select", "perf.hipblaslt"
     )
-    assert with_python.finding("perf.hipblaslt")["status"] == "pass"
-    without = scan("tuned-ready", edits, "--select", "perf.hipblaslt")
-    finding = without.finding("perf.hipblaslt")
-    assert finding["status"] == "warn"
-    assert "TORCH_BLAS_PREFER_HIPBLASLT=1 for vllm pid 3100" in finding["message"]
+    finding = run.finding("perf.hipblaslt")
+    assert finding["status"] == status
+    if status == "warn":
+        assert "TORCH_BLAS_PREFER_HIPBLASLT=1 for vllm pid 3100" in finding["message"]
 
 
 # --- process environments --------------------------------------------------------------------

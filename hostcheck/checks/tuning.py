@@ -13,8 +13,6 @@ from hostcheck.checks._util import (
     cmdline_evidence,
     cmdline_value,
     evidence,
-    pad,
-    release_tuple,
     unknown,
     value_or,
 )
@@ -89,21 +87,21 @@ def env_var_forbidden(facts: Facts, params: Mapping[str, Any], ctx: Context) -> 
     )
 
 
-def _torch_prefers_hipblaslt(facts: Facts, since: str) -> str | None:
-    """The PyTorch version from --python when it already prefers hipBLASLt on gfx115X."""
+def _torch_prefers_hipblaslt(facts: Facts) -> str | None:
+    """What --python's PyTorch says it prefers, when that is hipBLASLt (``Cublaslt``)."""
     python = facts.software.python
-    torch = python.value.torch if isinstance(python, Value) else None
-    if torch and pad(release_tuple(torch)) >= pad(release_tuple(since)):
-        return torch
+    env = python.value if isinstance(python, Value) else None
+    if env is not None and env.blas and "cublaslt" in env.blas.lower():
+        return f"torch {env.torch}: preferred_blas_library() = {env.blas}"
     return None
 
 
-@check_kind("hipblaslt", requires=("switches", "why", "torch_prefers_from"))
+@check_kind("hipblaslt", requires=("switches", "why"))
 def hipblaslt(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
     """Advisory for ROCm#4748: rocBLAS on gfx1151 is slow; hipBLASLt switches help."""
     procs = _processes(facts)
     switches: dict[str, str] = params["switches"]
-    torch = _torch_prefers_hipblaslt(facts, params["torch_prefers_from"])
+    torch = _torch_prefers_hipblaslt(facts)
     missing = []
     items = []
     for proc in procs:
@@ -118,7 +116,7 @@ def hipblaslt(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
             )
         )
         if proc.kind == "vllm" and torch:
-            items.append(Evidence("torch", torch, "--python", "prefers hipBLASLt on gfx115X"))
+            items.append(Evidence("torch", torch, "--python", "prefers hipBLASLt"))
             continue
         if value != "1":
             missing.append(f"{variable}=1 for {_who(proc)}")

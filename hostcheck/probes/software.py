@@ -36,6 +36,10 @@ try:
         out["arch_list"] = list(torch.cuda.get_arch_list())
     except Exception:
         pass
+    try:
+        out["blas"] = str(torch.backends.cuda.preferred_blas_library())
+    except Exception:
+        pass
     if torch.cuda.is_available():
         p = torch.cuda.get_device_properties(0)
         out["device_name"] = p.name
@@ -80,6 +84,7 @@ def _parse_python_env(text: str) -> PythonEnv:
                 total_memory=data.get("total_memory"),
                 vllm=data.get("vllm"),
                 rocm_sdk=data.get("rocm_sdk"),
+                blas=data.get("blas"),
                 error=data.get("error"),
             )
     raise ParseError("the interpreter did not print hostcheck's probe result")
