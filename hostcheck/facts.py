@@ -130,6 +130,8 @@ class InferenceProcess(NamedTuple):
     argv: tuple[str, ...]
     environ: Value[dict[str, str]] | Unavailable
     source: str
+    # the soft "Max open files" limit from /proc/PID/limits (None: not a running process)
+    nofile: Value[int] | Unavailable | None = None
 
 
 class BootFacts(NamedTuple):

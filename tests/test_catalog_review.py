@@ -642,3 +642,26 @@ def test_previous_boot_without_a_journal_says_so(scan) -> None:
     finding = scan("tuned-ready", {}, "--select", "log.previous-boot").finding("log.previous-boot")
     assert finding["status"] == "pass"
     assert "journal is not available" in finding["message"]
+
+
+# --- limits.nofile ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("environ", "soft", "status"),
+    [
+        ("PYTORCH_HIP_ALLOC_CONF=expandable_segments:True\0", "1048576", "pass"),
+        ("PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True\0", "1024", "warn"),
+        ("PYTORCH_HIP_ALLOC_CONF=garbage_collection_threshold:0.8\0", "1024", "skip"),
+    ],
+)
+def test_hip_vmm_needs_open_files(scan, environ: str, soft: str, status: str) -> None:
+    limits = (FIXTURES / "tuned-ready" / "proc/3100/limits").read_text()
+    edits = {
+        "proc/3100/environ": "PATH=/usr/bin\0" + environ,
+        "proc/3100/limits": limits.replace("1048576          1048576", f"{soft} 1048576"),
+    }
+    finding = scan("tuned-ready", edits, "--select", "limits.nofile").finding("limits.nofile")
+    assert finding["status"] == status, finding["message"]
+    if status == "warn":
+        assert "LimitNOFILE" in finding["message"] and "rocm-systems#10604" in finding["message"]

@@ -366,3 +366,54 @@ def vllm_env(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
         + ".",
         tuple(items),
     )
+
+
+@check_kind("open-files", requires=("min_nofile", "vmm_settings"))
+def open_files(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
+    """PyTorch's expandable segments use HIP VMM, one dmabuf file descriptor per handle."""
+    items: list[Evidence] = []
+    low: list[str] = []
+    users = 0
+    for proc in _processes(facts):
+        env = value_or(proc.environ, {})
+        setting = next(
+            (
+                f"{k}={env[k]}"
+                for k in params["vmm_settings"]
+                if "expandable_segments:true" in env.get(k, "").lower().replace(" ", "")
+            ),
+            None,
+        )
+        if setting is None or proc.nofile is None:
+            continue
+        users += 1
+        items.append(
+            Evidence(
+                _who(proc),
+                setting,
+                proc.environ.source if isinstance(proc.environ, Value) else proc.source,
+            )
+        )
+        items.append(evidence(f"{_who(proc)} Max open files", proc.nofile))
+        if isinstance(proc.nofile, Value) and proc.nofile.value < int(params["min_nofile"]):
+            low.append(f"{_who(proc)} ({proc.nofile.value})")
+    if low:
+        return Outcome(
+            Verdict.ADVISORY,
+            f"Expandable segments (HIP VMM) with a low open-files limit: {', '.join(low)}. Each "
+            "hipMemCreate handle holds a dmabuf file descriptor, so the stock 1024 caps VMM "
+            "memory near 2 GiB per process (rocm-systems#10604). Raise LimitNOFILE (or ulimit "
+            f"-n) to {params['min_nofile']} or more.",
+            tuple(items),
+        )
+    if not users:
+        return Outcome(
+            Verdict.NOT_APPLICABLE,
+            "No inference process uses PyTorch's expandable segments (HIP VMM).",
+        )
+    return Outcome(
+        Verdict.OK,
+        f"{users} process(es) with expandable segments have at least {params['min_nofile']} "
+        "open files.",
+        tuple(items),
+    )

@@ -265,6 +265,15 @@ def _inference_kind(argv: tuple[str, ...]) -> str | None:
     return None
 
 
+def _open_files_limit(text: str) -> int:
+    """The soft limit of the "Max open files" line of /proc/PID/limits."""
+    for line in text.splitlines():
+        if line.startswith("Max open files"):
+            soft = line[len("Max open files") :].split()[0]
+            return 2**63 if soft == "unlimited" else int(soft)
+    raise ValueError("no 'Max open files' line")
+
+
 def probe_processes(host: Host) -> Value[list[InferenceProcess]] | Unavailable:
     source = "/proc/*/cmdline" + (" (pids from psutil)" if host.live else "")
     found = []
@@ -278,7 +287,14 @@ def probe_processes(host: Host) -> Value[list[InferenceProcess]] | Unavailable:
                 else Value(proc.environ, f"/proc/{proc.pid}/environ")
             )
             found.append(
-                InferenceProcess(kind, proc.pid, proc.cmdline, environ, f"/proc/{proc.pid}/cmdline")
+                InferenceProcess(
+                    kind,
+                    proc.pid,
+                    proc.cmdline,
+                    environ,
+                    f"/proc/{proc.pid}/cmdline",
+                    read_parsed(host, f"/proc/{proc.pid}/limits", _open_files_limit),
+                )
             )
     except OSError as exc:
         return Unavailable(Reason.ERROR, source, str(exc))
