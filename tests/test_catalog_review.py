@@ -665,3 +665,20 @@ def test_hip_vmm_needs_open_files(scan, environ: str, soft: str, status: str) ->
     assert finding["status"] == status, finding["message"]
     if status == "warn":
         assert "LimitNOFILE" in finding["message"] and "rocm-systems#10604" in finding["message"]
+
+
+def test_a_snapshot_keeps_only_the_audit_logs_avc_lines_and_replays_the_same(cli, tmp_path) -> None:
+    out = tmp_path / "snap"
+    name = "fedora43-rootless-podman"
+    assert cli("snapshot", "--fixture", name, "--no-redact", "-o", str(out)).code == 0
+    kept = (out / "var/log/audit/audit.log").read_text()
+    assert "SERVICE_START" not in kept and kept.count("avc:") == 2
+    # the previous boot's journal and the new sysfs reads are recorded too
+    assert (out / ".hostcheck/commands/journal-previous-boot.txt").exists()
+    assert (out / "sys/fs/selinux/booleans/container_use_devices").exists()
+    replay = cli("scan", "--root", str(out), "--format", "json").json()
+    original = cli("scan", "--fixture", name, "--format", "json").json()
+    statuses = {f["rule"]: f["status"] for f in replay["findings"]}
+    assert statuses == {f["rule"]: f["status"] for f in original["findings"]}
+    assert statuses["containers.gpu-access"] == "fail"
+    assert statuses["log.previous-boot"] == "warn"

@@ -144,6 +144,8 @@ CONTAINER_BOOLEANS = ("container_use_devices", "container_use_dri_devices")
 QUADLET_DIRS = ("/etc/containers/systemd", "/etc/containers/systemd/users")
 AUDIT_LOG = "/var/log/audit/audit.log"
 GPU_NODE_MARKERS = ("/dev/kfd", "/dev/dri")
+# An AVC line names the node by path= or, for some denials, only by name=
+GPU_AUDIT_MARKERS = (*GPU_NODE_MARKERS, 'name="kfd"', 'name="renderD')
 
 
 def probe_containers(host: Host) -> ContainerAccess:
@@ -163,12 +165,14 @@ def probe_containers(host: Host) -> ContainerAccess:
             if isinstance(text, Value) and any(m in text.value for m in GPU_NODE_MARKERS):
                 quadlets.append((path, text.value))
     denials = []
-    audit = host.read_text(AUDIT_LOG)
+    # Only the AVC lines are read into the scan (and a snapshot): the rest of the audit log
+    # is other programs' business.
+    audit = host.read_lines_with(AUDIT_LOG, ["avc:"])
     if isinstance(audit, Value):
         denials = [
             line
-            for line in audit.value.splitlines()
-            if "avc:" in line and "denied" in line and any(m in line for m in GPU_NODE_MARKERS)
+            for line in audit.value
+            if "denied" in line and any(m in line for m in GPU_AUDIT_MARKERS)
         ]
     return ContainerAccess(
         Value(enforcing.value.strip(), enforcing.source)
