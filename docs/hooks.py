@@ -46,7 +46,7 @@ def rule_page(rule: Any) -> str:
         f"# `{rule.id}` — {rule.title}",
         "",
         f"**Severity** {rule.severity.value} · **applies to** {rule.applies_to} · "
-        f"**check kind** `{rule.check}`",
+        f"**check kind** `{rule.check}` · **reviewed** {rule.reviewed or 'not recorded'}",
         "",
         "See it yourself:",
         "",

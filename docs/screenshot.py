@@ -1,6 +1,6 @@
 """Regenerate the screenshots of `hostcheck tui` in docs/tui.md (SVG, saved by Textual itself).
 
-    python docs/screenshot.py
+python docs/screenshot.py
 """
 
 import asyncio

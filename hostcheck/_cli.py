@@ -442,11 +442,20 @@ def _add_snapshot_parser(commands: argparse._SubParsersAction[argparse.ArgumentP
     )
 
 
+def _dropin_dir(args: argparse.Namespace) -> str:
+    """rules.d next to the configuration file (/etc/hostcheck/rules.d by default)."""
+    from hostcheck.config import config_path
+
+    loaded = getattr(args, "loaded_config", None)
+    path = loaded.path if loaded is not None and loaded.path else config_path(args.config)[0]
+    return os.path.join(os.path.dirname(os.path.abspath(path)), "rules.d")
+
+
 def _load_catalog(args: argparse.Namespace) -> tuple[list[Rule], dict[str, Profile]]:
     from hostcheck.catalog import CatalogError, load_catalog
 
     try:
-        return load_catalog(getattr(args, "rules", None))
+        return load_catalog(getattr(args, "rules", None), _dropin_dir(args))
     except CatalogError as exc:
         if "rules" in getattr(args, "from_config", ()):
             raise UsageError(f"{args.loaded_config.place('rules')}: rules: {exc}") from None
@@ -588,6 +597,7 @@ def _source(args: argparse.Namespace, shown_root: str | None = None) -> Source:
         python=args.python,
         env_files=tuple(args.env_file),
         rules_dir=getattr(args, "rules", None),
+        dropin_dir=_dropin_dir(args),
         timeout=args.timeout,
         select=tuple(getattr(args, "select", None) or ()),
         fail_on=getattr(args, "fail_on", None) or "fail",
@@ -1003,7 +1013,7 @@ def cmd_rules(args: argparse.Namespace) -> int:
             print(f"{profile.name:<10} needs {profile.required_gib:>5g} GiB  {profile.title}{mark}")
         return 0
     for rule in rules:
-        print(f"{rule.id:<28} {rule.severity.value:<8} {rule.title}")
+        print(f"{rule.id:<28} {rule.severity.value:<8} {rule.reviewed}  {rule.title}")
     return 0
 
 
@@ -1029,7 +1039,10 @@ def cmd_explain(args: argparse.Namespace) -> int:
                 else " (docs/stack.md)"
             )
         )
-    print(f"references: {', '.join(rule.references)}")
+    print(f"reviewed: {rule.reviewed} (facts checked against the sources on that date)")
+    print("references:")
+    for ref in rule.references:
+        print(f"  {ref}")
     print(f"see it yourself: {rule.command}")
     print()
     print(rule.rationale)

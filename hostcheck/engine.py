@@ -243,6 +243,7 @@ def run(
     fail_on: Status = Status.FAIL,
     duration: float = 0.0,
     generated: str | None = None,
+    catalog: Mapping[str, object] | None = None,
 ) -> Report:
     context = Context(profile=profile)
     rules = list(rules)
@@ -271,6 +272,7 @@ def run(
         duration_seconds=duration,
         generated=generated,
         stack=stack_json(facts),
+        catalog=catalog,
     )
 
 

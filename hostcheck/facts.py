@@ -110,6 +110,9 @@ class PythonEnv(NamedTuple):
     vllm: str | None
     rocm_sdk: str | None
     error: str | None
+    # torch.backends.cuda.preferred_blas_library(): "_BlasBackend.Cublaslt" is hipBLASLt on
+    # ROCm; None when the interpreter's PyTorch does not say (or an older recording)
+    blas: str | None = None
 
 
 class SoftwareFacts(NamedTuple):
@@ -118,6 +121,12 @@ class SoftwareFacts(NamedTuple):
     rpm_firmware: Value[str] | Unavailable  # `rpm -q linux-firmware`
     rocminfo: Value[RocmInfo] | Unavailable
     mes_firmware_overrides: list[str]  # gc_11_5_1_mes* in /lib/firmware/updates/amdgpu
+    # The MES blob the next boot loads (first in the kernel's firmware search order) and the
+    # package that owns it, when a package database says so; plus the firmware packages found
+    # (dpkg, `rpm -q amd-gpu-firmware`, pacman's local database): name -> version.
+    mes_firmware_file: Value[str] | Unavailable
+    mes_firmware_owner: Value[str] | Unavailable
+    firmware_packages: dict[str, Value[str]]
     python: Value[PythonEnv] | Unavailable | None  # None: --python not given
 
 
@@ -127,6 +136,8 @@ class InferenceProcess(NamedTuple):
     argv: tuple[str, ...]
     environ: Value[dict[str, str]] | Unavailable
     source: str
+    # the soft "Max open files" limit from /proc/PID/limits (None: not a running process)
+    nofile: Value[int] | Unavailable | None = None
 
 
 class StackComponent(NamedTuple):
@@ -194,6 +205,23 @@ class BootFacts(NamedTuple):
     sysctl_staged: dict[str, tuple[str, str]]  # key -> (value, file) from sysctl.d
 
 
+class PreviousBoot(NamedTuple):
+    """What the previous boot left behind: its kernel journal (`journalctl -b -1 -k`, when the
+    journal is persistent) and crash records in pstore (/sys/fs/pstore)."""
+
+    kernel_log: Value[list[KernelLogEvent]] | Unavailable
+    pstore: Value[list[str]] | Unavailable
+
+
+class ContainerAccess(NamedTuple):
+    """What decides whether a container can open the GPU: SELinux, quadlets, audit denials."""
+
+    selinux_enforcing: Value[str] | Unavailable  # /sys/fs/selinux/enforce
+    booleans: dict[str, Value[str] | Unavailable]  # /sys/fs/selinux/booleans/NAME
+    quadlets: list[tuple[str, str]]  # (path, text) of *.container units that name the GPU
+    denials: list[str]  # audit.log AVC lines for /dev/kfd or a render node
+
+
 class Facts(NamedTuple):
     root: str
     live: bool
@@ -210,5 +238,11 @@ class Facts(NamedTuple):
     processes: Value[list[InferenceProcess]] | Unavailable
     sysctl: dict[str, Value[str] | Unavailable]
     vfio_devices: list[str]  # PCI functions bound to vfio-pci (passthrough needs the IOMMU)
+    # /sys/class/dmi/id/chassis_type (SMBIOS: 8-10, 14, 30-32 are portable) and the XDNA NPU's
+    # traces (the amdxdna module, /dev/accel/accel*): the IOMMU advice depends on both.
+    chassis_type: Value[str] | Unavailable
+    npu: list[str]
+    previous_boot: "PreviousBoot"
+    containers: "ContainerAccess"
     boot: BootFacts
     stack: StackFacts | None = None  # None: facts built without the stack probe (old dumps)

@@ -303,6 +303,29 @@ class Host:
             return data
         return Value(data.decode("utf-8", errors="replace"), host_path)
 
+    def read_lines_with(
+        self, host_path: str, markers: Sequence[str], *, limit: int = MAX_READ_BYTES
+    ) -> Value[list[str]] | Unavailable:
+        """The lines of a file that contain one of ``markers``, bounded in size and time.
+
+        Only those lines are recorded: a log (the audit log) holds much more than a probe
+        needs, and a snapshot must not carry it. A replay of the recording filters the same
+        lines to the same result.
+        """
+        data = self._read_bytes(host_path, limit)
+        if isinstance(data, Unavailable):
+            if self.recorder is not None:
+                self.recorder.read(host_path, data)
+            return data
+        lines = [
+            line
+            for line in data.decode("utf-8", errors="replace").splitlines()
+            if any(marker in line for marker in markers)
+        ]
+        if self.recorder is not None:
+            self.recorder.read(host_path, "".join(f"{line}\n" for line in lines).encode())
+        return Value(lines, host_path)
+
     def read_bytes(
         self, host_path: str, *, limit: int = MAX_READ_BYTES
     ) -> Value[bytes] | Unavailable:

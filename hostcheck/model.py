@@ -117,6 +117,7 @@ class Rule(NamedTuple):
     # on Vulkan) or "rocm-version" (also not applicable on a container node where no ROCm
     # runs and none is declared); None: the host itself.
     needs: str | None = None
+    reviewed: str = ""  # YYYY-MM-DD: when the rule's facts were last checked against sources
 
     @property
     def area(self) -> str:
@@ -298,6 +299,9 @@ class Report(NamedTuple):
     def judged(self) -> str | None:
         """The one line that says what kind of node was judged."""
         return str(self.stack["summary"]) if self.stack else None
+
+    # the rule catalog: {"reviewed": its date (YYYY-MM-DD), "dropins": [drop-in files used]}
+    catalog: Mapping[str, Any] | None = None
 
     @property
     def summary(self) -> dict[str, int]:

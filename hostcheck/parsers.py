@@ -394,6 +394,24 @@ _HANG_PATTERNS = (
     ("page-fault-status", r"GCVM_L2_PROTECTION_FAULT_STATUS:(?P<status>0x[0-9A-Fa-f]+)"),
     ("device-wedged", r"device wedged"),
     ("ring-timeout", r"ring \S+ timeout"),
+    ("ring-reset", r"Ring \S+ reset succeeded"),
+    ("cpf-fault", r"Faulty UTCL2 client ID: CPF"),
+    (
+        "smu-hang",
+        r"SMU: No response msg_reg|SMU: mailbox access failed|Failed to enable gfxoff"
+        r"|VPE: powergate request failed|REG_WAIT timeout .*optc\d+_disable_crtc",
+    ),
+)
+
+# Lines that do not name amdgpu: the module loader and the AMD IOMMU driver.
+_OTHER_PATTERNS = (
+    (
+        "module-key-rejected",
+        r"Loading of module with unavailable key is rejected|Key was rejected by service",
+    ),
+    ("amd-iommu-unknown-option", r"AMD-Vi: Unknown option - '(?P<value>[^']*)'"),
+    # The previous boot ended without unmounting or closing the journal (a hang or power cut).
+    ("unclean-shutdown", r"orphan cleanup on readonly fs|uncleanly shut down"),
 )
 
 
@@ -402,6 +420,15 @@ def classify_kernel_log(lines: list[LogLine]) -> list[KernelLogEvent]:
     events: list[KernelLogEvent] = []
     for line in lines:
         text = line.text
+        other = next(
+            ((kind, m) for kind, pattern in _OTHER_PATTERNS if (m := re.search(pattern, text))),
+            None,
+        )
+        if other is not None:
+            kind, found = other
+            data = {k: v for k, v in found.groupdict().items() if v is not None}
+            events.append(KernelLogEvent(kind, line, data))
+            continue
         if "amdgpu" not in text and "[drm]" not in text and "unknown parameter" not in text:
             continue
         match = re.search(_MEMORY_READY, text)

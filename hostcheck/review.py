@@ -73,7 +73,10 @@ _REPO = re.compile(r"^([A-Za-z0-9_-]+)/([A-Za-z0-9_-]+)$")
 def reference_url(reference: str) -> str | None:
     """Where a catalog reference can be read: ``owner/repo#N`` is a GitHub issue or pull
     request (GitHub redirects /issues/N to a pull request), ``owner/repo`` a repository.
-    Other references (documentation titles, sections of the research notes) have none."""
+    A public URL is its own address (the catalog's references are URLs since its 2026-12
+    review). Anything else has none."""
+    if reference.startswith("https://"):
+        return reference
     issue = _ISSUE.match(reference)
     if issue:
         owner, repo, number = issue.groups()

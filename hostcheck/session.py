@@ -43,6 +43,8 @@ class Source(NamedTuple):
     python: str | None = None
     env_files: tuple[str, ...] = ()
     rules_dir: str | None = None
+    # The operator's drop-ins that add rows to rules' tables (rules.d next to the config file).
+    dropin_dir: str | None = None
     timeout: float = 2.0
     select: tuple[str, ...] = ()
     fail_on: str = "fail"  # "fail" or "warn"
@@ -114,12 +116,13 @@ def bundled_fixture(root: str) -> str | None:
     return None
 
 
-def load_catalog(rules_dir: str | None) -> "tuple[list[Rule], dict[str, Profile]]":
-    from hostcheck.catalog import CatalogError
-    from hostcheck.catalog import load_catalog as load
+def load_catalog(
+    rules_dir: str | None, dropin_dir: str | None = None
+) -> "tuple[list[Rule], dict[str, Profile], list[str]]":
+    from hostcheck.catalog import CatalogError, load_catalog_with_dropins
 
     try:
-        return load(rules_dir)
+        return load_catalog_with_dropins(rules_dir, dropin_dir)
     except CatalogError as exc:
         raise SourceError(str(exc)) from None
 
@@ -150,7 +153,7 @@ class _Prepared:
     """What a scan starts from. A plain class: its annotations name types this module does
     not import at run time, and NamedTuple would compile them as ForwardRefs on import."""
 
-    __slots__ = ("catalog_size", "env_files", "host", "profile", "rules")
+    __slots__ = ("catalog", "catalog_size", "env_files", "host", "profile", "rules")
 
     def __init__(
         self,
@@ -159,20 +162,23 @@ class _Prepared:
         host: "Host",
         env_files: list[tuple[str, dict[str, str]]],
         catalog_size: int,
+        catalog: dict[str, object],
     ) -> None:
         self.rules, self.profile, self.host, self.env_files = rules, profile, host, env_files
         self.catalog_size = catalog_size
+        self.catalog = catalog
 
 
 def _prepare(source: Source) -> _Prepared:
-    from hostcheck.catalog import default_profile
+    from hostcheck.catalog import catalog_date, default_profile
     from hostcheck.host import Host, HostError
     from hostcheck.safeio import InputError
 
     try:
-        rules, profiles = load_catalog(source.rules_dir)
+        rules, profiles, dropins = load_catalog(source.rules_dir, source.dropin_dir)
     except SourceError as exc:
         raise SourceError(source.origin("rules", str(exc))) from None
+    catalog: dict[str, object] = {"reviewed": catalog_date(rules), "dropins": dropins}
     known = {rule.id for rule in rules}
     for waiver in source.waivers:
         if waiver.rule not in known:
@@ -223,7 +229,7 @@ def _prepare(source: Source) -> _Prepared:
             f"{', '.join(HOST_ROOT_DIRS)} is in it); give the directory that holds a host's / "
             "(a fixture copy, an unpacked snapshot, the host mounted in a container)"
         )
-    return _Prepared(rules, profile, host, env_files, catalog_size)
+    return _Prepared(rules, profile, host, env_files, catalog_size, catalog)
 
 
 def check(source: Source) -> None:
@@ -242,9 +248,17 @@ def scan(source: Source) -> Scan:
 
     started = time.perf_counter()
     prepared = _prepare(source)
+    from hostcheck.catalog import probe_needs
+
+    needs = probe_needs(prepared.rules)
     facts = collect(
         prepared.host,
-        ProbeOptions(user=source.user, python=source.python, workload=source.workload),
+        ProbeOptions(
+            user=source.user,
+            python=source.python,
+            workload=source.workload,
+            sysctls=needs["sysctls"],
+        ),
     )
     if source.shown_root:
         facts = facts._replace(root=source.shown_root)
@@ -263,6 +277,7 @@ def scan(source: Source) -> Scan:
         fail_on=fail_on,
         duration=time.perf_counter() - started,
         generated=utc_now(),
+        catalog=prepared.catalog,
     )
     if source.select:
         report = report._replace(catalog_size=prepared.catalog_size)

@@ -14,10 +14,24 @@ from typing import Any
 import pytest
 
 from hostcheck._cli import main
+from hostcheck.catalog import load_catalog
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "fixtures"
 FIXTURE_NAMES = sorted(p.name for p in FIXTURES.iterdir() if (p / ".hostcheck").is_dir())
+# The rule catalog, as the product loads it: counts and ids come from here, never hard-coded.
+RULE_IDS = sorted(rule.id for rule in load_catalog()[0])
+ALL_RULES = len(RULE_IDS)
+# The rules the pictures (TUI snapshots, MachineConfig goldens) are made with: a fixed set, so
+# that a rule added to the catalog leaves them unchanged (they test rendering and emitting;
+# the catalog's verdicts are tested through every fixture's expected.json).
+PICTURED_RULES = (
+    "gpu.present", "kernel.version", "kernel.rocm-floor", "kernel.params", "memory.gtt",
+    "memory.rocm-visible", "memory.carveout", "memory.gttsize-deprecated", "memory.ttm-module",
+    "amdgpu.cwsr", "firmware.mes", "log.gpu-hangs", "devices.kfd", "devices.render",
+    "rocm.version", "rocm.kernel-compat", "torch.gfx1151", "env.hsa-override",
+    "perf.hipblaslt", "llamacpp.mmap", "perf.iommu", "sysctl.numa-balancing", "vllm.env",
+)  # fmt: skip
 
 
 @dataclass

@@ -122,6 +122,8 @@ def test_fedora_grubby_plan_and_staged_read_back(fixture_copy) -> None:
     """grubby has no Debian package: check the argv, then edit the BLS entry as grubby
     would and check the scan reads it back as staged."""
     root = fixture_copy("typo-kargs")
+    # A kernel with the KFD fixes (6.18.4 and later): amdgpu.cwsr passes on it with this ROCm.
+    (root / "proc/sys/kernel/osrelease").write_text("6.18.6-200.fc43.x86_64\n")
     plan = hc("fix", "--root", str(root))
     line = next(x for x in plan.stdout.splitlines() if x.strip().startswith("grubby"))
     assert "'--remove-args=aamdgpu.cwsr_enable amdgpu.gttsize'" in line
@@ -139,12 +141,14 @@ def test_fedora_grubby_plan_and_staged_read_back(fixture_copy) -> None:
 
 def test_typo_kargs_fix_leaves_nothing_for_amdgpu_cwsr_to_undo(fixture_copy) -> None:
     """The fix for the misspelled aamdgpu.cwsr_enable=0 used to add amdgpu.cwsr_enable=0,
-    which amdgpu.cwsr (passing: kernel 6.18 and ROCm 7.2 carry the CWSR fix) then asked to
+    which amdgpu.cwsr (passing: kernel 6.18.6 and ROCm 7.2 carry the CWSR fix) then asked to
     remove after the reboot. After apply and a reboot into the staged command line, both pass
     and the next plan is empty."""
     from tests.conftest import boot_as_configured
 
     root = fixture_copy("typo-kargs")
+    # A kernel with the KFD fixes (6.18.4 and later): amdgpu.cwsr passes on it with this ROCm.
+    (root / "proc/sys/kernel/osrelease").write_text("6.18.6-200.fc43.x86_64\n")
     plan = hc("fix", "--root", str(root), "--only", "kernel.params")
     line = next(x for x in plan.stdout.splitlines() if x.strip().startswith("grubby"))
     assert "--args=" not in line, line
@@ -172,7 +176,9 @@ def test_ostree_hosts_use_rpm_ostree_kargs(fixture_copy, loader: str) -> None:
     line = next(x for x in run.stdout.splitlines() if x.strip().startswith("rpm-ostree kargs"))
     # The exact staged spellings are deleted; the new values appended; if-present/if-missing
     # so that a re-run or an undo of a step that never ran cannot fail.
-    assert "amdgpu.cwsr_enable=0" not in line.replace("aamdgpu", "")  # amdgpu.cwsr passes
+    # 6.18.0 lacks the KFD fixes (6.18.4): amdgpu.cwsr fails, so the workaround is spelled
+    # right, and the misspelled one removed.
+    assert "--append-if-missing=amdgpu.cwsr_enable=0" in line
     assert "--delete-if-present=aamdgpu.cwsr_enable=0" in line
     assert "--delete-if-present=amdgpu.gttsize=131072" in line
     assert "--delete-if-present=ttm.pages_limit=33554432" in line
@@ -682,7 +688,8 @@ def test_ostree_round_trip_lists_the_command_and_its_inverse(fixture_copy) -> No
     entries = root / "boot/loader/entries"
     old = next(entries.glob("*.conf")).read_text()
     options = next(x for x in old.splitlines() if x.startswith("options "))
-    staged = options.replace(" aamdgpu.cwsr_enable=0", "")
+    # 6.18.0 lacks the KFD fixes: the misspelling is corrected, not dropped (amdgpu.cwsr fails).
+    staged = options.replace(" aamdgpu.cwsr_enable=0", " amdgpu.cwsr_enable=0")
     (entries / "ostree-2-fedora.conf").write_text(
         old.replace(options, staged).replace("version 6.18.0-65.fc44.x86_64", "version 99")
     )

@@ -76,8 +76,7 @@ def test_feature_file_text() -> None:
         f"{NAMESPACE}/kernel=fail\n"
         f"{NAMESPACE}/log=warn\n"
         f"{NAMESPACE}/perf=warn\n"
-        f"{NAMESPACE}/rocm=warn\n"
-        f"{NAMESPACE}/vllm=warn\n"
+        f"{NAMESPACE}/rocm=fail\n"
     )
     assert len(render(report, expires=expires).encode()) < MAX_BYTES
     with pytest.raises(ValueError, match="timezone-aware"):

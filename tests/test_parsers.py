@@ -1350,6 +1350,7 @@ def test_kernel_log_other_real_lines() -> None:
         ("mes-timeout", 104187.125952, {"msg": "MISC (WAIT_REG_MEM)"}),
         ("page-fault", None, {}),
         ("page-fault-status", None, {"status": "0x00800932"}),
+        ("cpf-fault", None, {}),  # the amdgpu-dkms / MES 0x83 signature (ROCm#6182)
         ("gttsize-deprecated", 4.232151, {}),
         ("unknown-param", None, {"module": "amdgpu", "param": "gtt_size"}),
     ]

@@ -184,7 +184,7 @@ def test_fedora_distribution_rocm_is_found_by_rpm_and_not_judged_by_amds_table(c
     assert run.code == 0
     assert run.finding("rocm.version")["status"] == "pass"
     compat = run.finding("rocm.kernel-compat")
-    assert compat["status"] == "skip" and "distribution's own build" in compat["message"]
+    assert compat["status"] == "pass" and "distribution's own packaging" in compat["message"]
     stack = run.json()["stack"]
     assert stack["summary"] == "host: ROCm 6.4.4 from rpm: rocm-core-6.4.4-1.fc43.x86_64"
     hip = [c for c in stack["components"] if c["detail"] == "hip"]
@@ -289,7 +289,7 @@ def _docker_host(root: Path) -> tuple[Host, list[InferenceProcess]]:
 
 def _software() -> SoftwareFacts:
     missing = Unavailable(Reason.MISSING, "-")
-    return SoftwareFacts(missing, missing, missing, missing, [], None)
+    return SoftwareFacts(missing, missing, missing, missing, [], missing, missing, {}, None)
 
 
 def test_links_in_a_container_root_resolve_inside_it(fixture_copy) -> None:

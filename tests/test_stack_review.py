@@ -115,7 +115,8 @@ def test_archs_rocm_core_in_opt_rocm_is_judged_as_the_distributions_build(
     assert run.code == 0
     assert run.finding("rocm.version")["status"] == "pass"
     compat = run.finding("rocm.kernel-compat")
-    assert compat["status"] == "skip" and "distribution's own build" in compat["message"]
+    # Arch carries the kernel fixes natively (ROCm docs): its own ROCm passes, not by AMD's table.
+    assert compat["status"] == "pass" and "distribution's own packaging" in compat["message"]
     host_rocm = next(c for c in run.json()["stack"]["components"] if c["name"] == "rocm")
     assert host_rocm["origin"] == "distribution" and "pacman" in host_rocm["detail"]
 
@@ -239,7 +240,9 @@ def test_ubuntus_archive_hip_runtime_is_read_from_dpkg_with_its_full_version(
     assert "ROCm 7.1.0 " in rocm["message"]  # pass or fail is the floor's business
     assert rocm["evidence"][0]["source"] == "host: dpkg: libamdhip64-7 7.1.0-0ubuntu2 (dpkg)"
     compat = run.finding("rocm.kernel-compat")
-    assert compat["status"] == "skip" and "distribution's own build" in compat["message"]
+    # Ubuntu 24.04 is not a distribution the ROCm docs name as carrying the fixes natively:
+    # support depends on the distribution (warn), never AMD's binary rows.
+    assert compat["status"] == "warn" and "distribution packaging" in compat["message"]
 
 
 def test_a_containers_rocm_version_file_gives_only_the_release(cli, fixture_copy) -> None:

@@ -182,13 +182,20 @@ def kernel_has_fixes(facts: Facts, params: Mapping[str, Any]) -> bool | None:
     return meets_floor(rel, params["generic"])
 
 
+def floors_text(params: Mapping[str, Any]) -> str:
+    """The kernel floors of a floor spec, for messages: "6.18.4+ or 6.12.64+ (mainline 6.19.0-rc2)"."""
+    stable = [f"{row['min']}+" for row in params.get("series", [])]
+    mainline = f"mainline {params['generic']}"
+    return f"{' or '.join(stable)} ({mainline})" if stable else f"{params['generic']}+"
+
+
 def dkms_note(facts: Facts) -> str:
     version = facts.driver.version
     shown = f" {version.value}" if isinstance(version, Value) else ""
     return (
         f"amdgpu-dkms{shown} replaces the kernel's amdgpu and amdkfd, so the kernel release does "
-        "not tell which fixes are in; AMD recommends the inbox driver with ROCm on Ryzen "
-        "(harkgill-amd, ROCm#5444)"
+        "not tell which fixes are in; AMD recommends the kernel's own driver, not amdgpu-dkms, "
+        "on Strix Halo (see driver.no-dkms)"
     )
 
 
@@ -212,18 +219,6 @@ def release_tuple(text: str) -> tuple[int, ...]:
     if not match:
         raise ValueError(f"not a version: {text!r}")
     return tuple(int(part) for part in match[1].split("."))
-
-
-def pep440_at_least(text: str, floor: str) -> bool:
-    """Whether a Python package's version (torch, vLLM, TheRock wheels: PEP 440) is at least
-    ``floor``, with pre-releases before their release: torch 2.8.0a0 is not 2.8 or later, and
-    2.9.1+rocm7.2.1 is. A version PEP 440 cannot parse falls back to its release numbers."""
-    from packaging.version import InvalidVersion, Version
-
-    try:
-        return Version(text) >= Version(floor)
-    except InvalidVersion:
-        return pad(release_tuple(text)) >= pad(release_tuple(floor))
 
 
 def rocm_versions(facts: Facts) -> list[RocmVersion]:

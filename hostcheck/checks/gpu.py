@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,6 +19,7 @@ from hostcheck.checks._util import (
     rocm_versions,
     staged_option,
     unknown,
+    value_or,
 )
 from hostcheck.facts import GFX1151_TARGET_VERSION, STRIX_HALO_PCI_ID, Facts
 from hostcheck.model import Evidence, Outcome, Verdict
@@ -86,10 +88,16 @@ def gpu_present(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcom
             "Check that the kernel was built with CONFIG_HSA_AMD and the kernel log for kfd errors.",
             tuple(items),
         )
+    other_id = (
+        f" (PCI {gpu.pci_id}: a gfx1151 part other than the 1002:1586 of the Ryzen AI Max "
+        "300 series, e.g. Gorgon Halo)"
+        if gpu.pci_id != STRIX_HALO_PCI_ID
+        else ""
+    )
     return Outcome(
         Verdict.OK,
         f"Strix Halo iGPU (gfx1151) at {gpu.pci_slot}, driven by amdgpu, "
-        f"{gpu.card} / {gpu.render_node}.",
+        f"{gpu.card} / {gpu.render_node}{other_id}.",
         tuple(items),
     )
 
@@ -244,28 +252,39 @@ def cwsr(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
     )
 
 
-@check_kind("mes-firmware", requires=("good", "bad", "suspect", "bad_firmware_packages"))
+def _package_name(owner: str, candidates: Mapping[str, Any]) -> str | None:
+    """'amd-gpu-firmware-20251111-1.fc43.noarch' -> 'amd-gpu-firmware' (longest known name)."""
+    names = sorted((n for n in candidates if owner == n or owner.startswith(n + "-")), key=len)
+    return names[-1] if names else None
+
+
+@check_kind("mes-firmware", requires=("good", "bad", "min", "bad_firmware_packages"))
 def mes_firmware(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
     gpu = facts.gpu.strix_halo
     assert gpu is not None
+    software = facts.software
     items = [
         evidence("MES firmware", gpu.mes_fw, lambda v: f"0x{v:08x}"),
         evidence("MES KIQ firmware", gpu.mes_kiq_fw, lambda v: f"0x{v:08x}"),
+        evidence("MES blob for the next boot", software.mes_firmware_file),
     ]
+    packages = dict(software.firmware_packages)
+    owner = software.mes_firmware_owner
+    owner_name = _package_name(owner.value, packages) if isinstance(owner, Value) else None
+    if isinstance(owner, Value):
+        items.append(Evidence("owned by", owner.value, owner.source))
+        # The file's package decides (Fedora 43: amd-gpu-firmware, not linux-firmware).
+        judged = {owner_name: packages[owner_name]} if owner_name in packages else {}
+        if not judged:
+            judged = {owner.value: Value(owner.value, owner.source)}
+    else:
+        judged = packages
     bad_packages: list[str] = []
-    packages = facts.software.packages
-    for prefix in params["bad_firmware_packages"]:
-        if isinstance(packages, Value):
-            version = packages.value.get("linux-firmware")
-            if version and version.startswith(prefix):
-                bad_packages.append(f"linux-firmware {version}")
-                items.append(Evidence("package", f"linux-firmware {version}", packages.source))
-        rpm = facts.software.rpm_firmware
-        if isinstance(rpm, Value) and f"-{prefix}" in rpm.value:
-            bad_packages.append(rpm.value)
-            items.append(Evidence("package", rpm.value, rpm.source))
+    for name, version in judged.items():
+        items.append(Evidence("package", f"{name} {version.value}", version.source))
+        if any(prefix in version.value for prefix in params["bad_firmware_packages"]):
+            bad_packages.append(f"{name} {version.value}")
     known_bad = {int(k, 16): v for k, v in params["bad"].items()}
-    suspect = {int(k, 16): v for k, v in params["suspect"].items()}
     if isinstance(gpu.mes_fw, Value) and gpu.mes_fw.value in known_bad:
         version = gpu.mes_fw.value
         return Outcome(
@@ -282,12 +301,12 @@ def mes_firmware(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outco
             tuple(items),
             fix={},
         )
-    overrides = facts.software.mes_firmware_overrides
+    overrides = software.mes_firmware_overrides
     if overrides:
         items.append(
             Evidence("firmware override", ", ".join(overrides), "/lib/firmware/updates/amdgpu")
         )
-    if bad_packages and not overrides:
+    if bad_packages and not (overrides and not isinstance(owner, Value)):
         running = (
             f"the running MES is 0x{gpu.mes_fw.value:08x}, but "
             if isinstance(gpu.mes_fw, Value)
@@ -298,20 +317,23 @@ def mes_firmware(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outco
             # initramfs): it will be at the next initramfs rebuild and boot.
             Verdict.ADVISORY if isinstance(gpu.mes_fw, Value) else Verdict.PROBLEM,
             f"{', '.join(bad_packages)} ships the broken MES 0x83 for Strix Halo (ROCm#5724); "
-            f"{running}the next initramfs rebuild and boot load it. Install another "
-            "linux-firmware version, or keep good gc_11_5_1_mes*.bin files in "
-            "/lib/firmware/updates/amdgpu/.",
+            f"{running}the next initramfs rebuild and boot load it. Install another version "
+            "(Fedora: dnf downgrade amd-gpu-firmware and versionlock it), or keep good "
+            "gc_11_5_1_mes*.bin files in /lib/firmware/updates/amdgpu/.",
             tuple(items),
             fix={},
         )
     if not isinstance(gpu.mes_fw, Value):
         return unknown("The MES firmware version could not be read.", *items)
     version = gpu.mes_fw.value
-    if version in suspect:
+    if version < int(params["min"], 16):
         return Outcome(
             Verdict.ADVISORY,
-            f"MES firmware 0x{version:08x} has open hang reports under vLLM ({suspect[version]}).",
+            f"MES firmware 0x{version:08x} is older than {params['min']}: it ignores "
+            "amdgpu.cwsr_enable and predates the Strix Halo fixes (AMD: \"If you're on MES "
+            '<0x80 — Update your kernel and firmware", ROCm#5724). Update linux-firmware.',
             tuple(items),
+            fix={},
         )
     good = {int(v, 16) for v in params["good"]}
     note = "known good" if version in good else "not known bad"
@@ -344,12 +366,144 @@ def gpu_hangs(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
     for kind, lines in found.items():
         spec = kinds[kind]
         if spec.get("count", True):
-            parts.append(f"{spec['label']}: {len(lines)} ({', '.join(spec['references'])})")
+            parts.append(f"{spec['label']}: {len(lines)}")
         for number, line in enumerate(lines[: int(params["lines_per_kind"])], start=1):
             items.append(Evidence(spec["label"], line, log.source, f"{number} of {len(lines)}"))
     return Outcome(
         Verdict.PROBLEM,
-        "The kernel log since boot shows " + "; ".join(parts) + ". See amdgpu.cwsr and "
-        "firmware.mes for the known causes.",
+        "The kernel log since boot shows "
+        + "; ".join(parts)
+        + ". "
+        + (
+            "CPF faults on the first dispatch are the amdgpu-dkms conflict AMD describes "
+            "(ROCm#6182): see driver.no-dkms and firmware.mes. "
+            if "cpf-fault" in found
+            else ""
+        )
+        + "See amdgpu.cwsr and firmware.mes for the known causes.",
+        tuple(items),
+    )
+
+
+@check_kind("previous-boot", requires=("kinds",))
+def previous_boot(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
+    """Hangs that left no trace in this boot: the previous boot's kernel journal, pstore crash
+    records, and this boot's signs of an unclean shutdown."""
+    prev = facts.previous_boot
+    kinds: Mapping[str, str] = params["kinds"]
+    items: list[Evidence] = []
+    problems: list[str] = []
+    if isinstance(prev.kernel_log, Value):
+        found: dict[str, list[str]] = {}
+        for event in prev.kernel_log.value:
+            if event.kind in kinds:
+                found.setdefault(event.kind, []).append(event.line.text)
+        for kind, lines in found.items():
+            for line in lines[:2]:
+                items.append(Evidence(kinds[kind], line, prev.kernel_log.source))
+        if found:
+            problems.append(
+                "The previous boot's kernel log shows "
+                + "; ".join(f"{kinds[k]}: {len(v)}" for k, v in found.items())
+                + "."
+            )
+        else:
+            items.append(Evidence("previous boot", "no GPU hang lines", prev.kernel_log.source))
+    else:
+        items.append(evidence("previous boot's kernel log", prev.kernel_log))
+    if isinstance(prev.pstore, Value) and prev.pstore.value:
+        items.append(Evidence("pstore", ", ".join(prev.pstore.value[:5]), prev.pstore.source))
+        problems.append(
+            f"{len(prev.pstore.value)} crash record(s) from an earlier boot are in "
+            f"{prev.pstore.source} (a panic or oops; read them, then remove them)."
+        )
+    markers = [
+        event.line.text
+        for event in value_or(facts.kernel_log, [])
+        if event.kind == "unclean-shutdown"
+    ]
+    if markers:
+        items.append(Evidence("this boot's kernel log", markers[0], _log_source(facts)))
+        problems.append(
+            "This boot's log shows the previous one did not shut down cleanly (a silent GPU "
+            "hang leaves no other trace, ROCm#6165)."
+        )
+    if problems:
+        return Outcome(
+            Verdict.PROBLEM,
+            " ".join(problems) + " See log.gpu-hangs, amdgpu.cwsr and firmware.mes for causes.",
+            tuple(items),
+        )
+    caveat = (
+        ""
+        if isinstance(prev.kernel_log, Value)
+        else " (the previous boot's journal is not available: no persistent journal, or it "
+        "was not recorded)"
+    )
+    return Outcome(
+        Verdict.OK,
+        "No sign that the previous boot hung or crashed" + caveat + ".",
+        tuple(items),
+    )
+
+
+def _log_source(facts: Facts) -> str:
+    return getattr(facts.kernel_log, "source", "dmesg")
+
+
+@check_kind("container-gpu-access", requires=("booleans",))
+def container_gpu_access(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
+    """Containers that get /dev/kfd and the render node: SELinux, group keeping, denials."""
+    access = facts.containers
+    items: list[Evidence] = []
+    problems: list[str] = []
+    advice: list[str] = []
+    for line in access.denials[:3]:
+        items.append(Evidence("AVC denial", line[:300], "/var/log/audit/audit.log"))
+    if access.denials:
+        problems.append(
+            f"SELinux denied a container the GPU ({len(access.denials)} AVC line(s) for /dev/kfd "
+            "or /dev/dri in the audit log): the container sees no GPU."
+        )
+    enforcing = value_or(access.selinux_enforcing, None) == "1"
+    if isinstance(access.selinux_enforcing, Value):
+        items.append(evidence("SELinux enforcing", access.selinux_enforcing))
+    rootless = [path for path, _ in access.quadlets if "/users" in path]
+    for path, text in access.quadlets:
+        items.append(Evidence("quadlet", path, path, "hands the GPU to a container"))
+        keeps = "keep-groups" in text or "keep_original_groups" in text
+        if path in rootless and not keeps and not re.search(r"GroupAdd=.*(render|video)", text):
+            advice.append(
+                f"{path} runs rootless without GroupAdd=keep-groups: the container loses the "
+                "user's render/video groups and cannot open /dev/kfd (podman#9706)."
+            )
+    if enforcing and rootless:
+        for name in params["booleans"]:
+            value = access.booleans.get(name)
+            items.append(evidence(name, value))
+            if isinstance(value, Value) and not value.value.startswith("1"):
+                advice.append(
+                    f"SELinux boolean {name} is off; rootless containers need "
+                    f"`setsebool -P {name}=on` to open GPU device nodes."
+                )
+    if problems:
+        return Outcome(
+            Verdict.PROBLEM,
+            " ".join(problems + advice)
+            + " Allow it with the container_use_devices / container_use_dri_devices booleans "
+            "(rootless) or --security-opt label=disable for that container.",
+            tuple(items),
+        )
+    if advice:
+        return Outcome(Verdict.ADVISORY, " ".join(advice), tuple(items))
+    if not access.quadlets:
+        return Outcome(
+            Verdict.NOT_APPLICABLE,
+            "No container unit hands the GPU to a container, and the audit log has no GPU denials.",
+            tuple(items),
+        )
+    return Outcome(
+        Verdict.OK,
+        f"{len(access.quadlets)} container unit(s) get the GPU, with what they need.",
         tuple(items),
     )

@@ -13,11 +13,13 @@ from hostcheck.checks._util import (
     dkms_note,
     evidence,
     floor_rc,
+    floors_text,
     kernel_has_fixes,
     parse_floor,
     release,
     ubuntu_kernel_class,
     unknown,
+    value_or,
 )
 from hostcheck.facts import Facts
 from hostcheck.model import Evidence, Outcome, Verdict
@@ -32,7 +34,7 @@ def _release_evidence(facts: Facts) -> list[Evidence]:
     return items
 
 
-@check_kind("kernel-floor", requires=("floor", "fixed_in"))
+@check_kind("kernel-floor", requires=("floor", "fixed_in", "recommend"))
 def kernel_floor(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
     """Running kernel against a floor, with upstream fix versions and distro backports."""
     rel = release(facts)
@@ -40,6 +42,22 @@ def kernel_floor(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outco
     if rel is None:
         return unknown("The running kernel release could not be read.", *items)
     floor = parse_floor(params["floor"])
+    version = facts.driver.version
+    if facts.driver.kind == "dkms" and isinstance(version, Value):
+        # amdgpu-dkms supplies amdgpu and amdkfd: its version, not uname, carries the fix
+        # (ROCm#6143: "[drm] amdgpu version: 6.16.13" on Debian 6.12 with a 96 GiB KFD pool).
+        items.append(Evidence("amdgpu-dkms version", version.value, version.source))
+        try:
+            dkms_release = parse_floor(version.value.strip())
+        except ValueError:
+            dkms_release = None
+        if dkms_release is not None and dkms_release >= parse_floor(params["fixed_in"]):
+            return Outcome(
+                Verdict.OK,
+                f"amdgpu-dkms {version.value} (on kernel {rel.raw}) carries the memory-visibility "
+                f"fix (upstream {params['fixed_in']}); see driver.no-dkms about dkms itself.",
+                tuple(items),
+            )
     if rel.at_least(floor):
         return Outcome(
             Verdict.OK, f"Kernel {rel.raw} is at or above {params['floor']}.", tuple(items)
@@ -67,7 +85,7 @@ def kernel_floor(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outco
         Verdict.PROBLEM,
         f"Kernel {rel.raw} predates the APU memory-visibility fix (upstream "
         f"{params['fixed_in']}): ROCm can see only ~15.5 GB with a large carve-out. "
-        f"Install kernel {params['floor']} or newer.",
+        f"Install kernel {params['recommend']} or newer (see kernel.rocm-floor).",
         tuple(items),
         fix={},
     )
@@ -92,7 +110,9 @@ def rocm_kernel_floor(facts: Facts, params: Mapping[str, Any], ctx: Context) -> 
         return Outcome(Verdict.OK, f"Kernel {rel.raw} is {label}.", tuple(items))
     if kernel_has_fixes(facts, params):
         return Outcome(
-            Verdict.OK, f"Kernel {rel.raw} is at or above {params['generic']}.", tuple(items)
+            Verdict.OK,
+            f"Kernel {rel.raw} carries the KFD fixes (in {floors_text(params)}).",
+            tuple(items),
         )
     hint = ""
     if rel.distro == "ubuntu":
@@ -103,7 +123,7 @@ def rocm_kernel_floor(facts: Facts, params: Mapping[str, Any], ctx: Context) -> 
     return Outcome(
         Verdict.PROBLEM,
         f"Kernel {rel.raw} lacks the KFD queue and memory fixes ROCm requires for Strix Halo "
-        f"(in {params['generic']} and newer).{hint}",
+        f"(in {floors_text(params)}).{hint}",
         tuple(items),
         fix={},
     )
@@ -195,8 +215,27 @@ def kernel_params(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outc
         guess = _closest(param, modules[module], 2 if len(param) > 4 else 1)
         return f" Did you mean '{module}.{guess}'?" if guess else ""
 
+    valid: Mapping[str, list[str]] = params.get("values", {})
+    rejected_values: set[str] = set()
+    if isinstance(log, Value):
+        for event in log.value:
+            if event.kind == "amd-iommu-unknown-option":
+                rejected_values.add(str(event.data.get("value", "")))
+                items.append(Evidence("kernel log", event.line.text, log.source))
     for arg in cmdline_args(facts):
         module = arg.module
+        if module is None and arg.name in valid and arg.value is not None:
+            options = [o for o in arg.value.split(",") if o]
+            wrong = [o for o in options if o not in valid[arg.name] or o in rejected_values]
+            if wrong:
+                problems.append(
+                    f"'{arg.text}': {', '.join(repr(o) for o in wrong)} is not a value "
+                    f"{arg.name} accepts (the kernel logs 'AMD-Vi: Unknown option' and ignores "
+                    f"it; valid: {', '.join(valid[arg.name])})."
+                )
+                items.append(Evidence("invalid value", arg.text, source, "not accepted"))
+                remove.append(arg.key)
+            continue
         if module is None:
             guess = None if arg.name in bare else _closest(arg.name, bare, 1)
             if guess and arg.value is not None:
@@ -276,3 +315,89 @@ def kernel_params(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outc
         + (f": {' '.join(gpu_args)}." if gpu_args else " (none set)."),
         (cmdline_evidence(facts),),
     )
+
+
+@check_kind("known-bad-kernel", requires=("kernels",))
+def known_bad_kernel(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
+    """The running kernel is not in a table of releases with a known GPU regression."""
+    rel = release(facts)
+    items = _release_evidence(facts)
+    if rel is None:
+        return unknown("The running kernel release could not be read.", *items)
+    for row in params["kernels"]:
+        if rel.raw.startswith(row["release"]) and (
+            "distro" not in row or rel.distro == row["distro"]
+        ):
+            items.append(
+                Evidence("known-bad release", row["release"], row["reference"], row["why"])
+            )
+            return Outcome(
+                Verdict.PROBLEM,
+                f"Kernel {rel.raw} has a known regression: {row['why']} {row['advice']}",
+                tuple(items),
+                fix={},
+            )
+    return Outcome(
+        Verdict.OK,
+        f"Kernel {rel.raw} is not a release with a known GPU regression "
+        f"({len(params['kernels'])} in the table).",
+        tuple(items),
+    )
+
+
+@check_kind("no-dkms")
+def no_dkms(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
+    """amdgpu-dkms on Strix Halo: loaded, installed but not built, or rejected by Secure Boot."""
+    driver = facts.driver
+    items = [Evidence("driver", driver.kind, "/proc/modules", "; ".join(driver.evidence))]
+    rejected = [
+        e.line.text for e in value_or(facts.kernel_log, []) if e.kind == "module-key-rejected"
+    ]
+    for line in rejected[:3]:
+        items.append(
+            Evidence(
+                "kernel log", line, getattr(facts.kernel_log, "source", "-"), "module rejected"
+            )
+        )
+    packages = value_or(facts.software.packages, {})
+    installed = [p for p in params.get("packages", []) if p in packages]
+    for name in installed:
+        items.append(Evidence("package", f"{name} {packages[name]}", "/var/lib/dpkg/status"))
+    if driver.kind == "dkms":
+        return Outcome(
+            Verdict.PROBLEM,
+            f"amdgpu-dkms{_dkms_version(facts)} replaces the kernel's amdgpu on this Strix Halo: "
+            "AMD names it a cause of the 'Faulty UTCL2 client ID: CPF' page faults and hangs "
+            "and recommends the kernel's own driver (ROCm#6182, #6143). Remove amdgpu-dkms "
+            "(and amdgpu-dkms-firmware) and use a kernel with the KFD fixes.",
+            tuple(items),
+            fix={},
+        )
+    if rejected and installed:
+        return Outcome(
+            Verdict.PROBLEM,
+            "Secure Boot rejected an unsigned module while amdgpu-dkms is installed "
+            "(ROCm#4328): the GPU runs whatever driver loaded instead. Remove amdgpu-dkms and "
+            "use the kernel's own driver.",
+            tuple(items),
+            fix={},
+        )
+    if installed:
+        return Outcome(
+            Verdict.ADVISORY,
+            f"{', '.join(installed)} is installed but not built for the running kernel, so the "
+            "kernel's own amdgpu runs (good); remove it, or the next dkms build replaces the "
+            "driver AMD recommends on Strix Halo (ROCm#6143).",
+            tuple(items),
+            fix={},
+        )
+    if driver.kind == "unknown":
+        return unknown("amdgpu is not loaded, so the driver in use could not be told.", *items)
+    return Outcome(
+        Verdict.OK, "The kernel's own amdgpu driver is in use (no amdgpu-dkms).", tuple(items)
+    )
+
+
+def _dkms_version(facts: Facts) -> str:
+    version = facts.driver.version
+    return f" {version.value}" if isinstance(version, Value) else ""

@@ -35,6 +35,19 @@ def _mem_total(facts: Facts) -> int | None:
     return value_or(mem, None)
 
 
+_KFD_FORMULA = "RAM - RAM/64 - 1.5 GiB (amdgpu_amdkfd_gpuvm.c)"
+
+
+def _kfd_ceiling(mem_kib: int | None, params: Mapping[str, Any]) -> int | None:
+    """The most system memory KFD lets ROCm allocate: RAM - RAM/64 - AMDGPU_RESERVE_MEM_LIMIT."""
+    if mem_kib is None:
+        return None
+    ram = mem_kib * 1024
+    return int(
+        ram - (ram >> int(params["kfd_reserve_shift"])) - float(params["kfd_reserve_gib"]) * GIB
+    )
+
+
 def _ttm_fix(facts: Facts, params: Mapping[str, Any]) -> dict[str, Any] | None:
     mem_kib = _mem_total(facts)
     if mem_kib is None:
@@ -177,7 +190,14 @@ def _rocm_sees(facts: Facts) -> tuple[int | None, Evidence]:
 
 @check_kind(
     "rocm-visible",
-    requires=("ok_ratio", "capped_band_gib", "headroom_gib", "ttm_default_ratio"),
+    requires=(
+        "kfd_reserve_gib",
+        "kfd_reserve_shift",
+        "tolerance_gib",
+        "capped_band_gib",
+        "headroom_gib",
+        "ttm_default_ratio",
+    ),
     provides=("module", "pages", "gib"),
 )
 def rocm_visible(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
@@ -198,11 +218,23 @@ def rocm_visible(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outco
         )
     if not isinstance(gpu.vram_total, Value) or not isinstance(gpu.gtt_total, Value):
         return unknown("Could not read the VRAM and GTT sizes the kernel reports.", *items)
+    mem_kib = _mem_total(facts)
+    ceiling = _kfd_ceiling(mem_kib, params)
+    if ceiling is not None:
+        items.append(Evidence("KFD ceiling", gib(ceiling), "/proc/meminfo", _KFD_FORMULA))
+    tolerance = float(params["tolerance_gib"]) * GIB
+
+    def enough(target: int) -> bool:
+        return seen >= min(target, ceiling or target) - tolerance
+
     expected = max(vram, gtt)
-    if seen >= float(params["ok_ratio"]) * expected:
+    if enough(expected):
+        capped = ceiling is not None and ceiling < expected
         return Outcome(
             Verdict.OK,
-            f"ROCm sees {gib(seen)} of the {gib(expected)} the kernel reports.",
+            f"ROCm sees {gib(seen)} of the {gib(expected)} the kernel reports"
+            + (f" (KFD's ceiling for this RAM is {gib(ceiling)})" if capped and ceiling else "")
+            + ".",
             tuple(items),
         )
     low, high = (float(x) * GIB for x in params["capped_band_gib"])
@@ -218,9 +250,7 @@ def rocm_visible(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outco
     module = ttm_module_in_use(facts)
     limit = facts.memory.ttm[module].pages_limit
     ttm_bytes = limit.value * PAGE if isinstance(limit, Value) else None
-    mem_kib = _mem_total(facts)
-    ratio = float(params["ok_ratio"])
-    if ttm_bytes is not None and seen >= ratio * max(vram, min(gtt, ttm_bytes)):
+    if ttm_bytes is not None and enough(max(vram, min(gtt, ttm_bytes))):
         items.append(evidence(f"{module}.pages_limit", limit, pages_text))
         gttsize_set = cmdline_value(facts, "amdgpu.gttsize") is not None or staged_option(
             facts, "amdgpu", "gttsize"
@@ -246,8 +276,9 @@ def rocm_visible(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outco
         )
     return Outcome(
         Verdict.PROBLEM,
-        f"ROCm sees {gib(seen)}, less than {ratio:.0%} of the {gib(expected)} the kernel "
-        "reports. Check the kernel, the TTM limit and the ROCm version.",
+        f"ROCm sees {gib(seen)}, less than the {gib(min(expected, ceiling or expected))} the "
+        "kernel reports (within KFD's ceiling). Check the kernel, the TTM limit and the ROCm "
+        "version.",
         tuple(items),
     )
 
@@ -264,12 +295,15 @@ def carveout(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
     advised = int(params["advised_bytes"])
     if vram <= advised:
         return Outcome(
-            Verdict.OK, f"The BIOS carve-out is {gib(vram)}, as ROCm advises.", (item, visible)
+            Verdict.OK,
+            f"The BIOS carve-out is {gib(vram)}, small as ROCm advises (at most {gib(advised)}).",
+            (item, visible),
         )
     return Outcome(
         Verdict.PROBLEM,
-        f"The BIOS carve-out is {gib(vram)}; ROCm advises {advised // (1024 * 1024)} MiB and a "
-        "raised TTM/GTT limit instead. Memory carved out is lost to Linux and to GTT.",
+        f"The BIOS carve-out is {gib(vram)}, more than {gib(advised)}; ROCm advises a small "
+        "one (0.5 GB) and a raised TTM/GTT limit instead. Memory carved out is lost to Linux "
+        "and to GTT.",
         (item, visible),
         fix={},
     )
@@ -298,6 +332,16 @@ def gttsize_deprecated(facts: Facts, params: Mapping[str, Any], ctx: Context) ->
             "amdgpu.gttsize is not used.",
             (cmdline_evidence(facts),),
         )
+    module = ttm_module_in_use(facts)
+    limit = facts.memory.ttm[module].pages_limit
+    value = cmdline if cmdline is not None else (staged[0] if staged else None)
+    gtt_mib = parse_decimal(value) if value is not None else None
+    aligned = (
+        mismatch is None
+        and gtt_mib is not None
+        and isinstance(limit, Value)
+        and gtt_mib * 1024 * 1024 == limit.value * PAGE
+    )
     fix = _ttm_fix(facts, params) or {}
     message = (
         "amdgpu.gttsize is deprecated; the kernel asks for ttm.pages_limit instead, and "
@@ -307,6 +351,12 @@ def gttsize_deprecated(facts: Facts, params: Mapping[str, Any], ctx: Context) ->
         message += (
             f" The kernel reports GTT {gib(int(mismatch.data['gtt']))} but TTM "
             f"{gib(int(mismatch.data['ttm']))}."
+        )
+    if aligned and isinstance(limit, Value):
+        items.append(evidence(f"{module}.pages_limit", limit, pages_text))
+        message += (
+            f" It agrees with {module}.pages_limit ({gib(limit.value * PAGE)}) today, as "
+            "TheRock's FAQ asks, but every later change of the TTM limit must change it too."
         )
     if fix:
         message += f" Remove it and set {fix['module']}.pages_limit={fix['pages']}."

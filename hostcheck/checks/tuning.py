@@ -3,6 +3,7 @@ sysctls (facts §3, §4, §5.2, §8; seed Part 2)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,8 +13,6 @@ from hostcheck.checks._util import (
     cmdline_evidence,
     cmdline_value,
     evidence,
-    pep440_at_least,
-    release,
     unknown,
     value_or,
 )
@@ -51,11 +50,18 @@ def env_var_forbidden(facts: Facts, params: Mapping[str, Any], ctx: Context) -> 
         return unknown("Processes could not be listed.", evidence("processes", facts.processes))
     items: list[Evidence] = []
     offenders = []
+    allowed: Mapping[str, str] = params.get("allowed", {})
     for proc in procs:
         if isinstance(proc.environ, Unavailable):
             items.append(evidence(f"{_who(proc)} environment", proc.environ))
             continue
-        if name in proc.environ.value:
+        value = proc.environ.value.get(name)
+        if value is not None and value.strip() in allowed:
+            items.append(
+                Evidence(_who(proc), f"{name}={value}", proc.environ.source, allowed[value.strip()])
+            )
+            continue
+        if value is not None:
             offenders.append(f"{_who(proc)} ({name}={proc.environ.value[name]})")
             items.append(
                 Evidence(_who(proc), f"{name}={proc.environ.value[name]}", proc.environ.source)
@@ -85,21 +91,21 @@ def env_var_forbidden(facts: Facts, params: Mapping[str, Any], ctx: Context) -> 
     )
 
 
-def _torch_prefers_hipblaslt(facts: Facts, since: str) -> str | None:
-    """The PyTorch version from --python when it already prefers hipBLASLt on gfx115X."""
+def _torch_prefers_hipblaslt(facts: Facts) -> str | None:
+    """What --python's PyTorch says it prefers, when that is hipBLASLt (``Cublaslt``)."""
     python = facts.software.python
-    torch = python.value.torch if isinstance(python, Value) else None
-    if torch and pep440_at_least(torch, since):
-        return torch
+    env = python.value if isinstance(python, Value) else None
+    if env is not None and env.blas and "cublaslt" in env.blas.lower():
+        return f"torch {env.torch}: preferred_blas_library() = {env.blas}"
     return None
 
 
-@check_kind("hipblaslt", requires=("switches", "why", "torch_prefers_from"))
+@check_kind("hipblaslt", requires=("switches", "why"))
 def hipblaslt(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
     """Advisory for ROCm#4748: rocBLAS on gfx1151 is slow; hipBLASLt switches help."""
     procs = _processes(facts)
     switches: dict[str, str] = params["switches"]
-    torch = _torch_prefers_hipblaslt(facts, params["torch_prefers_from"])
+    torch = _torch_prefers_hipblaslt(facts)
     missing = []
     items = []
     for proc in procs:
@@ -114,7 +120,7 @@ def hipblaslt(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
             )
         )
         if proc.kind == "vllm" and torch:
-            items.append(Evidence("torch", torch, "--python", "prefers hipBLASLt on gfx115X"))
+            items.append(Evidence("torch", torch, "--python", "prefers hipBLASLt"))
             continue
         if value != "1":
             missing.append(f"{variable}=1 for {_who(proc)}")
@@ -150,59 +156,72 @@ def _model_path(argv: tuple[str, ...]) -> str | None:
 
 
 @check_kind(
-    "llamacpp-mmap", requires=("threshold_gib", "no_mmap_flags", "no_mmap_env", "bad_kernels")
+    "llamacpp-mmap", requires=("threshold_gib", "no_mmap_flags", "no_mmap_env", "load_modes")
 )
 def llamacpp_mmap(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
-    """llama.cpp on ROCm past 64 GB without --no-mmap (llama.cpp#15018); bad kernels."""
-    rel = release(facts)
+    """llama.cpp on ROCm past 64 GB with mmap (llama.cpp#15018)."""
     items: list[Evidence] = []
     problems: list[str] = []
-    if rel is not None:
-        for bad in params["bad_kernels"]:
-            if rel.raw.startswith(bad["release"]):
-                problems.append(f"Kernel {rel.raw}: {bad['why']}")
-                items.append(
-                    Evidence("kernel", rel.raw, "/proc/sys/kernel/osrelease", bad["reference"])
-                )
     flags = set(params["no_mmap_flags"])
     env_off: dict[str, str] = params["no_mmap_env"]
+    modes: Mapping[str, str] = params["load_modes"]  # --load-mode value -> "mmap" or "off"
     for proc in _processes(facts, "llama.cpp"):
         argv = proc.argv
         env = value_or(proc.environ, {})
-        off = any(a in flags for a in argv) or any(
-            env.get(k, "").lower() == v for k, v in env_off.items()
-        )
-        for i, arg in enumerate(argv):
-            if arg in ("--mmap", "-mmp") and i + 1 < len(argv) and argv[i + 1] == "0":
-                off = True
+        mode = _arg_value(argv, ["--load-mode", "-lm"]) or env.get("LLAMA_ARG_LOAD_MODE")
+        state: str | None = None  # "off", "on" or None (not stated: the build's default)
+        if mode is not None:
+            state = {"mmap": "on", "off": "off"}.get(modes.get(mode.strip().lower(), ""), "off")
+        elif (
+            any(a in flags for a in argv)
+            or any(env.get(k, "").lower() == v for k, v in env_off.items())
+            or _arg_value(argv, ["--mmap", "-mmp"]) == "0"
+        ):
+            state = "off"
+        elif "--mmap" in argv:
+            state = "on"
         model = _model_path(argv)
-        items.append(
-            Evidence(
-                _who(proc), " ".join(argv)[:200], proc.source, "mmap off" if off else "mmap on"
-            )
-        )
-        if not off:
+        note = {"off": "mmap off", "on": "mmap on", None: "mmap not stated (build default)"}[state]
+        items.append(Evidence(_who(proc), " ".join(argv)[:200], proc.source, note))
+        if state == "on":
             problems.append(
                 f"{_who(proc)} loads {model or 'its model'} with mmap: on ROCm, loading past "
-                f"{params['threshold_gib']} GB crawls or stalls (llama.cpp#15018). Add --no-mmap."
+                f"{params['threshold_gib']} GB crawls or stalls (llama.cpp#15018). Use "
+                "--load-mode none (older builds: --no-mmap)."
+            )
+        elif state is None:
+            problems.append(
+                f"{_who(proc)} does not say how it loads {model or 'its model'}; depending on "
+                "the build that is mmap, which stalls past "
+                f"{params['threshold_gib']} GB on ROCm (llama.cpp#15018). Pass --load-mode none "
+                "(older builds: --no-mmap)."
             )
     if problems:
         return Outcome(Verdict.PROBLEM, " ".join(problems), tuple(items), fix={})
     return Outcome(
         Verdict.OK,
-        "No llama.cpp process loads with mmap and the kernel has no known mmap stall."
+        "No llama.cpp process loads with mmap."
         if items
-        else "No llama.cpp process is running and the kernel has no known mmap stall; run "
-        "llama.cpp with --no-mmap on ROCm.",
-        tuple(items) or (evidence("kernel", facts.kernel.release, lambda r: r.raw),),
+        else "No llama.cpp process is running; on ROCm run it with --load-mode none "
+        "(older builds: --no-mmap).",
+        tuple(items) or (evidence("inference processes", facts.processes, len),),
     )
 
 
-@check_kind("iommu")
+@check_kind("iommu", requires=("portable_chassis",))
 def iommu(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
+    """amd_iommu=off is faster for the GPU, but breaks passthrough, the NPU and laptop sleep."""
     amd_iommu = cmdline_value(facts, "amd_iommu")
     mode = cmdline_value(facts, "iommu")
     items = [cmdline_evidence(facts)]
+    chassis = value_or(facts.chassis_type, None)
+    if isinstance(facts.chassis_type, Value):
+        items.append(evidence("chassis type (SMBIOS)", facts.chassis_type))
+    portable = chassis is not None and chassis.strip() in [
+        str(c) for c in params["portable_chassis"]
+    ]
+    for trace in facts.npu:
+        items.append(Evidence("NPU", trace, "/proc/modules, /dev/accel"))
     if facts.vfio_devices:
         items.append(
             Evidence(
@@ -215,16 +234,43 @@ def iommu(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
             "passthrough).",
             tuple(items),
         )
+    costs = []
+    if facts.npu:
+        costs.append("it disables the XDNA NPU ('aie2_init: Running without IOMMU not supported')")
+    if portable:
+        costs.append(
+            "on this laptop it stops s0i3 hardware sleep (0 % residency; iommu=pt keeps ~96 %)"
+        )
     if amd_iommu == "off":
+        if costs:
+            return Outcome(
+                Verdict.ADVISORY,
+                f"amd_iommu=off is set, but {' and '.join(costs)}. Use iommu=pt instead if "
+                "you need them; amd_iommu=off is only 5 % faster for the GPU.",
+                tuple(items),
+                fix={
+                    "add_kernel_args": ["iommu=pt"],
+                    "remove_kernel_args": ["amd_iommu"],
+                    "summary": "Replace amd_iommu=off with iommu=pt on the kernel command line "
+                    "and reboot (keeps the NPU and laptop sleep working).",
+                },
+            )
         return Outcome(
             Verdict.OK, "amd_iommu=off is set (measured fastest on Strix Halo).", tuple(items)
+        )
+    if costs:
+        return Outcome(
+            Verdict.OK,
+            f"The IOMMU stays on, as it should here: amd_iommu=off would be ~5 % faster for the "
+            f"GPU, but {' and '.join(costs)}.",
+            tuple(items),
         )
     current = "iommu=pt" if mode == "pt" else "the IOMMU on"
     return Outcome(
         Verdict.ADVISORY,
         f"With {current}, GPU memory bandwidth is lower: amd_iommu=off measured 5–12 % faster "
         "(kyuz0) and iommu=pt gives no such benefit (lhl). Add amd_iommu=off unless you need "
-        "VFIO/PCI passthrough.",
+        "VFIO/PCI passthrough or the NPU.",
         tuple(items),
         fix={},
     )
@@ -250,9 +296,32 @@ def sysctl(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
     )
 
 
-@check_kind("vllm-env", requires=("forbidden", "recommended"))
+def _arg_value(argv: tuple[str, ...], flags: list[str]) -> str | None:
+    """The value of the last of ``flags`` in argv (``--flag value`` or ``--flag=value``)."""
+    found = None
+    for i, arg in enumerate(argv):
+        for flag in flags:
+            if arg == flag and i + 1 < len(argv):
+                found = argv[i + 1]
+            elif arg.startswith(flag + "="):
+                found = arg.split("=", 1)[1]
+    return found
+
+
+def _vllm_model(argv: tuple[str, ...]) -> str | None:
+    """The model vLLM serves: ``vllm serve MODEL`` or ``--model MODEL``."""
+    model = _arg_value(argv, ["--model"])  # not -m: that is python's "-m vllm...."
+    if model:
+        return model
+    for i, arg in enumerate(argv[:-1]):
+        if arg == "serve" and not argv[i + 1].startswith("-"):
+            return argv[i + 1]
+    return None
+
+
+@check_kind("vllm-env", requires=("env", "args"))
 def vllm_env(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
-    """The runtime environment for vLLM on gfx1151 (seed Part 2, corrected by facts §7)."""
+    """vLLM's environment and arguments on gfx1151: settings current vLLM ignores or that hurt."""
     procs = _processes(facts, "vllm")
     if not procs:
         return Outcome(
@@ -261,48 +330,94 @@ def vllm_env(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
         )
     items: list[Evidence] = []
     problems: list[str] = []
-    advice: list[str] = []
-    forbidden: dict[str, Any] = params["forbidden"]
-    recommended: dict[str, Any] = params["recommended"]
+    notes: list[str] = []
+    env_specs: dict[str, Any] = params["env"]
     for proc in procs:
         if isinstance(proc.environ, Unavailable):
             items.append(evidence(f"{_who(proc)} environment", proc.environ))
-            continue
-        env = proc.environ.value
-        for name, spec in forbidden.items():
-            if env.get(name) == spec["value"]:
-                problems.append(f"{_who(proc)}: {name}={spec['value']} — {spec['why']}")
+        else:
+            env = proc.environ.value
+            for name, spec in env_specs.items():
+                value = env.get(name)
+                if value is None or ("value" in spec and value != spec["value"]):
+                    continue
                 items.append(
-                    Evidence(
-                        _who(proc), f"{name}={env[name]}", proc.environ.source, spec["reference"]
-                    )
+                    Evidence(_who(proc), f"{name}={value}", proc.environ.source, spec["reference"])
                 )
-        for name, spec in recommended.items():
-            value = env.get(name)
-            accepted = [str(v) for v in spec["accept"]]
-            if value is None or not any(a in value for a in accepted):
-                advice.append(f"{name}={spec['value']}")
-                items.append(
-                    Evidence(
-                        _who(proc),
-                        f"{name}={value}" if value else f"{name} unset",
-                        proc.environ.source,
-                        spec["why"],
-                    )
-                )
+                text = f"{_who(proc)}: {name}={value}: {spec['why']}"
+                (problems if spec.get("warn", True) else notes).append(text)
+        for spec in params["args"]:
+            if "flags" in spec:
+                value = _arg_value(proc.argv, spec["flags"])
+                shown = f"{spec['flags'][0]} {value}"
+            else:
+                value = _vllm_model(proc.argv)
+                shown = f"model {value}"
+            if value and re.search(spec["pattern"], value):
+                items.append(Evidence(_who(proc), shown, proc.source, spec["reference"]))
+                problems.append(f"{_who(proc)}: {shown}: {spec['why']}")
     if problems:
-        return Outcome(Verdict.PROBLEM, " ".join(problems), tuple(items))
+        return Outcome(Verdict.ADVISORY, " ".join(problems + notes), tuple(items))
     unreadable = _unreadable(procs)
-    if unreadable and not advice:
+    if unreadable:
         return unknown(
             f"The environment of {', '.join(unreadable)} could not be read; run as root.", *items
         )
-    if advice:
+    return Outcome(
+        Verdict.OK,
+        "vLLM runs without settings that current vLLM ignores or that fail on gfx1151"
+        + (f" (notes: {' '.join(notes)})" if notes else "")
+        + ".",
+        tuple(items),
+    )
+
+
+@check_kind("open-files", requires=("min_nofile", "vmm_settings"))
+def open_files(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
+    """PyTorch's expandable segments use HIP VMM, one dmabuf file descriptor per handle."""
+    items: list[Evidence] = []
+    low: list[str] = []
+    users = 0
+    for proc in _processes(facts):
+        env = value_or(proc.environ, {})
+        setting = next(
+            (
+                f"{k}={env[k]}"
+                for k in params["vmm_settings"]
+                if "expandable_segments:true" in env.get(k, "").lower().replace(" ", "")
+            ),
+            None,
+        )
+        if setting is None or proc.nofile is None:
+            continue
+        users += 1
+        items.append(
+            Evidence(
+                _who(proc),
+                setting,
+                proc.environ.source if isinstance(proc.environ, Value) else proc.source,
+            )
+        )
+        items.append(evidence(f"{_who(proc)} Max open files", proc.nofile))
+        if isinstance(proc.nofile, Value) and proc.nofile.value < int(params["min_nofile"]):
+            low.append(f"{_who(proc)} ({proc.nofile.value})")
+    if low:
         return Outcome(
             Verdict.ADVISORY,
-            "The run-time environment often recommended for vLLM on gfx1151 (Triton attention, "
-            "XNACK, two hardware queues) is incomplete: "
-            f"consider {', '.join(sorted(set(advice)))}.",
+            f"Expandable segments (HIP VMM) with a low open-files limit: {', '.join(low)}. Each "
+            "hipMemCreate handle holds a dmabuf file descriptor, so the stock 1024 caps VMM "
+            "memory near 2 GiB per process (rocm-systems#10604). Raise LimitNOFILE (or ulimit "
+            f"-n) to {params['min_nofile']} or more.",
             tuple(items),
         )
-    return Outcome(Verdict.OK, "vLLM runs with the recommended gfx1151 environment.", tuple(items))
+    if not users:
+        return Outcome(
+            Verdict.NOT_APPLICABLE,
+            "No inference process uses PyTorch's expandable segments (HIP VMM).",
+        )
+    return Outcome(
+        Verdict.OK,
+        f"{users} process(es) with expandable segments have at least {params['min_nofile']} "
+        "open files.",
+        tuple(items),
+    )

@@ -8,12 +8,13 @@ from typing import NamedTuple
 
 from hostcheck.facts import Facts, Workload
 from hostcheck.host import Host
-from hostcheck.probes.access import default_user, probe_devices, probe_user
+from hostcheck.probes.access import default_user, probe_containers, probe_devices, probe_user
 from hostcheck.probes.boot import probe_boot
 from hostcheck.probes.gpu import probe_gpu
 from hostcheck.probes.software import probe_processes, probe_software
 from hostcheck.probes.stack import probe_stack
 from hostcheck.probes.system import (
+    probe_chassis,
     probe_container,
     probe_driver,
     probe_hostname,
@@ -21,6 +22,8 @@ from hostcheck.probes.system import (
     probe_kernel_log,
     probe_memory,
     probe_modules,
+    probe_npu,
+    probe_previous_boot,
     probe_sysctls,
     probe_vfio,
 )
@@ -31,6 +34,14 @@ class ProbeOptions(NamedTuple):
     user: str | None = None  # the service user to check device access for
     python: str | None = None  # an interpreter whose PyTorch/vLLM to inspect
     workload: Workload | None = None  # what is declared to run here (a preflight)
+    # The sysctl keys to read: the ones the rules name (None: those of the bundled catalog).
+    sysctls: tuple[str, ...] | None = None
+
+
+def _catalog_sysctls() -> tuple[str, ...]:
+    from hostcheck.catalog import load_catalog, probe_needs
+
+    return probe_needs(load_catalog()[0])["sysctls"]
 
 
 def collect(host: Host, options: ProbeOptions | None = None) -> Facts:
@@ -71,8 +82,14 @@ def collect(host: Host, options: ProbeOptions | None = None) -> Facts:
         devices=devices,
         software=software,
         processes=processes,
-        sysctl=probe_sysctls(host),
+        sysctl=probe_sysctls(
+            host, options.sysctls if options.sysctls is not None else _catalog_sysctls()
+        ),
         vfio_devices=probe_vfio(host),
+        chassis_type=probe_chassis(host),
+        npu=probe_npu(host, modules),
+        previous_boot=probe_previous_boot(host),
+        containers=probe_containers(host),
         boot=probe_boot(host, kernel.os_release),
         stack=probe_stack(
             host, software, processes, options.workload, gpu_found=gpu.strix_halo is not None

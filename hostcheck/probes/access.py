@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from hostcheck.facts import DeviceNode, UserFacts
+from hostcheck.facts import ContainerAccess, DeviceNode, UserFacts
 from hostcheck.host import Host, NodeInfo
 from hostcheck.parsers import parse_decimal
 from hostcheck.readings import Reason, Unavailable, Value
@@ -136,3 +136,52 @@ def probe_device(
             "(a seat ACL, or groups changed since login)"
         )
     return DeviceNode(path, info, allowed, why, group)
+
+
+SELINUX = "/sys/fs/selinux"
+CONTAINER_BOOLEANS = ("container_use_devices", "container_use_dri_devices")
+# podman's quadlet directories for system units and for rootless users' units (podman-systemd.unit(5))
+QUADLET_DIRS = ("/etc/containers/systemd", "/etc/containers/systemd/users")
+AUDIT_LOG = "/var/log/audit/audit.log"
+GPU_NODE_MARKERS = ("/dev/kfd", "/dev/dri")
+# An AVC line names the node by path= or, for some denials, only by name=
+GPU_AUDIT_MARKERS = (*GPU_NODE_MARKERS, 'name="kfd"', 'name="renderD')
+
+
+def probe_containers(host: Host) -> ContainerAccess:
+    """SELinux state and container booleans, podman quadlets that hand the GPU to a container
+    (system units, and rootless units under users/ and users/UID), and AVC denials for the
+    GPU's device nodes in the audit log."""
+    enforcing = host.read_text(f"{SELINUX}/enforce")
+    booleans = {name: host.read_text(f"{SELINUX}/booleans/{name}") for name in CONTAINER_BOOLEANS}
+    dirs = list(QUADLET_DIRS)
+    users = host.listdir("/etc/containers/systemd/users")
+    if isinstance(users, Value):
+        dirs.extend(f"/etc/containers/systemd/users/{uid}" for uid in users.value if uid.isdigit())
+    quadlets = []
+    for directory in dirs:
+        for path in host.glob(directory, "*.container"):
+            text = host.read_text(path)
+            if isinstance(text, Value) and any(m in text.value for m in GPU_NODE_MARKERS):
+                quadlets.append((path, text.value))
+    denials = []
+    # Only the AVC lines are read into the scan (and a snapshot): the rest of the audit log
+    # is other programs' business.
+    audit = host.read_lines_with(AUDIT_LOG, ["avc:"])
+    if isinstance(audit, Value):
+        denials = [
+            line
+            for line in audit.value
+            if "denied" in line and any(m in line for m in GPU_AUDIT_MARKERS)
+        ]
+    return ContainerAccess(
+        Value(enforcing.value.strip(), enforcing.source)
+        if isinstance(enforcing, Value)
+        else enforcing,
+        {
+            name: Value(value.value.strip(), value.source) if isinstance(value, Value) else value
+            for name, value in booleans.items()
+        },
+        quadlets,
+        denials,
+    )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from hostcheck.facts import STRIX_HALO_PCI_ID, GpuFacts, GpuSearch
+from hostcheck.facts import GFX1151_TARGET_VERSION, STRIX_HALO_PCI_ID, GpuFacts, GpuSearch
 from hostcheck.host import Host
 from hostcheck.parsers import parse_decimal, parse_kfd_properties, parse_sysfs_int, parse_uevent
 from hostcheck.probes._common import read_parsed
@@ -18,6 +18,7 @@ from hostcheck.readings import Reason, Unavailable, Value
 DRM_CLASS = "/sys/class/drm"
 PCI_DEVICES = "/sys/bus/pci/devices"
 KFD_NODES = "/sys/class/kfd/kfd/topology/nodes"
+AMD_VENDOR = "1002:"
 
 
 def _drm_cards_sysfs(host: Host) -> list[str] | Unavailable:
@@ -149,6 +150,7 @@ def probe_gpu(host: Host) -> GpuSearch:
     searched = f"{DRM_CLASS}/card* ({found_by})"
     others: list[str] = []
     candidate: tuple[str | None, str, dict[str, str]] | None = None
+    by_target: tuple[str | None, str, dict[str, str]] | None = None
     for card_path in cards:
         device_dir = f"{card_path}/device"
         ids = _pci_ids_of(host, device_dir)
@@ -156,10 +158,19 @@ def probe_gpu(host: Host) -> GpuSearch:
         if pci_id == STRIX_HALO_PCI_ID:
             candidate = (card_path.rsplit("/", 1)[-1], device_dir, ids)
             break
+        if by_target is None and pci_id.startswith(AMD_VENDOR):
+            # Another PCI id, but KFD calls it gfx1151: Strix Halo's successors (Gorgon Halo,
+            # Ryzen AI Max PRO 495/490/485) keep the GPU target, not the device id.
+            slot = ids.get("PCI_SLOT_NAME", "")
+            _, props, _ = _kfd_node(host, _render_node(host, device_dir), slot)
+            if props.get("gfx_target_version") == GFX1151_TARGET_VERSION:
+                by_target = (card_path.rsplit("/", 1)[-1], device_dir, ids)
+                continue
         if pci_id:
             others.append(
                 f"{ids.get('PCI_SLOT_NAME', '?')} {pci_id} ({ids.get('DRIVER', 'no driver')})"
             )
+    candidate = candidate or by_target
     if candidate is None:
         # Not bound to a DRM driver? Look for the PCI function itself.
         searched += f", {PCI_DEVICES}/*"

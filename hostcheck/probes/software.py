@@ -37,6 +37,10 @@ try:
         out["arch_list"] = list(torch.cuda.get_arch_list())
     except Exception:
         pass
+    try:
+        out["blas"] = str(torch.backends.cuda.preferred_blas_library())
+    except Exception:
+        pass
     if torch.cuda.is_available():
         p = torch.cuda.get_device_properties(0)
         out["device_name"] = p.name
@@ -111,6 +115,7 @@ def _parse_python_env(text: str) -> PythonEnv:
                 total_memory=total,
                 vllm=_text_field(data, "vllm", _VERSION),
                 rocm_sdk=_text_field(data, "rocm_sdk", _VERSION),
+                blas=_text_field(data, "blas"),
                 error=_text_field(data, "error"),
             )
     raise ParseError("the interpreter did not print hostcheck's probe result")
@@ -147,13 +152,86 @@ def _rocminfo(host: Host) -> Value[RocmInfo] | Unavailable:
 
 # The distribution packages the rules look at (dpkg names; Fedora's come from `rpm -q`).
 RELEVANT_PACKAGES = (
-    "rocm",
-    "hip-runtime-amd",
-    "hsa-rocr",
-    "amdgpu-dkms",
-    "linux-firmware",
+    "rocm", "hip-runtime-amd", "hsa-rocr", "amdgpu-dkms", "linux-firmware", "firmware-amd-graphics",
     "libamdhip64",  # Debian's and Ubuntu's own HIP runtime (libamdhip64-5, libamdhip64-7)
-)
+)  # fmt: skip
+
+# Where the kernel looks for amdgpu firmware, in its order (updates first); the MES blob of
+# gfx1151 and the packages that ship it per distribution (Debian firmware-amd-graphics, Ubuntu
+# linux-firmware or amdgpu-dkms-firmware, Fedora 43 amd-gpu-firmware, Arch linux-firmware-amdgpu).
+FIRMWARE_DIRS = ("/lib/firmware/updates/amdgpu", "/lib/firmware/amdgpu")
+MES_BLOB = "gc_11_5_1_mes_2.bin*"
+FIRMWARE_PACKAGES = (
+    "firmware-amd-graphics", "linux-firmware", "amdgpu-dkms-firmware", "amd-gpu-firmware",
+    "linux-firmware-amdgpu",
+)  # fmt: skip
+
+
+def _mes_firmware_file(host: Host) -> Value[str] | Unavailable:
+    for directory in FIRMWARE_DIRS:
+        found = sorted(host.glob(directory, MES_BLOB))
+        if found:
+            return Value(found[0], directory)
+    return Unavailable(Reason.MISSING, " ".join(FIRMWARE_DIRS), f"no {MES_BLOB}")
+
+
+def _pacman_packages(host: Host) -> dict[str, tuple[str, str]]:
+    """Arch: name -> (version, local database directory) of the firmware packages."""
+    found = {}
+    for path in host.glob("/var/lib/pacman/local", "linux-firmware*"):
+        entry = path.rsplit("/", 1)[-1]
+        name, _, version = entry.rpartition("-")[0].rpartition("-")
+        release = entry.rsplit("-", 1)[-1]
+        if name in FIRMWARE_PACKAGES:
+            found[name] = (f"{version}-{release}", path)
+    return found
+
+
+def _firmware_owner(
+    host: Host, path: str, pacman: dict[str, tuple[str, str]]
+) -> Value[str] | Unavailable:
+    """The package that owns a firmware file: dpkg's file lists, pacman's, or `rpm -qf`."""
+    relative = path.lstrip("/")
+    for name in FIRMWARE_PACKAGES:
+        listing = host.read_text(f"/var/lib/dpkg/info/{name}.list")
+        if isinstance(listing, Value):
+            lines = set(listing.value.splitlines())
+            if path in lines or path.replace("/lib/", "/usr/lib/", 1) in lines:
+                return Value(name, listing.source)
+    for name, (_, directory) in pacman.items():
+        files = host.read_text(f"{directory}/files")
+        if isinstance(files, Value) and (
+            relative in files.value or relative.replace("lib/", "usr/lib/", 1) in files.value
+        ):
+            return Value(name, files.source)
+    done = host.run("rpm-qf-mes-firmware", ["rpm", "-qf", path], timeout=20)
+    if isinstance(done, Value):
+        out = done.value.stdout.strip()
+        if done.value.returncode == 0 and out and "not owned" not in out:
+            return Value(out.splitlines()[0], done.source)
+        return Unavailable(Reason.MISSING, done.source, out or "not owned by a package")
+    return done
+
+
+def _firmware_packages(
+    host: Host,
+    packages: Value[dict[str, str]] | Unavailable,
+    rpm: Value[str] | Unavailable,
+    pacman: dict[str, tuple[str, str]],
+) -> dict[str, Value[str]]:
+    found: dict[str, Value[str]] = {}
+    if isinstance(packages, Value):
+        for name in FIRMWARE_PACKAGES:
+            if name in packages.value:
+                found[name] = Value(packages.value[name], "/var/lib/dpkg/status")
+    if isinstance(rpm, Value):
+        found["linux-firmware"] = rpm
+    done = host.run("rpm-amd-gpu-firmware", ["rpm", "-q", "amd-gpu-firmware"], timeout=20)
+    if isinstance(done, Value) and done.value.returncode == 0 and done.value.stdout.strip():
+        found["amd-gpu-firmware"] = Value(done.value.stdout.strip().splitlines()[0], done.source)
+    for name, (version, directory) in pacman.items():
+        found[name] = Value(version, directory)
+    return found
 
 
 def _relevant_packages(text: str) -> dict[str, str]:
@@ -181,6 +259,12 @@ def probe_software(host: Host, python: str | None, gpu_found: bool = True) -> So
             rpm_firmware = Unavailable(Reason.MISSING, rpm.source, rpm.value.stdout.strip())
     else:
         rpm_firmware = rpm
+    pacman = _pacman_packages(host) if gpu_found else {}
+    mes_file = (
+        _mes_firmware_file(host)
+        if gpu_found
+        else Unavailable(Reason.NOT_RUN, "/lib/firmware", "no Strix Halo GPU")
+    )
     return SoftwareFacts(
         rocm_version=_rocm_version(host, packages),
         packages=packages,
@@ -193,6 +277,13 @@ def probe_software(host: Host, python: str | None, gpu_found: bool = True) -> So
             for path in host.glob("/lib/firmware/updates/amdgpu", "gc_11_5_1_mes*")
         ],
         python=probe_python(host, python) if python else None,
+        mes_firmware_file=mes_file,
+        mes_firmware_owner=_firmware_owner(host, mes_file.value, pacman)
+        if isinstance(mes_file, Value)
+        else mes_file,
+        firmware_packages=_firmware_packages(host, packages, rpm_firmware, pacman)
+        if gpu_found
+        else {},
     )
 
 
@@ -212,6 +303,15 @@ def _inference_kind(argv: tuple[str, ...]) -> str | None:
     return None
 
 
+def _open_files_limit(text: str) -> int:
+    """The soft limit of the "Max open files" line of /proc/PID/limits."""
+    for line in text.splitlines():
+        if line.startswith("Max open files"):
+            soft = line[len("Max open files") :].split()[0]
+            return 2**63 if soft == "unlimited" else int(soft)
+    raise ValueError("no 'Max open files' line")
+
+
 def probe_processes(host: Host) -> Value[list[InferenceProcess]] | Unavailable:
     source = "/proc/*/cmdline" + (" (pids from psutil)" if host.live else "")
     found = []
@@ -225,7 +325,14 @@ def probe_processes(host: Host) -> Value[list[InferenceProcess]] | Unavailable:
                 else Value(proc.environ, f"/proc/{proc.pid}/environ")
             )
             found.append(
-                InferenceProcess(kind, proc.pid, proc.cmdline, environ, f"/proc/{proc.pid}/cmdline")
+                InferenceProcess(
+                    kind,
+                    proc.pid,
+                    proc.cmdline,
+                    environ,
+                    f"/proc/{proc.pid}/cmdline",
+                    read_parsed(host, f"/proc/{proc.pid}/limits", _open_files_limit),
+                )
             )
     except OSError as exc:
         return Unavailable(Reason.ERROR, source, str(exc))

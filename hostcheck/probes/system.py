@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hostcheck.facts import DriverFacts, KernelFacts, MemoryFacts, TtmModule
+from hostcheck.facts import DriverFacts, KernelFacts, MemoryFacts, PreviousBoot, TtmModule
 from hostcheck.host import Host
 from hostcheck.parsers import (
     KernelLogEvent,
@@ -28,7 +28,6 @@ MODPROBE_DIRS = (
     "/lib/modprobe.d",
 )
 AMDGPU_PARAMS = ("cwsr_enable", "gttsize", "no_system_mem_limit")
-SYSCTLS = {"kernel.numa_balancing": "/proc/sys/kernel/numa_balancing"}
 
 
 def probe_kernel(host: Host) -> KernelFacts:
@@ -151,8 +150,14 @@ def probe_kernel_log(host: Host) -> Value[list[KernelLogEvent]] | Unavailable:
     return parse_reading(text, lambda raw: classify_kernel_log(parse_kernel_log(raw)))
 
 
-def probe_sysctls(host: Host) -> dict[str, Value[str] | Unavailable]:
-    return {name: read_stripped(host, path) for name, path in SYSCTLS.items()}
+def probe_sysctls(host: Host, keys: tuple[str, ...]) -> dict[str, Value[str] | Unavailable]:
+    """The sysctls the rules name (their `key`), read from /proc/sys."""
+    return {key: read_stripped(host, sysctl_path(key)) for key in keys}
+
+
+def sysctl_path(key: str) -> str:
+    """kernel.numa_balancing -> /proc/sys/kernel/numa_balancing (sysctl(8)'s mapping)."""
+    return "/proc/sys/" + key.replace(".", "/")
 
 
 def probe_hostname(host: Host) -> Value[str] | Unavailable:
@@ -192,3 +197,46 @@ def probe_vfio(host: Host) -> list[str]:
     if not isinstance(entries, Value):
         return []
     return [name for name in entries.value if name.count(":") == 2]
+
+
+def probe_chassis(host: Host) -> Value[str] | Unavailable:
+    return read_stripped(host, "/sys/class/dmi/id/chassis_type")
+
+
+def probe_npu(host: Host, modules: Value[set[str]] | Unavailable) -> list[str]:
+    """Traces of the XDNA NPU: the amdxdna module loaded, accel device nodes."""
+    found = []
+    if isinstance(modules, Value) and "amdxdna" in modules.value:
+        found.append("module amdxdna is loaded (/proc/modules)")
+    found.extend(f"{path} exists" for path in host.glob("/dev/accel", "accel*"))
+    return found
+
+
+PSTORE = "/sys/fs/pstore"
+
+
+def probe_previous_boot(host: Host) -> PreviousBoot:
+    """The previous boot's kernel journal and pstore crash records (silent GPU hangs leave
+    nothing in this boot's log, ROCm#6165)."""
+    done = host.run(
+        "journal-previous-boot",
+        ["journalctl", "-b", "-1", "-k", "-o", "short-monotonic", "--no-pager", "-q"],
+        timeout=20,
+    )
+    log: Value[list[KernelLogEvent]] | Unavailable
+    if isinstance(done, Value):
+        if done.value.returncode != 0:
+            err = (done.value.stderr.strip().splitlines() or ["no previous boot"])[-1]
+            log = Unavailable(Reason.MISSING, done.source, err)
+        else:
+            log = parse_reading(
+                Value(done.value.stdout, done.source),
+                lambda raw: classify_kernel_log(parse_kernel_log(raw)),
+            )
+    else:
+        log = done
+    entries = host.listdir(PSTORE)
+    pstore: Value[list[str]] | Unavailable = (
+        Value(sorted(entries.value), PSTORE) if isinstance(entries, Value) else entries
+    )
+    return PreviousBoot(log, pstore)

@@ -13,7 +13,9 @@ from hostcheck.model import Report
 # or not, whatever its rule's status) and the optional "monitor" object of reports that
 # `hostcheck monitor` stores. 1.3: the optional top-level "generated" (RFC 3339 UTC): when
 # the scan ran. 1.4: the optional top-level "stack" object: where the inference stack lives
-# (components with where and how found), the backend and the kind of node judged.
+# (components with where and how found), the backend and the kind of node judged; and the
+# optional top-level "catalog" object: the rule catalog's review date and the operator drop-in
+# files that added rows to its tables.
 SCHEMA_VERSION = "1.4"
 
 
@@ -40,6 +42,11 @@ def to_dict(report: Report) -> dict[str, Any]:
     }
     if report.stack is not None:
         data["stack"] = report.stack
+    if report.catalog is not None:
+        data["catalog"] = {
+            "reviewed": report.catalog["reviewed"],
+            "dropins": list(report.catalog["dropins"]),
+        }
     if report.waivers:
         data["waivers"] = [state.to_json() for state in report.waivers]
     return data
