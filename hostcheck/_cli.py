@@ -129,6 +129,36 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_functional_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "functional probe (uses the GPU for about a minute; never by default)"
+    )
+    group.add_argument(
+        "--functional",
+        action="store_true",
+        help="run hostcheck's GPU probe in the --python interpreter: allocate the profile's "
+        "memory, copy, matmul, attention (findings functional.*; see docs/functional.md)",
+    )
+    group.add_argument(
+        "--force",
+        action="store_true",
+        help="with --functional: run even while a vLLM / llama.cpp process is using the GPU",
+    )
+    group.add_argument(
+        "--functional-timeout",
+        metavar="SECONDS",
+        type=float,
+        default=300.0,
+        help="with --functional: kill the probe (and its process group) after this (default: 300)",
+    )
+    group.add_argument(
+        "--functional-target-gib",
+        metavar="GIB",
+        type=float,
+        help="with --functional: memory to allocate (default: the profile's required memory)",
+    )
+
+
 class _Inert:
     """Stands in for the parser of a subcommand that is not being run: every argparse call
     on it does nothing, so its ~10-30 options are never built."""
@@ -180,6 +210,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         formatter_class=_Formatter,
     )
     _add_source_options(scan)
+    _add_functional_options(scan)
     out = scan.add_argument_group("output")
     out.add_argument(
         "--format",
@@ -506,6 +537,10 @@ def _source(args: argparse.Namespace, shown_root: str | None = None) -> Source:
         origins=tuple(
             (key, args.loaded_config.place(key)) for key in sorted(getattr(args, "from_config", ()))
         ),
+        functional=getattr(args, "functional", False),
+        functional_force=getattr(args, "force", False) and getattr(args, "functional", False),
+        functional_timeout=getattr(args, "functional_timeout", 300.0),
+        functional_target_gib=getattr(args, "functional_target_gib", None),
     )
 
 
@@ -558,6 +593,8 @@ def cmd_scan(args: argparse.Namespace, shown_root: str | None = None) -> int:
     from_archive = _archive_root(args, cmd_scan)
     if from_archive is not None:
         return from_archive
+    if args.force and not args.functional:
+        raise UsageError("--force goes with --functional")
     report, _facts, _host = _scan(args, shown_root)
     if args.format == "table":
         from hostcheck.render.table import render

@@ -59,6 +59,9 @@ class CommandOutput(NamedTuple):
     returncode: int
     stdout: str
     stderr: str
+    # Set (to the bound, in seconds) when the command was killed at its bound and this is
+    # what it had written until then: only for commands run with ``partial=True``.
+    timed_out: float | None = None
 
 
 class ProcessInfo(NamedTuple):
@@ -472,8 +475,13 @@ class Host:
         *,
         timeout: float | None = None,
         display: str | None = None,
+        partial: bool = False,
     ) -> Value[CommandOutput] | Unavailable:
         """Run a command on a live host (argv, no shell, bounded); replay it elsewhere.
+
+        With ``partial=True`` the command runs in its own process group, the whole group is
+        killed at the bound (a child's helpers too), and what it wrote until then comes back
+        with ``timed_out`` set, instead of a plain timeout.
 
         On a non-live root, the output recorded as ``.hostcheck/commands/<name>.txt`` is
         returned instead (exit status 0), so fixtures and snapshots replay what a live host said.
@@ -481,7 +489,9 @@ class Host:
         A ``<name>.json`` next to the output holds a non-zero ``returncode`` and ``stderr``.
         """
         if self.live:
-            result = self._execute(argv, timeout or self.command_timeout, display or " ".join(argv))
+            result = self._execute(
+                argv, timeout or self.command_timeout, display or " ".join(argv), partial=partial
+            )
         else:
             result = self._replay(name, argv, display or " ".join(argv))
         if self.recorder is not None:
@@ -502,17 +512,20 @@ class Host:
                     Reason.NOT_RECORDED, recorded.source, f"`{shown}` was not recorded"
                 )
             return recorded
-        returncode, stderr = 0, ""
+        returncode, stderr, timed_out = 0, "", None
         status = self.read_text(f"/{RECORD_DIR}/commands/{name}.json")
         if isinstance(status, Value):
             try:
                 loaded = json.loads(status.value)
                 returncode = int(loaded.get("returncode", 0))
                 stderr = str(loaded.get("stderr", ""))
+                if loaded.get("timed_out") is not None:
+                    timed_out = float(loaded["timed_out"])
             except (ValueError, TypeError, AttributeError) as exc:
                 return Unavailable(Reason.UNPARSABLE, status.source, str(exc))
         return Value(
-            CommandOutput(tuple(argv), returncode, recorded.value, stderr), f"{shown} (recorded)"
+            CommandOutput(tuple(argv), returncode, recorded.value, stderr, timed_out),
+            f"{shown} (recorded)",
         )
 
     def has_recorded_command(self, name: str) -> bool:
@@ -531,14 +544,18 @@ class Host:
 
     @staticmethod
     def _execute(
-        argv: Sequence[str], timeout: float, shown: str | None = None
+        argv: Sequence[str], timeout: float, shown: str | None = None, *, partial: bool = False
     ) -> Value[CommandOutput] | Unavailable:
         """Run argv with a bound that holds even for a child stuck in the kernel.
 
         subprocess.run() waits without a limit after killing a child on timeout; a command
         in uninterruptible sleep on a wedged GPU ignores SIGKILL, so it would hang the scan.
         Here the child is killed and, if it does not exit within a second, abandoned.
+        ``partial``: the child leads its own process group, which is killed as a whole, and
+        the output written until the bound is returned (see :meth:`run`).
         """
+        import contextlib
+        import signal
         import subprocess
 
         shown = shown or " ".join(argv)
@@ -552,6 +569,7 @@ class Host:
                 errors="replace",
                 # Untranslated messages: the probes match tools' English output.
                 env={**os.environ, "LC_ALL": "C"},
+                start_new_session=partial,
             )
         except FileNotFoundError:
             return Unavailable(Reason.MISSING, shown, f"{argv[0]} not installed")
@@ -562,11 +580,19 @@ class Host:
         try:
             stdout, stderr = child.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
+            if partial:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(child.pid, signal.SIGKILL)  # the child and every helper it started
             child.kill()
-            import contextlib
-
             with contextlib.suppress(subprocess.TimeoutExpired):  # stuck in the kernel: abandoned
-                child.communicate(timeout=1)
+                stdout, stderr = child.communicate(timeout=1)
+                if partial:
+                    return Value(
+                        CommandOutput(tuple(argv), child.returncode, stdout, stderr, timeout),
+                        shown,
+                    )
+            if partial:
+                return Value(CommandOutput(tuple(argv), -signal.SIGKILL, "", "", timeout), shown)
             return Unavailable(Reason.TIMEOUT, shown, f"no answer within {timeout:g} s")
         return Value(CommandOutput(tuple(argv), child.returncode, stdout, stderr), shown)
 

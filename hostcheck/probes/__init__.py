@@ -10,6 +10,7 @@ from hostcheck.facts import Facts
 from hostcheck.host import Host
 from hostcheck.probes.access import default_user, probe_devices, probe_user
 from hostcheck.probes.boot import probe_boot
+from hostcheck.probes.functional import FunctionalOptions, probe_functional
 from hostcheck.probes.gpu import probe_gpu
 from hostcheck.probes.software import probe_processes, probe_software
 from hostcheck.probes.system import (
@@ -29,6 +30,7 @@ from hostcheck.readings import Value
 class ProbeOptions(NamedTuple):
     user: str | None = None  # the service user to check device access for
     python: str | None = None  # an interpreter whose PyTorch/vLLM to inspect
+    functional: FunctionalOptions | None = None  # run the functional probe (live hosts)
 
 
 def collect(host: Host, options: ProbeOptions | None = None) -> Facts:
@@ -42,6 +44,10 @@ def collect(host: Host, options: ProbeOptions | None = None) -> Facts:
 
     memory = probe_memory(host, modules)
     driver = probe_driver(host, release, modules)
+    # The functional probe runs before the kernel log is read, so the log the other rules
+    # judge is the one a snapshot records (with what the run added to it).
+    processes = probe_processes(host)
+    functional = probe_functional(host, options.functional, processes)
     kernel_log = probe_kernel_log(host)
 
     name, explicit = (options.user, True) if options.user else default_user(host)
@@ -53,7 +59,6 @@ def collect(host: Host, options: ProbeOptions | None = None) -> Facts:
     devices = probe_devices(host, device_paths, user)
 
     software = probe_software(host, options.python, gpu_found=gpu.strix_halo is not None)
-    processes = probe_processes(host)
 
     return Facts(
         root=host.root,
@@ -72,4 +77,5 @@ def collect(host: Host, options: ProbeOptions | None = None) -> Facts:
         sysctl=probe_sysctls(host),
         vfio_devices=probe_vfio(host),
         boot=probe_boot(host, kernel.os_release),
+        functional=functional,
     )

@@ -143,8 +143,10 @@ def _plan(recording: Recording) -> tuple[Plan, dict[str, bytes]]:
     for name, output in recorder.commands.items():
         path = command_record_path(name)
         records[path] = output.stdout.encode()
-        if output.returncode != 0 or output.stderr:
-            status = {"returncode": output.returncode, "stderr": output.stderr}
+        if output.returncode != 0 or output.stderr or output.timed_out is not None:
+            status: dict[str, object] = {"returncode": output.returncode, "stderr": output.stderr}
+            if output.timed_out is not None:
+                status["timed_out"] = output.timed_out
             records[path.removesuffix(".txt") + ".json"] = _json(status)
     if recorder.user is not None and recorder.user.explicit:
         records["/.hostcheck/user"] = recorder.user.name.encode() + b"\n"
