@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from hostcheck.facts import Facts
     from hostcheck.host import Host
     from hostcheck.model import Report, Rule
+    from hostcheck.probes.functional import FunctionalOptions
     from hostcheck.session import Source
 
 EXIT_READY, EXIT_NOT_READY, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -409,6 +410,7 @@ def _add_snapshot_parser(commands: argparse._SubParsersAction[argparse.ArgumentP
         help="bound for each file read (default: 2)",
     )
     _add_config_option(snap)  # its user and python: the snapshot records what the monitor sees
+    _add_functional_options(snap)
     snap.add_argument(
         "--no-redact",
         action="store_true",
@@ -818,6 +820,7 @@ def cmd_snapshot(args: argparse.Namespace, shown_root: str | None = None) -> int
         raise UsageError("--host-mount needs --root DIR (the host's / as mounted in the container)")
     output, tarball = _snapshot_output(args.output)
     root = _fixture_root(args.fixture) if args.fixture else (args.root or "/")
+    functional = _functional_options(args, root)
     try:
         recording = take(
             root,
@@ -826,6 +829,7 @@ def cmd_snapshot(args: argparse.Namespace, shown_root: str | None = None) -> int
             python=args.python,
             read_timeout=args.timeout,
             redact=not args.no_redact,
+            functional=functional,
         )
     except HostError as exc:
         raise UsageError(str(exc)) from None
@@ -876,6 +880,40 @@ def cmd_snapshot(args: argparse.Namespace, shown_root: str | None = None) -> int
         replay += f" --python {recording.redactor.apply_text(args.python) if recording.redactor else args.python}"
     print(f"replay: {replay}")
     return 0
+
+
+def _functional_options(args: argparse.Namespace, root: str) -> FunctionalOptions | None:
+    """snapshot --functional: the probe's options (the default profile's memory as target)."""
+    if args.force and not args.functional:
+        raise UsageError("--force goes with --functional")
+    if not args.functional:
+        return None
+    from hostcheck.probes.functional import FunctionalOptions
+    from hostcheck.session import Source, SourceError, check
+
+    try:
+        check(
+            Source(
+                root=root,
+                python=args.python,
+                functional=True,
+                functional_timeout=args.functional_timeout,
+                functional_target_gib=args.functional_target_gib,
+            )
+        )
+    except SourceError as exc:
+        raise UsageError(str(exc)) from None
+    target = args.functional_target_gib
+    if target is None:
+        from hostcheck.catalog import default_profile
+
+        target = default_profile(_load_catalog(args)[1]).required_gib
+    return FunctionalOptions(
+        python=args.python,
+        target_gib=target,
+        bound_s=args.functional_timeout,
+        force=args.force,
+    )
 
 
 def cmd_rules(args: argparse.Namespace) -> int:

@@ -128,6 +128,7 @@ class FunctionalRun(NamedTuple):
     its marker lines said, how it ended, and the kernel log lines that appeared meanwhile."""
 
     interpreter: str
+    pid: int | None  # the probe's process id (from its first line)
     target_gib: float  # what it was asked to allocate
     returncode: int  # negative: killed by that signal
     timed_out: float | None  # the bound in seconds, when it was killed there

@@ -554,7 +554,6 @@ class Host:
         ``partial``: the child leads its own process group, which is killed as a whole, and
         the output written until the bound is returned (see :meth:`run`).
         """
-        import contextlib
         import signal
         import subprocess
 
@@ -581,18 +580,19 @@ class Host:
             stdout, stderr = child.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             if partial:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
+                try:
                     os.killpg(child.pid, signal.SIGKILL)  # the child and every helper it started
+                except (ProcessLookupError, PermissionError):
+                    pass
             child.kill()
-            with contextlib.suppress(subprocess.TimeoutExpired):  # stuck in the kernel: abandoned
+            try:
                 stdout, stderr = child.communicate(timeout=1)
-                if partial:
-                    return Value(
-                        CommandOutput(tuple(argv), child.returncode, stdout, stderr, timeout),
-                        shown,
-                    )
+            except subprocess.TimeoutExpired as late:  # stuck in the kernel: abandoned
+                # what it wrote until now (bytes, even in text mode)
+                stdout, stderr = _decoded(late.stdout), _decoded(late.stderr)
             if partial:
-                return Value(CommandOutput(tuple(argv), -signal.SIGKILL, "", "", timeout), shown)
+                code = child.returncode if child.returncode is not None else -signal.SIGKILL
+                return Value(CommandOutput(tuple(argv), code, stdout, stderr, timeout), shown)
             return Unavailable(Reason.TIMEOUT, shown, f"no answer within {timeout:g} s")
         return Value(CommandOutput(tuple(argv), child.returncode, stdout, stderr), shown)
 
@@ -679,6 +679,12 @@ class Host:
         if isinstance(text, Value) and text.value.strip():
             return text.value.strip()
         return None
+
+
+def _decoded(data: bytes | str | None) -> str:
+    if isinstance(data, bytes):
+        return data.decode("utf-8", errors="replace")
+    return data or ""
 
 
 def _has_timestamped_line(text: str) -> bool:

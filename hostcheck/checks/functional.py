@@ -198,7 +198,7 @@ def functional_allocation(facts: Facts, params: Mapping[str, Any], ctx: Context)
     if done < target:
         return Outcome(
             Verdict.PROBLEM,
-            f"Only {done / GIB:.1f} GiB of the profile's {target / GIB:.1f} GiB could be allocated "
+            f"Only {done / GIB:.1f} GiB of the target {target / GIB:.1f} GiB could be allocated "
             f"without starving the OS: the probe stopped at {step.get('limited_by')} "
             f"({int(step.get('headroom_bytes') or 0) / GIB:g} GiB).",
             items,
@@ -304,7 +304,8 @@ def functional_bandwidth(facts: Facts, params: Mapping[str, Any], ctx: Context) 
             "device memory bandwidth",
             f"{gbps:.1f} GB/s",
             _source(facts),
-            f"copy_ of {int(step.get('bytes') or 0) >> 20} MiB x {step.get('repeat')}, read + write counted",
+            f"copy_ of {int(step.get('bytes') or 0) >> 20} MiB x {step.get('repeat')}, "
+            "read + write counted",
         ),
     )
     if gbps < floor:

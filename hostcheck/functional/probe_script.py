@@ -21,25 +21,32 @@ so the last BEGIN line names the step that hung. The caller bounds the whole run
 kills the process group: a process stuck in the kernel ignores any watchdog of its own.
 """
 
+from __future__ import annotations
+
 import argparse
 import faulthandler
 import json
+import math
 import os
 import sys
 import time
+from collections.abc import Callable
+from typing import Any
 
 MARKER = "HOSTCHECK-FUNCTIONAL-"
 FORMAT = 1  # bumped when the meaning of a field changes
 MIB = 1 << 20
 GIB = 1 << 30
+MIN_TIMED_S = 0.2  # shorter timings are mostly launch overhead and clock resolution
+MAX_REPEAT = 1000
 
 
-def emit(kind, data):
+def emit(kind: str, data: dict[str, Any]) -> None:
     sys.stdout.write(MARKER + kind + " " + json.dumps(data, sort_keys=True) + "\n")
     sys.stdout.flush()
 
 
-def parse_args(argv):
+def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="hostcheck's functional GPU probe")
     parser.add_argument("--target-gib", type=float, default=40.0, help="memory to allocate")
     parser.add_argument("--chunk-mib", type=int, default=1024, help="allocation chunk size")
@@ -61,7 +68,7 @@ def parse_args(argv):
     return parser.parse_args(argv)
 
 
-def mem_available_bytes():
+def mem_available_bytes() -> int | None:
     try:
         with open("/proc/meminfo", encoding="ascii") as handle:
             for line in handle:
@@ -73,18 +80,18 @@ def mem_available_bytes():
 
 
 class Probe:
-    def __init__(self, args):
+    def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.started = time.monotonic()
-        self.steps = []
-        self.torch = None
-        self.device = None
-        self.held = []  # every tensor we allocate, freed at the end
+        self.steps: list[dict[str, Any]] = []
+        self.torch: Any = None
+        self.device: Any = None
+        self.held: list[Any] = []  # every tensor we allocate, freed at the end
 
-    def elapsed(self):
+    def elapsed(self) -> float:
         return time.monotonic() - self.started
 
-    def step(self, name, func):
+    def step(self, name: str, func: Callable[[], dict[str, Any] | None]) -> dict[str, Any]:
         """Run one step under the watchdog; record what it returned or raised."""
         left = self.args.budget_s - self.elapsed()
         if left <= 1:
@@ -99,10 +106,10 @@ class Probe:
             data = func() or {}
             result = {"step": name, "ok": True}
             result.update(data)
-        except BaseException as exc:  # noqa: BLE001 - every failure is a result here
+        except BaseException as exc:  # every failure is a result here
             if isinstance(exc, KeyboardInterrupt):
                 raise
-            result = {"step": name, "ok": False, "error": "%s: %s" % (type(exc).__name__, exc)}
+            result = {"step": name, "ok": False, "error": f"{type(exc).__name__}: {exc}"}
         finally:
             faulthandler.cancel_dump_traceback_later()
         result["seconds"] = round(time.monotonic() - began, 4)
@@ -110,11 +117,25 @@ class Probe:
         emit("STEP", result)
         return result
 
-    def sync(self):
+    def sync(self) -> None:
         self.torch.cuda.synchronize(self.device)
 
+    def timed(self, func: Callable[[], Any]) -> tuple[int, float]:
+        """Run ``func`` --repeat times, more when that is too short to time (a fast GPU
+        finishes five 4096^3 matmuls in a millisecond); returns (runs, seconds)."""
+        repeat = max(1, self.args.repeat)
+        while True:
+            began = time.monotonic()
+            for _ in range(repeat):
+                func()
+            self.sync()
+            took = time.monotonic() - began
+            if took >= MIN_TIMED_S or repeat >= MAX_REPEAT:
+                return repeat, took
+            repeat = min(MAX_REPEAT, repeat * max(2, int(MIN_TIMED_S / max(took, 1e-6)) + 1))
+
     # -- steps -----------------------------------------------------------------------------
-    def init(self):
+    def init(self) -> dict[str, Any]:
         import torch
 
         self.torch = torch
@@ -139,7 +160,7 @@ class Probe:
         )
         return info
 
-    def allocate(self):
+    def allocate(self) -> dict[str, Any]:
         torch = self.torch
         args = self.args
         init = self.steps[0]
@@ -153,7 +174,7 @@ class Probe:
             limited_by = "MemAvailable less the headroom (the GPU shares system memory)"
         plan = max(0, min(target, ceiling))
         chunk = args.chunk_mib * MIB
-        times = []
+        times: list[float] = []
         done = 0
         error = None
         slowest = 0.0
@@ -167,16 +188,11 @@ class Probe:
                 self.sync()
                 seen = int(block[size - 1].item())
                 if seen != value:
-                    raise RuntimeError(
-                        "chunk %d read back %d, wrote %d" % (len(times), seen, value)
-                    )
-            except BaseException as exc:  # noqa: BLE001 - out of memory or a driver error
+                    raise RuntimeError(f"chunk {len(times)} read back {seen}, wrote {value}")
+            except BaseException as exc:  # out of memory or a driver error
                 if isinstance(exc, KeyboardInterrupt):
                     raise
-                error = "%s: %s" % (
-                    type(exc).__name__,
-                    str(exc).splitlines()[0] if str(exc) else "",
-                )
+                error = f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}"
                 break
             took = time.monotonic() - began
             slowest = max(slowest, took)
@@ -196,7 +212,7 @@ class Probe:
             "failed": error,
         }
 
-    def _copy(self, direction, pinned):
+    def _copy(self, direction: str, pinned: bool) -> dict[str, Any]:
         torch = self.torch
         size = self.args.copy_mib * MIB
         host = torch.empty(size, dtype=torch.uint8, pin_memory=pinned)
@@ -210,13 +226,12 @@ class Probe:
         dst[:first].copy_(src[:first])
         self.sync()
         first_s = time.monotonic() - began
-        best = None
+        best = math.inf
         for _ in range(max(1, self.args.repeat)):
             began = time.monotonic()
             dst.copy_(src)
             self.sync()
-            took = time.monotonic() - began
-            best = took if best is None else min(best, took)
+            best = min(best, time.monotonic() - began)
         return {
             "bytes": size,
             "pinned": pinned,
@@ -226,7 +241,7 @@ class Probe:
             "gbps": round(size / best / 1e9, 3) if best else None,
         }
 
-    def device_bandwidth(self):
+    def device_bandwidth(self) -> dict[str, Any]:
         torch = self.torch
         size = self.args.bandwidth_mib * MIB
         src = torch.empty(size, dtype=torch.uint8, device=self.device)
@@ -235,12 +250,7 @@ class Probe:
         self.held += [src, dst]
         dst.copy_(src)  # warm-up
         self.sync()
-        repeat = max(1, self.args.repeat)
-        began = time.monotonic()
-        for _ in range(repeat):
-            dst.copy_(src)
-        self.sync()
-        took = time.monotonic() - began
+        repeat, took = self.timed(lambda: dst.copy_(src))
         # A copy reads and writes every byte: count both, as STREAM's copy does.
         return {
             "bytes": size,
@@ -249,7 +259,7 @@ class Probe:
             "gbps": round(2 * size * repeat / took / 1e9, 3) if took > 0 else None,
         }
 
-    def matmul(self):
+    def matmul(self) -> dict[str, Any]:
         torch = self.torch
         n = self.args.matmul_n
         a = torch.randn(n, n, dtype=torch.bfloat16, device=self.device)
@@ -257,12 +267,7 @@ class Probe:
         self.held += [a, b]
         c = torch.matmul(a, b)  # warm-up: picks the GEMM kernel
         self.sync()
-        repeat = max(1, self.args.repeat)
-        began = time.monotonic()
-        for _ in range(repeat):
-            c = torch.matmul(a, b)
-        self.sync()
-        took = time.monotonic() - began
+        repeat, took = self.timed(lambda: torch.matmul(a, b))
         finite = bool(torch.isfinite(c).all().item())
         self.held.append(c)
         if not finite:
@@ -275,7 +280,7 @@ class Probe:
             "tflops": round(2 * n**3 * repeat / took / 1e12, 3) if took > 0 else None,
         }
 
-    def attention(self):
+    def attention(self) -> dict[str, Any]:
         torch = self.torch
         batch, heads, seq, dim = 1, 32, 2048, 128
         shape = (batch, heads, seq, dim)
@@ -286,12 +291,7 @@ class Probe:
         sdpa = torch.nn.functional.scaled_dot_product_attention
         out = sdpa(q, k, v, is_causal=True)  # warm-up
         self.sync()
-        repeat = max(1, self.args.repeat)
-        began = time.monotonic()
-        for _ in range(repeat):
-            out = sdpa(q, k, v, is_causal=True)
-        self.sync()
-        took = time.monotonic() - began
+        repeat, took = self.timed(lambda: sdpa(q, k, v, is_causal=True))
         finite = bool(torch.isfinite(out).all().item())
         self.held.append(out)
         if not finite:
@@ -306,7 +306,7 @@ class Probe:
             "tflops": round(flops / took / 1e12, 3) if took > 0 else None,
         }
 
-    def free(self):
+    def free(self) -> dict[str, Any]:
         torch = self.torch
         held = len(self.held)
         self.held.clear()
@@ -316,7 +316,7 @@ class Probe:
         return {"tensors": held, "free_bytes": int(free), "total_bytes": int(total)}
 
     # -- the run ---------------------------------------------------------------------------
-    def run(self):
+    def run(self) -> dict[str, Any]:
         init = self.step("init", self.init)
         if init["ok"]:
             alloc = self.step("allocate", self.allocate)
@@ -339,7 +339,7 @@ class Probe:
         }
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     emit(
         "START",

@@ -20,7 +20,8 @@ from hostcheck.readings import Reason, Unavailable, Value
 
 COMMAND_NAME = "functional"
 MARKER = "HOSTCHECK-FUNCTIONAL-"
-# Time the interpreter gets beyond the script's own budget (start-up, its watchdog's exit).
+# Time the interpreter gets beyond the script's own budget (start-up, its watchdog's exit):
+# 15 s, or a quarter of a short bound.
 GRACE_S = 15.0
 _STAMP = re.compile(r"^\s*\[\s*(\d+(?:\.\d+)?)\]")
 
@@ -128,7 +129,7 @@ def probe_functional(
         "--target-gib",
         f"{target:g}",
         "--budget-s",
-        f"{max(bound - GRACE_S, 1.0):g}",
+        f"{max(bound - min(GRACE_S, bound / 4), 1.0):g}",
         "--step-s",
         f"{step:g}",
         *(["--log-mark", f"{mark:.6f}"] if mark is not None else []),
@@ -146,7 +147,7 @@ def probe_functional(
     out = done.value
     parsed = parse_output(out.stdout)
     after = host.kernel_log()
-    start = parsed["start"] or {}
+    start: dict[str, Any] = parsed["start"] or {}
     recorded_mark = start.get("log_mark")
     kernel_lines: Value[list[str]] | Unavailable
     if isinstance(after, Unavailable):
@@ -162,10 +163,13 @@ def probe_functional(
             kernel_lines = Unavailable(Reason.UNPARSABLE, after.source, repr(recorded_mark))
     finished = {str(s.get("step")) for s in parsed["steps"]}
     in_flight = next((name for name in reversed(parsed["began"]) if name not in finished), None)
-    options_seen = start.get("options") if isinstance(start.get("options"), dict) else {}
+    options_seen: dict[str, Any] = (
+        start["options"] if isinstance(start.get("options"), dict) else {}
+    )
     return Value(
         FunctionalRun(
             interpreter=str(start.get("python") or python),
+            pid=start["pid"] if isinstance(start.get("pid"), int) else None,
             target_gib=float(options_seen.get("target_gib", target) or 0.0),
             returncode=out.returncode,
             timed_out=out.timed_out,

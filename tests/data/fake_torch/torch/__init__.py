@@ -12,6 +12,9 @@ FAKE_TORCH_GBPS / FAKE_TORCH_TFLOPS            modelled speeds (default 200 / 20
 FAKE_TORCH_HANG=OP                             OP (import, matmul, synchronize) sleeps forever
 FAKE_TORCH_HANG_CHILD=FILE                     before hanging, start a child process and
                                                write its pid to FILE (a helper left behind)
+FAKE_TORCH_HANG_DEAF=1                         the hang also disarms the probe's own watchdog
+                                               (a process stuck in the kernel)
+FAKE_TORCH_CRASH=OP                            OP (allocate, matmul …) dies with SIGSEGV
 FAKE_TORCH_NO_GPU=1                            torch.cuda.is_available() is False
 """
 
@@ -114,6 +117,8 @@ class Tensor:
 
 
 def empty(*size, dtype=float32, device=None, pin_memory=False):
+    if _is_device(device):
+        _hang("allocate")
     numel = 1
     for n in size:
         numel *= int(n)
