@@ -554,6 +554,7 @@ class Host:
         ``partial``: the child leads its own process group, which is killed as a whole, and
         the output written until the bound is returned (see :meth:`run`).
         """
+        import contextlib
         import signal
         import subprocess
 
@@ -580,10 +581,8 @@ class Host:
             stdout, stderr = child.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             if partial:
-                try:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(child.pid, signal.SIGKILL)  # the child and every helper it started
-                except (ProcessLookupError, PermissionError):
-                    pass
             child.kill()
             try:
                 stdout, stderr = child.communicate(timeout=1)

@@ -282,9 +282,10 @@ def test_a_recorded_hang_replays_as_a_hang(tmp_path: Path) -> None:
     commands = root / ".hostcheck" / "commands"
     commands.mkdir(exist_ok=True)
     mark = log_mark((root / ".hostcheck" / "dmesg.txt").read_text())
+    start = {"log_mark": mark, "options": {"target_gib": 92}}
     (commands / "functional.txt").write_text(
-        'HOSTCHECK-FUNCTIONAL-START {"log_mark": %s, "options": {"target_gib": 92}}\n'
-        'HOSTCHECK-FUNCTIONAL-BEGIN {"step": "init"}\n' % json.dumps(mark)
+        f"HOSTCHECK-FUNCTIONAL-START {json.dumps(start)}\n"
+        'HOSTCHECK-FUNCTIONAL-BEGIN {"step": "init"}\n'
     )
     (commands / "functional.json").write_text('{"returncode": -9, "timed_out": 300}')
     with (root / ".hostcheck" / "dmesg.txt").open("a") as log:

@@ -36,7 +36,7 @@ def _env(name, default):
     return default if value in (None, "") else float(value)
 
 
-class dtype:  # noqa: N801 - torch's spelling
+class dtype:
     def __init__(self, name, size):
         self.name, self.itemsize = name, size
 
@@ -49,7 +49,7 @@ bfloat16 = dtype("bfloat16", 2)
 float32 = dtype("float32", 4)
 
 
-class device:  # noqa: N801
+class device:
     def __init__(self, kind, index=0):
         self.type, self.index = kind, index
 
@@ -74,7 +74,7 @@ class Tensor:
             limit = _env("OOM_AT_GIB", None)
             if limit is not None and _allocated[0] + self.nbytes > limit * GIB:
                 raise cuda.OutOfMemoryError(
-                    "HIP out of memory. Tried to allocate %d bytes" % self.nbytes
+                    f"HIP out of memory. Tried to allocate {self.nbytes} bytes"
                 )
             _allocated[0] += self.nbytes
         self._counted = owner is None and self.is_cuda
@@ -133,7 +133,7 @@ def randn(*size, dtype=float32, device=None):
 
 def matmul(a, b):
     _hang("matmul")
-    n = int(round(a.numel**0.5))
+    n = round(a.numel**0.5)
     cuda._spend(2 * n**3 / (_env("TFLOPS", 20) * 1e12))
     return randn(a.numel, dtype=a.dtype, device=a.device)
 
