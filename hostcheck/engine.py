@@ -132,6 +132,8 @@ def run(
     duration: float = 0.0,
     generated: str | None = None,
 ) -> Report:
+    from hostcheck.checks.functional import figures
+
     context = Context(profile=profile)
     findings = tuple(evaluate(rule, facts, context) for rule in rules)
     release = facts.kernel.release
@@ -151,4 +153,5 @@ def run(
         container=facts.container,
         duration_seconds=duration,
         generated=generated,
+        functional=figures(facts),
     )

@@ -34,7 +34,7 @@ from tests.conftest import FIXTURES, REPO
 
 FAKE_TORCH = REPO / "tests" / "data" / "fake_torch" / "torch"
 # Small sizes keep each run well under a second with the stand-in's modelled speeds.
-SMALL = ("--copy-mib", "32", "--bandwidth-mib", "64", "--matmul-n", "1024", "--repeat", "1")
+SMALL = ("--copy-mib", "32", "--bandwidth-mib", "64", "--matmul-n", "2048", "--repeat", "1")
 NO_PROCESSES: Value[list[InferenceProcess]] = Value([], "test")
 
 
@@ -353,3 +353,60 @@ def test_the_script_runs_by_hand_and_never_imports_hostcheck(tmp_path: Path) -> 
         for line in script.read_text().splitlines()
         if line.startswith(("import ", "from "))
     }
+
+
+def test_figures_reach_the_json_report_node_labels_metrics_and_fleet(
+    cli, serving_python: str, tmp_path: Path
+) -> None:
+    """A snapshot taken with --functional: its replay carries the measured figures into the
+    report's `functional` object (schema-valid), the NFD labels, the metrics and `fleet`."""
+    from importlib import resources
+
+    import jsonschema
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from hostcheck.render.prometheus import render as metrics
+    from hostcheck.session import Source, scan
+
+    snap = tmp_path / "snap"
+    taken = cli(
+        "snapshot", "--output", str(snap), "--functional", "--python", serving_python,
+        "--functional-target-gib", "3", "--no-redact",
+    )  # fmt: skip
+    assert taken.code == 0, taken.err
+    done = cli("scan", "--root", str(snap), "--format", "json")
+    report = json.loads(done.out)
+    schema = json.loads(
+        resources.files("hostcheck").joinpath("schemas/report.schema.json").read_text()
+    )
+    jsonschema.validate(report, schema)
+    assert report["schema_version"] == "1.4"
+    measured = report["functional"]
+    assert measured["completed"] is True and measured["allocated_gib"] == 3.0
+    assert 100 < measured["memory_bandwidth_gbps"] < 260
+
+    labels = tmp_path / "labels"
+    nfd = cli("nfd", "--root", str(snap), "--output", str(labels))
+    assert nfd.code in (0, 1), nfd.err
+    text = labels.read_text()
+    assert "hostcheck.feature.node.kubernetes.io/functional-allocated-gib=3\n" in text
+    assert "hostcheck.feature.node.kubernetes.io/functional-completed=true\n" in text
+
+    families = {
+        f.name: f
+        for f in text_string_to_metric_families(metrics(scan(Source(root=str(snap))).report))
+    }
+    (allocated,) = families["hostcheck_functional_allocated_bytes"].samples
+    assert allocated.value == 3 * (1 << 30)
+    directions = {
+        s.labels["direction"]
+        for s in families["hostcheck_functional_copy_bytes_per_second"].samples
+    }
+    assert directions == {"h2d", "h2d_pinned", "d2h"}
+
+    reports = tmp_path / "reports" / "pool"
+    reports.mkdir(parents=True)
+    (reports / "node.json").write_text(done.out)
+    fleet = cli("fleet", str(tmp_path / "reports"))
+    assert "functional probe: 3 GiB allocated ×1" in fleet.out
+    assert "functional.allocation" in fleet.out

@@ -130,7 +130,7 @@ def test_history_rotates_and_latest_points_at_the_newest(
     assert os.readlink(states / "latest.json") == Path(stored[-1]).name
     latest = json.loads((states / "latest.json").read_text())
     jsonschema.validate(latest, SCHEMA, cls=jsonschema.Draft202012Validator)
-    assert latest["schema_version"] == "1.3"
+    assert latest["schema_version"] == "1.4"
     assert latest["monitor"]["observed"]["mes_firmware"] == "0x00000080"
     assert latest["monitor"]["observed"]["kernel_release"] == "6.17.0-19-generic"
     for path in states.glob("report-*.json"):
@@ -294,7 +294,7 @@ def test_metrics_parse_with_prometheus_and_carry_every_rule(
     (scan,) = families["hostcheck_scan_info"].samples
     assert scan.value == 1 and scan.labels == {"profile": "70b-q8", "fail_on": "fail"}
     (info,) = families["hostcheck_build_info"].samples
-    assert info.labels == {"version": "0.1.0", "schema_version": "1.3"} and info.value == 1
+    assert info.labels == {"version": "0.1.0", "schema_version": "1.4"} and info.value == 1
     (last,) = families["hostcheck_last_run_timestamp_seconds"].samples
     stored = json.loads((tmp_path / "state" / "latest.json").read_text())
     assert abs(last.value - os.stat(tmp_path / "state" / "latest.json").st_mtime) < 60

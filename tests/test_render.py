@@ -19,7 +19,7 @@ SCHEMA = json.loads(resources.files("hostcheck").joinpath("schemas/report.schema
 def test_json_report_validates_against_the_shipped_schema(cli, name: str) -> None:
     report = cli("scan", "--fixture", name, "--format", "json", *expected(name)["args"]).json()
     jsonschema.validate(report, SCHEMA, cls=jsonschema.Draft202012Validator)
-    assert report["schema_version"] == "1.3"
+    assert report["schema_version"] == "1.4"
     assert report["summary"] == {
         s: sum(1 for f in report["findings"] if f["status"] == s)
         for s in SCHEMA["$defs"]["finding"]["properties"]["status"]["enum"]
@@ -121,7 +121,7 @@ def test_scan_reports_carry_their_generation_time(cli) -> None:
 
     for name in ("stock-128g", "tuned-ready"):
         report = cli("scan", "--fixture", name, "--format", "json").json()
-        assert report["schema_version"] == "1.3"
+        assert report["schema_version"] == "1.4"
         when = datetime.datetime.fromisoformat(report["generated"])
         assert report["generated"].endswith("Z") and when.utcoffset() == datetime.timedelta(0)
         age = datetime.datetime.now(datetime.UTC) - when

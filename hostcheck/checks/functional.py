@@ -13,7 +13,7 @@ from typing import Any
 from hostcheck.checks._registry import check_kind
 from hostcheck.checks._util import GIB, Context, unknown
 from hostcheck.facts import Facts, FunctionalRun
-from hostcheck.model import Evidence, Outcome, Verdict
+from hostcheck.model import Evidence, FunctionalFigures, Outcome, Verdict
 from hostcheck.readings import Unavailable, Value
 
 SEE_RUN = "see functional.run"
@@ -356,4 +356,33 @@ def functional_compute(facts: Facts, params: Mapping[str, Any], ctx: Context) ->
         Verdict.OK,
         f"bf16 matmul {tflops:.1f} TFLOP/s; the attention kernel ran and gave finite results.",
         tuple(items),
+    )
+
+
+def figures(facts: Facts) -> FunctionalFigures | None:
+    """The measured figures of the functional run, None without a run."""
+    if not isinstance(facts.functional, Value):
+        return None
+    run = facts.functional.value
+
+    def number(step: str, key: str, scale: float = 1.0) -> float | None:
+        found = run.step(step)
+        if not found or not found.get("ok") or not isinstance(found.get(key), int | float):
+            return None
+        return round(float(found[key]) / scale, 3)
+
+    init = run.step("init") or {}
+    return FunctionalFigures(
+        completed=run.result is not None and run.timed_out is None,
+        timed_out=run.timed_out is not None,
+        seconds=run.result.get("seconds") if run.result else None,
+        device=init.get("device_name"),
+        target_gib=number("allocate", "target_bytes", GIB) or run.target_gib or None,
+        allocated_gib=number("allocate", "allocated_bytes", GIB),
+        h2d_gbps=number("h2d", "gbps"),
+        h2d_pinned_gbps=number("h2d_pinned", "gbps"),
+        d2h_gbps=number("d2h", "gbps"),
+        memory_bandwidth_gbps=number("device_bandwidth", "gbps"),
+        matmul_tflops=number("matmul", "tflops"),
+        attention_tflops=number("attention", "tflops"),
     )

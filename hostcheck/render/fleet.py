@@ -9,8 +9,9 @@ from typing import Any
 from hostcheck.fleet import INCONSISTENT, Fleet, Pool
 
 # 1.1: a node's "generated" and "mem_total_kib", versions.ram, a pool's "warnings" and the
-# top-level "superseded" (older reports of a node, left out).
-SCHEMA_VERSION = "1.1"
+# top-level "superseded" (older reports of a node, left out). 1.2: a node's "functional" (the
+# report's figures of scan --functional, when it has them) and versions.functional.
+SCHEMA_VERSION = "1.2"
 _SHOWN_NODES = 5  # nodes named per table cell before "+N more"
 
 
@@ -47,6 +48,7 @@ def _pool_dict(pool: Pool) -> dict[str, Any]:
                 "generated": node.generated,
                 "mem_total_kib": node.mem_total_kib,
                 "failing": sorted(r for r, s in node.statuses.items() if s == "fail"),
+                **({"functional": dict(node.functional)} if node.functional is not None else {}),
             }
             for node in pool.nodes
         ],
@@ -102,9 +104,13 @@ def _pool_table(pool: Pool) -> list[str]:
             cells.append(f"{len(nodes)} {status}{names}")
         lines.append(f"  {row.rule:<{width}}  {row.verdict:<12}  {' · '.join(cells)}")
     for what, spread in pool.versions.items():
-        label = {"kernel": "kernel", "rocm": "ROCm", "mes_firmware": "MES firmware", "ram": "RAM"}[
-            what
-        ]
+        label = {
+            "kernel": "kernel",
+            "rocm": "ROCm",
+            "mes_firmware": "MES firmware",
+            "ram": "RAM",
+            "functional": "functional probe",
+        }[what]
         parts = [f"{_clean(version)} ×{len(nodes)}" for version, nodes in spread.items()]
         odd = [node for nodes in list(spread.values())[1:] for node in nodes]
         mark = f"  (differs: {_names(odd)})" if odd else ""

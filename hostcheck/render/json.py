@@ -12,8 +12,8 @@ from hostcheck.model import Report
 # waivers), the optional top-level "waivers" list (every waiver of the config file, expired
 # or not, whatever its rule's status) and the optional "monitor" object of reports that
 # `hostcheck monitor` stores. 1.3: the optional top-level "generated" (RFC 3339 UTC): when
-# the scan ran.
-SCHEMA_VERSION = "1.3"
+# the scan ran. 1.4: the optional top-level "functional" (what scan --functional measured).
+SCHEMA_VERSION = "1.4"
 
 
 def to_dict(report: Report) -> dict[str, Any]:
@@ -39,6 +39,8 @@ def to_dict(report: Report) -> dict[str, Any]:
     }
     if report.waivers:
         data["waivers"] = [state.to_json() for state in report.waivers]
+    if report.functional is not None:
+        data["functional"] = report.functional.to_json()
     return data
 
 

@@ -13,7 +13,11 @@ Labels (values are valid Kubernetes label values):
   select on;
 - ``…/profile``: the workload profile the verdict is for (e.g. ``70b-q8``);
 - ``…/<area>``: for each rule area whose worst finding is ``fail``, ``error`` or ``warn``, that
-  status (e.g. ``…/memory=fail``); areas that pass have no label.
+  status (e.g. ``…/memory=fail``); areas that pass have no label;
+- with a functional probe run (``--functional``): ``…/functional-completed`` (``true`` or
+  ``false``), and the whole-number figures it measured: ``…/functional-allocated-gib`` (the
+  memory the GPU actually allocated and touched), ``…/functional-memory-gbps`` and
+  ``…/functional-matmul-tflops``, so a scheduler can select on what was proven, not inferred.
 """
 
 from __future__ import annotations
@@ -45,6 +49,16 @@ def labels(report: Report) -> dict[str, str]:
     for area in sorted(worst):
         if worst[area] in _REPORTED:
             out[f"{NAMESPACE}/{area}"] = worst[area].value
+    measured = report.functional
+    if measured is not None:
+        out[f"{NAMESPACE}/functional-completed"] = "true" if measured.completed else "false"
+        for name, figure in (
+            ("functional-allocated-gib", measured.allocated_gib),
+            ("functional-memory-gbps", measured.memory_bandwidth_gbps),
+            ("functional-matmul-tflops", measured.matmul_tflops),
+        ):
+            if figure is not None:
+                out[f"{NAMESPACE}/{name}"] = str(int(figure))  # whole numbers: stable labels
     for key, value in out.items():
         name = key.rpartition("/")[2]
         if len(name) > 63 or not _NAME.fullmatch(name) or len(value) > 63:
