@@ -349,6 +349,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 
     add_commands(commands, _Formatter, _add_source_options)
     _add_snapshot_parser(commands)
+    _add_functional_job_parser(commands)
     return parser
 
 
@@ -916,6 +917,91 @@ def _functional_options(args: argparse.Namespace, root: str) -> FunctionalOption
     )
 
 
+FUNCTIONAL_JOB_EPILOG = """\
+The Job runs hostcheck's functional GPU probe (a standalone script: Python standard library and
+PyTorch only) with the serving image's own Python, on one node, with one GPU from the device
+plugin. Complete: every step passed; Failed: read the pod's log. See docs/functional.md.
+
+examples:
+  hostcheck functional-job --image docker.io/rocm/vllm:latest --node gpu-1 | kubectl apply -f -
+  hostcheck functional-job --image IMG --node gpu-1 --profile 32b-q4 -o functional-gpu-1.yaml
+"""
+
+
+def _add_functional_job_parser(commands: Any) -> None:
+    job = commands.add_parser(
+        "functional-job",
+        help="print a Kubernetes ConfigMap + Job that runs the functional GPU probe in a "
+        "serving image",
+        description="Print a ConfigMap holding hostcheck's functional probe script and a Job "
+        "that runs it in the serving image on one node.",
+        epilog=FUNCTIONAL_JOB_EPILOG,
+        formatter_class=_Formatter,
+    )
+    job.add_argument("--image", required=True, help="the serving image (its Python has PyTorch)")
+    job.add_argument("--node", required=True, help="the node to run on (spec.nodeName)")
+    job.add_argument("--namespace", default="hostcheck", help="default: hostcheck")
+    job.add_argument(
+        "--python", default="python3", help="the interpreter in the image (default: python3)"
+    )
+    size = job.add_mutually_exclusive_group()
+    size.add_argument(
+        "--profile",
+        metavar="NAME",
+        help="allocate this profile's memory (default: the default profile)",
+    )
+    size.add_argument("--target-gib", metavar="GIB", type=float, help="allocate this much instead")
+    job.add_argument(
+        "--budget",
+        metavar="SECONDS",
+        type=int,
+        default=300,
+        help="the probe's time budget; the Job's deadline adds 600 s for the image pull (default: 300)",
+    )
+    job.add_argument(
+        "--gpu-resource",
+        default="amd.com/gpu",
+        help="the device plugin's resource name (default: amd.com/gpu)",
+    )
+    job.add_argument(
+        "--output", "-o", metavar="FILE", help="write to FILE instead of standard output"
+    )
+
+
+def cmd_functional_job(args: argparse.Namespace) -> int:
+    from hostcheck.catalog import default_profile
+    from hostcheck.functional.job import JobOptions, render
+
+    if args.budget < 30:
+        raise UsageError("--budget must be at least 30 seconds")
+    target = args.target_gib
+    if target is None:
+        profiles = _load_catalog(args)[1]
+        if args.profile and args.profile not in profiles:
+            raise UsageError(f"unknown profile {args.profile!r}; available: {', '.join(profiles)}")
+        target = (
+            profiles[args.profile] if args.profile else default_profile(profiles)
+        ).required_gib
+    if target <= 0:
+        raise UsageError("--target-gib must be a positive number")
+    text = render(
+        JobOptions(
+            image=args.image,
+            node=args.node,
+            namespace=args.namespace,
+            python=args.python,
+            target_gib=target,
+            budget_s=args.budget,
+            gpu_resource=args.gpu_resource,
+        )
+    )
+    if args.output:
+        _write_output(args.output, text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def cmd_rules(args: argparse.Namespace) -> int:
     _apply_config(args)
     rules, profiles = _load_catalog(args)
@@ -988,6 +1074,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "explain": cmd_explain,
         "fixtures": cmd_fixtures,
         "snapshot": cmd_snapshot,
+        "functional-job": cmd_functional_job,
         "fix": cmd_fix,
         "tui": cmd_tui,
         "nfd": _cluster_command("cmd_nfd"),

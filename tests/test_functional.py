@@ -410,3 +410,47 @@ def test_figures_reach_the_json_report_node_labels_metrics_and_fleet(
     fleet = cli("fleet", str(tmp_path / "reports"))
     assert "functional probe: 3 GiB allocated ×1" in fleet.out
     assert "functional.allocation" in fleet.out
+
+
+def test_functional_job_validates_and_its_command_runs_the_probe(
+    cli, serving_python: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`hostcheck functional-job`: a ConfigMap with the script and a Job that runs it, valid
+    for the Kubernetes API (offline schemas); the Job's exact command line, run here against
+    the ConfigMap's script in a serving interpreter, completes (0) or fails (1) as the Job."""
+    import kubernetes_validate
+    import yaml
+
+    from hostcheck.functional import script_text
+    from hostcheck.functional.job import MOUNT
+
+    out = tmp_path / "job.yaml"
+    done = cli(
+        "functional-job", "--image", "docker.io/rocm/vllm:rocm7.2", "--node", "GPU-Node.1",
+        "--target-gib", "2", "--budget", "60", "-o", str(out),
+    )  # fmt: skip
+    assert done.code == 0, done.err
+    config_map, job = [d for d in yaml.safe_load_all(out.read_text()) if d]
+    for version in ("1.27", kubernetes_validate.latest_version()):
+        for doc in (config_map, job):
+            kubernetes_validate.validate(doc, version, strict=True)
+    assert config_map["data"]["probe_script.py"] == script_text()
+    pod = job["spec"]["template"]["spec"]
+    assert pod["nodeName"] == "GPU-Node.1"
+    assert job["metadata"]["name"] == "hostcheck-functional-gpu-node-1"
+    assert pod["volumes"][0]["configMap"]["name"] == config_map["metadata"]["name"]
+    (container,) = pod["containers"]
+    assert container["resources"]["limits"] == {"amd.com/gpu": 1}
+    assert job["spec"]["activeDeadlineSeconds"] == 60 + 600
+
+    # the pod, as far as it can be had here: the mounted ConfigMap and the container's argv
+    mount = tmp_path / "mount"
+    mount.mkdir()
+    (mount / "probe_script.py").write_text(config_map["data"]["probe_script.py"])
+    argv = [serving_python] + [a.replace(MOUNT, str(mount)) for a in container["args"]]
+    ran = subprocess.run(argv + list(SMALL), capture_output=True, text=True, timeout=60)
+    assert ran.returncode == 0, ran.stderr
+    assert '"ok": true' in ran.stdout.splitlines()[-1]
+    monkeypatch.setenv("FAKE_TORCH_OOM_AT_GIB", "1")
+    failed = subprocess.run(argv + list(SMALL), capture_output=True, text=True, timeout=60)
+    assert failed.returncode == 1  # --strict: the Job fails when a step did not pass

@@ -65,6 +65,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--budget-s", type=float, default=300.0, help="bound for the whole run")
     parser.add_argument("--device", type=int, default=0)
     parser.add_argument("--log-mark", default=None, help="echoed back (the caller's log mark)")
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit with status 1 unless every step passed (a Job's result is then the verdict)",
+    )
     return parser.parse_args(argv)
 
 
@@ -200,6 +205,7 @@ class Probe:
             self.held.append(block)
             done += size
         return {
+            "ok": error is None and done >= target,  # the profile's memory, or not
             "target_bytes": target,
             "planned_bytes": plan,
             "limited_by": limited_by if plan < target else None,
@@ -353,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     result = Probe(args).run()
     emit("RESULT", result)
-    return 0
+    return 1 if args.strict and not result["ok"] else 0
 
 
 if __name__ == "__main__":
