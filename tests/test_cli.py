@@ -120,7 +120,7 @@ def test_internal_error_exits_3_without_traceback(cli, monkeypatch: pytest.Monke
 
 def test_rules_lists_every_rule_and_explain_prints_its_documentation(cli) -> None:
     listing = cli("rules").out.splitlines()
-    assert len(listing) == 23 and listing[0].startswith("amdgpu.cwsr")
+    assert len(listing) == 28 and listing[0].startswith("amdgpu.cwsr")
     text = cli("explain", "memory.gtt").out
     assert "memory.gtt — The GPU can address enough memory for the profile" in text
     assert "headroom_gib = 8" in text
