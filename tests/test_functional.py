@@ -219,6 +219,9 @@ def test_a_step_that_hangs_is_ended_by_the_probe_watchdog(
     assert findings["functional.run"].status.value == "fail"
     assert "its own step watchdog" in message and "in step allocate" in message
     assert findings["functional.allocation"].status.value == "fail"
+    # the copies never started: not checked, and not blamed for the allocation's hang
+    assert findings["functional.copy"].status.value == "error"
+    assert "ended before this step" in findings["functional.copy"].message
 
 
 def test_a_crash_names_the_signal_and_the_step(
@@ -236,7 +239,9 @@ def test_an_interpreter_without_torch_fails_the_run(tmp_path: Path) -> None:
     run = findings["functional.run"]
     assert run.status.value == "fail"
     assert "cannot use a GPU" in run.message and "No module named 'torch'" in run.message
-    assert findings["functional.allocation"].status.value == "error"
+    # the other rules have nothing to judge: could not be checked, not "failed"
+    for rule in ("allocation", "copy", "memory-bandwidth", "compute"):
+        assert findings[f"functional.{rule}"].status.value == "error", rule
 
 
 def test_refuses_while_an_inference_process_uses_the_gpu(serving_python: str) -> None:

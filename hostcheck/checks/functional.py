@@ -276,7 +276,7 @@ def functional_copy(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Ou
             tuple(items),
         )
     if not items:
-        return _missing_step(run, run.in_flight or "h2d", "copy", facts)
+        return _missing_step(run, "h2d", "copy", facts)
     if slow:
         return Outcome(
             Verdict.ADVISORY,
