@@ -135,6 +135,7 @@ class FunctionalRun(NamedTuple):
     steps: list[dict[str, Any]]  # each finished step's STEP line
     result: dict[str, Any] | None  # the RESULT line; None when it did not get there
     in_flight: str | None  # the step begun and not finished (where it hung or died)
+    progress: dict[str, Any] | None  # that step's last PROGRESS line (allocate: how far)
     stderr_tail: list[str]
     kernel_lines: Value[list[str]] | Unavailable
 

@@ -224,6 +224,16 @@ def test_a_step_that_hangs_is_ended_by_the_probe_watchdog(
     assert "ended before this step" in findings["functional.copy"].message
 
 
+def test_an_allocation_that_stalls_says_how_far_it_got(
+    serving_python: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_TORCH_HANG_AT_GIB", "3")
+    findings = _findings(_run(serving_python, target=6, step=2))
+    allocation = findings["functional.allocation"]
+    assert allocation.status.value == "fail"
+    assert allocation.message.startswith("The allocation step never finished after 3.0 GiB of 6")
+
+
 def test_a_crash_names_the_signal_and_the_step(
     serving_python: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

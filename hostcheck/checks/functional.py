@@ -49,9 +49,15 @@ def _missing_step(run: FunctionalRun, name: str, what: str, facts: Facts) -> Out
             if run.timed_out is not None
             else "ended by the probe's own watchdog or a crash"
         )
+        reached = (run.progress or {}).get("allocated_bytes")
+        so_far = (
+            f" after {int(reached) / GIB:.1f} GiB of {run.target_gib:g} GiB"
+            if isinstance(reached, int) and name == "allocate"
+            else ""
+        )
         return Outcome(
             Verdict.PROBLEM,
-            f"The {what} step never finished ({how}); {SEE_RUN} for the kernel log.",
+            f"The {what} step never finished{so_far} ({how}); {SEE_RUN} for the kernel log.",
             (Evidence("step in flight", name, _source(facts)),),
         )
     return unknown(

@@ -12,6 +12,7 @@ output, e.g. from importing torch, is ignored):
 
     HOSTCHECK-FUNCTIONAL-START {...}   before torch is imported
     HOSTCHECK-FUNCTIONAL-BEGIN {"step": ...}   each step as it starts
+    HOSTCHECK-FUNCTIONAL-PROGRESS {"step": "allocate", ...}   after each allocated chunk
     HOSTCHECK-FUNCTIONAL-STEP {"step": ..., "ok": ..., "seconds": ..., ...}   each step's result
     HOSTCHECK-FUNCTIONAL-RESULT {...}   the end, with every step
 
@@ -204,6 +205,8 @@ class Probe:
             times.append(round(took, 4))
             self.held.append(block)
             done += size
+            # How far it got, should the next chunk never return (ROCm#6501: past ~64 GB).
+            emit("PROGRESS", {"step": "allocate", "allocated_bytes": done, "seconds": took})
         return {
             "ok": error is None and done >= target,  # the profile's memory, or not
             "target_bytes": target,

@@ -64,7 +64,13 @@ def lines_after(log: str, mark: float) -> list[str]:
 
 def parse_output(stdout: str) -> dict[str, Any]:
     """The marker lines of the script's output: start, steps begun and ended, the result."""
-    parsed: dict[str, Any] = {"start": None, "began": [], "steps": [], "result": None}
+    parsed: dict[str, Any] = {
+        "start": None,
+        "began": [],
+        "steps": [],
+        "result": None,
+        "progress": {},
+    }
     for line in stdout.splitlines():
         if not line.startswith(MARKER):
             continue
@@ -81,6 +87,8 @@ def parse_output(stdout: str) -> dict[str, Any]:
             parsed["began"].append(str(data.get("step")))
         elif kind == "STEP":
             parsed["steps"].append(data)
+        elif kind == "PROGRESS":
+            parsed["progress"][str(data.get("step"))] = data
         elif kind == "RESULT":
             parsed["result"] = data
     return parsed
@@ -176,6 +184,7 @@ def probe_functional(
             steps=parsed["steps"],
             result=parsed["result"],
             in_flight=in_flight,
+            progress=parsed["progress"].get(in_flight) if in_flight else None,
             stderr_tail=out.stderr.strip().splitlines()[-12:],
             kernel_lines=kernel_lines,
         ),

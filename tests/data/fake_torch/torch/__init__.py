@@ -12,6 +12,7 @@ FAKE_TORCH_GBPS / FAKE_TORCH_TFLOPS            modelled speeds (default 200 / 20
 FAKE_TORCH_HANG=OP                             OP (import, matmul, synchronize) sleeps forever
 FAKE_TORCH_HANG_CHILD=FILE                     before hanging, start a child process and
                                                write its pid to FILE (a helper left behind)
+FAKE_TORCH_HANG_AT_GIB=N                       a device allocation beyond N GiB never returns
 FAKE_TORCH_HANG_DEAF=1                         the hang also disarms the probe's own watchdog
                                                (a process stuck in the kernel)
 FAKE_TORCH_CRASH=OP                            OP (allocate, matmul …) dies with SIGSEGV
@@ -21,7 +22,7 @@ FAKE_TORCH_NO_GPU=1                            torch.cuda.is_available() is Fals
 import os
 import time
 
-from torch._fake import _hang
+from torch._fake import _hang, stall
 
 _hang("import")
 
@@ -76,6 +77,9 @@ class Tensor:
                 raise cuda.OutOfMemoryError(
                     f"HIP out of memory. Tried to allocate {self.nbytes} bytes"
                 )
+            hang_at = _env("HANG_AT_GIB", None)
+            if hang_at is not None and _allocated[0] + self.nbytes > hang_at * GIB:
+                stall()  # ROCm#6501: allocations past ~64 GB that never return
             _allocated[0] += self.nbytes
         self._counted = owner is None and self.is_cuda
 

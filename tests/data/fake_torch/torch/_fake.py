@@ -10,8 +10,12 @@ import time
 def _hang(op):
     if os.environ.get("FAKE_TORCH_CRASH") == op:
         os.kill(os.getpid(), signal.SIGSEGV)  # as hipMalloc crashing on ROCm 6.4-7.1
-    if os.environ.get("FAKE_TORCH_HANG") != op:
-        return
+    if os.environ.get("FAKE_TORCH_HANG") == op:
+        stall()
+
+
+def stall():
+    """Never return."""
     if os.environ.get("FAKE_TORCH_HANG_DEAF") == "1":
         # A process stuck in the kernel: no watchdog of its own can end it.
         import faulthandler
