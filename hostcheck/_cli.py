@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from hostcheck.facts import Facts, Workload
     from hostcheck.host import Host
     from hostcheck.model import Report, Rule
+    from hostcheck.probes.functional import FunctionalOptions
     from hostcheck.session import Source
 
 EXIT_READY, EXIT_NOT_READY, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -179,6 +180,36 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_functional_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "functional probe (uses the GPU for about a minute; never by default)"
+    )
+    group.add_argument(
+        "--functional",
+        action="store_true",
+        help="run hostcheck's GPU probe in the --python interpreter: allocate the profile's "
+        "memory, copy, matmul, attention (findings functional.*; see docs/functional.md)",
+    )
+    group.add_argument(
+        "--force",
+        action="store_true",
+        help="with --functional: run even while a vLLM / llama.cpp process is using the GPU",
+    )
+    group.add_argument(
+        "--functional-timeout",
+        metavar="SECONDS",
+        type=float,
+        default=300.0,
+        help="with --functional: kill the probe (and its process group) after this (default: 300)",
+    )
+    group.add_argument(
+        "--functional-target-gib",
+        metavar="GIB",
+        type=float,
+        help="with --functional: memory to allocate (default: the profile's required memory)",
+    )
+
+
 class _Inert:
     """Stands in for the parser of a subcommand that is not being run: every argparse call
     on it does nothing, so its ~10-30 options are never built."""
@@ -230,6 +261,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         formatter_class=_Formatter,
     )
     _add_source_options(scan)
+    _add_functional_options(scan)
     out = scan.add_argument_group("output")
     out.add_argument(
         "--format",
@@ -372,6 +404,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 
     add_commands(commands, _Formatter, _add_source_options)
     _add_snapshot_parser(commands)
+    _add_functional_job_parser(commands)
     return parser
 
 
@@ -435,6 +468,7 @@ def _add_snapshot_parser(commands: argparse._SubParsersAction[argparse.ArgumentP
         help="bound for each file read (default: 2)",
     )
     _add_config_option(snap)  # its user and python: the snapshot records what the monitor sees
+    _add_functional_options(snap)
     snap.add_argument(
         "--no-redact",
         action="store_true",
@@ -607,6 +641,10 @@ def _source(args: argparse.Namespace, shown_root: str | None = None) -> Source:
         origins=tuple(
             (key, args.loaded_config.place(key)) for key in sorted(getattr(args, "from_config", ()))
         ),
+        functional=getattr(args, "functional", False),
+        functional_force=getattr(args, "force", False) and getattr(args, "functional", False),
+        functional_timeout=getattr(args, "functional_timeout", 300.0),
+        functional_target_gib=getattr(args, "functional_target_gib", None),
     )
 
 
@@ -667,6 +705,8 @@ def cmd_scan(args: argparse.Namespace, shown_root: str | None = None) -> int:
     from_archive = _archive_root(args, cmd_scan)
     if from_archive is not None:
         return from_archive
+    if args.force and not args.functional:
+        raise UsageError("--force goes with --functional")
     report, _facts, _host = _scan(args, shown_root)
     if args.format == "table":
         from hostcheck.render.table import render
@@ -934,6 +974,7 @@ def cmd_snapshot(args: argparse.Namespace, shown_root: str | None = None) -> int
         raise UsageError("--host-mount needs --root DIR (the host's / as mounted in the container)")
     output, tarball = _snapshot_output(args.output)
     root = _fixture_root(args.fixture) if args.fixture else (args.root or "/")
+    functional = _functional_options(args, root)
     try:
         recording = take(
             root,
@@ -942,6 +983,7 @@ def cmd_snapshot(args: argparse.Namespace, shown_root: str | None = None) -> int
             python=args.python,
             read_timeout=args.timeout,
             redact=not args.no_redact,
+            functional=functional,
         )
     except HostError as exc:
         raise UsageError(str(exc)) from None
@@ -1001,6 +1043,125 @@ def cmd_snapshot(args: argparse.Namespace, shown_root: str | None = None) -> int
     if args.python:
         replay += f" --python {recording.redactor.apply_text(args.python) if recording.redactor else args.python}"
     print(f"replay: {replay}")
+    return 0
+
+
+def _functional_options(args: argparse.Namespace, root: str) -> FunctionalOptions | None:
+    """snapshot --functional: the probe's options (the default profile's memory as target)."""
+    if args.force and not args.functional:
+        raise UsageError("--force goes with --functional")
+    if not args.functional:
+        return None
+    from hostcheck.probes.functional import FunctionalOptions
+    from hostcheck.session import Source, SourceError, check
+
+    try:
+        check(
+            Source(
+                root=root,
+                python=args.python,
+                functional=True,
+                functional_timeout=args.functional_timeout,
+                functional_target_gib=args.functional_target_gib,
+            )
+        )
+    except SourceError as exc:
+        raise UsageError(str(exc)) from None
+    target = args.functional_target_gib
+    if target is None:
+        from hostcheck.catalog import default_profile
+
+        target = default_profile(_load_catalog(args)[1]).required_gib
+    return FunctionalOptions(
+        python=args.python,
+        target_gib=target,
+        bound_s=args.functional_timeout,
+        force=args.force,
+    )
+
+
+FUNCTIONAL_JOB_EPILOG = """\
+The Job runs hostcheck's functional GPU probe (a standalone script: Python standard library and
+PyTorch only) with the serving image's own Python, on one node, with one GPU from the device
+plugin. Complete: every step passed; Failed: read the pod's log. See docs/functional.md.
+
+examples:
+  hostcheck functional-job --image docker.io/rocm/vllm:latest --node gpu-1 | kubectl apply -f -
+  hostcheck functional-job --image IMG --node gpu-1 --profile 32b-q4 -o functional-gpu-1.yaml
+"""
+
+
+def _add_functional_job_parser(commands: Any) -> None:
+    job = commands.add_parser(
+        "functional-job",
+        help="print a Kubernetes ConfigMap + Job that runs the functional GPU probe in a "
+        "serving image",
+        description="Print a ConfigMap holding hostcheck's functional probe script and a Job "
+        "that runs it in the serving image on one node.",
+        epilog=FUNCTIONAL_JOB_EPILOG,
+        formatter_class=_Formatter,
+    )
+    job.add_argument("--image", required=True, help="the serving image (its Python has PyTorch)")
+    job.add_argument("--node", required=True, help="the node to run on (spec.nodeName)")
+    job.add_argument("--namespace", default="hostcheck", help="default: hostcheck")
+    job.add_argument(
+        "--python", default="python3", help="the interpreter in the image (default: python3)"
+    )
+    size = job.add_mutually_exclusive_group()
+    size.add_argument(
+        "--profile",
+        metavar="NAME",
+        help="allocate this profile's memory (default: the default profile)",
+    )
+    size.add_argument("--target-gib", metavar="GIB", type=float, help="allocate this much instead")
+    job.add_argument(
+        "--budget",
+        metavar="SECONDS",
+        type=int,
+        default=300,
+        help="the probe's time budget; the Job's deadline adds 600 s for the image pull (default: 300)",
+    )
+    job.add_argument(
+        "--gpu-resource",
+        default="amd.com/gpu",
+        help="the device plugin's resource name (default: amd.com/gpu)",
+    )
+    job.add_argument(
+        "--output", "-o", metavar="FILE", help="write to FILE instead of standard output"
+    )
+
+
+def cmd_functional_job(args: argparse.Namespace) -> int:
+    from hostcheck.catalog import default_profile
+    from hostcheck.functional.job import JobOptions, render
+
+    if args.budget < 30:
+        raise UsageError("--budget must be at least 30 seconds")
+    target = args.target_gib
+    if target is None:
+        profiles = _load_catalog(args)[1]
+        if args.profile and args.profile not in profiles:
+            raise UsageError(f"unknown profile {args.profile!r}; available: {', '.join(profiles)}")
+        target = (
+            profiles[args.profile] if args.profile else default_profile(profiles)
+        ).required_gib
+    if target <= 0:
+        raise UsageError("--target-gib must be a positive number")
+    text = render(
+        JobOptions(
+            image=args.image,
+            node=args.node,
+            namespace=args.namespace,
+            python=args.python,
+            target_gib=target,
+            budget_s=args.budget,
+            gpu_resource=args.gpu_resource,
+        )
+    )
+    if args.output:
+        _write_output(args.output, text)
+    else:
+        sys.stdout.write(text)
     return 0
 
 
@@ -1094,6 +1255,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "explain": cmd_explain,
         "fixtures": cmd_fixtures,
         "snapshot": cmd_snapshot,
+        "functional-job": cmd_functional_job,
         "fix": cmd_fix,
         "tui": cmd_tui,
         "nfd": _cluster_command("cmd_nfd"),

@@ -28,6 +28,7 @@ exit status: once: 0 ready, 1 not ready, 2 usage error. With --every it runs unt
 examples:
   hostcheck nfd --root /host --host-mount --every 3600      the DaemonSet in deploy/
   hostcheck nfd --fixture stock-128g --output ./hostcheck   once, to see the labels
+  hostcheck nfd --functional --python /opt/vllm/bin/python  once, with functional-* labels
 """
 
 FLEET_EPILOG = """\
@@ -59,6 +60,9 @@ def add_commands(
         formatter_class=formatter,
     )
     add_source_options(nfd)
+    from hostcheck._cli import _add_functional_options
+
+    _add_functional_options(nfd)  # once only: the labels then carry what the GPU proved
     out = nfd.add_argument_group("output")
     out.add_argument(
         "--output",
@@ -137,6 +141,10 @@ def cmd_nfd(args: argparse.Namespace) -> int:
     from hostcheck.render.nfd import render
 
     # Both finite and positive (seconds_argument), so the expiry time is a date.
+    if args.functional and args.every is not None:
+        raise UsageError("--functional runs once: it uses the GPU, so not with --every")
+    if args.force and not args.functional:
+        raise UsageError("--force goes with --functional")
     expiry = args.expiry if args.expiry is not None else 3 * args.every if args.every else DAY
     if args.every is not None and expiry <= args.every:
         raise UsageError(

@@ -245,6 +245,8 @@ def run(
     generated: str | None = None,
     catalog: Mapping[str, object] | None = None,
 ) -> Report:
+    from hostcheck.checks.functional import figures
+
     context = Context(profile=profile)
     rules = list(rules)
     findings = tuple(evaluate(rule, facts, context) for rule in rules)
@@ -273,6 +275,7 @@ def run(
         generated=generated,
         stack=stack_json(facts),
         catalog=catalog,
+        functional=figures(facts),
     )
 
 

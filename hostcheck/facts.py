@@ -4,7 +4,7 @@ Every leaf that comes from the host is a :class:`~hostcheck.readings.Value` (wit
 or an :class:`~hostcheck.readings.Unavailable` (with the reason).
 """
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from hostcheck.host import NodeInfo
 from hostcheck.parsers import (
@@ -192,6 +192,26 @@ class StackFacts(NamedTuple):
         return f"host: {self.node_why}"
 
 
+class FunctionalRun(NamedTuple):
+    """One run of the functional probe script (hostcheck/functional/probe_script.py): what
+    its marker lines said, how it ended, and the kernel log lines that appeared meanwhile."""
+
+    interpreter: str
+    pid: int | None  # the probe's process id (from its first line)
+    target_gib: float  # what it was asked to allocate
+    returncode: int  # negative: killed by that signal
+    timed_out: float | None  # the bound in seconds, when it was killed there
+    steps: list[dict[str, Any]]  # each finished step's STEP line
+    result: dict[str, Any] | None  # the RESULT line; None when it did not get there
+    in_flight: str | None  # the step begun and not finished (where it hung or died)
+    progress: dict[str, Any] | None  # that step's last PROGRESS line (allocate: how far)
+    stderr_tail: list[str]
+    kernel_lines: Value[list[str]] | Unavailable
+
+    def step(self, name: str) -> dict[str, Any] | None:
+        return next((s for s in self.steps if s.get("step") == name), None)
+
+
 class BootFacts(NamedTuple):
     """The boot path: the backend that applies and what it stages for the next boot."""
 
@@ -246,3 +266,6 @@ class Facts(NamedTuple):
     containers: "ContainerAccess"
     boot: BootFacts
     stack: StackFacts | None = None  # None: facts built without the stack probe (old dumps)
+    # The functional probe: None when not asked for (and not recorded); Unavailable when it
+    # could not or would not run (refused while an inference process uses the GPU).
+    functional: Value[FunctionalRun] | Unavailable | None = None

@@ -60,6 +60,8 @@ class NodeReport(NamedTuple):
     generated: str | None = None  # the report's "generated" time (schema 1.3), as written
     mem_total_kib: int | None = None  # MemTotal from the memory.gtt finding's evidence
     stack: str | None = None  # the kind of node judged, "container-node/rocm" (schema 1.4)
+    # the report's "functional" object (schema 1.4): what scan --functional measured
+    functional: Mapping[str, Any] | None = None
 
 
 class Unreadable(NamedTuple):
@@ -221,6 +223,7 @@ def _node_report(data: Any, path: str, pool: str) -> NodeReport:
         generated=generated,
         mem_total_kib=mem_total,
         stack=_stack_kind(data.get("stack")),
+        functional=data["functional"] if isinstance(data.get("functional"), dict) else None,
     )
 
 
@@ -335,7 +338,21 @@ def _pool(name: str, nodes: list[NodeReport]) -> Pool:
             (_gib(n.mem_total_kib) if n.mem_total_kib else "unknown", n.node) for n in nodes
         ),
     }
+    if any(n.functional is not None for n in nodes):
+        versions["functional"] = _spread((_functional(n.functional), n.node) for n in nodes)
     return Pool(name, tuple(nodes), tuple(rows), versions, _ram_warnings(nodes))
+
+
+def _functional(measured: Mapping[str, Any] | None) -> str:
+    """What a node's functional run proved, in a few words (fleet's spread of it)."""
+    if measured is None:
+        return "not run"
+    if not measured.get("completed"):
+        return "hung (killed at the bound)" if measured.get("timed_out") else "did not complete"
+    allocated = measured.get("allocated_gib")
+    if not isinstance(allocated, int | float):
+        return "allocation failed"
+    return f"{allocated:.0f} GiB allocated"
 
 
 def _ram_warnings(nodes: Sequence[NodeReport]) -> tuple[str, ...]:

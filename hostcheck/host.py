@@ -69,6 +69,9 @@ class CommandOutput(NamedTuple):
     returncode: int
     stdout: str
     stderr: str
+    # Set (to the bound, in seconds) when the command was killed at its bound and this is
+    # what it had written until then: only for commands run with ``partial=True``.
+    timed_out: float | None = None
 
 
 class ProcessInfo(NamedTuple):
@@ -682,8 +685,13 @@ class Host:
         *,
         timeout: float | None = None,
         display: str | None = None,
+        partial: bool = False,
     ) -> Value[CommandOutput] | Unavailable:
         """Run a command on a live host (argv, no shell, bounded); replay it elsewhere.
+
+        With ``partial=True`` the command runs in its own process group, the whole group is
+        killed at the bound (a child's helpers too), and what it wrote until then comes back
+        with ``timed_out`` set, instead of a plain timeout.
 
         On a non-live root, the output recorded as ``.hostcheck/commands/<name>.txt`` is
         returned instead (exit status 0), so fixtures and snapshots replay what a live host said.
@@ -691,7 +699,9 @@ class Host:
         A ``<name>.json`` next to the output holds a non-zero ``returncode`` and ``stderr``.
         """
         if self.live:
-            result = self._execute(argv, timeout or self.command_timeout, display or " ".join(argv))
+            result = self._execute(
+                argv, timeout or self.command_timeout, display or " ".join(argv), partial=partial
+            )
         else:
             result = self._replay(name, argv, display or " ".join(argv))
         if self.recorder is not None:
@@ -712,7 +722,7 @@ class Host:
                     Reason.NOT_RECORDED, recorded.source, f"`{shown}` was not recorded"
                 )
             return recorded
-        returncode, stderr = 0, ""
+        returncode, stderr, timed_out = 0, "", None
         status = self.read_text(f"/{RECORD_DIR}/commands/{name}.json")
         if isinstance(status, Value):
             try:
@@ -724,12 +734,22 @@ class Host:
                 if not isinstance(stderr, str):
                     raise ValueError("stderr is not a string")
                 returncode = code
+                timed = loaded.get("timed_out")
+                if timed is not None:
+                    if (
+                        isinstance(timed, bool)
+                        or not isinstance(timed, int | float)
+                        or not 0 <= timed < 1e9
+                    ):
+                        raise ValueError(f"timed_out {str(timed)[:40]!r} is not seconds")
+                    timed_out = float(timed)
             except InputError as exc:
                 return Unavailable(Reason.UNPARSABLE, status.source, exc.reason)
             except ValueError as exc:
                 return Unavailable(Reason.UNPARSABLE, status.source, str(exc))
         return Value(
-            CommandOutput(tuple(argv), returncode, recorded.value, stderr), f"{shown} (recorded)"
+            CommandOutput(tuple(argv), returncode, recorded.value, stderr, timed_out),
+            f"{shown} (recorded)",
         )
 
     def has_recorded_command(self, name: str) -> bool:
@@ -749,14 +769,18 @@ class Host:
 
     @staticmethod
     def _execute(
-        argv: Sequence[str], timeout: float, shown: str | None = None
+        argv: Sequence[str], timeout: float, shown: str | None = None, *, partial: bool = False
     ) -> Value[CommandOutput] | Unavailable:
         """Run argv with a bound that holds even for a child stuck in the kernel.
 
         subprocess.run() waits without a limit after killing a child on timeout; a command
         in uninterruptible sleep on a wedged GPU ignores SIGKILL, so it would hang the scan.
         Here the child is killed and, if it does not exit within a second, abandoned.
+        ``partial``: the child leads its own process group, which is killed as a whole, and
+        the output written until the bound is returned (see :meth:`run`).
         """
+        import contextlib
+        import signal
         import subprocess
 
         shown = shown or " ".join(argv)
@@ -770,6 +794,7 @@ class Host:
                 errors="replace",
                 # Untranslated messages: the probes match tools' English output.
                 env={**os.environ, "LC_ALL": "C"},
+                start_new_session=partial,
             )
         except FileNotFoundError:
             return Unavailable(Reason.MISSING, shown, f"{argv[0]} not installed")
@@ -780,11 +805,18 @@ class Host:
         try:
             stdout, stderr = child.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
+            if partial:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(child.pid, signal.SIGKILL)  # the child and every helper it started
             child.kill()
-            import contextlib
-
-            with contextlib.suppress(subprocess.TimeoutExpired):  # stuck in the kernel: abandoned
-                child.communicate(timeout=1)
+            try:
+                stdout, stderr = child.communicate(timeout=1)
+            except subprocess.TimeoutExpired as late:  # stuck in the kernel: abandoned
+                # what it wrote until now (bytes, even in text mode)
+                stdout, stderr = _decoded(late.stdout), _decoded(late.stderr)
+            if partial:
+                code = child.returncode if child.returncode is not None else -signal.SIGKILL
+                return Value(CommandOutput(tuple(argv), code, stdout, stderr, timeout), shown)
             return Unavailable(Reason.TIMEOUT, shown, f"no answer within {timeout:g} s")
         return Value(CommandOutput(tuple(argv), child.returncode, stdout, stderr), shown)
 
@@ -871,6 +903,12 @@ class Host:
         if isinstance(text, Value) and text.value.strip():
             return text.value.strip()
         return None
+
+
+def _decoded(data: bytes | str | None) -> str:
+    if isinstance(data, bytes):
+        return data.decode("utf-8", errors="replace")
+    return data or ""
 
 
 def _has_timestamped_line(text: str) -> bool:

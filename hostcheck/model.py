@@ -273,6 +273,27 @@ class Finding(NamedTuple):
         return data
 
 
+class FunctionalFigures(NamedTuple):
+    """What the functional probe measured (scan --functional), for the report's top-level
+    ``functional`` object, node labels and metrics. None: not measured."""
+
+    completed: bool  # ran to its end (no hang, crash or watchdog)
+    timed_out: bool  # killed at the bound
+    seconds: float | None
+    device: str | None
+    target_gib: float | None
+    allocated_gib: float | None
+    h2d_gbps: float | None
+    h2d_pinned_gbps: float | None
+    d2h_gbps: float | None
+    memory_bandwidth_gbps: float | None
+    matmul_tflops: float | None
+    attention_tflops: float | None
+
+    def to_json(self) -> dict[str, Any]:
+        return self._asdict()
+
+
 class Report(NamedTuple):
     tool_version: str
     hostname: str
@@ -302,6 +323,7 @@ class Report(NamedTuple):
 
     # the rule catalog: {"reviewed": its date (YYYY-MM-DD), "dropins": [drop-in files used]}
     catalog: Mapping[str, Any] | None = None
+    functional: FunctionalFigures | None = None  # scan --functional's figures (or replayed)
 
     @property
     def summary(self) -> dict[str, int]:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 # A tree with none of these is not a host's / (an empty directory, a mistyped path's parent):
 # scanning it would report "no GPU" on what is no host at all.
 HOST_ROOT_DIRS = ("/proc", "/sys", "/etc")
+FUNCTIONAL_PREFIX = "functional."
 
 
 class SourceError(Exception):
@@ -56,6 +57,12 @@ class Source(NamedTuple):
     # Options that came from the config file: option -> "config FILE, line N", so a bad
     # value is reported where it was written.
     origins: tuple[tuple[str, str], ...] = ()
+    # scan --functional: run the GPU probe script in --python (live hosts only; a recorded
+    # run in a snapshot is replayed without it). force: even while vLLM/llama.cpp runs.
+    functional: bool = False
+    functional_force: bool = False
+    functional_timeout: float = 300.0
+    functional_target_gib: float | None = None  # default: the profile's required_gib
 
     def origin(self, option: str, problem: str) -> str:
         place = dict(self.origins).get(option)
@@ -209,6 +216,21 @@ def _prepare(source: Source) -> _Prepared:
         profile = default_profile(profiles)
     if source.timeout <= 0:
         raise SourceError("--timeout must be a positive number of seconds")
+    if source.functional:
+        if not source.live:
+            raise SourceError(
+                "--functional runs the GPU probe on this host only; a run recorded in a "
+                "snapshot is replayed without it"
+            )
+        if not source.python:
+            raise SourceError(
+                "--functional needs --python PATH: the interpreter that serves (its PyTorch "
+                "runs the GPU probe)"
+            )
+        if source.functional_timeout < 30:
+            raise SourceError("--functional-timeout must be at least 30 seconds")
+        if source.functional_target_gib is not None and source.functional_target_gib <= 0:
+            raise SourceError("--functional-target-gib must be a positive number")
     if source.host_mount and not source.root:
         raise SourceError(
             "--host-mount needs --root DIR (the host's / as mounted in the container)"
@@ -248,6 +270,17 @@ def scan(source: Source) -> Scan:
 
     started = time.perf_counter()
     prepared = _prepare(source)
+    functional = None
+    if source.functional and prepared.host.live:
+        from hostcheck.probes.functional import FunctionalOptions
+
+        assert source.python is not None  # _prepare refused --functional without it
+        functional = FunctionalOptions(
+            python=source.python,
+            target_gib=source.functional_target_gib or prepared.profile.required_gib,
+            bound_s=source.functional_timeout,
+            force=source.functional_force,
+        )
     from hostcheck.catalog import probe_needs
 
     needs = probe_needs(prepared.rules)
@@ -258,6 +291,7 @@ def scan(source: Source) -> Scan:
             python=source.python,
             workload=source.workload,
             sysctls=needs["sysctls"],
+            functional=functional,
         ),
     )
     if source.shown_root:
@@ -270,8 +304,13 @@ def scan(source: Source) -> Scan:
         running = facts.processes.value if isinstance(facts.processes, Value) else []
         facts = facts._replace(processes=Value(running + extra, facts.processes.source))
     fail_on = Status.WARN if source.fail_on == "warn" else Status.FAIL
+    rules = prepared.rules
+    if facts.functional is None and not source.select:
+        # The functional rules judge a run that was neither asked for nor recorded: leave
+        # them out rather than add five "not run" lines to every report.
+        rules = [rule for rule in rules if not rule.id.startswith(FUNCTIONAL_PREFIX)]
     report = engine.run(
-        prepared.rules,
+        rules,
         facts,
         prepared.profile,
         fail_on=fail_on,

@@ -20,6 +20,9 @@ MINIMUM_CATALOG = {
     "amdgpu.cwsr", "firmware.mes", "log.gpu-hangs", "devices.kfd", "devices.render",
     "rocm.version", "rocm.kernel-compat", "torch.gfx1151", "env.hsa-override", "perf.hipblaslt",
     "llamacpp.mmap", "perf.iommu", "sysctl.numa-balancing", "vllm.env",
+    # functional readiness (scan --functional): in a report only when the probe ran
+    "functional.run", "functional.allocation", "functional.copy", "functional.memory-bandwidth",
+    "functional.compute",
 }  # fmt: skip
 
 

@@ -281,7 +281,8 @@ def test_metrics_parse_with_prometheus_and_carry_every_rule(
         if sample.value == 1:
             assert sample.labels["rule"] not in status, "one current status per rule"
             status[sample.labels["rule"]] = sample.labels
-    rules, _ = load_catalog()
+    # every rule but the functional ones, which are in a report only when the probe ran
+    rules = [rule for rule in load_catalog()[0] if not rule.id.startswith("functional.")]
     assert set(status) == {rule.id for rule in rules}
     assert status["memory.gtt"] == {
         "rule": "memory.gtt", "area": "memory", "severity": "high", "status": "waived"

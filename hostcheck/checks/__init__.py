@@ -5,7 +5,15 @@ host), takes thresholds and version floors from ``params`` (the rule's data), an
 verdict, a message a person can act on, the evidence, and the values for the rule's fix.
 """
 
-from hostcheck.checks import devices, gpu, kernel, memory, software, tuning  # noqa: F401
+from hostcheck.checks import (  # noqa: F401
+    devices,
+    functional,
+    gpu,
+    kernel,
+    memory,
+    software,
+    tuning,
+)
 from hostcheck.checks._registry import CHECK_KINDS, FIX_FIELDS, REQUIRED_PARAMS
 from hostcheck.checks._util import Context
 

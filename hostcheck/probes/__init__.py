@@ -10,6 +10,7 @@ from hostcheck.facts import Facts, Workload
 from hostcheck.host import Host
 from hostcheck.probes.access import default_user, probe_containers, probe_devices, probe_user
 from hostcheck.probes.boot import probe_boot
+from hostcheck.probes.functional import FunctionalOptions, probe_functional
 from hostcheck.probes.gpu import probe_gpu
 from hostcheck.probes.software import probe_processes, probe_software
 from hostcheck.probes.stack import probe_stack
@@ -36,6 +37,7 @@ class ProbeOptions(NamedTuple):
     workload: Workload | None = None  # what is declared to run here (a preflight)
     # The sysctl keys to read: the ones the rules name (None: those of the bundled catalog).
     sysctls: tuple[str, ...] | None = None
+    functional: FunctionalOptions | None = None  # run the functional probe (live hosts)
 
 
 def _catalog_sysctls() -> tuple[str, ...]:
@@ -55,6 +57,10 @@ def collect(host: Host, options: ProbeOptions | None = None) -> Facts:
 
     memory = probe_memory(host, modules)
     driver = probe_driver(host, release, modules)
+    # The functional probe runs before the kernel log is read, so the log the other rules
+    # judge is the one a snapshot records (with what the run added to it).
+    processes = probe_processes(host)
+    functional = probe_functional(host, options.functional, processes)
     kernel_log = probe_kernel_log(host)
 
     name, explicit = (options.user, True) if options.user else default_user(host)
@@ -66,7 +72,6 @@ def collect(host: Host, options: ProbeOptions | None = None) -> Facts:
     devices = probe_devices(host, device_paths, user)
 
     software = probe_software(host, options.python, gpu_found=gpu.strix_halo is not None)
-    processes = probe_processes(host)
 
     return Facts(
         root=host.root,
@@ -94,4 +99,5 @@ def collect(host: Host, options: ProbeOptions | None = None) -> Facts:
         stack=probe_stack(
             host, software, processes, options.workload, gpu_found=gpu.strix_halo is not None
         ),
+        functional=functional,
     )

@@ -10,7 +10,9 @@ from hostcheck.fleet import INCONSISTENT, Fleet, Pool
 
 # 1.1: a node's "generated" and "mem_total_kib", versions.ram, a pool's "warnings" and the
 # top-level "superseded" (older reports of a node, left out). 1.2: a node's "stack" and
-# versions.stack (the kind of node judged and its backend, from reports of schema 1.4).
+# versions.stack (the kind of node judged and its backend, from reports of schema 1.4), a node's
+# "functional" (the report's figures of scan --functional, when it has them) and
+# versions.functional.
 SCHEMA_VERSION = "1.2"
 _SHOWN_NODES = 5  # nodes named per table cell before "+N more"
 
@@ -49,6 +51,7 @@ def _pool_dict(pool: Pool) -> dict[str, Any]:
                 "mem_total_kib": node.mem_total_kib,
                 "stack": node.stack,
                 "failing": sorted(r for r, s in node.statuses.items() if s == "fail"),
+                **({"functional": dict(node.functional)} if node.functional is not None else {}),
             }
             for node in pool.nodes
         ],
@@ -110,6 +113,7 @@ def _pool_table(pool: Pool) -> list[str]:
             "mes_firmware": "MES firmware",
             "ram": "RAM",
             "stack": "stack (node/backend)",
+            "functional": "functional probe",
         }[what]
         parts = [f"{_clean(version)} ×{len(nodes)}" for version, nodes in spread.items()]
         odd = [node for nodes in list(spread.values())[1:] for node in nodes]

@@ -15,7 +15,8 @@ from hostcheck.model import Report
 # the scan ran. 1.4: the optional top-level "stack" object: where the inference stack lives
 # (components with where and how found), the backend and the kind of node judged; and the
 # optional top-level "catalog" object: the rule catalog's review date and the operator drop-in
-# files that added rows to its tables.
+# files that added rows to its tables;
+# and the optional top-level "functional" (what scan --functional measured).
 SCHEMA_VERSION = "1.4"
 
 
@@ -49,6 +50,8 @@ def to_dict(report: Report) -> dict[str, Any]:
         }
     if report.waivers:
         data["waivers"] = [state.to_json() for state in report.waivers]
+    if report.functional is not None:
+        data["functional"] = report.functional.to_json()
     return data
 
 

@@ -16,6 +16,10 @@ Labels (values are valid Kubernetes label values):
   status (e.g. ``…/memory=fail``); areas that pass have no label;
 - ``…/stack-node``: ``host`` or ``container-node`` (ROCm comes with the images) and
   ``…/stack-backend``: ``rocm``, ``vulkan`` or ``unknown`` — what kind of node was judged.
+- with a functional probe run (``--functional``): ``…/functional-completed`` (``true`` or
+  ``false``), and the whole-number figures it measured: ``…/functional-allocated-gib`` (the
+  memory the GPU actually allocated and touched), ``…/functional-memory-gbps`` and
+  ``…/functional-matmul-tflops``, so a scheduler can select on what was proven, not inferred.
 """
 
 from __future__ import annotations
@@ -50,6 +54,16 @@ def labels(report: Report) -> dict[str, str]:
     for area in sorted(worst):
         if worst[area] in _REPORTED:
             out[f"{NAMESPACE}/{area}"] = worst[area].value
+    measured = report.functional
+    if measured is not None:
+        out[f"{NAMESPACE}/functional-completed"] = "true" if measured.completed else "false"
+        for name, figure in (
+            ("functional-allocated-gib", measured.allocated_gib),
+            ("functional-memory-gbps", measured.memory_bandwidth_gbps),
+            ("functional-matmul-tflops", measured.matmul_tflops),
+        ):
+            if figure is not None:
+                out[f"{NAMESPACE}/{name}"] = str(int(figure))  # whole numbers: stable labels
     for key, value in out.items():
         name = key.rpartition("/")[2]
         if len(name) > 63 or not _NAME.fullmatch(name) or len(value) > 63:

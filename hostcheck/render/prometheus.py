@@ -9,6 +9,8 @@ in, not read here; a waiver's end is local midnight, as its expiry counts local 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from hostcheck.model import Report, Status
 from hostcheck.render.json import SCHEMA_VERSION
 
@@ -19,6 +21,64 @@ def _label(value: str) -> str:
 
 def _labels(**labels: str) -> str:
     return "{" + ",".join(f'{key}="{_label(value)}"' for key, value in labels.items()) + "}"
+
+
+GIB = 1 << 30
+
+
+def _functional(report: Report, family: Callable[[str, str, str], None], out: list[str]) -> None:
+    """What the functional probe measured, in base units (bytes, bytes/s, FLOP/s); only in
+    the metrics of a run that had it (scan --functional, or a replayed recording)."""
+    measured = report.functional
+    assert measured is not None
+    family(
+        "hostcheck_functional_completed",
+        "gauge",
+        "1 if the functional GPU probe ran to its end, 0 if it hung, crashed or was killed.",
+    )
+    out.append(f"hostcheck_functional_completed {int(measured.completed)}")
+    gauges = (
+        ("allocated_bytes", "Memory the GPU allocated and touched.", measured.allocated_gib, GIB),
+        ("target_bytes", "Memory the probe was asked to allocate.", measured.target_gib, GIB),
+        (
+            "memory_bandwidth_bytes_per_second",
+            "Device memory bandwidth (copy, read + write counted).",
+            measured.memory_bandwidth_gbps,
+            1e9,
+        ),
+        ("matmul_flops_per_second", "bf16 matmul throughput.", measured.matmul_tflops, 1e12),
+        (
+            "attention_flops_per_second",
+            "scaled_dot_product_attention throughput.",
+            measured.attention_tflops,
+            1e12,
+        ),
+    )
+    for name, help_text, value, scale in gauges:
+        if value is not None:
+            family(f"hostcheck_functional_{name}", "gauge", help_text)
+            out.append(f"hostcheck_functional_{name} {value * scale:.0f}")
+    copies = [
+        (direction, value)
+        for direction, value in (
+            ("h2d", measured.h2d_gbps),
+            ("h2d_pinned", measured.h2d_pinned_gbps),
+            ("d2h", measured.d2h_gbps),
+        )
+        if value is not None
+    ]
+    if copies:
+        family(
+            "hostcheck_functional_copy_bytes_per_second",
+            "gauge",
+            "Copy bandwidth between host and GPU, by direction (h2d from pageable memory, "
+            "h2d_pinned, d2h).",
+        )
+        for direction, value in copies:
+            out.append(
+                f"hostcheck_functional_copy_bytes_per_second{_labels(direction=direction)} "
+                f"{value * 1e9:.0f}"
+            )
 
 
 def render(report: Report, *, timestamp: float | None = None) -> str:
@@ -97,6 +157,8 @@ def render(report: Report, *, timestamp: float | None = None) -> str:
             rule=finding.rule.id, area=finding.rule.area, severity=finding.rule.severity.value
         )
         out.append(f"hostcheck_rule_blocking{labels} {int(finding.blocks(report.fail_on))}")
+    if report.functional is not None:
+        _functional(report, family, out)
     family("hostcheck_findings", "gauge", "Number of findings per status.")
     for name, count in report.summary.items():
         out.append(f"hostcheck_findings{_labels(status=name)} {count}")

@@ -20,6 +20,7 @@ from hostcheck import __version__
 from hostcheck.facts import Facts
 from hostcheck.host import Host, NodeInfo
 from hostcheck.probes import ProbeOptions, collect
+from hostcheck.probes.functional import FunctionalOptions
 from hostcheck.readings import Unavailable
 from hostcheck.recording import KERNEL_LOG_PATH, Recorder, command_record_path
 from hostcheck.snapshot.redact import Redactor, discover
@@ -56,11 +57,13 @@ def take(
     python: str | None = None,
     read_timeout: float = 2.0,
     redact: bool = True,
+    functional: FunctionalOptions | None = None,
 ) -> Recording:
-    """Run the scan's probe collection on ``root`` with recording on."""
+    """Run the scan's probe collection on ``root`` with recording on (and the functional
+    probe, when given: its output is recorded as the command ``functional``)."""
     recorder = Recorder()
     host = Host(root, host_mount=host_mount, read_timeout=read_timeout, recorder=recorder)
-    facts = collect(host, ProbeOptions(user=user, python=python))
+    facts = collect(host, ProbeOptions(user=user, python=python, functional=functional))
     redactor = None
     if redact:
         redactor = _discover(recorder, host, user)
@@ -143,8 +146,10 @@ def _plan(recording: Recording) -> tuple[Plan, dict[str, bytes]]:
     for name, output in recorder.commands.items():
         path = command_record_path(name)
         records[path] = output.stdout.encode()
-        if output.returncode != 0 or output.stderr:
-            status = {"returncode": output.returncode, "stderr": output.stderr}
+        if output.returncode != 0 or output.stderr or output.timed_out is not None:
+            status: dict[str, object] = {"returncode": output.returncode, "stderr": output.stderr}
+            if output.timed_out is not None:
+                status["timed_out"] = output.timed_out
             records[path.removesuffix(".txt") + ".json"] = _json(status)
     if recorder.user is not None and recorder.user.explicit:
         records["/.hostcheck/user"] = recorder.user.name.encode() + b"\n"

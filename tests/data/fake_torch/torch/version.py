@@ -1,0 +1,2 @@
+hip = "7.2.26015-fake"
+cuda = None
