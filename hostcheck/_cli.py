@@ -30,7 +30,7 @@ problem against a catalog of known issues, with the evidence and the fix."""
 SCAN_EPILOG = """\
 exit status: 0 ready; 1 not ready (a fail, an error in a critical/high rule, any warning or
              error with --fail-on warn, or no Strix Halo GPU); 2 usage or input error;
-             3 internal error.
+             3 internal error. --exit-zero: 0 instead of 1 (the report still says it).
 
 examples:
   hostcheck scan                                  check this host
@@ -39,6 +39,7 @@ examples:
   hostcheck scan --root /host --host-mount        in a container with the host's / at /host
   hostcheck scan --root bug.tar.gz                a snapshot (`hostcheck snapshot`)
   hostcheck scan --format json --output report.json --fail-on warn
+  hostcheck scan --root /host --host-mount --format npd   a node-problem-detector plugin
 """
 
 
@@ -183,9 +184,11 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     out = scan.add_argument_group("output")
     out.add_argument(
         "--format",
-        choices=["table", "json", "junit", "markdown"],
+        choices=["table", "json", "junit", "markdown", "npd"],
         default="table",
-        help="report format (default: table)",
+        help="report format (default: table); npd: one line of at most 80 characters for a "
+        "node-problem-detector custom plugin, whose exit status contract (0 OK, 1 problem, "
+        "other unknown) the exit status already follows",
     )
     out.add_argument(
         "--output", "-o", metavar="FILE", help="write the report to FILE instead of standard output"
@@ -195,6 +198,12 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         choices=["warn", "fail"],
         help="the lowest status that makes the host not ready (default: fail, or fail_on in the "
         "config file)",
+    )
+    out.add_argument(
+        "--exit-zero",
+        action="store_true",
+        help="exit 0 when the report was produced, ready or not (report-only runs); usage and "
+        "internal errors still exit 2 and 3",
     )
     out.add_argument(
         "--select",
@@ -572,7 +581,7 @@ def cmd_scan(args: argparse.Namespace, shown_root: str | None = None) -> int:
         from hostcheck.render import Format, renderer
 
         text = renderer(Format(args.format))(report)
-    code = EXIT_READY if report.ready else EXIT_NOT_READY
+    code = EXIT_READY if report.ready or getattr(args, "exit_zero", False) else EXIT_NOT_READY
     if args.output:
         _write_output(args.output, text)
         return code
