@@ -95,6 +95,12 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
         "kernel log is read from the running kernel, which is the host's",
     )
     where.add_argument(
+        "--node-name",
+        metavar="NAME",
+        help="the name the report gives the host (default: its hostname; with --host-mount, "
+        "$NODE_NAME when set, e.g. from the Kubernetes Downward API spec.nodeName)",
+    )
+    where.add_argument(
         "--profile",
         metavar="NAME",
         help="workload profile: how much memory the GPU must address (see `hostcheck rules --profiles`); default: the 70B class",
@@ -512,10 +518,22 @@ def _source(args: argparse.Namespace, shown_root: str | None = None) -> Source:
         fail_on=getattr(args, "fail_on", None) or "fail",
         waivers=tuple(args.loaded_config.waivers),
         shown_root=shown_root,
+        node_name=_node_name(args),
         origins=tuple(
             (key, args.loaded_config.place(key)) for key in sorted(getattr(args, "from_config", ()))
         ),
     )
+
+
+def _node_name(args: argparse.Namespace) -> str | None:
+    """--node-name, or $NODE_NAME in a container that reads the host at --root --host-mount
+    (the Downward API's spec.nodeName); a name with control characters or spaces is refused."""
+    name = getattr(args, "node_name", None)
+    if name is None and getattr(args, "host_mount", False):
+        name = os.environ.get("NODE_NAME") or None
+    if name is not None and (not name or not name.isprintable() or " " in name or len(name) > 253):
+        raise UsageError(f"--node-name / $NODE_NAME {name!r}: not a node name")
+    return name
 
 
 def _scan(args: argparse.Namespace, shown_root: str | None = None) -> tuple[Report, Facts, Host]:
@@ -926,6 +944,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "tui": cmd_tui,
         "nfd": _cluster_command("cmd_nfd"),
         "fleet": _cluster_command("cmd_fleet"),
+        "preflight-jobs": _cluster_command("cmd_preflight_jobs"),
     }
     try:
         return handlers[args.command](args)

@@ -114,7 +114,9 @@ def report_files(paths: Sequence[str]) -> tuple[list[tuple[str, str]], list[Unre
     files: list[tuple[str, str]] = []
     missing: list[Unreadable] = []
     for path in paths:
-        if os.path.isdir(path):
+        if path == STDIN:
+            files.append((path, STDIN_POOL))
+        elif os.path.isdir(path):
             for directory, subdirs, names in os.walk(path):
                 subdirs.sort()
                 pool = _pool_name(path, directory)
@@ -140,6 +142,80 @@ def _pool_name(argument: str, directory: str) -> str:
 def pool_of(path: str) -> str:
     """The pool of a report file given as such: the name of the directory holding it."""
     return os.path.basename(os.path.dirname(os.path.abspath(path))) or "/"
+
+
+STDIN, STDIN_POOL = "-", "stdin"
+_PREFIX = re.compile(r"\[([^\]\n]*)\] ?")  # `kubectl logs --prefix`: "[pod/NAME/CONTAINER] "
+
+
+def read_reports(path: str, pool: str) -> list[NodeReport | Unreadable]:
+    """The reports of one file: one JSON report, or else a log stream of them (``kubectl logs``
+    of several pods, with or without --prefix); ``-`` is standard input, always a stream."""
+    if path != STDIN:
+        single = read_report(path, pool)
+        if not (isinstance(single, Unreadable) and single.reason.startswith("not JSON")):
+            return [single]
+    try:
+        if path == STDIN:
+            import sys
+
+            text = sys.stdin.read()
+        else:
+            with open(path, encoding="utf-8") as handle:
+                text = handle.read()
+    except OSError as exc:
+        return [Unreadable(path, (exc.strerror or str(exc)).lower())]
+    except UnicodeDecodeError:
+        return [Unreadable(path, "not UTF-8 text")]
+    return read_stream(text, path, pool)
+
+
+def read_stream(text: str, source: str, pool: str) -> list[NodeReport | Unreadable]:
+    """JSON reports one after the other. When the first line has a ``kubectl logs --prefix``
+    prefix, each line's prefix names the pod it came from: the lines of one pod are put back
+    together (pods' lines may interleave) and read as that pod's stream. Text between reports
+    that is not JSON (a line a wrapper printed) is named as unreadable and skipped."""
+    streams: dict[str, list[str]] = {}
+    lines = text.splitlines()
+    first = next((line for line in lines if line.strip()), "")
+    if _PREFIX.match(first):
+        for line in lines:
+            match = _PREFIX.match(line)
+            name = match.group(1) if match else ""
+            streams.setdefault(name, []).append(line[match.end() :] if match else line)
+    else:
+        streams[""] = lines
+    results: list[NodeReport | Unreadable] = []
+    decoder = json.JSONDecoder()
+    for name, stream in streams.items():
+        where = f"{source} [{name}]" if name else source
+        body = "\n".join(stream)
+        position, number = 0, 0
+        while True:
+            while position < len(body) and body[position].isspace():
+                position += 1
+            if position >= len(body):
+                break
+            number += 1
+            label = f"{where} (report {number})"
+            try:
+                data, position = decoder.raw_decode(body, position)
+            except json.JSONDecodeError as exc:
+                at = body.count("\n", 0, exc.pos) + 1
+                results.append(Unreadable(label, f"not JSON (line {at}: {exc.msg})"))
+                # go on at the next line that starts a JSON object
+                following = body.find("\n{", exc.pos if exc.pos > position else position)
+                if following < 0:
+                    break
+                position = following + 1
+                continue
+            try:
+                results.append(_node_report(data, label, pool))
+            except _Malformed as exc:
+                results.append(Unreadable(label, f"not a hostcheck JSON report: {exc}"))
+    if not results:
+        results.append(Unreadable(source, "no report in it (empty)"))
+    return results
 
 
 def read_report(path: str, pool: str | None = None) -> NodeReport | Unreadable:
@@ -250,8 +326,12 @@ def load(paths: Sequence[str]) -> Fleet:
     files, unreadable = report_files(paths)
     kept: dict[str, NodeReport] = {}
     superseded: list[Superseded] = []
-    for path, pool in files:
-        read = read_report(path, pool)
+    reads = (
+        (read.source if isinstance(read, NodeReport) else path, read)
+        for path, pool in files
+        for read in read_reports(path, pool)
+    )
+    for path, read in reads:
         if isinstance(read, Unreadable):
             unreadable.append(read)
             continue
