@@ -67,9 +67,10 @@ class MetricsState:
 
 
 def parse_listen(value: str) -> tuple[str, int]:
-    """``[HOST]:PORT`` -> (host, port); ``:9464`` listens on every address."""
+    """``[HOST]:PORT`` -> (host, port); ``:9464`` listens on every address, port 0 on a free
+    port (the printed address says which)."""
     host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
         raise ValueError(f"{value!r} is not [HOST]:PORT")
     return host.strip("[]") or "0.0.0.0", int(port)
 

@@ -151,10 +151,12 @@ _PREFIX = re.compile(r"\[([^\]\n]*)\] ?")  # `kubectl logs --prefix`: "[pod/NAME
 def read_reports(path: str, pool: str) -> list[NodeReport | Unreadable]:
     """The reports of one file: one JSON report, or else a log stream of them (``kubectl logs``
     of several pods, with or without --prefix); ``-`` is standard input, always a stream."""
+    single = Unreadable(path, "")
     if path != STDIN:
-        single = read_report(path, pool)
-        if not (isinstance(single, Unreadable) and single.reason.startswith("not JSON")):
-            return [single]
+        read = read_report(path, pool)
+        if not (isinstance(read, Unreadable) and read.reason.startswith("not JSON")):
+            return [read]
+        single = read
     try:
         if path == STDIN:
             import sys
@@ -167,6 +169,8 @@ def read_reports(path: str, pool: str) -> list[NodeReport | Unreadable]:
         return [Unreadable(path, (exc.strerror or str(exc)).lower())]
     except UnicodeDecodeError:
         return [Unreadable(path, "not UTF-8 text")]
+    if path != STDIN and not ("Extra data" in single.reason or _PREFIX.match(text.lstrip()[:4096])):
+        return [single]  # one broken report (truncated, say): its own message says best why
     return read_stream(text, path, pool)
 
 

@@ -31,7 +31,7 @@ def render(report: Report) -> str:
         area = finding.rule.area
         suite = by_area.get(area)
         if suite is None:
-            suite = ET.SubElement(suites, "testsuite", name=f"hostcheck.{area}", **suite_attrs)
+            suite = ET.SubElement(suites, "testsuite", {"name": f"hostcheck.{area}", **suite_attrs})
             by_area[area] = suite
         case = ET.SubElement(suite, "testcase", classname=f"hostcheck.{area}", name=finding.rule.id)
         details = printable(
@@ -68,7 +68,7 @@ def render(report: Report) -> str:
             ET.SubElement(case, "system-out").text = f"[{finding.status.value}] {details}"
     if report.gpu is None and not any(f.blocks(report.fail_on) for f in report.findings):
         suite = by_area.get("gpu") or ET.SubElement(
-            suites, "testsuite", name="hostcheck.gpu", **suite_attrs
+            suites, "testsuite", {"name": "hostcheck.gpu", **suite_attrs}
         )
         by_area["gpu"] = suite
         case = ET.SubElement(suite, "testcase", classname="hostcheck.gpu", name="readiness")
