@@ -300,18 +300,20 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     acts.add_argument("--history", action="store_true", help="list the transactions")
     acts.add_argument(
         "--emit",
-        choices=["machineconfig"],
-        help="print the plan as an OpenShift MachineConfig (YAML) for the pool --role, instead "
-        "of changing this host; notes on what it cannot do go to standard error",
+        choices=["machineconfig", "butane", "tuned"],
+        help="print the desired state of the pool --role as an OpenShift MachineConfig (YAML): "
+        "the plan plus hostcheck's settings the node already carries, under one stable name, "
+        "so nodes of a pool in different states give the same object; butane: the same as a "
+        "Butane config; tuned: its sysctls as a Node Tuning Operator Tuned object. Notes go to "
+        "standard error; this host is not changed",
     )
     act.add_argument(
         "--role", default="worker", help="with --emit: the MachineConfigPool role (default: worker)"
     )
     act.add_argument(
         "--name",
-        help="with --emit: the MachineConfig name (default: 99-ROLE-hostcheck-HASH, HASH from its "
-        "content, so that MachineConfigs accumulate; a fixed name replaces the MachineConfig of "
-        "that name)",
+        help="with --emit: the MachineConfig name (default: 99-ROLE-hostcheck, one per pool: "
+        "applying a newer one replaces the older)",
     )
     act.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     act.add_argument(
@@ -690,55 +692,94 @@ def cmd_fix(args: argparse.Namespace) -> int:
 
 
 def _emit_machineconfig(args: argparse.Namespace, report: Report, facts: Facts, host: Host) -> int:
-    """The plan as a MachineConfig: RHCOS nodes are rpm-ostree hosts whose kernel arguments
-    and files the Machine Config Operator owns, so the plan is made for that boot path."""
+    """The pool's desired state as a MachineConfig (or Butane config, or NTO Tuned object):
+    RHCOS nodes are rpm-ostree hosts whose kernel arguments and files the Machine Config
+    Operator owns. The plan is made for that boot path, and what the node already carries of
+    hostcheck's settings is added to it (hostcheck.machineconfig.desired_state), so every node
+    of a pool, fixed or not, gives the same object under one stable name."""
+    from hostcheck.checks._util import ttm_module_in_use
     from hostcheck.fix import plan as planner
     from hostcheck.machineconfig import (
         MachineConfigError,
-        default_name,
+        butane,
+        desired_state,
         drop_in_note,
         drop_in_path,
         machineconfig,
         machineconfig_notes,
+        managed_settings,
+        pool_name,
         to_yaml,
+        tuned,
     )
+    from hostcheck.model import Status
+    from hostcheck.parsers import parse_modprobe_conf
     from hostcheck.readings import Value
 
-    def build(note: str | None) -> planner.Plan:
-        options = planner.PlanOptions(
-            tuple(args.only),
-            "rpm-ostree",
-            args.module_options,
-            declarative=True,
-            exclude=tuple(args.exclude),
-            drop_in_note=note,
-        )
-        return planner.build(report, facts, host, options)
-
-    plan = build(None)
-    # The default name hashes the settings (not the drop-ins' comments), so it is known before
-    # the drop-ins that name it in their first comment are made.
-    name = args.name or default_name(args.role, plan.kernel_args_add, plan.drop_ins)
-    if plan.drop_ins:
-        plan = build(drop_in_note(name))
-    files = [(drop_in_path(path, name), content) for path, content in plan.drop_ins]
+    name = args.name or pool_name(args.role)
+    options = planner.PlanOptions(
+        tuple(args.only),
+        "rpm-ostree",
+        args.module_options,
+        declarative=True,
+        exclude=tuple(args.exclude),
+        drop_in_note=drop_in_note(name),
+    )
+    plan = planner.build(report, facts, host, options)
+    plan_modprobe = {
+        (o.module, o.name): o.value
+        for path, content in plan.drop_ins
+        if path == planner.MODPROBE_DROPIN
+        for o in parse_modprobe_conf(content.decode())
+    }
+    cmdline = facts.kernel.cmdline.value if isinstance(facts.kernel.cmdline, Value) else []
+    staged = facts.boot.staged.value if isinstance(facts.boot.staged, Value) else []
+    desired = desired_state(
+        managed_settings(
+            # rules that do not apply to this host (skipped) manage nothing on it
+            (f.rule.remediation for f in report.findings if f.status is not Status.SKIP),
+            ttm_module_in_use(facts),
+        ),
+        plan_kernel_args=plan.kernel_args_add,
+        plan_kernel_args_remove=plan.kernel_args_remove,
+        plan_modprobe=plan_modprobe,
+        plan_sysctl=plan.sysctl,
+        running_kernel_args=[a.key if a.value is None else f"{a.key}={a.value}" for a in cmdline],
+        staged_kernel_args=staged,
+        staged_modprobe={(o.module, o.name): o.value for _, o in facts.driver.staged_options},
+        running_sysctl={k: v.value for k, v in facts.sysctl.items() if isinstance(v, Value)},
+    )
+    if args.emit == "tuned":
+        try:
+            sys.stdout.write(to_yaml(tuned(args.role, desired.sysctl)))
+        except MachineConfigError as exc:
+            raise UsageError(str(exc)) from None
+        return 0
+    note = drop_in_note(name)
+    files = []
+    if desired.modprobe:
+        text = planner._modprobe_text({k: (v, "") for k, v in desired.modprobe.items()}, note)
+        files.append((drop_in_path(planner.MODPROBE_DROPIN, name), text.encode()))
+    if desired.sysctl:
+        text = planner._sysctl_text(dict(desired.sysctl), note)
+        files.append((drop_in_path(planner.SYSCTL_DROPIN, name), text.encode()))
     try:
         obj = machineconfig(
             role=args.role,
             name=name,
-            kernel_args_add=plan.kernel_args_add,
-            kernel_args_remove=plan.kernel_args_remove,
+            kernel_args_add=desired.kernel_args,
+            kernel_args_remove=desired.kernel_args_remove,
             files=[(path, content, 0o644) for path, content in files],
         )
     except MachineConfigError as exc:
         raise UsageError(str(exc)) from None
-    sys.stdout.write(to_yaml(obj))
+    sys.stdout.write(to_yaml(butane(obj) if args.emit == "butane" else obj))
     mem = facts.memory.mem_total_kib
     notes = machineconfig_notes(
         role=args.role,
         name=name,
-        kernel_args_remove=plan.kernel_args_remove,
-        kernel_args_add=plan.kernel_args_add,
+        kernel_args_remove=desired.kernel_args_remove,
+        kernel_args_add=desired.kernel_args,
         files=files,
         mem_total_kib=mem.value if isinstance(mem, Value) else None,
         named_by_user=bool(args.name),

@@ -145,18 +145,22 @@ def pool_of(path: str) -> str:
 
 
 STDIN, STDIN_POOL = "-", "stdin"
-_PREFIX = re.compile(r"\[([^\]\n]*)\] ?")  # `kubectl logs --prefix`: "[pod/NAME/CONTAINER] "
+_PREFIX = re.compile(r"\[(pod/[^\]\s]+)\]")  # `kubectl logs --prefix`: "[pod/NAME/CONTAINER] "
 
 
 def read_reports(path: str, pool: str) -> list[NodeReport | Unreadable]:
     """The reports of one file: one JSON report, or else a log stream of them (``kubectl logs``
     of several pods, with or without --prefix); ``-`` is standard input, always a stream."""
-    single = Unreadable(path, "")
     if path != STDIN:
-        read = read_report(path, pool)
-        if not (isinstance(read, Unreadable) and read.reason.startswith("not JSON")):
-            return [read]
-        single = read
+        try:
+            with open(path, encoding="utf-8", errors="replace") as handle:
+                head = handle.read(256)
+        except OSError:
+            head = ""
+        if not _PREFIX.match(head):  # a report, or reports one after the other
+            read = read_report(path, pool)
+            if not (isinstance(read, Unreadable) and "Extra data" in read.reason):
+                return [read]
     try:
         if path == STDIN:
             import sys
@@ -169,26 +173,28 @@ def read_reports(path: str, pool: str) -> list[NodeReport | Unreadable]:
         return [Unreadable(path, (exc.strerror or str(exc)).lower())]
     except UnicodeDecodeError:
         return [Unreadable(path, "not UTF-8 text")]
-    if path != STDIN and not ("Extra data" in single.reason or _PREFIX.match(text.lstrip()[:4096])):
-        return [single]  # one broken report (truncated, say): its own message says best why
     return read_stream(text, path, pool)
 
 
 def read_stream(text: str, source: str, pool: str) -> list[NodeReport | Unreadable]:
-    """JSON reports one after the other. When the first line has a ``kubectl logs --prefix``
+    """JSON reports one after the other. When the text starts with a ``kubectl logs --prefix``
     prefix, each line's prefix names the pod it came from: the lines of one pod are put back
     together (pods' lines may interleave) and read as that pod's stream. Text between reports
     that is not JSON (a line a wrapper printed) is named as unreadable and skipped."""
     streams: dict[str, list[str]] = {}
-    lines = text.splitlines()
-    first = next((line for line in lines if line.strip()), "")
-    if _PREFIX.match(first):
-        for line in lines:
-            match = _PREFIX.match(line)
-            name = match.group(1) if match else ""
-            streams.setdefault(name, []).append(line[match.end() :] if match else line)
+    if _PREFIX.match(text.lstrip()[:4096]):
+        for line in text.split("\n"):
+            end = line.find("] ") if line.startswith("[pod/") else -1
+            if end < 0 and line.startswith("[pod/") and line.endswith("]"):
+                end = len(line) - 1  # an empty line of the pod: "[pod/x/c]"
+            name = line[1:end] if end > 0 else ""
+            rest = line[end + 2 :] if end > 0 else line
+            stream = streams.get(name)
+            if stream is None:
+                stream = streams[name] = []
+            stream.append(rest)
     else:
-        streams[""] = lines
+        streams[""] = [text]
     results: list[NodeReport | Unreadable] = []
     decoder = json.JSONDecoder()
     for name, stream in streams.items():
@@ -208,7 +214,7 @@ def read_stream(text: str, source: str, pool: str) -> list[NodeReport | Unreadab
                 at = body.count("\n", 0, exc.pos) + 1
                 results.append(Unreadable(label, f"not JSON (line {at}: {exc.msg})"))
                 # go on at the next line that starts a JSON object
-                following = body.find("\n{", exc.pos if exc.pos > position else position)
+                following = body.find("\n{", max(exc.pos, position))
                 if following < 0:
                     break
                 position = following + 1
