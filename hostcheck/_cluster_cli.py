@@ -248,7 +248,10 @@ def cmd_nfd(args: argparse.Namespace) -> int:
             return EXIT_READY
 
 
-def _metrics(args: argparse.Namespace, report: Any, facts: Any) -> str:
+def _metrics(
+    args: argparse.Namespace, report: Any, facts: Any, finished: float | None = None
+) -> str:
+    """The Prometheus text of a scan, with the gauges taken from its facts (nfd and monitor)."""
     import time
 
     from hostcheck import cluster
@@ -257,7 +260,8 @@ def _metrics(args: argparse.Namespace, report: Any, facts: Any) -> str:
 
     profile = load_catalog(getattr(args, "rules", None))[1].get(report.profile)
     gauges = cluster.gauges(report, facts, profile.required_gib if profile else None)
-    return prometheus.render(report, timestamp=time.time(), gauges=gauges)
+    when = time.time() if finished is None else finished
+    return prometheus.render(report, timestamp=when, gauges=gauges)
 
 
 # -- hostcheck preflight-jobs -----------------------------------------------------------------

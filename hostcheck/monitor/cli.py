@@ -157,7 +157,6 @@ def _monitor(args: argparse.Namespace, journal: bool, shown_root: str | None = N
 
     from hostcheck._cli import EXIT_NOT_READY, EXIT_READY, UsageError, _apply_config, _scan
     from hostcheck.monitor import drift, state
-    from hostcheck.render import prometheus
     from hostcheck.render.json import to_dict
 
     _apply_config(args)
@@ -205,7 +204,9 @@ def _monitor(args: argparse.Namespace, journal: bool, shown_root: str | None = N
         failures.append(str(exc))
     if metrics_file:
         try:
-            state.write_atomic(metrics_file, prometheus.render(report, timestamp=finished))
+            from hostcheck._cluster_cli import _metrics
+
+            state.write_atomic(metrics_file, _metrics(args, report, facts, finished))
         except OSError as exc:
             failures.append(f"metrics file {metrics_file}: {exc.strerror or exc}")
     lines += drift.standing(current, path)
