@@ -183,24 +183,16 @@ def read_stream(text: str, source: str, pool: str) -> list[NodeReport | Unreadab
     that is not JSON (a line a wrapper printed) is named as unreadable and skipped."""
     streams: dict[str, list[str]] = {}
     if _PREFIX.match(text.lstrip()[:4096]):
-        # Runs of consecutive lines with the same prefix are cut out and stripped by string
-        # methods (a pod's log mostly comes in long runs), not line by line in Python.
-        text = text.lstrip()
-        position = 0
-        while position < len(text):
-            match = _PREFIX.match(text, position)
-            if match is None:  # a line without a prefix: kept with the unnamed stream
-                end = text.find("\n", position)
-                end = len(text) if end < 0 else end
-                streams.setdefault("", []).append(text[position:end])
-                position = end + 1
-                continue
-            bare = match.group(0)  # "[pod/NAME/CONTAINER]", then a space and the line
-            found = re.compile("\n(?!" + re.escape(bare) + ")").search(text, position)
-            end = len(text) if found is None else found.start()
-            run = ("\n" + text[position:end]).replace("\n" + bare + " ", "\n")
-            streams.setdefault(match.group(1), []).append(run.replace("\n" + bare, "\n")[1:])
-            position = end + 1
+        for line in text.split("\n"):
+            end = line.find("] ") if line.startswith("[pod/") else -1
+            if end < 0 and line.startswith("[pod/") and line.endswith("]"):
+                end = len(line) - 1  # an empty line of the pod: "[pod/x/c]"
+            name = line[1:end] if end > 0 else ""
+            rest = line[end + 2 :] if end > 0 else line
+            stream = streams.get(name)
+            if stream is None:
+                stream = streams[name] = []
+            stream.append(rest)
     else:
         streams[""] = [text]
     results: list[NodeReport | Unreadable] = []
