@@ -74,16 +74,16 @@ def rendered(overlay: str, *components: str) -> list[dict[str, Any]]:
 def _render_with(overlay: str, components: tuple[str, ...]) -> tuple[dict[str, Any], ...]:
     import tempfile
 
-    source = DEPLOY / "overlays" / overlay
-    with tempfile.TemporaryDirectory(dir=DEPLOY / "overlays") as tmp:
-        for item in source.iterdir():
-            shutil.copy(item, tmp)
-        kustomization = yaml.safe_load((Path(tmp) / "kustomization.yaml").read_text())
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / "deploy"
+        shutil.copytree(DEPLOY, copy)
+        path = copy / "overlays" / overlay / "kustomization.yaml"
+        kustomization = yaml.safe_load(path.read_text())
         kustomization["components"] = sorted(
             set(kustomization.get("components", [])) | {f"../../components/{c}" for c in components}
         )
-        (Path(tmp) / "kustomization.yaml").write_text(yaml.safe_dump(kustomization))
-        return _render_cached(tmp)
+        path.write_text(yaml.safe_dump(kustomization))
+        return _render_cached(str(path.parent))
 
 
 def _one(docs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
