@@ -275,6 +275,11 @@ def cmd_preflight_jobs(args: argparse.Namespace) -> int:
     run = args.run or datetime.now(UTC).strftime("%Y%m%dt%H%M")
     if not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,18}[a-z0-9])?", run):
         raise UsageError(f"--run {run!r}: 1-20 lowercase letters, digits and '-'")
+    if sys.stdin.isatty():
+        raise UsageError(
+            "node names go on standard input: kubectl get nodes -l SELECTOR -o name | "
+            "hostcheck preflight-jobs --image IMAGE"
+        )
     nodes = []
     for line in sys.stdin:
         name = line.strip().removeprefix("node/")
