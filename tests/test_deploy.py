@@ -586,6 +586,19 @@ def test_preflight_jobs_refuse_bad_input() -> None:
     bad = _jobs("Bad_Node")
     assert bad.returncode == 2 and "not a node name" in bad.stderr
     assert bad.stderr.count("\n") == 1
+    # a terminal on standard input: said at once instead of waiting for node names
+    import pty
+
+    leader, follower = pty.openpty()
+    try:
+        done = subprocess.run(
+            [str(HOSTCHECK), "preflight-jobs", "--image", "x"],
+            stdin=follower, capture_output=True, text=True, check=False, timeout=60,
+        )  # fmt: skip
+    finally:
+        os.close(leader)
+        os.close(follower)
+    assert done.returncode == 2 and "node names go on standard input" in done.stderr
 
 
 @pytest.mark.parametrize("fixture", ["stock-128g", "rocm5590-mes-hang", "tuned-ready"])
