@@ -2,7 +2,9 @@
 
 Builds 1,000 JSON reports from scans of the bundled fixtures (hostnames changed, spread over
 4 pool directories, some kernels varied so pools disagree), then runs the console script on
-them, table and JSON, interleaved with the bare interpreter. Prints medians and ratios.
+them, table and JSON, and the same reports as one `kubectl logs --prefix` stream (every line
+after its pod's name, as the preflight Jobs' logs are collected), interleaved with the bare
+interpreter. Prints medians and ratios.
 
     python benchmarks/bench_fleet.py [--runs 11] [--nodes 1000]
 """
@@ -20,7 +22,7 @@ from _harness import compile_hostcheck, measure, median, report, tool
 FIXTURES = ["stock-128g", "tuned-ready", "rocm5590-mes-hang", "dkms-amdttm", "typo-kargs"]
 
 
-def make_reports(tool: list[str], directory: str, nodes: int) -> None:
+def make_reports(tool: list[str], directory: str, nodes: int, stream: str) -> None:
     scans = []
     for name in FIXTURES:
         done = subprocess.run(
@@ -39,6 +41,11 @@ def make_reports(tool: list[str], directory: str, nodes: int) -> None:
             report["host"]["kernel_release"] = "6.18.4-100.fc43.x86_64"
         with open(os.path.join(pool, f"node-{number:04d}.json"), "w", encoding="utf-8") as out:
             json.dump(report, out, indent=2)
+        with open(stream, "a", encoding="utf-8") as log:
+            prefix = f"[pod/hostcheck-preflight-r1-{number}-abcde/hostcheck] "
+            log.writelines(
+                prefix + line + "\n" for line in json.dumps(report, indent=2).split("\n")
+            )
 
 
 def main() -> int:
@@ -50,12 +57,14 @@ def main() -> int:
     args = parser.parse_args()
     hostcheck = tool()
     compile_hostcheck()
-    with tempfile.TemporaryDirectory() as directory:
-        make_reports(hostcheck, directory, args.nodes)
+    with tempfile.TemporaryDirectory() as directory, tempfile.TemporaryDirectory() as logs:
+        stream = os.path.join(logs, "preflight.log")
+        make_reports(hostcheck, directory, args.nodes, stream)
         samples = measure(
             {
                 "fleet (table)": lambda: [*hostcheck, "fleet", directory],
                 "fleet --format json": lambda: [*hostcheck, "fleet", directory, "--format", "json"],
+                "fleet kubectl-logs stream": lambda: [*hostcheck, "fleet", stream],
             },
             args.runs,
         )

@@ -32,7 +32,7 @@ problem against a catalog of known issues, with the evidence and the fix."""
 SCAN_EPILOG = """\
 exit status: 0 ready; 1 not ready (a fail, an error in a critical/high rule, any warning or
              error with --fail-on warn, or no Strix Halo GPU); 2 usage or input error;
-             3 internal error.
+             3 internal error. --exit-zero: 0 instead of 1 (the report still says it).
 
 examples:
   hostcheck scan                                  check this host
@@ -41,6 +41,7 @@ examples:
   hostcheck scan --root /host --host-mount        in a container with the host's / at /host
   hostcheck scan --root bug.tar.gz                a snapshot (`hostcheck snapshot`)
   hostcheck scan --format json --output report.json --fail-on warn
+  hostcheck scan --root /host --host-mount --format npd   a node-problem-detector plugin
 """
 
 
@@ -120,6 +121,12 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="with --root: DIR is the live host's / mounted into this container (e.g. /host), so the "
         "kernel log is read from the running kernel, which is the host's",
+    )
+    where.add_argument(
+        "--node-name",
+        metavar="NAME",
+        help="the name the report gives the host (default: its hostname; with --host-mount, "
+        "$NODE_NAME when set, e.g. from the Kubernetes Downward API spec.nodeName)",
     )
     where.add_argument(
         "--profile",
@@ -265,9 +272,11 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     out = scan.add_argument_group("output")
     out.add_argument(
         "--format",
-        choices=["table", "json", "junit", "markdown"],
+        choices=["table", "json", "junit", "markdown", "npd"],
         default="table",
-        help="report format (default: table)",
+        help="report format (default: table); npd: one line of at most 80 characters for a "
+        "node-problem-detector custom plugin, whose exit status contract (0 OK, 1 problem, "
+        "other unknown) the exit status already follows",
     )
     out.add_argument(
         "--output",
@@ -282,6 +291,12 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         choices=["warn", "fail"],
         help="the lowest status that makes the host not ready (default: fail, or fail_on in the "
         "config file)",
+    )
+    out.add_argument(
+        "--exit-zero",
+        action="store_true",
+        help="exit 0 when the report was produced, ready or not (report-only runs); usage and "
+        "internal errors still exit 2 and 3",
     )
     out.add_argument(
         "--select",
@@ -372,18 +387,20 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     acts.add_argument("--history", action="store_true", help="list the transactions")
     acts.add_argument(
         "--emit",
-        choices=["machineconfig"],
-        help="print the plan as an OpenShift MachineConfig (YAML) for the pool --role, instead "
-        "of changing this host; notes on what it cannot do go to standard error",
+        choices=["machineconfig", "butane", "tuned"],
+        help="print the desired state of the pool --role as an OpenShift MachineConfig (YAML): "
+        "the plan plus hostcheck's settings the node already carries, under one stable name, "
+        "so nodes of a pool in different states give the same object; butane: the same as a "
+        "Butane config; tuned: its sysctls as a Node Tuning Operator Tuned object. Notes go to "
+        "standard error; this host is not changed",
     )
     act.add_argument(
         "--role", default="worker", help="with --emit: the MachineConfigPool role (default: worker)"
     )
     act.add_argument(
         "--name",
-        help="with --emit: the MachineConfig name (default: 99-ROLE-hostcheck-HASH, HASH from its "
-        "content, so that MachineConfigs accumulate; a fixed name replaces the MachineConfig of "
-        "that name)",
+        help="with --emit: the MachineConfig name (default: 99-ROLE-hostcheck, one per pool: "
+        "applying a newer one replaces the older)",
     )
     act.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     act.add_argument(
@@ -638,6 +655,7 @@ def _source(args: argparse.Namespace, shown_root: str | None = None) -> Source:
         waivers=tuple(args.loaded_config.waivers),
         workload=_workload(args),
         shown_root=shown_root,
+        node_name=_node_name(args),
         origins=tuple(
             (key, args.loaded_config.place(key)) for key in sorted(getattr(args, "from_config", ()))
         ),
@@ -646,6 +664,17 @@ def _source(args: argparse.Namespace, shown_root: str | None = None) -> Source:
         functional_timeout=getattr(args, "functional_timeout", 300.0),
         functional_target_gib=getattr(args, "functional_target_gib", None),
     )
+
+
+def _node_name(args: argparse.Namespace) -> str | None:
+    """--node-name, or $NODE_NAME in a container that reads the host at --root --host-mount
+    (the Downward API's spec.nodeName); a name with control characters or spaces is refused."""
+    name = getattr(args, "node_name", None)
+    if name is None and getattr(args, "host_mount", False):
+        name = os.environ.get("NODE_NAME") or None
+    if name is not None and (not name or not name.isprintable() or " " in name or len(name) > 253):
+        raise UsageError(f"--node-name / $NODE_NAME {name!r}: not a node name")
+    return name
 
 
 def _scan(args: argparse.Namespace, shown_root: str | None = None) -> tuple[Report, Facts, Host]:
@@ -721,7 +750,7 @@ def cmd_scan(args: argparse.Namespace, shown_root: str | None = None) -> int:
         from hostcheck.render import Format, renderer
 
         text = renderer(Format(args.format))(report)
-    code = EXIT_READY if report.ready else EXIT_NOT_READY
+    code = EXIT_READY if report.ready or getattr(args, "exit_zero", False) else EXIT_NOT_READY
     if args.output:
         _write_output(args.output, text)
         return code
@@ -812,55 +841,94 @@ def cmd_fix(args: argparse.Namespace) -> int:
 
 
 def _emit_machineconfig(args: argparse.Namespace, report: Report, facts: Facts, host: Host) -> int:
-    """The plan as a MachineConfig: RHCOS nodes are rpm-ostree hosts whose kernel arguments
-    and files the Machine Config Operator owns, so the plan is made for that boot path."""
+    """The pool's desired state as a MachineConfig (or Butane config, or NTO Tuned object):
+    RHCOS nodes are rpm-ostree hosts whose kernel arguments and files the Machine Config
+    Operator owns. The plan is made for that boot path, and what the node already carries of
+    hostcheck's settings is added to it (hostcheck.machineconfig.desired_state), so every node
+    of a pool, fixed or not, gives the same object under one stable name."""
+    from hostcheck.checks._util import ttm_module_in_use
     from hostcheck.fix import plan as planner
     from hostcheck.machineconfig import (
         MachineConfigError,
-        default_name,
+        butane,
+        desired_state,
         drop_in_note,
         drop_in_path,
         machineconfig,
         machineconfig_notes,
+        managed_settings,
+        pool_name,
         to_yaml,
+        tuned,
     )
+    from hostcheck.model import Status
+    from hostcheck.parsers import parse_modprobe_conf
     from hostcheck.readings import Value
 
-    def build(note: str | None) -> planner.Plan:
-        options = planner.PlanOptions(
-            tuple(args.only),
-            "rpm-ostree",
-            args.module_options,
-            declarative=True,
-            exclude=tuple(args.exclude),
-            drop_in_note=note,
-        )
-        return planner.build(report, facts, host, options)
-
-    plan = build(None)
-    # The default name hashes the settings (not the drop-ins' comments), so it is known before
-    # the drop-ins that name it in their first comment are made.
-    name = args.name or default_name(args.role, plan.kernel_args_add, plan.drop_ins)
-    if plan.drop_ins:
-        plan = build(drop_in_note(name))
-    files = [(drop_in_path(path, name), content) for path, content in plan.drop_ins]
+    name = args.name or pool_name(args.role)
+    options = planner.PlanOptions(
+        tuple(args.only),
+        "rpm-ostree",
+        args.module_options,
+        declarative=True,
+        exclude=tuple(args.exclude),
+        drop_in_note=drop_in_note(name),
+    )
+    plan = planner.build(report, facts, host, options)
+    plan_modprobe = {
+        (o.module, o.name): o.value
+        for path, content in plan.drop_ins
+        if path == planner.MODPROBE_DROPIN
+        for o in parse_modprobe_conf(content.decode())
+    }
+    cmdline = facts.kernel.cmdline.value if isinstance(facts.kernel.cmdline, Value) else []
+    staged = facts.boot.staged.value if isinstance(facts.boot.staged, Value) else []
+    desired = desired_state(
+        managed_settings(
+            # rules that do not apply to this host (skipped) manage nothing on it
+            (f.rule.remediation for f in report.findings if f.status is not Status.SKIP),
+            ttm_module_in_use(facts),
+        ),
+        plan_kernel_args=plan.kernel_args_add,
+        plan_kernel_args_remove=plan.kernel_args_remove,
+        plan_modprobe=plan_modprobe,
+        plan_sysctl=plan.sysctl,
+        running_kernel_args=[a.key if a.value is None else f"{a.key}={a.value}" for a in cmdline],
+        staged_kernel_args=staged,
+        staged_modprobe={(o.module, o.name): o.value for _, o in facts.driver.staged_options},
+        running_sysctl={k: v.value for k, v in facts.sysctl.items() if isinstance(v, Value)},
+    )
+    if args.emit == "tuned":
+        try:
+            sys.stdout.write(to_yaml(tuned(args.role, desired.sysctl)))
+        except MachineConfigError as exc:
+            raise UsageError(str(exc)) from None
+        return 0
+    note = drop_in_note(name)
+    files = []
+    if desired.modprobe:
+        text = planner._modprobe_text({k: (v, "") for k, v in desired.modprobe.items()}, note)
+        files.append((drop_in_path(planner.MODPROBE_DROPIN, name), text.encode()))
+    if desired.sysctl:
+        text = planner._sysctl_text(dict(desired.sysctl), note)
+        files.append((drop_in_path(planner.SYSCTL_DROPIN, name), text.encode()))
     try:
         obj = machineconfig(
             role=args.role,
             name=name,
-            kernel_args_add=plan.kernel_args_add,
-            kernel_args_remove=plan.kernel_args_remove,
+            kernel_args_add=desired.kernel_args,
+            kernel_args_remove=desired.kernel_args_remove,
             files=[(path, content, 0o644) for path, content in files],
         )
     except MachineConfigError as exc:
         raise UsageError(str(exc)) from None
-    sys.stdout.write(to_yaml(obj))
+    sys.stdout.write(to_yaml(butane(obj) if args.emit == "butane" else obj))
     mem = facts.memory.mem_total_kib
     notes = machineconfig_notes(
         role=args.role,
         name=name,
-        kernel_args_remove=plan.kernel_args_remove,
-        kernel_args_add=plan.kernel_args_add,
+        kernel_args_remove=desired.kernel_args_remove,
+        kernel_args_add=desired.kernel_args,
         files=files,
         mem_total_kib=mem.value if isinstance(mem, Value) else None,
         named_by_user=bool(args.name),
@@ -1260,6 +1328,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "tui": cmd_tui,
         "nfd": _cluster_command("cmd_nfd"),
         "fleet": _cluster_command("cmd_fleet"),
+        "preflight-jobs": _cluster_command("cmd_preflight_jobs"),
     }
     try:
         return handlers[args.command](args)

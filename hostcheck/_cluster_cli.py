@@ -33,16 +33,35 @@ examples:
 
 FLEET_EPILOG = """\
 A pool is the set of reports in one directory (e.g. reports/worker/*.json). A rule is
-INCONSISTENT in a pool when its nodes do not all have the same status.
+INCONSISTENT in a pool when its nodes do not all have the same status. A file that is not one
+JSON report is read as a log stream: JSON reports one after the other, as `kubectl logs` prints
+them, with or without its --prefix ("[pod/NAME/CONTAINER] " before each line); "-" is
+standard input.
 
 exit status: 0 every node ready; 1 some node not ready; 2 usage error, or a report could not
 be read (it is named, and the others are still summarised).
 
 examples:
-  for pod in $(oc get pods -n hostcheck -l app.kubernetes.io/component=preflight -o name); do
-    oc logs -n hostcheck "$pod" > "reports/worker/${pod#pod/}.json"; done
+  kubectl logs -n hostcheck -l hostcheck.io/preflight-run=RUN --prefix --tail=-1 \\
+    --max-log-requests=50 | hostcheck fleet -
   hostcheck fleet reports/
   hostcheck fleet reports/ --format json --output fleet.json
+"""
+
+PREFLIGHT_EPILOG = """\
+Jobs are created, not applied: each round has its own names (--run). The Job's result is the
+scan's exit status (Complete: ready; Failed: not ready or could not scan), its log the report.
+
+exit status: 0 printed; 2 usage error (no node names on standard input).
+
+examples:
+  kubectl get nodes -l feature.node.kubernetes.io/pci-1002.present=true -o name \\
+    | hostcheck preflight-jobs --image registry.example.com/hostcheck:0.1.0 --run r1 \\
+    | kubectl create -f -
+  kubectl wait -n hostcheck --for=condition=complete -l hostcheck.io/preflight-run=r1 \\
+    job --timeout=10m
+  kubectl logs -n hostcheck -l hostcheck.io/preflight-run=r1 --prefix --tail=-1 \\
+    --max-log-requests=50 | hostcheck fleet -
 """
 
 
@@ -90,7 +109,42 @@ def add_commands(
         default="fail",
         help="the lowest status that makes the host not ready (default: fail)",
     )
+    out.add_argument(
+        "--metrics-listen",
+        metavar="[HOST]:PORT",
+        help="with --every: serve the last scan's Prometheus metrics at http://HOST:PORT/metrics "
+        "(read-only, from memory; /healthz is 503 once no scan finished within --expiry), "
+        "e.g. :9464",
+    )
     nfd.set_defaults(select=[])
+
+    jobs = commands.add_parser(
+        "preflight-jobs",
+        help="print one preflight Job per node (JSON for `kubectl create -f -`)",
+        description="Print a Kubernetes List of preflight Jobs, one pinned to each node named "
+        "on standard input (the output of `kubectl get nodes -l SELECTOR -o name`), each "
+        "scanning its node once with the DaemonSet's least privileges. Their logs are JSON "
+        "reports that `hostcheck fleet` reads as they come.",
+        epilog=PREFLIGHT_EPILOG,
+        formatter_class=formatter,
+    )
+    jobs.add_argument(
+        "--image",
+        required=True,
+        help="the hostcheck image: the one set in deploy/base/kustomization.yaml (images:)",
+    )
+    jobs.add_argument("--namespace", "-n", default="hostcheck", help="default: hostcheck")
+    jobs.add_argument(
+        "--run",
+        metavar="ID",
+        help="names this round's Jobs and labels them hostcheck.io/preflight-run=ID "
+        "(default: the UTC time, e.g. 20261207t0300)",
+    )
+    jobs.add_argument(
+        "--openshift",
+        action="store_true",
+        help="add the SELinux type spc_t the hostcheck SCC allows (deploy/overlays/openshift)",
+    )
 
     fleet = commands.add_parser(
         "fleet",
@@ -137,7 +191,7 @@ def cmd_nfd(args: argparse.Namespace) -> int:
     import time
     from datetime import UTC, datetime, timedelta
 
-    from hostcheck._cli import _scan_report, _write_output
+    from hostcheck._cli import _scan, _write_output
     from hostcheck.render.nfd import render
 
     # Both finite and positive (seconds_argument), so the expiry time is a date.
@@ -156,13 +210,33 @@ def cmd_nfd(args: argparse.Namespace) -> int:
         raise UsageError(
             f"--output {args.output}: no directory {directory} (mount the host's features.d there)"
         )
+    metrics = None
+    if args.metrics_listen is not None:
+        from hostcheck import cluster
+
+        if args.every is None:
+            raise UsageError("--metrics-listen goes with --every (a single scan serves nothing)")
+        metrics = cluster.MetricsState(stale_after=expiry)
+        try:
+            server = cluster.serve_metrics(args.metrics_listen, metrics)
+        except ValueError as exc:
+            raise UsageError(f"--metrics-listen: {exc}") from None
+        except OSError as exc:
+            raise UsageError(
+                f"--metrics-listen {args.metrics_listen}: {exc.strerror or exc}"
+            ) from None
+        host, port = server.server_address[:2]
+        host = host.decode() if isinstance(host, bytes) else host
+        print(f"hostcheck nfd: metrics at http://{host}:{port}/metrics", flush=True)
     if args.every is not None:
         _Stop.install()
     while True:
         started = time.monotonic()
-        report = _scan_report(args)
+        report, facts, _host = _scan(args)
         expires = datetime.now(UTC) + timedelta(seconds=expiry)
         _write_output(args.output, render(report, expires=expires))
+        if metrics is not None:
+            metrics.update(_metrics(args, report, facts))
         counts = report.summary
         verdict = "READY" if report.ready else "NOT READY"
         print(
@@ -178,6 +252,57 @@ def cmd_nfd(args: argparse.Namespace) -> int:
         if _Stop.requested:
             print("hostcheck nfd: stopped", flush=True)
             return EXIT_READY
+
+
+def _metrics(
+    args: argparse.Namespace, report: Any, facts: Any, finished: float | None = None
+) -> str:
+    """The Prometheus text of a scan, with the gauges taken from its facts (nfd and monitor)."""
+    import time
+
+    from hostcheck import cluster
+    from hostcheck.catalog import load_catalog
+    from hostcheck.render import prometheus
+
+    profile = load_catalog(getattr(args, "rules", None))[1].get(report.profile)
+    gauges = cluster.gauges(report, facts, profile.required_gib if profile else None)
+    when = time.time() if finished is None else finished
+    return prometheus.render(report, timestamp=when, gauges=gauges)
+
+
+# -- hostcheck preflight-jobs -----------------------------------------------------------------
+def cmd_preflight_jobs(args: argparse.Namespace) -> int:
+    import json
+    import re
+    from datetime import UTC, datetime
+
+    from hostcheck.cluster import preflight_jobs
+
+    run = args.run or datetime.now(UTC).strftime("%Y%m%dt%H%M")
+    if not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,18}[a-z0-9])?", run):
+        raise UsageError(f"--run {run!r}: 1-20 lowercase letters, digits and '-'")
+    if sys.stdin.isatty():
+        raise UsageError(
+            "node names go on standard input: kubectl get nodes -l SELECTOR -o name | "
+            "hostcheck preflight-jobs --image IMAGE"
+        )
+    nodes = []
+    for line in sys.stdin:
+        name = line.strip().removeprefix("node/")
+        if not name:
+            continue
+        if not re.fullmatch(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?", name):
+            raise UsageError(f"standard input: {name!r} is not a node name")
+        nodes.append(name)
+    if not nodes:
+        raise UsageError(
+            "no node names on standard input (kubectl get nodes -l SELECTOR -o name | …)"
+        )
+    jobs = preflight_jobs(
+        nodes, args.image, namespace=args.namespace, run=run, selinux=args.openshift
+    )
+    sys.stdout.write(json.dumps(jobs, indent=2) + "\n")
+    return EXIT_READY
 
 
 def _oneline(text: str) -> str:

@@ -118,7 +118,9 @@ def report_files(paths: Sequence[str]) -> tuple[list[tuple[str, str]], list[Unre
     files: list[tuple[str, str]] = []
     missing: list[Unreadable] = []
     for path in paths:
-        if os.path.isdir(path):
+        if path == STDIN:
+            files.append((path, STDIN_POOL))
+        elif os.path.isdir(path):
             for directory, subdirs, names in os.walk(path):
                 subdirs.sort()
                 pool = _pool_name(path, directory)
@@ -157,6 +159,112 @@ def _pool_name(argument: str, directory: str) -> str:
 def pool_of(path: str) -> str:
     """The pool of a report file given as such: the name of the directory holding it."""
     return os.path.basename(os.path.dirname(os.path.abspath(path))) or "/"
+
+
+STDIN, STDIN_POOL = "-", "stdin"
+_PREFIX = re.compile(r"\[(pod/[^\]\s]+)\]")  # `kubectl logs --prefix`: "[pod/NAME/CONTAINER] "
+
+
+MAX_STREAM_BYTES = 2 << 30  # a `kubectl logs` stream of ~10,000 reports is ~550 MB
+
+
+def read_reports(path: str, pool: str) -> list[NodeReport | Unreadable]:
+    """The reports of one file: one JSON report, or else a log stream of them (``kubectl logs``
+    of several pods, with or without --prefix); ``-`` is standard input, always a stream.
+    Files are read as every input is (regular files only, bounded); standard input up to
+    MAX_STREAM_BYTES."""
+    from hostcheck.safeio import InputError, read_file_text
+
+    if path == STDIN:
+        import sys
+
+        try:
+            text = sys.stdin.read(MAX_STREAM_BYTES + 1)
+        except UnicodeDecodeError:
+            return [Unreadable(path, "not UTF-8 text")]
+        if len(text) > MAX_STREAM_BYTES:
+            return [Unreadable(path, f"more than {MAX_STREAM_BYTES} bytes on standard input")]
+        return read_stream(text, path, pool)
+    read = read_report(path, pool)
+    if not isinstance(read, Unreadable) or not read.reason.startswith("not JSON"):
+        return [read]
+    try:
+        text = read_file_text(path, what="reports", max_bytes=MAX_STREAM_BYTES)
+    except InputError as exc:
+        return [Unreadable(path, exc.reason)]
+    # reports one after the other, or `kubectl logs --prefix` lines: a stream
+    if "Extra data" not in read.reason and not _PREFIX.match(text.lstrip()[:4096]):
+        return [read]
+    return read_stream(text, path, pool)
+
+
+def read_stream(text: str, source: str, pool: str) -> list[NodeReport | Unreadable]:
+    """JSON reports one after the other. When the text starts with a ``kubectl logs --prefix``
+    prefix, each line's prefix names the pod it came from: the lines of one pod are put back
+    together (pods' lines may interleave) and read as that pod's stream. Text between reports
+    that is not JSON (a line a wrapper printed) is named as unreadable and skipped."""
+    streams: dict[str, list[str]] = {}
+    if _PREFIX.match(text.lstrip()[:4096]):
+        for line in text.split("\n"):
+            end = line.find("] ") if line.startswith("[pod/") else -1
+            if end < 0 and line.startswith("[pod/") and line.endswith("]"):
+                end = len(line) - 1  # an empty line of the pod: "[pod/x/c]"
+            name = line[1:end] if end > 0 else ""
+            rest = line[end + 2 :] if end > 0 else line
+            stream = streams.get(name)
+            if stream is None:
+                stream = streams[name] = []
+            stream.append(rest)
+    else:
+        streams[""] = [text]
+    import json
+
+    from hostcheck.safeio import check_depth, stream_decoder
+
+    results: list[NodeReport | Unreadable] = []
+    decoder = stream_decoder()
+    for name, stream in streams.items():
+        where = f"{source} [{name}]" if name else source
+        body = "\n".join(stream)
+        position, number = 0, 0
+        while True:
+            while position < len(body) and body[position].isspace():
+                position += 1
+            if position >= len(body):
+                break
+            number += 1
+            label = f"{where} (report {number})"
+            try:
+                data, end = decoder.raw_decode(body, position)
+                check_depth(data)
+            except json.JSONDecodeError as exc:
+                at = body.count("\n", 0, exc.pos) + 1
+                results.append(Unreadable(label, f"not JSON (line {at}: {exc.msg})"))
+                # go on at the next line that starts a JSON object
+                following = body.find("\n{", max(exc.pos, position))
+                if following < 0:
+                    break
+                position = following + 1
+                continue
+            except (ValueError, RecursionError):
+                # a number beyond the guards, or nested too deeply: skip the document
+                at = body.count("\n", 0, position) + 1
+                results.append(
+                    Unreadable(label, f"not usable JSON (line {at}): an invalid number or too deep")
+                )
+                following = body.find("\n{", position + 1)
+                if following < 0:
+                    break
+                position = following + 1
+                continue
+            position = end
+            try:
+                results.append(_node_report(data, label, pool))
+            except _Malformed as exc:
+                results.append(Unreadable(label, f"not a hostcheck JSON report: {exc}"))
+    if not results:
+        results.append(Unreadable(source, "no report in it (empty)"))
+    return results
 
 
 def read_report(path: str, pool: str | None = None) -> NodeReport | Unreadable:
@@ -274,8 +382,12 @@ def load(paths: Sequence[str]) -> Fleet:
     files, unreadable = report_files(paths)
     kept: dict[str, NodeReport] = {}
     superseded: list[Superseded] = []
-    for path, pool in files:
-        read = read_report(path, pool)
+    reads = (
+        (read.source if isinstance(read, NodeReport) else path, read)
+        for path, pool in files
+        for read in read_reports(path, pool)
+    )
+    for path, read in reads:
         if isinstance(read, Unreadable):
             unreadable.append(read)
             continue

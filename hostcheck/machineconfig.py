@@ -12,16 +12,14 @@ What a MachineConfig cannot do is said in :func:`machineconfig_notes`: it cannot
 argument it did not add. An empty MachineConfig is never produced (the Node Tuning Operator's
 rule: an empty one still costs every node of the pool a drain and a reboot).
 
-**MachineConfigs accumulate, they never replace each other.** The plan comes from the node's
-current state: a node already rebooted into an earlier fix passes those rules, so a later plan
-no longer asks for them. Had the later MachineConfig the earlier one's name, ``oc apply`` would
-replace it and the MCO would take the earlier fixes back off the pool at the next reboot. So
-the default name ends in a hash of what the MachineConfig does (kernel arguments and drop-in
-settings, not comments): a different fix is a new MachineConfig beside the old ones, the same
-fix the same name (applying it again changes nothing). The drop-ins are named after the
-MachineConfig for the same reason: the MCO lets the last MachineConfig that writes a path win,
-so a shared path would again drop the earlier settings. Old ones are listed and pruned by
-hand; the notes say how.
+**One MachineConfig per pool, the desired state.** The Machine Config Operator renders a
+pool from the complete set of its MachineConfigs, so hostcheck's is the complete set of what it
+manages (:func:`desired_state`): the fix plan of the node scanned, plus every hostcheck-managed
+kernel argument, module option and sysctl the node already has in effect. A node rebooted into
+an earlier fix passes those rules and its plan no longer names them, but the desired state
+does; so nodes of one pool give the same object whatever their state, under one stable name
+(:func:`pool_name`), and applying a newer one replaces the older instead of piling up. The
+notes name only kernel arguments to remove that the node actually carries.
 
 Ignition spec 3.2.0: every OpenShift 4.x release the MCO supports today accepts it (newer
 releases also take 3.4.0, older 4.6-4.13 clusters do not), and it has everything used here:
@@ -29,12 +27,11 @@ files with a mode, ``overwrite`` and ``data:`` URL contents.
 """
 
 import base64
-import hashlib
 import json
 import posixpath
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 IGNITION_VERSION = "3.2.0"
 ROLE_LABEL = "machineconfiguration.openshift.io/role"
@@ -49,33 +46,6 @@ _LABEL_VALUE = re.compile(r"([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?")
 
 class MachineConfigError(ValueError):
     """The request cannot become a (non-empty, valid) MachineConfig; the message says why."""
-
-
-def default_name(
-    role: str,
-    kernel_args: Sequence[str] = (),
-    files: Sequence[tuple[str, bytes]] = (),
-) -> str:
-    """``99-<role>-hostcheck-<hash>``: MachineConfigs of a pool are merged in name order and a
-    later one wins, so ``99-`` sorts after the cluster's own ``00-``…``50-`` configs.
-
-    The hash (8 hex digits of SHA-256) covers the kernel arguments and, per drop-in directory,
-    the drop-ins' settings (lines that are not comments): a comment or a file's name does not
-    change it, a setting does.
-    """
-    digest = hashlib.sha256()
-    for arg in _unique(kernel_args):
-        digest.update(b"karg\0" + arg.encode() + b"\n")
-    for directory, settings in sorted(
-        (posixpath.dirname(path), _settings(content)) for path, content in files
-    ):
-        digest.update(b"file\0" + directory.encode() + b"\0" + settings + b"\n")
-    return f"99-{role}-hostcheck-{digest.hexdigest()[:8]}"
-
-
-def _settings(content: bytes) -> bytes:
-    lines = (line.strip() for line in content.splitlines())
-    return b"\n".join(line for line in lines if line and not line.startswith(b"#"))
 
 
 def drop_in_path(path: str, name: str) -> str:
@@ -112,7 +82,7 @@ def machineconfig(
             f"role {role!r} is not a valid label value (the MachineConfigPool's role, e.g. worker)"
         )
     if name is None:
-        name = default_name(role, kernel_args_add, [(path, content) for path, content, _ in files])
+        name = pool_name(role)
     if len(name) > 253 or not _SUBDOMAIN.fullmatch(name):
         raise MachineConfigError(
             f"name {name!r} is not a valid Kubernetes resource name "
@@ -182,23 +152,17 @@ def machineconfig_notes(
     ]
     if named_by_user:
         lines += [
-            f"Named by --name: `oc apply` replaces any MachineConfig called {name}, and the MCO",
-            "takes off the pool whatever only that one carried (a node rebooted into an earlier",
-            "fix passes its rules, so this plan no longer asks for it). Without --name the name",
-            "ends in a hash of the content and MachineConfigs accumulate instead.",
-        ]
-    else:
-        lines += [
-            "The name ends in a hash of what it sets: it adds to earlier hostcheck MachineConfigs",
-            "instead of replacing them (a node rebooted into an earlier fix passes its rules, so",
-            "this plan no longer asks for it), and the same fix always gets the same name.",
+            f"Named by --name: `oc apply` replaces any MachineConfig called {name}.",
         ]
     lines += [
-        "hostcheck's MachineConfigs of the pool:",
+        f"It is the complete desired state of what hostcheck manages on the {role} pool: the fixes",
+        "of the node scanned plus hostcheck's settings that node already carries. Every node of",
+        "the pool gives the same object, and applying a newer one replaces the older (`oc apply`",
+        "keeps one per pool and role).",
+        "hostcheck's MachineConfigs of the pool (older hostcheck versions named them",
+        "99-ROLE-hostcheck-HASH and they accumulated: once this one is applied and carries",
+        "what they set, delete them; deleting one reboots the pool too):",
         f"  {listing}",
-        "Delete an old one when the pool no longer needs what it sets, or when a newer one sets",
-        "the same argument to another value (both would stay, and the one whose name sorts last",
-        "wins, which need not be the newer one); deleting one reboots the pool too:",
         "  oc delete machineconfig NAME",
     ]
     sized = _ram_sized(kernel_args_add, files)
@@ -334,3 +298,189 @@ def _file_entries(files: Sequence[tuple[str, bytes, int]]) -> list[dict[str, Any
             }
         )
     return entries
+
+
+# -- desired state of a pool ------------------------------------------------------------------
+class Managed(NamedTuple):
+    """What hostcheck's fixes can set, from the rules' remediation templates: kernel argument
+    keys in catalog order (``{module}`` stands for both ttm and amdttm), the module parameters
+    among them, and sysctls with their target values."""
+
+    kernel_arg_keys: tuple[str, ...]
+    sysctl: Mapping[str, str]
+
+    def module_params(self) -> set[tuple[str, str]]:
+        return {
+            (key.split(".", 1)[0], key.split(".", 1)[1])
+            for key in self.kernel_arg_keys
+            if "." in key
+        }
+
+
+TTM_MODULES = ("ttm", "amdttm")
+
+
+def managed_settings(
+    remediations: Iterable[Mapping[str, Any] | None], ttm_module: str | None = None
+) -> Managed:
+    """``ttm_module``: the TTM module the node uses (ttm, or amdttm with amdgpu-dkms); the
+    other's arguments on its command line do nothing and are not carried. None: both."""
+    keys: list[str] = []
+    sysctl: dict[str, str] = {}
+    for remedy in remediations:
+        if not remedy:
+            continue
+        for template in remedy.get("add_kernel_args", []):
+            key = str(template).split("=", 1)[0].replace("-", "_")
+            modules = TTM_MODULES if ttm_module is None else (ttm_module,)
+            expanded = (
+                [key.replace("{module}", module) for module in modules]
+                if "{module}" in key
+                else [key]
+            )
+            keys += [k for k in expanded if "{" not in k]
+        for key, value in (remedy.get("sysctl") or {}).items():
+            if "{" not in str(value):
+                sysctl[str(key)] = str(value)
+    return Managed(tuple(_unique(keys)), sysctl)
+
+
+class DesiredState(NamedTuple):
+    kernel_args: tuple[str, ...]
+    modprobe: Mapping[tuple[str, str], str]  # (module, parameter) -> value
+    sysctl: Mapping[str, str]
+    kernel_args_remove: tuple[str, ...]  # only those the node carries
+
+
+def desired_state(
+    managed: Managed,
+    *,
+    plan_kernel_args: Sequence[str],
+    plan_kernel_args_remove: Sequence[str],
+    plan_modprobe: Mapping[tuple[str, str], str],
+    plan_sysctl: Mapping[str, str],
+    running_kernel_args: Sequence[str],
+    staged_kernel_args: Sequence[str],
+    staged_modprobe: Mapping[tuple[str, str], str],
+    running_sysctl: Mapping[str, str],
+) -> DesiredState:
+    """The complete set of what hostcheck manages that a pool's nodes should carry: the fix
+    plan of the node scanned, plus every hostcheck-managed setting the node already has in
+    effect that the plan does not change (a node rebooted into an earlier MachineConfig
+    passes those rules, so its plan no longer names them; the desired state still must, or
+    applying it would take them off the pool). Two nodes of a pool, one fixed and one not,
+    so give the same desired state. Kernel arguments come in the catalog's order."""
+    from hostcheck.parsers import normalise_param
+
+    def key_of(arg: str) -> str:
+        return normalise_param(arg.split("=", 1)[0])
+
+    planned = {key_of(arg): arg for arg in plan_kernel_args}
+    removing = {normalise_param(key) for key in plan_kernel_args_remove}
+    chosen: dict[str, str] = dict(planned)
+    for arg in running_kernel_args:
+        key = key_of(arg)
+        if key in managed.kernel_arg_keys and key not in planned and key not in removing:
+            chosen[key] = arg  # the last occurrence wins, as in the kernel
+    # a module parameter the plan sets in modprobe.d is not also carried on the command line
+    modprobe = dict(plan_modprobe)
+    params = managed.module_params()
+    for (module, name), value in staged_modprobe.items():
+        if (
+            (module, name) in params
+            and (module, name) not in modprobe
+            and (f"{module}.{name}" not in chosen)
+        ):
+            modprobe[(module, name)] = value
+    for module, name in plan_modprobe:
+        chosen.pop(f"{module}.{name}", None)
+    order = {key: index for index, key in enumerate(managed.kernel_arg_keys)}
+    kernel_args = tuple(
+        chosen[key] for key in sorted(chosen, key=lambda k: (order.get(k, len(order)), k))
+    )
+    sysctl = dict(plan_sysctl)
+    for key, target in managed.sysctl.items():
+        if key not in sysctl and running_sysctl.get(key) == target:
+            sysctl[key] = target
+    present = {key_of(arg) for arg in [*running_kernel_args, *staged_kernel_args]}
+    remove = tuple(k for k in plan_kernel_args_remove if normalise_param(k) in present)
+    return DesiredState(kernel_args, modprobe, dict(sorted(sysctl.items())), remove)
+
+
+def pool_name(role: str) -> str:
+    """``99-<role>-hostcheck``: one stable name per pool and role. The MachineConfig is the
+    pool's complete desired state of what hostcheck manages, so applying a newer one replaces
+    the older (``oc apply``), and nothing piles up. ``99-`` sorts after the cluster's own
+    ``00-``…``50-`` configs, whose settings it may override."""
+    return f"99-{role}-hostcheck"
+
+
+# -- Butane and the Node Tuning Operator ------------------------------------------------------
+BUTANE_VERSION = "4.14.0"  # Butane's openshift variant; OpenShift 4.14 and later take it
+NTO_NAMESPACE = "openshift-cluster-node-tuning-operator"
+
+
+def butane(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """The MachineConfig as a Butane config (variant openshift), the form people keep in git
+    and `butane` turns back into the same MachineConfig: kernel arguments under
+    ``openshift.kernel_arguments``, files with inline contents."""
+    spec = obj["spec"]
+    files = []
+    for entry in spec["config"].get("storage", {}).get("files", []):
+        source = entry["contents"]["source"]
+        text = base64.b64decode(source.split(",", 1)[1]).decode()
+        files.append(
+            {
+                "path": entry["path"],
+                "mode": entry["mode"],
+                "overwrite": entry["overwrite"],
+                "contents": {"inline": text},
+            }
+        )
+    config: dict[str, Any] = {
+        "variant": "openshift",
+        "version": BUTANE_VERSION,
+        "metadata": {"name": obj["metadata"]["name"], "labels": dict(obj["metadata"]["labels"])},
+    }
+    if spec.get("kernelArguments"):
+        config["openshift"] = {"kernel_arguments": list(spec["kernelArguments"])}
+    if files:
+        config["storage"] = {"files": files}
+    return config
+
+
+def tuned(role: str, sysctl: Mapping[str, str]) -> dict[str, Any]:
+    """The sysctls as a Node Tuning Operator ``Tuned`` object for the pool ``role``: NTO
+    applies them at run time without a reboot (a MachineConfig's sysctl.d drop-in needs
+    one). Raises MachineConfigError when there is no sysctl to set."""
+    if not sysctl:
+        raise MachineConfigError("no sysctl to set: not writing an empty Tuned profile")
+    profile = f"hostcheck-{role}"
+    data = "\n".join(
+        [
+            "[main]",
+            "summary=hostcheck: sysctls for Strix Halo LLM inference nodes",
+            "include=openshift-node",
+            "[sysctl]",
+            *(f"{key}={value}" for key, value in sorted(sysctl.items())),
+        ]
+    )
+    return {
+        "apiVersion": "tuned.openshift.io/v1",
+        "kind": "Tuned",
+        "metadata": {
+            "name": profile,
+            "namespace": NTO_NAMESPACE,
+            "labels": {MANAGED_BY: "hostcheck"},
+        },
+        "spec": {
+            "profile": [{"name": profile, "data": data + "\n"}],
+            "recommend": [
+                {
+                    "machineConfigLabels": {ROLE_LABEL: role},
+                    "priority": 20,
+                    "profile": profile,
+                }
+            ],
+        },
+    }

@@ -167,6 +167,20 @@ class _DepthError(ValueError):
     pass
 
 
+def stream_decoder() -> json.JSONDecoder:
+    """A decoder with parse_json_text's number guards, for a stream of JSON documents read
+    with ``raw_decode`` (``kubectl logs``); check each document with :func:`check_depth`.
+    A guard that trips raises ValueError (not JSONDecodeError)."""
+    return json.JSONDecoder(
+        parse_int=_parse_int, parse_float=_parse_float, parse_constant=_parse_constant
+    )
+
+
+def check_depth(value: object) -> None:
+    """Raise ValueError when a decoded document nests deeper than parse_json_text allows."""
+    _check_depth(value)
+
+
 def parse_json_text(
     text: str | bytes, *, what: str = "", path: str = "", expect: type | None = None
 ) -> Any:

@@ -63,6 +63,10 @@ class Source(NamedTuple):
     functional_force: bool = False
     functional_timeout: float = 300.0
     functional_target_gib: float | None = None  # default: the profile's required_gib
+    # The node's name as the cluster knows it (--node-name, or $NODE_NAME from the Downward
+    # API with --host-mount): a pod without hostNetwork has its own UTS namespace, and RHCOS
+    # has no /etc/hostname, so neither names the node.
+    node_name: str | None = None
 
     def origin(self, option: str, problem: str) -> str:
         place = dict(self.origins).get(option)
@@ -296,6 +300,8 @@ def scan(source: Source) -> Scan:
     )
     if source.shown_root:
         facts = facts._replace(root=source.shown_root)
+    if source.node_name:
+        facts = facts._replace(hostname=Value(source.node_name, "--node-name / $NODE_NAME"))
     if prepared.env_files:
         extra = [
             InferenceProcess("vllm", 0, ("--env-file", path), Value(env, path), path)

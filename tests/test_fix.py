@@ -616,7 +616,7 @@ def test_emit_is_declarative_even_after_a_local_apply(fixture_copy) -> None:
     run = hc("fix", "--root", str(root), "--emit", "machineconfig")
     assert run.returncode == 0, run.stderr
     # The MachineConfig's own drop-in (named after it), though this host already has one.
-    assert '"/etc/sysctl.d/zz-99-worker-hostcheck-' in run.stdout
+    assert '"/etc/sysctl.d/zz-99-worker-hostcheck.conf"' in run.stdout
 
 
 def test_non_utf8_kernel_cmdline_is_kept_byte_for_byte(fixture_copy) -> None:

@@ -310,47 +310,41 @@ def test_nodes_of_a_pool_with_different_ram_get_a_warning(cli, tmp_path: Path, s
     assert "warning:" not in cli("fleet", str(pool)).out
 
 
-def test_the_readme_collection_loop_keeps_the_newest_report_per_node(tmp_path: Path, scans) -> None:
-    """The documented `oc` loop (docs/kubernetes.md), run against a fake `oc`: node w1 has an old pod (not ready) and
-    a newer one from a re-run Job (ready); what is collected is the newer."""
-    import os
-    import re
-    import shutil
+def test_a_kubectl_logs_stream_keeps_the_newest_report_per_node(tmp_path: Path, scans) -> None:
+    """The README's collection without a shell loop: `kubectl logs -l … --prefix | hostcheck
+    fleet -`. Node w1 has an old pod (not ready) and a newer one from a re-run (ready), their
+    lines interleaved with w2's; what counts is the newer, and the older is named."""
     import subprocess
+    import sys
 
-    readme = (REPO / "docs/kubernetes.md").read_text()
-    match = re.search(r"\nmkdir -p reports/worker .*?; done\n", readme, re.S)
-    assert match, "the collection loop is not in docs/kubernetes.md"
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    old, new = dict(scans["stock-128g"]), dict(scans["tuned-ready"])
-    for pod, report, when in (
-        ("pod-old", old, "2026-01-01T10:00:00Z"),
-        ("pod-new", new, "2026-01-02T10:00:00Z"),
+    readme = (REPO / "README.md").read_text()
+    assert "--prefix --tail=-1 | hostcheck fleet -" in readme
+    pods = []
+    for pod, node, report, when in (
+        ("pod/old/hostcheck", "w1", scans["stock-128g"], "2026-01-01T10:00:00Z"),
+        ("pod/new/hostcheck", "w1", scans["tuned-ready"], "2026-01-02T10:00:00Z"),
+        ("pod/w2/hostcheck", "w2", scans["tuned-ready"], "2026-01-02T10:00:00Z"),
     ):
         data = json.loads(json.dumps(report))
-        data["host"]["hostname"] = "w1"
+        data["host"]["hostname"] = node
         data["generated"] = when
-        (logs / pod).write_text(json.dumps(data))
-    fake = tmp_path / "bin" / "oc"
-    fake.parent.mkdir()
-    # Pods in creation order (what --sort-by asks for); `logs` prints a pod's report.
-    fake.write_text(
-        "#!/bin/sh\n"
-        'case "$1" in\n'
-        '  get) case "$*" in *--sort-by=.metadata.creationTimestamp*) ;; *) exit 9;; esac\n'
-        '       printf "w1 pod-old\\nw2 pod-w2\\nw1 pod-new\\n";;\n'
-        f'  logs) cat "{logs}/$4" 2>/dev/null || echo "{{}}";;\n'
-        "esac\n"
+        pods.append([f"[{pod}] {line}" for line in json.dumps(data, indent=2).splitlines()])
+    lines = []
+    for index in range(max(map(len, pods))):  # round robin: the worst interleaving
+        lines += [p[index] for p in pods if index < len(p)]
+    done = subprocess.run(
+        [sys.executable, "-m", "hostcheck", "fleet", "-", "--format", "json"],
+        input="\n".join(lines) + "\n",
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=False,
     )
-    fake.chmod(0o755)
-    env = {**os.environ, "PATH": f"{fake.parent}:{os.environ['PATH']}"}
-    shell = shutil.which("bash") or "/bin/sh"
-    subprocess.run([shell, "-c", match.group(0)], cwd=tmp_path, env=env, check=True)
-    collected = sorted(p.name for p in (tmp_path / "reports" / "worker").iterdir())
-    assert collected == ["w1.json", "w2.json"]
-    kept = json.loads((tmp_path / "reports" / "worker" / "w1.json").read_text())
-    assert kept["generated"] == "2026-01-02T10:00:00Z" and kept["ready"] is True
+    assert done.returncode == 0, done.stderr  # w1's newer report is ready, and so is w2
+    summary = json.loads(done.stdout)
+    assert summary["nodes"] == 2
+    (superseded,) = summary["superseded"]
+    assert superseded["node"] == "w1" and superseded["file"].startswith("- [pod/old/hostcheck]")
 
 
 def test_pool_summary_shows_where_the_stack_lives(cli, tmp_path: Path, scans) -> None:
@@ -389,3 +383,20 @@ def test_a_monitor_state_directory_is_one_node_not_two(cli, tmp_path: Path) -> N
     summary = run.json()
     assert summary["nodes"] == 1 and summary["ready"] == 1
     assert "second report" not in run.out + run.err
+
+
+def test_a_stream_with_a_hostile_document_keeps_the_good_reports(
+    cli, tmp_path: Path, scans
+) -> None:
+    """A document in a `kubectl logs` stream with a 5000-digit number or nested 100,000 deep
+    is named as unusable; the reports around it are still summarised (no exit 3)."""
+    good = json.dumps(scans["tuned-ready"])
+    stream = tmp_path / "logs.txt"
+    stream.write_text(
+        good + "\n" + '{"n": ' + "9" * 5000 + "}\n" + "[" * 100_000 + "\n" + good + "\n"
+    )
+    run = cli("fleet", str(stream), "--format", "json")
+    assert run.code in (0, 2), run.err
+    assert "Traceback" not in run.err
+    assert "not usable JSON" in run.err or "not usable JSON" in run.out
+    assert run.json()["nodes"] == 1

@@ -2,10 +2,11 @@
 (copied from ../shared/schemas into tests/data/schemas, so a clone is
 self-contained), byte-for-byte golden files per fixture, never an empty one.
 
-The kernel arguments and drop-ins are computed here from each fixture's scan report the way
-the fix plan gathers them (every fail/warn finding's remediation), so the goldens follow the
-rules: a rule change that changes a fix shows up as a reviewed diff of tests/data/machineconfig/.
-Regenerate with HOSTCHECK_UPDATE_GOLDEN=1.
+The MachineConfig is the pool's desired state: the fix plan of the node scanned plus the
+hostcheck-managed settings the node already carries, under one stable name, so two nodes of a
+pool in different states give the same object. The goldens follow the rules: a rule change that
+changes a fix shows up as a reviewed diff of tests/data/machineconfig/. Regenerate with
+HOSTCHECK_UPDATE_GOLDEN=1.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import base64
 import json
 import os
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -23,19 +25,20 @@ import yaml
 
 from hostcheck.machineconfig import (
     MachineConfigError,
-    default_name,
+    Managed,
+    desired_state,
     machineconfig,
     machineconfig_notes,
     to_yaml,
 )
-from tests.conftest import FIXTURE_NAMES, PICTURED_RULES, REPO
+from tests.conftest import FIXTURE_NAMES, FIXTURES, PICTURED_RULES, REPO
 
 # CI clones the repository with shared/ beside it (as the worktrees are laid out here).
 SCHEMAS = REPO / "tests" / "data" / "schemas"  # copies of ../shared/schemas
 GOLDEN = REPO / "tests" / "data" / "machineconfig"
 MODPROBE = "/etc/modprobe.d/zz-hostcheck.conf"
 SYSCTL = "/etc/sysctl.d/zz-hostcheck.conf"
-DEFAULT_NAME = re.compile(r"99-worker-hostcheck-[0-9a-f]{8}")
+DEFAULT_NAME = re.compile(r"99-worker-hostcheck")
 
 
 def _crd_schema() -> dict[str, Any]:
@@ -127,8 +130,9 @@ def test_goldens_cover_the_expected_kinds_of_plan() -> None:
     assert content.endswith(b"\nkernel.numa_balancing = 0\n")
     notes = (GOLDEN / "typo-kargs.notes.txt").read_text()
     assert "kernel arguments to remove: aamdgpu.cwsr_enable, amdgpu.gttsize." in notes
-    assert (GOLDEN / "tuned-ready.error.txt").exists()
-    assert "not writing an empty one" in (GOLDEN / "mes-0x83.error.txt").read_text()
+    # a ready node still carries hostcheck's settings: its desired state is not empty
+    assert (GOLDEN / "tuned-ready.yaml").exists()
+    assert "not writing an empty one" in (GOLDEN / "no-amd-gpu.error.txt").read_text()
 
 
 def _data_url_bytes(url: str) -> bytes:
@@ -256,6 +260,7 @@ def test_fix_emits_a_valid_machineconfig_from_the_plan() -> None:
         "amdgpu.cwsr_enable=0",
         "amdttm.pages_limit=29884416",
         "amdttm.page_pool_size=29884416",
+        "amd_iommu=off",  # on the node's command line already: part of the desired state
     ]
     files = obj["spec"]["config"]["storage"]["files"]
     assert [f["path"] for f in files] == [f"/etc/sysctl.d/zz-{name}.conf"]
@@ -265,83 +270,159 @@ def test_fix_emits_a_valid_machineconfig_from_the_plan() -> None:
 def test_fix_never_emits_an_empty_machineconfig() -> None:
     from tests.conftest import run_subprocess
 
-    run = run_subprocess("fix", "--fixture", "tuned-ready", "--emit", "machineconfig")
+    run = run_subprocess("fix", "--fixture", "no-amd-gpu", "--emit", "machineconfig")
     assert run.code == 2
     assert run.out == ""
     assert "empty" in run.err
 
 
-# -- MachineConfigs accumulate (review #6, finding 2) ----------------------------------------
-def _emit(cli, *args: str) -> tuple[dict[str, Any], str]:
-    run = cli("fix", "--emit", "machineconfig", *args)
+# -- one MachineConfig per pool: the desired state ------------------------------------------
+def _emit(cli, *args: str, emit: str = "machineconfig") -> tuple[dict[str, Any], str]:
+    run = cli("fix", "--emit", emit, *args)
     assert run.code == 0, run.err
     obj: dict[str, Any] = yaml.safe_load(run.out)
-    assert_valid_machineconfig(obj)
+    if emit == "machineconfig":
+        assert_valid_machineconfig(obj)
     return obj, run.err
 
 
-def _pool_state(*applied: dict[str, Any]) -> tuple[list[str], dict[str, bytes]]:
-    """What the MCO renders for a pool after `oc apply` of each object in turn: an object
-    replaces the one of the same name; the rest are merged in name order, kernel arguments
-    appended, and for a file path the last MachineConfig that writes it wins."""
-    by_name = {obj["metadata"]["name"]: obj for obj in applied}
-    kargs: list[str] = []
-    files: dict[str, bytes] = {}
-    for name in sorted(by_name):
-        spec = by_name[name]["spec"]
-        kargs += spec.get("kernelArguments", [])
-        for entry in spec["config"].get("storage", {}).get("files", []):
-            files[entry["path"]] = _data_url_bytes(entry["contents"]["source"])
-    return kargs, files
+def _rebooted_into(tmp_path: Path, fixture: str, obj: dict[str, Any]) -> Path:
+    """A copy of the fixture as the node is after the MCO rolled ``obj`` out and rebooted it:
+    the kernel arguments on /proc/cmdline and in effect (the TTM limit, the GTT size it gives),
+    the MachineConfig's files written."""
+    root = tmp_path / "rebooted"
+    shutil.copytree(FIXTURES / fixture, root, symlinks=True)
+    kargs = obj["spec"]["kernelArguments"]
+    cmdline = root / "proc/cmdline"
+    cmdline.write_text(cmdline.read_text().rstrip("\n") + " " + " ".join(kargs) + "\n")
+    for arg in kargs:
+        key, _, value = arg.partition("=")
+        module, _, param = key.partition(".")
+        parameter = root / "sys/module" / module / "parameters" / param
+        if parameter.exists():
+            parameter.write_text(value + "\n")
+            if param == "pages_limit":
+                (root / "sys/class/drm/card1/device/mem_info_gtt_total").write_text(
+                    f"{int(value) * 4096}\n"
+                )
+    for entry in obj["spec"]["config"].get("storage", {}).get("files", []):
+        path = root / entry["path"].lstrip("/")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(_data_url_bytes(entry["contents"]["source"]))
+    return root
 
 
-def test_a_later_machineconfig_adds_to_the_first_instead_of_replacing_it(cli) -> None:
-    """First the whole plan; later, once the node has rebooted into it, the plan asks only for
-    what is still missing (here: --only perf.iommu). Applying the second must not take the
-    first one's ttm arguments off the pool."""
-    first, _ = _emit(cli, "--fixture", "stock-128g")
-    later, _ = _emit(cli, "--fixture", "stock-128g", "--only", "perf.iommu")
-    assert later["spec"]["kernelArguments"] == ["amd_iommu=off"]
-    assert first["metadata"]["name"] != later["metadata"]["name"]
-    kargs, _files = _pool_state(first, later)
-    assert {"ttm.pages_limit=29884416", "ttm.page_pool_size=29884416", "amd_iommu=off"} <= set(
-        kargs
+def test_two_nodes_of_a_pool_in_different_states_give_the_same_machineconfig(
+    cli, tmp_path: Path
+) -> None:
+    """The node not fixed yet and the node already rebooted into the MachineConfig: the second
+    one's plan no longer asks for what it carries, but the desired state still holds it, so
+    applying the second node's MachineConfig changes nothing on the pool."""
+    fresh, _ = _emit(cli, "--fixture", "stock-128g")
+    assert fresh["metadata"]["name"] == "99-worker-hostcheck"
+    rebooted = _rebooted_into(tmp_path, "stock-128g", fresh)
+    before = {f["rule"]: f["status"] for f in cli("scan", "--fixture", "stock-128g",
+                                                   "--format", "json").json()["findings"]}  # fmt: skip
+    after = {f["rule"]: f["status"] for f in cli("scan", "--root", str(rebooted),
+                                                  "--format", "json").json()["findings"]}  # fmt: skip
+    # the two nodes differ: the rebooted one passes what the fresh one fails or warns about …
+    assert (before["memory.gtt"], after["memory.gtt"]) == ("fail", "pass")
+    assert (before["perf.iommu"], after["perf.iommu"]) == ("warn", "pass")
+    # … and its own plan no longer asks for amd_iommu=off
+    plan = cli("fix", "--root", str(rebooted))
+    assert "amd_iommu=off" not in plan.out
+    again, notes = _emit(cli, "--root", str(rebooted))
+    assert again == fresh
+    assert to_yaml(again) == to_yaml(fresh)
+    assert "to remove" not in notes
+    # Butane of either node is the same too, and says the same as the MachineConfig
+    butane_fresh, _ = _emit(cli, "--fixture", "stock-128g", emit="butane")
+    butane_rebooted, _ = _emit(cli, "--root", str(rebooted), emit="butane")
+    assert butane_fresh == butane_rebooted
+    assert butane_fresh["variant"] == "openshift"
+    assert butane_fresh["metadata"] == fresh["metadata"]
+    assert butane_fresh["openshift"]["kernel_arguments"] == fresh["spec"]["kernelArguments"]
+    files = fresh["spec"]["config"]["storage"]["files"]
+    assert [
+        (f["path"], f["mode"], f["contents"]["inline"].encode())
+        for f in butane_fresh["storage"]["files"]
+    ] == [(f["path"], f["mode"], _data_url_bytes(f["contents"]["source"])) for f in files]
+
+
+MANAGED = Managed(
+    ("amdgpu.cwsr_enable", "ttm.pages_limit", "ttm.page_pool_size", "amd_iommu"),
+    {"kernel.numa_balancing": "0"},
+)
+
+
+def _desired(**changes: Any) -> Any:
+    request: dict[str, Any] = {
+        "plan_kernel_args": [],
+        "plan_kernel_args_remove": [],
+        "plan_modprobe": {},
+        "plan_sysctl": {},
+        "running_kernel_args": [],
+        "staged_kernel_args": [],
+        "staged_modprobe": {},
+        "running_sysctl": {},
+    }
+    return desired_state(MANAGED, **{**request, **changes})
+
+
+def test_desired_state_carries_what_the_node_has_and_the_plan_wins() -> None:
+    state = _desired(
+        plan_kernel_args=["ttm.pages_limit=2", "ttm.page_pool_size=2"],
+        running_kernel_args=["ro", "amd_iommu=off", "ttm.pages_limit=1", "quiet"],
+        running_sysctl={"kernel.numa_balancing": "0"},
     )
-    # The same fix twice is the same object: applying it again changes nothing.
-    again, _ = _emit(cli, "--fixture", "stock-128g")
-    assert again == first
-
-
-def test_drop_ins_of_two_machineconfigs_do_not_overwrite_each_other(cli) -> None:
-    """The MCO lets the last MachineConfig that writes a path win: each writes its own."""
-    ttm, _ = _emit(cli, "--fixture", "stock-128g", "--module-options", "modprobe")
-    cwsr, _ = _emit(cli, "--fixture", "rocm5590-mes-hang", "--module-options", "modprobe")
-    _kargs, files = _pool_state(ttm, cwsr)
-    modprobe = b"".join(content for path, content in files.items() if "/modprobe.d/" in path)
-    assert b"options ttm page_pool_size=29884416 pages_limit=29884416\n" in modprobe
-    assert b"options amdgpu cwsr_enable=0\n" in modprobe
-
-
-def test_default_name_hashes_the_settings_not_comments_or_file_names() -> None:
-    base = default_name("worker", ["amd_iommu=off"], [(SYSCTL, b"# one\nvm.x = 1\n")])
-    assert DEFAULT_NAME.fullmatch(base)
-    renamed = default_name(
-        "worker", ["amd_iommu=off"], [("/etc/sysctl.d/zz-other.conf", b"# two\n\nvm.x = 1\n")]
+    # catalog order; the plan's value wins over the node's; unmanaged arguments stay out
+    assert state.kernel_args == ("ttm.pages_limit=2", "ttm.page_pool_size=2", "amd_iommu=off")
+    assert state.sysctl == {"kernel.numa_balancing": "0"}
+    wrong = _desired(running_sysctl={"kernel.numa_balancing": "1"})
+    assert wrong.sysctl == {}  # not in effect with the target value: the plan decides
+    # a parameter the plan moves to modprobe.d is not carried on the command line
+    moved = _desired(
+        plan_modprobe={("ttm", "pages_limit"): "2"}, running_kernel_args=["ttm.pages_limit=1"]
     )
-    assert renamed == base
-    assert default_name("worker", ["amd_iommu=off"], [(SYSCTL, b"vm.x = 2\n")]) != base
-    assert default_name("worker", ["amd_iommu=on"], [(SYSCTL, b"vm.x = 1\n")]) != base
-    assert default_name("worker", ["amd_iommu=off"], [(MODPROBE, b"vm.x = 1\n")]) != base
-    assert default_name("gpu", ["amd_iommu=off"], [(SYSCTL, b"vm.x = 1\n")]).startswith(
-        "99-gpu-hostcheck-"
+    assert moved.kernel_args == () and moved.modprobe == {("ttm", "pages_limit"): "2"}
+    # an argument the plan removes is not carried
+    removed = _desired(
+        plan_kernel_args_remove=["amdgpu.cwsr_enable"],
+        running_kernel_args=["amdgpu.cwsr_enable=0"],
     )
+    assert removed.kernel_args == () and removed.kernel_args_remove == ("amdgpu.cwsr_enable",)
+
+
+def test_notes_name_only_removals_the_node_carries(cli) -> None:
+    state = _desired(
+        plan_kernel_args_remove=["iommu", "amdgpu.gttsize"],
+        running_kernel_args=["iommu=pt"],
+    )
+    assert state.kernel_args_remove == ("iommu",)  # amdgpu.gttsize is not on this node
+    staged = _desired(
+        plan_kernel_args_remove=["amdgpu.gttsize"], staged_kernel_args=["amdgpu.gttsize=1"]
+    )
+    assert staged.kernel_args_remove == ("amdgpu.gttsize",)
+
+
+def test_tuned_object_carries_the_sysctls(cli) -> None:
+    obj, _ = _emit(cli, "--fixture", "dkms-amdttm", emit="tuned")
+    assert obj["apiVersion"] == "tuned.openshift.io/v1" and obj["kind"] == "Tuned"
+    assert obj["metadata"]["namespace"] == "openshift-cluster-node-tuning-operator"
+    (profile,) = obj["spec"]["profile"]
+    assert profile["data"].splitlines()[-2:] == ["[sysctl]", "kernel.numa_balancing=0"]
+    (recommend,) = obj["spec"]["recommend"]
+    assert recommend["profile"] == profile["name"]
+    assert recommend["machineConfigLabels"] == {"machineconfiguration.openshift.io/role": "worker"}
+    empty = cli("fix", "--fixture", "no-amd-gpu", "--emit", "tuned")
+    assert empty.code == 2 and "not writing an empty Tuned profile" in empty.err
 
 
 def test_notes_say_how_to_list_and_prune_hostcheck_machineconfigs(cli) -> None:
     obj, notes = _emit(cli, "--fixture", "stock-128g")
     name = obj["metadata"]["name"]
     assert f"oc apply -f {name}.yaml" in notes
-    assert "adds to earlier hostcheck MachineConfigs" in notes
+    assert "complete desired state of what hostcheck manages on the worker pool" in notes
     assert (
         "oc get machineconfig -l app.kubernetes.io/managed-by=hostcheck,"
         "machineconfiguration.openshift.io/role=worker" in notes

@@ -285,7 +285,7 @@ def test_metrics_parse_with_prometheus_and_carry_every_rule(
     rules = [rule for rule in load_catalog()[0] if not rule.id.startswith("functional.")]
     assert set(status) == {rule.id for rule in rules}
     assert status["memory.gtt"] == {
-        "rule": "memory.gtt", "area": "memory", "severity": "high", "status": "waived"
+        "rule": "memory.gtt", "area": "memory", "rule_severity": "high", "status": "waived"
     }  # fmt: skip
     assert status["devices.kfd"]["status"] == "fail"
     assert status["perf.iommu"]["status"] == "warn"

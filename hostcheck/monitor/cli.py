@@ -171,7 +171,6 @@ def _monitor(args: argparse.Namespace, journal: bool, shown_root: str | None = N
     from hostcheck._cli import EXIT_NOT_READY, EXIT_READY, UsageError, _apply_config, _scan
     from hostcheck.monitor import drift, state
     from hostcheck.output import write_atomic
-    from hostcheck.render import prometheus
     from hostcheck.render.json import to_dict
 
     _apply_config(args)
@@ -221,7 +220,9 @@ def _monitor(args: argparse.Namespace, journal: bool, shown_root: str | None = N
     lines += drift.transitions(previous, current, drift.blocking(report))
     if metrics_file:
         try:
-            write_atomic(metrics_file, prometheus.render(report, timestamp=finished), 0o644)
+            from hostcheck._cluster_cli import _metrics
+
+            write_atomic(metrics_file, _metrics(args, report, facts, finished), 0o644)
         except OSError as exc:
             failures.append(f"metrics file {metrics_file}: {exc.strerror or exc}")
     lines += drift.standing(current, path)

@@ -18,6 +18,7 @@ class Format(StrEnum):
     JSON = "json"
     JUNIT = "junit"
     MARKDOWN = "markdown"
+    NPD = "npd"
 
 
 def renderer(fmt: Format) -> Callable[[Report], str]:

@@ -1,6 +1,12 @@
-"""JUnit XML: one testsuite per area, one testcase per rule; fail -> <failure>,
-error -> <error>, skip and waived -> <skipped>; warn passes with the message in <system-out>.
-An expired waiver's note leads the details of the failure it no longer waives."""
+"""JUnit XML: one testsuite per area, one testcase per rule. The failures and errors are
+exactly the findings that make the host not ready under the report's --fail-on (a warning
+under --fail-on warn is a <failure>; an error of a low-severity rule under --fail-on fail is
+not): a CI gate that counts them agrees with the exit status. Blocking errors -> <error>,
+other blocking findings -> <failure>, skip and waived -> <skipped>; everything else passes with
+its status and message in <system-out>. A host without a Strix Halo GPU is not ready even when
+no finding blocks (gpu.present left out by --select): a testcase "readiness" fails then.
+An expired waiver's note leads the details of the failure it no longer waives. The
+<testsuites> element carries the scan's time; each <testsuite> its timestamp and hostname."""
 
 from __future__ import annotations
 
@@ -11,13 +17,21 @@ from hostcheck.render import printable
 
 
 def render(report: Report) -> str:
-    suites = ET.Element("testsuites", name=printable(f"hostcheck {report.hostname}"))
+    suites = ET.Element(
+        "testsuites",
+        name=printable(f"hostcheck {report.hostname}"),
+        time=f"{report.duration_seconds:.3f}",
+    )
+    # When the scan ran (RFC 3339, UTC) and on which host, on every suite as JUnit has them.
+    suite_attrs = {"hostname": printable(report.hostname)}
+    if report.generated:
+        suite_attrs["timestamp"] = report.generated
     by_area: dict[str, ET.Element] = {}
     for finding in report.sorted_findings():
         area = finding.rule.area
         suite = by_area.get(area)
         if suite is None:
-            suite = ET.SubElement(suites, "testsuite", name=f"hostcheck.{area}")
+            suite = ET.SubElement(suites, "testsuite", {"name": f"hostcheck.{area}", **suite_attrs})
             by_area[area] = suite
         case = ET.SubElement(suite, "testcase", classname=f"hostcheck.{area}", name=finding.rule.id)
         details = printable(
@@ -34,21 +48,31 @@ def render(report: Report) -> str:
             )
         )
         message = printable(finding.message)
-        # A fix pending a reboot still fails a gate where the problem did: it is not in effect.
-        if finding.status is Status.FAIL or (
-            finding.status is Status.PENDING and finding.blocks(Status.FAIL)
-        ):
-            ET.SubElement(
-                case, "failure", message=message, type=finding.rule.severity.value
-            ).text = details
-        elif finding.status is Status.ERROR:
+        # What blocks readiness under the report's --fail-on, and nothing else, fails here: a
+        # fix pending a reboot where the problem did, a warning under --fail-on warn.
+        blocks = finding.blocks(report.fail_on)
+        if blocks and finding.status is Status.ERROR:
             ET.SubElement(case, "error", message=message).text = details
+        elif blocks:
+            ET.SubElement(
+                case,
+                "failure",
+                message=message,
+                type=finding.rule.severity.value,
+            ).text = details
         elif finding.status is Status.SKIP:
             ET.SubElement(case, "skipped", message=message)
         elif finding.status is Status.WAIVED and finding.waiver is not None:
             ET.SubElement(case, "skipped", message=printable(finding.waiver.note())).text = details
         else:
             ET.SubElement(case, "system-out").text = f"[{finding.status.value}] {details}"
+    if report.gpu is None and not any(f.blocks(report.fail_on) for f in report.findings):
+        suite = by_area.get("gpu") or ET.SubElement(
+            suites, "testsuite", {"name": "hostcheck.gpu", **suite_attrs}
+        )
+        by_area["gpu"] = suite
+        case = ET.SubElement(suite, "testcase", classname="hostcheck.gpu", name="readiness")
+        ET.SubElement(case, "failure", message="no Strix Halo GPU found: not ready")
     for suite in by_area.values():
         cases = suite.findall("testcase")
         suite.set("tests", str(len(cases)))

@@ -2,7 +2,10 @@
 
 Per rule, ``hostcheck_rule_status`` is one series per status (1 for the current one, 0 for the
 others), so an alert selects ``{status="fail"} == 1`` and a series never disappears when a rule
-changes status. Waivers are labelled by rule only (owner and reason in ``hostcheck_waiver_info``)
+changes status. A rule's severity is the label ``rule_severity``, not ``severity``: that name is
+Alertmanager's routing label, which an alert's own labels set. With :class:`Gauges` (what the
+report alone does not say: memory sizes, versions, the GPU hang count) a dashboard gets numbers.
+Waivers are labelled by rule only (owner and reason in ``hostcheck_waiver_info``)
 and exported for every waiver of the config file. Pure: the run's wall-clock time is passed
 in, not read here; a waiver's end is local midnight, as its expiry counts local dates.
 """
@@ -10,9 +13,22 @@ in, not read here; a waiver's end is local midnight, as its expiry counts local 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 from hostcheck.model import Report, Status
 from hostcheck.render.json import SCHEMA_VERSION
+
+
+class Gauges(NamedTuple):
+    """Numbers and versions taken from the scan's facts (hostcheck.cluster.gauges)."""
+
+    gpu_addressable_bytes: int | None
+    profile_required_bytes: int | None
+    gpu_hang_events: int | None  # hang events in the kernel log (None: log unreadable)
+    kernel_release: str | None
+    rocm: str | None
+    mes_firmware: str | None
+    linux_firmware: str | None
 
 
 def _label(value: str) -> str:
@@ -81,7 +97,7 @@ def _functional(report: Report, family: Callable[[str, str, str], None], out: li
             )
 
 
-def render(report: Report, *, timestamp: float | None = None) -> str:
+def render(report: Report, *, timestamp: float | None = None, gauges: Gauges | None = None) -> str:
     """The metrics of one run; ``timestamp`` (Unix seconds) is when the run finished."""
     out: list[str] = []
 
@@ -143,7 +159,7 @@ def render(report: Report, *, timestamp: float | None = None) -> str:
             labels = _labels(
                 rule=finding.rule.id,
                 area=finding.rule.area,
-                severity=finding.rule.severity.value,
+                rule_severity=finding.rule.severity.value,
                 status=status.value,
             )
             out.append(f"hostcheck_rule_status{labels} {int(finding.status is status)}")
@@ -154,7 +170,9 @@ def render(report: Report, *, timestamp: float | None = None) -> str:
     )
     for finding in sorted(report.findings, key=lambda f: f.rule.id):
         labels = _labels(
-            rule=finding.rule.id, area=finding.rule.area, severity=finding.rule.severity.value
+            rule=finding.rule.id,
+            area=finding.rule.area,
+            rule_severity=finding.rule.severity.value,
         )
         out.append(f"hostcheck_rule_blocking{labels} {int(finding.blocks(report.fail_on))}")
     if report.functional is not None:
@@ -185,9 +203,52 @@ def render(report: Report, *, timestamp: float | None = None) -> str:
             rule=state.waiver.rule, owner=state.waiver.owner, reason=state.waiver.reason
         )
         out.append(f"hostcheck_waiver_info{labels} 1")
+    if gauges is not None:
+        _gauges(gauges, out)
     return "\n".join(out) + "\n"
 
 
 def _timestamp(seconds: float) -> str:
     """Whole seconds, or +Inf (the text format's spelling) for a waiver that never ends."""
     return "+Inf" if seconds == float("inf") else f"{seconds:.0f}"
+
+
+def _gauges(gauges: Gauges, out: list[str]) -> None:
+    def add(name: str, help_text: str, value: float | None) -> None:
+        if value is None:  # unknown: no sample rather than a made-up 0
+            return
+        out.append(f"# HELP {name} {help_text}")
+        out.append(f"# TYPE {name} gauge")
+        out.append(f"{name} {value:g}" if isinstance(value, float) else f"{name} {value}")
+
+    add(
+        "hostcheck_gpu_addressable_bytes",
+        "Memory the GPU can address: the larger of the VRAM carve-out and the TTM-limited GTT.",
+        gauges.gpu_addressable_bytes,
+    )
+    add(
+        "hostcheck_profile_required_bytes",
+        "Memory the GPU must address for the workload profile readiness was judged with.",
+        gauges.profile_required_bytes,
+    )
+    add(
+        "hostcheck_gpu_hang_events",
+        "GPU hang events (MES timeouts, ring resets …) in the kernel log since boot, as "
+        "log.gpu-hangs counts them (at most 500).",
+        gauges.gpu_hang_events,
+    )
+    out.append(
+        "# HELP hostcheck_host_info Kernel, ROCm, MES firmware and linux-firmware versions of "
+        "the host (empty when unknown); always 1."
+    )
+    out.append("# TYPE hostcheck_host_info gauge")
+    out.append(
+        "hostcheck_host_info"
+        + _labels(
+            kernel=gauges.kernel_release or "",
+            rocm=gauges.rocm or "",
+            mes_firmware=gauges.mes_firmware or "",
+            linux_firmware=gauges.linux_firmware or "",
+        )
+        + " 1"
+    )
