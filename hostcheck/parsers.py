@@ -371,6 +371,32 @@ def parse_kernel_log(text: str) -> list[LogLine]:
     return lines
 
 
+# Every line classify_kernel_log looks at holds one of these; the others are skipped
+# before any regex runs (a kernel log is mostly other drivers' lines).
+KERNEL_LOG_KEYWORDS = ("amdgpu", "[drm]", "unknown parameter")
+
+
+def parse_kernel_log_of_interest(text: str) -> list[LogLine]:
+    """parse_kernel_log() of only the lines that hold a KERNEL_LOG_KEYWORDS word, found by
+    substring search (no per-line objects for the rest): classify_kernel_log() of the
+    result equals classify_kernel_log(parse_kernel_log(text))."""
+    starts: set[int] = set()
+    for word in KERNEL_LOG_KEYWORDS:
+        at = text.find(word)
+        while at >= 0:
+            start = max(text.rfind("\n", 0, at), text.rfind("\r", 0, at)) + 1
+            starts.add(start)
+            end = _line_end(text, at)
+            at = text.find(word, end)
+    wanted = [text[start : _line_end(text, start)] for start in sorted(starts)]
+    return parse_kernel_log("\n".join(wanted))
+
+
+def _line_end(text: str, at: int) -> int:
+    ends = [end for end in (text.find("\n", at), text.find("\r", at)) if end >= 0]
+    return min(ends) if ends else len(text)
+
+
 _HANG_PATTERNS = (
     # One event per hang: the first line of each counts; the follow-up lines of the same
     # event have kinds of their own, so a report can count hangs and still show the details.

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from hostcheck.facts import STRIX_HALO_PCI_ID, GpuFacts, GpuSearch
-from hostcheck.host import Host
+from hostcheck.host import Host, Started
 from hostcheck.parsers import parse_decimal, parse_kfd_properties, parse_sysfs_int, parse_uevent
 from hostcheck.probes._common import read_parsed
 from hostcheck.readings import Reason, Unavailable, Value
@@ -78,12 +78,17 @@ print("HOSTCHECK-AMDSMI " + json.dumps(out))
 """
 
 
-def _probe_amdsmi(host: Host) -> Value[str] | Unavailable:
-    """What amdsmi says, in one line of evidence (optional: needs AMD's library)."""
-    import json
+def _start_amdsmi(host: Host) -> Started:
     import sys
 
-    done = host.run("amdsmi", [sys.executable, "-c", AMDSMI_PROBE], timeout=15, display="amdsmi")
+    return host.start("amdsmi", [sys.executable, "-c", AMDSMI_PROBE], timeout=15, display="amdsmi")
+
+
+def _amdsmi_answer(started: Started) -> Value[str] | Unavailable:
+    """What amdsmi says, in one line of evidence (optional: needs AMD's library)."""
+    import json
+
+    done = started.result()
     if not isinstance(done, Value):
         return done
     for line in reversed(done.value.stdout.splitlines()):
@@ -125,7 +130,24 @@ def _kfd_node(
     return None, {}
 
 
+class StartedGpu:
+    """The GPU found in sysfs (``search``), its amdsmi probe still running: ``result()``."""
+
+    def __init__(self, search: GpuSearch, amdsmi: Started | None) -> None:
+        self.search, self._amdsmi = search, amdsmi
+
+    def result(self) -> GpuSearch:
+        if self._amdsmi is None:
+            return self.search
+        return self.search._replace(amdsmi=_amdsmi_answer(self._amdsmi))
+
+
 def probe_gpu(host: Host) -> GpuSearch:
+    return start_gpu(host).result()
+
+
+def start_gpu(host: Host) -> StartedGpu:
+    """Find the GPU; amdsmi is started as soon as there is one and answers in ``result()``."""
     udev_cards = _drm_cards_udev(host)
     cards = udev_cards if udev_cards is not None else _drm_cards_sysfs(host)
     found_by = "pyudev" if udev_cards is not None else "sysfs"
@@ -153,12 +175,12 @@ def probe_gpu(host: Host) -> GpuSearch:
                 break
     # Off the live host, only a snapshot that recorded amdsmi's answer replays it.
     amdsmi = (
-        _probe_amdsmi(host)
+        _start_amdsmi(host)
         if candidate is not None and (host.live or host.has_recorded_command("amdsmi"))
         else None
     )
     if candidate is None:
-        return GpuSearch(None, others, searched, amdsmi)
+        return StartedGpu(GpuSearch(None, others, searched, None), amdsmi)
     card, device_dir, ids = candidate
     slot = ids.get("PCI_SLOT_NAME", device_dir.rsplit("/", 1)[-1])
     revision = host.read_text(f"{device_dir}/revision")
@@ -179,7 +201,7 @@ def probe_gpu(host: Host) -> GpuSearch:
         kfd_memory = read_parsed(host, f"{kfd_node}/mem_banks/0/properties", _size_in_bytes)
     else:
         kfd_memory = Unavailable(Reason.MISSING, KFD_NODES, "no KFD node for this GPU")
-    return GpuSearch(
+    search = GpuSearch(
         GpuFacts(
             pci_slot=slot,
             pci_id=ids.get("PCI_ID", "").lower(),
@@ -200,8 +222,9 @@ def probe_gpu(host: Host) -> GpuSearch:
         ),
         others,
         searched,
-        amdsmi,
+        None,
     )
+    return StartedGpu(search, amdsmi)
 
 
 def _size_in_bytes(text: str) -> int:
