@@ -9,7 +9,7 @@ import argparse
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
@@ -411,7 +411,7 @@ def _fixture_root(name: str) -> str:
         raise UsageError(str(exc)) from None
 
 
-def _write_output(path: str, text: str) -> None:
+def _write_output(path: str, text: str | Iterable[str]) -> None:
     """Write a report atomically (hostcheck.output); a failure is the user's to fix."""
     from hostcheck.output import write_atomic
 
