@@ -13,11 +13,10 @@ run only on the live host (under another root they are listed as pending steps).
 
 from __future__ import annotations
 
-import base64
+# base64, fcntl and hashlib are imported where a change is carried out: the dry run (the
+# plan only) is the common case and should start fast.
 import contextlib
 import errno
-import fcntl
-import hashlib
 import json
 import os
 import re
@@ -63,7 +62,21 @@ def _check_components(root: str, host_dir: str, what: str) -> None:
 
 
 def _sha(data: bytes | None) -> str | None:
+    import hashlib
+
     return None if data is None else hashlib.sha256(data).hexdigest()
+
+
+def _b64(data: bytes) -> str:
+    import base64
+
+    return base64.b64encode(data).decode()
+
+
+def _unb64(text: str) -> bytes:
+    import base64
+
+    return base64.b64decode(text)
 
 
 class Target:
@@ -132,6 +145,8 @@ class Journal:
             raise FixError(f"cannot open the journal in {self.dir}: {exc.strerror}") from None
         try:
             try:
+                import fcntl
+
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as exc:
                 if exc.errno in (errno.EAGAIN, errno.EACCES):
@@ -303,12 +318,12 @@ def apply(host: Host, plan: Plan, *, log: Any = print) -> dict[str, Any]:
                 {
                     "path": change.path,
                     "existed": current is not None,
-                    "before_b64": base64.b64encode(current).decode() if current else "",
+                    "before_b64": _b64(current) if current else "",
                     "before_sha256": _sha(current),
                     "mode": (st.st_mode & 0o7777) if st else 0o644,
                     "uid": st.st_uid if st else 0,
                     "gid": st.st_gid if st else 0,
-                    "after_b64": base64.b64encode(change.after).decode(),
+                    "after_b64": _b64(change.after),
                     "after_sha256": _sha(change.after),
                 }
             )
@@ -388,9 +403,7 @@ def _run_steps(host: Host, journal: Journal, record: dict[str, Any], log: Any) -
                     f"overwriting it. Look at it, then `hostcheck fix --undo {record['id']} "
                     "--force` restores the originals"
                 )
-            target.write(
-                base64.b64decode(entry["after_b64"]), entry["mode"], entry["uid"], entry["gid"]
-            )
+            target.write(_unb64(entry["after_b64"]), entry["mode"], entry["uid"], entry["gid"])
             log(f"wrote {step['path']}")
         elif step["run"]:
             log(f"running {Command(tuple(step['argv']), '').text}")
@@ -452,9 +465,7 @@ def undo(host: Host, tx_id: str | None, *, force: bool = False, log: Any = print
         for entry in reversed(record["files"]):
             target = Target(host, entry["path"])
             if entry["existed"]:
-                target.write(
-                    base64.b64decode(entry["before_b64"]), entry["mode"], entry["uid"], entry["gid"]
-                )
+                target.write(_unb64(entry["before_b64"]), entry["mode"], entry["uid"], entry["gid"])
                 log(f"restored {entry['path']}")
             else:
                 target.remove()
