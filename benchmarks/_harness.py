@@ -1,7 +1,12 @@
 """What every benchmark here shares: the tool's argv, compiled bytecode, interleaved timing of
-commands, and a table of medians with ratios to the bare interpreter (`python -c pass`) and
-each case's peak RSS (the largest of its runs, from wait4(); the bare interpreter's row shows
-the floor of that measure).
+commands, and a table of medians with ratios to the bare interpreter (`python -c pass`) in wall
+and CPU time, and each case's peak RSS (the largest of its runs).
+
+Peak RSS: Linux keeps a process's high-water mark across exec(), so a child forked from this
+benchmark would report at least this benchmark's own size. Each run therefore starts under
+GNU time (/usr/bin/time, a small C program) when it is installed, which reports the
+command's own peak; without it the figure is wait4()'s, and the bare interpreter's row shows
+its floor.
 
 This machine is noisy, so cases are run interleaved, after one warm-up run each, and the
 median is what counts. Benchmarks print; they are not tests.
@@ -37,17 +42,46 @@ def compile_hostcheck() -> None:
 
 
 PEAK_RSS_KIB: dict[str, int] = {}  # case -> the largest peak RSS of its runs
+# case -> CPU seconds (user + system) of each run: on a machine shared with other work, wall
+# time includes waiting for a core; CPU time mostly does not, so its ratio is steadier.
+CPU_SECONDS: dict[str, list[float]] = {}
+
+
+GNU_TIME = "/usr/bin/time"
+_SCRATCH: list[str] = []
+
+
+def _scratch() -> str:
+    """A private directory for GNU time's output, removed at exit."""
+    if not _SCRATCH:
+        import atexit
+        import shutil
+        import tempfile
+
+        _SCRATCH.append(tempfile.mkdtemp(prefix="hostcheck-bench-"))
+        atexit.register(shutil.rmtree, _SCRATCH[0], True)
+    return _SCRATCH[0]
 
 
 def timed(argv: list[str], name: str | None = None) -> float:
-    """Seconds one run of argv takes; its peak RSS is kept under ``name``."""
+    """Seconds one run of argv takes; its CPU time and peak RSS are kept under ``name``."""
+    wrapped = os.access(GNU_TIME, os.X_OK)
+    rss_file = os.path.join(_scratch(), "rss")
+    command = [GNU_TIME, "-f", "%M", "-o", rss_file, "--", *argv] if wrapped else argv
     started = time.perf_counter()
-    child = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # wait4() of the wrapper counts the command it waited for (CPU time); the wrapper's
+    # own peak has this process's as a floor, so the command's comes from the wrapper.
     _, _, usage = os.wait4(child.pid, 0)
     took = time.perf_counter() - started
     child.returncode = 0  # reaped here; keep Popen from waiting again
+    peak = usage.ru_maxrss
+    if wrapped:
+        with open(rss_file, encoding="utf-8") as handle:
+            peak = int(handle.read().split()[-1])
     if name is not None:
-        PEAK_RSS_KIB[name] = max(PEAK_RSS_KIB.get(name, 0), usage.ru_maxrss)
+        PEAK_RSS_KIB[name] = max(PEAK_RSS_KIB.get(name, 0), peak)
+        CPU_SECONDS.setdefault(name, []).append(usage.ru_utime + usage.ru_stime)
     return took
 
 
@@ -69,10 +103,11 @@ def report(samples: Mapping[str, list[float]], *context: str) -> None:
     for line in context:
         print(line)
     base = statistics.median(samples[BASELINE])
+    cpu_base = statistics.median(CPU_SECONDS.get(BASELINE) or [0.0]) or 1.0
     width = max(len(name) for name in samples) + 2
     print(
         f"{'case':<{width}} {'median ms':>10} {'p10 ms':>8} {'p90 ms':>8} {'ratio':>7} "
-        f"{'peak RSS':>9}"
+        f"{'cpu ms':>7} {'cpu ratio':>9} {'peak RSS':>9}"
     )
     for name, values in samples.items():
         ordered = sorted(values)
@@ -80,11 +115,22 @@ def report(samples: Mapping[str, list[float]], *context: str) -> None:
         p10 = ordered[len(ordered) // 10]
         p90 = ordered[(len(ordered) * 9) // 10]
         rss = PEAK_RSS_KIB.get(name, 0) / 1024
+        cpu = statistics.median(CPU_SECONDS.get(name) or [0.0])
         print(
             f"{name:<{width}} {median * 1000:>10.1f} {p10 * 1000:>8.1f} {p90 * 1000:>8.1f} "
-            f"{median / base:>6.2f}x {rss:>7.1f}MB"
+            f"{median / base:>6.2f}x {cpu * 1000:>7.1f} {cpu / cpu_base:>8.2f}x {rss:>7.1f}MB"
         )
 
 
 def median(samples: Mapping[str, list[float]], name: str) -> float:
     return statistics.median(samples[name])
+
+
+def ratio(samples: Mapping[str, list[float]], name: str) -> float:
+    """The case's median wall time over the bare interpreter's, in the same run."""
+    return statistics.median(samples[name]) / statistics.median(samples[BASELINE])
+
+
+def cpu_ratio(name: str) -> float:
+    """The case's median CPU time over the bare interpreter's, in the same run."""
+    return statistics.median(CPU_SECONDS[name]) / statistics.median(CPU_SECONDS[BASELINE])

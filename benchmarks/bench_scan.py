@@ -2,8 +2,8 @@
 
 Measures, in the same run and interleaved (this machine is noisy): `python -c pass`,
 `hostcheck scan --fixture X --format json` and `--format table`. Prints medians and the
-ratios against the bare interpreter. Targets (issue #2): json <= 3x, table <= 8x. Also the
-plan of `hostcheck fix` (a scan plus the planner and its diffs), which has no target.
+ratios against the bare interpreter, wall and CPU time, and peak RSS. Targets (issue #15):
+json <= 3x, table <= 6x (the table piped, as here: plain text), `fix` dry run <= 4x.
 
     python benchmarks/bench_scan.py [--runs 31] [--fixture stock-128g]
 """
@@ -13,7 +13,9 @@ from __future__ import annotations
 import argparse
 import os
 
-from _harness import compile_hostcheck, measure, report, tool
+from _harness import compile_hostcheck, cpu_ratio, measure, ratio, report, tool
+
+TARGETS = {"scan --format json": 3.0, "scan --format table": 6.0, "fix (dry run)": 4.0}
 
 
 def main() -> int:
@@ -35,8 +37,13 @@ def main() -> int:
     )
     report(
         samples,
-        f"fixture: {args.fixture}; runs: {args.runs} each, interleaved; cores: {os.cpu_count()}",
+        f"fixture: {args.fixture}; runs: {args.runs} each, interleaved; cores: {os.cpu_count()}; "
+        f"load average: {' '.join(f'{n:.1f}' for n in os.getloadavg())}",
     )
+    for name, target in TARGETS.items():
+        wall, cpu = ratio(samples, name), cpu_ratio(name)
+        verdict = "met" if wall <= target else ("met in CPU time" if cpu <= target else "MISSED")
+        print(f"  {name}: {wall:.2f}x wall, {cpu:.2f}x CPU (target <= {target:g}x) — {verdict}")
     return 0
 
 
