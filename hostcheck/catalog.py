@@ -8,8 +8,9 @@ import json
 import os
 import re
 import zlib
-from typing import Any, NamedTuple
+from typing import Any
 
+from hostcheck._record import NamedTuple
 from hostcheck.model import Rule, Severity
 
 # Patterns are compiled on first use (re caches them), not at import: every run pays for

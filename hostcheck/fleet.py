@@ -32,7 +32,9 @@ import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import repeat
 from operator import itemgetter
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar
+
+from hostcheck._record import NamedTuple
 
 INCONSISTENT = "INCONSISTENT"
 ABSENT = "absent"  # a node's report has no finding for a rule that other nodes of its pool have

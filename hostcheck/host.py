@@ -26,8 +26,9 @@ import posixpath
 import re
 import stat as statmod
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
+from hostcheck._record import NamedTuple
 from hostcheck.readings import Reason, Unavailable, Value
 
 if TYPE_CHECKING:

@@ -8,7 +8,8 @@ touches the host. The formats and examples are in research/strix-halo-facts.md Â
 import re
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import NamedTuple
+
+from hostcheck._record import NamedTuple
 
 
 class ParseError(ValueError):

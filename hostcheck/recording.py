@@ -10,8 +10,9 @@ Items under ``/.hostcheck/`` (a fixture's recorded data being replayed) are not 
 files: the Host notes them by meaning instead (the kernel log, a command's output, a device).
 """
 
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
+from hostcheck._record import NamedTuple
 from hostcheck.readings import Reason, Unavailable, Value
 
 if TYPE_CHECKING:

@@ -176,3 +176,48 @@ def test_the_substring_prefilter_finds_the_same_events_as_parsing_every_line() -
                 classify_kernel_log(parse_kernel_log(variant))
             )
     assert classify_kernel_log(parse_kernel_log_of_interest(DMESG_MES_HANG))  # not vacuous
+
+
+def test_records_behave_as_typing_namedtuples() -> None:
+    """hostcheck._record.NamedTuple (cheaper to create) makes what typing's makes."""
+    from typing import NamedTuple as TypingNamedTuple
+
+    from hostcheck._record import NamedTuple
+
+    class Cheap(NamedTuple):
+        """A record."""
+
+        kind: str
+        count: int = 0
+        note: str | None = None
+
+        def twice(self) -> int:
+            return self.count * 2
+
+    class Typed(TypingNamedTuple):
+        kind: str
+        count: int = 0
+        note: str | None = None
+
+    cheap, typed = Cheap("x", 2), Typed("x", 2)
+    assert cheap == typed == ("x", 2, None) and hash(cheap) == hash(typed)
+    assert Cheap._fields == Typed._fields and Cheap._field_defaults == Typed._field_defaults
+    assert cheap._replace(note="n") == ("x", 2, "n") and cheap._asdict() == typed._asdict()
+    assert repr(cheap) == "Cheap(kind='x', count=2, note=None)"
+    assert cheap.twice() == 4 and Cheap.__doc__ == "A record."
+    assert Cheap(kind="y").count == 0 and isinstance(cheap, tuple)
+    with pytest.raises(TypeError):
+        type("Bad", (Cheap.__mro__[0],), {})("a", 1, None, 4)
+    with pytest.raises(TypeError, match="Non-default namedtuple field"):
+
+        class Broken(NamedTuple):  # a field without a default after one with
+            first: int = 0
+            second: int  # type: ignore[misc]
+
+    with pytest.raises(AttributeError):
+
+        class Clash(NamedTuple):
+            a: int
+
+            def _replace(self) -> None:  # type: ignore[override]
+                pass

@@ -4,8 +4,7 @@ A probe that cannot read something records why (an Unavailable); it never raises
 scan and never invents a value. Every read goes through the Host, which bounds it in time.
 """
 
-from typing import NamedTuple
-
+from hostcheck._record import NamedTuple
 from hostcheck.facts import Facts
 from hostcheck.host import Host
 from hostcheck.probes.access import default_user, probe_devices, probe_user

@@ -14,9 +14,10 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import Any, NamedTuple
+from typing import Any
 
 from hostcheck import __version__
+from hostcheck._record import NamedTuple
 from hostcheck.facts import Facts
 from hostcheck.host import Host, NodeInfo
 from hostcheck.probes import ProbeOptions, collect
