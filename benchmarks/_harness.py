@@ -67,21 +67,20 @@ def timed(argv: list[str], name: str | None = None) -> float:
     """Seconds one run of argv takes; its CPU time and peak RSS are kept under ``name``."""
     wrapped = os.access(GNU_TIME, os.X_OK)
     rss_file = os.path.join(_scratch(), "rss")
-    command = [GNU_TIME, "-f", "%M", "-o", rss_file, "--", *argv] if wrapped else argv
+    command = [GNU_TIME, "-f", "%M %U %S", "-o", rss_file, "--", *argv] if wrapped else argv
     started = time.perf_counter()
     child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    # wait4() of the wrapper counts the command it waited for (CPU time); the wrapper's
-    # own peak has this process's as a floor, so the command's comes from the wrapper.
     _, _, usage = os.wait4(child.pid, 0)
     took = time.perf_counter() - started
     child.returncode = 0  # reaped here; keep Popen from waiting again
-    peak = usage.ru_maxrss
-    if wrapped:
+    peak, cpu = usage.ru_maxrss, usage.ru_utime + usage.ru_stime
+    if wrapped:  # the command's own figures, as the wrapper saw them
         with open(rss_file, encoding="utf-8") as handle:
-            peak = int(handle.read().split()[-1])
+            fields = handle.read().split()[-3:]
+        peak, cpu = int(fields[0]), float(fields[1]) + float(fields[2])
     if name is not None:
         PEAK_RSS_KIB[name] = max(PEAK_RSS_KIB.get(name, 0), peak)
-        CPU_SECONDS.setdefault(name, []).append(usage.ru_utime + usage.ru_stime)
+        CPU_SECONDS.setdefault(name, []).append(cpu)
     return took
 
 
