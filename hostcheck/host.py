@@ -96,6 +96,7 @@ class _Child:
         self.out: list[bytes] = []
         self.out_size = 0
         self.omitted = 0
+        self.last_omitted = b""  # the last byte left out (a newline: the tail starts a line)
         self.err: list[bytes] = []
         self.err_size = 0
         self.streams = [popen.stdout, popen.stderr]
@@ -126,6 +127,7 @@ class _Child:
                 dropped = self.out.pop(0)
                 self.out_size -= len(dropped)
                 self.omitted += len(dropped)
+                self.last_omitted = dropped[-1:]
         return True
 
     def _close(self, stream: Any) -> None:
@@ -146,9 +148,11 @@ class _Child:
         stdout = b"".join(self.out)
         self.out = []
         if self.keep_tail is not None and len(stdout) > self.keep_tail:
-            self.omitted += len(stdout) - self.keep_tail
-            stdout = stdout[len(stdout) - self.keep_tail :]
-        if self.omitted:  # start at a whole line
+            start = len(stdout) - self.keep_tail
+            self.omitted += start
+            self.last_omitted = stdout[start - 1 : start]
+            stdout = stdout[start:]
+        if self.omitted and self.last_omitted != b"\n":  # start at a whole line
             cut = stdout.find(b"\n") + 1
             self.omitted += cut
             stdout = stdout[cut:]
@@ -847,11 +851,12 @@ class Host:
             with open(self.path(host_path), "rb") as handle:
                 size = os.fstat(handle.fileno()).st_size
                 omitted = max(size - KERNEL_LOG_BUDGET, 0)
-                handle.seek(omitted)
+                handle.seek(max(omitted - 1, 0))
+                before = handle.read(1) if omitted else b""
                 data = handle.read(KERNEL_LOG_BUDGET)
         except OSError as exc:
             return _unavailable_from_oserror(host_path, exc), 0
-        if omitted:  # start at a whole line
+        if omitted and before != b"\n":  # start at a whole line
             cut = data.find(b"\n") + 1
             omitted += cut
             data = data[cut:]

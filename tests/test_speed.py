@@ -221,3 +221,33 @@ def test_records_behave_as_typing_namedtuples() -> None:
 
             def _replace(self) -> None:  # type: ignore[override]
                 pass
+
+
+@pytest.mark.parametrize("source", ["dmesg", "recorded"])
+def test_a_tail_that_starts_at_a_line_keeps_that_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str
+) -> None:
+    """When the budget's cut falls exactly after a newline, the first kept line is whole and
+    is kept (only a partial line is dropped)."""
+    line = b"[    7.000000] amdgpu: some driver line, 40 bytes long..\n"
+    kept = KERNEL_LOG_BUDGET // len(line)
+    first = b"[    1.000000] amdgpu: GPU reset begin!" + b"." * (len(line) - 41) + b"\n"
+    body = first + line * (kept - 1)
+    pad = KERNEL_LOG_BUDGET - len(body)
+    text = b"[    0.000000] old line\n" + b"[    0.5] " + b"x" * (pad - 11) + b"\n" + body
+    assert len(text) > KERNEL_LOG_BUDGET and text[-KERNEL_LOG_BUDGET - 1 :][:1] == b"\n"
+    if source == "dmesg":
+        log = tmp_path / "kern.log"
+        log.write_bytes(text)
+        _fake_dmesg(tmp_path / "bin", log)
+        monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{os.environ['PATH']}")
+        host = Host("/")
+    else:
+        root = tmp_path / "tree"
+        (root / ".hostcheck").mkdir(parents=True)
+        (root / ".hostcheck/dmesg.txt").write_bytes(text)
+        host = Host(root)
+    got = host.kernel_log()
+    assert isinstance(got, Value)
+    assert got.value.encode() == text[-KERNEL_LOG_BUDGET:]
+    assert got.value.startswith("[    0.5] x")
