@@ -10,7 +10,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
@@ -239,7 +239,11 @@ class _OnlyWanted:
     def add_parser(self, name: str, **kwargs: Any) -> Any:
         if self.wanted is None or name == self.wanted:
             return self.commands.add_parser(name, **kwargs)
-        self.commands.add_parser(name, help=kwargs.get("help"))
+        # No -h of its own and hostcheck's formatter: argparse's default one would import
+        # shutil (and bz2, lzma) for the terminal width while adding -h.
+        self.commands.add_parser(
+            name, help=kwargs.get("help"), add_help=False, formatter_class=_Formatter
+        )
         return _Inert()
 
 
@@ -528,7 +532,7 @@ def _fixture_root(name: str) -> str:
         raise UsageError(str(exc)) from None
 
 
-def _write_output(path: str, text: str) -> None:
+def _write_output(path: str, text: str | Iterable[str]) -> None:
     """Write a report atomically (hostcheck.output); a failure is the user's to fix."""
     from hostcheck.output import write_atomic
 
@@ -738,14 +742,19 @@ def cmd_scan(args: argparse.Namespace, shown_root: str | None = None) -> int:
         raise UsageError("--force goes with --functional")
     report, _facts, _host = _scan(args, shown_root)
     if args.format == "table":
-        from hostcheck.render.table import render
-
         to_terminal = not args.output and sys.stdout.isatty()
         color = args.color == "always" or (
             args.color == "auto" and to_terminal and "NO_COLOR" not in os.environ
         )
-        width = os.get_terminal_size().columns if to_terminal else 100
-        text = render(report, color=color, width=max(width, 60), verbose=args.verbose)
+        if to_terminal or color:
+            from hostcheck.render.table import render
+
+            width = os.get_terminal_size().columns if to_terminal else 100
+            text = render(report, color=color, width=max(width, 60), verbose=args.verbose)
+        else:  # a pipe or a file: the same table in plain text, without rich
+            from hostcheck.render import text as plain
+
+            text = plain.render(report, width=100, verbose=args.verbose)
     else:
         from hostcheck.render import Format, renderer
 

@@ -315,7 +315,7 @@ def _oneline(text: str) -> str:
 def cmd_fleet(args: argparse.Namespace) -> int:
     from hostcheck import fleet as fleet_mod
     from hostcheck._cli import _write_output
-    from hostcheck.render.fleet import render_json, render_table
+    from hostcheck.render.fleet import render_json_pieces, render_table
     from hostcheck.safeio import printable
 
     fleet = fleet_mod.load(args.reports)
@@ -323,11 +323,12 @@ def cmd_fleet(args: argparse.Namespace) -> int:
         print(f"hostcheck: error: {printable(f'{item.source}: {item.reason}')}", file=sys.stderr)
     if not fleet.nodes:
         raise UsageError("no readable report among the given paths")
-    text = render_json(fleet) if args.format == "json" else render_table(fleet)
+    # JSON is written as it is made: the summary of 100,000 nodes is never held whole.
+    pieces = render_json_pieces(fleet) if args.format == "json" else iter([render_table(fleet)])
     if args.output:
-        _write_output(args.output, text)
+        _write_output(args.output, pieces)
     else:
-        sys.stdout.write(text)
+        sys.stdout.writelines(pieces)
         sys.stdout.flush()
     if fleet.unreadable:
         return EXIT_USAGE

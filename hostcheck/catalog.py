@@ -10,11 +10,14 @@ import os
 import re
 import zlib
 from collections.abc import Iterable
-from typing import Any, NamedTuple
+from typing import Any
 
+from hostcheck._record import NamedTuple
 from hostcheck.model import Rule, Severity
 
-RULE_ID = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*\.[a-z0-9]+(?:[-.][a-z0-9]+)*")
+# Patterns are compiled on first use (re caches them), not at import: every run pays for
+# an import, few use every pattern.
+RULE_ID = r"[a-z0-9]+(?:-[a-z0-9]+)*\.[a-z0-9]+(?:[-.][a-z0-9]+)*"
 RULE_KEYS = {
     "id", "title", "severity", "applies_to", "references", "rationale", "command", "check",
     "remediation", "needs", "reviewed",
@@ -103,7 +106,7 @@ def parse_rule(
     if unknown:
         raise CatalogError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
     rule_id = _require(data, "id", str, where)
-    if not RULE_ID.fullmatch(rule_id):
+    if not re.fullmatch(RULE_ID, rule_id):
         raise CatalogError(f"{where}: id {rule_id!r} is not lower-case dotted 'area.name'")
     severity_text = _require(data, "severity", str, where)
     try:

@@ -13,8 +13,9 @@ found by scanning the text for it inside its table.
 import os
 import re
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
+from hostcheck._record import NamedTuple
 from hostcheck.model import Waiver
 
 DEFAULT_PATH = "/etc/hostcheck/config.toml"

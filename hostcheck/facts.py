@@ -4,8 +4,9 @@ Every leaf that comes from the host is a :class:`~hostcheck.readings.Value` (wit
 or an :class:`~hostcheck.readings.Unavailable` (with the reason).
 """
 
-from typing import Any, NamedTuple
+from typing import Any
 
+from hostcheck._record import NamedTuple
 from hostcheck.host import NodeInfo
 from hostcheck.parsers import (
     KernelArg,

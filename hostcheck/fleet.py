@@ -27,8 +27,13 @@ computed from the node it was made on, to every node of the pool.
 import datetime
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, NamedTuple
+import sys
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from itertools import repeat
+from operator import itemgetter
+from typing import Any, ClassVar
+
+from hostcheck._record import NamedTuple
 
 MAX_REPORT_BYTES = 32 * 1024 * 1024  # one node's JSON report; larger is not one of ours
 
@@ -64,6 +69,46 @@ class NodeReport(NamedTuple):
     functional: Mapping[str, Any] | None = None
 
 
+class Statuses(Mapping[str, str]):
+    """A node's rule id -> status, compactly: the rule ids are one tuple shared by every
+    report with the same rules, the statuses interned strings. A fleet of 100,000 reports
+    keeps these for every node, so a dict each (about 1 KiB) would dominate its memory."""
+
+    __slots__ = ("_codes", "_index", "_rules")
+    _shared: ClassVar[dict[tuple[str, ...], tuple[tuple[str, ...], dict[str, int]]]] = {}
+
+    def __init__(self, pairs: Iterable[tuple[str, str]]) -> None:
+        merged: dict[str, str] = {}
+        for rule, status in pairs:
+            merged[rule] = status
+        key = tuple(merged)
+        shared = self._shared.get(key)
+        if shared is None:
+            rules = tuple(sys.intern(rule) for rule in key)
+            shared = self._shared.setdefault(key, (rules, {r: i for i, r in enumerate(rules)}))
+        self._rules, self._index = shared
+        self._codes = tuple(sys.intern(status) for status in merged.values())
+
+    def __getitem__(self, rule: str) -> str:
+        return self._codes[self._index[rule]]
+
+    def get(self, rule: str, default: Any = None) -> Any:  # Mapping.get, without its try
+        at = self._index.get(rule)
+        return default if at is None else self._codes[at]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._rules)
+
+    def __len__(self) -> int:
+        return len(self._rules)
+
+    def items(self) -> Any:  # the pairs in order, without a lookup per rule
+        return zip(self._rules, self._codes, strict=True)
+
+    def __repr__(self) -> str:
+        return repr(dict(self.items()))
+
+
 class Unreadable(NamedTuple):
     source: str
     reason: str
@@ -82,6 +127,58 @@ class RuleRow(NamedTuple):
     rule: str
     verdict: str  # the status all nodes share, or INCONSISTENT
     statuses: Mapping[str, str]  # node -> status (ABSENT where its report lacks the rule)
+
+
+class Column(Mapping[str, str]):
+    """node -> status of one rule over a pool's nodes, read from the nodes when asked (a
+    pool of 100,000 nodes and 25 rules would otherwise hold 2.5 million entries). Where
+    every node has the same rules (the usual case), a column is read without a Python step
+    per node."""
+
+    __slots__ = ("_lookup", "_nodes", "_rule", "_uniform")
+
+    def __init__(
+        self,
+        rule: str,
+        nodes: Sequence[NodeReport],
+        uniform: "tuple[list[str], list[tuple[str, ...]], dict[str, int]] | None" = None,
+    ) -> None:
+        self._rule, self._nodes, self._uniform = rule, nodes, uniform
+        self._lookup: dict[str, str] | None = None
+
+    def _dict(self) -> dict[str, str]:
+        if self._lookup is None:
+            self._lookup = dict(self.items())
+        return self._lookup
+
+    def __getitem__(self, node: str) -> str:
+        return self._dict()[node]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._dict())
+
+    def __len__(self) -> int:
+        return len(self._dict())
+
+    def statuses(self) -> Iterator[str]:
+        """The statuses in the order of the pool's nodes."""
+        if self._uniform is not None:
+            _, codes, index = self._uniform
+            at = index.get(self._rule)
+            return repeat(ABSENT, len(codes)) if at is None else map(itemgetter(at), codes)
+        rule = self._rule
+        return (node.statuses.get(rule, ABSENT) for node in self._nodes)
+
+    def items(self) -> Any:
+        if self._lookup is not None:
+            return self._lookup.items()
+        if self._uniform is not None:
+            return zip(self._uniform[0], self.statuses(), strict=True)
+        rule = self._rule
+        return ((node.node, node.statuses.get(rule, ABSENT)) for node in self._nodes)
+
+    def __repr__(self) -> str:
+        return repr(dict(self.items()))
 
 
 class Pool(NamedTuple):
@@ -304,30 +401,29 @@ def _node_report(data: Any, path: str, pool: str) -> NodeReport:
     generated = data.get("generated")
     if generated is not None and _time(generated) is None:
         raise _Malformed(f'"generated" {generated!r} is not an RFC 3339 time')
-    statuses: dict[str, str] = {}
+    statuses: list[tuple[str, str]] = []
     firmware = None
     mem_total = None
     for number, finding in enumerate(findings):
-        if not (
-            isinstance(finding, dict)
-            and isinstance(finding.get("rule"), str)
-            and isinstance(finding.get("status"), str)
-        ):
+        rule = finding.get("rule") if isinstance(finding, dict) else None
+        status = finding.get("status") if rule is not None else None
+        if not (isinstance(rule, str) and isinstance(status, str)):
             raise _Malformed(f"finding {number} has no rule and status")
-        statuses[finding["rule"]] = finding["status"]
-        if finding["rule"] == "firmware.mes":
+        statuses.append((rule, status))
+        if rule == "firmware.mes":
             firmware = _evidence_value(finding, "MES firmware")
-        elif finding["rule"] == "memory.gtt":
+        elif rule == "memory.gtt":
             mem_total = _kib(_evidence_value(finding, "RAM (MemTotal)"))
+    # Versions repeat across a fleet: one string each (a fleet keeps every node's).
     return NodeReport(
         node=host["hostname"] or "(no hostname)",
         pool=pool,
         source=path,
         ready=data["ready"],
-        kernel=str(host.get("kernel_release") or "unknown"),
-        rocm=_opt_str(host.get("rocm")),
-        mes_firmware=firmware,
-        statuses=statuses,
+        kernel=sys.intern(str(host.get("kernel_release") or "unknown")),
+        rocm=_opt_intern(host.get("rocm")),
+        mes_firmware=_opt_intern(firmware),
+        statuses=Statuses(statuses),
         generated=generated,
         mem_total_kib=mem_total,
         stack=_stack_kind(data.get("stack")),
@@ -371,8 +467,8 @@ def _evidence_value(finding: Mapping[str, Any], label: str) -> str | None:
     return None
 
 
-def _opt_str(value: object) -> str | None:
-    return None if value is None else str(value)
+def _opt_intern(value: object) -> str | None:
+    return None if value is None else sys.intern(str(value))
 
 
 # -- summarising ----------------------------------------------------------------------------
@@ -434,12 +530,13 @@ def summarise(
 
 def _pool(name: str, nodes: list[NodeReport]) -> Pool:
     rule_ids = sorted({rule for node in nodes for rule in node.statuses})
+    uniform = _uniform(nodes)
     rows = []
     for rule in rule_ids:
-        statuses = {node.node: node.statuses.get(rule, ABSENT) for node in nodes}
-        distinct = set(statuses.values())
+        column = Column(rule, nodes, uniform)
+        distinct = set(column.statuses())
         verdict = distinct.pop() if len(distinct) == 1 else INCONSISTENT
-        rows.append(RuleRow(rule, verdict, statuses))
+        rows.append(RuleRow(rule, verdict, column))
     rows.sort(key=lambda row: (_verdict_rank(row.verdict), row.rule))
     versions = {
         "kernel": _spread((n.kernel, n.node) for n in nodes),
@@ -465,6 +562,26 @@ def _functional(measured: Mapping[str, Any] | None) -> str:
     if not isinstance(allocated, int | float):
         return "allocation failed"
     return f"{allocated:.0f} GiB allocated"
+
+
+def _uniform(
+    nodes: Sequence[NodeReport],
+) -> tuple[list[str], list[tuple[str, ...]], dict[str, int]] | None:
+    """Names, status tuples and the shared rule index, when every node has the same rules
+    and no name repeats; else None."""
+    first = nodes[0].statuses if nodes else None
+    if not isinstance(first, Statuses):
+        return None
+    rules = first._rules
+    if not all(
+        isinstance(node.statuses, Statuses) and node.statuses._rules is rules for node in nodes
+    ):
+        return None
+    names = [node.node for node in nodes]
+    if len(set(names)) != len(names):
+        return None
+    codes = [node.statuses._codes for node in nodes if isinstance(node.statuses, Statuses)]
+    return names, codes, first._index
 
 
 def _ram_warnings(nodes: Sequence[NodeReport]) -> tuple[str, ...]:

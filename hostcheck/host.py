@@ -25,8 +25,9 @@ import posixpath
 import re
 import stat as statmod
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
+from hostcheck._record import NamedTuple
 from hostcheck.readings import Reason, Unavailable, Value
 from hostcheck.safeio import InputError, load_json_file, parse_json_text
 
@@ -34,6 +35,11 @@ if TYPE_CHECKING:
     from hostcheck.recording import Recorder
 
 RECORD_DIR = ".hostcheck"
+KERNEL_LOG_FILE = "dmesg.txt"
+# The newest part of the kernel log that is read: the last boot's lines are at its end. The
+# kernel's own ring buffer is at most 32 MiB (CONFIG_LOG_BUF_SHIFT=25) and usually 128 KiB to
+# 1 MiB; a journal can hold far more. 8 MiB keeps a scan under a second and 100 MB.
+KERNEL_LOG_BUDGET = 8 * 1024 * 1024
 MAX_READ_BYTES = 4 * 1024 * 1024
 READ_CHUNK = 64 * 1024
 
@@ -69,6 +75,7 @@ class CommandOutput(NamedTuple):
     returncode: int
     stdout: str
     stderr: str
+    omitted: int = 0  # bytes of standard output before the kept tail (Host.start keep_tail)
     # Set (to the bound, in seconds) when the command was killed at its bound and this is
     # what it had written until then: only for commands run with ``partial=True``.
     timed_out: float | None = None
@@ -78,6 +85,189 @@ class ProcessInfo(NamedTuple):
     pid: int
     cmdline: tuple[str, ...]
     environ: dict[str, str] | Unavailable
+
+
+MAX_STDERR_BYTES = 64 * 1024  # a command's error output kept (the first part)
+
+
+class _Child:
+    """A command started on the live host: its process and the output read so far."""
+
+    def __init__(
+        self,
+        popen: Any,
+        argv: tuple[str, ...],
+        shown: str,
+        timeout: float,
+        keep_tail: int | None,
+        partial: bool = False,
+    ) -> None:
+        import time
+
+        self.popen, self.argv, self.shown, self.timeout = popen, argv, shown, timeout
+        self.partial = partial
+        self.deadline = time.monotonic() + timeout
+        self.keep_tail = keep_tail
+        self.out: list[bytes] = []
+        self.out_size = 0
+        self.omitted = 0
+        self.last_omitted = b""  # the last byte left out (a newline: the tail starts a line)
+        self.err: list[bytes] = []
+        self.err_size = 0
+        self.streams = [popen.stdout, popen.stderr]
+        self.result: Value[CommandOutput] | Unavailable | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.result is not None
+
+    def open_streams(self) -> list[Any]:
+        return list(self.streams)
+
+    def read(self, stream: Any) -> bool:
+        """Read what one pipe has; False at its end (the pipe is then closed)."""
+        data = os.read(stream.fileno(), READ_CHUNK)
+        if not data:
+            self._close(stream)
+            return False
+        if stream is self.popen.stderr:
+            if self.err_size < MAX_STDERR_BYTES:
+                self.err.append(data)
+                self.err_size += len(data)
+            return True
+        self.out.append(data)
+        self.out_size += len(data)
+        if self.keep_tail is not None:  # drop whole chunks the tail no longer needs
+            while self.out and self.out_size - len(self.out[0]) >= self.keep_tail:
+                dropped = self.out.pop(0)
+                self.out_size -= len(dropped)
+                self.omitted += len(dropped)
+                self.last_omitted = dropped[-1:]
+        return True
+
+    def _close(self, stream: Any) -> None:
+        if stream in self.streams:
+            self.streams.remove(stream)
+        stream.close()
+
+    def finish(self) -> None:
+        """Both pipes are at their end: collect the exit status (bounded by the deadline)."""
+        import subprocess
+        import time
+
+        try:
+            returncode = self.popen.wait(timeout=max(self.deadline - time.monotonic(), 0.0))
+        except subprocess.TimeoutExpired:
+            self.give_up()
+            return
+        stdout = b"".join(self.out)
+        self.out = []
+        if self.keep_tail is not None and len(stdout) > self.keep_tail:
+            start = len(stdout) - self.keep_tail
+            self.omitted += start
+            self.last_omitted = stdout[start - 1 : start]
+            stdout = stdout[start:]
+        if self.omitted and self.last_omitted != b"\n":  # start at a whole line
+            cut = stdout.find(b"\n") + 1
+            self.omitted += cut
+            stdout = stdout[cut:]
+        self.result = Value(
+            CommandOutput(
+                self.argv, returncode, _text(stdout), _text(b"".join(self.err)), self.omitted
+            ),
+            self.shown,
+        )
+
+    def give_up(self) -> None:
+        """Past its time: killed and, if it does not exit within a second (stuck in the
+        kernel on a wedged GPU, where SIGKILL waits), abandoned."""
+        import contextlib
+        import subprocess
+
+        if self.partial:
+            import signal
+
+            with contextlib.suppress(OSError):
+                os.killpg(self.popen.pid, signal.SIGKILL)  # the child and every helper it started
+        with contextlib.suppress(OSError):
+            self.popen.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.popen.wait(timeout=1)
+        if self.partial:  # what it wrote until the bound, pipes drained without blocking
+            for stream in self.open_streams():
+                with contextlib.suppress(OSError):
+                    os.set_blocking(stream.fileno(), False)
+                    while chunk := os.read(stream.fileno(), READ_CHUNK):
+                        (self.err if stream is self.popen.stderr else self.out).append(chunk)
+        for stream in self.open_streams():
+            self._close(stream)
+        if self.partial:
+            code = self.popen.returncode
+            self.result = Value(
+                CommandOutput(
+                    self.argv,
+                    code if code is not None else -9,
+                    _text(b"".join(self.out)),
+                    _text(b"".join(self.err)),
+                    timed_out=self.timeout,
+                ),
+                self.shown,
+            )
+            self.out = []
+            return
+        self.out = []
+        self.result = Unavailable(
+            Reason.TIMEOUT, self.shown, f"no answer within {self.timeout:g} s"
+        )
+
+
+def _text(data: bytes) -> str:
+    """Command output as text, newlines translated as a text-mode pipe does."""
+    text = data.decode("utf-8", errors="replace")
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+
+
+class Started:
+    """A command started with :meth:`Host.start`; :meth:`result` waits for it (once)."""
+
+    def __init__(
+        self, host: "Host", name: str | None, result: "Value[CommandOutput] | Unavailable | None"
+    ) -> None:
+        self._host, self._name, self._result = host, name, result
+        self._child: _Child | None = None
+        self._recorded = False
+
+    def known(self) -> "Value[CommandOutput] | Unavailable | None":
+        """The result if it is known without waiting (replayed, or the program could not
+        be started), else None."""
+        return self._result
+
+    def result(self) -> "Value[CommandOutput] | Unavailable":
+        if self._result is None:
+            assert self._child is not None
+            if not self._child.done:
+                self._host._wait_for(self._child)
+            assert self._child.result is not None
+            self._result = self._child.result
+        if self._name is not None and not self._recorded and self._host.recorder is not None:
+            self._recorded = True
+            self._host.recorder.command(self._name, self._result)
+        return self._result
+
+
+class StartedLog:
+    """The kernel log being read (:meth:`Host.start_kernel_log`); :meth:`result` waits."""
+
+    def __init__(self, host: "Host", first: "Started | None") -> None:
+        self._host, self._first = host, first
+        self._result: Value[str] | Unavailable | None = None
+
+    def result(self) -> Value[str] | Unavailable:
+        if self._result is None:
+            self._result, omitted = self._host._finish_kernel_log(self._first)
+            if self._host.recorder is not None:
+                self._host.recorder.kernel_log_read(self._result, omitted)
+        return self._result
 
 
 def _kind_of(mode: int) -> str:
@@ -237,6 +427,7 @@ class Host:
         self._procfs: bool | None = None
         self._records_error: InputError | None = None  # unreadable.json is damaged
         self._devices_error: InputError | None = None  # devices.json is damaged
+        self._running: list[_Child] = []  # commands started and not yet finished
         self.recorder = recorder
 
     # -- paths ----------------------------------------------------------------------------
@@ -678,6 +869,32 @@ class Host:
         return os.access(host_path, os.R_OK | os.W_OK)
 
     # -- commands -------------------------------------------------------------------------
+    def start(
+        self,
+        name: str,
+        argv: Sequence[str],
+        *,
+        timeout: float | None = None,
+        display: str | None = None,
+        keep_tail: int | None = None,
+        partial: bool = False,
+    ) -> "Started":
+        """Start a command on a live host and return at once; ``.result()`` waits for it.
+
+        Commands started one after another run at the same time: waiting for any of them
+        reads the output of all, so none stalls on a full pipe, and a scan takes as long as
+        its slowest command, not the sum. Each is bounded by its own ``timeout`` from its
+        start. Elsewhere the recorded output is replayed (see :meth:`run`). ``keep_tail``
+        keeps only the last that many bytes of standard output (whole lines), in bounded
+        memory; ``CommandOutput.omitted`` says how many bytes before them were left out.
+        """
+        shown = display or " ".join(argv)
+        if not self.live:
+            return Started(self, name, self._replay(name, argv, shown))
+        return self._spawn(
+            name, argv, timeout or self.command_timeout, shown, keep_tail, partial=partial
+        )
+
     def run(
         self,
         name: str,
@@ -698,15 +915,76 @@ class Host:
         ``display`` is how the command is shown in evidence (default: the argv).
         A ``<name>.json`` next to the output holds a non-zero ``returncode`` and ``stderr``.
         """
-        if self.live:
-            result = self._execute(
-                argv, timeout or self.command_timeout, display or " ".join(argv), partial=partial
+        return self.start(name, argv, timeout=timeout, display=display, partial=partial).result()
+
+    def _spawn(
+        self,
+        name: str | None,
+        argv: Sequence[str],
+        timeout: float,
+        shown: str,
+        keep_tail: int | None = None,
+        partial: bool = False,
+    ) -> "Started":
+        import subprocess
+
+        try:
+            child = subprocess.Popen(
+                list(argv),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                # Untranslated messages: the probes match tools' English output.
+                env={**os.environ, "LC_ALL": "C"},
+                # partial: its own process group, killed whole at the bound (helpers too)
+                start_new_session=partial,
             )
-        else:
-            result = self._replay(name, argv, display or " ".join(argv))
-        if self.recorder is not None:
-            self.recorder.command(name, result)
-        return result
+        except FileNotFoundError:
+            return Started(
+                self, name, Unavailable(Reason.MISSING, shown, f"{argv[0]} not installed")
+            )
+        except PermissionError as exc:
+            return Started(self, name, Unavailable(Reason.PERMISSION, shown, str(exc)))
+        except OSError as exc:
+            return Started(self, name, Unavailable(Reason.ERROR, shown, str(exc)))
+        started = Started(self, name, None)
+        started._child = _Child(child, tuple(argv), shown, timeout, keep_tail, partial)
+        self._running.append(started._child)
+        return started
+
+    def _wait_for(self, target: _Child) -> None:
+        """Read every running child's output until ``target`` is done or past its time;
+        a child past its own time is killed and abandoned (see :meth:`_Child.give_up`)."""
+        import selectors
+        import time
+
+        selector = selectors.DefaultSelector()
+        try:
+            for child in self._running:
+                for stream in child.open_streams():
+                    selector.register(stream, selectors.EVENT_READ, child)
+            while not target.done:
+                now = time.monotonic()
+                for child in self._running:
+                    if not child.done and now >= child.deadline:
+                        for stream in child.open_streams():
+                            selector.unregister(stream)
+                        child.give_up()
+                if target.done:
+                    break
+                wait = min(c.deadline for c in self._running if not c.done) - now
+                for key, _ in selector.select(timeout=max(wait, 0.0)):
+                    child = key.data
+                    if child.done or child.read(key.fileobj):
+                        continue
+                    selector.unregister(key.fileobj)
+                    if not child.open_streams():
+                        child.finish()
+                        for stream in child.open_streams():  # given up while finishing
+                            selector.unregister(stream)
+        finally:
+            selector.close()
+            self._running = [c for c in self._running if not c.done]
 
     def _replay(
         self, name: str, argv: Sequence[str], shown: str
@@ -748,7 +1026,7 @@ class Host:
             except ValueError as exc:
                 return Unavailable(Reason.UNPARSABLE, status.source, str(exc))
         return Value(
-            CommandOutput(tuple(argv), returncode, recorded.value, stderr, timed_out),
+            CommandOutput(tuple(argv), returncode, recorded.value, stderr, timed_out=timed_out),
             f"{shown} (recorded)",
         )
 
@@ -767,88 +1045,61 @@ class Host:
             raise RuntimeError("commands that change a host run only on the live host")
         return self._execute(argv, timeout)
 
-    @staticmethod
     def _execute(
-        argv: Sequence[str], timeout: float, shown: str | None = None, *, partial: bool = False
+        self, argv: Sequence[str], timeout: float, shown: str | None = None
     ) -> Value[CommandOutput] | Unavailable:
         """Run argv with a bound that holds even for a child stuck in the kernel.
 
         subprocess.run() waits without a limit after killing a child on timeout; a command
         in uninterruptible sleep on a wedged GPU ignores SIGKILL, so it would hang the scan.
         Here the child is killed and, if it does not exit within a second, abandoned.
-        ``partial``: the child leads its own process group, which is killed as a whole, and
-        the output written until the bound is returned (see :meth:`run`).
         """
-        import contextlib
-        import signal
-        import subprocess
-
-        shown = shown or " ".join(argv)
-        try:
-            child = subprocess.Popen(
-                list(argv),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                errors="replace",
-                # Untranslated messages: the probes match tools' English output.
-                env={**os.environ, "LC_ALL": "C"},
-                start_new_session=partial,
-            )
-        except FileNotFoundError:
-            return Unavailable(Reason.MISSING, shown, f"{argv[0]} not installed")
-        except PermissionError as exc:
-            return Unavailable(Reason.PERMISSION, shown, str(exc))
-        except OSError as exc:
-            return Unavailable(Reason.ERROR, shown, str(exc))
-        try:
-            stdout, stderr = child.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            if partial:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(child.pid, signal.SIGKILL)  # the child and every helper it started
-            child.kill()
-            try:
-                stdout, stderr = child.communicate(timeout=1)
-            except subprocess.TimeoutExpired as late:  # stuck in the kernel: abandoned
-                # what it wrote until now (bytes, even in text mode)
-                stdout, stderr = _decoded(late.stdout), _decoded(late.stderr)
-            if partial:
-                code = child.returncode if child.returncode is not None else -signal.SIGKILL
-                return Value(CommandOutput(tuple(argv), code, stdout, stderr, timeout), shown)
-            return Unavailable(Reason.TIMEOUT, shown, f"no answer within {timeout:g} s")
-        return Value(CommandOutput(tuple(argv), child.returncode, stdout, stderr), shown)
+        return self._spawn(None, argv, timeout, shown or " ".join(argv)).result()
 
     # -- kernel log -----------------------------------------------------------------------
     def kernel_log(self) -> Value[str] | Unavailable:
-        """The kernel log since boot, as ``dmesg`` prints it.
+        """The kernel log since boot, as ``dmesg`` prints it (its newest part, see below)."""
+        return self.start_kernel_log().result()
 
-        Output without a single timestamped line is not a log (``journalctl`` prints
-        "-- No entries --" with exit status 0 to a user who may not read the kernel's
-        messages), so it counts as unavailable, never as a clean log. In a host-mount
-        container, journalctl reads the host's journal under the root.
+    def start_kernel_log(self) -> "StartedLog":
+        """Start reading the kernel log; ``.result()`` waits for it.
+
+        Only the newest ``KERNEL_LOG_BUDGET`` bytes are kept, read from the end of the log
+        in bounded memory (a command's output is streamed, a recorded file read from its
+        end); the source then says how much older text was left out. Output without a
+        single timestamped line is not a log (``journalctl`` prints "-- No entries --" with
+        exit status 0 to a user who may not read the kernel's messages), so it counts as
+        unavailable, never as a clean log. In a host-mount container, journalctl reads the
+        host's journal under the root.
         """
-        result = self._kernel_log()
-        if self.recorder is not None:
-            self.recorder.kernel_log_read(result)
-        return result
+        first = (
+            self._spawn(None, ("dmesg",), self.command_timeout, "dmesg", KERNEL_LOG_BUDGET)
+            if self.host_mount
+            else None
+        )
+        return StartedLog(self, first)
 
-    def _kernel_log(self) -> Value[str] | Unavailable:
-        if not self.host_mount:
-            return self.read_text(f"/{RECORD_DIR}/dmesg.txt")
+    def _finish_kernel_log(self, first: Started | None) -> tuple[Value[str] | Unavailable, int]:
+        """The kernel log and how many bytes older than it were left out."""
+        if first is None:
+            return self._recorded_kernel_log()
         journal = ["journalctl", "-k", "-b", "-o", "short-monotonic", "--no-pager"]
         if not self.live:
             journal += ["-D", os.path.join(self.root, "var/log/journal")]
         attempts: list[Unavailable] = []
-        for argv in (("dmesg",), tuple(journal)):
-            done = self._execute(argv, self.command_timeout)
+        for started in (first, None):
+            if started is None:
+                started = self._spawn(
+                    None, journal, self.command_timeout, " ".join(journal), KERNEL_LOG_BUDGET
+                )
+            done = started.result()
             if isinstance(done, Unavailable):
                 attempts.append(done)
                 continue
             out = done.value
             if out.returncode == 0 and _has_timestamped_line(out.stdout):
-                return Value(out.stdout, done.source)
+                source = done.source + _left_out(len(out.stdout), out.omitted)
+                return Value(out.stdout, source), out.omitted
             err = out.stderr.strip().splitlines()
             detail = err[0] if err else (out.stdout.strip().splitlines() or ["no output"])[0]
             denied = "ermission" in detail or "not permitted" in detail or "No entries" in detail
@@ -856,7 +1107,39 @@ class Host:
             attempts.append(Unavailable(reason, done.source, detail))
         return Unavailable(
             attempts[0].reason, "dmesg / journalctl -k", "; ".join(a.describe() for a in attempts)
-        )
+        ), 0
+
+    def _recorded_kernel_log(self) -> tuple[Value[str] | Unavailable, int]:
+        """``.hostcheck/dmesg.txt`` read from its end within the budget; ``dmesg.json``
+        says how much a snapshot left out when it recorded the log."""
+        host_path = f"/{RECORD_DIR}/{KERNEL_LOG_FILE}"
+        replayed = self._replayed_unavailable(host_path)
+        if replayed is not None:
+            return replayed, 0
+        try:
+            with open(self.path(host_path), "rb") as handle:
+                size = os.fstat(handle.fileno()).st_size
+                omitted = max(size - KERNEL_LOG_BUDGET, 0)
+                handle.seek(max(omitted - 1, 0))
+                before = handle.read(1) if omitted else b""
+                data = handle.read(KERNEL_LOG_BUDGET)
+        except OSError as exc:
+            return _unavailable_from_oserror(host_path, exc), 0
+        if omitted and before != b"\n":  # start at a whole line
+            cut = data.find(b"\n") + 1
+            omitted += cut
+            data = data[cut:]
+        recorded = 0
+        note = self.read_text(f"/{RECORD_DIR}/dmesg.json")
+        if isinstance(note, Value):
+            try:
+                loaded = parse_json_text(note.value, what="recorded kernel log note", expect=dict)
+                count = loaded.get("omitted_bytes", 0)
+                recorded = count if isinstance(count, int) and 0 <= count < 2**53 else 0
+            except InputError:
+                recorded = 0
+        total = omitted + recorded
+        return Value(_text(data), host_path + _left_out(len(data), total)), total
 
     # -- processes ------------------------------------------------------------------------
     def processes(self, wanted: Callable[[tuple[str, ...]], bool]) -> Iterator[ProcessInfo]:
@@ -905,10 +1188,15 @@ class Host:
         return None
 
 
-def _decoded(data: bytes | str | None) -> str:
-    if isinstance(data, bytes):
-        return data.decode("utf-8", errors="replace")
-    return data or ""
+def _left_out(kept: int, omitted: int) -> str:
+    """How a kernel log's source says that only its newest part was read."""
+    if not omitted:
+        return ""
+    mib = 1024 * 1024
+    return (
+        f" (only its newest {kept / mib:.1f} MiB was read; "
+        f"{omitted / mib:.1f} MiB of older lines were left out)"
+    )
 
 
 def _has_timestamped_line(text: str) -> bool:

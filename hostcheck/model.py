@@ -4,7 +4,9 @@ import math
 from collections.abc import Mapping
 from enum import StrEnum
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
+
+from hostcheck._record import NamedTuple
 
 if TYPE_CHECKING:
     import datetime  # a scan without waivers never needs the module (~2.5 ms to import)

@@ -4,8 +4,7 @@ monitor's state, metrics and units, and `hostcheck fix`'s writes all go through 
 import errno
 import os
 import stat
-import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 WRITE_RULE = (
     "a regular file is replaced atomically; through a symbolic link, the file it names is "
@@ -14,7 +13,7 @@ WRITE_RULE = (
 )
 
 
-def write_atomic(path: str, text: str, mode: int | None = None) -> None:
+def write_atomic(path: str, text: str | Iterable[str], mode: int | None = None) -> None:
     """Write ``text`` to ``path`` by one rule for every report a user names (``scan -o``,
     ``nfd -o``, ``monitor --metrics-file``, the TUI's export): see WRITE_RULE.
 
@@ -23,15 +22,18 @@ def write_atomic(path: str, text: str, mode: int | None = None) -> None:
     other users' collectors can read it. A rename never lands on anything else: over
     /dev/null it would turn the device into a regular file. Links are resolved by
     host.resolve_in_root (a loop is ELOOP). A FIFO nobody reads is ENXIO at once, never a
-    hang. OSError (missing directory, permission denied) leaves no temporary file behind."""
+    hang. OSError (missing directory, permission denied) leaves no temporary file behind.
+    ``text`` may come in pieces (a fleet summary is streamed)."""
     from hostcheck.host import resolve_in_root
+
+    pieces = [text] if isinstance(text, str) else text
 
     try:
         st = os.stat(path)  # follows links, /proc's magic ones (/dev/stdout) included
     except FileNotFoundError:
         st = None
     if st is not None and not stat.S_ISREG(st.st_mode):
-        _write_into(path, st.st_mode, text.encode("utf-8"))
+        _write_into(path, st.st_mode, "".join(pieces).encode("utf-8"))
         return
     components, loop = resolve_in_root("/", os.path.abspath(path))
     if loop is not None:
@@ -41,7 +43,7 @@ def write_atomic(path: str, text: str, mode: int | None = None) -> None:
         umask = os.umask(0)
         os.umask(umask)
         mode = 0o666 & ~umask
-    replace_durably(real, text.encode("utf-8"), mode)
+    replace_durably(real, (piece.encode("utf-8") for piece in pieces), mode)
 
 
 def _write_into(path: str, kind: int, data: bytes) -> None:
@@ -79,9 +81,23 @@ def _write_into(path: str, kind: int, data: bytes) -> None:
 TEMP_SUFFIX = ".hostcheck.tmp"  # every temporary file: ".NAME.<random>.hostcheck.tmp"
 
 
+def _create_temporary(directory: str, name: str) -> tuple[int, str]:
+    """A new file next to ``name`` (O_EXCL, mode 0600), as tempfile.mkstemp makes one, named
+    ``.NAME.<random>.hostcheck.tmp``; without importing tempfile, which costs every run that
+    writes a report."""
+    for _ in range(100):
+        tmp = os.path.join(directory, f".{name}.{os.urandom(6).hex()}{TEMP_SUFFIX}")
+        try:
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW
+            return os.open(tmp, flags, 0o600), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no unused temporary name in {directory}")
+
+
 def replace_durably(
     path: str,
-    data: bytes,
+    data: bytes | Iterable[bytes],
     mode: int,
     owner: tuple[int, int] | None = None,
     *,
@@ -94,15 +110,16 @@ def replace_durably(
     file, named ``.NAME.<random>.hostcheck.tmp`` so that its owner recognises it
     (temporary_files) and removes it. ``before_rename`` is for fault-injection tests."""
     directory = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{os.path.basename(path)}.", suffix=TEMP_SUFFIX, dir=directory
-    )
+    fd, tmp = _create_temporary(directory, os.path.basename(path))
     try:
         os.fchmod(fd, mode)
         if owner is not None and os.geteuid() == 0:
             os.fchown(fd, *owner)
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            if isinstance(data, bytes):
+                handle.write(data)
+            else:
+                handle.writelines(data)
             handle.flush()
             os.fsync(handle.fileno())
         if before_rename is not None:

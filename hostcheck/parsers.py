@@ -8,7 +8,8 @@ touches the host. The formats and examples are in research/strix-halo-facts.md Â
 import re
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import NamedTuple
+
+from hostcheck._record import NamedTuple
 
 
 class ParseError(ValueError):
@@ -381,6 +382,42 @@ def parse_kernel_log(text: str) -> list[LogLine]:
         elif raw.strip():
             lines.append(LogLine(None, re.sub(JOURNAL_KERNEL_TAG, "", raw.strip(), count=1)))
     return lines
+
+
+# Every line classify_kernel_log looks at holds one of these; the others are skipped
+# before any regex runs (a kernel log is mostly other drivers' lines).
+KERNEL_LOG_KEYWORDS = (
+    "amdgpu",
+    "[drm]",
+    "unknown parameter",
+    # the lines of _OTHER_PATTERNS, which do not name amdgpu
+    "with unavailable key",
+    "Key was rejected",
+    "AMD-Vi: Unknown option",
+    "orphan cleanup on readonly fs",
+    "uncleanly shut down",
+)
+
+
+def parse_kernel_log_of_interest(text: str) -> list[LogLine]:
+    """parse_kernel_log() of only the lines that hold a KERNEL_LOG_KEYWORDS word, found by
+    substring search (no per-line objects for the rest): classify_kernel_log() of the
+    result equals classify_kernel_log(parse_kernel_log(text))."""
+    starts: set[int] = set()
+    for word in KERNEL_LOG_KEYWORDS:
+        at = text.find(word)
+        while at >= 0:
+            start = max(text.rfind("\n", 0, at), text.rfind("\r", 0, at)) + 1
+            starts.add(start)
+            end = _line_end(text, at)
+            at = text.find(word, end)
+    wanted = [text[start : _line_end(text, start)] for start in sorted(starts)]
+    return parse_kernel_log("\n".join(wanted))
+
+
+def _line_end(text: str, at: int) -> int:
+    ends = [end for end in (text.find("\n", at), text.find("\r", at)) if end >= 0]
+    return min(ends) if ends else len(text)
 
 
 _HANG_PATTERNS = (

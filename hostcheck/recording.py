@@ -10,8 +10,9 @@ Items under ``/.hostcheck/`` (a fixture's recorded data being replayed) are not 
 files: the Host notes them by meaning instead (the kernel log, a command's output, a device).
 """
 
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
+from hostcheck._record import NamedTuple
 from hostcheck.readings import Reason, Unavailable, Value
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ class Recorder:
         self.devices: dict[str, NodeInfo] = {}
         self.commands: dict[str, CommandOutput] = {}
         self.kernel_log: str | None = None
+        self.kernel_log_omitted = 0  # bytes of older kernel log the scan did not read
         self.user: RecordedUser | None = None
         # Items that could not be read, keyed by host path (commands by the path of their
         # recording, the kernel log by .hostcheck/dmesg.txt), replayed as they were seen.
@@ -81,12 +83,15 @@ class Recorder:
         self.commands[name] = result.value
         self.unavailable.pop(key, None)
 
-    def kernel_log_read(self, result: Value[str] | Unavailable) -> None:
+    def kernel_log_read(self, result: Value[str] | Unavailable, omitted: int = 0) -> None:
+        """The part of the kernel log the scan used, and how many older bytes it left out."""
         if isinstance(result, Unavailable):
             self.kernel_log = None
+            self.kernel_log_omitted = 0
             self._failed(KERNEL_LOG_PATH, result)
         else:
             self.kernel_log = result.value
+            self.kernel_log_omitted = omitted
 
     def checked_user(self, name: str, explicit: bool) -> None:
         self.user = RecordedUser(name, explicit)

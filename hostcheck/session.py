@@ -8,7 +8,9 @@ one-line message the caller shows as it likes.
 
 import os
 import time
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
+
+from hostcheck._record import NamedTuple
 
 # Eager annotations in the NamedTuple below: a string one costs typing a ForwardRef compile
 # at import (a few ms on every run); the model is needed by every scan anyway.

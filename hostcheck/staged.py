@@ -12,8 +12,7 @@ which the two are applied is not something to rely on.
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
+from hostcheck._record import NamedTuple
 from hostcheck.facts import Facts
 from hostcheck.fix import kargs
 from hostcheck.model import Evidence, Remediation

@@ -400,3 +400,30 @@ def test_a_stream_with_a_hostile_document_keeps_the_good_reports(
     assert "Traceback" not in run.err
     assert "not usable JSON" in run.err or "not usable JSON" in run.out
     assert run.json()["nodes"] == 1
+
+
+def test_streamed_json_is_byte_for_byte_the_one_built_whole(tmp_path: Path, scans) -> None:
+    """The fleet JSON is written piece by piece (100,000 nodes are never held as one dict or
+    string); its bytes are json.dumps of the whole summary, hostile names and empties too."""
+    from hostcheck import fleet as fleet_mod
+    from hostcheck.render.fleet import render_json_pieces, to_dict
+
+    base = tmp_path / "reports"
+    _write(base / "gpu", "gpu-a", scans["tuned-ready"])
+    _write(base / "gpu", 'odd "name"\\\n\tß✓\x1b[31m', scans["stock-128g"], file="odd")
+    _write(base / "gpu", "gpu-c", scans["tuned-ready"], mem_total_kib=64 * 1024 * 1024)
+    data = json.loads(json.dumps(scans["stock-128g"]))
+    data["findings"] = data["findings"][:3]  # a node missing rules: absent
+    data["host"]["rocm"] = None
+    _write(base / "gpu", "gpu-short", data)
+    _write(base / "worker", "w1", scans["stock-128g"])
+    (base / "worker" / "broken.json").write_text("{")
+    _write(
+        base / "worker", "w1", scans["stock-128g"], file="w1-old", generated="2020-01-01T00:00:00Z"
+    )
+    for fleet in (fleet_mod.load([str(base)]), fleet_mod.summarise([])):
+        whole = json.dumps(to_dict(fleet), indent=2, ensure_ascii=False) + "\n"
+        assert "".join(render_json_pieces(fleet)) == whole
+    summary = fleet_mod.load([str(base)])
+    assert '"absent"' in "".join(render_json_pieces(summary))
+    assert summary.unreadable and summary.superseded

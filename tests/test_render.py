@@ -142,3 +142,39 @@ def test_generated_validates_only_as_a_utc_time(cli) -> None:
     for bad in ("2026-01-31T12:00:00+02:00", "yesterday"):
         with pytest.raises(jsonschema.ValidationError):
             checker.validate({**report, "generated": bad})
+
+
+def test_piped_table_is_plain_text_with_the_same_columns(cli) -> None:
+    """Not a terminal: no box drawing and no rich (a faster start); the terminal's table
+    (rich, forced here with --color always) has the same rows and words."""
+    plain = cli("scan", "--fixture", "rocm5590-mes-hang", "--verbose").out
+    assert not set("┏┃━│─┼└┘") & set(plain)
+    lines = plain.splitlines()
+    # after the verdict, the kernel/GPU line and what kind of node was judged
+    assert lines[3].split() == ["status", "rule", "finding"] or lines[4].split() == [
+        "status",
+        "rule",
+        "finding",
+    ]
+    fail = next(line for line in lines if line.startswith("✗ FAIL    amdgpu.cwsr "))
+    assert "CWSR is enabled but the kernel half is missing" in fail
+    assert "  cwsr_enable (live): 1" in plain
+    rich = cli("scan", "--fixture", "rocm5590-mes-hang", "--verbose", "--color", "always").out
+    assert "┏" in rich
+    for word in ("✗ FAIL", "amdgpu.cwsr", "kernel.rocm-floor", "exit status 1"):
+        assert plain.count(word) == rich.count(word) > 0, word
+
+
+def test_piped_table_does_not_import_rich() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, io, contextlib\n"
+        "from hostcheck._cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    main(['scan', '--fixture', 'stock-128g'])\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'rich', 'shutil', 'tempfile'}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.stdout.strip() == "[]", done.stderr

@@ -147,3 +147,72 @@ def test_amdsmi_answer_is_reported_and_its_prints_contained(umockdev_run: str) -
     amdsmi = next(e for e in finding(report, "gpu.present")["evidence"] if e["label"] == "amdsmi")
     assert amdsmi["value"] == "AMD Radeon 8060S Graphics (0x1586)"
     assert code == 0, err
+
+
+COLLECT_AND_TIME = """
+import json, sys, time
+from hostcheck.host import Host
+from hostcheck.probes import ProbeOptions, collect
+began = time.perf_counter()
+facts = collect(Host("/"), ProbeOptions(python=sys.argv[1]))
+took = time.perf_counter() - began
+software = facts.software
+print(json.dumps({
+    "seconds": took,
+    "amdsmi": repr(facts.gpu.amdsmi),
+    "rpm": repr(software.rpm_firmware),
+    "rocminfo": repr(software.rocminfo),
+    "python": repr(software.python),
+    "log": repr(facts.kernel_log),
+}))
+"""
+
+
+def test_live_probes_run_at_the_same_time(umockdev_run: str, tmp_path: Path) -> None:
+    """Stand-ins for dmesg, rpm, rocminfo, amdsmi and the --python interpreter that each take
+    1 s: collecting a live host's facts takes about as long as one of them, not their 5 s."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    tools = {
+        "dmesg": "echo '[ 12.000001] amdgpu 0000:c5:00.0: amdgpu: GPU reset begin!'",
+        "rpm": "echo linux-firmware-20260110-1.fc43.noarch",
+        "rocminfo": "echo 'ROCk module is loaded'",
+        "python-standin": 'echo \'HOSTCHECK-PYTHON-ENV {"interpreter": "/opt/standin"}\'',
+    }
+    for name, answer in tools.items():
+        tool = bin_dir / name
+        tool.write_text(f"#!/bin/sh\nsleep 1\n{answer}\n")
+        tool.chmod(0o755)
+    slow_amdsmi = tmp_path / "slow_amdsmi" / "amdsmi"
+    slow_amdsmi.mkdir(parents=True)
+    fake = (DATA / "fake_amdsmi" / "amdsmi" / "__init__.py").read_text()
+    (slow_amdsmi / "__init__.py").write_text("import time\ntime.sleep(1)\n" + fake)
+    env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "PYTHONPATH": str(slow_amdsmi.parent)}
+    done = subprocess.run(
+        [
+            umockdev_run,
+            "--device",
+            str(DATA / "strix-halo.umockdev"),
+            "--",
+            sys.executable,
+            "-c",
+            COLLECT_AND_TIME,
+            str(bin_dir / "python-standin"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+        check=False,
+        env={**os.environ, **env},
+    )
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout)
+    assert seen["seconds"] < 3.0, seen  # the sum would be 5 s
+    # Every stand-in answered, and its answer is the fact.
+    assert "AMD Radeon 8060S Graphics (0x1586)" in seen["amdsmi"]
+    assert "linux-firmware-20260110-1.fc43.noarch" in seen["rpm"]
+    assert "no 'Agent N' sections" in seen["rocminfo"]  # it ran; its output is no rocminfo
+    assert "/opt/standin" in seen["python"]
+    assert "gpu-reset" in seen["log"]

@@ -2,8 +2,9 @@
 
 import re
 from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
+from hostcheck._record import NamedTuple
 from hostcheck.catalog import Profile
 from hostcheck.facts import Facts
 from hostcheck.model import Evidence, Outcome, Verdict

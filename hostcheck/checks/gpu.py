@@ -344,6 +344,11 @@ def mes_firmware(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outco
 def gpu_hangs(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
     log = facts.kernel_log
     if not isinstance(log, Value):
+        if log.reason is Reason.TIMEOUT:
+            return unknown(
+                "Reading the kernel log took too long, so GPU hangs could not be checked.",
+                evidence("kernel log", log),
+            )
         return unknown(
             "The kernel log could not be read; run as root (or with CAP_SYSLOG) to check for "
             "GPU hangs.",

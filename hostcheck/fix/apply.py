@@ -13,11 +13,10 @@ run only on the live host (under another root they are listed as pending steps).
 
 from __future__ import annotations
 
-import base64
+# base64, fcntl and hashlib are imported where a change is carried out: the dry run (the
+# plan only) is the common case and should start fast.
 import contextlib
 import errno
-import fcntl
-import hashlib
 import json
 import os
 import re
@@ -103,7 +102,21 @@ def _open_dir_nofollow(root: str, host_dir: str, *, create: bool, what: str) -> 
 
 
 def _sha(data: bytes | None) -> str | None:
+    import hashlib
+
     return None if data is None else hashlib.sha256(data).hexdigest()
+
+
+def _b64(data: bytes) -> str:
+    import base64
+
+    return base64.b64encode(data).decode()
+
+
+def _unb64(text: str) -> bytes:
+    import base64
+
+    return base64.b64decode(text)
 
 
 class Target:
@@ -217,6 +230,8 @@ class Journal:
             if not stat.S_ISREG(os.fstat(fd).st_mode):
                 raise FixError(f"refusing to use the journal lock: {lock} is not a regular file")
             try:
+                import fcntl
+
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as exc:
                 if exc.errno in (errno.EAGAIN, errno.EACCES):
@@ -335,6 +350,8 @@ def _decoded(entry: dict[str, Any], key: str) -> bytes:
     text = entry.get(key)
     _need(isinstance(text, str), f"{key} missing or not a string")
     assert isinstance(text, str)
+    import base64
+
     try:
         return base64.b64decode(text, validate=True)
     except ValueError:  # binascii.Error
@@ -510,12 +527,12 @@ def apply(host: Host, plan: Plan, *, log: Any = print) -> dict[str, Any]:
                 {
                     "path": change.path,
                     "existed": current is not None,
-                    "before_b64": base64.b64encode(current).decode() if current else "",
+                    "before_b64": _b64(current) if current else "",
                     "before_sha256": _sha(current),
                     "mode": (st.st_mode & 0o7777) if st else 0o644,
                     "uid": st.st_uid if st else 0,
                     "gid": st.st_gid if st else 0,
-                    "after_b64": base64.b64encode(change.after).decode(),
+                    "after_b64": _b64(change.after),
                     "after_sha256": _sha(change.after),
                 }
             )
@@ -604,7 +621,7 @@ def _run_steps(host: Host, journal: Journal, record: dict[str, Any], log: Any) -
                 )
             try:
                 target.write(
-                    base64.b64decode(entry["after_b64"]),
+                    _unb64(entry["after_b64"]),
                     entry["mode"],
                     entry["uid"],
                     entry["gid"],
@@ -739,9 +756,7 @@ def _undo_file(target: Target, entry: dict[str, Any], log: Any, shown: str) -> N
     if _sha(current) == entry["before_sha256"]:
         return  # never written, or already back: nothing to do and nothing to report
     if entry["existed"]:
-        target.write(
-            base64.b64decode(entry["before_b64"]), entry["mode"], entry["uid"], entry["gid"]
-        )
+        target.write(_unb64(entry["before_b64"]), entry["mode"], entry["uid"], entry["gid"])
         log(f"restored {shown}")
     elif target.remove():
         log(f"removed {shown}")

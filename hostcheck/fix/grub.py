@@ -92,8 +92,9 @@ def read_dropin(text: str) -> tuple[list[str], list[str]] | None:
 
 # --- static evaluation -----------------------------------------------------------------------
 
-_ASSIGN = re.compile(r"(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_]*)=")
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Compiled on first use (re.compile caches them): importing this module is on every scan's path.
+_ASSIGN = r"(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_]*)="
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 
 
 class _Unsupported(Exception):
@@ -164,7 +165,7 @@ class _Reader:
         c = self.peek()
         if c == "{":
             self.i += 1
-            match = _NAME.match(self.text, self.i)
+            match = re.compile(_NAME).match(self.text, self.i)
             if not match:
                 raise _Unsupported("unsupported parameter expansion")
             name = match.group()
@@ -193,7 +194,7 @@ class _Reader:
             if op == ":-":
                 return self._value(name) if non_empty else alternative
             return self._value(name) if is_set else alternative
-        match = _NAME.match(self.text, self.i)
+        match = re.compile(_NAME).match(self.text, self.i)
         if not match:
             raise _Unsupported("unsupported expansion")
         self.i = match.end()
@@ -268,7 +269,7 @@ def _evaluate_file(path: str, text: str, variables: dict[str, str | None]) -> No
         if c == "#":
             reader.i = line_end
             continue
-        match = _ASSIGN.match(text, reader.i)
+        match = re.compile(_ASSIGN).match(text, reader.i)
         if match:
             name = match.group(1)
             if depth > 0 and name in _VARS:
@@ -330,13 +331,13 @@ def staged_args(files: Sequence[tuple[str, str]]) -> list[str]:
     )
 
 
-_LINUX_LINE = re.compile(r"^\s*linux(?:efi|16)?\s+(\S+)\s*(.*)$", re.MULTILINE)
+_LINUX_LINE = r"^\s*linux(?:efi|16)?\s+(\S+)\s*(.*)$"
 
 
 def generated_args(grub_cfg: str) -> list[str] | None:
     """The arguments of the first ``linux`` line of a generated grub.cfg (the default
     entry in a stock configuration), without the image path; None if there is none."""
-    match = _LINUX_LINE.search(grub_cfg)
+    match = re.search(_LINUX_LINE, grub_cfg, re.MULTILINE)
     if match is None:
         return None
     return kargs.split(match.group(2))

@@ -16,8 +16,9 @@ from hostcheck.parsers import normalise_param, parse_cmdline
 
 # What we are willing to write into a boot loader's configuration, which is shell (GRUB) or
 # a line that other tools split on spaces: no quotes, no spaces, no shell metacharacters.
-_SAFE_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
-_SAFE_VALUE = re.compile(r"[A-Za-z0-9._,:/+@%=-]*\Z")
+# Compiled on first use (re caches them), not at import.
+_SAFE_KEY = r"[A-Za-z0-9][A-Za-z0-9._-]*\Z"
+_SAFE_VALUE = r"[A-Za-z0-9._,:/+@%=-]*\Z"
 
 
 class KargError(ValueError):
@@ -31,7 +32,7 @@ def key_of(arg: str) -> str:
 
 def check_safe(arg: str) -> str:
     key, sep, value = arg.partition("=")
-    if not _SAFE_KEY.match(key) or (sep and not _SAFE_VALUE.match(value)):
+    if not re.match(_SAFE_KEY, key) or (sep and not re.match(_SAFE_VALUE, value)):
         raise KargError(f"refusing to write kernel argument {arg!r}: unexpected characters")
     return arg
 

@@ -18,8 +18,8 @@ from __future__ import annotations
 import difflib
 import shlex
 from collections.abc import Sequence
-from typing import NamedTuple
 
+from hostcheck._record import NamedTuple
 from hostcheck.facts import Facts
 from hostcheck.fix import grub, kargs
 from hostcheck.host import Host

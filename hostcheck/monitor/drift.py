@@ -7,8 +7,9 @@ from the facts of the scan.
 """
 
 import re
-from typing import Any, NamedTuple
+from typing import Any
 
+from hostcheck._record import NamedTuple
 from hostcheck.facts import Facts
 from hostcheck.model import Report
 from hostcheck.parsers import JOURNAL_KERNEL_TAG

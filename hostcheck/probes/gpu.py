@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from hostcheck.facts import GFX1151_TARGET_VERSION, STRIX_HALO_PCI_ID, GpuFacts, GpuSearch
-from hostcheck.host import Host
+from hostcheck.host import Host, Started
 from hostcheck.parsers import parse_decimal, parse_kfd_properties, parse_sysfs_int, parse_uevent
 from hostcheck.probes._common import read_parsed
 from hostcheck.readings import Reason, Unavailable, Value
@@ -78,13 +78,17 @@ print("HOSTCHECK-AMDSMI " + json.dumps(out))
 """
 
 
-def _probe_amdsmi(host: Host) -> Value[str] | Unavailable:
-    """What amdsmi says, in one line of evidence (optional: needs AMD's library)."""
+def _start_amdsmi(host: Host) -> Started:
     import sys
 
+    return host.start("amdsmi", [sys.executable, "-c", AMDSMI_PROBE], timeout=15, display="amdsmi")
+
+
+def _amdsmi_answer(started: Started) -> Value[str] | Unavailable:
+    """What amdsmi says, in one line of evidence (optional: needs AMD's library)."""
     from hostcheck.safeio import InputError, parse_json_text
 
-    done = host.run("amdsmi", [sys.executable, "-c", AMDSMI_PROBE], timeout=15, display="amdsmi")
+    done = started.result()
     if not isinstance(done, Value):
         return done
     for line in reversed(done.value.stdout.splitlines()):
@@ -141,7 +145,24 @@ def _kfd_node(
 _READ_FAILURES = (Reason.PERMISSION, Reason.TIMEOUT, Reason.ERROR)
 
 
+class StartedGpu:
+    """The GPU found in sysfs (``search``), its amdsmi probe still running: ``result()``."""
+
+    def __init__(self, search: GpuSearch, amdsmi: Started | None) -> None:
+        self.search, self._amdsmi = search, amdsmi
+
+    def result(self) -> GpuSearch:
+        if self._amdsmi is None:
+            return self.search
+        return self.search._replace(amdsmi=_amdsmi_answer(self._amdsmi))
+
+
 def probe_gpu(host: Host) -> GpuSearch:
+    return start_gpu(host).result()
+
+
+def start_gpu(host: Host) -> StartedGpu:
+    """Find the GPU; amdsmi is started as soon as there is one and answers in ``result()``."""
     udev_cards = _drm_cards_udev(host)
     listed = udev_cards if udev_cards is not None else _drm_cards_sysfs(host)
     failed = listed if isinstance(listed, Unavailable) else None
@@ -184,12 +205,12 @@ def probe_gpu(host: Host) -> GpuSearch:
                 break
     # Off the live host, only a snapshot that recorded amdsmi's answer replays it.
     amdsmi = (
-        _probe_amdsmi(host)
+        _start_amdsmi(host)
         if candidate is not None and (host.live or host.has_recorded_command("amdsmi"))
         else None
     )
     if candidate is None:
-        return GpuSearch(None, others, searched, amdsmi, failed)
+        return StartedGpu(GpuSearch(None, others, searched, None, failed), amdsmi)
     card, device_dir, ids = candidate
     slot = ids.get("PCI_SLOT_NAME", device_dir.rsplit("/", 1)[-1])
     revision = host.read_text(f"{device_dir}/revision")
@@ -212,7 +233,7 @@ def probe_gpu(host: Host) -> GpuSearch:
         kfd_memory = kfd_failed or Unavailable(
             Reason.MISSING, KFD_NODES, "no KFD node for this GPU"
         )
-    return GpuSearch(
+    search = GpuSearch(
         GpuFacts(
             pci_slot=slot,
             pci_id=ids.get("PCI_ID", "").lower(),
@@ -233,8 +254,9 @@ def probe_gpu(host: Host) -> GpuSearch:
         ),
         others,
         searched,
-        amdsmi,
+        None,
     )
+    return StartedGpu(search, amdsmi)
 
 
 def _size_in_bytes(text: str) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from hostcheck.facts import InferenceProcess, PythonEnv, SoftwareFacts
-from hostcheck.host import CommandOutput, Host
+from hostcheck.host import Host, Started
 from hostcheck.parsers import ParseError, RocmInfo, parse_dpkg_status, parse_rocminfo
 from hostcheck.probes._common import parse_reading, read_parsed, read_stripped
 from hostcheck.readings import Reason, Unavailable, Value
@@ -122,12 +122,21 @@ def _parse_python_env(text: str) -> PythonEnv:
 
 
 def probe_python(host: Host, interpreter: str) -> Value[PythonEnv] | Unavailable:
-    done = host.run(
+    return python_answer(start_python(host, interpreter), interpreter)
+
+
+def start_python(host: Host, interpreter: str) -> Started:
+    """Start the --python probe (importing torch takes seconds); see :func:`python_answer`."""
+    return host.start(
         "python-env",
         [interpreter, "-I", "-c", PYTHON_PROBE],
         timeout=120,
         display=f"{interpreter} -I -c <hostcheck's torch probe>",
     )
+
+
+def python_answer(started: Started, interpreter: str) -> Value[PythonEnv] | Unavailable:
+    done = started.result()
     if not isinstance(done, Value):
         return done
     if done.value.returncode != 0 and PYTHON_MARKER not in done.value.stdout:
@@ -136,12 +145,17 @@ def probe_python(host: Host, interpreter: str) -> Value[PythonEnv] | Unavailable
     return parse_reading(Value(done.value.stdout, f"{interpreter} -c <probe>"), _parse_python_env)
 
 
-def _rocminfo(host: Host) -> Value[RocmInfo] | Unavailable:
-    done: Value[CommandOutput] | Unavailable = Unavailable(Reason.MISSING, "rocminfo")
-    for argv in (("/opt/rocm/bin/rocminfo",), ("rocminfo",)):
-        done = host.run("rocminfo", argv, timeout=30)
-        if not (isinstance(done, Unavailable) and done.reason == Reason.MISSING):
-            break
+def _start_rocminfo(host: Host) -> Started:
+    """rocminfo from /opt/rocm/bin, else from PATH (a missing program is known at once)."""
+    started = host.start("rocminfo", ("/opt/rocm/bin/rocminfo",), timeout=30)
+    known = started.known()
+    if isinstance(known, Unavailable) and known.reason == Reason.MISSING:
+        started = host.start("rocminfo", ("rocminfo",), timeout=30)
+    return started
+
+
+def _rocminfo(started: Started) -> Value[RocmInfo] | Unavailable:
+    done = started.result()
     if isinstance(done, Unavailable):
         return done
     if done.value.returncode != 0:
@@ -188,9 +202,10 @@ def _pacman_packages(host: Host) -> dict[str, tuple[str, str]]:
 
 
 def _firmware_owner(
-    host: Host, path: str, pacman: dict[str, tuple[str, str]]
+    host: Host, path: str, pacman: dict[str, tuple[str, str]], rpm_qf: Started | None
 ) -> Value[str] | Unavailable:
-    """The package that owns a firmware file: dpkg's file lists, pacman's, or `rpm -qf`."""
+    """The package that owns a firmware file: dpkg's file lists, pacman's, or `rpm -qf`
+    (started with the other commands, see start_software)."""
     relative = path.lstrip("/")
     for name in FIRMWARE_PACKAGES:
         listing = host.read_text(f"/var/lib/dpkg/info/{name}.list")
@@ -204,7 +219,9 @@ def _firmware_owner(
             relative in files.value or relative.replace("lib/", "usr/lib/", 1) in files.value
         ):
             return Value(name, files.source)
-    done = host.run("rpm-qf-mes-firmware", ["rpm", "-qf", path], timeout=20)
+    if rpm_qf is None:
+        return Unavailable(Reason.NOT_RUN, "rpm -qf", "no MES firmware file")
+    done = rpm_qf.result()
     if isinstance(done, Value):
         out = done.value.stdout.strip()
         if done.value.returncode == 0 and out and "not owned" not in out:
@@ -218,6 +235,7 @@ def _firmware_packages(
     packages: Value[dict[str, str]] | Unavailable,
     rpm: Value[str] | Unavailable,
     pacman: dict[str, tuple[str, str]],
+    rpm_amd: Started | None,
 ) -> dict[str, Value[str]]:
     found: dict[str, Value[str]] = {}
     if isinstance(packages, Value):
@@ -226,7 +244,11 @@ def _firmware_packages(
                 found[name] = Value(packages.value[name], "/var/lib/dpkg/status")
     if isinstance(rpm, Value):
         found["linux-firmware"] = rpm
-    done = host.run("rpm-amd-gpu-firmware", ["rpm", "-q", "amd-gpu-firmware"], timeout=20)
+    done = (
+        rpm_amd.result()
+        if rpm_amd is not None
+        else Unavailable(Reason.NOT_RUN, "rpm -q amd-gpu-firmware", "no Strix Halo GPU")
+    )
     if isinstance(done, Value) and done.value.returncode == 0 and done.value.stdout.strip():
         found["amd-gpu-firmware"] = Value(done.value.stdout.strip().splitlines()[0], done.source)
     for name, (version, directory) in pacman.items():
@@ -243,48 +265,99 @@ def _relevant_packages(text: str) -> dict[str, str]:
 
 
 def probe_software(host: Host, python: str | None, gpu_found: bool = True) -> SoftwareFacts:
-    """ROCm, packages and tools. Without a Strix Halo GPU, no rule needs rocminfo or rpm, so
-    they are not run (rocminfo can take seconds)."""
-    packages = read_parsed(host, "/var/lib/dpkg/status", _relevant_packages)
-    rpm = (
-        host.run("rpm-linux-firmware", ["rpm", "-q", "linux-firmware"], timeout=20)
-        if gpu_found
-        else Unavailable(Reason.NOT_RUN, "rpm -q linux-firmware", "no Strix Halo GPU")
-    )
-    rpm_firmware: Value[str] | Unavailable
-    if isinstance(rpm, Value):
-        if rpm.value.returncode == 0 and rpm.value.stdout.strip():
-            rpm_firmware = Value(rpm.value.stdout.strip().splitlines()[0], rpm.source)
+    started = start_python(host, python) if python else None
+    return start_software(host, started, python, gpu_found).result()
+
+
+class StartedSoftware:
+    """The software probes, their commands running; ``result()`` waits for them."""
+
+    def __init__(
+        self,
+        host: Host,
+        python: tuple[Started, str] | None,
+        rpm: Started | None,
+        rocminfo: Started | None,
+        firmware: tuple[Value[str] | Unavailable, Started | None, Started | None] | None = None,
+    ) -> None:
+        self._host, self._python, self._rpm, self._rocminfo = host, python, rpm, rocminfo
+        # the MES blob the next boot loads, `rpm -qf` of it, `rpm -q amd-gpu-firmware`
+        self._firmware = firmware
+
+    def result(self) -> SoftwareFacts:
+        host = self._host
+        packages = read_parsed(host, "/var/lib/dpkg/status", _relevant_packages)
+        rpm = (
+            self._rpm.result()
+            if self._rpm is not None
+            else Unavailable(Reason.NOT_RUN, "rpm -q linux-firmware", "no Strix Halo GPU")
+        )
+        rpm_firmware: Value[str] | Unavailable
+        if isinstance(rpm, Value):
+            if rpm.value.returncode == 0 and rpm.value.stdout.strip():
+                rpm_firmware = Value(rpm.value.stdout.strip().splitlines()[0], rpm.source)
+            else:
+                rpm_firmware = Unavailable(Reason.MISSING, rpm.source, rpm.value.stdout.strip())
         else:
-            rpm_firmware = Unavailable(Reason.MISSING, rpm.source, rpm.value.stdout.strip())
-    else:
-        rpm_firmware = rpm
-    pacman = _pacman_packages(host) if gpu_found else {}
-    mes_file = (
-        _mes_firmware_file(host)
+            rpm_firmware = rpm
+        gpu_found = self._firmware is not None  # the firmware probes run only with the GPU
+        pacman = _pacman_packages(host) if gpu_found else {}
+        mes_file, rpm_qf, rpm_amd = self._firmware or (
+            Unavailable(Reason.NOT_RUN, "/lib/firmware", "no Strix Halo GPU"),
+            None,
+            None,
+        )
+        owner = (
+            _firmware_owner(host, mes_file.value, pacman, rpm_qf)
+            if isinstance(mes_file, Value)
+            else mes_file
+        )
+        if rpm_qf is not None:
+            rpm_qf.result()  # reaped (and recorded) even where a package database answered
+        return SoftwareFacts(
+            rocm_version=_rocm_version(host, packages),
+            packages=packages,
+            rpm_firmware=rpm_firmware,
+            rocminfo=_rocminfo(self._rocminfo)
+            if self._rocminfo is not None
+            else Unavailable(Reason.NOT_RUN, "rocminfo", "no Strix Halo GPU"),
+            mes_firmware_overrides=[
+                path.rsplit("/", 1)[-1]
+                for path in host.glob("/lib/firmware/updates/amdgpu", "gc_11_5_1_mes*")
+            ],
+            python=python_answer(*self._python) if self._python else None,
+            mes_firmware_file=mes_file,
+            mes_firmware_owner=owner,
+            firmware_packages=_firmware_packages(host, packages, rpm_firmware, pacman, rpm_amd)
+            if gpu_found
+            else {},
+        )
+
+
+def start_software(
+    host: Host, python: Started | None, interpreter: str | None, gpu_found: bool
+) -> StartedSoftware:
+    """ROCm, packages and tools. Without a Strix Halo GPU, no rule needs rocminfo or rpm, so
+    they are not run (rocminfo can take seconds); with one, both start now. ``python`` is
+    the --python probe, started earlier (it needs nothing the other probes find)."""
+    rpm = (
+        host.start("rpm-linux-firmware", ["rpm", "-q", "linux-firmware"], timeout=20)
         if gpu_found
-        else Unavailable(Reason.NOT_RUN, "/lib/firmware", "no Strix Halo GPU")
+        else None
     )
-    return SoftwareFacts(
-        rocm_version=_rocm_version(host, packages),
-        packages=packages,
-        rpm_firmware=rpm_firmware,
-        rocminfo=_rocminfo(host)
-        if gpu_found
-        else Unavailable(Reason.NOT_RUN, "rocminfo", "no Strix Halo GPU"),
-        mes_firmware_overrides=[
-            path.rsplit("/", 1)[-1]
-            for path in host.glob("/lib/firmware/updates/amdgpu", "gc_11_5_1_mes*")
-        ],
-        python=probe_python(host, python) if python else None,
-        mes_firmware_file=mes_file,
-        mes_firmware_owner=_firmware_owner(host, mes_file.value, pacman)
-        if isinstance(mes_file, Value)
-        else mes_file,
-        firmware_packages=_firmware_packages(host, packages, rpm_firmware, pacman)
-        if gpu_found
-        else {},
-    )
+    rocminfo = _start_rocminfo(host) if gpu_found else None
+    python_probe = (python, interpreter) if python is not None and interpreter else None
+    firmware = None
+    if gpu_found:
+        mes_file = _mes_firmware_file(host)
+        rpm_qf = (
+            host.start("rpm-qf-mes-firmware", ["rpm", "-qf", mes_file.value], timeout=20)
+            if isinstance(mes_file, Value)
+            else None
+        )
+        rpm_amd = host.start("rpm-amd-gpu-firmware", ["rpm", "-q", "amd-gpu-firmware"], timeout=20)
+        firmware = (mes_file, rpm_qf, rpm_amd)
+    return StartedSoftware(host, python_probe, rpm, rocminfo, firmware)
 
 
 def _inference_kind(argv: tuple[str, ...]) -> str | None:

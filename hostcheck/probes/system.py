@@ -9,7 +9,7 @@ from hostcheck.parsers import (
     ModprobeOption,
     classify_kernel_log,
     parse_cmdline,
-    parse_kernel_log,
+    parse_kernel_log_of_interest,
     parse_kernel_release,
     parse_meminfo,
     parse_modprobe_conf,
@@ -144,10 +144,15 @@ def probe_driver(
 
 
 def probe_kernel_log(host: Host) -> Value[list[KernelLogEvent]] | Unavailable:
-    text = host.kernel_log()
+    return kernel_log_events(host.kernel_log())
+
+
+def kernel_log_events(
+    text: Value[str] | Unavailable,
+) -> Value[list[KernelLogEvent]] | Unavailable:
     if not isinstance(text, Value):
         return text
-    return parse_reading(text, lambda raw: classify_kernel_log(parse_kernel_log(raw)))
+    return parse_reading(text, lambda raw: classify_kernel_log(parse_kernel_log_of_interest(raw)))
 
 
 def probe_sysctls(host: Host, keys: tuple[str, ...]) -> dict[str, Value[str] | Unavailable]:
@@ -231,7 +236,7 @@ def probe_previous_boot(host: Host) -> PreviousBoot:
         else:
             log = parse_reading(
                 Value(done.value.stdout, done.source),
-                lambda raw: classify_kernel_log(parse_kernel_log(raw)),
+                lambda raw: classify_kernel_log(parse_kernel_log_of_interest(raw)),
             )
     else:
         log = done

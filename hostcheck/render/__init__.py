@@ -28,11 +28,11 @@ def renderer(fmt: Format) -> Callable[[Report], str]:
     return render
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_CONTROL = r"[\x00-\x08\x0b-\x1f\x7f]"  # compiled on first use (re caches it)
 
 
 def printable(text: object) -> str:
     """Host text made safe to show: control characters (an ESC in a process's argv, a NUL in a
     sysfs file) become visible \\xNN escapes instead of moving a terminal's cursor or
     breaking XML. Newlines and tabs stay."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
+    return re.sub(_CONTROL, lambda m: f"\\x{ord(m.group()):02x}", str(text))

@@ -4,9 +4,12 @@ nodes' summary must print fast, and it is read in CI logs as often as on termina
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from json.encoder import encode_basestring
+from operator import add
 from typing import Any
 
-from hostcheck.fleet import INCONSISTENT, Fleet, Pool
+from hostcheck.fleet import INCONSISTENT, Column, Fleet, NodeReport, Pool, RuleRow
 
 # 1.1: a node's "generated" and "mem_total_kib", versions.ram, a pool's "warnings" and the
 # top-level "superseded" (older reports of a node, left out). 1.2: a node's "stack" and
@@ -66,7 +69,142 @@ def _pool_dict(pool: Pool) -> dict[str, Any]:
 
 
 def render_json(fleet: Fleet) -> str:
-    return json.dumps(to_dict(fleet), indent=2, ensure_ascii=False) + "\n"
+    return "".join(render_json_pieces(fleet))
+
+
+def render_json_pieces(fleet: Fleet) -> Iterator[str]:
+    """The bytes of ``json.dumps(to_dict(fleet), indent=2, ensure_ascii=False) + "\\n"``,
+    one pool part at a time: a summary of 100,000 nodes is written as it is made, never
+    held whole (nor its dict)."""
+    total = sum(len(pool.nodes) for pool in fleet.pools)
+    head = {
+        "schema_version": SCHEMA_VERSION,
+        "kind": "hostcheck-fleet",
+        "nodes": total,
+        "ready": fleet.ready,
+        "not_ready": total - fleet.ready,
+        "inconsistent_rules": sum(
+            row.verdict == INCONSISTENT for pool in fleet.pools for row in pool.rules
+        ),
+    }
+    yield "{\n" + "".join(f"  {_str(key)}: {_scalar(value)},\n" for key, value in head.items())
+    yield '  "pools": '
+    if not fleet.pools:
+        yield "[]"
+    else:
+        for number, pool in enumerate(fleet.pools):
+            yield ("[\n" if number == 0 else ",\n") + "    "
+            yield from _pool_pieces(pool)
+        yield "\n  ]"
+    rest = to_dict(Fleet((), fleet.unreadable, fleet.superseded))
+    for key in ("unreadable", "superseded"):
+        yield f",\n  {_str(key)}: {_dumped(rest[key], 1)}"
+    yield "\n}\n"
+
+
+_str = encode_basestring  # a JSON string as json.dumps(ensure_ascii=False) writes it
+
+
+def _scalar(value: object) -> str:
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        return int.__repr__(value)
+    if isinstance(value, str):
+        return _str(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _dumped(value: object, level: int) -> str:
+    """json.dumps(value, indent=2) as it reads nested ``level`` deep."""
+    return json.dumps(value, indent=2, ensure_ascii=False).replace("\n", "\n" + "  " * level)
+
+
+def _pool_pieces(pool: Pool) -> Iterator[str]:
+    pad = "      "  # a pool's keys, three levels deep
+    yield "{\n" + f'{pad}"name": {_str(pool.name)},\n{pad}"nodes": '
+    if not pool.nodes:
+        yield "[]"
+    else:
+        yield "[" + ",".join(_node_piece(node) for node in pool.nodes) + f"\n{pad}]"
+    yield f',\n{pad}"ready": {_scalar(pool.ready)},\n{pad}"rules": '
+    if not pool.rules:
+        yield "[]"
+    else:
+        in_order = [_prefixed(node.node) for node in pool.nodes]
+        prefixed = dict(zip((node.node for node in pool.nodes), in_order, strict=True))
+        unique = len(prefixed) == len(in_order)
+        for number, row in enumerate(pool.rules):
+            yield ("[" if number == 0 else ",") + _rule_piece(
+                row, prefixed, in_order if unique else None
+            )
+        yield f"\n{pad}]"
+    versions = {what: dict(spread) for what, spread in pool.versions.items()}
+    yield f',\n{pad}"versions": {_dumped(versions, 3)}'
+    yield f',\n{pad}"warnings": {_dumped(list(pool.warnings), 3)}\n    }}'
+
+
+def _node_piece(node: NodeReport) -> str:
+    pad = " " * 10
+    failing = sorted(r for r, s in node.statuses.items() if s == "fail")
+    listed = (
+        "[" + ",".join(f"\n{pad}  {_str(rule)}" for rule in failing) + f"\n{pad}]"
+        if failing
+        else "[]"
+    )
+    fields = (
+        ("node", _str(node.node)),
+        ("file", _str(node.source)),
+        ("ready", _scalar(node.ready)),
+        ("kernel", _scalar(node.kernel)),
+        ("rocm", _scalar(node.rocm)),
+        ("mes_firmware", _scalar(node.mes_firmware)),
+        ("generated", _scalar(node.generated)),
+        ("mem_total_kib", _scalar(node.mem_total_kib)),
+        ("stack", _scalar(node.stack)),
+        ("failing", listed),
+        *(
+            (("functional", _dumped(dict(node.functional), 5)),)
+            if node.functional is not None
+            else ()
+        ),
+    )
+    return "\n        {" + ",".join(f"\n{pad}{_str(k)}: {v}" for k, v in fields) + "\n        }"
+
+
+class _Encoded(dict[str, str]):
+    """Statuses (a handful) as JSON strings, each encoded once."""
+
+    def __missing__(self, status: str) -> str:
+        self[status] = encoded = _str(status)
+        return encoded
+
+
+def _rule_piece(row: RuleRow, prefixed: dict[str, str], in_order: list[str] | None) -> str:
+    """One rule's object; ``prefixed`` holds each node's line start ("\\n  …"node": ");
+    ``in_order`` the same for the pool's nodes in order, which a Column yields."""
+    pad = " " * 10
+    encoded = _Encoded()
+    if in_order is not None and isinstance(row.statuses, Column):
+        entries = ",".join(map(add, in_order, map(encoded.__getitem__, row.statuses.statuses())))
+    else:
+        entries = ",".join(
+            (prefixed.get(node) or _prefixed(node)) + encoded[status]
+            for node, status in row.statuses.items()
+        )
+    statuses = "{" + entries + f"\n{pad}}}" if entries else "{}"
+    return (
+        f'\n        {{\n{pad}"rule": {_str(row.rule)},\n{pad}"verdict": {_str(row.verdict)},'
+        f'\n{pad}"statuses": {statuses}\n        }}'
+    )
+
+
+def _prefixed(node: str) -> str:
+    return f"\n            {_str(node)}: "
 
 
 def render_table(fleet: Fleet) -> str:

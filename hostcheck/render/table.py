@@ -13,6 +13,7 @@ from rich.text import Text
 
 from hostcheck.model import Finding, Report, Status
 from hostcheck.render import printable
+from hostcheck.render.text import next_step, notes
 from hostcheck.waivers import unshown_expired
 
 STYLE = {
@@ -105,42 +106,13 @@ def render(report: Report, *, color: bool = False, width: int = 100, verbose: bo
     console.print(
         f"{counts}  (exit status {0 if report.ready else 1}; --fail-on {report.fail_on.value})"
     )
-    if report.catalog_size is not None:
-        console.print(
-            f"--select: checked {len(report.findings)} of the catalog's {report.catalog_size} rules."
-        )
-    if report.gpu is None and not any(f.blocks(report.fail_on) for f in report.findings):
-        console.print(
-            "Not ready: no Strix Halo GPU (PCI 1002:1586, gfx1151) was found"
-            + (", so the GPU rules were skipped." if report.findings else ".")
-        )
+    for line in notes(report):
+        console.print(line)
     console.print(
         "Details: hostcheck explain RULE · evidence and fixes: --verbose · JSON: --format json",
         style="dim",
     )
-    next_step = _next_step(report)
-    if next_step:
-        console.print(next_step)
+    step = next_step(report)
+    if step:
+        console.print(step)
     return out.getvalue()
-
-
-def _next_step(report: Report) -> str | None:
-    """The scan's last line: where to go from here when something needs doing."""
-    fixable = [
-        f.rule.id
-        for f in report.sorted_findings()
-        if f.status in (Status.FAIL, Status.WARN)
-        and f.remediation is not None
-        and f.remediation.kind != "manual"
-    ]
-    if fixable:
-        return (
-            f"Next: `hostcheck fix` (with this scan's options) shows the changes for "
-            f"{', '.join(fixable)}; `hostcheck tui` reviews and applies them interactively."
-        )
-    if not report.ready and report.gpu is not None:
-        return (
-            "Next: `hostcheck explain RULE` says how to fix each failing rule by hand; "
-            "`hostcheck tui` walks through them."
-        )
-    return None

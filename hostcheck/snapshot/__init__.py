@@ -14,9 +14,10 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import Any, NamedTuple
+from typing import Any
 
 from hostcheck import __version__
+from hostcheck._record import NamedTuple
 from hostcheck.facts import Facts
 from hostcheck.host import Host, NodeInfo
 from hostcheck.probes import ProbeOptions, collect
@@ -139,6 +140,11 @@ def _plan(recording: Recording) -> tuple[Plan, dict[str, bytes]]:
     records: dict[str, bytes] = {}
     if recorder.kernel_log is not None:
         records[KERNEL_LOG_PATH] = recorder.kernel_log.encode()
+        if recorder.kernel_log_omitted:
+            # Only the newest part was used; the replay says how much was left out.
+            records["/.hostcheck/dmesg.json"] = _json(
+                {"omitted_bytes": recorder.kernel_log_omitted}
+            )
     groups = _group_names(recorder)
     devices = {path: _device_entry(node, groups) for path, node in recorder.devices.items()}
     if devices:
@@ -218,6 +224,11 @@ def write_tree(recording: Recording, out_dir: str) -> Written:
             "commands": sorted(recording.recorder.commands),
             "device nodes": len(recording.recorder.devices),
             "kernel log": recording.recorder.kernel_log is not None,
+            **(
+                {"kernel log bytes left out (oldest)": recording.recorder.kernel_log_omitted}
+                if recording.recorder.kernel_log_omitted
+                else {}
+            ),
         },
         "redaction": {"enabled": redactor is not None, "replaced": summary or {}},
         "unreadable": [

@@ -1,0 +1,57 @@
+"""Every report format of every bundled fixture is byte-for-byte what it was before the speed
+work (issue #15): the golden files in tests/data/golden/ were generated from the code before it
+changed (and, since, deliberately regenerated where rules and report fields changed). Only
+the run's time, its durations and the checkout's path are masked.
+
+The plain-text table (``table`` piped or written to a file) is the one deliberate change: it
+no longer draws boxes (the terminal keeps rich's table); its golden files are of the new form.
+
+Regenerate deliberately (and review the diff) with HOSTCHECK_REGEN_GOLDEN=1.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FIXTURE_NAMES, REPO, expected
+
+GOLDEN = Path(__file__).parent / "data" / "golden"
+FORMATS = {"json": "json", "markdown": "md", "junit": "xml", "table": "txt"}
+
+
+def _masked(text: str) -> str:
+    text = text.replace(str(REPO), "<REPO>")
+    text = re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", "<TIME>", text)
+    text = re.sub(r'("duration_seconds": )[0-9.e-]+', r"\1<SECONDS>", text)
+    text = re.sub(r'( time=")[0-9.e-]+"', r'\1<SECONDS>"', text)  # JUnit's run times
+    return re.sub(r"(hostcheck_scan_duration_seconds )[0-9.e-]+", r"\1<SECONDS>", text)
+
+
+def _check(name: str, produced: str) -> None:
+    path = GOLDEN / name
+    if os.environ.get("HOSTCHECK_REGEN_GOLDEN"):
+        path.write_text(produced, encoding="utf-8")
+    assert produced == path.read_text(encoding="utf-8"), f"{name} changed"
+
+
+@pytest.mark.parametrize("fixture", FIXTURE_NAMES)
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
+def test_report_bytes_are_unchanged(cli, fixture: str, fmt: str) -> None:
+    run = cli("scan", "--fixture", fixture, "--format", fmt, *expected(fixture)["args"])
+    assert run.code in (0, 1), run.err
+    _check(f"{fixture}.{FORMATS[fmt]}", _masked(run.out))
+
+
+@pytest.mark.parametrize("fixture", FIXTURE_NAMES)
+def test_prometheus_bytes_are_unchanged(fixture: str) -> None:
+    from hostcheck.render import prometheus
+    from hostcheck.session import Source, scan
+
+    args = expected(fixture)["args"]
+    python = args[args.index("--python") + 1] if "--python" in args else None
+    report = scan(Source(fixture=fixture, python=python)).report
+    _check(f"{fixture}.prom", _masked(prometheus.render(report, timestamp=1_700_000_000.0)))
