@@ -103,7 +103,7 @@ def render(report: Report, *, width: int = 100, verbose: bool = False) -> str:
     )
     step = next_step(report)
     if step:
-        out.append(step)
+        out += _wrap(step, width)
     return "\n".join(out) + "\n"
 
 
