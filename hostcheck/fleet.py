@@ -334,22 +334,19 @@ def read_stream(text: str, source: str, pool: str) -> list[NodeReport | Unreadab
             try:
                 data, end = decoder.raw_decode(body, position)
                 check_depth(data)
-            except json.JSONDecodeError as exc:
-                at = body.count("\n", 0, exc.pos) + 1
-                results.append(Unreadable(label, f"not JSON (line {at}: {exc.msg})"))
-                # go on at the next line that starts a JSON object
-                following = body.find("\n{", max(exc.pos, position))
-                if following < 0:
-                    break
-                position = following + 1
-                continue
-            except (ValueError, RecursionError):
-                # a number beyond the guards, or nested too deeply: skip the document
-                at = body.count("\n", 0, position) + 1
+            except (ValueError, RecursionError) as exc:  # not JSON, or past the guards
+                at = exc.pos if isinstance(exc, json.JSONDecodeError) else position
+                number_of_line = body.count("\n", 0, at) + 1
                 results.append(
-                    Unreadable(label, f"not usable JSON (line {at}): an invalid number or too deep")
+                    Unreadable(
+                        label,
+                        f"not JSON (line {number_of_line}: {exc.msg})"
+                        if isinstance(exc, json.JSONDecodeError)
+                        else f"not usable JSON (line {number_of_line}): an invalid number or too deep",
+                    )
                 )
-                following = body.find("\n{", position + 1)
+                # go on at the next line that starts a JSON object
+                following = body.find("\n{", max(at, position + 1))
                 if following < 0:
                     break
                 position = following + 1

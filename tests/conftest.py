@@ -155,6 +155,30 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = 1
 
 
+@pytest.fixture
+def scan(cli, fixture_copy):
+    """scan(fixture, {path: new text or None to delete}, *args) -> the CLI run (JSON) of a
+    scan of an edited fixture copy; an edited /proc/cmdline is also made the boot
+    configuration, unless the edits change that configuration themselves."""
+
+    def run(name: str, edits: dict[str, str | None], *args: str) -> Any:
+        root: Path = fixture_copy(name)
+        for rel, text in edits.items():
+            path = root / rel
+            if text is None:
+                path.unlink()
+            else:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(text)
+        if "proc/cmdline" in edits and not any(
+            rel.startswith(("etc/default", "boot/")) for rel in edits
+        ):
+            boot_as_configured(root, edits["proc/cmdline"] or "")
+        return cli("scan", "--root", str(root), "--format", "json", *args)
+
+    return run
+
+
 def boot_as_configured(root: Path, cmdline: str) -> None:
     """Make a fixture copy's boot configuration agree with an edited /proc/cmdline, so the
     host looks booted from its own configuration (nothing staged for the next boot)."""

@@ -4,37 +4,15 @@ host with one thing changed, asserting the verdict and the words a user reads.""
 from __future__ import annotations
 
 import re
-from pathlib import Path
-from typing import Any
 
 import pytest
 
 from hostcheck.catalog import load_catalog
-from tests.conftest import FIXTURES, boot_as_configured
+from tests.conftest import FIXTURES
 
 FEDORA_43 = 'NAME="Fedora Linux"\nID=fedora\nVERSION_ID=43\n'
 ARCH = 'NAME="Arch Linux"\nID=arch\nBUILD_ID=rolling\n'
 TUNED_ARGS = "ttm.pages_limit=29884416 ttm.page_pool_size=29884416 amd_iommu=off"
-
-
-@pytest.fixture
-def scan(cli, fixture_copy):
-    """scan(fixture, {path: new text or None to delete}, *args) -> the CLI run (JSON)."""
-
-    def run(name: str, edits: dict[str, str | None], *args: str) -> Any:
-        root: Path = fixture_copy(name)
-        for rel, text in edits.items():
-            path = root / rel
-            if text is None:
-                path.unlink()
-            else:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(text)
-        if "proc/cmdline" in edits:
-            boot_as_configured(root, edits["proc/cmdline"] or "")
-        return cli("scan", "--root", str(root), "--format", "json", *args)
-
-    return run
 
 
 def _kernel(release: str, os_release: str = FEDORA_43) -> dict[str, str | None]:

@@ -3,39 +3,12 @@ the cases a reviewer found wrong or a user would question."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 import pytest
-
-from tests.conftest import boot_as_configured
 
 TUNED_CMDLINE = (
     "BOOT_IMAGE=/boot/vmlinuz-6.17.0-19-generic root=UUID=72998fb2-b0eb-4676-97c9-31ac53b5e2a5 "
     "ro quiet splash vt.handoff=7 ttm.pages_limit=29884416 ttm.page_pool_size=29884416 amd_iommu=off"
 )
-
-
-@pytest.fixture
-def scan(cli, fixture_copy):
-    """scan(fixture, {path: new text or None to delete}, *args) -> finding lookup."""
-
-    def run(name: str, edits: dict[str, str | None], *args: str) -> Any:
-        root: Path = fixture_copy(name)
-        for rel, text in edits.items():
-            path = root / rel
-            if text is None:
-                path.unlink()
-            else:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(text)
-        if "proc/cmdline" in edits and not any(
-            rel.startswith(("etc/default", "boot/")) for rel in edits
-        ):
-            boot_as_configured(root, edits["proc/cmdline"] or "")
-        return cli("scan", "--root", str(root), "--format", "json", *args)
-
-    return run
 
 
 # --- kernel.params ---------------------------------------------------------------------------
