@@ -55,3 +55,42 @@ def test_prometheus_bytes_are_unchanged(fixture: str) -> None:
     python = args[args.index("--python") + 1] if "--python" in args else None
     report = scan(Source(fixture=fixture, python=python)).report
     _check(f"{fixture}.prom", _masked(prometheus.render(report, timestamp=1_700_000_000.0)))
+
+
+# What a user reads besides reports: every command's --help, the catalog listings and a
+# rule's documentation, a fix preview, and the messages and exit codes of mistakes. The
+# restructuring of issue #16 must leave all of them byte for byte as they were.
+COMMANDS = (
+    "scan monitor rules explain fixtures fix tui nfd preflight-jobs fleet snapshot functional-job"
+).split()
+CLI_TEXTS: dict[str, tuple[str, ...]] = {
+    "help": ("--help",),
+    **{f"help-{name}": (name, "--help") for name in COMMANDS},
+    "rules": ("rules",),
+    "explain": ("explain", "memory.gtt"),
+    "fixtures": ("fixtures",),
+    "fix-preview": ("fix", "--fixture", "stock-128g"),
+    "fix-emit-machineconfig": ("fix", "--fixture", "stock-128g", "--emit", "machineconfig"),
+    "error-no-command": (),
+    "error-unknown-command": ("bogus",),
+    "error-unknown-fixture": ("scan", "--fixture", "no-such-host"),
+    "error-unknown-format": ("scan", "--fixture", "stock-128g", "--format", "yaml"),
+    "error-unknown-rule": ("explain", "no.such-rule"),
+    "error-unknown-select": ("scan", "--fixture", "stock-128g", "--select", "nope.*"),
+    "error-root-missing": ("scan", "--root", "/nonexistent/hostcheck-root"),
+    "error-config-missing": ("scan", "--fixture", "stock-128g", "--config", "/nonexistent.toml"),
+    "error-profile": ("scan", "--fixture", "stock-128g", "--profile", "no-such-profile"),
+    "error-fleet-missing": ("fleet", "/nonexistent/reports"),
+    "error-fix-conflict": ("fix", "--fixture", "stock-128g", "--apply", "--history"),
+    "error-timeout": ("scan", "--fixture", "stock-128g", "--timeout", "-1"),
+    "error-rules-dir": ("scan", "--fixture", "stock-128g", "--rules", "/nonexistent/rules"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CLI_TEXTS))
+def test_cli_texts_are_unchanged(cli, monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    monkeypatch.setenv("COLUMNS", "100")
+    monkeypatch.delenv("HOSTCHECK_CONFIG", raising=False)
+    run = cli(*CLI_TEXTS[name])
+    text = f"exit {run.code}\n--- stdout\n{run.out}--- stderr\n{run.err}"
+    _check(f"cli-{name}.txt", _masked(text))
