@@ -25,7 +25,7 @@ SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
 
 
 def _reference(text: str) -> str:
-    from hostcheck.review import reference_url
+    from hostcheck.tui.review import reference_url
 
     if text.startswith(("https://", "http://")):
         return f"<{text}>"
@@ -104,7 +104,7 @@ def rules_index(rules: list[Any]) -> str:
 
 def cli_page() -> str:
     os.environ["COLUMNS"] = "100"
-    from hostcheck._cli import build_parser
+    from hostcheck.cli.main import build_parser
 
     parser = build_parser()
     lines = [
@@ -127,7 +127,7 @@ def cli_page() -> str:
 
 
 def on_files(files: Files, config: Any) -> Files:
-    from hostcheck.catalog import load_catalog
+    from hostcheck.checks.catalog import load_catalog
 
     rules, _profiles = load_catalog(str(REPO / "rules"))
     generated = {"rules/index.md": rules_index(rules), "cli.md": cli_page()}

@@ -6,7 +6,7 @@ python docs/screenshot.py
 import asyncio
 from pathlib import Path
 
-from hostcheck.session import Source
+from hostcheck.checks.session import Source
 from hostcheck.tui.app import HostcheckApp
 
 HERE = Path(__file__).resolve().parent

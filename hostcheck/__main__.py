@@ -1,3 +1,3 @@
-from hostcheck._cli import main
+from hostcheck.cli.main import main
 
 raise SystemExit(main())

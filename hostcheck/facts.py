@@ -7,15 +7,8 @@ or an :class:`~hostcheck.readings.Unavailable` (with the reason).
 from typing import Any
 
 from hostcheck._record import NamedTuple
-from hostcheck.host import NodeInfo
-from hostcheck.parsers import (
-    KernelArg,
-    KernelLogEvent,
-    KernelRelease,
-    ModprobeOption,
-    RocmInfo,
-)
-from hostcheck.readings import Unavailable, Value
+from hostcheck.parse.text import KernelArg, KernelLogEvent, KernelRelease, ModprobeOption, RocmInfo
+from hostcheck.readings import NodeInfo, Unavailable, Value
 
 STRIX_HALO_PCI_ID = "1002:1586"  # facts §6: dmesg "kfd kfd: amdgpu: added device 1002:1586"
 GFX1151_TARGET_VERSION = 110501  # facts §6: KFD gfx_target_version for gfx1151
@@ -194,7 +187,7 @@ class StackFacts(NamedTuple):
 
 
 class FunctionalRun(NamedTuple):
-    """One run of the functional probe script (hostcheck/functional/probe_script.py): what
+    """One run of the functional probe script (hostcheck/probes/probe_script.py): what
     its marker lines said, how it ended, and the kernel log lines that appeared meanwhile."""
 
     interpreter: str

@@ -352,3 +352,12 @@ class Report(NamedTuple):
             self.findings,
             key=lambda f: (worst[f.rule.area], f.rule.area, f.status.rank, f.rule.id),
         )
+
+
+class Profile(NamedTuple):
+    name: str
+    title: str
+    required_gib: float
+    reasoning: str
+    default: bool
+    engines: tuple[str, ...] = ()  # serving engines that can run the profile's formats on gfx1151

@@ -8,6 +8,8 @@ like data: there is no ``""`` or ``-1`` standing in for "could not read".
 from enum import StrEnum
 from typing import Generic, NamedTuple, TypeVar
 
+from hostcheck._record import NamedTuple as Record
+
 T = TypeVar("T")
 U = TypeVar("U")
 
@@ -41,3 +43,34 @@ class Unavailable(NamedTuple):
     def describe(self) -> str:
         text = f"{self.source}: {self.reason.value}"
         return f"{text} ({self.detail})" if self.detail else text
+
+
+# Records of what the Host read (its metadata, commands and processes): plain data that the
+# probes, the recording and the facts share.
+class NodeInfo(Record):
+    """lstat() of a path, as far as the checks need it."""
+
+    kind: str  # "char", "block", "dir", "file", "fifo", "link", "socket"
+    mode: int  # permission bits only
+    uid: int
+    gid: int
+    owner: str | None = None  # recorded name, when the tree gives names instead of ids
+    group: str | None = None
+    rdev: str | None = None  # "major:minor" for device nodes
+
+
+class CommandOutput(Record):
+    argv: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+    omitted: int = 0  # bytes of standard output before the kept tail (Host.start keep_tail)
+    # Set (to the bound, in seconds) when the command was killed at its bound and this is
+    # what it had written until then: only for commands run with ``partial=True``.
+    timed_out: float | None = None
+
+
+class ProcessInfo(Record):
+    pid: int
+    cmdline: tuple[str, ...]
+    environ: dict[str, str] | Unavailable

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from hostcheck._cli import main
-from hostcheck.catalog import load_catalog
-from hostcheck.session import FUNCTIONAL_PREFIX
+from hostcheck.checks.catalog import load_catalog
+from hostcheck.checks.session import FUNCTIONAL_PREFIX
+from hostcheck.cli.main import main
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "fixtures"

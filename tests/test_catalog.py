@@ -9,8 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from hostcheck.catalog import CACHE_NAME, CatalogError, _digest, _sources, data_dir, load_catalog
-from hostcheck.checks import CHECK_KINDS
+from hostcheck.checks.catalog import (
+    CACHE_NAME,
+    CatalogError,
+    _digest,
+    _sources,
+    data_dir,
+    load_catalog,
+)
+from hostcheck.checks.kinds import CHECK_KINDS
 from hostcheck.model import Severity
 
 RULES, PROFILES = load_catalog()
@@ -62,7 +69,7 @@ def test_catalog_json_is_built_on_first_use_and_used_while_fresh(
     tmp_path: Path, monkeypatch
 ) -> None:
     """Nobody commits catalog.json: the first load writes it, later loads use it."""
-    import hostcheck.catalog as catalog
+    import hostcheck.checks.catalog as catalog
 
     rules = tmp_path / "rules"
     shutil.copytree(data_dir("rules"), rules, ignore=shutil.ignore_patterns(CACHE_NAME))
@@ -85,7 +92,7 @@ def test_catalog_json_goes_to_the_user_cache_when_the_rules_are_read_only(
     rules = tmp_path / "rules"
     shutil.copytree(data_dir("rules"), rules, ignore=shutil.ignore_patterns(CACHE_NAME))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    import hostcheck.catalog as catalog
+    import hostcheck.checks.catalog as catalog
 
     real = catalog._write_cache
     monkeypatch.setattr(

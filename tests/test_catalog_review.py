@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from hostcheck.catalog import load_catalog
+from hostcheck.checks.catalog import load_catalog
 from tests.conftest import FIXTURES
 
 FEDORA_43 = 'NAME="Fedora Linux"\nID=fedora\nVERSION_ID=43\n'
@@ -101,8 +101,8 @@ def test_rocm_10_on_an_ubuntu_kernel_of_its_matrix_passes(scan) -> None:
 
 
 def test_distribution_rocm_is_not_judged_by_amds_binary_table() -> None:
-    from hostcheck.checks._util import RocmVersion
-    from hostcheck.checks.software import _distribution_rocm, _table_row
+    from hostcheck.checks.kinds._util import RocmVersion
+    from hostcheck.checks.kinds.software import _distribution_rocm, _table_row
 
     fedora = RocmVersion("6.4.4", (6, 4, 4), "rpm: rocm-core-6.4.4-1.fc43", "distribution")
     amd = RocmVersion("6.4.4", (6, 4, 4), "/opt/rocm/.info/version", "amd")

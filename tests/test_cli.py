@@ -109,12 +109,12 @@ def test_output_to_unwritable_place_is_an_input_error(cli) -> None:
 
 def test_internal_error_exits_3_without_traceback(cli, monkeypatch: pytest.MonkeyPatch) -> None:
     """A bug anywhere below the CLI (injected into the engine) is exit 3 and one line."""
-    import hostcheck.engine
+    import hostcheck.checks.engine
 
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("injected fault")
 
-    monkeypatch.setattr(hostcheck.engine, "run", broken)
+    monkeypatch.setattr(hostcheck.checks.engine, "run", broken)
     run = cli("scan", "--fixture", "stock-128g")
     assert run.code == 3
     assert "internal error: RuntimeError: injected fault" in run.err
@@ -122,7 +122,7 @@ def test_internal_error_exits_3_without_traceback(cli, monkeypatch: pytest.Monke
 
 
 def test_rules_lists_every_rule_and_explain_prints_its_documentation(cli) -> None:
-    from hostcheck.catalog import load_catalog
+    from hostcheck.checks.catalog import load_catalog
 
     listing = cli("rules").out.splitlines()
     every = sorted(rule.id for rule in load_catalog()[0])  # functional.* included

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hostcheck import config as config_module
+from hostcheck.cli import config as config_module
 from hostcheck.model import Status, Waiver
 
 SCHEMA = json.loads(resources.files("hostcheck").joinpath("schemas/report.schema.json").read_text())
@@ -167,9 +167,9 @@ def test_expired_waiver_counts_again_with_a_visible_note(cli, config_file) -> No
 
 
 def test_waiver_holds_through_its_expiry_date() -> None:
-    from hostcheck.catalog import load_catalog
+    from hostcheck.checks.catalog import load_catalog
+    from hostcheck.checks.waivers import apply_waivers
     from hostcheck.model import Finding, Report
-    from hostcheck.waivers import apply_waivers
 
     rules, _ = load_catalog()
     rule = next(r for r in rules if r.id == "perf.iommu")

@@ -853,7 +853,7 @@ def test_the_wheel_builds_from_what_the_containerfile_copies(tmp_path: Path) -> 
         "hostcheck/_data/systemd/hostcheck.service",
         "hostcheck/_data/rules/amdgpu.cwsr.toml",
         "hostcheck/_data/fixtures/stock-128g/proc/cmdline",
-        "hostcheck/_cli.py",
+        "hostcheck/cli/main.py",
     ):
         assert needed in names, needed
     assert any(

@@ -17,9 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hostcheck import engine
-from hostcheck.catalog import default_profile, load_catalog
-from hostcheck.host import Host
+from hostcheck.checks import engine
+from hostcheck.checks.catalog import default_profile, load_catalog
+from hostcheck.host.core import Host
 from hostcheck.model import Status
 from hostcheck.probes import ProbeOptions, collect
 from tests.conftest import FIXTURES, REPO
@@ -235,7 +235,7 @@ def test_symlinks_in_a_host_tree_stay_inside_the_root(fixture_copy) -> None:
 
 def test_a_command_stuck_past_its_timeout_is_abandoned() -> None:
     """A child that ignores its timeout (as one in uninterruptible sleep would) is killed."""
-    from hostcheck.host import Host
+    from hostcheck.host.core import Host
     from hostcheck.readings import Reason, Unavailable
 
     started = time.monotonic()
@@ -255,7 +255,7 @@ def test_journal_without_entries_is_not_a_clean_log(tmp_path, monkeypatch) -> No
     for tool in bin_dir.iterdir():
         tool.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
-    from hostcheck.host import Host
+    from hostcheck.host.core import Host
     from hostcheck.readings import Reason, Unavailable
 
     log = Host("/").kernel_log()

@@ -308,7 +308,7 @@ def test_update_grub_puts_the_arguments_on_the_kernel_line(fixture_copy, tmp_pat
         "splash",
     ]
     # The static reader agrees with what grub-mkconfig made of the same files.
-    from hostcheck.host import Host
+    from hostcheck.host.core import Host
     from hostcheck.probes import collect
 
     staged = collect(Host(root)).boot.staged
@@ -728,9 +728,9 @@ def test_a_journal_that_is_not_one_is_a_clear_refusal(fixture_copy) -> None:
 
 def test_apply_never_recreates_a_root_that_vanished_after_the_plan(fixture_copy) -> None:
     """A long-lived caller (the TUI) may hold a plan for a tree that has since been removed."""
+    from hostcheck.checks.session import Source, scan
     from hostcheck.fix import apply as fixer
     from hostcheck.fix import plan as planner
-    from hostcheck.session import Source, scan
 
     root = fixture_copy("stock-128g")
     report, facts, host = scan(Source(root=str(root)))
@@ -842,7 +842,7 @@ def test_a_bootloader_override_says_the_scan_will_not_see_it() -> None:
 def test_fix_refuses_a_bundled_fixture_given_by_its_path(where: str) -> None:
     """--root at the bundled tree itself (the checkout's fixtures/ or the installed package's
     _data/fixtures) must not be written into: the next user's sample host would change."""
-    from hostcheck.catalog import data_dir
+    from hostcheck.checks.catalog import data_dir
 
     tree = (
         Path(data_dir("fixtures")) / "stock-128g"
@@ -898,15 +898,15 @@ def test_an_installed_packages_fixture_is_refused_too(tmp_path: Path, monkeypatc
     """After `pip install`, the fixtures live in site-packages/hostcheck/_data/fixtures."""
     import shutil as sh
 
-    import hostcheck.catalog
-    from hostcheck.session import Source, change_refusal
+    import hostcheck.checks.catalog
+    from hostcheck.checks.session import Source, change_refusal
 
     installed = tmp_path / "site-packages/hostcheck/_data/fixtures"
     sh.copytree(
         Path(__file__).resolve().parent.parent / "fixtures/typo-kargs", installed / "typo-kargs"
     )
     monkeypatch.setattr(
-        hostcheck.catalog,
+        hostcheck.checks.catalog,
         "data_dir",
         lambda name: str(tmp_path / "site-packages/hostcheck/_data" / name),
     )

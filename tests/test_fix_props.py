@@ -11,7 +11,7 @@ import subprocess
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hostcheck.fix import grub, kargs
+from hostcheck.parse import grub, kargs
 
 KEYS = ["ttm.pages_limit", "ttm.page-pool-size", "amdgpu.gttsize", "iommu", "quiet", "a.b_c"]
 key = st.sampled_from(KEYS)

@@ -15,7 +15,7 @@ import json
 
 import pytest
 
-from hostcheck._cli import main
+from hostcheck.cli.main import main
 from tests.conftest import ALL_RULES, FIXTURE_NAMES, RULE_IDS, expected
 
 

@@ -15,7 +15,7 @@ from tests.conftest import REPO
 @pytest.fixture(scope="module")
 def scans() -> dict[str, dict[str, Any]]:
     """JSON reports of two bundled hosts, scanned once for the module."""
-    from hostcheck._cli import _scan_report, build_parser
+    from hostcheck.cli.main import _scan_report, build_parser
     from hostcheck.render.json import to_dict
 
     out = {}
@@ -350,7 +350,7 @@ def test_a_kubectl_logs_stream_keeps_the_newest_report_per_node(tmp_path: Path, 
 def test_pool_summary_shows_where_the_stack_lives(cli, tmp_path: Path, scans) -> None:
     """A pool where one node's stack differs (a container node among hosts) names it; a
     report from before schema 1.4 counts as unknown."""
-    from hostcheck._cli import _scan_report, build_parser
+    from hostcheck.cli.main import _scan_report, build_parser
     from hostcheck.render.json import to_dict
 
     root = str(REPO / "fixtures" / "k8s-worker-containerd")
@@ -405,8 +405,8 @@ def test_a_stream_with_a_hostile_document_keeps_the_good_reports(
 def test_streamed_json_is_byte_for_byte_the_one_built_whole(tmp_path: Path, scans) -> None:
     """The fleet JSON is written piece by piece (100,000 nodes are never held as one dict or
     string); its bytes are json.dumps of the whole summary, hostile names and empties too."""
-    from hostcheck import fleet as fleet_mod
-    from hostcheck.render.fleet import render_json_pieces, to_dict
+    from hostcheck.cluster import fleet as fleet_mod
+    from hostcheck.cluster.fleet_render import render_json_pieces, to_dict
 
     base = tmp_path / "reports"
     _write(base / "gpu", "gpu-a", scans["tuned-ready"])

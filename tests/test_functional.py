@@ -17,18 +17,13 @@ from typing import Any
 
 import pytest
 
-from hostcheck import engine
-from hostcheck.catalog import default_profile, load_catalog
-from hostcheck.checks import Context
+from hostcheck.checks import engine
+from hostcheck.checks.catalog import default_profile, load_catalog
+from hostcheck.checks.kinds import Context
 from hostcheck.facts import InferenceProcess
-from hostcheck.host import Host
+from hostcheck.host.core import Host
 from hostcheck.probes import collect
-from hostcheck.probes.functional import (
-    FunctionalOptions,
-    lines_after,
-    log_mark,
-    probe_functional,
-)
+from hostcheck.probes.functional import FunctionalOptions, lines_after, log_mark, probe_functional
 from hostcheck.readings import Reason, Unavailable, Value
 from tests.conftest import FIXTURES, REPO
 
@@ -346,7 +341,7 @@ def test_usage_errors_are_one_line(cli, args: tuple[str, ...], message: str) -> 
 def test_the_script_runs_by_hand_and_never_imports_hostcheck(tmp_path: Path) -> None:
     """`python probe_script.py …` and `python - < probe_script.py` (as in a container) print
     the same marker lines; the script does not need hostcheck on the path."""
-    script = REPO / "hostcheck" / "functional" / "probe_script.py"
+    script = REPO / "hostcheck" / "probes" / "probe_script.py"
     env = {**os.environ, "PYTHONPATH": str(FAKE_TORCH.parent)}
     by_path = subprocess.run(
         [sys.executable, str(script), "--target-gib", "1", *SMALL],
@@ -380,8 +375,8 @@ def test_figures_reach_the_json_report_node_labels_metrics_and_fleet(
     import jsonschema
     from prometheus_client.parser import text_string_to_metric_families
 
+    from hostcheck.checks.session import Source, scan
     from hostcheck.render.prometheus import render as metrics
-    from hostcheck.session import Source, scan
 
     snap = tmp_path / "snap"
     taken = cli(
@@ -436,8 +431,8 @@ def test_functional_job_validates_and_its_command_runs_the_probe(
     import kubernetes_validate
     import yaml
 
-    from hostcheck.functional import script_text
-    from hostcheck.functional.job import MOUNT
+    from hostcheck.cluster.functional_job import MOUNT
+    from hostcheck.probes.functional import script_text
 
     out = tmp_path / "job.yaml"
     done = cli(

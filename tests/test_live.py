@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from hostcheck.host import Host
+from hostcheck.host.core import Host
 from hostcheck.probes.software import probe_python
 from hostcheck.readings import Reason, Unavailable, Value
 from tests.conftest import run_subprocess
@@ -57,7 +57,7 @@ def test_json_path_imports_neither_rich_nor_textual() -> None:
     code = textwrap.dedent(
         """
         import sys, io, contextlib
-        from hostcheck._cli import main
+        from hostcheck.cli.main import main
         with contextlib.redirect_stdout(io.StringIO()):
             main(["scan", "--fixture", "stock-128g", "--format", "json"])
         print(sorted(m for m in sys.modules if m.split(".")[0] in ("rich", "textual")))
@@ -69,7 +69,7 @@ def test_json_path_imports_neither_rich_nor_textual() -> None:
 
 def test_core_never_imports_textual() -> None:
     code = (
-        "import sys, hostcheck._cli, hostcheck.engine, hostcheck.probes, hostcheck.render.table; "
+        "import sys, hostcheck.cli.main, hostcheck.checks.engine, hostcheck.probes, hostcheck.render.table; "
         "print('textual' in sys.modules)"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -23,7 +23,7 @@ import jsonschema
 import pytest
 import yaml
 
-from hostcheck.machineconfig import (
+from hostcheck.fix.machineconfig import (
     MachineConfigError,
     Managed,
     desired_state,

@@ -19,7 +19,7 @@ import jsonschema
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from hostcheck.catalog import load_catalog
+from hostcheck.checks.catalog import load_catalog
 from hostcheck.model import Status
 from hostcheck.monitor import state
 from hostcheck.render.json import SCHEMA_VERSION

@@ -20,7 +20,7 @@ LABEL_VALUE = re.compile(rf"({_PART})?")
 
 
 def _report(name: str, *extra: str):
-    from hostcheck._cli import _scan_report, build_parser
+    from hostcheck.cli.main import _scan_report, build_parser
 
     root = str(REPO / "fixtures" / name)
     return _scan_report(build_parser().parse_args(["scan", "--root", root, *extra]))

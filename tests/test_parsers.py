@@ -1,4 +1,4 @@
-"""The pure parsers of hostcheck.parsers, against real host text and generated input.
+"""The pure parsers of hostcheck.parse.text, against real host text and generated input.
 
 Example tests copy their input verbatim from research/strix-halo-facts.md (§2, §5, §9); where a
 test needs text the facts do not quote (a whole dpkg stanza, an os-release file), the comment
@@ -24,7 +24,7 @@ import pytest
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
-from hostcheck.parsers import (
+from hostcheck.parse.text import (
     MAX_MEMINFO_KB,
     KernelArg,
     KernelLogEvent,

@@ -171,7 +171,7 @@ def test_piped_table_does_not_import_rich() -> None:
 
     code = (
         "import sys, io, contextlib\n"
-        "from hostcheck._cli import main\n"
+        "from hostcheck.cli.main import main\n"
         "with contextlib.redirect_stdout(io.StringIO()):\n"
         "    main(['scan', '--fixture', 'stock-128g'])\n"
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'rich', 'shutil', 'tempfile'}))\n"

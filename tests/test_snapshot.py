@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from hostcheck.host import Host
+from hostcheck.host.core import Host
 from hostcheck.readings import Reason, Unavailable, Value
 from hostcheck.snapshot import take, write_tree
 from hostcheck.snapshot.archive import ArchiveError, extract
@@ -912,7 +912,7 @@ def slow(*args, **kwargs):
     return result
 
 setattr(module, attribute, slow)
-from hostcheck._cli import main
+from hostcheck.cli.main import main
 sys.exit(main(sys.argv[4:]))
 """
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from hostcheck.host import KERNEL_LOG_BUDGET, Host
+from hostcheck.host.core import KERNEL_LOG_BUDGET, Host
 from hostcheck.readings import Reason, Unavailable, Value
 from tests.conftest import run_subprocess
 
@@ -120,7 +120,7 @@ def test_a_50_mb_kernel_log_scans_fast_in_bounded_memory_and_its_snapshot_replay
     root = _scan_tree_with_log(tmp_path, 50)
     code = (
         "import sys, time, io, contextlib\n"
-        "from hostcheck._cli import main\n"
+        "from hostcheck.cli.main import main\n"
         "out = io.StringIO()\n"
         "began = time.perf_counter()\n"
         "with contextlib.redirect_stdout(out):\n"
@@ -161,7 +161,7 @@ def test_a_50_mb_kernel_log_scans_fast_in_bounded_memory_and_its_snapshot_replay
 
 
 def test_the_substring_prefilter_finds_the_same_events_as_parsing_every_line() -> None:
-    from hostcheck.parsers import (
+    from hostcheck.parse.text import (
         classify_kernel_log,
         parse_kernel_log,
         parse_kernel_log_of_interest,

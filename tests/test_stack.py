@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from hostcheck.facts import InferenceProcess, SoftwareFacts
-from hostcheck.host import Host
+from hostcheck.host.core import Host
 from hostcheck.probes.stack import (
     MAPS_LIMIT,
     _process_stack,
@@ -456,7 +456,7 @@ def test_metrics_name_the_kind_of_node(cli, tmp_path: Path, monkeypatch) -> None
 
 def test_tui_summary_says_where_the_stack_lives_when_it_is_not_the_hosts() -> None:
     pytest.importorskip("textual")
-    from hostcheck.session import Source, scan
+    from hostcheck.checks.session import Source, scan
     from hostcheck.tui.view import summary
 
     node = scan(Source(fixture="openshift-worker-preflight")).report

@@ -10,7 +10,7 @@ import shutil
 import time
 from pathlib import Path
 
-from hostcheck.host import Host
+from hostcheck.host.core import Host
 from hostcheck.snapshot.tree import Plan, Resolver
 from tests.conftest import run_subprocess
 

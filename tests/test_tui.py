@@ -22,7 +22,7 @@ pytest.importorskip("textual")
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Static
 
-from hostcheck.session import Source, change_refusal, scan
+from hostcheck.checks.session import Source, change_refusal, scan
 from hostcheck.tui.app import HostcheckApp
 from hostcheck.tui.screens import (
     ConfirmScreen,
@@ -128,11 +128,11 @@ def test_core_does_not_import_textual() -> None:
         "         if not m.name.startswith('hostcheck.tui') and m.name != 'hostcheck.__main__']\n"
         "for name in names:\n"
         "    importlib.import_module(name)\n"
-        "import hostcheck._cli\n"
-        "from hostcheck.session import Source, scan\n"
+        "import hostcheck.cli.main\n"
+        "from hostcheck.checks.session import Source, scan\n"
         "report = scan(Source(fixture='stock-128g')).report\n"
         "assert report.findings, 'the scan found nothing'\n"
-        "code = hostcheck._cli.main(['scan', '--fixture', 'stock-128g', '--format', 'json',"
+        "code = hostcheck.cli.main.main(['scan', '--fixture', 'stock-128g', '--format', 'json',"
         " '--output', sys.argv[1]])\n"
         "assert code == 1, code\n"
         "loaded = sorted(m for m in sys.modules if m == 'textual' or m.startswith('textual.'))\n"
@@ -154,7 +154,7 @@ def test_without_textual_a_one_line_error_and_exit_2() -> None:
     # Textual made unimportable, as in an install without the [tui] extra.
     code = (
         "import sys; sys.modules['textual'] = None\n"
-        "from hostcheck._cli import main\n"
+        "from hostcheck.cli.main import main\n"
         "sys.exit(main(['tui', '--fixture', 'stock-128g']))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
@@ -279,7 +279,7 @@ def test_detail_pane_of_a_chosen_finding() -> None:
 
 
 def test_a_waiver_from_the_config_file_shows_as_waived(tmp_path: Path) -> None:
-    from hostcheck.config import load_config
+    from hostcheck.cli.config import load_config
 
     config = tmp_path / "config.toml"
     config.write_text(

@@ -151,7 +151,7 @@ def test_amdsmi_answer_is_reported_and_its_prints_contained(umockdev_run: str) -
 
 COLLECT_AND_TIME = """
 import json, sys, time
-from hostcheck.host import Host
+from hostcheck.host.core import Host
 from hostcheck.probes import ProbeOptions, collect
 began = time.perf_counter()
 facts = collect(Host("/"), ProbeOptions(python=sys.argv[1]))

@@ -26,7 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from hostcheck._cli import main  # noqa: E402
+from hostcheck.cli.main import main  # noqa: E402
 
 FIXTURES = REPO / "fixtures"
 GOLDEN = REPO / "tests" / "data" / "machineconfig"

@@ -28,9 +28,9 @@ from typing import Any, NoReturn
 
 from hostcheck import __version__
 from hostcheck.fix.plan import KERNEL_CMDLINE, Command, Plan
-from hostcheck.host import Host
-from hostcheck.output import TEMP_SUFFIX, fsync_dir, replace_durably, temporary_files
-from hostcheck.safeio import InputError, load_json_file
+from hostcheck.host.core import Host
+from hostcheck.host.output import TEMP_SUFFIX, fsync_dir, replace_durably, temporary_files
+from hostcheck.host.safeio import InputError, load_json_file
 
 JOURNAL_DIR = "/var/lib/hostcheck/fix"
 SCHEMA_VERSION = 1

@@ -21,10 +21,10 @@ from collections.abc import Sequence
 
 from hostcheck._record import NamedTuple
 from hostcheck.facts import Facts
-from hostcheck.fix import grub, kargs
-from hostcheck.host import Host
+from hostcheck.host.core import Host
 from hostcheck.model import Report, Status
-from hostcheck.parsers import normalise_param, parse_modprobe_conf
+from hostcheck.parse import grub, kargs
+from hostcheck.parse.text import normalise_param, parse_modprobe_conf
 from hostcheck.readings import Reason, Value
 from hostcheck.render import printable
 
@@ -143,7 +143,7 @@ def build(report: Report, facts: Facts, host: Host, options: PlanOptions) -> Pla
     for flag, given in (("--only", options.only), ("--exclude", options.exclude)):
         unknown = [rule for rule in given if rule not in known]
         if unknown:
-            from hostcheck.catalog import unknown_ids
+            from hostcheck.checks.catalog import unknown_ids
 
             raise PlanError(f"unknown rule id(s) for {flag}: {unknown_ids(unknown, known)}")
     chosen = [

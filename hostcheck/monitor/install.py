@@ -12,7 +12,7 @@ import re
 import shlex
 import sys
 
-from hostcheck.catalog import data_dir
+from hostcheck.checks.catalog import data_dir
 from hostcheck.monitor.state import write_atomic
 
 UNITS = ("hostcheck.service", "hostcheck.timer")

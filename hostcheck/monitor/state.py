@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from hostcheck.output import replace_durably
+from hostcheck.host.output import replace_durably
 
 DEFAULT_STATE_DIR = "/var/lib/hostcheck"
 LATEST = "latest.json"
@@ -155,7 +155,7 @@ def load_previous(directory: str) -> tuple[dict[str, Any] | None, str | None]:
     if not names:
         return None, None
     path = os.path.join(directory, names[-1])
-    from hostcheck.safeio import InputError, load_json_file
+    from hostcheck.host.safeio import InputError, load_json_file
 
     try:
         data = load_json_file(path, what="stored report", max_bytes=MAX_REPORT_BYTES)

@@ -6,7 +6,7 @@ scan and never invents a value. Every read goes through the Host, which bounds i
 
 from hostcheck._record import NamedTuple
 from hostcheck.facts import Facts, Workload
-from hostcheck.host import Host
+from hostcheck.host.core import Host
 from hostcheck.probes.access import default_user, probe_containers, probe_devices, probe_user
 from hostcheck.probes.boot import probe_boot
 from hostcheck.probes.functional import FunctionalOptions, probe_functional
@@ -34,15 +34,10 @@ class ProbeOptions(NamedTuple):
     user: str | None = None  # the service user to check device access for
     python: str | None = None  # an interpreter whose PyTorch/vLLM to inspect
     workload: Workload | None = None  # what is declared to run here (a preflight)
-    # The sysctl keys to read: the ones the rules name (None: those of the bundled catalog).
-    sysctls: tuple[str, ...] | None = None
+    # The sysctl keys to read: the ones the rules name (checks.catalog.probe_needs); the probes
+    # know no rule, so whoever loads the catalog passes them.
+    sysctls: tuple[str, ...] = ()
     functional: FunctionalOptions | None = None  # run the functional probe (live hosts)
-
-
-def _catalog_sysctls() -> tuple[str, ...]:
-    from hostcheck.catalog import load_catalog, probe_needs
-
-    return probe_needs(load_catalog()[0])["sysctls"]
 
 
 def collect(host: Host, options: ProbeOptions | None = None) -> Facts:
@@ -82,9 +77,7 @@ def collect(host: Host, options: ProbeOptions | None = None) -> Facts:
     devices = probe_devices(host, device_paths, user)
     hostname = probe_hostname(host)
     container = probe_container(host)
-    sysctl = probe_sysctls(
-        host, options.sysctls if options.sysctls is not None else _catalog_sysctls()
-    )
+    sysctl = probe_sysctls(host, options.sysctls)
     vfio_devices = probe_vfio(host)
     boot = probe_boot(host, kernel.os_release)
     software = software_started.result()

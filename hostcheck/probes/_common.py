@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from hostcheck.host import Host
-from hostcheck.parsers import ParseError
+from hostcheck.host.core import Host
+from hostcheck.parse.text import ParseError
 from hostcheck.readings import Reason, Unavailable, Value
 
 T = TypeVar("T")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 
 from hostcheck.facts import ContainerAccess, DeviceNode, UserFacts
-from hostcheck.host import Host, NodeInfo
-from hostcheck.parsers import parse_decimal
-from hostcheck.readings import Reason, Unavailable, Value
+from hostcheck.host.core import Host
+from hostcheck.parse.text import parse_decimal
+from hostcheck.readings import NodeInfo, Reason, Unavailable, Value
 
 
 def _table(host: Host, path: str) -> list[list[str]]:

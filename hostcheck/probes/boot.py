@@ -2,7 +2,7 @@
 the next boot (staged) as opposed to what the running kernel got (/proc/cmdline, effective).
 
 Also the sysctls staged in sysctl.d. Read-back never runs anything from the host tree: the
-GRUB configuration is evaluated statically (hostcheck.fix.grub), BLS entries are parsed.
+GRUB configuration is evaluated statically (hostcheck.parse.grub), BLS entries are parsed.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 
 from hostcheck.facts import BootFacts
-from hostcheck.fix import grub, kargs
-from hostcheck.host import Host
+from hostcheck.host.core import Host
+from hostcheck.parse import grub, kargs
 from hostcheck.readings import Reason, Unavailable, Value
 
 LOADERS = ("grub", "grubby", "systemd-boot", "rpm-ostree", "bootc")

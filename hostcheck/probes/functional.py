@@ -1,6 +1,6 @@
 """The functional probe: run hostcheck's GPU probe script in the serving interpreter, bounded.
 
-The script (hostcheck/functional/probe_script.py) allocates, copies and computes with the
+The script (hostcheck/probes/probe_script.py) allocates, copies and computes with the
 interpreter's own PyTorch and prints marker lines; this module runs it through the Host (a
 recorded command, ``functional``, so snapshots replay it), kills its process group at the
 bound, and reads the kernel log lines that appeared meanwhile. It never runs by itself: only
@@ -15,10 +15,14 @@ import re
 from typing import Any, NamedTuple
 
 from hostcheck.facts import FunctionalRun, InferenceProcess
-from hostcheck.host import Host
+from hostcheck.host.core import Host
 from hostcheck.readings import Reason, Unavailable, Value
 
 COMMAND_NAME = "functional"
+# The standalone script (stdlib + torch, never imports hostcheck), shipped beside this module:
+# script_text() hands it to the Host's command runner, the Kubernetes Job generator and anyone
+# who wants to run it by hand.
+SCRIPT_NAME = "probe_script.py"
 MARKER = "HOSTCHECK-FUNCTIONAL-"
 # Time the interpreter gets beyond the script's own budget (start-up, its watchdog's exit):
 # 15 s, or a quarter of a short bound.
@@ -122,8 +126,6 @@ def probe_functional(
                 "hostcheck scan --functional",
                 f"{names} is using the GPU; stop it first or pass --force",
             )
-    from hostcheck.functional import script_text
-
     before = host.kernel_log() if host.live else None
     mark = log_mark(before.value) if isinstance(before, Value) else None
     target = options.target_gib if options else 0.0
@@ -190,3 +192,10 @@ def probe_functional(
         ),
         done.source,
     )
+
+
+def script_text() -> str:
+    """The probe script's source, as shipped in the package."""
+    from importlib import resources  # imports tempfile and shutil: not on the scan path
+
+    return resources.files(__package__).joinpath(SCRIPT_NAME).read_text(encoding="utf-8")

@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 
 from hostcheck.facts import GFX1151_TARGET_VERSION, STRIX_HALO_PCI_ID, GpuFacts, GpuSearch
-from hostcheck.host import Host, Started
-from hostcheck.parsers import parse_decimal, parse_kfd_properties, parse_sysfs_int, parse_uevent
+from hostcheck.host.core import Host, Started
+from hostcheck.parse.text import parse_decimal, parse_kfd_properties, parse_sysfs_int, parse_uevent
 from hostcheck.probes._common import read_parsed
 from hostcheck.readings import Reason, Unavailable, Value
 
@@ -86,7 +86,7 @@ def _start_amdsmi(host: Host) -> Started:
 
 def _amdsmi_answer(started: Started) -> Value[str] | Unavailable:
     """What amdsmi says, in one line of evidence (optional: needs AMD's library)."""
-    from hostcheck.safeio import InputError, parse_json_text
+    from hostcheck.host.safeio import InputError, parse_json_text
 
     done = started.result()
     if not isinstance(done, Value):

@@ -6,11 +6,11 @@ from __future__ import annotations
 import re
 
 from hostcheck.facts import InferenceProcess, PythonEnv, SoftwareFacts
-from hostcheck.host import Host, Started
-from hostcheck.parsers import ParseError, RocmInfo, parse_dpkg_status, parse_rocminfo
+from hostcheck.host.core import Host, Started
+from hostcheck.host.safeio import parse_json_text
+from hostcheck.parse.text import ParseError, RocmInfo, parse_dpkg_status, parse_rocminfo
 from hostcheck.probes._common import parse_reading, read_parsed, read_stripped
 from hostcheck.readings import Reason, Unavailable, Value
-from hostcheck.safeio import parse_json_text
 
 ROCM_VERSION_FILES = ("/opt/rocm/.info/version", "/opt/rocm/.info/version-rocm")
 PYTHON_MARKER = "HOSTCHECK-PYTHON-ENV "

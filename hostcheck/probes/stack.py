@@ -13,14 +13,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from hostcheck.facts import (
-    InferenceProcess,
-    SoftwareFacts,
-    StackComponent,
-    StackFacts,
-    Workload,
-)
-from hostcheck.host import Host
+from hostcheck.facts import InferenceProcess, SoftwareFacts, StackComponent, StackFacts, Workload
+from hostcheck.host.core import Host
 from hostcheck.readings import Reason, Unavailable, Value
 
 # Distribution library directories searched for the HIP runtime when neither /opt/rocm nor a

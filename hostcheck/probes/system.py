@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from hostcheck.facts import DriverFacts, KernelFacts, MemoryFacts, PreviousBoot, TtmModule
-from hostcheck.host import Host
-from hostcheck.parsers import (
+from hostcheck.host.core import Host
+from hostcheck.parse.text import (
     KernelLogEvent,
     ModprobeOption,
     classify_kernel_log,

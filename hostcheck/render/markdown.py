@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from hostcheck.checks.waivers import unshown_expired
 from hostcheck.model import Report, Status
 from hostcheck.render import printable
-from hostcheck.waivers import unshown_expired
 
 MARK = {
     Status.FAIL: "✗ FAIL",

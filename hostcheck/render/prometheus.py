@@ -20,7 +20,7 @@ from hostcheck.render.json import SCHEMA_VERSION
 
 
 class Gauges(NamedTuple):
-    """Numbers and versions taken from the scan's facts (hostcheck.cluster.gauges)."""
+    """Numbers and versions taken from the scan's facts (hostcheck.cluster.metrics.gauges)."""
 
     gpu_addressable_bytes: int | None
     profile_required_bytes: int | None

@@ -11,10 +11,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from hostcheck.checks.waivers import unshown_expired
 from hostcheck.model import Finding, Report, Status
 from hostcheck.render import printable
 from hostcheck.render.text import next_step, notes
-from hostcheck.waivers import unshown_expired
 
 STYLE = {
     Status.FAIL: ("✗ FAIL", "bold red"),

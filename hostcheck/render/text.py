@@ -7,9 +7,9 @@ of the time. Areas are separated by a blank line; long findings wrap under their
 
 from __future__ import annotations
 
+from hostcheck.checks.waivers import unshown_expired
 from hostcheck.model import Finding, Report, Status
 from hostcheck.render import printable
-from hostcheck.waivers import unshown_expired
 
 WORD = {
     Status.FAIL: "✗ FAIL",

@@ -1,7 +1,7 @@
 """`hostcheck snapshot`: record what the probes read from a host into a replayable tree.
 
 The scan's own probe collection runs against a Host with a
-:class:`~hostcheck.recording.Recorder`; what it noted is written out in the fixture format
+:class:`~hostcheck.host.recording.Recorder`; what it noted is written out in the fixture format
 (fixtures/README.md), so ``hostcheck scan --root SNAPSHOT`` reads the same data back. Nothing
 is recorded that the probes did not read, and there is no list of paths besides the probes.
 Identifying values are replaced by stable tokens unless redaction is turned off
@@ -19,11 +19,11 @@ from typing import Any
 from hostcheck import __version__
 from hostcheck._record import NamedTuple
 from hostcheck.facts import Facts
-from hostcheck.host import Host, NodeInfo
+from hostcheck.host.core import Host
+from hostcheck.host.recording import KERNEL_LOG_PATH, Recorder, command_record_path
 from hostcheck.probes import ProbeOptions, collect
 from hostcheck.probes.functional import FunctionalOptions
-from hostcheck.readings import Unavailable
-from hostcheck.recording import KERNEL_LOG_PATH, Recorder, command_record_path
+from hostcheck.readings import NodeInfo, Unavailable
 from hostcheck.snapshot.redact import Redactor, discover
 from hostcheck.snapshot.tree import Plan, Resolver, make_private_dirs, write_plan, write_private
 
@@ -64,7 +64,12 @@ def take(
     probe, when given: its output is recorded as the command ``functional``)."""
     recorder = Recorder()
     host = Host(root, host_mount=host_mount, read_timeout=read_timeout, recorder=recorder)
-    facts = collect(host, ProbeOptions(user=user, python=python, functional=functional))
+    # the sysctl keys the bundled rules name: what a scan of the snapshot will ask for
+    from hostcheck.checks.catalog import load_catalog, probe_needs
+
+    sysctls = probe_needs(load_catalog()[0])["sysctls"]
+    options = ProbeOptions(user=user, python=python, functional=functional, sysctls=sysctls)
+    facts = collect(host, options)
     redactor = None
     if redact:
         redactor = _discover(recorder, host, user)

@@ -29,7 +29,7 @@ import ipaddress
 import re
 from collections.abc import Iterable, Mapping
 
-from hostcheck.parsers import parse_os_release
+from hostcheck.parse.text import parse_os_release
 
 HEX = rb"[0-9A-Fa-f]"
 SEP = rb"(?:-|\\x2d)"  # systemd escapes "-" in unit names as \x2d

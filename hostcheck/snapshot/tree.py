@@ -1,7 +1,7 @@
 """Lay out recorded host paths as a tree: files with the bytes read, directories as
 directories, and the symbolic links that were followed on the way, with their targets.
 
-Paths are resolved in the source root as :class:`~hostcheck.host.Host` resolves them (inside
+Paths are resolved in the source root as :class:`~hostcheck.host.core.Host` resolves them (inside
 the root; an absolute target is the host's path, ``..`` never climbs above the root), so the
 tree replays through the same links: ``/sys/class/drm/card1`` stays a link to
 ``../../devices/…/drm/card1`` and the file lands at the real path once. A target that is
@@ -17,7 +17,7 @@ import re
 import stat as statmod
 from collections.abc import Callable
 
-from hostcheck.host import resolve_in_root
+from hostcheck.host.core import resolve_in_root
 
 
 class Plan:

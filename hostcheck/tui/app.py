@@ -10,10 +10,10 @@ from textual import events, work
 from textual.app import App
 from textual.binding import Binding, BindingType
 
+from hostcheck.checks.session import Scan, Source, change_refusal, scan
 from hostcheck.fix.plan import Plan
 from hostcheck.model import Report
 from hostcheck.render import printable
-from hostcheck.session import Scan, Source, change_refusal, scan
 from hostcheck.tui.screens import (
     ConfirmScreen,
     ExportScreen,
@@ -144,7 +144,7 @@ class HostcheckApp(App[None]):
     ) -> None:
         if generation != self.scan_generation:
             return  # overtaken by a newer scan
-        from hostcheck.review import fixable
+        from hostcheck.tui.review import fixable
 
         self.scanning = False
         self.scan_error = None
@@ -374,8 +374,8 @@ class HostcheckApp(App[None]):
         self.push_screen(ExportScreen(self.last_export or "hostcheck-report.json"), chosen)
 
     def export(self, report: Report, path: str, fmt: str) -> None:
-        """Render with the report renderers and write atomically (hostcheck.output)."""
-        from hostcheck.output import write_atomic
+        """Render with the report renderers and write atomically (hostcheck.host.output)."""
+        from hostcheck.host.output import write_atomic
         from hostcheck.render import Format, renderer
 
         target = os.path.abspath(os.path.expanduser(path))
@@ -407,9 +407,9 @@ class HostcheckApp(App[None]):
 def describe(exc: BaseException) -> str:
     """An exception as one message: the core's own errors say what is wrong in words; anything
     else (a bug, an unexpected OSError) names its type too."""
+    from hostcheck.checks.session import SourceError
     from hostcheck.fix.apply import FixError
     from hostcheck.fix.plan import PlanError
-    from hostcheck.session import SourceError
 
     if isinstance(exc, FixError | PlanError | SourceError):
         return str(exc)

@@ -19,8 +19,8 @@ from textual.widgets.data_table import ColumnKey
 from hostcheck.fix.plan import Plan, diff
 from hostcheck.model import Finding, Report
 from hostcheck.render import printable
-from hostcheck.review import FILTERS, fixable, next_filter, opening_filter, visible
 from hostcheck.tui import view
+from hostcheck.tui.review import FILTERS, fixable, next_filter, opening_filter, visible
 
 if TYPE_CHECKING:
     from hostcheck.tui.app import HostcheckApp

@@ -7,7 +7,7 @@ from textual.style import Style
 from hostcheck.model import Finding, Report, Status
 from hostcheck.render import printable
 from hostcheck.render.table import STYLE
-from hostcheck.review import fixable, reference_url
+from hostcheck.tui.review import fixable, reference_url
 
 SUMMARY_ORDER = (
     Status.FAIL,

@@ -268,7 +268,7 @@ def test_markdown_cannot_forge_lines(fixture_copy, cli) -> None:
     name=st.sampled_from(["devices.json", "unreadable.json", "commands/rocminfo.json"]),
 )
 def test_any_nested_recorded_item_never_exits_3(tmp_path_factory, depth: int, name: str) -> None:
-    from hostcheck._cli import main
+    from hostcheck.cli.main import main
 
     root = tmp_path_factory.mktemp("host")
     shutil.copytree(FIXTURES / "stock-128g", root, dirs_exist_ok=True)

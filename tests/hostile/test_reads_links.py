@@ -12,7 +12,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hostcheck.host import MAX_LINK_HOPS, Host
+from hostcheck.host.core import MAX_LINK_HOPS, Host
 from hostcheck.readings import Reason, Unavailable, Value
 from tests.conftest import FIXTURES
 

@@ -162,7 +162,7 @@ def test_no_planted_secret_survives(cli, fixture_copy, tmp_path: Path, output: s
 
 def test_every_variable_a_rule_reads_is_kept() -> None:
     """The allow-list covers what the checks read: the variables the rules name."""
-    from hostcheck.catalog import load_catalog
+    from hostcheck.checks.catalog import load_catalog
 
     names: set[str] = set()
 

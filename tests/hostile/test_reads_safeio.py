@@ -1,4 +1,4 @@
-"""The one bounded reader (hostcheck.safeio): regular files only, size cap, never blocks,
+"""The one bounded reader (hostcheck.host.safeio): regular files only, size cap, never blocks,
 nesting and number guards, and a typed error naming the file and the reason."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hostcheck.safeio import (
+from hostcheck.host.safeio import (
     MAX_DEPTH,
     InputError,
     load_json_file,

@@ -37,7 +37,7 @@ def test_grub_file_of_four_mebibytes_of_statements(fixture_copy) -> None:
 
 
 def test_grub_file_of_200000_lines(fixture_copy) -> None:
-    from hostcheck.fix import grub
+    from hostcheck.parse import grub
 
     text = "X=1\n" * 200_000 + 'GRUB_CMDLINE_LINUX="amd_iommu=off"\n'
     started = time.monotonic()

@@ -1,0 +1,514 @@
+"""The GPU itself: presence, CWSR, MES firmware and hang history (facts §2, §6)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from hostcheck.checks.kinds._registry import check_kind
+from hostcheck.checks.kinds._util import (
+    Context,
+    RocmVersion,
+    cmdline_value,
+    dkms_note,
+    evidence,
+    fixed_rocm,
+    kernel_has_fixes,
+    release,
+    rocm_versions,
+    staged_option,
+    unknown,
+    value_or,
+)
+from hostcheck.facts import GFX1151_TARGET_VERSION, STRIX_HALO_PCI_ID, Facts
+from hostcheck.model import Evidence, Outcome, Verdict
+from hostcheck.readings import Reason, Unavailable, Value
+
+
+@check_kind("gpu-present")
+def gpu_present(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
+    search = facts.gpu
+    gpu = search.strix_halo
+    if gpu is None and search.failed is not None:
+        return unknown(
+            f"Could not search for the GPU: {search.failed.describe()}. A listing that fails is "
+            "not an absent GPU (a wedged GPU can make sysfs reads hang).",
+            Evidence("searched", "could not be read", search.searched),
+        )
+    if gpu is None:
+        others = "; other GPUs: " + ", ".join(search.other_gpus) if search.other_gpus else ""
+        return Outcome(
+            Verdict.PROBLEM,
+            f"No Strix Halo GPU (PCI {STRIX_HALO_PCI_ID}, gfx1151) was found{others}. This host "
+            "cannot run the Strix Halo inference stack; the GPU rules are skipped.",
+            (Evidence("searched", "not found", search.searched),),
+        )
+    items = [
+        Evidence(
+            "PCI device",
+            f"{gpu.pci_slot} {gpu.pci_id} rev {gpu.revision or '?'}",
+            f"{gpu.sysfs}/uevent",
+        ),
+        Evidence("driver", gpu.driver or "none", f"{gpu.sysfs}/uevent"),
+        Evidence(
+            "DRM card / render node",
+            f"{gpu.card or '-'} / {gpu.render_node or '-'}",
+            f"{gpu.sysfs}/drm ({gpu.found_by})",
+        ),
+        evidence("KFD gfx_target_version", gpu.gfx_target_version),
+    ]
+    if search.amdsmi is not None:
+        items.append(evidence("amdsmi", search.amdsmi))
+    if gpu.driver != "amdgpu":
+        return Outcome(
+            Verdict.PROBLEM,
+            f"The Strix Halo GPU at {gpu.pci_slot} is bound to {gpu.driver or 'no driver'}, not "
+            "amdgpu. Load amdgpu (check `modprobe amdgpu` and the kernel log).",
+            tuple(items),
+        )
+    gfx = gpu.gfx_target_version
+    if isinstance(gfx, Value) and gfx.value != GFX1151_TARGET_VERSION:
+        return Outcome(
+            Verdict.PROBLEM,
+            f"KFD reports gfx_target_version {gfx.value}, not {GFX1151_TARGET_VERSION} (gfx1151).",
+            tuple(items),
+        )
+    if isinstance(gfx, Unavailable) and gfx.reason is not Reason.MISSING:
+        return unknown(
+            f"Could not read the KFD topology of the Strix Halo GPU at {gpu.pci_slot}: "
+            f"{gfx.describe()}. A read that fails (a timeout on a wedged GPU, permission "
+            "denied) says nothing about the kernel's KFD support.",
+            *items,
+        )
+    if not isinstance(gfx, Value):
+        return Outcome(
+            Verdict.PROBLEM,
+            f"The Strix Halo GPU at {gpu.pci_slot} has no KFD compute node: ROCm cannot use it. "
+            "Check that the kernel was built with CONFIG_HSA_AMD and the kernel log for kfd errors.",
+            tuple(items),
+        )
+    other_id = (
+        f" (PCI {gpu.pci_id}: a gfx1151 part other than the 1002:1586 of the Ryzen AI Max "
+        "300 series, e.g. Gorgon Halo)"
+        if gpu.pci_id != STRIX_HALO_PCI_ID
+        else ""
+    )
+    return Outcome(
+        Verdict.OK,
+        f"Strix Halo iGPU (gfx1151) at {gpu.pci_slot}, driven by amdgpu, "
+        f"{gpu.card} / {gpu.render_node}{other_id}.",
+        tuple(items),
+    )
+
+
+@check_kind("cwsr", requires=("rocm_fixed", "kernel"))
+def cwsr(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
+    """amdgpu.cwsr_enable=0 until kernel and ROCm both carry the CWSR-size fix (ROCm#5590)."""
+    live = facts.driver.amdgpu_params.get("cwsr_enable")
+    items = [evidence("cwsr_enable (live)", live)]
+    on_cmdline = cmdline_value(facts, "amdgpu.cwsr_enable")
+    staged = staged_option(facts, "amdgpu", "cwsr_enable")
+    if isinstance(live, Value):
+        enabled = live.value.strip() != "0"
+    elif on_cmdline is not None:
+        enabled = on_cmdline != "0"
+        items.append(Evidence("cwsr_enable (command line)", on_cmdline, "/proc/cmdline"))
+    else:
+        return unknown("Could not read amdgpu's cwsr_enable (is amdgpu loaded?).", *items)
+    rel = release(facts)
+    kernel_fixed = kernel_has_fixes(facts, params["kernel"])
+    rocms = rocm_versions(facts)
+    nightly = params.get("nightly_fixed_from")
+
+    def has_fix(version: RocmVersion) -> bool:
+        return fixed_rocm(version, params["rocm_fixed"], nightly)
+
+    rocm_fixed = bool(rocms) and all(has_fix(v) for v in rocms)
+    if kernel_fixed is None:
+        kernel_note = (
+            dkms_note(facts) if facts.driver.kind == "dkms" else "unknown: assumed unfixed"
+        )
+    else:
+        kernel_note = "has the CWSR fix" if kernel_fixed else "lacks the CWSR fix"
+    items.append(
+        Evidence("kernel", rel.raw if rel else None, "/proc/sys/kernel/osrelease", kernel_note)
+    )
+    for version in rocms:
+        note = "has the CWSR fix" if has_fix(version) else "lacks the CWSR fix"
+        items.append(Evidence("ROCm", version.text, version.source, note))
+    if not rocms:
+        # No ROCm is not an unfixed ROCm: only the kernel half can be judged (ROCm#5724:
+        # the fix needs both halves; without a ROCm nothing uses KFD's user queues yet).
+        stack = facts.stack
+        searched = (
+            f"not found ({stack.summary()})"
+            if stack is not None
+            else "not found in /opt/rocm or the packages"
+        )
+        items.append(Evidence("ROCm", None, "hostcheck's stack probe", searched))
+        declare = (
+            " Declare the serving image's ROCm with --workload-rocm VERSION to judge the ROCm half."
+            if stack is not None and stack.node == "container-node"
+            else ""
+        )
+        if kernel_fixed:
+            return Outcome(
+                Verdict.NOT_APPLICABLE,
+                f"Kernel half: {rel.raw if rel else 'the kernel'} carries the CWSR fix (read from "
+                "/proc/sys/kernel/osrelease). ROCm half: no ROCm found, so none to judge and no "
+                f"workaround needed.{declare}",
+                tuple(items),
+            )
+        if enabled:
+            missing = (
+                f"kernel {rel.raw if rel else ''} lacks the CWSR save-area fix (read from "
+                "/proc/sys/kernel/osrelease)"
+                if kernel_fixed is False
+                else (
+                    "amdgpu-dkms is not known to carry the CWSR save-area fix"
+                    if facts.driver.kind == "dkms"
+                    else "the kernel's fix state is unknown"
+                )
+            )
+            return Outcome(
+                Verdict.PROBLEM,
+                f"CWSR is enabled and the kernel half is missing: {missing}. No ROCm was found "
+                "(the ROCm half is not judged), but any ROCm on this kernel hangs with 'MES "
+                "failed to respond' under load (ROCm#5590). Add amdgpu.cwsr_enable=0 to the "
+                "kernel command line." + declare,
+                tuple(items),
+                fix={},
+            )
+    if kernel_fixed and rocm_fixed:
+        if enabled:
+            return Outcome(
+                Verdict.OK, "CWSR is enabled, and kernel and ROCm carry the CWSR fix.", tuple(items)
+            )
+        if on_cmdline is None and staged is None:
+            return Outcome(
+                Verdict.OK,
+                "CWSR is off by this kernel's default; kernel and ROCm carry the CWSR fix.",
+                tuple(items),
+            )
+        if on_cmdline is not None:
+            where = "the kernel command line"
+            fix: dict[str, Any] = {
+                "add_kernel_args": [],
+                "remove_kernel_args": ["amdgpu.cwsr_enable"],
+            }
+        else:
+            assert staged is not None
+            where = staged[1]
+            fix = {
+                "kind": "manual",
+                "add_kernel_args": [],
+                "remove_kernel_args": [],
+                "summary": f"Remove 'options amdgpu cwsr_enable=0' from {where}, rebuild the "
+                "initramfs and reboot.",
+            }
+        fix.setdefault(
+            "summary",
+            "Remove amdgpu.cwsr_enable=0 from the kernel command line; kernel and ROCm carry the fix.",
+        )
+        return Outcome(
+            Verdict.ADVISORY,
+            f"amdgpu.cwsr_enable=0 (in {where}) is no longer needed: kernel and ROCm both carry "
+            "the CWSR fix, and disabling CWSR has side effects. Remove it.",
+            tuple(items),
+            fix=fix,
+        )
+    if not enabled:
+        return Outcome(
+            Verdict.OK,
+            "CWSR is disabled (amdgpu.cwsr_enable=0), the workaround for MES hangs on this stack.",
+            tuple(items),
+        )
+    reasons = []
+    if kernel_fixed is False:
+        reasons.append(
+            f"the kernel half is missing: kernel {rel.raw if rel else ''} lacks the CWSR "
+            "save-area fix"
+        )
+    elif kernel_fixed is None:
+        reasons.append(
+            "amdgpu-dkms is not known to carry the CWSR save-area fix"
+            if facts.driver.kind == "dkms"
+            else "the kernel's fix state is unknown"
+        )
+    if not rocm_fixed:
+        unfixed = [v for v in rocms if not has_fix(v)]
+        reasons.append(
+            "the ROCm half is missing: "
+            + ", ".join(f"ROCm {v.text} (from {v.source})" for v in unfixed)
+            + (" lacks it" if len(unfixed) == 1 else " lack it")
+        )
+    return Outcome(
+        Verdict.PROBLEM,
+        f"CWSR is enabled but {' and '.join(reasons)}: compute queues hang with 'MES failed to "
+        "respond' under vLLM (ROCm#5590). Add amdgpu.cwsr_enable=0 to the kernel command line.",
+        tuple(items),
+        fix={},
+    )
+
+
+def _package_name(owner: str, candidates: Mapping[str, Any]) -> str | None:
+    """'amd-gpu-firmware-20251111-1.fc43.noarch' -> 'amd-gpu-firmware' (longest known name)."""
+    names = sorted((n for n in candidates if owner == n or owner.startswith(n + "-")), key=len)
+    return names[-1] if names else None
+
+
+@check_kind("mes-firmware", requires=("good", "bad", "min", "bad_firmware_packages"))
+def mes_firmware(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
+    gpu = facts.gpu.strix_halo
+    assert gpu is not None
+    software = facts.software
+    items = [
+        evidence("MES firmware", gpu.mes_fw, lambda v: f"0x{v:08x}"),
+        evidence("MES KIQ firmware", gpu.mes_kiq_fw, lambda v: f"0x{v:08x}"),
+        evidence("MES blob for the next boot", software.mes_firmware_file),
+    ]
+    packages = dict(software.firmware_packages)
+    owner = software.mes_firmware_owner
+    owner_name = _package_name(owner.value, packages) if isinstance(owner, Value) else None
+    if isinstance(owner, Value):
+        items.append(Evidence("owned by", owner.value, owner.source))
+        # The file's package decides (Fedora 43: amd-gpu-firmware, not linux-firmware).
+        judged = {owner_name: packages[owner_name]} if owner_name in packages else {}
+        if not judged:
+            judged = {owner.value: Value(owner.value, owner.source)}
+    else:
+        judged = packages
+    bad_packages: list[str] = []
+    for name, version in judged.items():
+        items.append(Evidence("package", f"{name} {version.value}", version.source))
+        if any(prefix in version.value for prefix in params["bad_firmware_packages"]):
+            bad_packages.append(f"{name} {version.value}")
+    known_bad = {int(k, 16): v for k, v in params["bad"].items()}
+    if isinstance(gpu.mes_fw, Value) and gpu.mes_fw.value in known_bad:
+        version = gpu.mes_fw.value
+        return Outcome(
+            Verdict.PROBLEM,
+            f"MES firmware 0x{version:08x} is known bad on Strix Halo ({known_bad[version]}): GPU "
+            "hangs and memory access faults. Install firmware with MES 0x00000080 (linux-firmware "
+            "20251111 or 20260110 and later; not 20251125)"
+            + (
+                "; with amdgpu-dkms it may come from amdgpu-dkms-firmware (check "
+                "`dpkg -S /lib/firmware/amdgpu/gc_11_5_1_mes1.bin.zst`)."
+                if facts.driver.kind == "dkms"
+                else "."
+            ),
+            tuple(items),
+            fix={},
+        )
+    overrides = software.mes_firmware_overrides
+    if overrides:
+        items.append(
+            Evidence("firmware override", ", ".join(overrides), "/lib/firmware/updates/amdgpu")
+        )
+    if bad_packages and not (overrides and not isinstance(owner, Value)):
+        running = (
+            f"the running MES is 0x{gpu.mes_fw.value:08x}, but "
+            if isinstance(gpu.mes_fw, Value)
+            else ""
+        )
+        return Outcome(
+            # A good MES running now means the bad blob has not been loaded yet (an older
+            # initramfs): it will be at the next initramfs rebuild and boot.
+            Verdict.ADVISORY if isinstance(gpu.mes_fw, Value) else Verdict.PROBLEM,
+            f"{', '.join(bad_packages)} ships the broken MES 0x83 for Strix Halo (ROCm#5724); "
+            f"{running}the next initramfs rebuild and boot load it. Install another version "
+            "(Fedora: dnf downgrade amd-gpu-firmware and versionlock it), or keep good "
+            "gc_11_5_1_mes*.bin files in /lib/firmware/updates/amdgpu/.",
+            tuple(items),
+            fix={},
+        )
+    if not isinstance(gpu.mes_fw, Value):
+        return unknown("The MES firmware version could not be read.", *items)
+    version = gpu.mes_fw.value
+    if version < int(params["min"], 16):
+        return Outcome(
+            Verdict.ADVISORY,
+            f"MES firmware 0x{version:08x} is older than {params['min']}: it ignores "
+            "amdgpu.cwsr_enable and predates the Strix Halo fixes (AMD: \"If you're on MES "
+            '<0x80 — Update your kernel and firmware", ROCm#5724). Update linux-firmware.',
+            tuple(items),
+            fix={},
+        )
+    good = {int(v, 16) for v in params["good"]}
+    note = "known good" if version in good else "not known bad"
+    return Outcome(Verdict.OK, f"MES firmware 0x{version:08x} is {note}.", tuple(items))
+
+
+@check_kind("gpu-hangs", requires=("kinds", "lines_per_kind"))
+def gpu_hangs(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
+    log = facts.kernel_log
+    if not isinstance(log, Value):
+        if log.reason is Reason.TIMEOUT:
+            return unknown(
+                "Reading the kernel log took too long, so GPU hangs could not be checked.",
+                evidence("kernel log", log),
+            )
+        return unknown(
+            "The kernel log could not be read; run as root (or with CAP_SYSLOG) to check for "
+            "GPU hangs.",
+            evidence("kernel log", log),
+        )
+    kinds: dict[str, Any] = params["kinds"]
+    found: dict[str, list[str]] = {}
+    for event in log.value:
+        if event.kind in kinds:
+            found.setdefault(event.kind, []).append(event.line.text)
+    counted = [kind for kind in found if kinds[kind].get("count", True)]
+    if not counted:
+        return Outcome(
+            Verdict.OK,
+            "No MES timeout, GPU reset, page fault or wedged device in the kernel log since boot.",
+            (Evidence("kernel log", "no hang lines", log.source),),
+        )
+    items = []
+    parts = []
+    for kind, lines in found.items():
+        spec = kinds[kind]
+        if spec.get("count", True):
+            parts.append(f"{spec['label']}: {len(lines)}")
+        for number, line in enumerate(lines[: int(params["lines_per_kind"])], start=1):
+            items.append(Evidence(spec["label"], line, log.source, f"{number} of {len(lines)}"))
+    return Outcome(
+        Verdict.PROBLEM,
+        "The kernel log since boot shows "
+        + "; ".join(parts)
+        + ". "
+        + (
+            "CPF faults on the first dispatch are the amdgpu-dkms conflict AMD describes "
+            "(ROCm#6182): see driver.no-dkms and firmware.mes. "
+            if "cpf-fault" in found
+            else ""
+        )
+        + "See amdgpu.cwsr and firmware.mes for the known causes.",
+        tuple(items),
+    )
+
+
+@check_kind("previous-boot", requires=("kinds",))
+def previous_boot(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
+    """Hangs that left no trace in this boot: the previous boot's kernel journal, pstore crash
+    records, and this boot's signs of an unclean shutdown."""
+    prev = facts.previous_boot
+    kinds: Mapping[str, str] = params["kinds"]
+    items: list[Evidence] = []
+    problems: list[str] = []
+    if isinstance(prev.kernel_log, Value):
+        found: dict[str, list[str]] = {}
+        for event in prev.kernel_log.value:
+            if event.kind in kinds:
+                found.setdefault(event.kind, []).append(event.line.text)
+        for kind, lines in found.items():
+            for line in lines[:2]:
+                items.append(Evidence(kinds[kind], line, prev.kernel_log.source))
+        if found:
+            problems.append(
+                "The previous boot's kernel log shows "
+                + "; ".join(f"{kinds[k]}: {len(v)}" for k, v in found.items())
+                + "."
+            )
+        else:
+            items.append(Evidence("previous boot", "no GPU hang lines", prev.kernel_log.source))
+    else:
+        items.append(evidence("previous boot's kernel log", prev.kernel_log))
+    if isinstance(prev.pstore, Value) and prev.pstore.value:
+        items.append(Evidence("pstore", ", ".join(prev.pstore.value[:5]), prev.pstore.source))
+        problems.append(
+            f"{len(prev.pstore.value)} crash record(s) from an earlier boot are in "
+            f"{prev.pstore.source} (a panic or oops; read them, then remove them)."
+        )
+    markers = [
+        event.line.text
+        for event in value_or(facts.kernel_log, [])
+        if event.kind == "unclean-shutdown"
+    ]
+    if markers:
+        items.append(Evidence("this boot's kernel log", markers[0], _log_source(facts)))
+        problems.append(
+            "This boot's log shows the previous one did not shut down cleanly (a silent GPU "
+            "hang leaves no other trace, ROCm#6165)."
+        )
+    if problems:
+        return Outcome(
+            Verdict.PROBLEM,
+            " ".join(problems) + " See log.gpu-hangs, amdgpu.cwsr and firmware.mes for causes.",
+            tuple(items),
+        )
+    caveat = (
+        ""
+        if isinstance(prev.kernel_log, Value)
+        else " (the previous boot's journal is not available: no persistent journal, or it "
+        "was not recorded)"
+    )
+    return Outcome(
+        Verdict.OK,
+        "No sign that the previous boot hung or crashed" + caveat + ".",
+        tuple(items),
+    )
+
+
+def _log_source(facts: Facts) -> str:
+    return getattr(facts.kernel_log, "source", "dmesg")
+
+
+@check_kind("container-gpu-access", requires=("booleans",))
+def container_gpu_access(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
+    """Containers that get /dev/kfd and the render node: SELinux, group keeping, denials."""
+    access = facts.containers
+    items: list[Evidence] = []
+    problems: list[str] = []
+    advice: list[str] = []
+    for line in access.denials[:3]:
+        items.append(Evidence("AVC denial", line[:300], "/var/log/audit/audit.log"))
+    if access.denials:
+        problems.append(
+            f"SELinux denied a container the GPU ({len(access.denials)} AVC line(s) for /dev/kfd "
+            "or /dev/dri in the audit log): the container sees no GPU."
+        )
+    enforcing = value_or(access.selinux_enforcing, None) == "1"
+    if isinstance(access.selinux_enforcing, Value):
+        items.append(evidence("SELinux enforcing", access.selinux_enforcing))
+    rootless = [path for path, _ in access.quadlets if "/users" in path]
+    for path, text in access.quadlets:
+        items.append(Evidence("quadlet", path, path, "hands the GPU to a container"))
+        keeps = "keep-groups" in text or "keep_original_groups" in text
+        if path in rootless and not keeps and not re.search(r"GroupAdd=.*(render|video)", text):
+            advice.append(
+                f"{path} runs rootless without GroupAdd=keep-groups: the container loses the "
+                "user's render/video groups and cannot open /dev/kfd (podman#9706)."
+            )
+    if enforcing and rootless:
+        for name in params["booleans"]:
+            value = access.booleans.get(name)
+            items.append(evidence(name, value))
+            if isinstance(value, Value) and not value.value.startswith("1"):
+                advice.append(
+                    f"SELinux boolean {name} is off; rootless containers need "
+                    f"`setsebool -P {name}=on` to open GPU device nodes."
+                )
+    if problems:
+        return Outcome(
+            Verdict.PROBLEM,
+            " ".join(problems + advice)
+            + " Allow it with the container_use_devices / container_use_dri_devices booleans "
+            "(rootless) or --security-opt label=disable for that container.",
+            tuple(items),
+        )
+    if advice:
+        return Outcome(Verdict.ADVISORY, " ".join(advice), tuple(items))
+    if not access.quadlets:
+        return Outcome(
+            Verdict.NOT_APPLICABLE,
+            "No container unit hands the GPU to a container, and the audit log has no GPU denials.",
+            tuple(items),
+        )
+    return Outcome(
+        Verdict.OK,
+        f"{len(access.quadlets)} container unit(s) get the GPU, with what they need.",
+        tuple(items),
+    )
