@@ -114,6 +114,19 @@ def expected(name: str) -> dict[str, Any]:
     return json.loads((FIXTURES / name / ".hostcheck" / "expected.json").read_text())
 
 
+# Markers by folder: every test under tests/tui/ drives the Textual app (pilot, snapshots, a
+# real terminal) and is marked `tui`, so `-m "not system and not tui"` leaves it out of the
+# inner loop (README, docs/development.md).
+MARKED_FOLDERS = {REPO / "tests" / "tui": pytest.mark.tui}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        for folder, mark in MARKED_FOLDERS.items():
+            if item.path.is_relative_to(folder):
+                item.add_marker(mark)
+
+
 @pytest.fixture(autouse=True)
 def isolated_tool_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
     """The machine running the tests must not change their verdicts, nor they its state: an
