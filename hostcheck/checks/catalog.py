@@ -12,6 +12,7 @@ import zlib
 from collections.abc import Iterable
 from typing import Any
 
+from hostcheck.errors import INPUT, HostcheckError
 from hostcheck.model import Profile, Rule, Severity
 
 # Patterns are compiled on first use (re caches them), not at import: every run pays for
@@ -29,8 +30,10 @@ ENGINES = {"vllm", "llama.cpp"}
 REMEDIATION_KINDS = {"kernel-args", "modprobe", "sysctl", "manual"}
 
 
-class CatalogError(Exception):
+class CatalogError(HostcheckError):
     """A rule or profile file is invalid; the message names the file and what is wrong."""
+
+    kind = INPUT
 
 
 CACHE_NAME = "catalog.json"
