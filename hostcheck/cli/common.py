@@ -218,7 +218,9 @@ def dropin_dir(args: argparse.Namespace) -> str:
     from hostcheck.cli.config import config_path
 
     loaded = getattr(args, "loaded_config", None)
-    path = loaded.path if loaded is not None and loaded.path else config_path(args.config)[0]
+    # functional-job has no --config: its rules.d is the default configuration's.
+    explicit = getattr(args, "config", None)
+    path = loaded.path if loaded is not None and loaded.path else config_path(explicit)[0]
     return os.path.join(os.path.dirname(os.path.abspath(path)), "rules.d")
 
 
