@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from typing import Any, NoReturn
 
 from hostcheck import __version__
+from hostcheck.errors import INPUT, HostcheckError
 from hostcheck.fix.plan import KERNEL_CMDLINE, Command, Plan
 from hostcheck.host.core import Host
 from hostcheck.host.output import TEMP_SUFFIX, fsync_dir, replace_durably, temporary_files
@@ -46,12 +47,18 @@ CRASH_HOOK = "HOSTCHECK_TEST_CRASH_AFTER_STEP"  # tests: die (as a kill would) a
 KILL_HOOK = "HOSTCHECK_TEST_KILL_IN_WRITE"  # tests: SIGKILL inside write step N, before its rename
 
 
-class FixError(Exception):
+class FixError(HostcheckError):
     """A refusal (``failed`` False) or a failed step (``failed`` True), with a message."""
+
+    kind = INPUT
 
     def __init__(self, message: str, *, failed: bool = False) -> None:
         super().__init__(message)
         self.failed = failed
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failed else super().exit_code  # a failed step: 1, as a not-ready host
 
 
 def _check_components(root: str, host_dir: str, what: str, verb: str = "write") -> None:

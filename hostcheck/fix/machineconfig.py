@@ -33,6 +33,8 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
+from hostcheck.errors import USAGE, HostcheckError
+
 IGNITION_VERSION = "3.2.0"
 ROLE_LABEL = "machineconfiguration.openshift.io/role"
 MANAGED_BY = "app.kubernetes.io/managed-by"
@@ -44,8 +46,10 @@ _SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-
 _LABEL_VALUE = re.compile(r"([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?")
 
 
-class MachineConfigError(ValueError):
+class MachineConfigError(HostcheckError, ValueError):
     """The request cannot become a (non-empty, valid) MachineConfig; the message says why."""
+
+    kind = USAGE
 
 
 def drop_in_path(path: str, name: str) -> str:

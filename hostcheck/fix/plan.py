@@ -20,6 +20,7 @@ import shlex
 from collections.abc import Sequence
 
 from hostcheck._record import NamedTuple
+from hostcheck.errors import USAGE, HostcheckError
 from hostcheck.facts import Facts
 from hostcheck.host.core import Host
 from hostcheck.model import Report, Status
@@ -36,8 +37,10 @@ BOOTLOADERS = ("grub", "grubby", "systemd-boot", "rpm-ostree", "bootc")
 FIXABLE = (Status.FAIL, Status.WARN, Status.PENDING)
 
 
-class PlanError(Exception):
+class PlanError(HostcheckError):
     """The plan cannot be made: a conflict, an unknown boot loader, an unsafe value."""
+
+    kind = USAGE
 
 
 class FileChange(NamedTuple):

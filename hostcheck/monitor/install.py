@@ -13,6 +13,7 @@ import shlex
 import sys
 
 from hostcheck.checks.catalog import data_dir
+from hostcheck.errors import USAGE, HostcheckError
 from hostcheck.monitor.state import write_atomic
 
 UNITS = ("hostcheck.service", "hostcheck.timer")
@@ -21,8 +22,10 @@ MARKER = "# Installed by `hostcheck monitor --install`"
 _EXEC_START = re.compile(r"^ExecStart=\S+", re.MULTILINE)
 
 
-class InstallError(Exception):
+class InstallError(HostcheckError):
     """The units cannot be installed or removed (not root, a foreign unit in the way)."""
+
+    kind = USAGE
 
 
 def hostcheck_command() -> str:

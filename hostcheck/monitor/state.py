@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from hostcheck.errors import INPUT, HostcheckError
 from hostcheck.host.output import replace_durably
 
 DEFAULT_STATE_DIR = "/var/lib/hostcheck"
@@ -34,8 +35,10 @@ _REPORT = re.compile(r"^report-(?:(?P<seq>\d{6,})-)?\d{8}T\d{6}(?:\.\d{6})?Z(?:-
 _STALE_TEMP_SECONDS = 3600
 
 
-class StateError(Exception):
+class StateError(HostcheckError):
     """The state directory or a file in it cannot be written."""
+
+    kind = INPUT
 
 
 def state_dir(explicit: str | None) -> str:
