@@ -927,7 +927,7 @@ def test_a_journal_written_before_the_typed_transaction_still_lists_and_undoes(
     an existing drop-in). Read and written again, it is the same bytes; it undoes as before."""
     import base64
 
-    from hostcheck.fix.journal import Journal
+    from hostcheck.fix.store import Journal
     from hostcheck.host.core import Host
 
     old = Path(__file__).parent / "data/fix/20261207T041954.540131Z-46b4.json"

@@ -11,8 +11,8 @@ from typing import Any
 
 from hostcheck.fix import transaction
 from hostcheck.fix.changes import FixError
-from hostcheck.fix.journal import Journal, interrupted_message
 from hostcheck.fix.plan import Plan
+from hostcheck.fix.store import Journal, interrupted_message
 from hostcheck.host.core import Host
 
 __all__ = ["FixError", "Journal", "apply", "interrupted_message", "readable_history", "resume"]

@@ -1,5 +1,6 @@
-"""The fix journal: a typed Transaction, its JSON file (schema_version 1), and the store
-under ROOT/var/lib/hostcheck/fix/ with its lock.
+"""The fix journal's records: a typed Transaction and its JSON file (schema_version 1),
+written by to_json() and read back, every field checked, by parse(). The directory they live
+in, with its lock, is hostcheck.fix.store.
 
 A transaction's file holds the originals of every file it will touch (bytes, mode, owner, or
 "absent"), written and fsynced before the first change; each step is marked done as it
@@ -11,28 +12,18 @@ is named, never used.
 
 from __future__ import annotations
 
-# base64, fcntl and hashlib are imported where they are used: the dry run (the plan only) is
+# base64 and hashlib are imported where they are used: the dry run (the plan only) is
 # the common case and should start fast.
-import contextlib
-import errno
-import json
 import os
 import re
-import stat
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, Literal
 
 from hostcheck._record import NamedTuple
-from hostcheck.fix.changes import FixError
-from hostcheck.fix.target import ALLOWED_DIRS, check_components, open_dir_nofollow
-from hostcheck.host.core import Host
-from hostcheck.host.output import TEMP_SUFFIX, replace_durably
-from hostcheck.host.safeio import InputError, load_json_file
+from hostcheck.fix.target import ALLOWED_DIRS
 
-JOURNAL_DIR = "/var/lib/hostcheck/fix"
 SCHEMA_VERSION = 1
-MAX_JOURNAL_BYTES = 64 * 1024 * 1024  # the journal holds the edited files (base64)
 STATES = ("started", "complete", "undoing", "undone")
 State = Literal["started", "complete", "undoing", "undone"]
 
@@ -197,13 +188,13 @@ _SHA256 = re.compile(r"[0-9a-f]{64}\Z")
 _MAX_ID = 2**32 - 2  # uid/gid: (uid_t)-1 means "unchanged" to fchown
 
 
-class _Damaged(Exception):
+class Damaged(Exception):
     """What makes a journal not one this version wrote (a message without the file name)."""
 
 
 def _need(ok: bool, problem: str) -> None:
     if not ok:
-        raise _Damaged(problem)
+        raise Damaged(problem)
 
 
 def _integer(value: object, low: int, high: int) -> bool:
@@ -233,7 +224,7 @@ def _decoded(entry: dict[str, Any], key: str) -> bytes:
     try:
         return base64.b64decode(text, validate=True)
     except ValueError:  # binascii.Error
-        raise _Damaged(f"{key} of {entry.get('path')!r} is not base64") from None
+        raise Damaged(f"{key} of {entry.get('path')!r} is not base64") from None
 
 
 def _file(entry: object, index: int) -> FileEntry:
@@ -304,7 +295,7 @@ def _step(step: object, index: int, paths: set[str]) -> Step:
     )
 
 
-def _transaction(record: object, stem: str) -> Transaction:
+def parse(record: object, stem: str) -> Transaction:
     """The whole journal, typed: what apply/resume/undo/--history read is there, of its type,
     in range and consistent (digests match the bytes; each write step has its file)."""
     _need(isinstance(record, dict), "not a JSON object")
@@ -361,8 +352,8 @@ def _journal_problem(record: object, stem: str) -> str | None:
     """What makes ``record`` not a journal this version wrote, or None. A journal under a
     --root tree is untrusted input: its id names a file and its paths are written."""
     try:
-        _transaction(record, stem)
-    except _Damaged as exc:
+        parse(record, stem)
+    except Damaged as exc:
         return str(exc)
     return None
 
@@ -373,156 +364,3 @@ def _parents(path: str) -> list[str]:
         out.append(path)
         path = os.path.dirname(path)
     return out
-
-
-# --- the store -------------------------------------------------------------------------------
-
-
-class Journal:
-    """The transactions of one host (or --root tree), and the lock that keeps two runs apart."""
-
-    def __init__(self, host: Host) -> None:
-        self.host = host
-        self.dir = os.path.join(os.path.realpath(host.root), JOURNAL_DIR.lstrip("/"))
-
-    @contextlib.contextmanager
-    def locked(self, *, create: bool = True) -> Iterator[None]:
-        """Hold the journal lock. The directories and the lock file are opened one component
-        at a time from the root with O_NOFOLLOW, so a planted link (``var/lib/hostcheck/fix/
-        lock`` → ``/etc/nologin``) is refused, never followed. Without ``create`` (undo,
-        resume) a tree with no journal yet is left as it is: nothing to lock, nothing to do."""
-        root = os.path.realpath(self.host.root)
-        if not os.path.isdir(root):  # gone since the scan: never recreate a tree
-            raise FixError(f"{self.host.root} no longer exists")
-        check_components(root, JOURNAL_DIR, "the journal")
-        dir_fd = open_dir_nofollow(root, JOURNAL_DIR, create=create, what="the journal")
-        if dir_fd is None:
-            yield
-            return
-        lock = os.path.join(self.dir, "lock")
-        try:
-            try:
-                flags = os.O_RDWR | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-                fd = os.open("lock", flags | (os.O_CREAT if create else 0), 0o600, dir_fd=dir_fd)
-            except FileNotFoundError:
-                fd = -1  # no lock file: no run of `fix --apply` ever held one here
-            except OSError as exc:
-                if exc.errno == errno.ELOOP:
-                    raise FixError(
-                        f"refusing to use the journal lock: {lock} is a symbolic link"
-                    ) from None
-                raise FixError(f"cannot open the journal lock {lock}: {exc.strerror}") from None
-        finally:
-            os.close(dir_fd)
-        if fd < 0:
-            yield
-            return
-        try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise FixError(f"refusing to use the journal lock: {lock} is not a regular file")
-            try:
-                import fcntl
-
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError as exc:
-                if exc.errno in (errno.EAGAIN, errno.EACCES):
-                    raise FixError(
-                        "another `hostcheck fix` is running on this host (journal lock "
-                        f"{lock} is held); wait for it to finish"
-                    ) from None
-                raise
-            self._remove_temporaries()
-            yield
-        finally:
-            os.close(fd)
-
-    def _remove_temporaries(self) -> None:
-        """Journal temporary files a killed run left (under the lock none is being written)."""
-        with contextlib.suppress(OSError):
-            for name in os.listdir(self.dir):
-                if name.startswith(".") and name.endswith(TEMP_SUFFIX):
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(os.path.join(self.dir, name))
-
-    def path(self, tx_id: str) -> str:
-        return os.path.join(self.dir, f"{tx_id}.json")
-
-    def save(self, tx: Transaction) -> None:
-        os.makedirs(self.dir, mode=0o700, exist_ok=True)
-        data = (json.dumps(tx.to_json(), indent=2) + "\n").encode()
-        replace_durably(self.path(tx.id), data, 0o600)
-
-    def all(self) -> list[Transaction]:
-        """Every transaction, oldest first. A damaged journal is a refusal naming it."""
-        transactions, problems = self.read()
-        if problems:
-            raise FixError(problems[0])
-        return transactions
-
-    def read(self) -> tuple[list[Transaction], list[str]]:
-        """The transactions that check out, oldest first, and one message for each journal
-        file that does not (unreadable, not JSON, or not a journal of this version)."""
-        check_components(os.path.realpath(self.host.root), JOURNAL_DIR, "the journal", "use")
-        if not os.path.isdir(self.dir):
-            return [], []
-        transactions = []
-        problems = []
-        try:
-            names = sorted(os.listdir(self.dir))
-        except OSError as exc:
-            raise FixError(f"cannot read the journal in {self.dir}: {exc.strerror}") from None
-        for name in names:
-            if not name.endswith(".json") or name.startswith("."):
-                continue
-            path = os.path.join(self.dir, name)
-            try:
-                record = load_json_file(path, what="journal", max_bytes=MAX_JOURNAL_BYTES)
-            except InputError as exc:
-                problems.append(f"journal {path} is unreadable: {exc.reason}")
-                continue
-            try:
-                transactions.append(_transaction(record, name[: -len(".json")]))
-            except _Damaged as exc:
-                problems.append(f"journal {path}: not a hostcheck journal ({exc})")
-        # Oldest first by creation time (ids sort by time too; this also orders old ids).
-        transactions.sort(key=lambda tx: (tx.created_ns or 0, tx.id))
-        return transactions, problems
-
-    def interrupted(self) -> list[Transaction]:
-        return [tx for tx in self.all() if tx.state in ("started", "undoing")]
-
-    def find(self, tx_id: str | None) -> Transaction:
-        """The transaction ``tx_id``, or without one the last that can be undone."""
-        transactions = self.all()
-        if tx_id is None:
-            candidates = [tx for tx in transactions if undoable(tx)]
-            if not candidates:
-                raise FixError("no transaction to undo (see `hostcheck fix --history`)")
-            return candidates[-1]
-        for tx in transactions:
-            if tx.id == tx_id:
-                return tx
-        raise FixError(f"no transaction {tx_id!r} (see `hostcheck fix --history`)")
-
-
-def undoable(tx: Transaction) -> bool:
-    """Whether `hostcheck fix --undo` (without an id) may pick this transaction."""
-    return tx.state in ("complete", "started", "undoing")
-
-
-def interrupted_message(journal: Journal) -> str | None:
-    """What to tell the user about interrupted transactions, or None."""
-    interrupted = journal.interrupted()
-    parts = []
-    for tx in interrupted:
-        verb = "undoing" if tx.state == "undoing" else "applying"
-        parts.append(
-            f"transaction {tx.id} was interrupted while {verb} after {tx.done_steps} of "
-            f"{len(tx.steps)} steps"
-        )
-    if not parts:
-        return None
-    return (
-        "; ".join(parts) + f": complete it with `hostcheck fix --resume` or roll it back with "
-        f"`hostcheck fix --undo {interrupted[-1].id}`"
-    )

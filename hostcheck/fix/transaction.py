@@ -1,6 +1,6 @@
 """Carrying out a plan: the one place that changes the host. Journaled, atomic, reversible.
 
-apply() writes the transaction's journal (hostcheck.fix.journal) with the originals of every
+apply() writes the transaction's journal (hostcheck.fix.journal, in hostcheck.fix.store) with the originals of every
 file before the first change, then runs its steps, marking each done. A transaction still
 marked "started" refuses new work until it is completed (resume()) or rolled back (undo()).
 
@@ -21,17 +21,9 @@ from typing import NoReturn
 
 from hostcheck import __version__
 from hostcheck.fix.changes import Command, FixError
-from hostcheck.fix.journal import (
-    CommandStep,
-    FileEntry,
-    Journal,
-    Transaction,
-    WriteStep,
-    interrupted_message,
-    new_id,
-    sha256,
-)
+from hostcheck.fix.journal import CommandStep, FileEntry, Transaction, WriteStep, new_id, sha256
 from hostcheck.fix.plan import Plan
+from hostcheck.fix.store import Journal, interrupted_message
 from hostcheck.fix.target import Target
 from hostcheck.host.core import Host
 

@@ -204,8 +204,8 @@ class HostcheckApp(App[None]):
 
     @work(thread=True, exclusive=True, group="plan")
     def _plan_worker(self, current: Scan, only: tuple[str, ...]) -> None:
-        from hostcheck.fix.journal import Journal, interrupted_message
         from hostcheck.fix.plan import PlanOptions, build
+        from hostcheck.fix.store import Journal, interrupted_message
 
         try:
             plan = build(current.report, current.facts, current.host, PlanOptions(only=only))
@@ -313,7 +313,7 @@ class HostcheckApp(App[None]):
 
     @work(thread=True, exclusive=True, group="change")
     def _undo_lookup_worker(self, current: Scan) -> None:
-        from hostcheck.fix.journal import undoable
+        from hostcheck.fix.store import undoable
         from hostcheck.fix.transaction import history
 
         try:
