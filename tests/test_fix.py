@@ -729,7 +729,7 @@ def test_a_journal_that_is_not_one_is_a_clear_refusal(fixture_copy) -> None:
 def test_apply_never_recreates_a_root_that_vanished_after_the_plan(fixture_copy) -> None:
     """A long-lived caller (the TUI) may hold a plan for a tree that has since been removed."""
     from hostcheck.checks.session import Source, scan
-    from hostcheck.fix import apply as fixer
+    from hostcheck.fix import transaction as fixer
     from hostcheck.fix import plan as planner
 
     root = fixture_copy("stock-128g")
