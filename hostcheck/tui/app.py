@@ -282,8 +282,7 @@ class HostcheckApp(App[None]):
             self.call_from_thread(self._failed, "Apply failed", log, describe(exc))
             return
         said = outcome.render("apply", [tx], root_option=self.root_option())
-        body = "\n".join([said.rstrip("\n"), *log, "Undo with u."])
-        self.call_from_thread(self._changed, "Applied", body)
+        self.call_from_thread(self._changed, "Applied", _with_log(said, log) + "\nUndo with u.")
 
     def _changed(self, title: str, body: str, error: bool = False) -> None:
         """After an apply or undo (done or failed): back to the findings, rescanned, with the
@@ -363,8 +362,8 @@ class HostcheckApp(App[None]):
                 )
             self.call_from_thread(self._failed, "Undo failed", log, message)
             return
-        said = outcome.render("undo", [tx]).rstrip("\n")
-        self.call_from_thread(self._changed, "Undone", "\n".join([said, *log]))
+        said = outcome.render("undo", [tx])
+        self.call_from_thread(self._changed, "Undone", _with_log(said, log))
 
     def root_option(self) -> str:
         """` --root DIR` for a command the user runs on the tree this TUI changes."""
@@ -418,6 +417,13 @@ class HostcheckApp(App[None]):
         this very terminal. Terminals that support hyperlinks open it on Ctrl/Cmd-click."""
         self.copy_to_clipboard(url)
         self.notify(f"{url} (copied to the clipboard)", markup=False)
+
+
+def _with_log(said: str, log: list[str]) -> str:
+    """What `hostcheck fix` says after a change (hostcheck.fix.outcome), with the files it
+    wrote, restored or removed under its first line."""
+    first, _, rest = said.rstrip("\n").partition("\n")
+    return "\n".join([first, *log, *([rest] if rest else [])])
 
 
 def describe(exc: BaseException) -> str:
