@@ -15,7 +15,15 @@ from hostcheck.fix.plan import Plan
 from hostcheck.fix.store import Journal, interrupted_message
 from hostcheck.host.core import Host
 
-__all__ = ["FixError", "Journal", "apply", "interrupted_message", "readable_history", "resume"]
+__all__ = [
+    "FixError",
+    "Journal",
+    "apply",
+    "interrupted_message",
+    "readable_history",
+    "resume",
+    "undo",
+]
 
 
 def apply(host: Host, plan: Plan, *, log: Any = print) -> dict[str, Any]:
