@@ -729,8 +729,8 @@ def test_a_journal_that_is_not_one_is_a_clear_refusal(fixture_copy) -> None:
 def test_apply_never_recreates_a_root_that_vanished_after_the_plan(fixture_copy) -> None:
     """A long-lived caller (the TUI) may hold a plan for a tree that has since been removed."""
     from hostcheck.checks.session import Source, scan
-    from hostcheck.fix import transaction as fixer
     from hostcheck.fix import plan as planner
+    from hostcheck.fix import transaction as fixer
 
     root = fixture_copy("stock-128g")
     report, facts, host = scan(Source(root=str(root)))
@@ -929,8 +929,9 @@ def test_a_journal_written_before_the_typed_transaction_still_lists_and_undoes(
 
     from hostcheck.fix.store import Journal
     from hostcheck.host.core import Host
+    from tests.conftest import REPO
 
-    old = Path(__file__).parent / "data/fix/20261207T041954.540131Z-46b4.json"
+    old = REPO / "tests/data/fix/20261207T041954.540131Z-46b4.json"
     record = json.loads(old.read_text())
     (entry,) = record["files"]
     root = fixture_copy("stock-128g")
