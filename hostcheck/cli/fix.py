@@ -12,6 +12,7 @@ from hostcheck.cli.common import EXIT_USAGE, UsageError
 
 if TYPE_CHECKING:
     from hostcheck.facts import Facts
+    from hostcheck.fix.journal import Transaction
     from hostcheck.host.core import Host
     from hostcheck.model import Report
 
@@ -118,8 +119,10 @@ def add_parser(commands: Any, name: str, help_text: str) -> None:
 
 def cmd_fix(args: argparse.Namespace) -> int:
     from hostcheck.checks.session import change_refusal
-    from hostcheck.fix import apply as fixer
+    from hostcheck.fix import outcome, transaction
     from hostcheck.fix import plan as planner
+    from hostcheck.fix.changes import FixError
+    from hostcheck.fix.store import Journal, interrupted_message
     from hostcheck.host.core import Host
 
     common.apply_config(
@@ -136,24 +139,21 @@ def cmd_fix(args: argparse.Namespace) -> int:
             root = common.fixture_root(args.fixture) if args.fixture else (args.root or "/")
             host = Host(root)
             if args.history:
-                return _print_history(*fixer.readable_history(host))
+                return _print_history(*transaction.readable_history(host))
             if args.resume:
-                record = fixer.resume(host)
-                _after_apply(record, _root_option(host))
+                resumed = transaction.resume(host)
+                shown = outcome.root_option(host.live, host.root)
+                sys.stdout.write(outcome.render("resume", [resumed], root_option=shown))
                 return 0
-            record = fixer.undo(host, args.undo or None, force=args.force)
-            print(f"Undid transaction {record['id']}: the files are as they were before it.")
-            for command in record["undo_pending"]:
-                print(f"  pending (run on the host itself): {command}")
-            if record["reboot_required"]:
-                print("Reboot to bring the previous kernel arguments and module options back.")
+            undone = transaction.undo(host, args.undo or None, force=args.force)
+            sys.stdout.write(outcome.render("undo", [undone]))
             return 0
         report, facts, host = common.scan(args)
         if args.emit:
             return _emit_machineconfig(args, report, facts, host)
-        interrupted = fixer.interrupted_message(fixer.Journal(host))
+        interrupted = interrupted_message(Journal(host))
         if interrupted and args.apply:
-            raise fixer.FixError(interrupted)
+            raise FixError(interrupted)
         plan = planner.build(
             report,
             facts,
@@ -182,7 +182,9 @@ def cmd_fix(args: argparse.Namespace) -> int:
             if answer not in ("y", "yes"):
                 print("Nothing was changed.")
                 return 0
-        _after_apply(fixer.apply(host, plan), _root_option(host))
+        applied = transaction.apply(host, plan)
+        shown = outcome.root_option(host.live, host.root)
+        sys.stdout.write(outcome.render("apply", [applied], root_option=shown))
         return 0
     except PermissionError as exc:
         raise UsageError(f"permission denied: {exc.filename or exc}") from None
@@ -195,7 +197,9 @@ def _emit_machineconfig(args: argparse.Namespace, report: Report, facts: Facts, 
     hostcheck's settings is added to it (hostcheck.fix.machineconfig.desired_state), so every node
     of a pool, fixed or not, gives the same object under one stable name."""
     from hostcheck.checks.kinds._util import ttm_module_in_use
+    from hostcheck.fix import modprobe as modprobe_d
     from hostcheck.fix import plan as planner
+    from hostcheck.fix import sysctl as sysctl_d
     from hostcheck.fix.machineconfig import (
         butane,
         desired_state,
@@ -251,10 +255,10 @@ def _emit_machineconfig(args: argparse.Namespace, report: Report, facts: Facts, 
     note = drop_in_note(name)
     files = []
     if desired.modprobe:
-        text = planner._modprobe_text({k: (v, "") for k, v in desired.modprobe.items()}, note)
+        text = modprobe_d.dropin_text({k: (v, "") for k, v in desired.modprobe.items()}, note)
         files.append((drop_in_path(planner.MODPROBE_DROPIN, name), text.encode()))
     if desired.sysctl:
-        text = planner._sysctl_text(dict(desired.sysctl), note)
+        text = sysctl_d.dropin_text(dict(desired.sysctl), note)
         files.append((drop_in_path(planner.SYSCTL_DROPIN, name), text.encode()))
     obj = machineconfig(
         role=args.role,
@@ -278,48 +282,14 @@ def _emit_machineconfig(args: argparse.Namespace, report: Report, facts: Facts, 
     return 0
 
 
-def _root_option(host: Host) -> str:
-    """` --root DIR` for the commands printed after a change under --root (copied as printed
-    without it, they would act on the live host)."""
-    import shlex
-
-    return "" if host.live else f" --root {shlex.quote(host.root)}"
-
-
-def _after_apply(record: dict[str, object], root_option: str = "") -> None:
-    steps = record["steps"]
-    assert isinstance(steps, list)
-    pending = [s for s in steps if s.get("pending")]
-    print(
-        f"Applied as transaction {record['id']} "
-        f"(undo: hostcheck fix{root_option} --undo {record['id']})."
-    )
-    for step in pending:
-        print(f"  pending (run on the host itself): {' '.join(step['argv'])}")
-    if record["reboot_required"]:
-        print("Reboot to bring the kernel arguments and module options into effect;")
-        print(
-            f"until then `hostcheck scan{root_option}` reports these rules as fixed-pending-reboot."
-        )
-
-
-def _print_history(records: list[dict[str, object]], problems: Sequence[str] = ()) -> int:
+def _print_history(transactions: Sequence[Transaction], problems: Sequence[str] = ()) -> int:
     """The transactions; a damaged journal is named on stderr (exit 2), the rest still listed."""
+    from hostcheck.fix.outcome import render
     from hostcheck.host.safeio import printable
 
     for problem in problems:
         print(f"hostcheck: error: {printable(problem, limit=500)}", file=sys.stderr)
-    if not records:
-        print("No transactions.")
-        return EXIT_USAGE if problems else 0
-    for record in records:
-        rules = record["rules"]
-        files = record["files"]
-        assert isinstance(rules, list) and isinstance(files, list)
-        print(
-            f"{record['id']}  {record['state']:<9} {record['created']}  "
-            f"{len(files)} file(s)  {', '.join(rules)}"
-        )
+    sys.stdout.write(render("history", transactions))
     return EXIT_USAGE if problems else 0
 
 
