@@ -8,8 +8,9 @@ json <= 3x, table <= 6x (the table piped, as here: plain text), `fix` dry run <=
     python benchmarks/bench_scan.py [--runs 31] [--fixture stock-128g] [--compare DIR]
 
 --compare DIR adds the same cases run from the hostcheck source tree in DIR (e.g. `git archive`
-of an older commit unpacked there), both trees then started as `python -m hostcheck` through
-env(1), interleaved in the same run: a before/after on the same machine.
+of an older commit unpacked there), both trees then started through env(1) with PYTHONPATH
+naming the tree (the console script, else `python -P -m hostcheck`), interleaved in the same
+run: a before/after on the same machine.
 """
 
 from __future__ import annotations
@@ -35,10 +36,15 @@ def main() -> int:
     compile_hostcheck()
     trees = {"": tool()}
     if args.compare:
-        compileall.compile_dir(os.path.join(args.compare, "hostcheck"), quiet=1)
         here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        for tree in (here, args.compare):  # this checkout may not be the installed one
+            compileall.compile_dir(os.path.join(tree, "hostcheck"), quiet=1)
+        # The console script as users start it, else `python -P -m hostcheck` (without -P,
+        # `-m` puts the working directory first on sys.path: run from a checkout, both cases
+        # would measure that checkout).
+        command = tool() if len(tool()) == 1 else [sys.executable, "-P", "-m", "hostcheck"]
         for label, tree in (("", here), ("before: ", os.path.abspath(args.compare))):
-            trees[label] = ["env", f"PYTHONPATH={tree}", sys.executable, "-m", "hostcheck"]
+            trees[label] = ["env", f"PYTHONPATH={tree}", *command]
     cases = {}
     for label, command in trees.items():
         scan = [*command, "scan", "--fixture", args.fixture]

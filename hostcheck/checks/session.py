@@ -11,6 +11,7 @@ import time
 from typing import TYPE_CHECKING
 
 from hostcheck._record import NamedTuple
+from hostcheck.errors import USAGE, HostcheckError
 
 # Eager annotations in the NamedTuple below: a string one costs typing a ForwardRef compile
 # at import (a few ms on every run); the model is needed by every scan anyway.
@@ -29,9 +30,11 @@ HOST_ROOT_DIRS = ("/proc", "/sys", "/etc")
 FUNCTIONAL_PREFIX = "functional."
 
 
-class SourceError(Exception):
+class SourceError(HostcheckError):
     """The source names something that is not there: an unknown fixture, rule id or profile,
     an unreadable root or environment file, an impossible combination of options."""
+
+    kind = USAGE
 
 
 class Source(NamedTuple):

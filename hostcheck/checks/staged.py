@@ -37,12 +37,14 @@ def modprobe_value(facts: Facts, module: str, name: str) -> tuple[str, str] | No
     return found
 
 
-def _module_param(arg_key: str) -> tuple[str, str] | None:
-    name = normalise_param(arg_key)
-    if "." not in name:
+def module_param(arg: str) -> tuple[str, str] | None:
+    """The (module, parameter) a kernel argument ``key`` or ``key=value`` sets, or None
+    for an argument of the kernel itself (``ttm.pages_limit=…`` → ``("ttm", "pages_limit")``)."""
+    key = kargs.key_of(arg)
+    if "." not in key:
         return None
-    module, param = name.split(".", 1)
-    return module, param
+    module, name = key.split(".", 1)
+    return module, name
 
 
 def check(facts: Facts, remediation: Remediation) -> Staged | None:
@@ -63,7 +65,7 @@ def check(facts: Facts, remediation: Remediation) -> Staged | None:
             key, sep, want = arg.partition("=")
             want_value = want if sep else None
             on_line = values.get(normalise_param(key), "\0")
-            module = _module_param(key)
+            module = module_param(key)
             in_conf = modprobe_value(facts, *module) if module else None
             if (
                 (in_conf is not None and in_conf[0] != want_value)
@@ -74,7 +76,7 @@ def check(facts: Facts, remediation: Remediation) -> Staged | None:
         for key in removes:
             if normalise_param(key) in values:
                 ok = False
-            module = _module_param(key)
+            module = module_param(key)
             in_conf = modprobe_value(facts, *module) if module else None
             if in_conf is not None and not _is_default(module, in_conf[0]):
                 ok = False
@@ -124,7 +126,7 @@ def check(facts: Facts, remediation: Remediation) -> Staged | None:
 
 
 def _in_modprobe(facts: Facts, arg: str) -> bool:
-    module = _module_param(arg.split("=", 1)[0])
+    module = module_param(arg.split("=", 1)[0])
     return module is not None and modprobe_value(facts, *module) is not None
 
 

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from hostcheck._record import NamedTuple
+from hostcheck.errors import INPUT, HostcheckError
 from hostcheck.model import Waiver
 
 DEFAULT_PATH = "/etc/hostcheck/config.toml"
@@ -28,8 +29,10 @@ MAX_CONFIG_BYTES = 1024 * 1024
 _RULE_ID = r"^[a-z0-9]+(-[a-z0-9]+)*\.[a-z0-9]+([-.][a-z0-9]+)*$"
 
 
-class ConfigError(Exception):
+class ConfigError(HostcheckError):
     """The configuration file is missing (when named), unreadable or invalid."""
+
+    kind = INPUT
 
 
 class Config(NamedTuple):

@@ -11,8 +11,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable
 from typing import Any
+
+from hostcheck.cli import common
+from hostcheck.cli.common import EXIT_INTERNAL, EXIT_NOT_READY, EXIT_READY, UsageError
 
 MONITOR_DESCRIPTION = """\
 One check of this host for a systemd timer: scan as `hostcheck scan` does, store the JSON report
@@ -36,19 +38,15 @@ examples:
 """
 
 
-def add_monitor_parser(
-    commands: Any,
-    formatter: type[argparse.HelpFormatter],
-    add_source_options: Callable[[argparse.ArgumentParser], None],
-) -> None:
+def add_parser(commands: Any, name: str, help_text: str) -> None:
     monitor = commands.add_parser(
-        "monitor",
-        help="one check for a timer: store the report, log what changed, write metrics",
+        name,
+        help=help_text,
         description=MONITOR_DESCRIPTION,
         epilog=MONITOR_EPILOG,
-        formatter_class=formatter,
+        formatter_class=common.Formatter,
     )
-    add_source_options(monitor)
+    common.add_source_options(monitor)
     out = monitor.add_argument_group("monitor")
     out.add_argument(
         "--fail-on",
@@ -112,7 +110,7 @@ def _journal_stdout() -> bool:
 
 
 def cmd_monitor(args: argparse.Namespace) -> int:
-    from hostcheck.cli.main import EXIT_INTERNAL, EXIT_USAGE, UsageError, _archive_root
+    from hostcheck.errors import INTERNAL, HostcheckError
 
     journal = args.log_format == "journal" or (args.log_format == "auto" and _journal_stdout())
 
@@ -123,15 +121,13 @@ def cmd_monitor(args: argparse.Namespace) -> int:
         if args.install or args.uninstall:
             return _units(args)
         # A snapshot tarball as --root is unpacked privately, as `scan` does.
-        from_archive = _archive_root(args, run)
+        from_archive = common.archive_root(args, run)
         return from_archive if from_archive is not None else run(args)
-    except UsageError as exc:
-        if not journal:
-            raise
-        # Under systemd the error line must carry its priority, or journald logs it as info.
-        print(f"<3>hostcheck: error: {exc}", file=sys.stderr)
-        raise SystemExit(EXIT_USAGE) from None
     except Exception as exc:
+        if journal and isinstance(exc, HostcheckError) and exc.kind != INTERNAL:
+            # Under systemd the error line must carry its priority, or journald logs it as info.
+            print(f"<3>hostcheck: error: {exc.shown()}", file=sys.stderr)
+            raise SystemExit(exc.exit_code) from None
         if not journal or os.environ.get("HOSTCHECK_DEBUG"):
             raise  # main() prints it (or the traceback) and exits 3
         print(
@@ -143,7 +139,6 @@ def cmd_monitor(args: argparse.Namespace) -> int:
 
 
 def _units(args: argparse.Namespace) -> int:
-    from hostcheck.cli.main import UsageError
     from hostcheck.monitor.install import InstallError, install, uninstall
 
     if args.fixture:
@@ -155,8 +150,6 @@ def _units(args: argparse.Namespace) -> int:
         if args.exec_path and not args.install:
             raise InstallError("--exec goes with --install")
         messages = install(root, args.exec_path) if args.install else uninstall(root)
-    except InstallError as exc:
-        raise UsageError(str(exc)) from None
     except OSError as exc:
         raise UsageError(f"{exc.filename or root}: {exc.strerror or exc}") from None
     for line in messages:
@@ -168,21 +161,17 @@ def _monitor(args: argparse.Namespace, journal: bool, shown_root: str | None = N
     import datetime
     import time
 
-    from hostcheck.cli.main import EXIT_NOT_READY, EXIT_READY, UsageError, _apply_config, _scan
     from hostcheck.host.output import write_atomic
     from hostcheck.monitor import drift, state
     from hostcheck.render.json import to_dict
 
-    _apply_config(args)
+    common.apply_config(args)
     config = args.loaded_config
     directory = state.state_dir(args.state_dir)
-    try:
-        state.prepare(directory, explicit=bool(args.state_dir))
-    except state.StateError as exc:
-        raise UsageError(str(exc)) from None
+    state.prepare(directory, explicit=bool(args.state_dir))
     metrics_file = args.metrics_file or config.metrics_file
     started = datetime.datetime.now(datetime.UTC)
-    report, facts, _host = _scan(args, shown_root)
+    report, facts, _host = common.scan(args, shown_root)
     finished = time.time()
     current = to_dict(report)
     current["monitor"] = {
@@ -194,15 +183,12 @@ def _monitor(args: argparse.Namespace, journal: bool, shown_root: str | None = N
     # state directory take turns from reading the previous report to storing this one.
     failures = []
     path = "not stored"
-    try:
-        with state.locked(directory):
-            previous, unreadable = state.load_previous(directory)
-            try:
-                path = state.store_report(directory, current, config.keep_reports, finished)
-            except state.StateError as exc:
-                failures.append(str(exc))
-    except state.StateError as exc:
-        raise UsageError(str(exc)) from None
+    with state.locked(directory):
+        previous, unreadable = state.load_previous(directory)
+        try:
+            path = state.store_report(directory, current, config.keep_reports, finished)
+        except state.StateError as exc:
+            failures.append(str(exc))
     lines: list[drift.LogLine] = []
     if unreadable:
         lines.append(
@@ -220,9 +206,7 @@ def _monitor(args: argparse.Namespace, journal: bool, shown_root: str | None = N
     lines += drift.transitions(previous, current, drift.blocking(report))
     if metrics_file:
         try:
-            from hostcheck.cli.cluster import _metrics
-
-            write_atomic(metrics_file, _metrics(args, report, facts, finished), 0o644)
+            write_atomic(metrics_file, common.metrics_text(args, report, facts, finished), 0o644)
         except OSError as exc:
             failures.append(f"metrics file {metrics_file}: {exc.strerror or exc}")
     lines += drift.standing(current, path)
@@ -233,3 +217,6 @@ def _monitor(args: argparse.Namespace, journal: bool, shown_root: str | None = N
     if failures:
         raise UsageError("; ".join(failures))
     return EXIT_READY if report.ready else EXIT_NOT_READY
+
+
+run = cmd_monitor

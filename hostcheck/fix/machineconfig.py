@@ -27,11 +27,13 @@ files with a mode, ``overwrite`` and ``data:`` URL contents.
 """
 
 import base64
-import json
 import posixpath
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
+
+from hostcheck.errors import USAGE, HostcheckError
+from hostcheck.fix.yamltext import to_yaml as to_yaml  # the CLI takes it from here
 
 IGNITION_VERSION = "3.2.0"
 ROLE_LABEL = "machineconfiguration.openshift.io/role"
@@ -44,8 +46,10 @@ _SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-
 _LABEL_VALUE = re.compile(r"([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?")
 
 
-class MachineConfigError(ValueError):
+class MachineConfigError(HostcheckError, ValueError):
     """The request cannot become a (non-empty, valid) MachineConfig; the message says why."""
+
+    kind = USAGE
 
 
 def drop_in_path(path: str, name: str) -> str:
@@ -210,64 +214,6 @@ def _ram_sized(kernel_args: Sequence[str], files: Sequence[tuple[str, bytes]]) -
                     if option.split("=", 1)[0] in _RAM_SIZED:
                         found.append(f"{words[1]}.{option.split('=', 1)[0]}")
     return _unique(found)
-
-
-def to_yaml(obj: Mapping[str, Any]) -> str:
-    """Block-style YAML for a MachineConfig-shaped object, byte for byte deterministic.
-
-    A small emitter instead of a YAML library: the shape is fixed (mappings, lists, strings,
-    integers, booleans), and a runtime dependency for ~30 lines is not worth it. Every string
-    is written as a JSON string, which is also a valid YAML double-quoted scalar, so no value
-    can be misread as a number, a boolean or a comment.
-    """
-    return "".join(_yaml_lines(obj, 0))
-
-
-def _yaml_lines(value: Any, indent: int) -> list[str]:
-    pad = " " * indent
-    out: list[str] = []
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            head = f"{pad}{_yaml_key(str(key))}:"
-            if _is_block(item):
-                out.append(head + "\n")
-                out += _yaml_lines(item, indent + 2)
-            else:
-                out.append(f"{head} {_yaml_scalar(item)}\n")
-    elif isinstance(value, list):
-        for item in value:
-            if _is_block(item):
-                nested = _yaml_lines(item, indent + 2)
-                out.append(f"{pad}- {nested[0].lstrip()}")
-                out += nested[1:]
-            else:
-                out.append(f"{pad}- {_yaml_scalar(item)}\n")
-    return out
-
-
-def _is_block(value: Any) -> bool:
-    return isinstance(value, Mapping | list) and len(value) > 0
-
-
-_PLAIN_KEY = re.compile(r"[A-Za-z][-A-Za-z0-9_./]*")
-
-
-def _yaml_key(key: str) -> str:
-    return key if _PLAIN_KEY.fullmatch(key) else json.dumps(key)
-
-
-def _yaml_scalar(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, str):
-        return json.dumps(value)
-    if isinstance(value, Mapping):
-        return "{}"
-    if isinstance(value, list):
-        return "[]"
-    raise TypeError(f"cannot write {type(value).__name__} as YAML here")
 
 
 def _unique(items: Iterable[str]) -> list[str]:

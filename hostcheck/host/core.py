@@ -27,6 +27,7 @@ import stat as statmod
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+from hostcheck.errors import USAGE, HostcheckError
 from hostcheck.host.safeio import InputError, load_json_file, parse_json_text
 from hostcheck.readings import CommandOutput, NodeInfo, ProcessInfo, Reason, Unavailable, Value
 
@@ -43,8 +44,10 @@ MAX_READ_BYTES = 4 * 1024 * 1024
 READ_CHUNK = 64 * 1024
 
 
-class HostError(Exception):
+class HostError(HostcheckError):
     """The root cannot be used at all (does not exist, not a directory)."""
+
+    kind = USAGE
 
 
 class LinkLoopError(OSError):

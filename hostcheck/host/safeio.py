@@ -23,18 +23,22 @@ import os
 import stat as statmod
 from typing import Any
 
+from hostcheck.errors import INPUT, HostcheckError
+
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
 MAX_DEPTH = 64
 MAX_INT_DIGITS = 40  # far above any count, size or timestamp a report holds
 _CHUNK = 256 * 1024
 
 
-class InputError(ValueError):
+class InputError(HostcheckError, ValueError):
     """A file (or recorded text) hostcheck was given cannot be used.
 
     ``path`` is the file, ``reason`` one line saying why; ``what`` names its role
     ("config", "fleet report", …); ``errno`` is set when the operating system refused.
     """
+
+    kind = INPUT
 
     def __init__(self, path: str, reason: str, *, what: str = "", errno: int | None = None) -> None:
         self.path = path
@@ -54,6 +58,9 @@ class InputError(ValueError):
 
     def __str__(self) -> str:
         return self.message
+
+    def shown(self) -> str:
+        return printable(self.message, limit=500)  # a file's words: one line, bounded
 
 
 def _kind(mode: int) -> str:

@@ -13,7 +13,8 @@ import shlex
 import sys
 
 from hostcheck.checks.catalog import data_dir
-from hostcheck.monitor.state import write_atomic
+from hostcheck.errors import USAGE, HostcheckError
+from hostcheck.host.output import replace_durably
 
 UNITS = ("hostcheck.service", "hostcheck.timer")
 UNIT_DIR = "etc/systemd/system"
@@ -21,8 +22,10 @@ MARKER = "# Installed by `hostcheck monitor --install`"
 _EXEC_START = re.compile(r"^ExecStart=\S+", re.MULTILINE)
 
 
-class InstallError(Exception):
+class InstallError(HostcheckError):
     """The units cannot be installed or removed (not root, a foreign unit in the way)."""
+
+    kind = USAGE
 
 
 def hostcheck_command() -> str:
@@ -113,7 +116,7 @@ def install(root: str, exec_path: str | None = None) -> list[str]:
     messages = []
     for name, text in texts.items():
         path = os.path.join(directory, name)
-        write_atomic(path, text, mode=0o644)
+        replace_durably(os.path.abspath(path), text.encode("utf-8"), 0o644)
         messages.append(f"installed {path}")
     live = os.path.realpath(root) == "/"
     enable = "systemctl daemon-reload && systemctl enable --now hostcheck.timer"

@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from hostcheck.errors import INPUT, HostcheckError
 from hostcheck.host.output import replace_durably
 
 DEFAULT_STATE_DIR = "/var/lib/hostcheck"
@@ -34,8 +35,10 @@ _REPORT = re.compile(r"^report-(?:(?P<seq>\d{6,})-)?\d{8}T\d{6}(?:\.\d{6})?Z(?:-
 _STALE_TEMP_SECONDS = 3600
 
 
-class StateError(Exception):
+class StateError(HostcheckError):
     """The state directory or a file in it cannot be written."""
+
+    kind = INPUT
 
 
 def state_dir(explicit: str | None) -> str:
@@ -125,12 +128,6 @@ def locked(directory: str, wait: float = LOCK_WAIT_SECONDS) -> Iterator[None]:
         os.close(fd)
 
 
-def write_atomic(path: str, text: str, mode: int = 0o644) -> None:
-    """Write ``text`` to ``path`` so that no reader ever sees a partial file, and so that
-    after a crash the file is either the old or the new one (fsync before and after rename)."""
-    replace_durably(os.path.abspath(path), text.encode("utf-8"), mode)
-
-
 def _sequence(name: str) -> int:
     match = _REPORT.match(name)
     return int(match["seq"]) if match and match["seq"] else -1
@@ -206,7 +203,8 @@ def store_report(directory: str, report: dict[str, Any], keep: int, now: float) 
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f".{int(now % 1 * 1e6):06d}Z"
         name = f"report-{sequence:06d}-{stamp}.json"
         path = os.path.join(directory, name)
-        write_atomic(path, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+        text = json.dumps(report, indent=2, ensure_ascii=False) + "\n"
+        replace_durably(os.path.abspath(path), text.encode("utf-8"), 0o644)
         _point_latest(directory, name)
         for old in report_files(directory)[:-keep]:
             if old != name:

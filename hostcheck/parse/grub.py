@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from hostcheck.errors import HostcheckError
 from hostcheck.parse import kargs
 
 DROPIN = "/etc/default/grub.d/99-hostcheck.cfg"
@@ -27,7 +28,7 @@ MARKER = "# hostcheck-managed: GRUB drop-in"
 _VARS = ("GRUB_CMDLINE_LINUX", "GRUB_CMDLINE_LINUX_DEFAULT")
 
 
-class GrubEvalError(ValueError):
+class GrubEvalError(HostcheckError, ValueError):
     """The configuration does something the static reader does not understand."""
 
 

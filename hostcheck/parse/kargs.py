@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
+from hostcheck.errors import HostcheckError
 from hostcheck.parse.text import normalise_param, parse_cmdline
 
 # What we are willing to write into a boot loader's configuration, which is shell (GRUB) or
@@ -21,7 +22,7 @@ _SAFE_KEY = r"[A-Za-z0-9][A-Za-z0-9._-]*\Z"
 _SAFE_VALUE = r"[A-Za-z0-9._,:/+@%=-]*\Z"
 
 
-class KargError(ValueError):
+class KargError(HostcheckError, ValueError):
     """A kernel argument hostcheck will not write (unsafe characters, empty key)."""
 
 

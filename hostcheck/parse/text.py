@@ -10,9 +10,10 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from hostcheck._record import NamedTuple
+from hostcheck.errors import HostcheckError
 
 
-class ParseError(ValueError):
+class ParseError(HostcheckError, ValueError):
     """The text is not in the format the kernel or tool writes."""
 
 

@@ -39,6 +39,8 @@ from collections.abc import Iterator
 from types import FrameType
 from typing import IO, cast
 
+from hostcheck.errors import INPUT, HostcheckError
+
 MAX_MEMBER_BYTES = 64 * 1024 * 1024  # a kernel log is a few MB; Host reads at most 4 MiB
 MAX_TOTAL_BYTES = 512 * 1024 * 1024
 # A snapshot holds what the probes read and listed: under a hundred entries for the bundled
@@ -52,8 +54,10 @@ HEADER_MARGIN = 64 * 1024 * 1024  # headers and padding on top of the members' d
 COPY_BYTES = 64 * 1024  # tarfile copies member data in reads of this size; headers are read whole
 
 
-class ArchiveError(Exception):
+class ArchiveError(HostcheckError):
     """An archive that is not a readable, safe snapshot (the message is one line)."""
+
+    kind = INPUT
 
 
 def is_archive(path: str) -> bool:

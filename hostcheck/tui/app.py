@@ -1,9 +1,8 @@
-"""The Textual application: state (the last scan, the marked fixes) and the workers that call
-the core. Screens ask for work through the request_* methods; results come back on the UI
-thread through call_from_thread."""
+"""The Textual application: the state (hostcheck.tui.state) and the workers that call the
+core. Screens ask for work by posting messages (ReviewScreen.PlanRequested …), handled here in
+on_* methods; results come back on the UI thread through call_from_thread."""
 
 import os
-import shlex
 from typing import ClassVar
 
 from textual import events, work
@@ -14,14 +13,13 @@ from hostcheck.checks.session import Scan, Source, change_refusal, scan
 from hostcheck.fix.plan import Plan
 from hostcheck.model import Report
 from hostcheck.render import printable
-from hostcheck.tui.screens import (
-    ConfirmScreen,
-    ExportScreen,
-    HelpScreen,
-    MessageScreen,
-    PlanScreen,
-    ReviewScreen,
-)
+from hostcheck.tui.screens.confirm import ConfirmScreen
+from hostcheck.tui.screens.export import ExportScreen
+from hostcheck.tui.screens.help import HelpScreen
+from hostcheck.tui.screens.message import MessageScreen
+from hostcheck.tui.screens.plan import PlanScreen
+from hostcheck.tui.screens.review import ReviewScreen
+from hostcheck.tui.state import State
 
 CSS = """
 #summary { height: auto; max-height: 4; padding: 0 1; background: $boost; }
@@ -75,28 +73,36 @@ class HostcheckApp(App[None]):
         on a host where nothing does)."""
         super().__init__()
         self.source = source
-        self.start_filter = start_filter
-        self.current: Scan | None = None
-        self.marked: set[str] = set()
+        self.state = State(source, start_filter)
         self.last_export = ""
         # Only the newest scan's result is shown: a scan started earlier that finishes later
         # (a rescan overtook it) is dropped by its generation.
         self.scan_generation = 0
         self.scanning = False
         self.scan_error: str | None = None
-        # "Applying" or "Undoing" while a change runs: plan, apply, undo and rescan wait.
-        self.busy: str | None = None
+
+    @property
+    def current(self) -> Scan | None:
+        return self.state.current
 
     @property
     def report(self) -> Report | None:
-        return self.current.report if self.current else None
+        return self.state.report
+
+    @property
+    def marked(self) -> set[str]:
+        return self.state.marked
+
+    @property
+    def busy(self) -> str | None:
+        return self.state.busy
 
     @property
     def review(self) -> ReviewScreen:
         return self.get_screen("review", ReviewScreen)
 
     def on_mount(self) -> None:
-        self.install_screen(ReviewScreen(), "review")
+        self.install_screen(ReviewScreen(self.state), "review")
         self.push_screen("review")
         self.rescan()
 
@@ -144,13 +150,13 @@ class HostcheckApp(App[None]):
     ) -> None:
         if generation != self.scan_generation:
             return  # overtaken by a newer scan
-        from hostcheck.tui.review import fixable
+        from hostcheck.fix.plan import fixable
 
         self.scanning = False
         self.scan_error = None
-        self.current = result
+        self.state.current = result
         still = {f.rule.id for f in result.report.findings if fixable(f)}
-        self.marked &= still
+        self.state.marked &= still
         self.review.show_report(result.report)
         if then is not None:
             self.push_screen(MessageScreen(title, then, error=error))
@@ -162,13 +168,31 @@ class HostcheckApp(App[None]):
         # nothing is planned from (or written to) what the failed scan could not read.
         self.scanning = False
         self.scan_error = message
-        self.current = None
+        self.state.current = None
         self.review.show_error(message)
         failed = f"The scan failed: {message}\nPress r to scan again."
         if then is not None:
             self.push_screen(MessageScreen(title, f"{then}\n\n{failed}", error=True))
         else:
             self.push_screen(MessageScreen("Scan failed", failed, error=True))
+
+    # --- what the screens ask for ---------------------------------------------------------
+
+    def on_review_screen_plan_requested(self) -> None:
+        self.request_plan()
+
+    def on_review_screen_rescan_requested(self) -> None:
+        if not self.busy:
+            self.rescan()
+
+    def on_review_screen_export_requested(self) -> None:
+        self.request_export()
+
+    def on_review_screen_undo_requested(self) -> None:
+        self.request_undo()
+
+    def on_plan_screen_apply_requested(self, message: PlanScreen.ApplyRequested) -> None:
+        self.request_apply(message.plan)
 
     # --- plan and apply ---------------------------------------------------------------------
 
@@ -180,8 +204,8 @@ class HostcheckApp(App[None]):
 
     @work(thread=True, exclusive=True, group="plan")
     def _plan_worker(self, current: Scan, only: tuple[str, ...]) -> None:
-        from hostcheck.fix.apply import Journal, interrupted_message
         from hostcheck.fix.plan import PlanOptions, build
+        from hostcheck.fix.store import Journal, interrupted_message
 
         try:
             plan = build(current.report, current.facts, current.host, PlanOptions(only=only))
@@ -240,7 +264,7 @@ class HostcheckApp(App[None]):
         self.push_screen(ConfirmScreen("Apply these changes?", "\n".join(lines), "Apply"), answered)
 
     def _start_change(self, verb: str) -> None:
-        self.busy = verb
+        self.state.busy = verb
         for screen in self.screen_stack:
             if isinstance(screen, PlanScreen):
                 screen.show_busy(f"{verb} the changes…")
@@ -249,35 +273,25 @@ class HostcheckApp(App[None]):
 
     @work(thread=True, exclusive=True, group="change")
     def _apply_worker(self, current: Scan, plan: Plan) -> None:
-        from hostcheck.fix.apply import apply
+        from hostcheck.fix import outcome, transaction
 
         log: list[str] = []
         try:
-            record = apply(current.host, plan, log=log.append)
+            tx = transaction.apply(current.host, plan, log=log.append)
         except Exception as exc:
             self.call_from_thread(self._failed, "Apply failed", log, describe(exc))
             return
-        lines = [f"Applied as transaction {record['id']}.", *log]
-        pending = [s for s in record["steps"] if s.get("pending")]
-        if pending:
-            lines.append("Pending steps (run on the host itself):")
-            lines += [f"  {' '.join(s['argv'])}" for s in pending]
-        if record["reboot_required"]:
-            lines.append(
-                "Reboot to bring the kernel arguments and module options into effect; "
-                "until then these rules show as fixed-pending-reboot."
-            )
-        lines.append("Undo with u.")
-        self.call_from_thread(self._changed, "Applied", "\n".join(lines))
+        said = outcome.render("apply", [tx], root_option=self.root_option())
+        self.call_from_thread(self._changed, "Applied", _with_log(said, log) + "\nUndo with u.")
 
     def _changed(self, title: str, body: str, error: bool = False) -> None:
         """After an apply or undo (done or failed): back to the findings, rescanned, with the
         outcome on top. Every screen above the review goes: a plan, a confirmation, the help
         opened meanwhile; the plan was made for the files as they were."""
-        self.busy = None
+        self.state.busy = None
         while self.screen is not self.review:
             self.pop_screen()
-        self.marked.clear()
+        self.state.marked.clear()
         self.rescan(then=body, title=title, error=error)
 
     def _failed(self, title: str, log: list[str], message: str) -> None:
@@ -298,28 +312,25 @@ class HostcheckApp(App[None]):
 
     @work(thread=True, exclusive=True, group="change")
     def _undo_lookup_worker(self, current: Scan) -> None:
-        from hostcheck.fix.apply import history
+        from hostcheck.fix.store import undoable
+        from hostcheck.fix.transaction import history
 
         try:
-            records = [
-                r for r in history(current.host) if r["state"] in ("complete", "started", "undoing")
-            ]
-            if not records:
+            transactions = [tx for tx in history(current.host) if undoable(tx)]
+            if not transactions:
                 self.call_from_thread(
                     self._message, "Nothing to undo", "No transaction to undo on this host."
                 )
                 return
-            record = records[-1]
-            files = record["files"]
+            tx = transactions[-1]
             body = "\n".join(
                 [
-                    f"Transaction {record['id']} ({record['created']}) fixed "
-                    f"{', '.join(record['rules'])}.",
+                    f"Transaction {tx.id} ({tx.created}) fixed {', '.join(tx.rules)}.",
                     "",
-                    *(f"  {'restore' if f['existed'] else 'remove'} {f['path']}" for f in files),
+                    *(f"  {'restore' if f.existed else 'remove'} {f.path}" for f in tx.files),
                 ]
             )
-            tx_id = str(record["id"])
+            tx_id = tx.id
         except Exception as exc:  # an unreadable journal, a record of another shape
             self.call_from_thread(self._message, "Cannot undo", describe(exc), True)
             return
@@ -335,11 +346,13 @@ class HostcheckApp(App[None]):
 
     @work(thread=True, exclusive=True, group="change")
     def _undo_worker(self, current: Scan, tx_id: str) -> None:
-        from hostcheck.fix.apply import FixError, undo
+        from hostcheck.fix import outcome
+        from hostcheck.fix.changes import FixError
+        from hostcheck.fix.transaction import undo
 
         log: list[str] = []
         try:
-            record = undo(current.host, tx_id, log=log.append)
+            tx = undo(current.host, tx_id, log=log.append)
         except Exception as exc:
             message = describe(exc)
             if isinstance(exc, FixError) and "--force" in message:
@@ -349,15 +362,17 @@ class HostcheckApp(App[None]):
                 )
             self.call_from_thread(self._failed, "Undo failed", log, message)
             return
-        lines = [f"Undid transaction {record['id']}: the files are as they were before it.", *log]
-        lines += [f"  pending (run on the host itself): {c}" for c in record["undo_pending"]]
-        if record["reboot_required"]:
-            lines.append("Reboot to bring the previous kernel arguments and module options back.")
-        self.call_from_thread(self._changed, "Undone", "\n".join(lines))
+        said = outcome.render("undo", [tx])
+        self.call_from_thread(self._changed, "Undone", _with_log(said, log))
+
+    def root_option(self) -> str:
+        """` --root DIR` for a command the user runs on the tree this TUI changes."""
+        from hostcheck.fix.outcome import root_option
+
+        return root_option(self.source.live, self.source.root or "/")
 
     def force_undo_command(self, tx_id: str) -> str:
-        root = "" if self.source.live else f" --root {shlex.quote(self.source.root or '/')}"
-        return f"hostcheck fix{root} --undo {tx_id} --force"
+        return f"hostcheck fix{self.root_option()} --undo {tx_id} --force"
 
     # --- export and help --------------------------------------------------------------------
 
@@ -404,12 +419,18 @@ class HostcheckApp(App[None]):
         self.notify(f"{url} (copied to the clipboard)", markup=False)
 
 
+def _with_log(said: str, log: list[str]) -> str:
+    """What `hostcheck fix` says after a change (hostcheck.fix.outcome), with the files it
+    wrote, restored or removed under its first line."""
+    first, _, rest = said.rstrip("\n").partition("\n")
+    return "\n".join([first, *log, *([rest] if rest else [])])
+
+
 def describe(exc: BaseException) -> str:
     """An exception as one message: the core's own errors say what is wrong in words; anything
     else (a bug, an unexpected OSError) names its type too."""
     from hostcheck.checks.session import SourceError
-    from hostcheck.fix.apply import FixError
-    from hostcheck.fix.plan import PlanError
+    from hostcheck.fix.changes import FixError, PlanError
 
     if isinstance(exc, FixError | PlanError | SourceError):
         return str(exc)

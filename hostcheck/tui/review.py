@@ -1,5 +1,6 @@
 """What an interactive review shows of a report, decided here and not in a screen: which
-findings a filter and a search keep, which ones hostcheck can fix, where a reference points.
+findings a filter and a search keep, where a reference points (which ones hostcheck can fix
+is the plan's choice: hostcheck.fix.plan.fixable).
 
 Pure functions of the report; no user interface is imported (the TUI and its tests use them).
 """
@@ -7,7 +8,6 @@ Pure functions of the report; no user interface is imported (the TUI and its tes
 import re
 from typing import TYPE_CHECKING
 
-from hostcheck.fix.plan import FIXABLE
 from hostcheck.model import Status
 
 if TYPE_CHECKING:
@@ -55,15 +55,6 @@ def visible(report: "Report", filter_name: str = "all", query: str = "") -> list
     (Report.sorted_findings), that pass the filter and the search."""
     keep = FILTERS[filter_name]
     return [f for f in report.sorted_findings() if f.status in keep and matches(f, query)]
-
-
-def fixable(finding: "Finding") -> bool:
-    """Whether `hostcheck fix` can make this finding's remediation (not a manual step)."""
-    return (
-        finding.status in FIXABLE
-        and finding.remediation is not None
-        and finding.remediation.kind != "manual"
-    )
 
 
 _ISSUE = re.compile(r"^([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+)#(\d+)$")

@@ -4,10 +4,11 @@ Content. No widget state here, so the screens stay thin and this is easy to read
 from textual.content import Content
 from textual.style import Style
 
+from hostcheck.fix.plan import fixable
 from hostcheck.model import Finding, Report, Status
 from hostcheck.render import printable
 from hostcheck.render.table import STYLE
-from hostcheck.tui.review import fixable, reference_url
+from hostcheck.tui.review import reference_url
 
 SUMMARY_ORDER = (
     Status.FAIL,

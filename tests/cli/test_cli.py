@@ -324,3 +324,48 @@ def test_messages_stand_alone_without_internal_jargon(cli, name: str, tmp_path: 
         for text in texts:
             for jargon in ("seed", "facts §", "DESIGN.md", "research/"):
                 assert jargon not in text, (finding["rule"], text)
+
+
+def test_the_program_gives_the_same_bytes_and_status_as_main_in_process(cli) -> None:
+    """The program (`python -m hostcheck`, the console script) ends without the interpreter's
+    teardown once its output is flushed: what it printed and its exit status are exactly what
+    main() gives in the same process, for reports, a fix preview and an error."""
+    import re
+
+    def masked(text: str) -> str:  # the run's time and duration
+        return re.sub(r'"(generated|duration_seconds)": [^,\n]*', "", text)
+
+    for args in (
+        ("scan", "--fixture", "stock-128g", "--format", "json"),
+        ("scan", "--fixture", "tuned-ready", "--format", "markdown"),
+        ("fix", "--fixture", "stock-128g"),
+        ("explain", "no.such-rule"),
+    ):
+        program, here = run_subprocess(*args), cli(*args)
+        assert (program.code, program.err) == (here.code, here.err), args
+        assert masked(program.out) == masked(here.out), args
+        assert program.out or program.err, args
+
+
+def test_a_json_scan_imports_only_what_it_uses() -> None:
+    """A scan loads the scan command's module and no other command's, and none of the
+    modules that cost start-up time for nothing here: the TOML parser (no drop-in rules),
+    signal (no functional probe), tempfile, shutil, importlib.resources, rich, textual."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, io, contextlib\n"
+        "from hostcheck.cli.main import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    main(['scan', '--fixture', 'stock-128g', '--format', 'json'])\n"
+        "print(sorted(m for m in sys.modules if m.startswith('hostcheck.cli.')))\n"
+        "print(sorted(({m.split('.')[0] for m in sys.modules} | set(sys.modules)) & "
+        "{'tomllib', 'signal', 'tempfile', 'shutil', 'rich', 'textual', 'importlib.resources'}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    cli_modules, costly = done.stdout.splitlines()
+    assert cli_modules == str(
+        ["hostcheck.cli.common", "hostcheck.cli.config", "hostcheck.cli.main", "hostcheck.cli.scan"]
+    ), done.stderr
+    assert costly == "[]"

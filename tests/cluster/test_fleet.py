@@ -15,14 +15,15 @@ from tests.conftest import REPO
 @pytest.fixture(scope="module")
 def scans() -> dict[str, dict[str, Any]]:
     """JSON reports of two bundled hosts, scanned once for the module."""
-    from hostcheck.cli.main import _scan_report, build_parser
+    from hostcheck.cli.common import scan_report
+    from hostcheck.cli.main import build_parser
     from hostcheck.render.json import to_dict
 
     out = {}
     for name in ("stock-128g", "tuned-ready"):
         root = str(REPO / "fixtures" / name)
         args = build_parser().parse_args(["scan", "--root", root])
-        out[name] = to_dict(_scan_report(args))
+        out[name] = to_dict(scan_report(args))
     return out
 
 
@@ -350,11 +351,12 @@ def test_a_kubectl_logs_stream_keeps_the_newest_report_per_node(tmp_path: Path, 
 def test_pool_summary_shows_where_the_stack_lives(cli, tmp_path: Path, scans) -> None:
     """A pool where one node's stack differs (a container node among hosts) names it; a
     report from before schema 1.4 counts as unknown."""
-    from hostcheck.cli.main import _scan_report, build_parser
+    from hostcheck.cli.common import scan_report
+    from hostcheck.cli.main import build_parser
     from hostcheck.render.json import to_dict
 
     root = str(REPO / "fixtures" / "k8s-worker-containerd")
-    node = to_dict(_scan_report(build_parser().parse_args(["scan", "--root", root])))
+    node = to_dict(scan_report(build_parser().parse_args(["scan", "--root", root])))
     _write(tmp_path / "pool", "a", scans["tuned-ready"])
     _write(tmp_path / "pool", "b", scans["tuned-ready"])
     _write(tmp_path / "pool", "c", node)

@@ -729,8 +729,8 @@ def test_a_journal_that_is_not_one_is_a_clear_refusal(fixture_copy) -> None:
 def test_apply_never_recreates_a_root_that_vanished_after_the_plan(fixture_copy) -> None:
     """A long-lived caller (the TUI) may hold a plan for a tree that has since been removed."""
     from hostcheck.checks.session import Source, scan
-    from hostcheck.fix import apply as fixer
     from hostcheck.fix import plan as planner
+    from hostcheck.fix import transaction as fixer
 
     root = fixture_copy("stock-128g")
     report, facts, host = scan(Source(root=str(root)))
@@ -917,3 +917,79 @@ def test_an_installed_packages_fixture_is_refused_too(tmp_path: Path, monkeypatc
     copy = tmp_path / "copy"
     sh.copytree(installed / "typo-kargs", copy)
     assert change_refusal(Source(root=str(copy))) is None
+
+
+def test_a_journal_written_before_the_typed_transaction_still_lists_and_undoes(
+    fixture_copy,
+) -> None:
+    """tests/data/fix/ holds a journal as `hostcheck fix --apply` wrote it before the journal
+    became a typed Transaction (the second of two applies on a copy of stock-128g: it changed
+    an existing drop-in). Read and written again, it is the same bytes; it undoes as before."""
+    import base64
+
+    from hostcheck.fix.store import Journal
+    from hostcheck.host.core import Host
+    from tests.conftest import REPO
+
+    old = REPO / "tests/data/fix/20261207T041954.540131Z-46b4.json"
+    record = json.loads(old.read_text())
+    (entry,) = record["files"]
+    root = fixture_copy("stock-128g")
+    dropin = root / entry["path"].lstrip("/")
+    dropin.parent.mkdir(parents=True, exist_ok=True)
+    dropin.write_bytes(base64.b64decode(entry["after_b64"]))
+    journal = root / JOURNAL / "fix"
+    journal.mkdir(parents=True)
+    shutil.copy(old, journal / old.name)
+
+    (tx,), problems = Journal(Host(str(root))).read()
+    assert problems == []
+    assert (json.dumps(tx.to_json(), indent=2) + "\n").encode() == old.read_bytes()
+
+    history = hc("fix", "--root", str(root), "--history")
+    assert (
+        history.stdout
+        == f"{tx.id}  complete  2026-12-07T04:19:54Z  1 file(s)  memory.gtt, perf.iommu\n"
+    )
+    undone = hc("fix", "--root", str(root), "--undo")
+    assert undone.returncode == 0, undone.stderr
+    assert dropin.read_bytes() == base64.b64decode(entry["before_b64"])
+    assert undone.stdout.splitlines()[-3:] == [
+        f"Undid transaction {tx.id}: the files are as they were before it.",
+        "  pending (run on the host itself): update-grub",
+        "Reboot to bring the previous kernel arguments and module options back.",
+    ]
+    assert json.loads((journal / old.name).read_text())["state"] == "undone"
+
+
+def test_the_outcome_text_is_the_cli_text(fixture_copy) -> None:
+    """hostcheck.fix.outcome.render, which the TUI shows, says what `hostcheck fix` prints
+    after --apply, --undo and --history, byte for byte."""
+    from hostcheck.fix.outcome import render, root_option
+    from hostcheck.fix.transaction import history
+    from hostcheck.host.core import Host
+
+    root = fixture_copy("stock-128g")
+    real = os.path.realpath(root)
+    host = Host(real)
+    option = root_option(live=False, root=real)
+    applied = hc("fix", "--root", real, "--apply", "--yes")
+    assert applied.returncode == 0, applied.stderr
+    (tx,) = history(host)
+    said = render("apply", [tx], root_option=option)
+    assert said.startswith(f"Applied as transaction {tx.id} (undo: hostcheck fix --root {real}")
+    assert applied.stdout.endswith("\n" + said)
+    undone = hc("fix", "--root", real, "--undo")
+    assert undone.returncode == 0, undone.stderr
+    (tx,) = history(host)
+    said = render("undo", [tx], root_option=option)
+    assert said.startswith(f"Undid transaction {tx.id}:")
+    assert undone.stdout.endswith("\n" + said)
+    again = hc("fix", "--root", real, "--apply", "--yes")
+    assert again.returncode == 0, again.stderr
+    listed = hc("fix", "--root", real, "--history")
+    assert listed.stdout == render("history", history(host))
+    assert len(listed.stdout.splitlines()) == 2
+    empty = fixture_copy("stock-128g")
+    assert hc("fix", "--root", str(empty), "--history").stdout == render("history", [])
+    assert render("history", []) == "No transactions.\n"

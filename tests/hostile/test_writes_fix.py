@@ -524,7 +524,7 @@ _FIELDS = sorted(
 def test_any_damage_to_one_field_is_a_verdict_never_an_exception(where, key, value, remove) -> None:
     """Whatever one field becomes (or a new one, or none), the check says what is wrong or
     accepts it; and an accepted journal still has what apply, resume, undo and --history read."""
-    from hostcheck.fix.apply import _journal_problem
+    from hostcheck.fix.journal import _journal_problem
 
     record = _valid_record()
     target = {
@@ -593,6 +593,6 @@ def _valid_record() -> dict:
 
 
 def test_the_valid_record_used_above_is_valid() -> None:
-    from hostcheck.fix.apply import _journal_problem
+    from hostcheck.fix.journal import _journal_problem
 
     assert _journal_problem(_valid_record(), "20261207T000000.000000Z-abcd") is None

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
-from hostcheck.cli.main import seconds_argument
+from hostcheck.cli.common import seconds_argument
 from hostcheck.model import Waiver, WaiverState
 
 

@@ -464,3 +464,24 @@ def test_functional_job_validates_and_its_command_runs_the_probe(
     monkeypatch.setenv("FAKE_TORCH_OOM_AT_GIB", "1")
     failed = subprocess.run(argv + list(SMALL), capture_output=True, text=True, timeout=60)
     assert failed.returncode == 1  # --strict: the Job fails when a step did not pass
+
+
+def test_functional_job_allocates_the_profile_memory_by_default(cli, tmp_path: Path) -> None:
+    """Without --target-gib the Job allocates the (default or named) profile's memory; an
+    unknown profile is a usage error naming the ones there are."""
+    import yaml
+
+    from hostcheck.checks.catalog import default_profile, load_catalog
+
+    profiles = load_catalog()[1]
+    for extra, profile in (((), default_profile(profiles)), (("--profile", "32b-q4"), None)):
+        out = tmp_path / "job.yaml"
+        done = cli("functional-job", "--image", "img", "--node", "n1", *extra, "-o", str(out))
+        assert done.code == 0, done.err
+        _config_map, job = [d for d in yaml.safe_load_all(out.read_text()) if d]
+        argv = job["spec"]["template"]["spec"]["containers"][0]["args"]
+        wanted = (profile or profiles["32b-q4"]).required_gib
+        assert argv[argv.index("--target-gib") + 1] == f"{wanted:g}", argv
+    unknown = cli("functional-job", "--image", "img", "--node", "n1", "--profile", "nope")
+    assert unknown.code == 2
+    assert unknown.err.startswith("hostcheck: error: unknown profile 'nope'; available: ")

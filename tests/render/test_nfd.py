@@ -20,10 +20,11 @@ LABEL_VALUE = re.compile(rf"({_PART})?")
 
 
 def _report(name: str, *extra: str):
-    from hostcheck.cli.main import _scan_report, build_parser
+    from hostcheck.cli.common import scan_report
+    from hostcheck.cli.main import build_parser
 
     root = str(REPO / "fixtures" / name)
-    return _scan_report(build_parser().parse_args(["scan", "--root", root, *extra]))
+    return scan_report(build_parser().parse_args(["scan", "--root", root, *extra]))
 
 
 @pytest.mark.parametrize("name", FIXTURE_NAMES)

@@ -527,7 +527,7 @@ def test_apply_on_a_copy_rescans_then_undo_restores_byte_for_byte(fixture_copy) 
         assert outcome.startswith("Applied as transaction ")
         # Under --root, the path inside the root (not the host path it stands for).
         assert f"wrote {os.path.realpath(root)}/etc/default/grub.d/99-hostcheck.cfg" in outcome
-        assert "  update-grub" in outcome  # the pending step
+        assert "pending (run on the host itself): update-grub" in outcome  # as the CLI says
         assert "fixed-pending-reboot" in outcome
         await pilot.press("escape")
         statuses = {rule: status for rule, status, _ in table_rows(app)}
@@ -653,18 +653,25 @@ def test_export_to_a_missing_directory_shows_the_error(tmp_path: Path) -> None:
 
 
 def test_help_lists_every_binding_of_every_screen() -> None:
+    import importlib
     import inspect
+    import pkgutil
 
     from textual.screen import Screen
 
     import hostcheck.tui.screens as screens
 
-    # Every screen class the TUI defines, found independently of the help's own list, with
-    # all the keys live on it: its own and those inherited from Textual (ctrl+q, tab …).
+    # Every screen class the TUI defines (one a module), found independently of the help's
+    # own list, with all the keys live on it: its own and those inherited from Textual.
+    modules = [
+        importlib.import_module(f"{screens.__name__}.{info.name}")
+        for info in pkgutil.iter_modules(screens.__path__)
+    ]
     owners: list[Any] = [HostcheckApp] + [
         cls
-        for _, cls in inspect.getmembers(screens, inspect.isclass)
-        if issubclass(cls, Screen) and cls.__module__ == screens.__name__
+        for module in modules
+        for _, cls in inspect.getmembers(module, inspect.isclass)
+        if issubclass(cls, Screen) and cls.__module__ == module.__name__
     ]
     assert len(owners) >= 7
 
@@ -827,7 +834,7 @@ def test_during_an_apply_a_is_refused_and_every_screen_above_the_review_goes(
 ) -> None:
     import threading
 
-    import hostcheck.fix.apply as fixer
+    import hostcheck.fix.transaction as fixer
 
     root = fixture_copy("stock-128g")
     real_apply = fixer.apply
@@ -1000,18 +1007,18 @@ def test_long_diff_lines_keep_their_sign() -> None:
 
 
 def _interrupt_last_transaction(root: Path) -> str:
-    from hostcheck.fix import apply as fixer
+    from hostcheck.fix import transaction
     from hostcheck.fix.plan import PlanOptions, build
 
     done = scan(Source(root=str(root)))
     plan = build(done.report, done.facts, done.host, PlanOptions())
-    record = fixer.apply(done.host, plan, log=lambda _line: None)
-    path = root / "var/lib/hostcheck/fix" / f"{record['id']}.json"
+    tx = transaction.apply(done.host, plan, log=lambda _line: None)
+    path = root / "var/lib/hostcheck/fix" / f"{tx.id}.json"
     data = json.loads(path.read_text())
     data["state"] = "started"
     data["steps"][-1]["done"] = False
     path.write_text(json.dumps(data))
-    return str(record["id"])
+    return tx.id
 
 
 def test_plan_warns_of_an_interrupted_transaction(fixture_copy) -> None:

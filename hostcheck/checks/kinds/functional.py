@@ -6,7 +6,6 @@ come from the rules (rules/functional.*.toml) with their sources.
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Mapping
 from typing import Any
 
@@ -124,6 +123,8 @@ def functional_run(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Out
     if run.result is None:
         if run.returncode < 0:
             try:
+                import signal  # here: a scan without --functional never needs it
+
                 name = signal.Signals(-run.returncode).name
             except ValueError:
                 name = f"signal {-run.returncode}"
