@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -114,14 +115,58 @@ def expected(name: str) -> dict[str, Any]:
     return json.loads((FIXTURES / name / ".hostcheck" / "expected.json").read_text())
 
 
+# Markers by place, so that `-m "not system and not tui and not slow"` is a fast inner loop
+# (README, docs/development.md). `tui`: every test under tests/tui/ drives the Textual app.
+# `slow` (about 0.2 s or more each here, or a module of such tests): tests that start fresh
+# interpreters or real tools, wait out real time limits, hunt hostile input, or repeat a heavy
+# round trip for every fixture; and every hypothesis property search. A place is a folder, a
+# module, or a module and the names of some of its tests (a prefix, parameters included).
+TESTS = REPO / "tests"
+MARKED: dict[Path | tuple[Path, str], str] = {
+    TESTS / "tui": "tui",
+    TESTS / "hostile": "slow",  # planted links, FIFOs, huge files, kills: mostly subprocesses
+    TESTS / "fix" / "test_fix.py": "slow",  # nearly every test runs `hostcheck fix` in a process
+    TESTS / "probes" / "test_functional.py": "slow",  # real venvs, a hang killed at its bound
+    TESTS / "cluster" / "test_deploy.py": "slow",  # kubectl, a wheel build, the DaemonSet's argv
+    TESTS / "host" / "test_faults.py": "slow",  # hung reads ended by their timeouts
+    TESTS / "host" / "test_speed.py": "slow",  # commands that take real seconds
+    TESTS / "host" / "test_live.py": "slow",  # this machine scanned by fresh interpreters
+    (TESTS / "monitor" / "test_systemd.py", "test_the_wheel_ships_the_units"): "slow",  # pip wheel
+    (TESTS / "monitor" / "test_monitor.py", "test_readers_never_see_a_partial_report"): "slow",
+    (TESTS / "snapshot" / "test_snapshot.py", "test_a_hung_read_is_recorded"): "slow",  # a timeout
+    (TESTS / "snapshot" / "test_snapshot.py", "test_a_terminated_"): "slow",  # signals a process
+    (TESTS / "snapshot" / "test_snapshot.py", "test_round_trip_of_every_fixture_redacted"): "slow",
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    gone = [str(p) for p in (p[0] if isinstance(p, tuple) else p for p in MARKED) if not p.exists()]
+    if gone:  # a moved or renamed test file would silently leave its tier
+        raise pytest.UsageError(f"tests/conftest.py MARKED names missing paths: {gone}")
+    for item in items:
+        for place, mark in MARKED.items():
+            path, name = place if isinstance(place, tuple) else (place, "")
+            if item.path.is_relative_to(path) and item.name.startswith(name):
+                item.add_marker(mark)
+        if hasattr(getattr(item, "obj", None), "hypothesis"):  # @given: a property search
+            item.add_marker("slow")
+
+
+@pytest.fixture(scope="session")
+def state_directories(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("state")
+
+
 @pytest.fixture(autouse=True)
-def isolated_tool_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+def isolated_tool_state(state_directories: Path, monkeypatch: pytest.MonkeyPatch):
     """The machine running the tests must not change their verdicts, nor they its state: an
     /etc/hostcheck/config.toml there is not read (the empty /dev/null is, which any user the
     tests switch to can read), and a monitor run that forgets --state-dir writes into a
-    temporary directory, never /var/lib/hostcheck."""
+    temporary directory of its own, never /var/lib/hostcheck. (One mkdtemp under a session
+    directory: tmp_path_factory.mktemp per test lists every earlier test's directory, which
+    cost seconds over the suite.)"""
     monkeypatch.setenv("HOSTCHECK_CONFIG", os.devnull)
-    monkeypatch.setenv("STATE_DIRECTORY", str(tmp_path_factory.mktemp("state")))
+    monkeypatch.setenv("STATE_DIRECTORY", tempfile.mkdtemp(dir=state_directories))
     monkeypatch.delenv("JOURNAL_STREAM", raising=False)
 
 

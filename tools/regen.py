@@ -9,7 +9,7 @@ What it regenerates:
   longer appears is listed so a person can fix or drop it);
 - the MachineConfig golden files under ``tests/data/machineconfig/`` (``hostcheck fix
   --fixture NAME --emit machineconfig``);
-- with ``--tui`` as well, the TUI's SVG snapshots (``tests/__snapshots__``; the snapshot tests
+- with ``--tui`` as well, the TUI's SVG snapshots (``tests/tui/__snapshots__``; the snapshot tests
   run with ``--snapshot-update``: slow, and only needed when a rule shows in those screens).
 Review the printed diff before committing: every verdict change needs a CHANGELOG line.
 """
@@ -67,7 +67,7 @@ def expected_json(name: str) -> tuple[str, str, list[str]]:
     new["exit"] = code
     got = {f["rule"]: f["status"] for f in report["findings"]}
     # Keep the file's order (small diffs). A rule the file does not list is added only when
-    # it warns, fails or errors: unlisted rules must pass or not apply (tests/test_fixtures.py),
+    # it warns, fails or errors: unlisted rules must pass or not apply (tests/checks/test_fixtures.py),
     # so a new rule that passes everywhere touches no expected.json.
     order = [rule for rule in want["status"] if rule in got] + [
         r for r in got if r not in want["status"] and got[r] not in ("pass", "skip")
@@ -95,10 +95,10 @@ def _tui_snapshots(write: bool) -> int:
     """Run the TUI snapshot tests (updating them with --write); the changed SVGs."""
     import subprocess
 
-    args = [sys.executable, "-m", "pytest", "-q", "tests/test_tui.py", "-k", "snapshot"]
+    args = [sys.executable, "-m", "pytest", "-q", "tests/tui", "-k", "snapshot"]
     subprocess.run([*args, *(["--snapshot-update"] if write else [])], cwd=REPO, check=False)
     done = subprocess.run(
-        ["git", "status", "--porcelain", "tests/__snapshots__"],
+        ["git", "status", "--porcelain", "tests/tui/__snapshots__"],
         cwd=REPO,
         capture_output=True,
         text=True,

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.test_fix import hc, snapshot
+from tests.fix.test_fix import hc, snapshot
 
 JOURNAL_DIR = "var/lib/hostcheck/fix"
 

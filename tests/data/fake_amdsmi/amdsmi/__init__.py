@@ -1,6 +1,6 @@
 """A stand-in for AMD's amdsmi Python package at its boundary: the four calls hostcheck makes,
 answering as the real library does on a Strix Halo (rocm-systems#8419: market name; device id
-0x1586). Used by tests/test_udev.py through PYTHONPATH."""
+0x1586). Used by tests/probes/test_udev.py through PYTHONPATH."""
 
 
 def amdsmi_init(*args):

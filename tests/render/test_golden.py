@@ -19,7 +19,7 @@ import pytest
 
 from tests.conftest import FIXTURE_NAMES, REPO, expected
 
-GOLDEN = Path(__file__).parent / "data" / "golden"
+GOLDEN = Path(__file__).parents[1] / "data" / "golden"
 FORMATS = {"json": "json", "markdown": "md", "junit": "xml", "table": "txt"}
 
 

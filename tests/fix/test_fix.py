@@ -477,7 +477,7 @@ def test_an_unwritable_tree_is_refused_and_left_alone(tmp_path_factory) -> None:
         text=True,
         timeout=120,
         cwd="/",
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
     )
     try:
         assert run.returncode == 2, run.stderr
@@ -847,7 +847,7 @@ def test_fix_refuses_a_bundled_fixture_given_by_its_path(where: str) -> None:
     tree = (
         Path(data_dir("fixtures")) / "stock-128g"
         if where == "package"
-        else Path(__file__).resolve().parent.parent / "fixtures" / "stock-128g"
+        else Path(__file__).resolve().parents[2] / "fixtures" / "stock-128g"
     )
     before = snapshot(tree)
     run = hc("fix", "--root", str(tree), "--apply", "--yes")
@@ -903,7 +903,7 @@ def test_an_installed_packages_fixture_is_refused_too(tmp_path: Path, monkeypatc
 
     installed = tmp_path / "site-packages/hostcheck/_data/fixtures"
     sh.copytree(
-        Path(__file__).resolve().parent.parent / "fixtures/typo-kargs", installed / "typo-kargs"
+        Path(__file__).resolve().parents[2] / "fixtures/typo-kargs", installed / "typo-kargs"
     )
     monkeypatch.setattr(
         hostcheck.checks.catalog,

@@ -1,5 +1,5 @@
 """`hostcheck nfd` and the NFD feature-file renderer: labels NFD accepts, expiry, exit codes,
-clear usage errors. (The DaemonSet's own command line is run in tests/test_deploy.py.)"""
+clear usage errors. (The DaemonSet's own command line is run in tests/cluster/test_deploy.py.)"""
 
 from __future__ import annotations
 

@@ -166,7 +166,7 @@ def test_the_substring_prefilter_finds_the_same_events_as_parsing_every_line() -
         parse_kernel_log,
         parse_kernel_log_of_interest,
     )
-    from tests.test_parsers import DMESG_9_4, DMESG_MES_HANG
+    from tests.parse.test_parsers import DMESG_9_4, DMESG_MES_HANG
 
     noise = "[    1.000000] usb 1-1: new device\n\rcarriage\x85next amdgpu: x\n"
     journal = "[ 5.1] host kernel: amdgpu: unknown parameter 'gtt_size' ignored\n"

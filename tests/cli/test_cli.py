@@ -64,7 +64,7 @@ def _rule_dir(tmp_path: Path, name: str, text: str) -> Path:
     rules = tmp_path / "rules"
     rules.mkdir()
     (rules / "profiles.toml").write_text(
-        (Path(__file__).parent.parent / "rules" / "profiles.toml").read_text()
+        (Path(__file__).parents[2] / "rules" / "profiles.toml").read_text()
     )
     (rules / name).write_text(text)
     return rules
@@ -193,7 +193,7 @@ def test_a_closed_pipe_keeps_the_verdict_in_the_exit_status() -> None:
         [sys.executable, "-m", "hostcheck", "scan", "--fixture", "stock-128g", "--format", "json"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        cwd=Path(__file__).resolve().parent.parent,
+        cwd=Path(__file__).resolve().parents[2],
     )
     assert reader.stdout is not None
     reader.stdout.close()  # the reader is gone before the report is written (`| true`)

@@ -323,7 +323,7 @@ def test_rules_directory_from_the_config_applies_to_rules_and_explain(
     for args in (["rules"], ["explain", "perf.iommu"]):
         run = cli(*args)
         assert run.code == 2 and f"{tmp_path}/no-rules-here" in run.err
-    assert cli("rules", "--rules", str(Path(__file__).parent.parent / "rules")).code == 0
+    assert cli("rules", "--rules", str(Path(__file__).parents[2] / "rules")).code == 0
 
 
 _WAIVER_TEXT = 'rule = "r{n}.x"\nreason = "because"\nowner = "o"\nexpires = 2099-01-01\n'

@@ -622,7 +622,7 @@ def test_preflight_job_command_reports_the_host(tmp_path: Path, fixture: str) ->
     if expected(fixture)["args"] == []:  # the fixtures' recorded truth, where no option is needed
         want = expected(fixture)["status"]
         assert {rule: statuses.get(rule) for rule in want} == want
-        # rules the fixture does not list pass or do not apply (tests/test_fixtures.py)
+        # rules the fixture does not list pass or do not apply (tests/checks/test_fixtures.py)
         assert {s for r, s in statuses.items() if r not in want} <= {"pass", "skip"}
         assert done.returncode == expected(fixture)["exit"]
     if fixture == "rocm5590-mes-hang":  # the kernel log came through `dmesg`, not a file

@@ -35,7 +35,7 @@ import pytest
 
 from tests.conftest import system_tool
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "tests" / "data"
 SELECTED = ("gpu.present", "memory.rocm-visible", "memory.carveout")
 

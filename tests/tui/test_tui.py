@@ -223,7 +223,7 @@ def test_rows_and_statuses_of_a_fixture_failing_first_at_80x24() -> None:
         assert {rule: shown.get(rule) for rule in want} == {
             rule: words[status] for rule, status in want.items()
         }
-        # rules the fixture does not list pass or do not apply (tests/test_fixtures.py)
+        # rules the fixture does not list pass or do not apply (tests/checks/test_fixtures.py)
         assert {s for r, s in shown.items() if r not in want} <= {"✓ pass", "– skip"}
         # Failing first: the areas with a failing finding lead, failing rows first in them.
         assert [rule for rule, *_ in rows[:3]] == ["devices.kfd", "devices.render", "memory.gtt"]
