@@ -119,7 +119,7 @@ def add_parser(commands: Any, name: str, help_text: str) -> None:
 
 def cmd_fix(args: argparse.Namespace) -> int:
     from hostcheck.checks.session import change_refusal
-    from hostcheck.fix import outcome, transaction
+    from hostcheck.fix import outcome, preview, transaction
     from hostcheck.fix import plan as planner
     from hostcheck.fix.changes import FixError
     from hostcheck.fix.store import Journal, interrupted_message
@@ -168,7 +168,7 @@ def cmd_fix(args: argparse.Namespace) -> int:
         if interrupted:
             print(f"warning: {interrupted}\n")
         shown = f"bundled fixture {args.fixture}" if args.fixture else host.root
-        sys.stdout.write(planner.render(plan, live=host.live, root=shown))
+        sys.stdout.write(preview.render(plan, live=host.live, root=shown))
         if not args.apply:
             if not plan.empty:
                 print("\nDry run: nothing was changed. Apply with --apply.")

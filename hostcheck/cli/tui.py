@@ -24,15 +24,15 @@ def add_parser(commands: Any, name: str, help_text: str) -> None:
 
 
 def cmd_tui(args: argparse.Namespace, shown_root: str | None = None) -> int:
+    from importlib.util import find_spec
+
     from hostcheck.checks.session import check
 
-    try:
-        import textual  # noqa: F401  (a dependency; imported by the TUI only)
-    except ImportError:
+    if find_spec("textual") is None:  # a dependency; only hostcheck.tui imports it
         raise UsageError(
             "the TUI needs Textual, which this installation lacks: "
             "pip install 'strixhalo-hostcheck' (it depends on textual)"
-        ) from None
+        )
     from_archive = common.archive_root(args, cmd_tui)
     if from_archive is not None:
         return from_archive

@@ -33,7 +33,6 @@ from hostcheck.fix.changes import (
     FileChange,
     PlanError,
 )
-from hostcheck.fix.preview import diff, render
 from hostcheck.host.core import Host
 from hostcheck.model import Report, Status
 from hostcheck.parse import kargs
@@ -56,9 +55,7 @@ __all__ = [
     "PlanError",
     "PlanOptions",
     "build",
-    "diff",
     "fixable",
-    "render",
 ]
 
 FIXABLE = (Status.FAIL, Status.WARN, Status.PENDING)
