@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from hostcheck.host.core import KERNEL_LOG_BUDGET, Host
+from hostcheck.host.core import Host
+from hostcheck.host.kernellog import KERNEL_LOG_BUDGET
 from hostcheck.readings import Reason, Unavailable, Value
 from tests.conftest import run_subprocess
 
