@@ -16,7 +16,7 @@ from hostcheck._record import NamedTuple
 from hostcheck.facts import Facts
 from hostcheck.model import Evidence, Remediation
 from hostcheck.parse import kargs
-from hostcheck.parse.text import normalise_param
+from hostcheck.parse.kernel import normalise_param
 from hostcheck.readings import Value
 
 AMDGPU_GTTSIZE_AUTO = "-1"  # amdgpu_drv.c: "Size of the GTT domain in megabytes (-1 = auto)"

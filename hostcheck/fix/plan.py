@@ -24,7 +24,7 @@ from hostcheck.facts import Facts
 from hostcheck.host.core import Host
 from hostcheck.model import Report, Status
 from hostcheck.parse import grub, kargs
-from hostcheck.parse.text import normalise_param, parse_modprobe_conf
+from hostcheck.parse.kernel import normalise_param, parse_modprobe_conf
 from hostcheck.readings import Reason, Value
 from hostcheck.render import printable
 

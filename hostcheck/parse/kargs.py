@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from hostcheck.parse.text import normalise_param, parse_cmdline
+from hostcheck.parse.kernel import normalise_param, parse_cmdline
 
 # What we are willing to write into a boot loader's configuration, which is shell (GRUB) or
 # a line that other tools split on spaces: no quotes, no spaces, no shell metacharacters.

@@ -7,7 +7,7 @@ from typing import Any
 from hostcheck._record import NamedTuple
 from hostcheck.facts import Facts
 from hostcheck.model import Evidence, Outcome, Profile, Verdict
-from hostcheck.parse.text import KernelArg, KernelRelease
+from hostcheck.parse.kernel import KernelArg, KernelRelease
 from hostcheck.readings import Unavailable, Value
 
 GIB = 1024**3
