@@ -506,7 +506,8 @@ def _dropin_dir(args: argparse.Namespace) -> str:
 
 
 def _load_catalog(args: argparse.Namespace) -> tuple[list[Rule], dict[str, Profile]]:
-    from hostcheck.checks.catalog import CatalogError, load_catalog
+    from hostcheck.checks.catalog import load_catalog
+    from hostcheck.checks.rulefile import CatalogError
 
     try:
         return load_catalog(getattr(args, "rules", None), _dropin_dir(args))
