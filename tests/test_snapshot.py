@@ -20,7 +20,7 @@ from hostcheck.host.core import Host
 from hostcheck.readings import Reason, Unavailable, Value
 from hostcheck.snapshot import take, write_tree
 from hostcheck.snapshot.archive import ArchiveError, extract
-from hostcheck.snapshot.redact import Redactor
+from hostcheck.snapshot.redactor import Redactor
 from tests.conftest import FIXTURE_NAMES, FIXTURES, expected, run_subprocess
 
 VOLATILE_HOST_FIELDS = ("root", "container")  # where it was read from; container: live only
