@@ -987,7 +987,7 @@ def test_a_signal_during_cleanup_waits_for_it() -> None:
     the program ends as the signal asks; outside, the old handler is back."""
     import signal
 
-    from hostcheck.snapshot.archive import Terminated, exit_on_termination
+    from hostcheck.snapshot.termination import Terminated, exit_on_termination
 
     before = signal.getsignal(signal.SIGTERM)
     cleaned = []

@@ -1041,7 +1041,8 @@ def cmd_snapshot(args: argparse.Namespace, shown_root: str | None = None) -> int
 
     from hostcheck.host.core import HostError
     from hostcheck.snapshot import take, write_tree
-    from hostcheck.snapshot.archive import exit_on_termination, write_tarball
+    from hostcheck.snapshot.archive import write_tarball
+    from hostcheck.snapshot.termination import exit_on_termination
 
     from_archive = _archive_root(args, cmd_snapshot)
     if from_archive is not None:
