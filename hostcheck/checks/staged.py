@@ -13,6 +13,7 @@ which the two are applied is not something to rely on.
 from __future__ import annotations
 
 from hostcheck._record import NamedTuple
+from hostcheck.checks.kinds._util import staged_option
 from hostcheck.facts import Facts
 from hostcheck.model import Evidence, Remediation
 from hostcheck.parse import kargs
@@ -26,23 +27,6 @@ class Staged(NamedTuple):
     satisfied: bool
     evidence: tuple[Evidence, ...]
     pending: tuple[str, ...]  # what still has to happen besides the reboot
-
-
-def modprobe_value(facts: Facts, module: str, name: str) -> tuple[str, str] | None:
-    """The last value modprobe.d gives ``module``'s parameter ``name``: (value, file)."""
-    found = None
-    for path, option in facts.driver.staged_options:
-        if option.module == module and option.name == name:
-            found = (option.value, path)
-    return found
-
-
-def _module_param(arg_key: str) -> tuple[str, str] | None:
-    name = normalise_param(arg_key)
-    if "." not in name:
-        return None
-    module, param = name.split(".", 1)
-    return module, param
 
 
 def check(facts: Facts, remediation: Remediation) -> Staged | None:
@@ -63,8 +47,8 @@ def check(facts: Facts, remediation: Remediation) -> Staged | None:
             key, sep, want = arg.partition("=")
             want_value = want if sep else None
             on_line = values.get(normalise_param(key), "\0")
-            module = _module_param(key)
-            in_conf = modprobe_value(facts, *module) if module else None
+            module = kargs.module_param(key)
+            in_conf = staged_option(facts, *module) if module else None
             if (
                 (in_conf is not None and in_conf[0] != want_value)
                 or (on_line != "\0" and on_line != want_value)
@@ -74,8 +58,8 @@ def check(facts: Facts, remediation: Remediation) -> Staged | None:
         for key in removes:
             if normalise_param(key) in values:
                 ok = False
-            module = _module_param(key)
-            in_conf = modprobe_value(facts, *module) if module else None
+            module = kargs.module_param(key)
+            in_conf = staged_option(facts, *module) if module else None
             if in_conf is not None and not _is_default(module, in_conf[0]):
                 ok = False
         wanted = " ".join([*adds, *(f"-{k}" for k in removes)])
@@ -109,7 +93,7 @@ def check(facts: Facts, remediation: Remediation) -> Staged | None:
         module_name, _, options = line.partition(" ")
         for arg in kargs.split(options):
             name, _, want = arg.partition("=")
-            found = modprobe_value(facts, normalise_param(module_name), normalise_param(name))
+            found = staged_option(facts, normalise_param(module_name), normalise_param(name))
             if found is None or found[0] != want:
                 ok = False
             else:
@@ -124,8 +108,8 @@ def check(facts: Facts, remediation: Remediation) -> Staged | None:
 
 
 def _in_modprobe(facts: Facts, arg: str) -> bool:
-    module = _module_param(arg.split("=", 1)[0])
-    return module is not None and modprobe_value(facts, *module) is not None
+    module = kargs.module_param(arg)
+    return module is not None and staged_option(facts, *module) is not None
 
 
 def _is_default(module: tuple[str, str] | None, value: str) -> bool:

@@ -13,7 +13,7 @@ import shlex
 import sys
 
 from hostcheck.checks.catalog import data_dir
-from hostcheck.monitor.state import write_atomic
+from hostcheck.host.output import replace_durably
 
 UNITS = ("hostcheck.service", "hostcheck.timer")
 UNIT_DIR = "etc/systemd/system"
@@ -113,7 +113,7 @@ def install(root: str, exec_path: str | None = None) -> list[str]:
     messages = []
     for name, text in texts.items():
         path = os.path.join(directory, name)
-        write_atomic(path, text, mode=0o644)
+        replace_durably(os.path.abspath(path), text.encode("utf-8"), 0o644)
         messages.append(f"installed {path}")
     live = os.path.realpath(root) == "/"
     enable = "systemctl daemon-reload && systemctl enable --now hostcheck.timer"

@@ -125,12 +125,6 @@ def locked(directory: str, wait: float = LOCK_WAIT_SECONDS) -> Iterator[None]:
         os.close(fd)
 
 
-def write_atomic(path: str, text: str, mode: int = 0o644) -> None:
-    """Write ``text`` to ``path`` so that no reader ever sees a partial file, and so that
-    after a crash the file is either the old or the new one (fsync before and after rename)."""
-    replace_durably(os.path.abspath(path), text.encode("utf-8"), mode)
-
-
 def _sequence(name: str) -> int:
     match = _REPORT.match(name)
     return int(match["seq"]) if match and match["seq"] else -1
@@ -206,7 +200,8 @@ def store_report(directory: str, report: dict[str, Any], keep: int, now: float) 
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f".{int(now % 1 * 1e6):06d}Z"
         name = f"report-{sequence:06d}-{stamp}.json"
         path = os.path.join(directory, name)
-        write_atomic(path, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+        text = json.dumps(report, indent=2, ensure_ascii=False) + "\n"
+        replace_durably(os.path.abspath(path), text.encode("utf-8"), 0o644)
         _point_latest(directory, name)
         for old in report_files(directory)[:-keep]:
             if old != name:

@@ -30,6 +30,15 @@ def key_of(arg: str) -> str:
     return normalise_param(arg.split("=", 1)[0])
 
 
+def module_param(arg: str) -> tuple[str, str] | None:
+    """(module, parameter) of a module's argument (``amdgpu.gttsize`` or ``…=VALUE``), else None."""
+    key = key_of(arg)
+    if "." not in key:
+        return None
+    module, name = key.split(".", 1)
+    return module, name
+
+
 def check_safe(arg: str) -> str:
     key, sep, value = arg.partition("=")
     if not re.match(_SAFE_KEY, key) or (sep and not re.match(_SAFE_VALUE, value)):
