@@ -12,7 +12,6 @@ import zlib
 from collections.abc import Iterable
 from typing import Any
 
-from hostcheck.checks.dropins import apply_dropins
 from hostcheck.checks.rulefile import ENGINES, CatalogError, parse_rule, require
 from hostcheck.model import Profile, Rule
 
@@ -205,7 +204,9 @@ def load_catalog_with_dropins(
     if not rules:
         raise CatalogError(f"{directory}: no rule files (*.toml)")
     used: list[str] = []
-    if dropin_dir is not None:
+    if dropin_dir is not None and os.path.isdir(dropin_dir):
+        from hostcheck.checks.dropins import apply_dropins  # imported only where there are some
+
         rules, used = apply_dropins(rules, dropin_dir, REQUIRED_PARAMS, FIX_FIELDS)
     rules = _resolve_shared_tables(rules)
     if "profiles.toml" not in files:
