@@ -107,8 +107,15 @@ def _one_name_each(files: list[tuple[str, str]]) -> list[tuple[str, str]]:
     state directory's latest.json) is not a second report. Where only links name a file,
     the first link stays."""
     real: dict[str, tuple[str, str]] = {}
+    directories: dict[str, str] = {}  # one realpath() per directory, not per file
     for path, pool in files:
-        key = os.path.realpath(path)
+        directory, name = os.path.split(path)
+        real_directory = directories.get(directory)
+        if real_directory is None:
+            real_directory = directories[directory] = os.path.realpath(directory)
+        key = os.path.join(real_directory, name)
+        if os.path.islink(path) or name in ("", ".", ".."):
+            key = os.path.realpath(key)
         if key not in real or (os.path.islink(real[key][0]) and not os.path.islink(path)):
             real[key] = (path, pool)
     kept = set(real.values())
