@@ -7,7 +7,9 @@ or an :class:`~hostcheck.readings.Unavailable` (with the reason).
 from typing import Any
 
 from hostcheck._record import NamedTuple
-from hostcheck.parse.text import KernelArg, KernelLogEvent, KernelRelease, ModprobeOption, RocmInfo
+from hostcheck.parse.kernel import KernelArg, KernelRelease, ModprobeOption
+from hostcheck.parse.kernellog import KernelLogEvent
+from hostcheck.parse.rocm import RocmInfo
 from hostcheck.readings import NodeInfo, Unavailable, Value
 
 STRIX_HALO_PCI_ID = "1002:1586"  # facts §6: dmesg "kfd kfd: amdgpu: added device 1002:1586"

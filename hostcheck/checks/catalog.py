@@ -1,40 +1,19 @@
 """Load the rule catalog (rules/*.toml) and the workload profiles (rules/profiles.toml).
 
-Rules are data: each file declares one rule, the check kind that decides it and that kind's
-parameters. A malformed file is a :class:`CatalogError` that names the file and the key.
+Rules are data: each file declares one rule (validated by :mod:`hostcheck.checks.rulefile`);
+the operator's drop-ins add rows to their tables (:mod:`hostcheck.checks.dropins`). The parsed
+files are cached in ``catalog.json`` beside them, keyed by their digest.
 """
 
 import contextlib
 import json
 import os
-import re
 import zlib
 from collections.abc import Iterable
 from typing import Any
 
-from hostcheck.errors import INPUT, HostcheckError
-from hostcheck.model import Profile, Rule, Severity
-
-# Patterns are compiled on first use (re caches them), not at import: every run pays for
-# an import, few use every pattern.
-RULE_ID = r"[a-z0-9]+(?:-[a-z0-9]+)*\.[a-z0-9]+(?:[-.][a-z0-9]+)*"
-RULE_KEYS = {
-    "id", "title", "severity", "applies_to", "references", "rationale", "command", "check",
-    "remediation", "needs", "reviewed",
-}  # fmt: skip
-PUBLIC_URL = re.compile(r"https://[A-Za-z0-9.-]+\.[a-z]{2,}(/\S*)?")
-REVIEWED = re.compile(r"20[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])")
-APPLIES_TO = {"any-host", "strix-halo"}
-NEEDS = {"rocm", "rocm-version"}
-ENGINES = {"vllm", "llama.cpp"}
-REMEDIATION_KINDS = {"kernel-args", "modprobe", "sysctl", "manual"}
-
-
-class CatalogError(HostcheckError):
-    """A rule or profile file is invalid; the message names the file and what is wrong."""
-
-    kind = INPUT
-
+from hostcheck.checks.rulefile import ENGINES, CatalogError, parse_rule, require
+from hostcheck.model import Profile, Rule
 
 CACHE_NAME = "catalog.json"
 
@@ -59,107 +38,6 @@ def data_dir(name: str) -> str:
     if os.path.isdir(installed):
         return installed
     return os.path.join(os.path.dirname(package), name)
-
-
-def _require(data: dict[str, Any], key: str, kind: type, where: str) -> Any:
-    if key not in data:
-        raise CatalogError(f"{where}: missing key '{key}'")
-    value = data[key]
-    if not isinstance(value, kind):
-        raise CatalogError(
-            f"{where}: '{key}' must be a {kind.__name__}, not {type(value).__name__}"
-        )
-    return value
-
-
-def _check_template(text: object, fields: tuple[str, ...], where: str) -> None:
-    """A remediation string must be a str.format template whose {fields} the check fills."""
-    from _string import formatter_parser  # what string.Formatter().parse() calls
-
-    if not isinstance(text, str):
-        raise CatalogError(f"{where}: expected text, got {type(text).__name__}")
-    try:
-        for _, field, _, _ in formatter_parser(text):
-            if field is not None and field not in fields:
-                known = ", ".join(f"{{{f}}}" for f in fields) or "none"
-                raise CatalogError(
-                    f"{where}: {{{field}}} is not filled by this check (it fills {known})"
-                )
-    except ValueError as exc:
-        raise CatalogError(f"{where}: {exc} in {text!r}") from None
-
-
-def parse_rule(
-    data: dict[str, Any],
-    where: str,
-    check_kinds: dict[str, tuple[str, ...]],
-    fix_fields: dict[str, tuple[str, ...]] | None = None,
-) -> Rule:
-    unknown = set(data) - RULE_KEYS
-    if unknown:
-        raise CatalogError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
-    rule_id = _require(data, "id", str, where)
-    if not re.fullmatch(RULE_ID, rule_id):
-        raise CatalogError(f"{where}: id {rule_id!r} is not lower-case dotted 'area.name'")
-    severity_text = _require(data, "severity", str, where)
-    try:
-        severity = Severity(severity_text)
-    except ValueError:
-        allowed = ", ".join(s.value for s in Severity)
-        raise CatalogError(f"{where}: severity {severity_text!r} is not one of {allowed}") from None
-    applies = data.get("applies_to", "strix-halo")
-    if applies not in APPLIES_TO:
-        raise CatalogError(f"{where}: applies_to {applies!r} is not one of {sorted(APPLIES_TO)}")
-    needs = data.get("needs")
-    if needs is not None and needs not in NEEDS:
-        raise CatalogError(f"{where}: needs {needs!r} is not one of {sorted(NEEDS)}")
-    check = dict(_require(data, "check", dict, where))
-    kind = check.pop("kind", None)
-    if kind not in check_kinds:
-        raise CatalogError(f"{where}: [check] kind {kind!r} is not a known check kind")
-    missing = [name for name in check_kinds[kind] if name not in check]
-    if missing:
-        raise CatalogError(f"{where}: [check] kind {kind} needs {', '.join(missing)}")
-    reviewed = _require(data, "reviewed", str, where)
-    if not REVIEWED.fullmatch(reviewed):
-        raise CatalogError(f"{where}: reviewed {reviewed!r} is not a date YYYY-MM-DD")
-    references = _require(data, "references", list, where)
-    if not all(isinstance(ref, str) for ref in references):
-        raise CatalogError(f"{where}: references must be strings")
-    for ref in references:
-        if not PUBLIC_URL.fullmatch(ref):
-            raise CatalogError(
-                f"{where}: reference {ref!r} is not a public https:// URL (users must be able "
-                "to open every reference)"
-            )
-    remediation = data.get("remediation")
-    if remediation is not None:
-        if not isinstance(remediation, dict) or remediation.get("kind") not in REMEDIATION_KINDS:
-            raise CatalogError(
-                f"{where}: [remediation] kind must be one of {sorted(REMEDIATION_KINDS)}"
-            )
-        _require(remediation, "summary", str, f"{where} [remediation]")
-        for key in ("summary", "add_kernel_args", "remove_kernel_args", "modprobe"):
-            values = remediation.get(key, [])
-            for text in values if isinstance(values, list) else [values]:
-                _check_template(
-                    text, (fix_fields or {}).get(kind, ()), f"{where} [remediation] {key}"
-                )
-    return Rule(
-        id=rule_id,
-        title=_require(data, "title", str, where),
-        severity=severity,
-        applies_to=applies,
-        check=kind,
-        params=check,
-        references=tuple(references),
-        rationale=_require(data, "rationale", str, where).strip(),
-        command=_require(data, "command", str, where),
-        remediation=remediation,
-        source_file=where,
-        needs=needs,
-        reviewed=reviewed,
-    )
 
 
 MAX_RULE_FILE_BYTES = 1024 * 1024  # a rule file is a few kilobytes
@@ -326,8 +204,10 @@ def load_catalog_with_dropins(
     if not rules:
         raise CatalogError(f"{directory}: no rule files (*.toml)")
     used: list[str] = []
-    if dropin_dir is not None:
-        rules, used = _apply_dropins(rules, dropin_dir, REQUIRED_PARAMS, FIX_FIELDS)
+    if dropin_dir is not None and os.path.isdir(dropin_dir):
+        from hostcheck.checks.dropins import apply_dropins  # imported only where there are some
+
+        rules, used = apply_dropins(rules, dropin_dir, REQUIRED_PARAMS, FIX_FIELDS)
     rules = _resolve_shared_tables(rules)
     if "profiles.toml" not in files:
         raise CatalogError(f"{os.path.join(directory, 'profiles.toml')}: missing")
@@ -335,160 +215,6 @@ def load_catalog_with_dropins(
     return rules, profiles, used
 
 
-# Row fields whose values are versions or table verdicts: checked when a drop-in adds a row.
-_VERSION_FIELDS = {"from", "below", "min", "release_from"}
-_VERDICT_FIELDS = {"ubuntu", "fixed", "older"}
-_VERDICTS = {"ok", "caution", "broken"}
-
-
-def _row_lines(text: str) -> list[int]:
-    """The line number of each [[row]] header of a drop-in, in order."""
-    return [n for n, line in enumerate(text.splitlines(), 1) if line.strip().startswith("[[row]]")]
-
-
-class _FieldError(Exception):
-    def __init__(self, key: str, problem: str) -> None:
-        super().__init__(problem)
-        self.key, self.problem = key, problem
-
-
-def _check_row(row: dict[str, Any], table: list[Any], where: str) -> Any:
-    """A drop-in row, validated against the rows the table already has; returns the entry."""
-    if table and not isinstance(table[0], dict):
-        if set(row) != {"value"}:
-            raise CatalogError(f"{where}: this table holds plain values: give only 'value'")
-        value = row["value"]
-        if not isinstance(value, type(table[0])):
-            raise _FieldError(
-                "value", f"value must be a {type(table[0]).__name__} like {table[0]!r}"
-            )
-        return value
-    known: dict[str, type] = {}
-    required = set(table[0]) if table else set(row)
-    for existing in table:
-        required &= set(existing)
-        for key, value in existing.items():
-            known.setdefault(key, type(value))
-    missing = sorted(required - set(row))
-    if missing:
-        raise CatalogError(f"{where}: missing {', '.join(missing)}")
-    for key, value in row.items():
-        if key not in known:
-            raise _FieldError(
-                key, f"unknown field {key!r} (this table has {', '.join(sorted(known))})"
-            )
-        if not isinstance(value, known[key]):
-            raise _FieldError(key, f"{key} must be a {known[key].__name__}")
-        if key in _VERSION_FIELDS and not re.fullmatch(
-            r"[0-9]+(\.[0-9]+)*(-rc[0-9]+)?", str(value)
-        ):
-            raise _FieldError(key, f"{key} = {value!r} is not a version like 7.2.1")
-        if key in _VERDICT_FIELDS and value not in _VERDICTS:
-            raise _FieldError(key, f"{key} = {value!r} is not one of {sorted(_VERDICTS)}")
-    return row
-
-
-def _apply_dropins(
-    rules: list[Rule],
-    dropin_dir: str,
-    check_kinds: dict[str, tuple[str, ...]],
-    fix_fields: dict[str, tuple[str, ...]],
-) -> tuple[list[Rule], list[str]]:
-    """Add the rows of every drop-in file (sorted by name) to the rules' tables."""
-    if not os.path.isdir(dropin_dir):
-        return rules, []  # the usual case: no TOML parser (~15 ms) on a scan
-    import tomllib
-
-    by_id = {rule.id: rule for rule in rules}
-    params = {
-        rule.id: {k: (list(v) if isinstance(v, list) else v) for k, v in rule.params.items()}
-        for rule in rules
-    }
-    touched: dict[str, list[str]] = {}
-    used = []
-    for name in sorted(os.listdir(dropin_dir)):
-        if not name.endswith(".toml"):
-            continue
-        path = os.path.join(dropin_dir, name)
-        try:
-            with open(path, "rb") as handle:
-                text = handle.read().decode("utf-8")
-            data = tomllib.loads(text)
-        except OSError as exc:
-            raise CatalogError(f"{path}: cannot read ({exc.strerror})") from None
-        except UnicodeDecodeError:
-            raise CatalogError(f"{path}: not UTF-8 text") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise CatalogError(f"{path}: not valid TOML ({exc})") from None
-        unknown = set(data) - {"row"}
-        if unknown:
-            raise CatalogError(
-                f"{path}: unknown key(s) {', '.join(sorted(unknown))}; a drop-in holds [[row]] tables"
-            )
-        rows = data.get("row", [])
-        if not isinstance(rows, list) or not rows:
-            raise CatalogError(f"{path}: no [[row]] tables")
-        lines = _row_lines(text)
-        text_lines = text.splitlines()
-        for index, entry in enumerate(rows):
-            line = lines[index] if index < len(lines) else 1
-            end = lines[index + 1] if index + 1 < len(lines) else len(text_lines) + 1
-            where = f"{path}, line {line}"
-
-            def key_line(
-                key: str, start: int = line, stop: int = end, src: list[str] = text_lines,
-                file: str = path,
-            ) -> str:  # fmt: skip
-                """The line of ``key = `` inside this row (else the row's header)."""
-                for number in range(start, stop):
-                    if re.match(rf"\s*{re.escape(key)}\s*=", src[number - 1]):
-                        return f"{file}, line {number}"
-                return f"{file}, line {start}"
-
-            entry = dict(entry)
-            rule_id = entry.pop("rule", None)
-            table_name = entry.pop("table", None)
-            if rule_id not in by_id:
-                raise CatalogError(
-                    f"{key_line('rule')}: rule {rule_id!r} is not a rule of the catalog"
-                )
-            table = params[rule_id].get(table_name)
-            if not isinstance(table, list):
-                tables = [k for k, v in params[rule_id].items() if isinstance(v, list)]
-                raise CatalogError(
-                    f"{key_line('table')}: {rule_id} has no table {table_name!r}"
-                    + (f" (its tables: {', '.join(tables)})" if tables else " (it has no tables)")
-                )
-            # New rows go first, so they win over a catalog row they overlap.
-            try:
-                table.insert(0, _check_row(entry, table, where))
-            except _FieldError as exc:
-                raise CatalogError(f"{key_line(exc.key)}: {exc.problem}") from None
-            touched.setdefault(rule_id, []).append(where)
-        used.append(path)
-    result = []
-    for rule in rules:
-        if rule.id not in touched:
-            result.append(rule)
-            continue
-        data = {
-            "id": rule.id, "title": rule.title, "severity": rule.severity.value,
-            "applies_to": rule.applies_to, "references": list(rule.references),
-            "rationale": rule.rationale, "command": rule.command, "reviewed": rule.reviewed,
-            "check": {"kind": rule.check, **params[rule.id]},
-        }  # fmt: skip
-        if rule.remediation is not None:
-            data["remediation"] = dict(rule.remediation)
-        where = touched[rule.id][-1]
-        # The rule with the added rows is validated like a rule file.
-        result.append(
-            parse_rule(data, where, check_kinds, fix_fields)._replace(source_file=rule.source_file)
-        )
-    return result, used
-
-
-# [check] keys whose value may name another rule, whose [check] table is then used: one table
-# of kernel floors (kernel.rocm-floor) serves amdgpu.cwsr and rocm.kernel-compat, so the rules
 # can never disagree about which kernel carries the KFD fix.
 SHARED_TABLE_KEYS = ("kernel",)
 
@@ -530,9 +256,9 @@ def _profiles(data: dict[str, Any], path: str) -> dict[str, Profile]:
             raise CatalogError(f"{where}: engines must be a list of {sorted(ENGINES)}")
         profiles[name] = Profile(
             name=name,
-            title=_require(entry, "title", str, where),
+            title=require(entry, "title", str, where),
             required_gib=float(required),
-            reasoning=_require(entry, "reasoning", str, where).strip(),
+            reasoning=require(entry, "reasoning", str, where).strip(),
             default=bool(entry.get("default", False)),
             engines=tuple(engines),
         )

@@ -21,7 +21,7 @@ from hostcheck.model import (
     Status,
     Verdict,
 )
-from hostcheck.parse.text import normalise_param
+from hostcheck.parse.kernel import normalise_param
 from hostcheck.readings import Reason, Value
 
 _FAILING = {Severity.CRITICAL, Severity.HIGH}

@@ -134,7 +134,8 @@ def bundled_fixture(root: str) -> str | None:
 def load_catalog(
     rules_dir: str | None, dropin_dir: str | None = None
 ) -> "tuple[list[Rule], dict[str, Profile], list[str]]":
-    from hostcheck.checks.catalog import CatalogError, load_catalog_with_dropins
+    from hostcheck.checks.catalog import load_catalog_with_dropins
+    from hostcheck.checks.rulefile import CatalogError
 
     try:
         return load_catalog_with_dropins(rules_dir, dropin_dir)

@@ -13,10 +13,11 @@ which the two are applied is not something to rely on.
 from __future__ import annotations
 
 from hostcheck._record import NamedTuple
+from hostcheck.checks.kinds._util import staged_option
 from hostcheck.facts import Facts
 from hostcheck.model import Evidence, Remediation
 from hostcheck.parse import kargs
-from hostcheck.parse.text import normalise_param
+from hostcheck.parse.kernel import normalise_param
 from hostcheck.readings import Value
 
 AMDGPU_GTTSIZE_AUTO = "-1"  # amdgpu_drv.c: "Size of the GTT domain in megabytes (-1 = auto)"
@@ -26,25 +27,6 @@ class Staged(NamedTuple):
     satisfied: bool
     evidence: tuple[Evidence, ...]
     pending: tuple[str, ...]  # what still has to happen besides the reboot
-
-
-def modprobe_value(facts: Facts, module: str, name: str) -> tuple[str, str] | None:
-    """The last value modprobe.d gives ``module``'s parameter ``name``: (value, file)."""
-    found = None
-    for path, option in facts.driver.staged_options:
-        if option.module == module and option.name == name:
-            found = (option.value, path)
-    return found
-
-
-def module_param(arg: str) -> tuple[str, str] | None:
-    """The (module, parameter) a kernel argument ``key`` or ``key=value`` sets, or None
-    for an argument of the kernel itself (``ttm.pages_limit=…`` → ``("ttm", "pages_limit")``)."""
-    key = kargs.key_of(arg)
-    if "." not in key:
-        return None
-    module, name = key.split(".", 1)
-    return module, name
 
 
 def check(facts: Facts, remediation: Remediation) -> Staged | None:
@@ -65,8 +47,8 @@ def check(facts: Facts, remediation: Remediation) -> Staged | None:
             key, sep, want = arg.partition("=")
             want_value = want if sep else None
             on_line = values.get(normalise_param(key), "\0")
-            module = module_param(key)
-            in_conf = modprobe_value(facts, *module) if module else None
+            module = kargs.module_param(key)
+            in_conf = staged_option(facts, *module) if module else None
             if (
                 (in_conf is not None and in_conf[0] != want_value)
                 or (on_line != "\0" and on_line != want_value)
@@ -76,8 +58,8 @@ def check(facts: Facts, remediation: Remediation) -> Staged | None:
         for key in removes:
             if normalise_param(key) in values:
                 ok = False
-            module = module_param(key)
-            in_conf = modprobe_value(facts, *module) if module else None
+            module = kargs.module_param(key)
+            in_conf = staged_option(facts, *module) if module else None
             if in_conf is not None and not _is_default(module, in_conf[0]):
                 ok = False
         wanted = " ".join([*adds, *(f"-{k}" for k in removes)])
@@ -111,7 +93,7 @@ def check(facts: Facts, remediation: Remediation) -> Staged | None:
         module_name, _, options = line.partition(" ")
         for arg in kargs.split(options):
             name, _, want = arg.partition("=")
-            found = modprobe_value(facts, normalise_param(module_name), normalise_param(name))
+            found = staged_option(facts, normalise_param(module_name), normalise_param(name))
             if found is None or found[0] != want:
                 ok = False
             else:
@@ -126,8 +108,8 @@ def check(facts: Facts, remediation: Remediation) -> Staged | None:
 
 
 def _in_modprobe(facts: Facts, arg: str) -> bool:
-    module = module_param(arg.split("=", 1)[0])
-    return module is not None and modprobe_value(facts, *module) is not None
+    module = kargs.module_param(arg)
+    return module is not None and staged_option(facts, *module) is not None
 
 
 def _is_default(module: tuple[str, str] | None, value: str) -> bool:

@@ -213,7 +213,7 @@ def _emit_machineconfig(args: argparse.Namespace, report: Report, facts: Facts, 
         tuned,
     )
     from hostcheck.model import Status
-    from hostcheck.parse.text import parse_modprobe_conf
+    from hostcheck.parse.kernel import parse_modprobe_conf
     from hostcheck.readings import Value
 
     name = args.name or pool_name(args.role)

@@ -9,7 +9,8 @@ from json.encoder import encode_basestring
 from operator import add
 from typing import Any
 
-from hostcheck.cluster.fleet import INCONSISTENT, Column, Fleet, NodeReport, Pool, RuleRow
+from hostcheck.cluster.fleet import INCONSISTENT, Column, Fleet, Pool, RuleRow
+from hostcheck.cluster.reports import NodeReport
 
 # 1.1: a node's "generated" and "mem_total_kib", versions.ram, a pool's "warnings" and the
 # top-level "superseded" (older reports of a node, left out). 1.2: a node's "stack" and

@@ -316,7 +316,7 @@ def desired_state(
     passes those rules, so its plan no longer names them; the desired state still must, or
     applying it would take them off the pool). Two nodes of a pool, one fixed and one not,
     so give the same desired state. Kernel arguments come in the catalog's order."""
-    from hostcheck.parse.text import normalise_param
+    from hostcheck.parse.kernel import normalise_param
 
     def key_of(arg: str) -> str:
         return normalise_param(arg.split("=", 1)[0])

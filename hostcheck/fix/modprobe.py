@@ -14,7 +14,7 @@ from hostcheck.fix.changes import (
     read_bytes,
 )
 from hostcheck.host.core import Host
-from hostcheck.parse.text import parse_modprobe_conf
+from hostcheck.parse.kernel import parse_modprobe_conf
 from hostcheck.readings import Value
 
 # (module, name) -> (value, the rule that wants it)

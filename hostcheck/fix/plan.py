@@ -19,7 +19,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from hostcheck._record import NamedTuple
-from hostcheck.checks.staged import module_param
 from hostcheck.facts import Facts
 from hostcheck.fix import modprobe as modprobe_d
 from hostcheck.fix import sysctl as sysctl_d
@@ -36,7 +35,8 @@ from hostcheck.fix.changes import (
 from hostcheck.host.core import Host
 from hostcheck.model import Report, Status
 from hostcheck.parse import kargs
-from hostcheck.parse.text import normalise_param, parse_modprobe_conf
+from hostcheck.parse.kargs import module_param
+from hostcheck.parse.kernel import normalise_param, parse_modprobe_conf
 from hostcheck.readings import Value
 
 if TYPE_CHECKING:

@@ -24,7 +24,7 @@ def write_atomic(path: str, text: str | Iterable[str], mode: int | None = None) 
     host.resolve_in_root (a loop is ELOOP). A FIFO nobody reads is ENXIO at once, never a
     hang. OSError (missing directory, permission denied) leaves no temporary file behind.
     ``text`` may come in pieces (a fleet summary is streamed)."""
-    from hostcheck.host.core import resolve_in_root
+    from hostcheck.host.paths import resolve_in_root
 
     pieces = [text] if isinstance(text, str) else text
 

@@ -12,7 +12,7 @@ from typing import Any
 from hostcheck._record import NamedTuple
 from hostcheck.facts import Facts
 from hostcheck.model import Report
-from hostcheck.parse.text import JOURNAL_KERNEL_TAG
+from hostcheck.parse.kernellog import JOURNAL_KERNEL_TAG
 from hostcheck.readings import Value
 
 # sd-daemon.h: a line "<N>text" on stdout is logged by journald with priority N.

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 from hostcheck.errors import HostcheckError
-from hostcheck.parse.text import normalise_param, parse_cmdline
+from hostcheck.parse.kernel import normalise_param, parse_cmdline
 
 # What we are willing to write into a boot loader's configuration, which is shell (GRUB) or
 # a line that other tools split on spaces: no quotes, no spaces, no shell metacharacters.
@@ -29,6 +29,15 @@ class KargError(HostcheckError, ValueError):
 def key_of(arg: str) -> str:
     """The normalised name of ``key`` or ``key=value``."""
     return normalise_param(arg.split("=", 1)[0])
+
+
+def module_param(arg: str) -> tuple[str, str] | None:
+    """(module, parameter) of a module's argument (``amdgpu.gttsize`` or ``…=VALUE``), else None."""
+    key = key_of(arg)
+    if "." not in key:
+        return None
+    module, name = key.split(".", 1)
+    return module, name
 
 
 def check_safe(arg: str) -> str:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 
 from hostcheck.facts import GFX1151_TARGET_VERSION, STRIX_HALO_PCI_ID, GpuFacts, GpuSearch
-from hostcheck.host.core import Host, Started
+from hostcheck.host.commands import Started
+from hostcheck.host.core import Host
 from hostcheck.parse.text import parse_decimal, parse_kfd_properties, parse_sysfs_int, parse_uevent
 from hostcheck.probes._common import read_parsed
 from hostcheck.readings import Reason, Unavailable, Value

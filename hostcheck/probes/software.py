@@ -6,9 +6,11 @@ from __future__ import annotations
 import re
 
 from hostcheck.facts import InferenceProcess, PythonEnv, SoftwareFacts
-from hostcheck.host.core import Host, Started
+from hostcheck.host.commands import Started
+from hostcheck.host.core import Host
 from hostcheck.host.safeio import parse_json_text
-from hostcheck.parse.text import ParseError, RocmInfo, parse_dpkg_status, parse_rocminfo
+from hostcheck.parse.rocm import RocmInfo, parse_rocminfo
+from hostcheck.parse.text import ParseError, parse_dpkg_status
 from hostcheck.probes._common import parse_reading, read_parsed, read_stripped
 from hostcheck.readings import Reason, Unavailable, Value
 

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from hostcheck.facts import DriverFacts, KernelFacts, MemoryFacts, PreviousBoot, TtmModule
 from hostcheck.host.core import Host
-from hostcheck.parse.text import (
-    KernelLogEvent,
+from hostcheck.parse.kernel import (
     ModprobeOption,
-    classify_kernel_log,
     parse_cmdline,
-    parse_kernel_log_of_interest,
     parse_kernel_release,
-    parse_meminfo,
     parse_modprobe_conf,
-    parse_os_release,
-    parse_sysfs_int,
     parse_version_signature,
 )
+from hostcheck.parse.kernellog import (
+    KernelLogEvent,
+    classify_kernel_log,
+    parse_kernel_log_of_interest,
+)
+from hostcheck.parse.text import parse_meminfo, parse_os_release, parse_sysfs_int
 from hostcheck.probes._common import parse_reading, read_parsed, read_stripped
 from hostcheck.readings import Reason, Unavailable, Value
 

@@ -24,7 +24,8 @@ from hostcheck.host.recording import KERNEL_LOG_PATH, Recorder, command_record_p
 from hostcheck.probes import ProbeOptions, collect
 from hostcheck.probes.functional import FunctionalOptions
 from hostcheck.readings import NodeInfo, Unavailable
-from hostcheck.snapshot.redact import Redactor, discover
+from hostcheck.snapshot.redact import discover
+from hostcheck.snapshot.redactor import Redactor
 from hostcheck.snapshot.tree import Plan, Resolver, make_private_dirs, write_plan, write_private
 
 MANIFEST = ".hostcheck/snapshot.json"

@@ -17,7 +17,7 @@ one of hundreds of megabytes. No single header may exceed ``MAX_HEADER_BYTES`` a
 decompressed stream may not exceed the total limit plus ``HEADER_MARGIN``.
 
 While an archive is unpacked, SIGTERM and SIGHUP end the program as an exception would, so
-the private copy is removed (:func:`exit_on_termination`).
+the private copy is removed (:func:`~hostcheck.snapshot.termination.exit_on_termination`).
 """
 
 from __future__ import annotations
@@ -30,16 +30,14 @@ import lzma
 import os
 import posixpath
 import shutil
-import signal
 import tarfile
 import tempfile
-import threading
 import zlib
 from collections.abc import Iterator
-from types import FrameType
 from typing import IO, cast
 
 from hostcheck.errors import INPUT, HostcheckError
+from hostcheck.snapshot.termination import exit_on_termination
 
 MAX_MEMBER_BYTES = 64 * 1024 * 1024  # a kernel log is a few MB; Host reads at most 4 MiB
 MAX_TOTAL_BYTES = 512 * 1024 * 1024
@@ -404,58 +402,6 @@ def _check_links(dest: str) -> None:
                     f"symbolic link {member!r} points outside the snapshot "
                     f"({os.readlink(path)!r}, through the links it passes)"
                 )
-
-
-class Terminated(SystemExit):
-    """SIGTERM or SIGHUP arrived: unwinds like an exception, so that cleanups run."""
-
-
-class Termination:
-    """The signal handling of :func:`exit_on_termination`; :meth:`held` defers a signal
-    until a cleanup is done (a second SIGTERM must not cut the removal of a copy short)."""
-
-    def __init__(self) -> None:
-        self.holding = False
-        self.pending: int | None = None
-
-    def handle(self, signum: int, frame: FrameType | None) -> None:
-        if self.holding:
-            self.pending = signum
-            return
-        raise Terminated(128 + signum)
-
-    @contextlib.contextmanager
-    def held(self) -> Iterator[None]:
-        holding = self.holding
-        self.holding = True
-        try:
-            yield
-        finally:
-            self.holding = holding
-            if not holding and self.pending is not None:
-                signum, self.pending = self.pending, None
-                raise Terminated(128 + signum)
-
-
-@contextlib.contextmanager
-def exit_on_termination() -> Iterator[Termination]:
-    """For the duration, SIGTERM and SIGHUP raise :class:`Terminated` (exit status 128 + the
-    signal) instead of ending the process where it stands, so ``finally`` blocks remove
-    temporary files (inside ``Termination.held()``, a signal waits for the cleanup to end);
-    the previous handlers come back afterwards. Only the main thread can set handlers;
-    elsewhere the signals keep their handling."""
-    termination = Termination()
-    if threading.current_thread() is not threading.main_thread():
-        yield termination
-        return
-    previous = {}
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        previous[signum] = signal.signal(signum, termination.handle)
-    try:
-        yield termination
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
 
 
 @contextlib.contextmanager

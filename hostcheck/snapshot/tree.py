@@ -17,7 +17,7 @@ import re
 import stat as statmod
 from collections.abc import Callable
 
-from hostcheck.host.core import resolve_in_root
+from hostcheck.host.paths import resolve_in_root
 
 
 class Plan:

@@ -9,15 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from hostcheck.checks.catalog import (
-    CACHE_NAME,
-    CatalogError,
-    _digest,
-    _sources,
-    data_dir,
-    load_catalog,
-)
+from hostcheck.checks.catalog import CACHE_NAME, _digest, _sources, data_dir, load_catalog
 from hostcheck.checks.kinds import CHECK_KINDS
+from hostcheck.checks.rulefile import CatalogError
 from hostcheck.model import Severity
 
 RULES, PROFILES = load_catalog()

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from hostcheck.host.core import KERNEL_LOG_BUDGET, Host
+from hostcheck.host.core import Host
+from hostcheck.host.kernellog import KERNEL_LOG_BUDGET
 from hostcheck.readings import Reason, Unavailable, Value
 from tests.conftest import run_subprocess
 
@@ -161,7 +162,7 @@ def test_a_50_mb_kernel_log_scans_fast_in_bounded_memory_and_its_snapshot_replay
 
 
 def test_the_substring_prefilter_finds_the_same_events_as_parsing_every_line() -> None:
-    from hostcheck.parse.text import (
+    from hostcheck.parse.kernellog import (
         classify_kernel_log,
         parse_kernel_log,
         parse_kernel_log_of_interest,

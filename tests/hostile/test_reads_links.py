@@ -12,7 +12,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hostcheck.host.core import MAX_LINK_HOPS, Host
+from hostcheck.host.core import Host
+from hostcheck.host.paths import MAX_LINK_HOPS
 from hostcheck.readings import Reason, Unavailable, Value
 from tests.conftest import FIXTURES
 

@@ -1,4 +1,4 @@
-"""The pure parsers of hostcheck.parse.text, against real host text and generated input.
+"""The pure parsers of hostcheck.parse, against real host text and generated input.
 
 Example tests copy their input verbatim from research/strix-halo-facts.md (§2, §5, §9); where a
 test needs text the facts do not quote (a whole dpkg stanza, an os-release file), the comment
@@ -24,30 +24,27 @@ import pytest
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
-from hostcheck.parse.text import (
-    MAX_MEMINFO_KB,
+from hostcheck.parse.kernel import (
     KernelArg,
-    KernelLogEvent,
     KernelRelease,
-    LogLine,
     ModprobeOption,
-    ParseError,
-    RocmAgent,
-    RocmInfo,
-    classify_kernel_log,
     normalise_param,
     parse_cmdline,
-    parse_dpkg_status,
-    parse_kernel_log,
     parse_kernel_release,
+    parse_modprobe_conf,
+    parse_version_signature,
+)
+from hostcheck.parse.kernellog import KernelLogEvent, LogLine, classify_kernel_log, parse_kernel_log
+from hostcheck.parse.rocm import RocmAgent, RocmInfo, parse_rocminfo
+from hostcheck.parse.text import (
+    MAX_MEMINFO_KB,
+    ParseError,
+    parse_dpkg_status,
     parse_kfd_properties,
     parse_meminfo,
-    parse_modprobe_conf,
     parse_os_release,
-    parse_rocminfo,
     parse_sysfs_int,
     parse_uevent,
-    parse_version_signature,
 )
 
 # Every property test: at most 200 examples, no per-example deadline (CI machines vary).

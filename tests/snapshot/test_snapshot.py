@@ -20,7 +20,7 @@ from hostcheck.host.core import Host
 from hostcheck.readings import Reason, Unavailable, Value
 from hostcheck.snapshot import take, write_tree
 from hostcheck.snapshot.archive import ArchiveError, extract
-from hostcheck.snapshot.redact import Redactor
+from hostcheck.snapshot.redactor import Redactor
 from tests.conftest import FIXTURE_NAMES, FIXTURES, expected, run_subprocess
 
 VOLATILE_HOST_FIELDS = ("root", "container")  # where it was read from; container: live only
@@ -987,7 +987,7 @@ def test_a_signal_during_cleanup_waits_for_it() -> None:
     the program ends as the signal asks; outside, the old handler is back."""
     import signal
 
-    from hostcheck.snapshot.archive import Terminated, exit_on_termination
+    from hostcheck.snapshot.termination import Terminated, exit_on_termination
 
     before = signal.getsignal(signal.SIGTERM)
     cleaned = []

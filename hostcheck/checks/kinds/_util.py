@@ -5,10 +5,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from hostcheck._record import NamedTuple
-from hostcheck.checks.staged import modprobe_value
 from hostcheck.facts import Facts
 from hostcheck.model import Evidence, Outcome, Profile, Verdict
-from hostcheck.parse.text import KernelArg, KernelRelease
+from hostcheck.parse.kernel import KernelArg, KernelRelease
 from hostcheck.readings import Unavailable, Value
 
 GIB = 1024**3
@@ -92,8 +91,13 @@ def _cmdline_text(args: list[KernelArg]) -> str:
     return text[:EVIDENCE_CMDLINE_CHARS] + f"… ({len(text)} characters)"
 
 
-# A module option staged in modprobe.d: (value, file).
-staged_option = modprobe_value
+def staged_option(facts: Facts, module: str, name: str) -> tuple[str, str] | None:
+    """A module option staged in modprobe.d: (value, file)."""
+    found = None
+    for path, option in facts.driver.staged_options:
+        if option.module == module and option.name == name:
+            found = (option.value, path)
+    return found
 
 
 # --- kernel classes (ROCm docs, facts §5.3) --------------------------------------------------

@@ -23,7 +23,7 @@ from hostcheck.checks.kinds._util import (
 )
 from hostcheck.facts import Facts
 from hostcheck.model import Evidence, Outcome, Verdict
-from hostcheck.parse.text import normalise_param
+from hostcheck.parse.kernel import normalise_param
 from hostcheck.readings import Value
 
 

@@ -1,0 +1,171 @@
+"""Pure parsers for the kernel log (``dmesg``, ``journalctl -k``): its lines, the few that
+matter, and what they say (memory ready, GPU hangs, ignored parameters).
+"""
+
+import re
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from hostcheck._record import NamedTuple
+
+# --- kernel log ------------------------------------------------------------------------------
+
+_LOG_PREFIX = r"^\s*(?:<[0-9]{1,3}>)?\[\s*(?P<ts>[0-9]{1,12}\.[0-9]{1,9})\]\s?(?P<text>.*)$"
+# three formats of the amdgpu memory line (facts §9.4):
+#  (a) "[drm] amdgpu: 512M of VRAM memory ready"
+#  (b) "amdgpu 0000:c5:00.0: amdgpu: amdgpu: 62816M of GTT memory ready."
+#  (c) "amdgpu 0000:bd:00.0:  63968M of GTT memory ready."
+_MEMORY_READY = r"(?<![0-9])(?P<mib>[0-9]{1,12})M of (?P<kind>VRAM|GTT) memory ready"
+_GTT_TTM_MISMATCH = r"GTT size has been set as (?P<gtt>[0-9]{1,20}) but TTM size has been set as (?P<ttm>[0-9]{1,20})"
+_UNKNOWN_PARAM = r"(?P<module>[\w-]+): unknown parameter '(?P<param>[^']+)' ignored"
+
+
+class LogLine(NamedTuple):
+    timestamp: float | None
+    text: str
+
+
+class KernelLogEvent(NamedTuple):
+    """A kernel-log line a rule cares about, classified."""
+
+    kind: str  # vram-ready, gtt-ready, gttsize-deprecated, gtt-ttm-mismatch, unknown-param, and
+    # the hang kinds of _HANG_PATTERNS
+    line: LogLine
+    data: Mapping[str, str | int] = MappingProxyType({})
+
+
+# journalctl -k -o short-monotonic puts "HOST kernel: " between the time stamp and the text
+# that dmesg prints alone; without it a line reads the same from either source.
+JOURNAL_KERNEL_TAG = r"^[^\s:\[\]]+ kernel: "
+
+
+def parse_kernel_log(text: str) -> list[LogLine]:
+    """Lines as ``dmesg`` or ``journalctl -k -o short-monotonic`` print them; the text is the
+    same whichever printed it (the journal's "HOST kernel: " tag is dropped)."""
+    lines: list[LogLine] = []
+    for raw in text.splitlines():
+        match = re.match(_LOG_PREFIX, raw)
+        if match:
+            lines.append(
+                LogLine(float(match["ts"]), re.sub(JOURNAL_KERNEL_TAG, "", match["text"], count=1))
+            )
+        elif raw.strip():
+            lines.append(LogLine(None, re.sub(JOURNAL_KERNEL_TAG, "", raw.strip(), count=1)))
+    return lines
+
+
+# Every line classify_kernel_log looks at holds one of these; the others are skipped
+# before any regex runs (a kernel log is mostly other drivers' lines).
+KERNEL_LOG_KEYWORDS = (
+    "amdgpu",
+    "[drm]",
+    "unknown parameter",
+    # the lines of _OTHER_PATTERNS, which do not name amdgpu
+    "with unavailable key",
+    "Key was rejected",
+    "AMD-Vi: Unknown option",
+    "orphan cleanup on readonly fs",
+    "uncleanly shut down",
+)
+
+
+def parse_kernel_log_of_interest(text: str) -> list[LogLine]:
+    """parse_kernel_log() of only the lines that hold a KERNEL_LOG_KEYWORDS word, found by
+    substring search (no per-line objects for the rest): classify_kernel_log() of the
+    result equals classify_kernel_log(parse_kernel_log(text))."""
+    starts: set[int] = set()
+    for word in KERNEL_LOG_KEYWORDS:
+        at = text.find(word)
+        while at >= 0:
+            start = max(text.rfind("\n", 0, at), text.rfind("\r", 0, at)) + 1
+            starts.add(start)
+            end = _line_end(text, at)
+            at = text.find(word, end)
+    wanted = [text[start : _line_end(text, start)] for start in sorted(starts)]
+    return parse_kernel_log("\n".join(wanted))
+
+
+def _line_end(text: str, at: int) -> int:
+    ends = [end for end in (text.find("\n", at), text.find("\r", at)) if end >= 0]
+    return min(ends) if ends else len(text)
+
+
+_HANG_PATTERNS = (
+    # One event per hang: the first line of each counts; the follow-up lines of the same
+    # event have kinds of their own, so a report can count hangs and still show the details.
+    ("mes-timeout", r"MES failed to respond to msg=(?P<msg>[A-Z0-9_]+(?: \([A-Z0-9_]+\))?)"),
+    ("mes-unrecoverable", r"MES might be in unrecoverable state"),
+    ("gpu-reset", r"GPU reset begin!"),
+    ("gpu-reset-done", r"GPU reset\(\d+\) succeeded|MODE2 reset"),
+    ("page-fault", r"\[gfxhub\] page fault"),
+    ("page-fault-status", r"GCVM_L2_PROTECTION_FAULT_STATUS:(?P<status>0x[0-9A-Fa-f]+)"),
+    ("device-wedged", r"device wedged"),
+    ("ring-timeout", r"ring \S+ timeout"),
+    ("ring-reset", r"Ring \S+ reset succeeded"),
+    ("cpf-fault", r"Faulty UTCL2 client ID: CPF"),
+    (
+        "smu-hang",
+        r"SMU: No response msg_reg|SMU: mailbox access failed|Failed to enable gfxoff"
+        r"|VPE: powergate request failed|REG_WAIT timeout .*optc\d+_disable_crtc",
+    ),
+)
+
+# Lines that do not name amdgpu: the module loader and the AMD IOMMU driver.
+_OTHER_PATTERNS = (
+    (
+        "module-key-rejected",
+        r"Loading of module with unavailable key is rejected|Key was rejected by service",
+    ),
+    ("amd-iommu-unknown-option", r"AMD-Vi: Unknown option - '(?P<value>[^']*)'"),
+    # The previous boot ended without unmounting or closing the journal (a hang or power cut).
+    ("unclean-shutdown", r"orphan cleanup on readonly fs|uncleanly shut down"),
+)
+
+
+def classify_kernel_log(lines: list[LogLine]) -> list[KernelLogEvent]:
+    """The amdgpu memory, parameter and hang events among kernel-log lines."""
+    events: list[KernelLogEvent] = []
+    for line in lines:
+        text = line.text
+        other = next(
+            ((kind, m) for kind, pattern in _OTHER_PATTERNS if (m := re.search(pattern, text))),
+            None,
+        )
+        if other is not None:
+            kind, found = other
+            data = {k: v for k, v in found.groupdict().items() if v is not None}
+            events.append(KernelLogEvent(kind, line, data))
+            continue
+        if "amdgpu" not in text and "[drm]" not in text and "unknown parameter" not in text:
+            continue
+        match = re.search(_MEMORY_READY, text)
+        if match:
+            kind = "vram-ready" if match["kind"] == "VRAM" else "gtt-ready"
+            events.append(KernelLogEvent(kind, line, {"mib": int(match["mib"])}))
+            continue
+        if "Configuring gttsize via module parameter is deprecated" in text:
+            events.append(KernelLogEvent("gttsize-deprecated", line))
+            continue
+        match = re.search(_GTT_TTM_MISMATCH, text)
+        if match:
+            events.append(
+                KernelLogEvent(
+                    "gtt-ttm-mismatch", line, {"gtt": int(match["gtt"]), "ttm": int(match["ttm"])}
+                )
+            )
+            continue
+        match = re.search(_UNKNOWN_PARAM, text)
+        if match:
+            events.append(
+                KernelLogEvent(
+                    "unknown-param", line, {"module": match["module"], "param": match["param"]}
+                )
+            )
+            continue
+        for kind, pattern in _HANG_PATTERNS:
+            match = re.search(pattern, text)
+            if match:
+                data = {k: v for k, v in match.groupdict().items() if v is not None}
+                events.append(KernelLogEvent(kind, line, data))
+                break
+    return events
