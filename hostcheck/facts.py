@@ -236,6 +236,14 @@ class ContainerAccess(NamedTuple):
     denials: list[str]  # audit.log AVC lines for /dev/kfd or a render node
 
 
+class UnitSetting(NamedTuple):
+    """A variable a systemd unit, drop-in or podman quadlet sets for its service."""
+
+    path: str  # the unit file, drop-in or quadlet
+    variable: str
+    value: str
+
+
 class Facts(NamedTuple):
     root: str
     live: bool
@@ -263,3 +271,5 @@ class Facts(NamedTuple):
     # The functional probe: None when not asked for (and not recorded); Unavailable when it
     # could not or would not run (refused while an inference process uses the GPU).
     functional: Value[FunctionalRun] | Unavailable | None = None
+    # Watched variables (HSA_OVERRIDE_GFX_VERSION) set by systemd units, drop-ins and quadlets
+    unit_environment: tuple[UnitSetting, ...] = ()

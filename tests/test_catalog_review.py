@@ -135,6 +135,55 @@ def test_hsa_override_of_gfx1151_itself_passes(scan, value: str, status: str) ->
         assert "gfx1100" in finding["message"]
 
 
+DROPIN = "etc/systemd/system/ollama.service.d/override.conf"
+
+
+@pytest.mark.parametrize(
+    ("path", "line", "status"),
+    [
+        (DROPIN, '[Service]\nEnvironment="HSA_OVERRIDE_GFX_VERSION=11.0.0"\n', "warn"),
+        (
+            DROPIN,
+            "[Service]\nEnvironment=OLLAMA_HOST=0.0.0.0 HSA_OVERRIDE_GFX_VERSION=11.5.1\n",
+            "pass",
+        ),
+        (DROPIN, '[Service]\n# Environment="HSA_OVERRIDE_GFX_VERSION=11.0.0"\n', "pass"),
+        (
+            "etc/systemd/system/comfyui.service",
+            "[Service]\nEnvironment='HSA_OVERRIDE_GFX_VERSION=11.0.3'\nExecStart=/opt/c/run\n",
+            "warn",
+        ),
+        (
+            "etc/containers/systemd/ollama.container",
+            "[Container]\nAddDevice=/dev/kfd\nEnvironment=HSA_OVERRIDE_GFX_VERSION=11.0.0\n",
+            "warn",
+        ),
+    ],
+)
+def test_hsa_override_set_by_a_unit_drop_in_or_quadlet(
+    scan, path: str, line: str, status: str
+) -> None:
+    """`systemctl edit ollama` puts the override in a drop-in (ollama#6520): it is what the
+    service gets at its next start, running or not."""
+    finding = scan("tuned-ready", {path: line}, "--select", "env.hsa-override").finding(
+        "env.hsa-override"
+    )
+    assert finding["status"] == status
+    if status == "warn":
+        assert f"/{path} (HSA_OVERRIDE_GFX_VERSION=" in finding["message"]
+        assert "next starts" in finding["message"]
+
+
+def test_hsa_override_in_a_running_ollama_is_flagged(scan) -> None:
+    edits = {
+        "proc/4200/cmdline": "/usr/local/bin/ollama\0serve\0",
+        "proc/4200/environ": "PATH=/usr/bin\0HSA_OVERRIDE_GFX_VERSION=11.0.0\0",
+    }
+    finding = scan("tuned-ready", edits, "--select", "env.hsa-override").finding("env.hsa-override")
+    assert finding["status"] == "warn"
+    assert "ollama pid 4200 (HSA_OVERRIDE_GFX_VERSION=11.0.0)" in finding["message"]
+
+
 # --- llamacpp.mmap ---------------------------------------------------------------------------
 
 

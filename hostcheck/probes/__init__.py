@@ -27,6 +27,7 @@ from hostcheck.probes.system import (
     probe_sysctls,
     probe_vfio,
 )
+from hostcheck.probes.units import probe_unit_environment
 from hostcheck.readings import Value
 
 
@@ -38,6 +39,8 @@ class ProbeOptions(NamedTuple):
     # know no rule, so whoever loads the catalog passes them.
     sysctls: tuple[str, ...] = ()
     functional: FunctionalOptions | None = None  # run the functional probe (live hosts)
+    # The variables to look for in systemd units, drop-ins and quadlets (env.hsa-override's).
+    unit_variables: tuple[str, ...] = ("HSA_OVERRIDE_GFX_VERSION",)
 
 
 def collect(host: Host, options: ProbeOptions | None = None) -> Facts:
@@ -105,4 +108,5 @@ def collect(host: Host, options: ProbeOptions | None = None) -> Facts:
         boot=boot,
         stack=probe_stack(host, software, processes, options.workload, gpu_found=found is not None),
         functional=functional,
+        unit_environment=probe_unit_environment(host, options.unit_variables),
     )
