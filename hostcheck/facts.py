@@ -41,6 +41,9 @@ class GpuFacts(NamedTuple):
     mes_fw: Value[int] | Unavailable
     mes_kiq_fw: Value[int] | Unavailable
     found_by: str  # "pyudev" or "sysfs"
+    # The KFD node's cwsr_size property: exported only by kernels with the CWSR fix (commit
+    # "Export the cwsr_size and ctl_stack_size to userspace"); None when the node lacks it.
+    kfd_cwsr_size: Value[int] | None = None
 
 
 class GpuSearch(NamedTuple):

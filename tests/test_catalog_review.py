@@ -56,6 +56,31 @@ def test_cwsr_and_rocm_floor_agree_on_every_kernel(scan, release: str, fixed: bo
     assert note == ("has the CWSR fix" if fixed else "lacks the CWSR fix")
 
 
+KFD_PROPERTIES = "sys/class/kfd/kfd/topology/nodes/1/properties"
+RHEL_10 = 'NAME="Red Hat Enterprise Linux"\nID="rhel"\nVERSION_ID="10.1"\n'
+
+
+@pytest.mark.parametrize("exported", [False, True])
+def test_a_kfd_that_exports_cwsr_size_carries_the_fix_whatever_its_release(
+    scan, exported: bool
+) -> None:
+    """A rebased distribution kernel (RHEL 10's 6.12.0-211) tells nothing by its release; the
+    export commit adds cwsr_size to the KFD node's properties, so its presence decides."""
+    edits = _kernel("6.12.0-211.el10.x86_64", RHEL_10)
+    if exported:
+        props = (FIXTURES / "tuned-ready" / KFD_PROPERTIES).read_text()
+        edits[KFD_PROPERTIES] = props + "cwsr_size 7430144\nctl_stack_size 12288\n"
+    run = scan("tuned-ready", edits, "--select", "amdgpu.cwsr", "--select", "kernel.rocm-floor")
+    floor, cwsr = run.finding("kernel.rocm-floor"), run.finding("amdgpu.cwsr")
+    assert floor["status"] == cwsr["status"] == ("pass" if exported else "fail")
+    if exported:
+        assert "its KFD exports cwsr_size" in floor["message"]
+        labels = [e["label"] for e in cwsr["evidence"]]
+        assert "KFD cwsr_size" in labels
+    else:
+        assert "lacks the KFD queue and memory fixes" in floor["message"]
+
+
 def test_the_floor_table_lives_in_one_rule() -> None:
     rules = {rule.id: rule for rule in load_catalog()[0]}
     table = rules["kernel.rocm-floor"].params

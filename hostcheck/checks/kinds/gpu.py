@@ -15,6 +15,8 @@ from hostcheck.checks.kinds._util import (
     evidence,
     fixed_rocm,
     kernel_has_fixes,
+    kfd_cwsr_evidence,
+    kfd_cwsr_export,
     release,
     rocm_versions,
     staged_option,
@@ -131,9 +133,16 @@ def cwsr(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
         )
     else:
         kernel_note = "has the CWSR fix" if kernel_fixed else "lacks the CWSR fix"
+    exported = kfd_cwsr_export(facts)
+    fixed_from = (
+        f"{exported.source}: its KFD exports cwsr_size"
+        if exported is not None
+        else "/proc/sys/kernel/osrelease"
+    )
     items.append(
         Evidence("kernel", rel.raw if rel else None, "/proc/sys/kernel/osrelease", kernel_note)
     )
+    items.extend(kfd_cwsr_evidence(facts))
     for version in rocms:
         note = "has the CWSR fix" if has_fix(version) else "lacks the CWSR fix"
         items.append(Evidence("ROCm", version.text, version.source, note))
@@ -156,7 +165,7 @@ def cwsr(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
             return Outcome(
                 Verdict.NOT_APPLICABLE,
                 f"Kernel half: {rel.raw if rel else 'the kernel'} carries the CWSR fix (read from "
-                "/proc/sys/kernel/osrelease). ROCm half: no ROCm found, so none to judge and no "
+                f"{fixed_from}). ROCm half: no ROCm found, so none to judge and no "
                 f"workaround needed.{declare}",
                 tuple(items),
             )
