@@ -300,6 +300,22 @@ def _dpkg_with(package: str, version: str) -> str:
     )
 
 
+@pytest.mark.parametrize("keep", ["amdkcl", "amdgpu "])
+def test_out_of_tree_driver_from_a_driver_container_is_dkms(scan, keep: str) -> None:
+    """A driver container (KMM, AMD's GPU Operator) loads AMD's out-of-tree amdgpu without
+    /lib/modules/RELEASE/updates/dkms; its amdkcl module still gives it away."""
+    modules = (FIXTURES / "dkms-amdttm" / "proc/modules").read_text().splitlines(keepends=True)
+    edits: dict[str, str | None] = {
+        "proc/modules": "".join(
+            line for line in modules if line.startswith(keep) or not line.startswith("amd")
+        ),
+        "lib/modules/6.14.0-1018-oem/updates/dkms/amdgpu.ko.zst": None,
+    }
+    finding = scan("dkms-amdttm", edits, "--select", "driver.no-dkms").finding("driver.no-dkms")
+    # Without amdkcl only the installed package is left: installed, not built (a warning).
+    assert finding["status"] == ("fail" if keep == "amdkcl" else "warn"), finding["message"]
+
+
 def test_dkms_installed_but_not_built_for_the_running_kernel_warns(scan) -> None:
     edits = {"var/lib/dpkg/status": _dpkg_with("amdgpu-dkms", "1:6.16.13.30300000-2278356.24.04")}
     finding = scan("tuned-ready", edits, "--select", "driver.no-dkms").finding("driver.no-dkms")
@@ -632,6 +648,24 @@ def test_carveout_up_to_2_gib_passes(scan, mib: int, status: str) -> None:
     edits = {"sys/class/drm/card1/device/mem_info_vram_total": f"{mib * 1024 * 1024}\n"}
     finding = scan("tuned-ready", edits, "--select", "memory.carveout").finding("memory.carveout")
     assert finding["status"] == status
+
+
+# --- memory.ttm-module ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("conf", ["etc/modprobe.d/ttm.conf", "etc/modprobe.d/gpu.conf"])
+def test_dkms_host_with_amd_ttms_file_is_told_the_tool_does_not_reach_amdttm(
+    scan, conf: str
+) -> None:
+    """amd-ttm writes /etc/modprobe.d/ttm.conf for ttm whatever the driver (amd-debug-tools'
+    ttm.py); the dkms fixture has that file."""
+    text = (FIXTURES / "dkms-amdttm" / "etc/modprobe.d/ttm.conf").read_text()
+    edits: dict[str, str | None] = {"etc/modprobe.d/ttm.conf": None, conf: text}
+    finding = scan("dkms-amdttm", edits, "--select", "memory.ttm-module").finding(
+        "memory.ttm-module"
+    )
+    assert finding["status"] == "warn"
+    assert ("`amd-ttm --set` writes" in finding["message"]) == conf.endswith("/ttm.conf")
 
 
 # --- containers.gpu-access and log.previous-boot ---------------------------------------------
