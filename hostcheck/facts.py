@@ -110,6 +110,9 @@ class PythonEnv(NamedTuple):
     # torch.backends.cuda.preferred_blas_library(): "_BlasBackend.Cublaslt" is hipBLASLt on
     # ROCm; None when the interpreter's PyTorch does not say (or an older recording)
     blas: str | None = None
+    # Installed distributions that carry one GPU target's device code (TheRock's multi-arch
+    # wheels: amd-torch-device-gfx1151, rocm-sdk-device-gfx1151); None: not asked (older)
+    device_packs: list[str] | None = None
 
 
 class SoftwareFacts(NamedTuple):

@@ -3,6 +3,7 @@ host with one thing changed, asserting the verdict and the words a user reads.""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -650,6 +651,39 @@ def test_carveout_up_to_2_gib_passes(scan, mib: int, status: str) -> None:
     assert finding["status"] == status
 
 
+# --- torch.gfx1151: TheRock's multi-arch device packages -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("packs", "status"),
+    [
+        (["amd-torch-device-gfx1151", "rocm-sdk-device-gfx1151"], "pass"),
+        (["amd-torch-device-gfx11", "rocm-sdk-device-gfx115x"], "pass"),  # family packages
+        (["amd-torch-device-gfx1100", "rocm-sdk-device-gfx1100"], "fail"),
+        (["amd-torch-device-gfx1151", "rocm-sdk-device-gfx1201"], "fail"),
+        (None, "pass"),  # a recording from before the question was asked
+    ],
+)
+def test_multi_arch_wheels_need_the_gfx1151_device_packages(
+    scan, packs: list[str] | None, status: str
+) -> None:
+    """TheRock's multi-arch index puts each target's code in its own distribution
+    ([device-gfx1151] extra); device packages for other targets only leave gfx1151 without it."""
+    path = ".hostcheck/commands/python-env.txt"
+    line = (FIXTURES / "tuned-ready" / path).read_text().strip()
+    data = json.loads(line.split(" ", 1)[1])
+    data["torch"] = "2.13.0+rocm7.14.0"
+    if packs is not None:
+        data["device_packs"] = packs
+    edits = {path: "HOSTCHECK-PYTHON-ENV " + json.dumps(data) + "\n"}
+    finding = scan(
+        "tuned-ready", edits, "--python", "/opt/vllm/bin/python3", "--select", "torch.gfx1151"
+    ).finding("torch.gfx1151")
+    assert finding["status"] == status, finding["message"]
+    if status == "fail":
+        assert "[device-gfx1151]" in finding["message"]
+
+
 # --- memory.ttm-module ------------------------------------------------------------------------
 
 
@@ -767,3 +801,21 @@ def test_a_snapshot_keeps_only_the_audit_logs_avc_lines_and_replays_the_same(cli
     assert statuses == {f["rule"]: f["status"] for f in original["findings"]}
     assert statuses["containers.gpu-access"] == "fail"
     assert statuses["log.previous-boot"] == "warn"
+
+
+def test_a_snapshot_keeps_only_the_units_lines_that_set_the_override(
+    cli, fixture_copy, tmp_path
+) -> None:
+    root = fixture_copy("tuned-ready")
+    dropin = root / "etc/systemd/system/ollama.service.d/override.conf"
+    dropin.parent.mkdir(parents=True)
+    dropin.write_text(
+        '[Service]\nEnvironment="OLLAMA_API_KEY=secret"\n'
+        'Environment="HSA_OVERRIDE_GFX_VERSION=11.0.0"\n'
+    )
+    out = tmp_path / "snap"
+    assert cli("snapshot", "--root", str(root), "--no-redact", "-o", str(out)).code == 0
+    kept = (out / "etc/systemd/system/ollama.service.d/override.conf").read_text()
+    assert kept == 'Environment="HSA_OVERRIDE_GFX_VERSION=11.0.0"\n'
+    replay = cli("scan", "--root", str(out), "--select", "env.hsa-override", "--format", "json")
+    assert replay.finding("env.hsa-override")["status"] == "warn"

@@ -18,21 +18,23 @@ QUADLET_DIR = "/etc/containers/systemd"
 
 
 def _unit_files(host: Host) -> list[str]:
-    """System units and their drop-ins under /etc/systemd/system, and quadlets (system and
-    rootless ones under users/ and users/UID)."""
+    """System units and their drop-ins under /etc/systemd/system."""
     files = host.glob(SYSTEMD_DIR, "*.service")
     entries = host.listdir(SYSTEMD_DIR)
     if isinstance(entries, Value):
         for name in entries.value:
             if name.endswith(".service.d"):
                 files.extend(host.glob(f"{SYSTEMD_DIR}/{name}", "*.conf"))
-    quadlet_dirs = [QUADLET_DIR, f"{QUADLET_DIR}/users"]
+    return files
+
+
+def _quadlets(host: Host) -> list[str]:
+    """Quadlets: system ones and rootless ones under users/ and users/UID."""
+    dirs = [QUADLET_DIR, f"{QUADLET_DIR}/users"]
     users = host.listdir(f"{QUADLET_DIR}/users")
     if isinstance(users, Value):
-        quadlet_dirs.extend(f"{QUADLET_DIR}/users/{uid}" for uid in users.value if uid.isdigit())
-    for directory in quadlet_dirs:
-        files.extend(host.glob(directory, "*.container"))
-    return files
+        dirs.extend(f"{QUADLET_DIR}/users/{uid}" for uid in users.value if uid.isdigit())
+    return [path for directory in dirs for path in host.glob(directory, "*.container")]
 
 
 def probe_unit_environment(host: Host, variables: tuple[str, ...]) -> tuple[UnitSetting, ...]:
@@ -41,8 +43,15 @@ def probe_unit_environment(host: Host, variables: tuple[str, ...]) -> tuple[Unit
     if not variables:
         return ()
     settings: list[UnitSetting] = []
-    for path in _unit_files(host):
-        lines = host.read_lines_with(path, variables)
+    files = [(path, host.read_lines_with(path, variables)) for path in _unit_files(host)]
+    # Quadlets are read whole: the container probe reads and records them so already, and a
+    # second, filtered recording of the same file would replay differently.
+    for path in _quadlets(host):
+        text = host.read_text(path)
+        files.append(
+            (path, Value(text.value.splitlines(), path) if isinstance(text, Value) else text)
+        )
+    for path, lines in files:
         if not isinstance(lines, Value):
             continue
         last: dict[str, str] = {}
