@@ -279,3 +279,6 @@ class Facts(NamedTuple):
     functional: Value[FunctionalRun] | Unavailable | None = None
     # Watched variables (HSA_OVERRIDE_GFX_VERSION) set by systemd units, drop-ins and quadlets
     unit_environment: tuple[UnitSetting, ...] = ()
+    # This boot's journal lines of ROCm runtime (HSA) errors from GPU processes (services'
+    # output: they never reach the kernel log); None: not probed (older recordings)
+    hsa_errors: Value[list[str]] | Unavailable | None = None

@@ -684,6 +684,40 @@ def test_multi_arch_wheels_need_the_gfx1151_device_packages(
         assert "[device-gfx1151]" in finding["message"]
 
 
+# --- log.gpu-hangs: ROCm runtime errors in the services' journal ------------------------------
+
+HSA_JOURNAL = ".hostcheck/commands/journal-hsa-errors.txt"
+
+
+@pytest.mark.parametrize(
+    ("journal", "status", "fragment"),
+    [
+        (
+            "2026-12-07T03:10:11+0000 halo ollama[2211]: Memory access fault by GPU node-1 "
+            "(Agent handle: 0x1b376c50) on address 0x7f762a667000. Reason: Page not present or "
+            "supervisor privilege.\n",
+            "warn",
+            "1 ROCm runtime error line(s)",
+        ),
+        (
+            "2026-12-07T03:12:40+0000 halo python3[3100]: Memory critical error by agent "
+            "node-0 (Agent handle: 0x55d0) on address 0x7f00. Reason: Memory in use.\n",
+            "warn",
+            "never reach the kernel log",
+        ),
+        ("", "pass", "and no ROCm runtime error in the journal"),
+    ],
+)
+def test_rocm_runtime_errors_in_the_journal(scan, journal: str, status: str, fragment: str) -> None:
+    """ROCr aborts a process with these lines on its stderr (ROCm#5824, #6182): a service's
+    journal has them, the kernel log does not."""
+    finding = scan("tuned-ready", {HSA_JOURNAL: journal}, "--select", "log.gpu-hangs").finding(
+        "log.gpu-hangs"
+    )
+    assert finding["status"] == status
+    assert fragment in finding["message"]
+
+
 # --- memory.ttm-module ------------------------------------------------------------------------
 
 
@@ -819,3 +853,11 @@ def test_a_snapshot_keeps_only_the_units_lines_that_set_the_override(
     assert kept == 'Environment="HSA_OVERRIDE_GFX_VERSION=11.0.0"\n'
     replay = cli("scan", "--root", str(out), "--select", "env.hsa-override", "--format", "json")
     assert replay.finding("env.hsa-override")["status"] == "warn"
+
+
+def test_an_unreadable_journal_is_not_reported_as_free_of_runtime_errors(scan) -> None:
+    meta = json.dumps({"returncode": 1, "stderr": "No journal files were found.\n"})
+    edits = {HSA_JOURNAL: "-- No entries --\n", HSA_JOURNAL.replace(".txt", ".json"): meta}
+    finding = scan("tuned-ready", edits, "--select", "log.gpu-hangs").finding("log.gpu-hangs")
+    assert finding["status"] == "pass"
+    assert "journal" not in finding["message"]

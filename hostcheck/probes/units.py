@@ -9,9 +9,9 @@ it matters before the service runs again. Only the lines that name a watched var
 from __future__ import annotations
 
 from hostcheck.facts import UnitSetting
-from hostcheck.host.core import Host
+from hostcheck.host.core import Host, Started
 from hostcheck.parse.units import environment_assignments
-from hostcheck.readings import Value
+from hostcheck.readings import Reason, Unavailable, Value
 
 SYSTEMD_DIR = "/etc/systemd/system"
 QUADLET_DIR = "/etc/containers/systemd"
@@ -60,3 +60,52 @@ def probe_unit_environment(host: Host, variables: tuple[str, ...]) -> tuple[Unit
                 last[name] = value
         settings.extend(UnitSetting(path, name, value) for name, value in last.items())
     return tuple(settings)
+
+
+# What ROCr prints when it aborts a process on a GPU fault (ROCm#5824, #5747: "Memory access
+# fault by GPU node-1 (Agent handle: ...) on address ... Reason: Page not present ...";
+# ROCm#6182: "Memory critical error by agent node-0 ... Reason: Memory in use"; ROCm#5590:
+# "HW Exception by GPU node-1 ... GPU Hang"). journalctl's --grep takes a PCRE2 pattern.
+HSA_ERROR_PATTERN = (
+    "Memory access fault by GPU node|Memory critical error by agent node|HW Exception by GPU node"
+)
+MAX_HSA_LINES = 200
+MAX_LINE_CHARS = 500
+
+
+def start_hsa_errors(host: Host) -> Started:
+    """Start reading this boot's journal for ROCm runtime errors (see :func:`hsa_errors`).
+    Not quiet (-q): journalctl then says on stderr when it found no journal or sees only this
+    user's messages, which must not read as "no errors"."""
+    return host.start(
+        "journal-hsa-errors",
+        ["journalctl", "-b", "--no-pager", "-o", "short-iso", "-g", HSA_ERROR_PATTERN],
+        timeout=20,
+    )
+
+
+def hsa_errors(started: Started) -> Value[list[str]] | Unavailable:
+    """This boot's journal lines with ROCm runtime errors: a service that runs vLLM, llama.cpp,
+    ollama or ComfyUI logs them to its journal, and the kernel log never sees them."""
+    done = started.result()
+    if not isinstance(done, Value):
+        return done
+    # "-- No entries --" and "-- Boot ... --" are journalctl's own marker lines
+    lines = [
+        line[:MAX_LINE_CHARS]
+        for line in done.value.stdout.splitlines()
+        if line.strip() and not line.startswith("-- ")
+    ]
+    if lines:
+        return Value(lines[:MAX_HSA_LINES], done.source)
+    err = done.value.stderr.strip()
+    if "No journal files were found" in err:
+        return Unavailable(Reason.MISSING, done.source, "no journal files were found")
+    if "not seeing messages from other users" in err:
+        return Unavailable(
+            Reason.PERMISSION, done.source, "only this user's journal is readable (run as root)"
+        )
+    if done.value.returncode != 0 and err:
+        # e.g. a journalctl built without pattern matching support
+        return Unavailable(Reason.ERROR, done.source, err.splitlines()[-1][:200])
+    return Value([], done.source)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -281,11 +280,19 @@ def gpu_hangs(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
         if event.kind in kinds:
             found.setdefault(event.kind, []).append(event.line.text)
     counted = [kind for kind in found if kinds[kind].get("count", True)]
-    if not counted:
+    hsa = facts.hsa_errors
+    hsa_lines = hsa.value if isinstance(hsa, Value) else []
+    if not counted and not hsa_lines:
         return Outcome(
             Verdict.OK,
-            "No MES timeout, GPU reset, page fault or wedged device in the kernel log since boot.",
-            (Evidence("kernel log", "no hang lines", log.source),),
+            "No MES timeout, GPU reset, page fault or wedged device in the kernel log since boot"
+            + (", and no ROCm runtime error in the journal." if isinstance(hsa, Value) else "."),
+            (Evidence("kernel log", "no hang lines", log.source),)
+            + (
+                (Evidence("journal", "no ROCm runtime error lines", hsa.source),)
+                if isinstance(hsa, Value)
+                else ()
+            ),
         )
     items = []
     parts = []
@@ -295,11 +302,23 @@ def gpu_hangs(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
             parts.append(f"{spec['label']}: {len(lines)}")
         for number, line in enumerate(lines[: int(params["lines_per_kind"])], start=1):
             items.append(Evidence(spec["label"], line, log.source, f"{number} of {len(lines)}"))
+    limit = int(params["lines_per_kind"])
+    for number, line in enumerate(hsa_lines[:limit], start=1):
+        items.append(
+            Evidence("ROCm runtime error", line, _source(hsa), f"{number} of {len(hsa_lines)}")
+        )
+    journal = (
+        f"This boot's journal has {len(hsa_lines)} ROCm runtime error line(s) from GPU "
+        'processes ("Memory access fault by GPU node", "Memory critical error" or "HW '
+        'Exception by GPU"): ROCm aborted them, and such errors never reach the kernel log '
+        "(ROCm#5824, #6182). "
+        if hsa_lines
+        else ""
+    )
     return Outcome(
         Verdict.PROBLEM,
-        "The kernel log since boot shows "
-        + "; ".join(parts)
-        + ". "
+        ("The kernel log since boot shows " + "; ".join(parts) + ". " if parts else "")
+        + journal
         + (
             "CPF faults on the first dispatch are the amdgpu-dkms conflict AMD describes "
             "(ROCm#6182): see driver.no-dkms and firmware.mes. "
@@ -373,63 +392,9 @@ def previous_boot(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outc
     )
 
 
+def _source(reading: Value[list[str]] | Unavailable | None) -> str:
+    return getattr(reading, "source", "journalctl")
+
+
 def _log_source(facts: Facts) -> str:
     return getattr(facts.kernel_log, "source", "dmesg")
-
-
-@check_kind("container-gpu-access", requires=("booleans",))
-def container_gpu_access(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
-    """Containers that get /dev/kfd and the render node: SELinux, group keeping, denials."""
-    access = facts.containers
-    items: list[Evidence] = []
-    problems: list[str] = []
-    advice: list[str] = []
-    for line in access.denials[:3]:
-        items.append(Evidence("AVC denial", line[:300], "/var/log/audit/audit.log"))
-    if access.denials:
-        problems.append(
-            f"SELinux denied a container the GPU ({len(access.denials)} AVC line(s) for /dev/kfd "
-            "or /dev/dri in the audit log): the container sees no GPU."
-        )
-    enforcing = value_or(access.selinux_enforcing, None) == "1"
-    if isinstance(access.selinux_enforcing, Value):
-        items.append(evidence("SELinux enforcing", access.selinux_enforcing))
-    rootless = [path for path, _ in access.quadlets if "/users" in path]
-    for path, text in access.quadlets:
-        items.append(Evidence("quadlet", path, path, "hands the GPU to a container"))
-        keeps = "keep-groups" in text or "keep_original_groups" in text
-        if path in rootless and not keeps and not re.search(r"GroupAdd=.*(render|video)", text):
-            advice.append(
-                f"{path} runs rootless without GroupAdd=keep-groups: the container loses the "
-                "user's render/video groups and cannot open /dev/kfd (podman#9706)."
-            )
-    if enforcing and rootless:
-        for name in params["booleans"]:
-            value = access.booleans.get(name)
-            items.append(evidence(name, value))
-            if isinstance(value, Value) and not value.value.startswith("1"):
-                advice.append(
-                    f"SELinux boolean {name} is off; rootless containers need "
-                    f"`setsebool -P {name}=on` to open GPU device nodes."
-                )
-    if problems:
-        return Outcome(
-            Verdict.PROBLEM,
-            " ".join(problems + advice)
-            + " Allow it with the container_use_devices / container_use_dri_devices booleans "
-            "(rootless) or --security-opt label=disable for that container.",
-            tuple(items),
-        )
-    if advice:
-        return Outcome(Verdict.ADVISORY, " ".join(advice), tuple(items))
-    if not access.quadlets:
-        return Outcome(
-            Verdict.NOT_APPLICABLE,
-            "No container unit hands the GPU to a container, and the audit log has no GPU denials.",
-            tuple(items),
-        )
-    return Outcome(
-        Verdict.OK,
-        f"{len(access.quadlets)} container unit(s) get the GPU, with what they need.",
-        tuple(items),
-    )
