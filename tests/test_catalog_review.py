@@ -222,6 +222,8 @@ def test_hsa_override_in_a_running_ollama_is_flagged(scan) -> None:
         (["--load-mode", "mmap"], "", "warn", "loads /models/m.gguf with mmap"),
         (["--no-mmap"], "", "pass", "No llama.cpp process loads with mmap"),
         ([], "", "warn", "does not say how it loads"),
+        (["--load-mode", "auto"], "", "warn", "does not say how it loads"),
+        (["--load-mode", "bogus"], "", "warn", "does not say how it loads"),
     ],
 )
 def test_llamacpp_load_mode(

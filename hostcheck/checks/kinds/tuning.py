@@ -183,7 +183,9 @@ def llamacpp_mmap(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outc
         mode = _arg_value(argv, ["--load-mode", "-lm"]) or env.get("LLAMA_ARG_LOAD_MODE")
         state: str | None = None  # "off", "on" or None (not stated: the build's default)
         if mode is not None:
-            state = {"mmap": "on", "off": "off"}.get(modes.get(mode.strip().lower(), ""), "off")
+            # "mmap" maps, "off" reads; "default" (auto) and values the rule does not know leave
+            # it to the build, as if nothing were stated
+            state = {"mmap": "on", "off": "off"}.get(modes.get(mode.strip().lower(), ""))
         elif (
             any(a in flags for a in argv)
             or any(env.get(k, "").lower() == v for k, v in env_off.items())
