@@ -43,6 +43,9 @@ class GpuFacts(NamedTuple):
     mes_fw: Value[int] | Unavailable
     mes_kiq_fw: Value[int] | Unavailable
     found_by: str  # "pyudev" or "sysfs"
+    # The KFD node's cwsr_size property: exported only by kernels with the CWSR fix (commit
+    # "Export the cwsr_size and ctl_stack_size to userspace"); None when the node lacks it.
+    kfd_cwsr_size: Value[int] | None = None
 
 
 class GpuSearch(NamedTuple):
@@ -109,6 +112,9 @@ class PythonEnv(NamedTuple):
     # torch.backends.cuda.preferred_blas_library(): "_BlasBackend.Cublaslt" is hipBLASLt on
     # ROCm; None when the interpreter's PyTorch does not say (or an older recording)
     blas: str | None = None
+    # Installed distributions that carry one GPU target's device code (TheRock's multi-arch
+    # wheels: amd-torch-device-gfx1151, rocm-sdk-device-gfx1151); None: not asked (older)
+    device_packs: list[str] | None = None
 
 
 class SoftwareFacts(NamedTuple):
@@ -238,6 +244,14 @@ class ContainerAccess(NamedTuple):
     denials: list[str]  # audit.log AVC lines for /dev/kfd or a render node
 
 
+class UnitSetting(NamedTuple):
+    """A variable a systemd unit, drop-in or podman quadlet sets for its service."""
+
+    path: str  # the unit file, drop-in or quadlet
+    variable: str
+    value: str
+
+
 class Facts(NamedTuple):
     root: str
     live: bool
@@ -265,3 +279,8 @@ class Facts(NamedTuple):
     # The functional probe: None when not asked for (and not recorded); Unavailable when it
     # could not or would not run (refused while an inference process uses the GPU).
     functional: Value[FunctionalRun] | Unavailable | None = None
+    # Watched variables (HSA_OVERRIDE_GFX_VERSION) set by systemd units, drop-ins and quadlets
+    unit_environment: tuple[UnitSetting, ...] = ()
+    # This boot's journal lines of ROCm runtime (HSA) errors from GPU processes (services'
+    # output: they never reach the kernel log); None: not probed (older recordings)
+    hsa_errors: Value[list[str]] | Unavailable | None = None

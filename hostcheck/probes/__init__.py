@@ -27,6 +27,7 @@ from hostcheck.probes.system import (
     probe_sysctls,
     probe_vfio,
 )
+from hostcheck.probes.units import hsa_errors, probe_unit_environment, start_hsa_errors
 from hostcheck.readings import Value
 
 
@@ -38,6 +39,8 @@ class ProbeOptions(NamedTuple):
     # know no rule, so whoever loads the catalog passes them.
     sysctls: tuple[str, ...] = ()
     functional: FunctionalOptions | None = None  # run the functional probe (live hosts)
+    # The variables to look for in systemd units, drop-ins and quadlets (env.hsa-override's).
+    unit_variables: tuple[str, ...] = ("HSA_OVERRIDE_GFX_VERSION",)
 
 
 def collect(host: Host, options: ProbeOptions | None = None) -> Facts:
@@ -50,6 +53,8 @@ def collect(host: Host, options: ProbeOptions | None = None) -> Facts:
     # The kernel log starts at once, unless --functional runs first (see below).
     kernel_log_started = host.start_kernel_log() if options.functional is None else None
     python = start_python(host, options.python) if options.python else None
+    # The services' journal too: after --functional, so it sees what that run logged.
+    hsa_started = start_hsa_errors(host) if options.functional is None else None
 
     kernel = probe_kernel(host)
     release = kernel.release.value.raw if isinstance(kernel.release, Value) else None
@@ -67,6 +72,8 @@ def collect(host: Host, options: ProbeOptions | None = None) -> Facts:
     functional = probe_functional(host, options.functional, processes)
     if kernel_log_started is None:
         kernel_log_started = host.start_kernel_log()
+    if hsa_started is None:
+        hsa_started = start_hsa_errors(host)
 
     name, explicit = (options.user, True) if options.user else default_user(host)
     if host.recorder is not None:
@@ -105,4 +112,6 @@ def collect(host: Host, options: ProbeOptions | None = None) -> Facts:
         boot=boot,
         stack=probe_stack(host, software, processes, options.workload, gpu_found=found is not None),
         functional=functional,
+        unit_environment=probe_unit_environment(host, options.unit_variables),
+        hsa_errors=hsa_errors(hsa_started),
     )

@@ -252,6 +252,9 @@ def start_gpu(host: Host) -> StartedGpu:
             mes_fw=sysfs_int("fw_version/mes_fw_version"),
             mes_kiq_fw=sysfs_int("fw_version/mes_kiq_fw_version"),
             found_by=found_by,
+            kfd_cwsr_size=(
+                Value(kfd_props["cwsr_size"], kfd_source) if "cwsr_size" in kfd_props else None
+            ),
         ),
         others,
         searched,

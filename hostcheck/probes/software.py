@@ -32,6 +32,12 @@ def ver(*names):
 out = {"interpreter": sys.executable, "vllm": ver("vllm"),
        "rocm_sdk": ver("rocm-sdk-core", "rocm"), "arch_list": []}
 try:
+    names = {(d.metadata.get("Name") or "").lower().replace("_", "-")
+             for d in metadata.distributions()}
+    out["device_packs"] = sorted(n for n in names if "-device-gfx" in n)
+except Exception:
+    pass
+try:
     import torch
     out["torch"] = torch.__version__
     out["hip"] = getattr(torch.version, "hip", None)
@@ -100,6 +106,12 @@ def _parse_python_env(text: str) -> PythonEnv:
                 raise ParseError(
                     f"arch_list: expected a list of strings, got {str(arch_list)[:40]}"
                 )
+            packs = data.get("device_packs")
+            if packs is not None and (
+                not isinstance(packs, list)
+                or not all(isinstance(p, str) and len(p) <= 200 for p in packs)
+            ):
+                raise ParseError(f"device_packs: expected a list of names, got {str(packs)[:40]}")
             total = data.get("total_memory")
             if total is not None and (
                 isinstance(total, bool)
@@ -119,6 +131,7 @@ def _parse_python_env(text: str) -> PythonEnv:
                 rocm_sdk=_text_field(data, "rocm_sdk", _VERSION),
                 blas=_text_field(data, "blas"),
                 error=_text_field(data, "error"),
+                device_packs=list(packs) if packs is not None else None,
             )
     raise ParseError("the interpreter did not print hostcheck's probe result")
 

@@ -123,9 +123,12 @@ def probe_driver(
     evidence: list[str] = []
     dkms = False
     loaded = modules.value if isinstance(modules, Value) else set()
-    if "amdttm" in loaded:
-        dkms = True
-        evidence.append("module amdttm is loaded (/proc/modules): amdgpu-dkms")
+    # amdttm and amdkcl (the kernel-compatibility layer) exist only in AMD's out-of-tree
+    # driver, whether dkms built it or a driver container (KMM, the GPU Operator) loaded it.
+    for module in ("amdttm", "amdkcl"):
+        if module in loaded:
+            dkms = True
+            evidence.append(f"module {module} is loaded (/proc/modules): amdgpu-dkms")
     if release:
         for path in host.glob(f"/lib/modules/{release}/updates/dkms", "amdgpu.ko*"):
             dkms = True

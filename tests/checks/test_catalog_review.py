@@ -3,6 +3,7 @@ host with one thing changed, asserting the verdict and the words a user reads.""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -54,6 +55,31 @@ def test_cwsr_and_rocm_floor_agree_on_every_kernel(scan, release: str, fixed: bo
     assert cwsr["status"] == ("pass" if fixed else "fail"), cwsr["message"]
     note = next(e["note"] for e in cwsr["evidence"] if e["label"] == "kernel")
     assert note == ("has the CWSR fix" if fixed else "lacks the CWSR fix")
+
+
+KFD_PROPERTIES = "sys/class/kfd/kfd/topology/nodes/1/properties"
+RHEL_10 = 'NAME="Red Hat Enterprise Linux"\nID="rhel"\nVERSION_ID="10.1"\n'
+
+
+@pytest.mark.parametrize("exported", [False, True])
+def test_a_kfd_that_exports_cwsr_size_carries_the_fix_whatever_its_release(
+    scan, exported: bool
+) -> None:
+    """A rebased distribution kernel (RHEL 10's 6.12.0-211) tells nothing by its release; the
+    export commit adds cwsr_size to the KFD node's properties, so its presence decides."""
+    edits = _kernel("6.12.0-211.el10.x86_64", RHEL_10)
+    if exported:
+        props = (FIXTURES / "tuned-ready" / KFD_PROPERTIES).read_text()
+        edits[KFD_PROPERTIES] = props + "cwsr_size 7430144\nctl_stack_size 12288\n"
+    run = scan("tuned-ready", edits, "--select", "amdgpu.cwsr", "--select", "kernel.rocm-floor")
+    floor, cwsr = run.finding("kernel.rocm-floor"), run.finding("amdgpu.cwsr")
+    assert floor["status"] == cwsr["status"] == ("pass" if exported else "fail")
+    if exported:
+        assert "its KFD exports cwsr_size" in floor["message"]
+        labels = [e["label"] for e in cwsr["evidence"]]
+        assert "KFD cwsr_size" in labels
+    else:
+        assert "lacks the KFD queue and memory fixes" in floor["message"]
 
 
 def test_the_floor_table_lives_in_one_rule() -> None:
@@ -135,6 +161,55 @@ def test_hsa_override_of_gfx1151_itself_passes(scan, value: str, status: str) ->
         assert "gfx1100" in finding["message"]
 
 
+DROPIN = "etc/systemd/system/ollama.service.d/override.conf"
+
+
+@pytest.mark.parametrize(
+    ("path", "line", "status"),
+    [
+        (DROPIN, '[Service]\nEnvironment="HSA_OVERRIDE_GFX_VERSION=11.0.0"\n', "warn"),
+        (
+            DROPIN,
+            "[Service]\nEnvironment=OLLAMA_HOST=0.0.0.0 HSA_OVERRIDE_GFX_VERSION=11.5.1\n",
+            "pass",
+        ),
+        (DROPIN, '[Service]\n# Environment="HSA_OVERRIDE_GFX_VERSION=11.0.0"\n', "pass"),
+        (
+            "etc/systemd/system/comfyui.service",
+            "[Service]\nEnvironment='HSA_OVERRIDE_GFX_VERSION=11.0.3'\nExecStart=/opt/c/run\n",
+            "warn",
+        ),
+        (
+            "etc/containers/systemd/ollama.container",
+            "[Container]\nAddDevice=/dev/kfd\nEnvironment=HSA_OVERRIDE_GFX_VERSION=11.0.0\n",
+            "warn",
+        ),
+    ],
+)
+def test_hsa_override_set_by_a_unit_drop_in_or_quadlet(
+    scan, path: str, line: str, status: str
+) -> None:
+    """`systemctl edit ollama` puts the override in a drop-in (ollama#6520): it is what the
+    service gets at its next start, running or not."""
+    finding = scan("tuned-ready", {path: line}, "--select", "env.hsa-override").finding(
+        "env.hsa-override"
+    )
+    assert finding["status"] == status
+    if status == "warn":
+        assert f"/{path} (HSA_OVERRIDE_GFX_VERSION=" in finding["message"]
+        assert "next starts" in finding["message"]
+
+
+def test_hsa_override_in_a_running_ollama_is_flagged(scan) -> None:
+    edits = {
+        "proc/4200/cmdline": "/usr/local/bin/ollama\0serve\0",
+        "proc/4200/environ": "PATH=/usr/bin\0HSA_OVERRIDE_GFX_VERSION=11.0.0\0",
+    }
+    finding = scan("tuned-ready", edits, "--select", "env.hsa-override").finding("env.hsa-override")
+    assert finding["status"] == "warn"
+    assert "ollama pid 4200 (HSA_OVERRIDE_GFX_VERSION=11.0.0)" in finding["message"]
+
+
 # --- llamacpp.mmap ---------------------------------------------------------------------------
 
 
@@ -147,6 +222,8 @@ def test_hsa_override_of_gfx1151_itself_passes(scan, value: str, status: str) ->
         (["--load-mode", "mmap"], "", "warn", "loads /models/m.gguf with mmap"),
         (["--no-mmap"], "", "pass", "No llama.cpp process loads with mmap"),
         ([], "", "warn", "does not say how it loads"),
+        (["--load-mode", "auto"], "", "warn", "does not say how it loads"),
+        (["--load-mode", "bogus"], "", "warn", "does not say how it loads"),
     ],
 )
 def test_llamacpp_load_mode(
@@ -224,6 +301,22 @@ def _dpkg_with(package: str, version: str) -> str:
         f"\nPackage: {package}\nStatus: install ok installed\nArchitecture: all\n"
         f"Version: {version}\n"
     )
+
+
+@pytest.mark.parametrize("keep", ["amdkcl", "amdgpu "])
+def test_out_of_tree_driver_from_a_driver_container_is_dkms(scan, keep: str) -> None:
+    """A driver container (KMM, AMD's GPU Operator) loads AMD's out-of-tree amdgpu without
+    /lib/modules/RELEASE/updates/dkms; its amdkcl module still gives it away."""
+    modules = (FIXTURES / "dkms-amdttm" / "proc/modules").read_text().splitlines(keepends=True)
+    edits: dict[str, str | None] = {
+        "proc/modules": "".join(
+            line for line in modules if line.startswith(keep) or not line.startswith("amd")
+        ),
+        "lib/modules/6.14.0-1018-oem/updates/dkms/amdgpu.ko.zst": None,
+    }
+    finding = scan("dkms-amdttm", edits, "--select", "driver.no-dkms").finding("driver.no-dkms")
+    # Without amdkcl only the installed package is left: installed, not built (a warning).
+    assert finding["status"] == ("fail" if keep == "amdkcl" else "warn"), finding["message"]
 
 
 def test_dkms_installed_but_not_built_for_the_running_kernel_warns(scan) -> None:
@@ -560,6 +653,91 @@ def test_carveout_up_to_2_gib_passes(scan, mib: int, status: str) -> None:
     assert finding["status"] == status
 
 
+# --- torch.gfx1151: TheRock's multi-arch device packages -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("packs", "status"),
+    [
+        (["amd-torch-device-gfx1151", "rocm-sdk-device-gfx1151"], "pass"),
+        (["amd-torch-device-gfx11", "rocm-sdk-device-gfx115x"], "pass"),  # family packages
+        (["amd-torch-device-gfx1100", "rocm-sdk-device-gfx1100"], "fail"),
+        (["amd-torch-device-gfx1151", "rocm-sdk-device-gfx1201"], "fail"),
+        (None, "pass"),  # a recording from before the question was asked
+    ],
+)
+def test_multi_arch_wheels_need_the_gfx1151_device_packages(
+    scan, packs: list[str] | None, status: str
+) -> None:
+    """TheRock's multi-arch index puts each target's code in its own distribution
+    ([device-gfx1151] extra); device packages for other targets only leave gfx1151 without it."""
+    path = ".hostcheck/commands/python-env.txt"
+    line = (FIXTURES / "tuned-ready" / path).read_text().strip()
+    data = json.loads(line.split(" ", 1)[1])
+    data["torch"] = "2.13.0+rocm7.14.0"
+    if packs is not None:
+        data["device_packs"] = packs
+    edits = {path: "HOSTCHECK-PYTHON-ENV " + json.dumps(data) + "\n"}
+    finding = scan(
+        "tuned-ready", edits, "--python", "/opt/vllm/bin/python3", "--select", "torch.gfx1151"
+    ).finding("torch.gfx1151")
+    assert finding["status"] == status, finding["message"]
+    if status == "fail":
+        assert "[device-gfx1151]" in finding["message"]
+
+
+# --- log.gpu-hangs: ROCm runtime errors in the services' journal ------------------------------
+
+HSA_JOURNAL = ".hostcheck/commands/journal-hsa-errors.txt"
+
+
+@pytest.mark.parametrize(
+    ("journal", "status", "fragment"),
+    [
+        (
+            "2026-12-07T03:10:11+0000 halo ollama[2211]: Memory access fault by GPU node-1 "
+            "(Agent handle: 0x1b376c50) on address 0x7f762a667000. Reason: Page not present or "
+            "supervisor privilege.\n",
+            "warn",
+            "1 ROCm runtime error line(s)",
+        ),
+        (
+            "2026-12-07T03:12:40+0000 halo python3[3100]: Memory critical error by agent "
+            "node-0 (Agent handle: 0x55d0) on address 0x7f00. Reason: Memory in use.\n",
+            "warn",
+            "never reach the kernel log",
+        ),
+        ("", "pass", "and no ROCm runtime error in the journal"),
+    ],
+)
+def test_rocm_runtime_errors_in_the_journal(scan, journal: str, status: str, fragment: str) -> None:
+    """ROCr aborts a process with these lines on its stderr (ROCm#5824, #6182): a service's
+    journal has them, the kernel log does not."""
+    finding = scan("tuned-ready", {HSA_JOURNAL: journal}, "--select", "log.gpu-hangs").finding(
+        "log.gpu-hangs"
+    )
+    assert finding["status"] == status
+    assert fragment in finding["message"]
+
+
+# --- memory.ttm-module ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("conf", ["etc/modprobe.d/ttm.conf", "etc/modprobe.d/gpu.conf"])
+def test_dkms_host_with_amd_ttms_file_is_told_the_tool_does_not_reach_amdttm(
+    scan, conf: str
+) -> None:
+    """amd-ttm writes /etc/modprobe.d/ttm.conf for ttm whatever the driver (amd-debug-tools'
+    ttm.py); the dkms fixture has that file."""
+    text = (FIXTURES / "dkms-amdttm" / "etc/modprobe.d/ttm.conf").read_text()
+    edits: dict[str, str | None] = {"etc/modprobe.d/ttm.conf": None, conf: text}
+    finding = scan("dkms-amdttm", edits, "--select", "memory.ttm-module").finding(
+        "memory.ttm-module"
+    )
+    assert finding["status"] == "warn"
+    assert ("`amd-ttm --set` writes" in finding["message"]) == conf.endswith("/ttm.conf")
+
+
 # --- containers.gpu-access and log.previous-boot ---------------------------------------------
 
 
@@ -659,3 +837,29 @@ def test_a_snapshot_keeps_only_the_audit_logs_avc_lines_and_replays_the_same(cli
     assert statuses == {f["rule"]: f["status"] for f in original["findings"]}
     assert statuses["containers.gpu-access"] == "fail"
     assert statuses["log.previous-boot"] == "warn"
+
+
+def test_a_snapshot_keeps_only_the_units_lines_that_set_the_override(
+    cli, fixture_copy, tmp_path
+) -> None:
+    root = fixture_copy("tuned-ready")
+    dropin = root / "etc/systemd/system/ollama.service.d/override.conf"
+    dropin.parent.mkdir(parents=True)
+    dropin.write_text(
+        '[Service]\nEnvironment="OLLAMA_API_KEY=secret"\n'
+        'Environment="HSA_OVERRIDE_GFX_VERSION=11.0.0"\n'
+    )
+    out = tmp_path / "snap"
+    assert cli("snapshot", "--root", str(root), "--no-redact", "-o", str(out)).code == 0
+    kept = (out / "etc/systemd/system/ollama.service.d/override.conf").read_text()
+    assert kept == 'Environment="HSA_OVERRIDE_GFX_VERSION=11.0.0"\n'
+    replay = cli("scan", "--root", str(out), "--select", "env.hsa-override", "--format", "json")
+    assert replay.finding("env.hsa-override")["status"] == "warn"
+
+
+def test_an_unreadable_journal_is_not_reported_as_free_of_runtime_errors(scan) -> None:
+    meta = json.dumps({"returncode": 1, "stderr": "No journal files were found.\n"})
+    edits = {HSA_JOURNAL: "-- No entries --\n", HSA_JOURNAL.replace(".txt", ".json"): meta}
+    finding = scan("tuned-ready", edits, "--select", "log.gpu-hangs").finding("log.gpu-hangs")
+    assert finding["status"] == "pass"
+    assert "journal" not in finding["message"]

@@ -7,6 +7,7 @@ verdict, a message a person can act on, the evidence, and the values for the rul
 
 from hostcheck.checks.kinds import (  # noqa: F401 (each module registers its check kinds)
     devices,
+    firmware,
     functional,
     gpu,
     kernel,

@@ -161,14 +161,43 @@ def meets_floor(rel: KernelRelease, text: str) -> bool:
     return rel.at_least(parse_floor(text), floor_rc(text))
 
 
+def kfd_cwsr_export(facts: Facts) -> Value[int] | None:
+    """The GPU's KFD cwsr_size property, which only a KFD with the CWSR fix exports."""
+    gpu = facts.gpu.strix_halo
+    return gpu.kfd_cwsr_size if gpu is not None else None
+
+
+def kfd_cwsr_evidence(facts: Facts) -> list[Evidence]:
+    exported = kfd_cwsr_export(facts)
+    if exported is None:
+        return []
+    return [
+        Evidence(
+            "KFD cwsr_size",
+            exported.value,
+            exported.source,
+            "exported: this KFD carries the CWSR fix, whatever the release says",
+        )
+    ]
+
+
 def kernel_has_fixes(facts: Facts, params: Mapping[str, Any]) -> bool | None:
     """Whether the running kernel's amdgpu/amdkfd carries a fix, per a floor spec.
 
     params: ``generic`` (a floor such as "6.18.4" or "6.18.0-rc6"), optional ``series`` (a list
     of {series = "6.17", min = "6.17.9"} for stable backports), and the Ubuntu columns of
-    :func:`ubuntu_kernel_class`. None when it cannot be told: the release is unreadable, or
-    amdgpu-dkms replaces the kernel's driver (its fix state is not documented).
+    :func:`ubuntu_kernel_class`. A KFD that exports cwsr_size carries it whatever its release
+    (a backport, a rebased distribution kernel, a dkms driver). None when it cannot be told:
+    the release is unreadable, or amdgpu-dkms replaces the kernel's driver (its fix state is
+    not documented).
     """
+    if kfd_cwsr_export(facts) is not None:
+        return True
+    return release_has_fixes(facts, params)
+
+
+def release_has_fixes(facts: Facts, params: Mapping[str, Any]) -> bool | None:
+    """As :func:`kernel_has_fixes`, judged from the kernel release alone."""
     rel = release(facts)
     if rel is None or facts.driver.kind == "dkms":
         return None

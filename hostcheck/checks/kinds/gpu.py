@@ -1,8 +1,7 @@
-"""The GPU itself: presence, CWSR, MES firmware and hang history (facts §2, §6)."""
+"""The GPU itself: presence, CWSR and hang history (facts §2, §6); MES firmware is in firmware.py."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,6 +14,8 @@ from hostcheck.checks.kinds._util import (
     evidence,
     fixed_rocm,
     kernel_has_fixes,
+    kfd_cwsr_evidence,
+    kfd_cwsr_export,
     release,
     rocm_versions,
     staged_option,
@@ -131,9 +132,16 @@ def cwsr(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
         )
     else:
         kernel_note = "has the CWSR fix" if kernel_fixed else "lacks the CWSR fix"
+    exported = kfd_cwsr_export(facts)
+    fixed_from = (
+        f"{exported.source}: its KFD exports cwsr_size"
+        if exported is not None
+        else "/proc/sys/kernel/osrelease"
+    )
     items.append(
         Evidence("kernel", rel.raw if rel else None, "/proc/sys/kernel/osrelease", kernel_note)
     )
+    items.extend(kfd_cwsr_evidence(facts))
     for version in rocms:
         note = "has the CWSR fix" if has_fix(version) else "lacks the CWSR fix"
         items.append(Evidence("ROCm", version.text, version.source, note))
@@ -156,7 +164,7 @@ def cwsr(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
             return Outcome(
                 Verdict.NOT_APPLICABLE,
                 f"Kernel half: {rel.raw if rel else 'the kernel'} carries the CWSR fix (read from "
-                "/proc/sys/kernel/osrelease). ROCm half: no ROCm found, so none to judge and no "
+                f"{fixed_from}). ROCm half: no ROCm found, so none to judge and no "
                 f"workaround needed.{declare}",
                 tuple(items),
             )
@@ -252,94 +260,6 @@ def cwsr(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
     )
 
 
-def _package_name(owner: str, candidates: Mapping[str, Any]) -> str | None:
-    """'amd-gpu-firmware-20251111-1.fc43.noarch' -> 'amd-gpu-firmware' (longest known name)."""
-    names = sorted((n for n in candidates if owner == n or owner.startswith(n + "-")), key=len)
-    return names[-1] if names else None
-
-
-@check_kind("mes-firmware", requires=("good", "bad", "min", "bad_firmware_packages"))
-def mes_firmware(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
-    gpu = facts.gpu.strix_halo
-    assert gpu is not None
-    software = facts.software
-    items = [
-        evidence("MES firmware", gpu.mes_fw, lambda v: f"0x{v:08x}"),
-        evidence("MES KIQ firmware", gpu.mes_kiq_fw, lambda v: f"0x{v:08x}"),
-        evidence("MES blob for the next boot", software.mes_firmware_file),
-    ]
-    packages = dict(software.firmware_packages)
-    owner = software.mes_firmware_owner
-    owner_name = _package_name(owner.value, packages) if isinstance(owner, Value) else None
-    if isinstance(owner, Value):
-        items.append(Evidence("owned by", owner.value, owner.source))
-        # The file's package decides (Fedora 43: amd-gpu-firmware, not linux-firmware).
-        judged = {owner_name: packages[owner_name]} if owner_name in packages else {}
-        if not judged:
-            judged = {owner.value: Value(owner.value, owner.source)}
-    else:
-        judged = packages
-    bad_packages: list[str] = []
-    for name, version in judged.items():
-        items.append(Evidence("package", f"{name} {version.value}", version.source))
-        if any(prefix in version.value for prefix in params["bad_firmware_packages"]):
-            bad_packages.append(f"{name} {version.value}")
-    known_bad = {int(k, 16): v for k, v in params["bad"].items()}
-    if isinstance(gpu.mes_fw, Value) and gpu.mes_fw.value in known_bad:
-        version = gpu.mes_fw.value
-        return Outcome(
-            Verdict.PROBLEM,
-            f"MES firmware 0x{version:08x} is known bad on Strix Halo ({known_bad[version]}): GPU "
-            "hangs and memory access faults. Install firmware with MES 0x00000080 (linux-firmware "
-            "20251111 or 20260110 and later; not 20251125)"
-            + (
-                "; with amdgpu-dkms it may come from amdgpu-dkms-firmware (check "
-                "`dpkg -S /lib/firmware/amdgpu/gc_11_5_1_mes1.bin.zst`)."
-                if facts.driver.kind == "dkms"
-                else "."
-            ),
-            tuple(items),
-            fix={},
-        )
-    overrides = software.mes_firmware_overrides
-    if overrides:
-        items.append(
-            Evidence("firmware override", ", ".join(overrides), "/lib/firmware/updates/amdgpu")
-        )
-    if bad_packages and not (overrides and not isinstance(owner, Value)):
-        running = (
-            f"the running MES is 0x{gpu.mes_fw.value:08x}, but "
-            if isinstance(gpu.mes_fw, Value)
-            else ""
-        )
-        return Outcome(
-            # A good MES running now means the bad blob has not been loaded yet (an older
-            # initramfs): it will be at the next initramfs rebuild and boot.
-            Verdict.ADVISORY if isinstance(gpu.mes_fw, Value) else Verdict.PROBLEM,
-            f"{', '.join(bad_packages)} ships the broken MES 0x83 for Strix Halo (ROCm#5724); "
-            f"{running}the next initramfs rebuild and boot load it. Install another version "
-            "(Fedora: dnf downgrade amd-gpu-firmware and versionlock it), or keep good "
-            "gc_11_5_1_mes*.bin files in /lib/firmware/updates/amdgpu/.",
-            tuple(items),
-            fix={},
-        )
-    if not isinstance(gpu.mes_fw, Value):
-        return unknown("The MES firmware version could not be read.", *items)
-    version = gpu.mes_fw.value
-    if version < int(params["min"], 16):
-        return Outcome(
-            Verdict.ADVISORY,
-            f"MES firmware 0x{version:08x} is older than {params['min']}: it ignores "
-            "amdgpu.cwsr_enable and predates the Strix Halo fixes (AMD: \"If you're on MES "
-            '<0x80 — Update your kernel and firmware", ROCm#5724). Update linux-firmware.',
-            tuple(items),
-            fix={},
-        )
-    good = {int(v, 16) for v in params["good"]}
-    note = "known good" if version in good else "not known bad"
-    return Outcome(Verdict.OK, f"MES firmware 0x{version:08x} is {note}.", tuple(items))
-
-
 @check_kind("gpu-hangs", requires=("kinds", "lines_per_kind"))
 def gpu_hangs(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
     log = facts.kernel_log
@@ -360,11 +280,19 @@ def gpu_hangs(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
         if event.kind in kinds:
             found.setdefault(event.kind, []).append(event.line.text)
     counted = [kind for kind in found if kinds[kind].get("count", True)]
-    if not counted:
+    hsa = facts.hsa_errors
+    hsa_lines = hsa.value if isinstance(hsa, Value) else []
+    if not counted and not hsa_lines:
         return Outcome(
             Verdict.OK,
-            "No MES timeout, GPU reset, page fault or wedged device in the kernel log since boot.",
-            (Evidence("kernel log", "no hang lines", log.source),),
+            "No MES timeout, GPU reset, page fault or wedged device in the kernel log since boot"
+            + (", and no ROCm runtime error in the journal." if isinstance(hsa, Value) else "."),
+            (Evidence("kernel log", "no hang lines", log.source),)
+            + (
+                (Evidence("journal", "no ROCm runtime error lines", hsa.source),)
+                if isinstance(hsa, Value)
+                else ()
+            ),
         )
     items = []
     parts = []
@@ -374,11 +302,23 @@ def gpu_hangs(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
             parts.append(f"{spec['label']}: {len(lines)}")
         for number, line in enumerate(lines[: int(params["lines_per_kind"])], start=1):
             items.append(Evidence(spec["label"], line, log.source, f"{number} of {len(lines)}"))
+    limit = int(params["lines_per_kind"])
+    for number, line in enumerate(hsa_lines[:limit], start=1):
+        items.append(
+            Evidence("ROCm runtime error", line, _source(hsa), f"{number} of {len(hsa_lines)}")
+        )
+    journal = (
+        f"This boot's journal has {len(hsa_lines)} ROCm runtime error line(s) from GPU "
+        'processes ("Memory access fault by GPU node", "Memory critical error" or "HW '
+        'Exception by GPU"): ROCm aborted them, and such errors never reach the kernel log '
+        "(ROCm#5824, #6182). "
+        if hsa_lines
+        else ""
+    )
     return Outcome(
         Verdict.PROBLEM,
-        "The kernel log since boot shows "
-        + "; ".join(parts)
-        + ". "
+        ("The kernel log since boot shows " + "; ".join(parts) + ". " if parts else "")
+        + journal
         + (
             "CPF faults on the first dispatch are the amdgpu-dkms conflict AMD describes "
             "(ROCm#6182): see driver.no-dkms and firmware.mes. "
@@ -452,63 +392,9 @@ def previous_boot(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outc
     )
 
 
+def _source(reading: Value[list[str]] | Unavailable | None) -> str:
+    return getattr(reading, "source", "journalctl")
+
+
 def _log_source(facts: Facts) -> str:
     return getattr(facts.kernel_log, "source", "dmesg")
-
-
-@check_kind("container-gpu-access", requires=("booleans",))
-def container_gpu_access(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
-    """Containers that get /dev/kfd and the render node: SELinux, group keeping, denials."""
-    access = facts.containers
-    items: list[Evidence] = []
-    problems: list[str] = []
-    advice: list[str] = []
-    for line in access.denials[:3]:
-        items.append(Evidence("AVC denial", line[:300], "/var/log/audit/audit.log"))
-    if access.denials:
-        problems.append(
-            f"SELinux denied a container the GPU ({len(access.denials)} AVC line(s) for /dev/kfd "
-            "or /dev/dri in the audit log): the container sees no GPU."
-        )
-    enforcing = value_or(access.selinux_enforcing, None) == "1"
-    if isinstance(access.selinux_enforcing, Value):
-        items.append(evidence("SELinux enforcing", access.selinux_enforcing))
-    rootless = [path for path, _ in access.quadlets if "/users" in path]
-    for path, text in access.quadlets:
-        items.append(Evidence("quadlet", path, path, "hands the GPU to a container"))
-        keeps = "keep-groups" in text or "keep_original_groups" in text
-        if path in rootless and not keeps and not re.search(r"GroupAdd=.*(render|video)", text):
-            advice.append(
-                f"{path} runs rootless without GroupAdd=keep-groups: the container loses the "
-                "user's render/video groups and cannot open /dev/kfd (podman#9706)."
-            )
-    if enforcing and rootless:
-        for name in params["booleans"]:
-            value = access.booleans.get(name)
-            items.append(evidence(name, value))
-            if isinstance(value, Value) and not value.value.startswith("1"):
-                advice.append(
-                    f"SELinux boolean {name} is off; rootless containers need "
-                    f"`setsebool -P {name}=on` to open GPU device nodes."
-                )
-    if problems:
-        return Outcome(
-            Verdict.PROBLEM,
-            " ".join(problems + advice)
-            + " Allow it with the container_use_devices / container_use_dri_devices booleans "
-            "(rootless) or --security-opt label=disable for that container.",
-            tuple(items),
-        )
-    if advice:
-        return Outcome(Verdict.ADVISORY, " ".join(advice), tuple(items))
-    if not access.quadlets:
-        return Outcome(
-            Verdict.NOT_APPLICABLE,
-            "No container unit hands the GPU to a container, and the audit log has no GPU denials.",
-            tuple(items),
-        )
-    return Outcome(
-        Verdict.OK,
-        f"{len(access.quadlets)} container unit(s) get the GPU, with what they need.",
-        tuple(items),
-    )

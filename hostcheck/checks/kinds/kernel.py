@@ -14,9 +14,11 @@ from hostcheck.checks.kinds._util import (
     evidence,
     floor_rc,
     floors_text,
-    kernel_has_fixes,
+    kfd_cwsr_evidence,
+    kfd_cwsr_export,
     parse_floor,
     release,
+    release_has_fixes,
     ubuntu_kernel_class,
     unknown,
     value_or,
@@ -95,7 +97,7 @@ def kernel_floor(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outco
 def rocm_kernel_floor(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
     """The kernel floor the ROCm documentation sets for Strix Halo."""
     rel = release(facts)
-    items = _release_evidence(facts)
+    items = _release_evidence(facts) + kfd_cwsr_evidence(facts)
     if rel is None:
         return unknown("The running kernel release could not be read.", *items)
     if facts.driver.kind == "dkms":
@@ -108,10 +110,18 @@ def rocm_kernel_floor(facts: Facts, params: Mapping[str, Any], ctx: Context) -> 
             "ubuntu-native": "an Ubuntu release whose kernel carries the fixes natively",
         }[ubuntu]
         return Outcome(Verdict.OK, f"Kernel {rel.raw} is {label}.", tuple(items))
-    if kernel_has_fixes(facts, params):
+    if release_has_fixes(facts, params):
         return Outcome(
             Verdict.OK,
             f"Kernel {rel.raw} carries the KFD fixes (in {floors_text(params)}).",
+            tuple(items),
+        )
+    if kfd_cwsr_export(facts) is not None:
+        return Outcome(
+            Verdict.OK,
+            f"Kernel {rel.raw} is not a release the ROCm documentation lists ("
+            f"{floors_text(params)}), but its KFD exports cwsr_size, which only the fix ROCm "
+            "requires adds: the fixes are backported.",
             tuple(items),
         )
     hint = ""

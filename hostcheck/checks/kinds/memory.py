@@ -363,6 +363,10 @@ def gttsize_deprecated(facts: Facts, params: Mapping[str, Any], ctx: Context) ->
     return Outcome(Verdict.PROBLEM, message, tuple(items), fix=fix)
 
 
+# What amd-ttm (superm1/amd-debug-tools, ttm.py MODPROBE_CONF_PATH) writes: "options ttm ..."
+AMD_TTM_CONF = "/etc/modprobe.d/ttm.conf"
+
+
 @check_kind("ttm-module", requires=("headroom_gib",), provides=("module", "pages", "gib"))
 def ttm_module(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
     """TTM options must be set on the module the amdgpu in use links against (facts §5.2)."""
@@ -398,9 +402,16 @@ def ttm_module(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome
             f"{right}.{name}={computed['pages'] if computed else value}"
             for name, value in set_on[wrong].items()
         ]
+        # amd-ttm (amd-debug-tools) writes this file, for ttm only, whatever the driver.
+        by_amd_ttm = (
+            " /etc/modprobe.d/ttm.conf is the file `amd-ttm --set` writes; it sets the "
+            "in-kernel ttm only, so with amdgpu-dkms the tool's setting does nothing."
+            if wrong == "ttm" and any(e.source == AMD_TTM_CONF for e in items)
+            else ""
+        )
         return Outcome(
             Verdict.PROBLEM,
-            f"TTM limits are set on {wrong}, but {what}: they have no effect. "
+            f"TTM limits are set on {wrong}, but {what}: they have no effect.{by_amd_ttm} "
             f"Set {' '.join(args)}.",
             tuple(items),
             fix={"add_kernel_args": args},

@@ -210,6 +210,29 @@ def rocm_kernel_compat(facts: Facts, params: Mapping[str, Any], ctx: Context) ->
     return Outcome(worst, " ".join(messages), tuple(items))
 
 
+DEVICE_PACK_FAMILIES = ("amd-torch-device-", "rocm-sdk-device-")
+
+
+def _covers(arch: str, target: str) -> bool:
+    """Whether a device package's target (gfx1151, or a family: gfx11, gfx115x) has ``target``."""
+    arch = arch.lower()
+    if arch == target:
+        return True
+    stem = arch.rstrip("x")
+    return len(stem) < len(target) and target.startswith(stem)
+
+
+def _device_packs_without(packs: list[str], target: str) -> list[str]:
+    """The device-package families (amd-torch-device-*, rocm-sdk-device-*) that are installed
+    but for other targets only."""
+    missing = []
+    for family in DEVICE_PACK_FAMILIES:
+        archs = [p[len(family) :] for p in packs if p.startswith(family)]
+        if archs and not any(_covers(arch, target) for arch in archs):
+            missing.append(family + "*")
+    return missing
+
+
 @check_kind("torch-arch", requires=("arch", "min_ratio", "known_caps"))
 def torch_arch(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
     python = facts.software.python
@@ -245,6 +268,18 @@ def torch_arch(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome
             Verdict.PROBLEM,
             f"PyTorch {env.torch} (HIP {env.hip}) was built without {target} kernels "
             f"(arch list: {' '.join(env.arch_list) or 'empty'}).",
+            tuple(items),
+        )
+    missing = _device_packs_without(env.device_packs or [], target)
+    if missing:
+        items.append(Evidence("device packages", " ".join(env.device_packs or []), source))
+        return Outcome(
+            Verdict.PROBLEM,
+            f"PyTorch {env.torch} comes from TheRock's multi-arch wheels, whose GPU code is in "
+            f"per-target device packages, and {' and '.join(missing)} are installed for other "
+            f"targets only: the {target} code is missing. Reinstall with the "
+            f'[device-{target}] extra (pip install "torch[device-{target}]" '
+            f'"rocm[device-{target}]").',
             tuple(items),
         )
     if env.total_memory is None:

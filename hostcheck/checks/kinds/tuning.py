@@ -43,11 +43,14 @@ def _who(proc: InferenceProcess) -> str:
 
 @check_kind("env-var-forbidden", requires=("variable", "why"))
 def env_var_forbidden(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outcome:
-    """A variable that must not be set for inference processes (e.g. HSA_OVERRIDE_GFX_VERSION)."""
+    """A variable that must not be set for inference processes (e.g. HSA_OVERRIDE_GFX_VERSION):
+    in a running process's environment (vLLM, llama.cpp, ollama, ComfyUI) or in a systemd
+    unit, drop-in or quadlet that starts one."""
     name = params["variable"]
-    procs = _processes(facts)
     if not isinstance(facts.processes, Value):
         return unknown("Processes could not be listed.", evidence("processes", facts.processes))
+    # Any ROCm process reads the variable, not only the engines the tuning rules know.
+    procs = list(facts.processes.value)
     items: list[Evidence] = []
     offenders = []
     allowed: Mapping[str, str] = params.get("allowed", {})
@@ -66,6 +69,15 @@ def env_var_forbidden(facts: Facts, params: Mapping[str, Any], ctx: Context) -> 
             items.append(
                 Evidence(_who(proc), f"{name}={proc.environ.value[name]}", proc.environ.source)
             )
+    for setting in facts.unit_environment:
+        if setting.variable != name:
+            continue
+        shown = f"{name}={setting.value}"
+        if setting.value.strip() in allowed:
+            items.append(Evidence("unit", shown, setting.path, allowed[setting.value.strip()]))
+            continue
+        offenders.append(f"{setting.path} ({shown}, used when the service next starts)")
+        items.append(Evidence("unit", shown, setting.path))
     if offenders:
         return Outcome(
             Verdict.PROBLEM,
@@ -84,7 +96,7 @@ def env_var_forbidden(facts: Facts, params: Mapping[str, Any], ctx: Context) -> 
         return Outcome(
             Verdict.OK,
             f"No vLLM or llama.cpp process is running, so none has {name} set.",
-            (Evidence("inference processes", 0, facts.processes.source),),
+            (Evidence("inference processes", 0, facts.processes.source), *items),
         )
     return Outcome(
         Verdict.OK, f"{name} is not set for {len(procs)} inference process(es).", tuple(items)
@@ -171,7 +183,9 @@ def llamacpp_mmap(facts: Facts, params: Mapping[str, Any], ctx: Context) -> Outc
         mode = _arg_value(argv, ["--load-mode", "-lm"]) or env.get("LLAMA_ARG_LOAD_MODE")
         state: str | None = None  # "off", "on" or None (not stated: the build's default)
         if mode is not None:
-            state = {"mmap": "on", "off": "off"}.get(modes.get(mode.strip().lower(), ""), "off")
+            # "mmap" maps, "off" reads; "default" (auto) and values the rule does not know leave
+            # it to the build, as if nothing were stated
+            state = {"mmap": "on", "off": "off"}.get(modes.get(mode.strip().lower(), ""))
         elif (
             any(a in flags for a in argv)
             or any(env.get(k, "").lower() == v for k, v in env_off.items())
