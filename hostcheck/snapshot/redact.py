@@ -117,6 +117,24 @@ ALLOWED_ENV_PREFIXES = (
     "LLAMA_",
     "OMP_",
 )
+# systemd units, their drop-ins and podman quadlets: their Environment= lines and the
+# environment options of their command lines (Exec=, ExecStart=, PodmanArgs=) carry a
+# service's credentials (HF_TOKEN=…, --env API_KEY=…, --api-key …).
+UNIT_DIRS = (
+    "/etc/systemd/",
+    "/run/systemd/",
+    "/usr/lib/systemd/",
+    "/lib/systemd/",
+    "/etc/containers/systemd/",
+    "/usr/share/containers/systemd/",
+)
+UNIT_COMMAND_KEYS = ("Exec", "PodmanArgs", "GlobalArgs")  # and every Exec*= of systemd
+# One assignment of an Environment= line: "NAME=value with spaces", 'NAME=…' or NAME=value.
+UNIT_ASSIGNMENT = re.compile(
+    r'(?<![^\s])(?:"(?P<dn>[A-Za-z_][A-Za-z0-9_]*)=(?P<dv>[^"]*)"'
+    r"|'(?P<sn>[A-Za-z_][A-Za-z0-9_]*)=(?P<sv>[^']*)'"
+    r"|(?P<n>[A-Za-z_][A-Za-z0-9_]*)=(?P<v>\S*))"
+)
 UNIDENTIFYING = {"root", "localhost", "localhost.localdomain", "nobody", "(none)", "none"}
 MIN_NAME = 3  # shorter names would be replaced inside ordinary words of the kernel log
 MIN_SECRET = 6
@@ -204,6 +222,8 @@ def discover(
     for path, data in files.items():
         if _is_proc_file(path, "environ") or _is_proc_file(path, "cmdline"):
             edited[path] = _redact_secrets(data, redactor, environ=path.endswith("/environ"))
+        elif path.startswith(UNIT_DIRS):
+            edited[path] = _redact_unit(data, redactor)
 
     for data in [*environs, *logs]:
         _add_addresses(redactor, data)
@@ -335,6 +355,72 @@ def _redact_secrets(data: bytes, redactor: Redactor, *, environ: bool) -> bytes:
                     secret_next = True
         out.append(item.encode("utf-8", errors="surrogateescape"))
     return b"\0".join(out)
+
+
+def _env_value(redactor: Redactor, name: str, value: str) -> str:
+    """An environment variable's value as a snapshot keeps it (as for process environments)."""
+    if not value or env_value_kept(name):
+        return value
+    if is_secret_name(name):
+        return _secret(redactor, value)
+    redactor.keep_structured("environment value")
+    return "redacted"
+
+
+def _unit_assignments(text: str, redactor: Redactor) -> str:
+    def replace(match: re.Match[str]) -> str:
+        for name_group, value_group, quote in (
+            ("dn", "dv", '"'),
+            ("sn", "sv", "'"),
+            ("n", "v", ""),
+        ):
+            name = match.group(name_group)
+            if name is not None:
+                value = _env_value(redactor, name, match.group(value_group))
+                return f"{quote}{name}={value}{quote}"
+        return match.group(0)
+
+    return UNIT_ASSIGNMENT.sub(replace, text)
+
+
+def _unit_command(text: str, redactor: Redactor) -> str:
+    """A command line of a unit: the values of -e/--env NAME=VALUE and of credential options."""
+    words = text.split(" ")
+    out = []
+    env_next = secret_next = False
+    for word in words:
+        if env_next and word:
+            word, env_next = _unit_assignments(word, redactor), False
+        elif secret_next and word:
+            word, secret_next = _secret(redactor, word), False
+        elif word in ("-e", "--env"):
+            env_next = True
+        elif word.startswith("--env="):
+            word = "--env=" + _unit_assignments(word[len("--env=") :], redactor)
+        elif _secret_option(word):
+            option, sep, value = word.partition("=")
+            if sep and value:
+                word = f"{option}={_secret(redactor, value)}"
+            elif not sep:
+                secret_next = True
+        out.append(word)
+    return " ".join(out)
+
+
+def _redact_unit(data: bytes, redactor: Redactor) -> bytes:
+    """A unit, drop-in or quadlet with the values of its environment assignments and of its
+    command lines' credentials replaced; the variables the checks read keep theirs."""
+    lines = data.decode("utf-8", errors="surrogateescape").split("\n")
+    for index, line in enumerate(lines):
+        key, sep, rest = line.partition("=")
+        key = key.strip()
+        if not sep:
+            continue
+        if key == "Environment":
+            lines[index] = f"{line[: len(line) - len(rest)]}{_unit_assignments(rest, redactor)}"
+        elif key.startswith("Exec") or key in UNIT_COMMAND_KEYS:
+            lines[index] = f"{line[: len(line) - len(rest)]}{_unit_command(rest, redactor)}"
+    return "\n".join(lines).encode("utf-8", errors="surrogateescape")
 
 
 def _secret(redactor: Redactor, value: str) -> str:

@@ -81,8 +81,39 @@ PROC_CMDLINE = {
     "nfsroot credentials": ("nfsroot=nfs://u:pw4848@server/x", "pw4848"),
 }
 HOSTNAME_FILE = {"host name": ("inference-01", "inference-01")}
+# Lines of a unit drop-in (etc/systemd/system/ollama.service.d/override.conf) and of a podman
+# quadlet (etc/containers/systemd/vllm.container): env.hsa-override reads the lines naming
+# HSA_OVERRIDE_GFX_VERSION, the container checks read quadlets whole.
+UNIT_DROPIN = {
+    "unit: quoted, beside the watched variable": (
+        'Environment="HF_TOKEN=unit5050secret" "HSA_OVERRIDE_GFX_VERSION=11.0.0"',
+        "unit5050secret",
+    ),
+    "unit: bare, beside the watched variable": (
+        "Environment=HSA_OVERRIDE_GFX_VERSION=11.0.0 OPENAI_API_KEY=unit5151key",
+        "unit5151key",
+    ),
+    "unit: ExecStart option, line naming the variable": (
+        "ExecStart=/usr/bin/env HSA_OVERRIDE_GFX_VERSION=11.0.0 ollama serve --api-key unit5252",
+        "unit5252",
+    ),
+}
+QUADLET = {
+    "quadlet: Environment=": ("Environment=HF_TOKEN=quad5353secret", "quad5353secret"),
+    "quadlet: PodmanArgs --env": ("PodmanArgs=--env PASSWORD=quad5454pw", "quad5454pw"),
+    "quadlet: Exec option=": ("Exec=vllm serve --api-key=quad5555key", "quad5555key"),
+    "quadlet: opaque value": ("Environment='DATABASE_URL=quad5656opaque'", "quad5656opaque"),
+}
 
-ALL = {**ENVIRON, **CMDLINE, **KERNEL_LOG, **PROC_CMDLINE, **HOSTNAME_FILE}
+ALL = {
+    **ENVIRON,
+    **CMDLINE,
+    **KERNEL_LOG,
+    **PROC_CMDLINE,
+    **HOSTNAME_FILE,
+    **UNIT_DROPIN,
+    **QUADLET,
+}
 
 
 def test_the_planted_set_is_large_enough() -> None:
@@ -109,6 +140,16 @@ def _plant(root: Path) -> None:
     extra = " ".join(text for text, _ in PROC_CMDLINE.values())
     cmdline.write_text(cmdline.read_text().strip() + f" {extra}\n")
     assert (root / "proc/sys/kernel/hostname").read_text().strip() == "inference-01"
+    dropin = root / "etc/systemd/system/ollama.service.d/override.conf"
+    dropin.parent.mkdir(parents=True)
+    dropin.write_text("[Service]\n" + "".join(f"{line}\n" for line, _ in UNIT_DROPIN.values()))
+    quadlet = root / "etc/containers/systemd/vllm.container"
+    quadlet.parent.mkdir(parents=True, exist_ok=True)
+    quadlet.write_text(
+        "[Container]\nImage=docker.io/rocm/vllm:latest\nAddDevice=/dev/kfd\n"
+        "Environment=HSA_OVERRIDE_GFX_VERSION=11.5.1\n"
+        + "".join(f"{line}\n" for line, _ in QUADLET.values())
+    )
 
 
 def _contents(snapshot: Path) -> list[tuple[str, bytes]]:
@@ -156,8 +197,11 @@ def test_no_planted_secret_survives(cli, fixture_copy, tmp_path: Path, output: s
     replay = cli("scan", "--root", str(out), *args, "--format", "json")
     original = cli("scan", "--root", str(root), *args, "--format", "json")
     assert replay.code == original.code
-    for rule in ("vllm.env", "env.hsa-override"):
+    for rule in ("vllm.env", "env.hsa-override", "containers.gpu-access"):
         assert replay.finding(rule)["status"] == original.finding(rule)["status"], rule
+    # the drop-in's override is still seen, with its value, in the replay
+    assert original.finding("env.hsa-override")["status"] == "warn"
+    assert "11.0.0" in replay.finding("env.hsa-override")["message"]
 
 
 def test_every_variable_a_rule_reads_is_kept() -> None:
