@@ -82,6 +82,16 @@ def add_config_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_fail_on(group: Any) -> None:
+    """--fail-on of the commands that judge readiness from the configuration (scan, monitor)."""
+    group.add_argument(
+        "--fail-on",
+        choices=["warn", "fail"],
+        help="the lowest status that makes the host not ready (default: fail, or fail_on in the "
+        "config file)",
+    )
+
+
 def add_source_options(parser: argparse.ArgumentParser) -> None:
     add_config_option(parser)
     where = parser.add_argument_group("what to check (default: this host)")

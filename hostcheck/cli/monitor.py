@@ -48,12 +48,7 @@ def add_parser(commands: Any, name: str, help_text: str) -> None:
     )
     common.add_source_options(monitor)
     out = monitor.add_argument_group("monitor")
-    out.add_argument(
-        "--fail-on",
-        choices=["warn", "fail"],
-        help="the lowest status that makes the host not ready (default: fail, or fail_on in the "
-        "config file)",
-    )
+    common.add_fail_on(out)
     out.add_argument(
         "--state-dir",
         metavar="DIR",

@@ -53,12 +53,7 @@ def add_parser(commands: Any, name: str, help_text: str) -> None:
         "atomically, a link's file replaced and the link kept, a character device (/dev/null) "
         "or FIFO written into, a block device, socket or directory refused",
     )
-    out.add_argument(
-        "--fail-on",
-        choices=["warn", "fail"],
-        help="the lowest status that makes the host not ready (default: fail, or fail_on in the "
-        "config file)",
-    )
+    common.add_fail_on(out)
     out.add_argument(
         "--exit-zero",
         action="store_true",

@@ -325,6 +325,20 @@ def _secret_option(item: str) -> bool:
     return item.startswith("--") and is_secret_name(item[2:].partition("=")[0])
 
 
+def _command_word(word: str, secret_next: bool, redactor: Redactor) -> tuple[str, bool]:
+    """One word of a command line: a credential option's value replaced (``--api-key=X``, or
+    the word after ``--api-key``); returns the word and whether the next one is such a value."""
+    if secret_next and word:
+        return _secret(redactor, word), False
+    if _secret_option(word):
+        option, sep, value = word.partition("=")
+        if sep and value:
+            return f"{option}={_secret(redactor, value)}", False
+        if not sep:
+            return word, True
+    return word, secret_next
+
+
 def _redact_secrets(data: bytes, redactor: Redactor, *, environ: bool) -> bytes:
     parts = data.split(b"\0")
     out = []
@@ -344,15 +358,7 @@ def _redact_secrets(data: bytes, redactor: Redactor, *, environ: bool) -> bytes:
                 redactor.keep_structured("environment value")
                 item = f"{key}=redacted"
         elif not environ:
-            if secret_next and item:
-                item = _secret(redactor, item)
-                secret_next = False
-            elif _secret_option(item):
-                option, sep, value = item.partition("=")
-                if sep and value:
-                    item = f"{option}={_secret(redactor, value)}"
-                elif not sep:
-                    secret_next = True
+            item, secret_next = _command_word(item, secret_next, redactor)
         out.append(item.encode("utf-8", errors="surrogateescape"))
     return b"\0".join(out)
 
@@ -391,18 +397,12 @@ def _unit_command(text: str, redactor: Redactor) -> str:
     for word in words:
         if env_next and word:
             word, env_next = _unit_assignments(word, redactor), False
-        elif secret_next and word:
-            word, secret_next = _secret(redactor, word), False
         elif word in ("-e", "--env"):
             env_next = True
         elif word.startswith("--env="):
             word = "--env=" + _unit_assignments(word[len("--env=") :], redactor)
-        elif _secret_option(word):
-            option, sep, value = word.partition("=")
-            if sep and value:
-                word = f"{option}={_secret(redactor, value)}"
-            elif not sep:
-                secret_next = True
+        else:
+            word, secret_next = _command_word(word, secret_next, redactor)
         out.append(word)
     return " ".join(out)
 
