@@ -200,6 +200,74 @@ def test_hsa_override_set_by_a_unit_drop_in_or_quadlet(
         assert "next starts" in finding["message"]
 
 
+UNIT = "etc/systemd/system/ollama.service"
+SET_1100 = (
+    '[Service]\nEnvironment="HSA_OVERRIDE_GFX_VERSION=11.0.0"\nExecStart=/usr/bin/ollama serve\n'
+)
+
+
+@pytest.mark.parametrize(
+    ("edits", "status"),
+    [
+        # systemd.unit(5): drop-ins apply after the unit; the later assignment wins
+        (
+            {UNIT: SET_1100, DROPIN: "[Service]\nEnvironment=HSA_OVERRIDE_GFX_VERSION=11.5.1\n"},
+            "pass",
+        ),
+        # systemd.exec(5): UnsetEnvironment= removes it from the final environment
+        (
+            {UNIT: SET_1100, DROPIN: "[Service]\nUnsetEnvironment=HSA_OVERRIDE_GFX_VERSION\n"},
+            "pass",
+        ),
+        (
+            {
+                UNIT: SET_1100,
+                DROPIN: "[Service]\nUnsetEnvironment=HSA_OVERRIDE_GFX_VERSION=11.0.0\n",
+            },
+            "pass",
+        ),
+        # ... but only the assignment it names
+        (
+            {
+                UNIT: SET_1100,
+                DROPIN: "[Service]\nUnsetEnvironment=HSA_OVERRIDE_GFX_VERSION=10.3.0\n",
+            },
+            "warn",
+        ),
+        # systemd.exec(5): an empty Environment= resets the list, in the unit or a drop-in
+        ({UNIT: SET_1100, DROPIN: "[Service]\nEnvironment=\n"}, "pass"),
+        ({UNIT: SET_1100.replace("ExecStart", "Environment=\nExecStart")}, "pass"),
+        # a reset before the assignment does not undo it
+        (
+            {
+                UNIT: SET_1100,
+                DROPIN: "[Service]\nEnvironment=\nEnvironment=HSA_OVERRIDE_GFX_VERSION=11.0.3\n",
+            },
+            "warn",
+        ),
+        # an empty unit file is masked (systemd.unit(5)): its drop-ins are never used
+        ({UNIT: "", DROPIN: SET_1100}, "pass"),
+    ],
+)
+def test_hsa_override_as_systemd_computes_it(scan, edits: dict[str, str], status: str) -> None:
+    """A unit's value can be replaced, unset or reset by a later line or a drop-in, and a
+    masked unit never starts: only what the service would really get is flagged."""
+    finding = scan("tuned-ready", edits, "--select", "env.hsa-override").finding("env.hsa-override")
+    assert finding["status"] == status, finding["message"]
+
+
+def test_hsa_override_of_a_masked_unit_is_not_flagged(scan, fixture_copy, cli) -> None:
+    """`systemctl mask ollama` links the unit to /dev/null; a drop-in left behind is unused."""
+    root = fixture_copy("tuned-ready")
+    (root / DROPIN).parent.mkdir(parents=True)
+    (root / DROPIN).write_text(SET_1100)
+    (root / UNIT).symlink_to("/dev/null")
+    finding = cli(
+        "scan", "--root", str(root), "--select", "env.hsa-override", "--format", "json"
+    ).finding("env.hsa-override")
+    assert finding["status"] == "pass"
+
+
 def test_hsa_override_in_a_running_ollama_is_flagged(scan) -> None:
     edits = {
         "proc/4200/cmdline": "/usr/local/bin/ollama\0serve\0",
@@ -852,7 +920,7 @@ def test_a_snapshot_keeps_only_the_units_lines_that_set_the_override(
     out = tmp_path / "snap"
     assert cli("snapshot", "--root", str(root), "--no-redact", "-o", str(out)).code == 0
     kept = (out / "etc/systemd/system/ollama.service.d/override.conf").read_text()
-    assert kept == 'Environment="HSA_OVERRIDE_GFX_VERSION=11.0.0"\n'
+    assert kept == '[Service]\nEnvironment="HSA_OVERRIDE_GFX_VERSION=11.0.0"\n'
     replay = cli("scan", "--root", str(out), "--select", "env.hsa-override", "--format", "json")
     assert replay.finding("env.hsa-override")["status"] == "warn"
 
