@@ -12,6 +12,7 @@ snapshot): unit files can carry other services' credentials.
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Callable
 
 from hostcheck.facts import UnitSetting
@@ -113,12 +114,17 @@ def probe_unit_environment(host: Host, variables: tuple[str, ...]) -> tuple[Unit
 # What ROCr prints when it aborts a process on a GPU fault (ROCm#5824, #5747: "Memory access
 # fault by GPU node-1 (Agent handle: ...) on address ... Reason: Page not present ...";
 # ROCm#6182: "Memory critical error by agent node-0 ... Reason: Memory in use"; ROCm#5590:
-# "HW Exception by GPU node-1 ... GPU Hang"). journalctl's --grep takes a PCRE2 pattern.
+# "HW Exception by GPU node-1 ... GPU Hang"). journalctl's --grep takes a PCRE2 pattern. The
+# node number is part of it: the pattern's own text (a `sudo journalctl -g ...` that sudo
+# logged with its COMMAND=, this rule's command) has none, so it never matches itself.
 HSA_ERROR_PATTERN = (
-    "Memory access fault by GPU node|Memory critical error by agent node|HW Exception by GPU node"
+    "(Memory access fault by GPU|Memory critical error by agent|HW Exception by GPU) node-[0-9]+"
 )
+_HSA_ERROR = re.compile(HSA_ERROR_PATTERN)
 MAX_HSA_LINES = 200
 MAX_LINE_CHARS = 500
+# The newest output kept: a service in a crash loop can log the error every few seconds.
+MAX_HSA_OUTPUT = 256 * 1024
 
 
 def start_hsa_errors(host: Host) -> Started:
@@ -129,7 +135,14 @@ def start_hsa_errors(host: Host) -> Started:
         "journal-hsa-errors",
         ["journalctl", "-b", "--no-pager", "-o", "short-iso", "-g", HSA_ERROR_PATTERN],
         timeout=20,
+        keep_tail=MAX_HSA_OUTPUT,
     )
+
+
+def _runtime_error(line: str) -> bool:
+    """A line ROCr wrote, not one that quotes its words: sudo logs a command line that
+    searches for them (``... ; COMMAND=/usr/bin/grep Memory access fault by GPU node-1 ...``)."""
+    return bool(_HSA_ERROR.search(line)) and "COMMAND=" not in line
 
 
 def hsa_errors(started: Started) -> Value[list[str]] | Unavailable:
@@ -142,10 +155,10 @@ def hsa_errors(started: Started) -> Value[list[str]] | Unavailable:
     lines = [
         line[:MAX_LINE_CHARS]
         for line in done.value.stdout.splitlines()
-        if line.strip() and not line.startswith("-- ")
+        if line.strip() and not line.startswith("-- ") and _runtime_error(line)
     ]
     if lines:
-        return Value(lines[:MAX_HSA_LINES], done.source)
+        return Value(lines[-MAX_HSA_LINES:], done.source)
     err = done.value.stderr.strip()
     if "No journal files were found" in err:
         return Unavailable(Reason.MISSING, done.source, "no journal files were found")

@@ -925,6 +925,29 @@ def test_a_snapshot_keeps_only_the_units_lines_that_set_the_override(
     assert replay.finding("env.hsa-override")["status"] == "warn"
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        # what sudo logs for this rule's own command, run as the rationale suggests (the
+        # pattern before this review, and the current one)
+        "2026-12-07T04:00:00+0000 halo sudo[5120]: alice : TTY=pts/0 ; PWD=/home/alice ; "
+        "USER=root ; COMMAND=/usr/bin/journalctl -b -g 'Memory access fault by GPU node|Memory "
+        "critical error by agent node|HW Exception by GPU node'",
+        "2026-12-07T04:00:00+0000 halo sudo[5120]: alice : TTY=pts/0 ; PWD=/home/alice ; "
+        "USER=root ; COMMAND=/usr/bin/journalctl -b -g '(Memory access fault by GPU|Memory "
+        "critical error by agent|HW Exception by GPU) node-[0-9]+'",
+        "2026-12-07T04:01:00+0000 halo sudo[5121]: alice : TTY=pts/0 ; PWD=/srv ; USER=root ; "
+        "COMMAND=/usr/bin/grep -r Memory access fault by GPU node-1 /var/log/ollama",
+    ],
+)
+def test_a_logged_search_for_runtime_errors_is_not_one(scan, line: str) -> None:
+    """sudo logs the command line it ran: searching for ROCr's words must not make them."""
+    finding = scan("tuned-ready", {HSA_JOURNAL: line + "\n"}, "--select", "log.gpu-hangs").finding(
+        "log.gpu-hangs"
+    )
+    assert finding["status"] == "pass", finding["message"]
+
+
 def test_an_unreadable_journal_is_not_reported_as_free_of_runtime_errors(scan) -> None:
     meta = json.dumps({"returncode": 1, "stderr": "No journal files were found.\n"})
     edits = {HSA_JOURNAL: "-- No entries --\n", HSA_JOURNAL.replace(".txt", ".json"): meta}
