@@ -102,7 +102,9 @@ def probe_unit_environment(host: Host, variables: tuple[str, ...]) -> tuple[Unit
         if not isinstance(text, Value):
             continue
         env, unset = {}, set()
-        apply_environment(text.value.splitlines(), path, env, unset)
+        # podman's unit parser joins a line ending in a backslash with the next, as systemd does
+        lines = text.value.replace("\\\n", " ").splitlines()
+        apply_environment(lines, path, env, unset)
         settings.extend(
             UnitSetting(source, name, value)
             for name, (value, source) in effective_environment(env, unset).items()

@@ -247,6 +247,22 @@ SET_1100 = (
         ),
         # an empty unit file is masked (systemd.unit(5)): its drop-ins are never used
         ({UNIT: "", DROPIN: SET_1100}, "pass"),
+        # a quadlet's Environment= continued on the next line (read whole, joined as podman does)
+        (
+            {
+                "etc/containers/systemd/ollama.container": "[Container]\nAddDevice=/dev/kfd\n"
+                "Environment=OLLAMA_HOST=0.0.0.0 \\\n  HSA_OVERRIDE_GFX_VERSION=11.0.0\n"
+            },
+            "warn",
+        ),
+        # and reset by an empty Environment= (podman's parser: an empty value clears the list)
+        (
+            {
+                "etc/containers/systemd/ollama.container": "[Container]\nAddDevice=/dev/kfd\n"
+                "Environment=HSA_OVERRIDE_GFX_VERSION=11.0.0\nEnvironment=\n"
+            },
+            "pass",
+        ),
     ],
 )
 def test_hsa_override_as_systemd_computes_it(scan, edits: dict[str, str], status: str) -> None:
