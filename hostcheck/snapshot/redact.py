@@ -132,9 +132,10 @@ UNIT_COMMAND_KEYS = ("Exec", "PodmanArgs", "GlobalArgs")  # and every Exec*= of 
 # One assignment of an Environment= line: "NAME=value with spaces", 'NAME=…' or NAME=value.
 # A backslash escapes the next character (a quote, a space) as in systemd.exec(5)'s quoting.
 UNIT_ASSIGNMENT = re.compile(
-    r'(?<![^\s])(?:"(?P<dn>[A-Za-z_][A-Za-z0-9_]*)=(?P<dv>(?:\\.|[^"\\])*)"'
-    r"|'(?P<sn>[A-Za-z_][A-Za-z0-9_]*)=(?P<sv>(?:\\.|[^'\\])*)'"
-    r"|(?P<n>[A-Za-z_][A-Za-z0-9_]*)=(?P<v>(?:\\[^\n]|\S)*))"
+    r'(?:(?<![^\s])"(?P<dn>[A-Za-z_][A-Za-z0-9_]*)=(?P<dv>(?:\\.|[^"\\])*)"'
+    r"|(?<![^\s])'(?P<sn>[A-Za-z_][A-Za-z0-9_]*)=(?P<sv>(?:\\.|[^'\\])*)'"
+    # bare, or after a quote that is never closed (systemd ignores the line; the file keeps it)
+    r"|(?<![^\s\"'])(?P<n>[A-Za-z_][A-Za-z0-9_]*)=(?P<v>(?:\\[^\n]|\S)*))"
 )
 # One word of a unit's command line: quoted parts and escapes stay in the word.
 UNIT_WORD = re.compile(r"""(?:"(?:\\.|[^"\\])*"?|'[^']*'?|\\.|[^\s"'\\]|\\)+""")
@@ -430,6 +431,8 @@ def _unit_command(text: str, redactor: Redactor) -> str:
         quote, inner = _unquoted(item)
         if quote:  # a script (sh -c "… --token=…"): its words as well
             return quote + _unit_command(inner, redactor) + quote
+        if item[0] in "\"'":  # a quote never closed: what follows it is still redacted
+            return item[0] + _unit_command(item[1:], redactor)
         if item in ("-e", "--env"):
             env_next = True
         elif item.startswith("--env="):

@@ -118,6 +118,8 @@ QUADLET = {
     "quadlet: escaped quote": ('Environment="PASSWORD=ab\\"quad6363tail"', "quad6363tail"),
     "quadlet: inline credential": ("SetCredential=hf:quad6464cred", "quad6464cred"),
     "quadlet: commented out": ("#Environment=HF_TOKEN=quad6565old", "quad6565old"),
+    "quadlet: unbalanced quote": ('Environment="HF_TOKEN=quad6767open', "quad6767open"),
+    "quadlet: unclosed script": ('ExecStartPre=/bin/sh -c "curl --token=quad6868sh', "quad6868sh"),
     "quadlet: sh -c script": (
         'ExecStartPre=/bin/sh -c "curl --token=quad6666sh https://x"',
         "quad6666sh",
