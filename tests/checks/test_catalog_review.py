@@ -200,6 +200,90 @@ def test_hsa_override_set_by_a_unit_drop_in_or_quadlet(
         assert "next starts" in finding["message"]
 
 
+UNIT = "etc/systemd/system/ollama.service"
+SET_1100 = (
+    '[Service]\nEnvironment="HSA_OVERRIDE_GFX_VERSION=11.0.0"\nExecStart=/usr/bin/ollama serve\n'
+)
+
+
+@pytest.mark.parametrize(
+    ("edits", "status"),
+    [
+        # systemd.unit(5): drop-ins apply after the unit; the later assignment wins
+        (
+            {UNIT: SET_1100, DROPIN: "[Service]\nEnvironment=HSA_OVERRIDE_GFX_VERSION=11.5.1\n"},
+            "pass",
+        ),
+        # systemd.exec(5): UnsetEnvironment= removes it from the final environment
+        (
+            {UNIT: SET_1100, DROPIN: "[Service]\nUnsetEnvironment=HSA_OVERRIDE_GFX_VERSION\n"},
+            "pass",
+        ),
+        (
+            {
+                UNIT: SET_1100,
+                DROPIN: "[Service]\nUnsetEnvironment=HSA_OVERRIDE_GFX_VERSION=11.0.0\n",
+            },
+            "pass",
+        ),
+        # ... but only the assignment it names
+        (
+            {
+                UNIT: SET_1100,
+                DROPIN: "[Service]\nUnsetEnvironment=HSA_OVERRIDE_GFX_VERSION=10.3.0\n",
+            },
+            "warn",
+        ),
+        # systemd.exec(5): an empty Environment= resets the list, in the unit or a drop-in
+        ({UNIT: SET_1100, DROPIN: "[Service]\nEnvironment=\n"}, "pass"),
+        ({UNIT: SET_1100.replace("ExecStart", "Environment=\nExecStart")}, "pass"),
+        # a reset before the assignment does not undo it
+        (
+            {
+                UNIT: SET_1100,
+                DROPIN: "[Service]\nEnvironment=\nEnvironment=HSA_OVERRIDE_GFX_VERSION=11.0.3\n",
+            },
+            "warn",
+        ),
+        # an empty unit file is masked (systemd.unit(5)): its drop-ins are never used
+        ({UNIT: "", DROPIN: SET_1100}, "pass"),
+        # a quadlet's Environment= continued on the next line (read whole, joined as podman does)
+        (
+            {
+                "etc/containers/systemd/ollama.container": "[Container]\nAddDevice=/dev/kfd\n"
+                "Environment=OLLAMA_HOST=0.0.0.0 \\\n  HSA_OVERRIDE_GFX_VERSION=11.0.0\n"
+            },
+            "warn",
+        ),
+        # and reset by an empty Environment= (podman's parser: an empty value clears the list)
+        (
+            {
+                "etc/containers/systemd/ollama.container": "[Container]\nAddDevice=/dev/kfd\n"
+                "Environment=HSA_OVERRIDE_GFX_VERSION=11.0.0\nEnvironment=\n"
+            },
+            "pass",
+        ),
+    ],
+)
+def test_hsa_override_as_systemd_computes_it(scan, edits: dict[str, str], status: str) -> None:
+    """A unit's value can be replaced, unset or reset by a later line or a drop-in, and a
+    masked unit never starts: only what the service would really get is flagged."""
+    finding = scan("tuned-ready", edits, "--select", "env.hsa-override").finding("env.hsa-override")
+    assert finding["status"] == status, finding["message"]
+
+
+def test_hsa_override_of_a_masked_unit_is_not_flagged(scan, fixture_copy, cli) -> None:
+    """`systemctl mask ollama` links the unit to /dev/null; a drop-in left behind is unused."""
+    root = fixture_copy("tuned-ready")
+    (root / DROPIN).parent.mkdir(parents=True)
+    (root / DROPIN).write_text(SET_1100)
+    (root / UNIT).symlink_to("/dev/null")
+    finding = cli(
+        "scan", "--root", str(root), "--select", "env.hsa-override", "--format", "json"
+    ).finding("env.hsa-override")
+    assert finding["status"] == "pass"
+
+
 def test_hsa_override_in_a_running_ollama_is_flagged(scan) -> None:
     edits = {
         "proc/4200/cmdline": "/usr/local/bin/ollama\0serve\0",
@@ -852,9 +936,32 @@ def test_a_snapshot_keeps_only_the_units_lines_that_set_the_override(
     out = tmp_path / "snap"
     assert cli("snapshot", "--root", str(root), "--no-redact", "-o", str(out)).code == 0
     kept = (out / "etc/systemd/system/ollama.service.d/override.conf").read_text()
-    assert kept == 'Environment="HSA_OVERRIDE_GFX_VERSION=11.0.0"\n'
+    assert kept == '[Service]\nEnvironment="HSA_OVERRIDE_GFX_VERSION=11.0.0"\n'
     replay = cli("scan", "--root", str(out), "--select", "env.hsa-override", "--format", "json")
     assert replay.finding("env.hsa-override")["status"] == "warn"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        # what sudo logs for this rule's own command, run as the rationale suggests (the
+        # pattern before this review, and the current one)
+        "2026-12-07T04:00:00+0000 halo sudo[5120]: alice : TTY=pts/0 ; PWD=/home/alice ; "
+        "USER=root ; COMMAND=/usr/bin/journalctl -b -g 'Memory access fault by GPU node|Memory "
+        "critical error by agent node|HW Exception by GPU node'",
+        "2026-12-07T04:00:00+0000 halo sudo[5120]: alice : TTY=pts/0 ; PWD=/home/alice ; "
+        "USER=root ; COMMAND=/usr/bin/journalctl -b -g '(Memory access fault by GPU|Memory "
+        "critical error by agent|HW Exception by GPU) node-[0-9]+'",
+        "2026-12-07T04:01:00+0000 halo sudo[5121]: alice : TTY=pts/0 ; PWD=/srv ; USER=root ; "
+        "COMMAND=/usr/bin/grep -r Memory access fault by GPU node-1 /var/log/ollama",
+    ],
+)
+def test_a_logged_search_for_runtime_errors_is_not_one(scan, line: str) -> None:
+    """sudo logs the command line it ran: searching for ROCr's words must not make them."""
+    finding = scan("tuned-ready", {HSA_JOURNAL: line + "\n"}, "--select", "log.gpu-hangs").finding(
+        "log.gpu-hangs"
+    )
+    assert finding["status"] == "pass", finding["message"]
 
 
 def test_an_unreadable_journal_is_not_reported_as_free_of_runtime_errors(scan) -> None:

@@ -103,6 +103,27 @@ QUADLET = {
     "quadlet: PodmanArgs --env": ("PodmanArgs=--env PASSWORD=quad5454pw", "quad5454pw"),
     "quadlet: Exec option=": ("Exec=vllm serve --api-key=quad5555key", "quad5555key"),
     "quadlet: opaque value": ("Environment='DATABASE_URL=quad5656opaque'", "quad5656opaque"),
+    # systemd.syntax(7): a line ending in a backslash continues on the next
+    "quadlet: continued Environment=": (
+        "Environment=OLLAMA_HOST=0.0.0.0 \\\n  HF_TOKEN=quad5757cont",
+        "quad5757cont",
+    ),
+    "quadlet: continued Exec=": ("Exec=vllm serve \\\n  --hf-token quad5858cont", "quad5858cont"),
+    "quadlet: -eNAME=VALUE": ("PodmanArgs=-eAPI_KEY=quad5959short", "quad5959short"),
+    "quadlet: quoted option value": (
+        'Exec=vllm serve --api-key "part6161 spaced6161"',
+        "spaced6161",
+    ),
+    "quadlet: escaped space": ("Environment=HF_TOKEN=esc6262\\ tail6262", "tail6262"),
+    "quadlet: escaped quote": ('Environment="PASSWORD=ab\\"quad6363tail"', "quad6363tail"),
+    "quadlet: inline credential": ("SetCredential=hf:quad6464cred", "quad6464cred"),
+    "quadlet: commented out": ("#Environment=HF_TOKEN=quad6565old", "quad6565old"),
+    "quadlet: unbalanced quote": ('Environment="HF_TOKEN=quad6767open', "quad6767open"),
+    "quadlet: unclosed script": ('ExecStartPre=/bin/sh -c "curl --token=quad6868sh', "quad6868sh"),
+    "quadlet: sh -c script": (
+        'ExecStartPre=/bin/sh -c "curl --token=quad6666sh https://x"',
+        "quad6666sh",
+    ),
 }
 
 ALL = {
