@@ -31,6 +31,8 @@ from collections.abc import Iterable, Mapping
 
 from hostcheck.parse.text import parse_os_release
 from hostcheck.snapshot.redactor import Redactor
+from hostcheck.snapshot.secrets import env_value_kept, is_secret_name, secret, secret_option
+from hostcheck.snapshot.units import UNIT_DIRS, redact_unit
 
 HEX = rb"[0-9A-Fa-f]"
 SEP = rb"(?:-|\\x2d)"  # systemd escapes "-" in unit names as \x2d
@@ -70,80 +72,8 @@ SERIAL_RES = (
 
 # Environment variables that name the user a process runs as.
 USER_VARIABLES = ("USER", "LOGNAME", "SUDO_USER")
-# Environment variables and command-line options whose values are credentials: by a part of
-# the name ("_" and "-" alike: HF_HUB_KEY, --api_key, --access-key, GITHUB_PAT, MY_PASS) or a
-# piece of a word (MYTOKEN, PASSWORD).
-SECRET_NAME = re.compile(
-    r"(?i)token|secret|passw|api_?key|access_?key|private_?key|credential|auth"
-)
-SECRET_PARTS = {
-    "key",
-    "apikey",
-    "pat",
-    "pass",
-    "pwd",
-    "pw",
-    "token",
-    "secret",
-    "credential",
-    "credentials",
-    "auth",
-    "webhook",
-    "dsn",
-    "cookie",
-    "signature",
-}
-# Options that name a file or a size are not credentials themselves (--key-file PATH).
-NOT_SECRET_LAST_PARTS = {"file", "path", "dir", "size", "len", "length", "count"}
-SECRET_SHORT_OPTIONS = {"-p"}  # mysql-style password options
-# Environment variables whose values are kept: the families the checks read (ROCm, HIP, vLLM,
-# PyTorch, llama.cpp …; every variable a rule names belongs to one). Every other value is
-# replaced, whatever its name: a DATABASE_URL, a proxy with a password, a webhook.
-ALLOWED_ENV_PREFIXES = (
-    "HSA_",
-    "HIP_",
-    "HIPBLASLT_",
-    "ROCBLAS_",
-    "ROCM_",
-    "MIOPEN_",
-    "AMD_",
-    "GPU_",
-    "HCC_",
-    "VLLM_",
-    "PYTORCH_",
-    "TORCH_",
-    "TRITON_",
-    "GGML_",
-    "LLAMA_",
-    "OMP_",
-)
-# systemd units, their drop-ins and podman quadlets: their Environment= lines and the
-# environment options of their command lines (Exec=, ExecStart=, PodmanArgs=) carry a
-# service's credentials (HF_TOKEN=…, --env API_KEY=…, --api-key …).
-UNIT_DIRS = (
-    "/etc/systemd/",
-    "/run/systemd/",
-    "/usr/lib/systemd/",
-    "/lib/systemd/",
-    "/etc/containers/systemd/",
-    "/usr/share/containers/systemd/",
-)
-UNIT_COMMAND_KEYS = ("Exec", "PodmanArgs", "GlobalArgs")  # and every Exec*= of systemd
-# One assignment of an Environment= line: "NAME=value with spaces", 'NAME=…' or NAME=value.
-# A backslash escapes the next character (a quote, a space) as in systemd.exec(5)'s quoting.
-UNIT_ASSIGNMENT = re.compile(
-    r'(?:(?<![^\s])"(?P<dn>[A-Za-z_][A-Za-z0-9_]*)=(?P<dv>(?:\\.|[^"\\])*)"'
-    r"|(?<![^\s])'(?P<sn>[A-Za-z_][A-Za-z0-9_]*)=(?P<sv>(?:\\.|[^'\\])*)'"
-    # bare, or after a quote that is never closed (systemd ignores the line; the file keeps it)
-    r"|(?<![^\s\"'])(?P<n>[A-Za-z_][A-Za-z0-9_]*)=(?P<v>(?:\\[^\n]|\S)*))"
-)
-# One word of a unit's command line: quoted parts and escapes stay in the word.
-UNIT_WORD = re.compile(r"""(?:"(?:\\.|[^"\\])*"?|'[^']*'?|\\.|[^\s"'\\]|\\)+""")
-# Inline credentials (systemd.exec(5)): SetCredential=ID:VALUE, SetCredentialEncrypted=ID:DATA
-UNIT_CREDENTIAL_KEYS = ("SetCredential", "SetCredentialEncrypted")
 UNIDENTIFYING = {"root", "localhost", "localhost.localdomain", "nobody", "(none)", "none"}
 MIN_NAME = 3  # shorter names would be replaced inside ordinary words of the kernel log
-MIN_SECRET = 6
 BROADCAST = ipaddress.IPv4Address("255.255.255.255")
 NIL_UUID = "00000000-0000-0000-0000-000000000000"
 
@@ -229,7 +159,7 @@ def discover(
         if _is_proc_file(path, "environ") or _is_proc_file(path, "cmdline"):
             edited[path] = _redact_secrets(data, redactor, environ=path.endswith("/environ"))
         elif path.startswith(UNIT_DIRS):
-            edited[path] = _redact_unit(data, redactor)
+            edited[path] = redact_unit(data, redactor)
 
     for data in [*environs, *logs]:
         _add_addresses(redactor, data)
@@ -312,34 +242,15 @@ def _add_addresses(redactor: Redactor, data: bytes) -> None:
             redactor.add("IPv6 address", candidate)
 
 
-def is_secret_name(name: str) -> bool:
-    """Whether a variable or option name says its value is a credential."""
-    parts = [p for p in re.split(r"[-_.]+", name.lower()) if p]
-    if parts and parts[-1] in NOT_SECRET_LAST_PARTS:
-        return False
-    return bool(SECRET_NAME.search(name)) or any(part in SECRET_PARTS for part in parts)
-
-
-def env_value_kept(name: str) -> bool:
-    """Whether a process environment variable's value is kept in a snapshot."""
-    return name.startswith(ALLOWED_ENV_PREFIXES) and not is_secret_name(name)
-
-
-def _secret_option(item: str) -> bool:
-    if item in SECRET_SHORT_OPTIONS:
-        return True
-    return item.startswith("--") and is_secret_name(item[2:].partition("=")[0])
-
-
 def _command_word(word: str, secret_next: bool, redactor: Redactor) -> tuple[str, bool]:
     """One word of a command line: a credential option's value replaced (``--api-key=X``, or
     the word after ``--api-key``); returns the word and whether the next one is such a value."""
     if secret_next and word:
-        return _secret(redactor, word), False
-    if _secret_option(word):
+        return secret(redactor, word), False
+    if secret_option(word):
         option, sep, value = word.partition("=")
         if sep and value:
-            return f"{option}={_secret(redactor, value)}", False
+            return f"{option}={secret(redactor, value)}", False
         if not sep:
             return word, True
     return word, secret_next
@@ -356,7 +267,7 @@ def _redact_secrets(data: bytes, redactor: Redactor, *, environ: bool) -> bytes:
             if not value or env_value_kept(key):
                 pass
             elif is_secret_name(key):
-                item = f"{key}={_secret(redactor, value)}"
+                item = f"{key}={secret(redactor, value)}"
             elif key in USER_VARIABLES and redactor.user_token(value):
                 item = f"{key}={redactor.user_token(value)}"
             else:
@@ -367,131 +278,3 @@ def _redact_secrets(data: bytes, redactor: Redactor, *, environ: bool) -> bytes:
             item, secret_next = _command_word(item, secret_next, redactor)
         out.append(item.encode("utf-8", errors="surrogateescape"))
     return b"\0".join(out)
-
-
-def _env_value(redactor: Redactor, name: str, value: str) -> str:
-    """An environment variable's value as a snapshot keeps it (as for process environments)."""
-    if not value or env_value_kept(name):
-        return value
-    if is_secret_name(name):
-        return _secret(redactor, value)
-    redactor.keep_structured("environment value")
-    return "redacted"
-
-
-def _unit_assignments(text: str, redactor: Redactor) -> str:
-    def replace(match: re.Match[str]) -> str:
-        for name_group, value_group, quote in (
-            ("dn", "dv", '"'),
-            ("sn", "sv", "'"),
-            ("n", "v", ""),
-        ):
-            name = match.group(name_group)
-            if name is not None:
-                value = _env_value(redactor, name, match.group(value_group))
-                return f"{quote}{name}={value}{quote}"
-        return match.group(0)
-
-    return UNIT_ASSIGNMENT.sub(replace, text)
-
-
-def _unquoted(word: str) -> tuple[str, str]:
-    """A word's quote character ("" if none) and what it quotes."""
-    if len(word) >= 2 and word[0] in "\"'" and word[-1] == word[0]:
-        return word[0], word[1:-1]
-    return "", word
-
-
-def _unit_secret(redactor: Redactor, word: str) -> str:
-    quote, inner = _unquoted(word)
-    return f"{quote}{_secret(redactor, inner)}{quote}" if inner else word
-
-
-def _unit_env_word(redactor: Redactor, word: str) -> str:
-    """NAME=VALUE after -e/--env (the whole word may be quoted, or only its value)."""
-    outer, inner = _unquoted(word)
-    name, eq, value = inner.partition("=")
-    if not eq or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-        return word
-    quote, value = _unquoted(value)
-    return f"{outer}{name}={quote}{_env_value(redactor, name, value)}{quote}{outer}"
-
-
-def _unit_command(text: str, redactor: Redactor) -> str:
-    """A command line of a unit: the values of -e/--env NAME=VALUE and of credential options.
-    Words are split as a shell does (quotes and backslash escapes keep a value whole; tabs and
-    continued lines separate words), and the separators are kept as they were."""
-    env_next = secret_next = False
-
-    def word(match: re.Match[str]) -> str:
-        nonlocal env_next, secret_next
-        item = match.group(0)
-        if item == "\\":  # a line continuation
-            return item
-        if env_next:
-            env_next = False
-            return _unit_env_word(redactor, item)
-        if secret_next:
-            secret_next = False
-            return _unit_secret(redactor, item)
-        quote, inner = _unquoted(item)
-        if quote:  # a script (sh -c "… --token=…"): its words as well
-            return quote + _unit_command(inner, redactor) + quote
-        if item[0] in "\"'":  # a quote never closed: what follows it is still redacted
-            return item[0] + _unit_command(item[1:], redactor)
-        if item in ("-e", "--env"):
-            env_next = True
-        elif item.startswith("--env="):
-            return "--env=" + _unit_env_word(redactor, item[len("--env=") :])
-        elif item.startswith("-e") and "=" in item:  # -eNAME=VALUE
-            return "-e" + _unit_env_word(redactor, item[2:])
-        elif _secret_option(item):
-            option, sep, value = item.partition("=")
-            if sep and value:
-                return f"{option}={_unit_secret(redactor, value)}"
-            if not sep:
-                secret_next = True
-        return item
-
-    return UNIT_WORD.sub(word, text)
-
-
-def _redact_unit(data: bytes, redactor: Redactor) -> bytes:
-    """A unit, drop-in or quadlet with the values of its environment assignments, its inline
-    credentials and its command lines' credentials replaced; the variables the checks read
-    keep theirs. A line ending in a backslash continues on the next (systemd.syntax(7)): the
-    continued lines are redacted as part of the key's value."""
-    lines = data.decode("utf-8", errors="surrogateescape").split("\n")
-    index = 0
-    while index < len(lines):
-        first = index
-        while lines[index].rstrip().endswith("\\") and index + 1 < len(lines):
-            index += 1
-        index += 1
-        line = "\n".join(lines[first:index])
-        key, sep, rest = line.partition("=")
-        # a commented-out line keeps what it held (an old token): redacted as if it were set
-        key = key.strip().lstrip("#;").strip()
-        if not sep:
-            continue
-        head = line[: len(line) - len(rest)]
-        if key == "Environment":
-            line = head + _unit_assignments(rest, redactor)
-        elif key.startswith("Exec") or key in UNIT_COMMAND_KEYS:
-            line = head + _unit_command(rest, redactor)
-        elif key in UNIT_CREDENTIAL_KEYS:
-            ident, colon, value = rest.partition(":")
-            if colon and value.strip():
-                line = f"{head}{ident}:{_secret(redactor, value.strip())}"
-        lines[first:index] = line.split("\n")
-    return "\n".join(lines).encode("utf-8", errors="surrogateescape")
-
-
-def _secret(redactor: Redactor, value: str) -> str:
-    """A credential's token; short values are replaced here only (as words elsewhere they
-    would hit ordinary text)."""
-    redactor.occurrences["secret"] = redactor.occurrences.get("secret", 0) + 1
-    if len(value) < MIN_SECRET:
-        redactor.keep_structured("secret")
-        return "secret"
-    return redactor.add("secret", value)

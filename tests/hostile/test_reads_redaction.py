@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from hostcheck.snapshot.redact import env_value_kept
+from hostcheck.snapshot.secrets import env_value_kept
 from tests.conftest import expected
 
 PID = "3100"  # the vLLM process of the tuned-ready fixture
