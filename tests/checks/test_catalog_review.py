@@ -323,6 +323,18 @@ def test_llamacpp_load_mode(
     assert fragment in finding["message"]
 
 
+def test_llamacpp_mmap_on_vulkan_is_skipped_not_warned(scan) -> None:
+    """The mmap stall is HIP's: a Vulkan llama.cpp that maps its model is not told about ROCm."""
+    cmdline = "\0".join(
+        ["/opt/llama.cpp/bin/llama-server", "-m", "/models/m.gguf", "--load-mode", "mmap"]
+    )
+    finding = scan("vulkan-llamacpp", {"proc/1880/cmdline": cmdline + "\0"}).finding(
+        "llamacpp.mmap"
+    )
+    assert finding["status"] == "skip"
+    assert "Inference runs on Vulkan here" in finding["message"]
+
+
 # --- vllm.env --------------------------------------------------------------------------------
 
 
