@@ -10,13 +10,16 @@ import json
 import os
 import stat
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from hostcheck.fix.changes import FixError
-from hostcheck.fix.journal import Damaged, Transaction, parse
 from hostcheck.fix.target import check_components, open_dir_nofollow
 from hostcheck.host.core import Host
 from hostcheck.host.output import TEMP_SUFFIX, replace_durably
 from hostcheck.host.safeio import InputError, load_json_file
+
+if TYPE_CHECKING:
+    from hostcheck.fix.journal import Transaction
 
 JOURNAL_DIR = "/var/lib/hostcheck/fix"
 MAX_JOURNAL_BYTES = 64 * 1024 * 1024  # the journal holds the edited files (base64)
@@ -109,6 +112,10 @@ class Journal:
         check_components(os.path.realpath(self.host.root), JOURNAL_DIR, "the journal", "use")
         if not os.path.isdir(self.dir):
             return [], []
+        # The journal's format is read only where a journal exists: the dry run on a host
+        # that never ran `fix --apply` does without it.
+        from hostcheck.fix.journal import Damaged, parse
+
         transactions = []
         problems = []
         try:
