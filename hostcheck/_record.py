@@ -20,9 +20,10 @@ namedtuple would compile for them.
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # this module keeps typing unimported (start-up)
 if TYPE_CHECKING:
+    from typing import Any
     from typing import NamedTuple as NamedTuple
 else:
     # As typing's NamedTupleMeta: what a class body may not set, and what it sets anyway.

@@ -5,15 +5,20 @@ the operator's drop-ins add rows to their tables (:mod:`hostcheck.checks.dropins
 files are cached in ``catalog.json`` beside them, keyed by their digest.
 """
 
+from __future__ import annotations
+
 import contextlib
 import json
 import os
 import zlib
 from collections.abc import Iterable
-from typing import Any
 
 from hostcheck.checks.rulefile import ENGINES, CatalogError, parse_rule, require
 from hostcheck.model import Profile, Rule
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 CACHE_NAME = "catalog.json"
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
 
 from hostcheck.cli import common
 from hostcheck.cli.common import EXIT_USAGE, UsageError
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from hostcheck.facts import Facts
     from hostcheck.fix.journal import Transaction
     from hostcheck.host.core import Host

@@ -3,10 +3,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from hostcheck.render import printable
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from hostcheck.fix.changes import FileChange
     from hostcheck.fix.plan import Plan

@@ -10,7 +10,6 @@ import json
 import os
 import stat
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 from hostcheck.fix.changes import FixError
 from hostcheck.fix.target import check_components, open_dir_nofollow
@@ -18,6 +17,7 @@ from hostcheck.host.core import Host
 from hostcheck.host.output import TEMP_SUFFIX, replace_durably
 from hostcheck.host.safeio import InputError, load_json_file
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from hostcheck.fix.journal import Transaction
 

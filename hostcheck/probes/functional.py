@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, NamedTuple
 
+from hostcheck._record import NamedTuple
 from hostcheck.facts import FunctionalRun, InferenceProcess
 from hostcheck.host.core import Host
 from hostcheck.readings import Reason, Unavailable, Value
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 COMMAND_NAME = "functional"
 # The standalone script (stdlib + torch, never imports hostcheck), shipped beside this module:
