@@ -5,8 +5,9 @@ typing.NamedTuple type-checks every field annotation when the class is created (
 every run ~0.1 ms per class, ~5 ms for hostcheck's classes, to check what mypy checks
 anyway. This one builds the same ``collections.namedtuple`` class (fields, defaults, methods
 and docstring of the class body, ``__annotations__`` as written) without that step. mypy
-sees typing.NamedTuple. A generic record (``class Value(NamedTuple, Generic[T])``) is left
-to typing.
+sees typing.NamedTuple. A record class has this as its only base: a generic one
+(readings.Value) is typing's ``NamedTuple, Generic[T]`` for type checkers only and a record
+with ``__class_getitem__`` at run time.
 
     from hostcheck._record import NamedTuple
 
