@@ -4,13 +4,17 @@ Every leaf that comes from the host is a :class:`~hostcheck.readings.Value` (wit
 or an :class:`~hostcheck.readings.Unavailable` (with the reason).
 """
 
-from typing import Any
+from __future__ import annotations
 
 from hostcheck._record import NamedTuple
 from hostcheck.parse.kernel import KernelArg, KernelRelease, ModprobeOption
 from hostcheck.parse.kernellog import KernelLogEvent
 from hostcheck.parse.rocm import RocmInfo
 from hostcheck.readings import NodeInfo, Unavailable, Value
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 STRIX_HALO_PCI_ID = "1002:1586"  # facts §6: dmesg "kfd kfd: amdgpu: added device 1002:1586"
 GFX1151_TARGET_VERSION = 110501  # facts §6: KFD gfx_target_version for gfx1151
@@ -272,8 +276,8 @@ class Facts(NamedTuple):
     # traces (the amdxdna module, /dev/accel/accel*): the IOMMU advice depends on both.
     chassis_type: Value[str] | Unavailable
     npu: list[str]
-    previous_boot: "PreviousBoot"
-    containers: "ContainerAccess"
+    previous_boot: PreviousBoot
+    containers: ContainerAccess
     boot: BootFacts
     stack: StackFacts | None = None  # None: facts built without the stack probe (old dumps)
     # The functional probe: None when not asked for (and not recorded); Unavailable when it

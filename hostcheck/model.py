@@ -1,15 +1,18 @@
 """Domain objects: rules (immutable declarations), outcomes of checks, findings and the report."""
 
+from __future__ import annotations
+
 import math
 from collections.abc import Mapping
 from enum import StrEnum
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
 
 from hostcheck._record import NamedTuple
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import datetime  # a scan without waivers never needs the module (~2.5 ms to import)
+    from typing import Any
 
 
 class Status(StrEnum):
@@ -145,10 +148,10 @@ class Waiver(NamedTuple):
     rule: str
     reason: str
     owner: str
-    expires: "datetime.date"
+    expires: datetime.date
     source: str  # "/etc/hostcheck/config.toml:12", where it was declared
 
-    def expired_on(self, today: "datetime.date") -> bool:
+    def expired_on(self, today: datetime.date) -> bool:
         return today > self.expires
 
 

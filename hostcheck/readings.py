@@ -5,13 +5,19 @@ Every probe result is either a :class:`Value` (the data and where it came from) 
 like data: there is no ``""`` or ``-1`` standing in for "could not read".
 """
 
+from __future__ import annotations
+
 from enum import StrEnum
-from typing import Generic, NamedTuple, TypeVar
+from types import GenericAlias
 
 from hostcheck._record import NamedTuple as Record
 
-T = TypeVar("T")
-U = TypeVar("U")
+# typing is left unimported on a scan (~3 ms: docs/speed.md); type checkers see the names.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Generic, NamedTuple, TypeVar
+
+    T = TypeVar("T")
 
 
 class Reason(StrEnum):
@@ -26,14 +32,26 @@ class Reason(StrEnum):
     ERROR = "error"  # anything else (I/O error, command failed)
 
 
-class Value(NamedTuple, Generic[T]):
-    """Data read from the host, with the path or command it came from."""
+if TYPE_CHECKING:
 
-    value: T
-    source: str
+    class Value(NamedTuple, Generic[T]):
+        """Data read from the host, with the path or command it came from."""
+
+        value: T
+        source: str
+
+else:  # the same record, without typing's Generic; ``Value[int]`` is an alias as typing's
+
+    class Value(Record):
+        """Data read from the host, with the path or command it came from."""
+
+        value: T
+        source: str
+
+        __class_getitem__ = classmethod(GenericAlias)
 
 
-class Unavailable(NamedTuple):
+class Unavailable(Record):
     """Could not be read: why, where from, and what the OS or tool said."""
 
     reason: Reason

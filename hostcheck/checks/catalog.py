@@ -5,15 +5,19 @@ the operator's drop-ins add rows to their tables (:mod:`hostcheck.checks.dropins
 files are cached in ``catalog.json`` beside them, keyed by their digest.
 """
 
-import contextlib
+from __future__ import annotations
+
+import binascii
 import json
 import os
-import zlib
 from collections.abc import Iterable
-from typing import Any
 
 from hostcheck.checks.rulefile import ENGINES, CatalogError, parse_rule, require
 from hostcheck.model import Profile, Rule
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 CACHE_NAME = "catalog.json"
 
@@ -61,7 +65,9 @@ def _sources(directory: str) -> dict[str, bytes]:
 
 
 def _digest(sources: dict[str, bytes]) -> str:
-    return ",".join(f"{name}:{len(data)}:{zlib.crc32(data):08x}" for name, data in sources.items())
+    return ",".join(
+        f"{name}:{len(data)}:{binascii.crc32(data):08x}" for name, data in sources.items()
+    )
 
 
 def _parse_sources(directory: str, sources: dict[str, bytes]) -> dict[str, dict[str, Any]]:
@@ -86,7 +92,7 @@ def _parse_sources(directory: str, sources: dict[str, bytes]) -> dict[str, dict[
 def _cache_paths(directory: str, digest: str) -> list[str]:
     """Where the compiled catalog may be: beside the rules, else in the user's cache."""
     cache_home = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    key = f"{zlib.crc32(os.path.abspath(directory).encode()):08x}-{zlib.crc32(digest.encode()):08x}"
+    key = f"{binascii.crc32(os.path.abspath(directory).encode()):08x}-{binascii.crc32(digest.encode()):08x}"
     return [
         os.path.join(directory, CACHE_NAME),
         os.path.join(cache_home, "hostcheck", f"catalog-{key}.json"),
@@ -125,6 +131,7 @@ def _load_data(directory: str) -> dict[str, dict[str, Any]]:
 
 def _write_cache(path: str, data: dict[str, Any]) -> bool:
     """Write the compiled catalog atomically; False where that is not possible."""
+    import contextlib  # a scan that finds the compiled catalog writes nothing: not imported
     import tempfile
 
     try:

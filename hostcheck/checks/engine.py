@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
 
 from hostcheck import __version__
 from hostcheck.checks import staged
@@ -23,6 +22,10 @@ from hostcheck.model import (
 )
 from hostcheck.parse.kernel import normalise_param
 from hostcheck.readings import Reason, Value
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 _FAILING = {Severity.CRITICAL, Severity.HIGH}
 KERNEL_ARG_KINDS = {"kernel-args"}

@@ -4,11 +4,16 @@ A rule file declares one rule, the check kind that decides it and that kind's pa
 malformed file is a :class:`CatalogError` that names the file and the key.
 """
 
+from __future__ import annotations
+
 import re
-from typing import Any
 
 from hostcheck.errors import INPUT, HostcheckError
 from hostcheck.model import Rule, Severity
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 # Patterns are compiled on first use (re caches them), not at import: every run pays for
 # an import, few use every pattern.

@@ -6,9 +6,10 @@ nothing and imports no user interface. Mistakes in the source raise SourceError 
 one-line message the caller shows as it likes.
 """
 
+from __future__ import annotations
+
 import os
 import time
-from typing import TYPE_CHECKING
 
 from hostcheck._record import NamedTuple
 from hostcheck.errors import USAGE, HostcheckError
@@ -18,6 +19,7 @@ from hostcheck.errors import USAGE, HostcheckError
 from hostcheck.facts import Workload
 from hostcheck.model import Waiver
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from hostcheck.facts import Facts
     from hostcheck.host.core import Host
@@ -92,9 +94,9 @@ class Source(NamedTuple):
 
 
 class Scan(NamedTuple):
-    report: "Report"
-    facts: "Facts"
-    host: "Host"
+    report: Report
+    facts: Facts
+    host: Host
 
 
 def fixture_names() -> list[str]:
@@ -133,7 +135,7 @@ def bundled_fixture(root: str) -> str | None:
 
 def load_catalog(
     rules_dir: str | None, dropin_dir: str | None = None
-) -> "tuple[list[Rule], dict[str, Profile], list[str]]":
+) -> tuple[list[Rule], dict[str, Profile], list[str]]:
     from hostcheck.checks.catalog import load_catalog_with_dropins
     from hostcheck.checks.rulefile import CatalogError
 
@@ -173,9 +175,9 @@ class _Prepared:
 
     def __init__(
         self,
-        rules: "list[Rule]",
-        profile: "Profile",
-        host: "Host",
+        rules: list[Rule],
+        profile: Profile,
+        host: Host,
         env_files: list[tuple[str, dict[str, str]]],
         catalog_size: int,
         catalog: dict[str, object],

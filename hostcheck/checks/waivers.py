@@ -7,11 +7,13 @@ A waiver for a rule that passes or does not apply changes no finding; every waiv
 or not, is listed in the report's ``waivers`` whatever its rule's status.
 """
 
+from __future__ import annotations
+
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
 from hostcheck.model import AppliedWaiver, Report, Status, Waiver, WaiverState
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import datetime
 
@@ -20,7 +22,7 @@ if TYPE_CHECKING:
 WAIVABLE = frozenset({Status.WARN, Status.FAIL, Status.ERROR, Status.PENDING})
 
 
-def apply_waivers(report: Report, waivers: Iterable[Waiver], today: "datetime.date") -> Report:
+def apply_waivers(report: Report, waivers: Iterable[Waiver], today: datetime.date) -> Report:
     by_rule = {waiver.rule: waiver for waiver in waivers}
     if not by_rule:
         return report

@@ -11,11 +11,13 @@ import math
 import os
 import sys
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, NoReturn
 
 from hostcheck.errors import UsageError as UsageError
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any, NoReturn
+
     from hostcheck.checks.session import Source
     from hostcheck.facts import Facts, Workload
     from hostcheck.host.core import Host

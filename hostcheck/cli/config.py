@@ -10,14 +10,19 @@ tomllib reports line numbers for syntax errors only, so the line of a semantical
 found by scanning the text for it inside its table.
 """
 
+from __future__ import annotations
+
 import os
 import re
 from collections.abc import Mapping
-from typing import Any
 
 from hostcheck._record import NamedTuple
 from hostcheck.errors import INPUT, HostcheckError
 from hostcheck.model import Waiver
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 DEFAULT_PATH = "/etc/hostcheck/config.toml"
 ENV_VAR = "HOSTCHECK_CONFIG"

@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
 
 from hostcheck.cli import common
 from hostcheck.cli.common import EXIT_USAGE, UsageError
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from hostcheck.facts import Facts
     from hostcheck.fix.journal import Transaction
     from hostcheck.host.core import Host
@@ -119,8 +121,8 @@ def add_parser(commands: Any, name: str, help_text: str) -> None:
 
 def cmd_fix(args: argparse.Namespace) -> int:
     from hostcheck.checks.session import change_refusal
-    from hostcheck.fix import outcome, preview, transaction
     from hostcheck.fix import plan as planner
+    from hostcheck.fix import preview
     from hostcheck.fix.changes import FixError
     from hostcheck.fix.store import Journal, interrupted_message
     from hostcheck.host.core import Host
@@ -136,6 +138,8 @@ def cmd_fix(args: argparse.Namespace) -> int:
         raise UsageError(refusal)
     try:
         if args.history or args.undo is not None or args.resume:
+            from hostcheck.fix import outcome, transaction
+
             root = common.fixture_root(args.fixture) if args.fixture else (args.root or "/")
             host = Host(root)
             if args.history:
@@ -182,6 +186,8 @@ def cmd_fix(args: argparse.Namespace) -> int:
             if answer not in ("y", "yes"):
                 print("Nothing was changed.")
                 return 0
+        from hostcheck.fix import outcome, transaction
+
         applied = transaction.apply(host, plan)
         shown = outcome.root_option(host.live, host.root)
         sys.stdout.write(outcome.render("apply", [applied], root_option=shown))

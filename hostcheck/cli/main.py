@@ -14,9 +14,12 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
 
 from hostcheck.cli.common import DESCRIPTION, EXIT_INTERNAL, EXIT_NOT_READY, EXIT_USAGE, Formatter
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 # name, one-line help (for `hostcheck --help`), the module under hostcheck/cli/ that builds
 # its parser and runs it; in the order `hostcheck --help` lists them.

@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any
 
 from hostcheck.cli import common
 from hostcheck.cli.common import EXIT_NOT_READY, EXIT_READY, UsageError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 SCAN_EPILOG = """\
 exit status: 0 ready; 1 not ready (a fail, an error in a critical/high rule, any warning or

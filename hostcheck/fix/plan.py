@@ -16,8 +16,6 @@ Where things go (the reasons are in docs/fix.md):
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from hostcheck._record import NamedTuple
 from hostcheck.facts import Facts
 from hostcheck.fix import modprobe as modprobe_d
@@ -39,6 +37,7 @@ from hostcheck.parse.kargs import module_param
 from hostcheck.parse.kernel import normalise_param, parse_modprobe_conf
 from hostcheck.readings import Value
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from hostcheck.model import Finding
 

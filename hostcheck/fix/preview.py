@@ -3,22 +3,34 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from hostcheck.render import printable
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from hostcheck.fix.changes import FileChange
     from hostcheck.fix.plan import Plan
 
 
 def diff(change: FileChange) -> str:
-    import difflib
-
     before = (change.before or b"").decode(errors="replace").splitlines(keepends=True)
     after = change.after.decode(errors="replace").splitlines(keepends=True)
     label = "/dev/null" if change.before is None else f"a{change.path}"
-    return "".join(difflib.unified_diff(before, after, label, f"b{change.path}"))
+    return unified_diff(before, after, label, f"b{change.path}")
+
+
+def unified_diff(before: list[str], after: list[str], label: str, new_label: str) -> str:
+    """``"".join(difflib.unified_diff(before, after, label, new_label))``. A file hostcheck
+    creates (nothing before: the usual first fix) is one hunk of added lines, written here
+    without difflib, whose import is ~1.3 ms of a dry run."""
+    if before or not after:
+        import difflib
+
+        return "".join(difflib.unified_diff(before, after, label, new_label))
+    added = str(len(after)) if len(after) == 1 else f"1,{len(after)}"
+    return "".join(
+        [f"--- {label}\n", f"+++ {new_label}\n", f"@@ -0,0 +{added} @@\n"]
+        + [f"+{line}" for line in after]
+    )
 
 
 def render(plan: Plan, *, live: bool, root: str) -> str:

@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-# fcntl is imported where the lock is taken: the dry run (the plan only) never takes it.
-import contextlib
+# fcntl and contextlib are imported where the lock is taken: the dry run (the plan only) never
+# takes it.
 import errno
 import json
 import os
@@ -12,11 +12,16 @@ import stat
 from collections.abc import Iterator
 
 from hostcheck.fix.changes import FixError
-from hostcheck.fix.journal import Damaged, Transaction, parse
 from hostcheck.fix.target import check_components, open_dir_nofollow
 from hostcheck.host.core import Host
 from hostcheck.host.output import TEMP_SUFFIX, replace_durably
 from hostcheck.host.safeio import InputError, load_json_file
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
+    from hostcheck.fix.journal import Transaction
 
 JOURNAL_DIR = "/var/lib/hostcheck/fix"
 MAX_JOURNAL_BYTES = 64 * 1024 * 1024  # the journal holds the edited files (base64)
@@ -29,12 +34,16 @@ class Journal:
         self.host = host
         self.dir = os.path.join(os.path.realpath(host.root), JOURNAL_DIR.lstrip("/"))
 
-    @contextlib.contextmanager
-    def locked(self, *, create: bool = True) -> Iterator[None]:
-        """Hold the journal lock. The directories and the lock file are opened one component
+    def locked(self, *, create: bool = True) -> AbstractContextManager[None]:
+        """Hold the journal lock (a context manager). The directories and the lock file are opened one component
         at a time from the root with O_NOFOLLOW, so a planted link (``var/lib/hostcheck/fix/
         lock`` → ``/etc/nologin``) is refused, never followed. Without ``create`` (undo,
         resume) a tree with no journal yet is left as it is: nothing to lock, nothing to do."""
+        import contextlib
+
+        return contextlib.contextmanager(self._locked)(create=create)
+
+    def _locked(self, *, create: bool) -> Iterator[None]:
         root = os.path.realpath(self.host.root)
         if not os.path.isdir(root):  # gone since the scan: never recreate a tree
             raise FixError(f"{self.host.root} no longer exists")
@@ -82,6 +91,8 @@ class Journal:
 
     def _remove_temporaries(self) -> None:
         """Journal temporary files a killed run left (under the lock none is being written)."""
+        import contextlib
+
         with contextlib.suppress(OSError):
             for name in os.listdir(self.dir):
                 if name.startswith(".") and name.endswith(TEMP_SUFFIX):
@@ -109,6 +120,10 @@ class Journal:
         check_components(os.path.realpath(self.host.root), JOURNAL_DIR, "the journal", "use")
         if not os.path.isdir(self.dir):
             return [], []
+        # The journal's format is read only where a journal exists: the dry run on a host
+        # that never ran `fix --apply` does without it.
+        from hostcheck.fix.journal import Damaged, parse
+
         transactions = []
         problems = []
         try:

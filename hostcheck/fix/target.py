@@ -3,7 +3,6 @@ through a symbolic link and never out of the root."""
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 from collections.abc import Callable
@@ -51,6 +50,8 @@ def open_dir_nofollow(root: str, host_dir: str, *, create: bool, what: str) -> i
                     if not create:
                         os.close(fd)
                         return None
+                    import contextlib  # only where a directory is made (not in a dry run)
+
                     with contextlib.suppress(FileExistsError):
                         os.mkdir(part, 0o700 if number == len(parts) else 0o755, dir_fd=fd)
                     next_fd = os.open(part, flags, dir_fd=fd)
@@ -118,6 +119,8 @@ class Target:
         """Remove the temporary files a killed write left beside this file (named
         ``.NAME.<random>.hostcheck.tmp``; under the journal lock no other run writes them).
         Returns their host paths."""
+        import contextlib
+
         removed = []
         for path in temporary_files(self.real):
             with contextlib.suppress(FileNotFoundError):

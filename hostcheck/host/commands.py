@@ -5,14 +5,18 @@ output of all, so none stalls on a full pipe. A command stuck past its timeout i
 if it does not exit within a second (stuck in the kernel on a wedged GPU), abandoned.
 """
 
+from __future__ import annotations
+
 import os
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
 
 from hostcheck.host.reads import READ_CHUNK
 from hostcheck.readings import CommandOutput, Reason, Unavailable, Value
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from hostcheck.host.recording import Recorder
 
 MAX_STDERR_BYTES = 64 * 1024  # a command's error output kept (the first part)
@@ -165,20 +169,20 @@ class Started:
     def __init__(
         self,
         name: str | None,
-        result: "Value[CommandOutput] | Unavailable | None",
-        recorder: "Recorder | None",
-        child: "tuple[Children, _Child] | None" = None,
+        result: Value[CommandOutput] | Unavailable | None,
+        recorder: Recorder | None,
+        child: tuple[Children, _Child] | None = None,
     ) -> None:
         self._name, self._result, self._recorder = name, result, recorder
         self._child = child
         self._recorded = False
 
-    def known(self) -> "Value[CommandOutput] | Unavailable | None":
+    def known(self) -> Value[CommandOutput] | Unavailable | None:
         """The result if it is known without waiting (replayed, or the program could not
         be started), else None."""
         return self._result
 
-    def result(self) -> "Value[CommandOutput] | Unavailable":
+    def result(self) -> Value[CommandOutput] | Unavailable:
         if self._result is None:
             assert self._child is not None
             children, child = self._child
@@ -204,7 +208,7 @@ class Children:
         argv: Sequence[str],
         timeout: float,
         shown: str,
-        recorder: "Recorder | None",
+        recorder: Recorder | None,
         keep_tail: int | None = None,
         partial: bool = False,
     ) -> Started:

@@ -19,10 +19,11 @@ With a :class:`~hostcheck.host.recording.Recorder`, the Host notes everything it
 back; ``hostcheck snapshot`` writes that out as a tree of this same format.
 """
 
+from __future__ import annotations
+
 import os
 import re
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING
 
 from hostcheck.errors import USAGE, HostcheckError
 from hostcheck.host.commands import Children, Started, output_text
@@ -44,6 +45,7 @@ from hostcheck.host.records import (
 )
 from hostcheck.readings import CommandOutput, ProcessInfo, Reason, Unavailable, Value
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from hostcheck.host.recording import Recorder
 
@@ -64,7 +66,7 @@ class Host(RootFiles):
         host_mount: bool = False,
         read_timeout: float = 2.0,
         command_timeout: float = 20.0,
-        recorder: "Recorder | None" = None,
+        recorder: Recorder | None = None,
     ) -> None:
         root_str = os.fspath(root)
         if not os.path.isdir(root_str):

@@ -10,10 +10,11 @@ Listing a directory and stat() are not bounded: they do not call into drivers.
 With a :class:`~hostcheck.host.recording.Recorder`, every read is noted with what came back.
 """
 
+from __future__ import annotations
+
 import os
 import posixpath
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
 
 from hostcheck.host.paths import RootPaths, is_procfs_mount, resolve_under
 from hostcheck.host.reads import MAX_READ_BYTES, BoundedReads, unavailable_from_oserror
@@ -21,7 +22,10 @@ from hostcheck.host.records import RECORD_DIR, node_of, recorded_node, unreadabl
 from hostcheck.host.safeio import InputError, load_json_file
 from hostcheck.readings import NodeInfo, Reason, Unavailable, Value
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from hostcheck.host.recording import Recorder
 
 
@@ -35,7 +39,7 @@ class RootFiles:
         *,
         host_mount: bool = False,
         read_timeout: float = 2.0,
-        recorder: "Recorder | None" = None,
+        recorder: Recorder | None = None,
     ) -> None:
         self.root = os.path.realpath(root)
         # live: this process runs on the host it checks, so commands and the kernel log are

@@ -4,11 +4,13 @@ Only the newest ``KERNEL_LOG_BUDGET`` bytes are kept (a command's output is stre
 recorded file read from its end); the source then says how much older text was left out.
 """
 
+from __future__ import annotations
+
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from hostcheck.readings import Reason, Unavailable, Value
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from hostcheck.host.commands import Started
     from hostcheck.host.recording import Recorder
@@ -24,7 +26,7 @@ KernelLog = tuple[Value[str] | Unavailable, int]  # the log, and bytes older tha
 class StartedLog:
     """The kernel log being read (:meth:`Host.start_kernel_log`); :meth:`result` waits."""
 
-    def __init__(self, finish: Callable[[], KernelLog], recorder: "Recorder | None") -> None:
+    def __init__(self, finish: Callable[[], KernelLog], recorder: Recorder | None) -> None:
         self._finish, self._recorder = finish, recorder
         self._result: Value[str] | Unavailable | None = None
 
@@ -36,7 +38,7 @@ class StartedLog:
         return self._result
 
 
-def live_kernel_log(first: "Started", journal: Callable[[], "Started"]) -> KernelLog:
+def live_kernel_log(first: Started, journal: Callable[[], Started]) -> KernelLog:
     """The log that ``dmesg`` (``first``) printed or, failing that, ``journalctl -k``.
 
     Output without a single timestamped line is not a log (``journalctl`` prints

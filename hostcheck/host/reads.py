@@ -5,13 +5,18 @@ thread and are abandoned after a timeout. Once a read in a directory has hung, f
 below it fail at once instead of hanging again.
 """
 
+from __future__ import annotations
+
 import errno
 import os
 import stat as statmod
 from collections.abc import Callable
-from typing import Any
 
 from hostcheck.readings import Reason, Unavailable
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 MAX_READ_BYTES = 4 * 1024 * 1024
 READ_CHUNK = 64 * 1024

@@ -7,12 +7,17 @@ or error output), ``user``, and ``unreadable.json``: items a snapshot could not 
 with the reason seen then. :mod:`hostcheck.host.recording` is the other side.
 """
 
+from __future__ import annotations
+
 import os
 import stat as statmod
-from typing import Any
 
 from hostcheck.host.safeio import InputError, parse_json_text
 from hostcheck.readings import NodeInfo, Reason, Unavailable, Value
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 RECORD_DIR = ".hostcheck"
 KERNEL_LOG_FILE = "dmesg.txt"

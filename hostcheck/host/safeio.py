@@ -16,14 +16,19 @@ rather than a hang, unbounded memory or a traceback:
   floats, are refused.
 """
 
+from __future__ import annotations
+
 import errno as errnomod
 import json
 import math
 import os
 import stat as statmod
-from typing import Any
 
 from hostcheck.errors import INPUT, HostcheckError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
 MAX_DEPTH = 64

@@ -39,6 +39,11 @@ class KernelLogEvent(NamedTuple):
 JOURNAL_KERNEL_TAG = r"^[^\s:\[\]]+ kernel: "
 
 
+def _untag(text: str) -> str:
+    """The text without the journal's tag (the pattern is compiled only for a journal)."""
+    return re.sub(JOURNAL_KERNEL_TAG, "", text, count=1) if " kernel: " in text else text
+
+
 def parse_kernel_log(text: str) -> list[LogLine]:
     """Lines as ``dmesg`` or ``journalctl -k -o short-monotonic`` print them; the text is the
     same whichever printed it (the journal's "HOST kernel: " tag is dropped)."""
@@ -46,11 +51,9 @@ def parse_kernel_log(text: str) -> list[LogLine]:
     for raw in text.splitlines():
         match = re.match(_LOG_PREFIX, raw)
         if match:
-            lines.append(
-                LogLine(float(match["ts"]), re.sub(JOURNAL_KERNEL_TAG, "", match["text"], count=1))
-            )
+            lines.append(LogLine(float(match["ts"]), _untag(match["text"])))
         elif raw.strip():
-            lines.append(LogLine(None, re.sub(JOURNAL_KERNEL_TAG, "", raw.strip(), count=1)))
+            lines.append(LogLine(None, _untag(raw.strip())))
     return lines
 
 
@@ -90,21 +93,43 @@ def _line_end(text: str, at: int) -> int:
     return min(ends) if ends else len(text)
 
 
+# Each pattern with the literal text that any match of it contains (one per alternative): a
+# line without any of them is not searched, so a log without hangs compiles none of these
+# patterns (~1 ms of every scan; tests/parse check that the literals are the patterns').
 _HANG_PATTERNS = (
     # One event per hang: the first line of each counts; the follow-up lines of the same
     # event have kinds of their own, so a report can count hangs and still show the details.
-    ("mes-timeout", r"MES failed to respond to msg=(?P<msg>[A-Z0-9_]+(?: \([A-Z0-9_]+\))?)"),
-    ("mes-unrecoverable", r"MES might be in unrecoverable state"),
-    ("gpu-reset", r"GPU reset begin!"),
-    ("gpu-reset-done", r"GPU reset\(\d+\) succeeded|MODE2 reset"),
-    ("page-fault", r"\[gfxhub\] page fault"),
-    ("page-fault-status", r"GCVM_L2_PROTECTION_FAULT_STATUS:(?P<status>0x[0-9A-Fa-f]+)"),
-    ("device-wedged", r"device wedged"),
-    ("ring-timeout", r"ring \S+ timeout"),
-    ("ring-reset", r"Ring \S+ reset succeeded"),
-    ("cpf-fault", r"Faulty UTCL2 client ID: CPF"),
+    (
+        "mes-timeout",
+        ("MES failed to respond to msg=",),
+        r"MES failed to respond to msg=(?P<msg>[A-Z0-9_]+(?: \([A-Z0-9_]+\))?)",
+    ),
+    (
+        "mes-unrecoverable",
+        ("MES might be in unrecoverable state",),
+        r"MES might be in unrecoverable state",
+    ),
+    ("gpu-reset", ("GPU reset begin!",), r"GPU reset begin!"),
+    ("gpu-reset-done", ("GPU reset(", "MODE2 reset"), r"GPU reset\(\d+\) succeeded|MODE2 reset"),
+    ("page-fault", ("[gfxhub] page fault",), r"\[gfxhub\] page fault"),
+    (
+        "page-fault-status",
+        ("GCVM_L2_PROTECTION_FAULT_STATUS:0x",),
+        r"GCVM_L2_PROTECTION_FAULT_STATUS:(?P<status>0x[0-9A-Fa-f]+)",
+    ),
+    ("device-wedged", ("device wedged",), r"device wedged"),
+    ("ring-timeout", (" timeout",), r"ring \S+ timeout"),
+    ("ring-reset", (" reset succeeded",), r"Ring \S+ reset succeeded"),
+    ("cpf-fault", ("Faulty UTCL2 client ID: CPF",), r"Faulty UTCL2 client ID: CPF"),
     (
         "smu-hang",
+        (
+            "SMU: No response msg_reg",
+            "SMU: mailbox access failed",
+            "Failed to enable gfxoff",
+            "VPE: powergate request failed",
+            "REG_WAIT timeout ",
+        ),
         r"SMU: No response msg_reg|SMU: mailbox access failed|Failed to enable gfxoff"
         r"|VPE: powergate request failed|REG_WAIT timeout .*optc\d+_disable_crtc",
     ),
@@ -114,12 +139,28 @@ _HANG_PATTERNS = (
 _OTHER_PATTERNS = (
     (
         "module-key-rejected",
+        ("Loading of module with unavailable key is rejected", "Key was rejected by service"),
         r"Loading of module with unavailable key is rejected|Key was rejected by service",
     ),
-    ("amd-iommu-unknown-option", r"AMD-Vi: Unknown option - '(?P<value>[^']*)'"),
+    (
+        "amd-iommu-unknown-option",
+        ("AMD-Vi: Unknown option - '",),
+        r"AMD-Vi: Unknown option - '(?P<value>[^']*)'",
+    ),
     # The previous boot ended without unmounting or closing the journal (a hang or power cut).
-    ("unclean-shutdown", r"orphan cleanup on readonly fs|uncleanly shut down"),
+    (
+        "unclean-shutdown",
+        ("orphan cleanup on readonly fs", "uncleanly shut down"),
+        r"orphan cleanup on readonly fs|uncleanly shut down",
+    ),
 )
+
+
+def _search(needles: tuple[str, ...], pattern: str, text: str) -> re.Match[str] | None:
+    """re.search(pattern, text), not compiled nor run where text lacks all of its literals."""
+    if not any(needle in text for needle in needles):
+        return None
+    return re.search(pattern, text)
 
 
 def classify_kernel_log(lines: list[LogLine]) -> list[KernelLogEvent]:
@@ -128,7 +169,11 @@ def classify_kernel_log(lines: list[LogLine]) -> list[KernelLogEvent]:
     for line in lines:
         text = line.text
         other = next(
-            ((kind, m) for kind, pattern in _OTHER_PATTERNS if (m := re.search(pattern, text))),
+            (
+                (kind, m)
+                for kind, needles, pattern in _OTHER_PATTERNS
+                if (m := _search(needles, pattern, text))
+            ),
             None,
         )
         if other is not None:
@@ -138,7 +183,7 @@ def classify_kernel_log(lines: list[LogLine]) -> list[KernelLogEvent]:
             continue
         if "amdgpu" not in text and "[drm]" not in text and "unknown parameter" not in text:
             continue
-        match = re.search(_MEMORY_READY, text)
+        match = _search((" memory ready",), _MEMORY_READY, text)
         if match:
             kind = "vram-ready" if match["kind"] == "VRAM" else "gtt-ready"
             events.append(KernelLogEvent(kind, line, {"mib": int(match["mib"])}))
@@ -146,7 +191,7 @@ def classify_kernel_log(lines: list[LogLine]) -> list[KernelLogEvent]:
         if "Configuring gttsize via module parameter is deprecated" in text:
             events.append(KernelLogEvent("gttsize-deprecated", line))
             continue
-        match = re.search(_GTT_TTM_MISMATCH, text)
+        match = _search(("GTT size has been set as ",), _GTT_TTM_MISMATCH, text)
         if match:
             events.append(
                 KernelLogEvent(
@@ -154,7 +199,7 @@ def classify_kernel_log(lines: list[LogLine]) -> list[KernelLogEvent]:
                 )
             )
             continue
-        match = re.search(_UNKNOWN_PARAM, text)
+        match = _search((": unknown parameter '",), _UNKNOWN_PARAM, text)
         if match:
             events.append(
                 KernelLogEvent(
@@ -162,8 +207,8 @@ def classify_kernel_log(lines: list[LogLine]) -> list[KernelLogEvent]:
                 )
             )
             continue
-        for kind, pattern in _HANG_PATTERNS:
-            match = re.search(pattern, text)
+        for kind, needles, pattern in _HANG_PATTERNS:
+            match = _search(needles, pattern, text)
             if match:
                 data = {k: v for k, v in match.groupdict().items() if v is not None}
                 events.append(KernelLogEvent(kind, line, data))

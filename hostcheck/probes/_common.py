@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
 
 from hostcheck.host.core import Host
 from hostcheck.parse.text import ParseError
 from hostcheck.readings import Reason, Unavailable, Value
 
-T = TypeVar("T")
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import TypeVar
+
+    T = TypeVar("T")
 
 
 def read_parsed(host: Host, path: str, parse: Callable[[str], T]) -> Value[T] | Unavailable:

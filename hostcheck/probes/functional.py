@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, NamedTuple
 
+from hostcheck._record import NamedTuple
 from hostcheck.facts import FunctionalRun, InferenceProcess
 from hostcheck.host.core import Host
 from hostcheck.readings import Reason, Unavailable, Value
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 COMMAND_NAME = "functional"
 # The standalone script (stdlib + torch, never imports hostcheck), shipped beside this module:
@@ -27,7 +31,7 @@ MARKER = "HOSTCHECK-FUNCTIONAL-"
 # Time the interpreter gets beyond the script's own budget (start-up, its watchdog's exit):
 # 15 s, or a quarter of a short bound.
 GRACE_S = 15.0
-_STAMP = re.compile(r"^\s*\[\s*(\d+(?:\.\d+)?)\]")
+_STAMP = r"^\s*\[\s*(\d+(?:\.\d+)?)\]"  # compiled on first use (re caches it)
 
 
 class FunctionalOptions(NamedTuple):
@@ -40,7 +44,7 @@ class FunctionalOptions(NamedTuple):
 
 
 def _stamp(line: str) -> float | None:
-    found = _STAMP.match(line)
+    found = re.match(_STAMP, line)
     return float(found.group(1)) if found else None
 
 

@@ -77,19 +77,17 @@ def _rocm_version(
     return first
 
 
-_VERSION = re.compile(r"[0-9]+(?:\.[0-9]+)*(?:[.+\-_a-zA-Z0-9]*)")
+_VERSION = r"[0-9]+(?:\.[0-9]+)*(?:[.+\-_a-zA-Z0-9]*)"  # compiled on first use
 MAX_GPU_MEMORY = 2**52  # bytes: 4 PiB, more than any address space; above it is damage
 
 
-def _text_field(
-    data: dict[str, object], name: str, pattern: re.Pattern[str] | None = None
-) -> str | None:
+def _text_field(data: dict[str, object], name: str, pattern: str | None = None) -> str | None:
     value = data.get(name)
     if value is None:
         return None
     if not isinstance(value, str) or len(value) > 4096:
         raise ParseError(f"{name}: expected a string, got {str(value)[:40]!r}")
-    if pattern is not None and not pattern.fullmatch(value):
+    if pattern is not None and not re.fullmatch(pattern, value):
         raise ParseError(f"{name}: {value[:40]!r} is not a version")
     return value
 

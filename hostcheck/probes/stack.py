@@ -35,18 +35,19 @@ RUNTIME_MARKERS = (
     ("podman", "/run/podman/podman.sock"),
 )
 
-# The mapped files that tell which GPU stack a process runs on.
-_MAP_LIBRARY = re.compile(
+# The mapped files that tell which GPU stack a process runs on. These patterns are compiled on
+# first use (re caches them): a host without inference processes never needs them.
+_MAP_LIBRARY = (
     r"/(libamdhip64\.so[0-9.]*|libhsa-runtime64\.so[0-9.]*|libggml-(?:hip|vulkan)[^/]*\.so[^/]*"
     r"|libtorch_hip\.so|libvulkan_radeon\.so)$"
 )
 # /proc/PID/cgroup: the runtime's scope or directory, with the container id.
 _CGROUP = (
-    ("docker", re.compile(r"docker[-/]([0-9a-f]{12,64})")),
-    ("podman", re.compile(r"libpod-(?!conmon)([0-9a-f]{12,64})")),
-    ("CRI-O", re.compile(r"crio-(?!conmon)([0-9a-f]{12,64})")),
-    ("containerd", re.compile(r"cri-containerd-([0-9a-f]{12,64})")),
-    ("kubepods", re.compile(r"kubepods.*?/([0-9a-f]{64})")),
+    ("docker", r"docker[-/]([0-9a-f]{12,64})"),
+    ("podman", r"libpod-(?!conmon)([0-9a-f]{12,64})"),
+    ("CRI-O", r"crio-(?!conmon)([0-9a-f]{12,64})"),
+    ("containerd", r"cri-containerd-([0-9a-f]{12,64})"),
+    ("kubepods", r"kubepods.*?/([0-9a-f]{64})"),
 )
 
 
@@ -149,7 +150,7 @@ def parse_cgroup(text: str) -> tuple[str, str] | None:
     for line in text.splitlines():
         path = line.split(":", 2)[-1]
         for runtime, pattern in _CGROUP:
-            match = pattern.search(path)
+            match = re.search(pattern, path)
             if match:
                 return runtime, match[1][:12]
     return None
@@ -178,8 +179,11 @@ def _process_stack(
         container = parse_cgroup(cgroup.value)
         if container:
             where = f"{container[0]} {container[1]} (pid {pid})"
+    library = re.compile(_MAP_LIBRARY).search  # once per process, not per line
     maps = host.read_lines(
-        f"/proc/{pid}/maps", lambda line: _MAP_LIBRARY.search(line) is not None, limit=MAPS_LIMIT
+        f"/proc/{pid}/maps",
+        lambda line: library(line) is not None,
+        limit=MAPS_LIMIT,
     )
     paths: list[str] = []
     if isinstance(maps, Value):

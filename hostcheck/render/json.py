@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from hostcheck.model import Report
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 # 1.1: status fixed-pending-reboot.
 # 1.2: status "waived", summary.waived, a finding's optional "waiver" object (config file

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import system_tool
 
@@ -993,3 +995,25 @@ def test_the_outcome_text_is_the_cli_text(fixture_copy) -> None:
     empty = fixture_copy("stock-128g")
     assert hc("fix", "--root", str(empty), "--history").stdout == render("history", [])
     assert render("history", []) == "No transactions.\n"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.text(max_size=8), max_size=3),
+    st.lists(st.text(max_size=8), max_size=5),
+    st.booleans(),
+)
+def test_a_preview_diff_reads_as_difflib_writes_it(
+    before_parts: list[str], after_parts: list[str], new_file: bool
+) -> None:
+    # preview.unified_diff writes a created file's diff itself (without importing difflib):
+    # byte for byte what difflib writes, for any lines, with or without a final newline.
+    import difflib
+
+    from hostcheck.fix.preview import unified_diff
+
+    before = [] if new_file else "\n".join(before_parts).splitlines(keepends=True)
+    after = "\n".join(after_parts).splitlines(keepends=True)
+    label = "/dev/null" if new_file else "a/etc/x.conf"
+    expected = "".join(difflib.unified_diff(before, after, label, "b/etc/x.conf"))
+    assert unified_diff(before, after, label, "b/etc/x.conf") == expected

@@ -252,3 +252,34 @@ def test_a_tail_that_starts_at_a_line_keeps_that_line(
     assert isinstance(got, Value)
     assert got.value.encode() == text[-KERNEL_LOG_BUDGET:]
     assert got.value.startswith("[    0.5] x")
+
+
+@pytest.mark.parametrize(
+    ("argv", "absent"),
+    [
+        (["scan", "--fixture", "stock-128g", "--format", "json"], ["typing"]),
+        (["fix", "--fixture", "stock-128g"], ["typing", "difflib", "hostcheck.fix.journal"]),
+    ],
+    ids=["json-scan", "fix-dry-run"],
+)
+def test_the_fast_paths_leave_costly_modules_unimported(argv: list[str], absent: list[str]) -> None:
+    """A JSON scan and a fix dry run do without typing (~2.5 ms), and the dry run of a fix that
+    creates its files without difflib and the journal's format (docs/speed.md)."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    code = (
+        "import os, sys\n"
+        "from hostcheck.cli.main import main\n"
+        "sys.stdout = open(os.devnull, 'w')\n"
+        f"main({argv!r})\n"
+        "sys.stderr.write(' '.join(sorted(sys.modules)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True
+    )
+    loaded = set(done.stderr.split())
+    assert "hostcheck.checks.engine" in loaded  # the scan ran
+    assert [name for name in absent if name in loaded] == []

@@ -24,6 +24,7 @@ import pytest
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
+from hostcheck.parse import kernellog
 from hostcheck.parse.kernel import (
     KernelArg,
     KernelRelease,
@@ -1507,6 +1508,39 @@ def test_kernel_log_classification_is_per_line(lines: list[str]) -> None:
     whole = classify_kernel_log(parse_kernel_log("\n".join(lines)))
     per_line = [event for line in lines for event in classify_kernel_log(parse_kernel_log(line))]
     assert whole == per_line
+
+
+_GUARDED = [
+    *kernellog._HANG_PATTERNS,
+    *kernellog._OTHER_PATTERNS,
+    ("gtt-ttm-mismatch", ("GTT size has been set as ",), kernellog._GTT_TTM_MISMATCH),
+    ("unknown-param", (": unknown parameter '",), kernellog._UNKNOWN_PARAM),
+    # (the memory pattern's look-behind is beyond from_regex: its literal is checked below)
+]
+
+
+@pytest.mark.parametrize(("kind", "needles", "pattern"), _GUARDED, ids=[g[0] for g in _GUARDED])
+def test_a_line_the_kernel_log_patterns_match_holds_their_literal(
+    kind: str, needles: tuple[str, ...], pattern: str
+) -> None:
+    # classify_kernel_log searches a pattern only in lines holding one of its literals (so
+    # most scans compile none of them): every text a pattern matches must hold one.
+    @PROPERTY
+    @given(st.from_regex(pattern))
+    def check(text: str) -> None:
+        assert any(needle in text for needle in needles), (kind, text)
+
+    check()
+
+
+def test_the_memory_and_journal_patterns_need_their_literal() -> None:
+    # The two patterns test_a_line_the_kernel_log_patterns_match_holds_their_literal leaves out.
+    assert "M of (?P<kind>VRAM|GTT) memory ready" in kernellog._MEMORY_READY
+    assert kernellog.JOURNAL_KERNEL_TAG.endswith(" kernel: ")
+    events = classify_kernel_log(parse_kernel_log("host kernel: amdgpu: 512M of VRAM memory ready"))
+    assert [(e.kind, e.data, e.line.text) for e in events] == [
+        ("vram-ready", {"mib": 512}, "amdgpu: 512M of VRAM memory ready")
+    ]
 
 
 @PROPERTY

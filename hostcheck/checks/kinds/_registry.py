@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from hostcheck.checks.kinds._util import CheckFunc
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from hostcheck.checks.kinds._util import CheckFunc
 
 CHECK_KINDS: dict[str, CheckFunc] = {}
 # The parameters each kind needs from a rule's [check] table, checked when rules load.

@@ -1,8 +1,9 @@
 """Helpers shared by check kinds: evidence from readings, sizes, kernel classes, versions."""
 
+from __future__ import annotations
+
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
 
 from hostcheck._record import NamedTuple
 from hostcheck.facts import Facts
@@ -18,7 +19,11 @@ class Context(NamedTuple):
     profile: Profile
 
 
-CheckFunc = Callable[[Facts, Mapping[str, Any], Context], Outcome]
+TYPE_CHECKING = False  # typing stays unimported on a scan (start-up: docs/speed.md)
+if TYPE_CHECKING:
+    from typing import Any
+
+    CheckFunc = Callable[[Facts, Mapping[str, Any], Context], Outcome]
 
 
 def gib(nbytes: int) -> str:

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
 
 from hostcheck.checks.kinds._registry import check_kind
 from hostcheck.checks.kinds._util import Context, evidence, value_or
 from hostcheck.facts import Facts
 from hostcheck.model import Evidence, Outcome, Verdict
 from hostcheck.readings import Reason, Unavailable, Value
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 @check_kind("device-access", requires=("node",), provides=("user", "group"))

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from hostcheck.checks.kinds._registry import check_kind
 from hostcheck.checks.kinds._util import Context, evidence, unknown
 from hostcheck.facts import Facts
 from hostcheck.model import Evidence, Outcome, Verdict
 from hostcheck.readings import Value
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def _package_name(owner: str, candidates: Mapping[str, Any]) -> str | None:

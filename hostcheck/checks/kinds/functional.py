@@ -7,13 +7,16 @@ come from the rules (rules/functional.*.toml) with their sources.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from hostcheck.checks.kinds._registry import check_kind
 from hostcheck.checks.kinds._util import GIB, Context, unknown
 from hostcheck.facts import Facts, FunctionalRun
 from hostcheck.model import Evidence, FunctionalFigures, Outcome, Verdict
 from hostcheck.readings import Unavailable, Value
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 SEE_RUN = "see functional.run"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from hostcheck.checks.kinds._registry import check_kind
 from hostcheck.checks.kinds._util import (
@@ -25,6 +24,10 @@ from hostcheck.checks.kinds._util import (
 from hostcheck.facts import GFX1151_TARGET_VERSION, STRIX_HALO_PCI_ID, Facts
 from hostcheck.model import Evidence, Outcome, Verdict
 from hostcheck.readings import Reason, Unavailable, Value
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 @check_kind("gpu-present")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from hostcheck.checks.kinds._registry import check_kind
 from hostcheck.checks.kinds._util import (
@@ -27,6 +26,10 @@ from hostcheck.checks.kinds._util import (
 from hostcheck.facts import Facts
 from hostcheck.model import Evidence, Outcome, Verdict
 from hostcheck.readings import Unavailable
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 @check_kind("rocm-version", requires=("min",))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
 
 from hostcheck.checks.kinds._registry import check_kind
 from hostcheck.checks.kinds._util import (
@@ -19,6 +18,10 @@ from hostcheck.checks.kinds._util import (
 from hostcheck.facts import Facts, InferenceProcess
 from hostcheck.model import Evidence, Outcome, Verdict
 from hostcheck.readings import Unavailable, Value
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 TUNED_KINDS = ("vllm", "llama.cpp")
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from hostcheck.fix.changes import Command, FileChange, PlanError, read_bytes
 from hostcheck.parse import grub, kargs
 from hostcheck.readings import Value
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from hostcheck.fix.boot import BootPlan
 
