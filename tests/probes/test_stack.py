@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from hostcheck.checks.catalog import load_catalog
 from hostcheck.facts import InferenceProcess, SoftwareFacts
 from hostcheck.host.core import Host
 from hostcheck.probes.stack import (
@@ -21,15 +22,9 @@ from hostcheck.probes.stack import (
 from hostcheck.readings import Reason, Unavailable, Value
 from tests.conftest import boot_as_configured
 
-ROCM_RULES = (
-    "rocm.version",
-    "rocm.kernel-compat",
-    "amdgpu.cwsr",
-    "torch.gfx1151",
-    "perf.hipblaslt",
-    "env.hsa-override",
-    "devices.kfd",
-)
+# The rules that declare they need ROCm (`needs` in their rule file): a Vulkan host skips
+# exactly these. Taken from the catalog, so a rule that gains `needs` is covered.
+ROCM_RULES = tuple(sorted(rule.id for rule in load_catalog()[0] if rule.needs))
 DOCKER_PID = "4242"
 SITE = "/opt/venv/lib64/python3.13/site-packages"
 
