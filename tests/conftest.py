@@ -40,6 +40,32 @@ PICTURED_RULES = (
 )  # fmt: skip
 
 
+# The rules the golden files (tests/data/golden/) are made with: the catalog when they were
+# recorded. Their tests scan with a copy of these rule files (`golden_rules`), so a rule added
+# to the catalog leaves every golden file as it is (a new rule touches its own files and the
+# fixtures' expected.json, nothing else), while a change to one of these rules shows as a
+# reviewed diff of the golden files.
+GOLDEN_RULES = (
+    "amdgpu.cwsr", "containers.gpu-access", "devices.kfd", "devices.render", "driver.no-dkms",
+    "env.hsa-override", "firmware.mes", "functional.allocation", "functional.compute",
+    "functional.copy", "functional.memory-bandwidth", "functional.run", "gpu.present",
+    "kernel.known-bad", "kernel.params", "kernel.rocm-floor", "kernel.version", "limits.nofile",
+    "llamacpp.mmap", "log.gpu-hangs", "log.previous-boot", "memory.carveout", "memory.gtt",
+    "memory.gttsize-deprecated", "memory.rocm-visible", "memory.ttm-module", "perf.hipblaslt",
+    "perf.iommu", "rocm.kernel-compat", "rocm.version", "sysctl.numa-balancing",
+    "torch.gfx1151", "vllm.env",
+)  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def golden_rules(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A rule directory holding today's files of GOLDEN_RULES and the profiles."""
+    directory = tmp_path_factory.mktemp("golden-rules")
+    for name in [*(f"{rule}.toml" for rule in GOLDEN_RULES), "profiles.toml"]:
+        shutil.copyfile(REPO / "rules" / name, directory / name)
+    return str(directory)
+
+
 @dataclass
 class Run:
     code: int
