@@ -57,13 +57,25 @@ GOLDEN_RULES = (
 )  # fmt: skip
 
 
-@pytest.fixture(scope="session")
-def golden_rules(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A rule directory holding today's files of GOLDEN_RULES and the profiles."""
-    directory = tmp_path_factory.mktemp("golden-rules")
-    for name in [*(f"{rule}.toml" for rule in GOLDEN_RULES), "profiles.toml"]:
+def copy_rules(rules: tuple[str, ...], directory: Path) -> str:
+    """A rule directory holding today's files of ``rules`` and the profiles."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for name in [*(f"{rule}.toml" for rule in rules), "profiles.toml"]:
         shutil.copyfile(REPO / "rules" / name, directory / name)
     return str(directory)
+
+
+@pytest.fixture(scope="session")
+def golden_rules(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The rules of the golden files (GOLDEN_RULES), as a rule directory."""
+    return copy_rules(GOLDEN_RULES, tmp_path_factory.mktemp("golden-rules"))
+
+
+@pytest.fixture(scope="session")
+def pictured_rules(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The rules of the pictures (PICTURED_RULES), as a rule directory: a MachineConfig is the
+    pool's whole desired state, so every rule of the catalog adds what the node carries."""
+    return copy_rules(PICTURED_RULES, tmp_path_factory.mktemp("pictured-rules"))
 
 
 @dataclass

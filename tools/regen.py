@@ -81,11 +81,13 @@ def expected_json(name: str) -> tuple[str, str, list[str]]:
 
 
 def golden(name: str) -> dict[Path, str]:
-    from tests.conftest import PICTURED_RULES  # the goldens' fixed set of rules
+    import tempfile
 
-    code, out, err = _run(
-        "fix", "--fixture", name, "--emit", "machineconfig", "--only", *PICTURED_RULES
-    )
+    from tests.conftest import PICTURED_RULES, copy_rules  # the goldens' fixed set of rules
+
+    with tempfile.TemporaryDirectory() as scratch:
+        rules = copy_rules(PICTURED_RULES, Path(scratch))
+        code, out, err = _run("fix", "--fixture", name, "--emit", "machineconfig", "--rules", rules)
     if code != 0:
         return {GOLDEN / f"{name}.error.txt": err}
     return {GOLDEN / f"{name}.yaml": out, GOLDEN / f"{name}.notes.txt": err}

@@ -76,10 +76,12 @@ def _check_golden(path: Path, text: str) -> None:
 
 
 @pytest.mark.parametrize("name", FIXTURE_NAMES)
-def test_machineconfig_of_each_fixture_matches_golden_and_validates(cli, name: str) -> None:
+def test_machineconfig_of_each_fixture_matches_golden_and_validates(
+    cli, pictured_rules: str, name: str
+) -> None:
     """The real planner's output: `hostcheck fix --fixture NAME --emit machineconfig`, for the
     pictured rules (a rule added to the catalog does not change the goldens)."""
-    run = cli("fix", "--fixture", name, "--emit", "machineconfig", "--only", *PICTURED_RULES)
+    run = cli("fix", "--fixture", name, "--emit", "machineconfig", "--rules", pictured_rules)
     if run.code != 0:
         # Nothing a MachineConfig can carry (a ready host, or only manual fixes): say so.
         assert run.code == 2 and run.out == ""
@@ -410,7 +412,8 @@ def test_tuned_object_carries_the_sysctls(cli) -> None:
     assert obj["apiVersion"] == "tuned.openshift.io/v1" and obj["kind"] == "Tuned"
     assert obj["metadata"]["namespace"] == "openshift-cluster-node-tuning-operator"
     (profile,) = obj["spec"]["profile"]
-    assert profile["data"].splitlines()[-2:] == ["[sysctl]", "kernel.numa_balancing=0"]
+    data = profile["data"].splitlines()
+    assert "kernel.numa_balancing=0" in data[data.index("[sysctl]") :]
     (recommend,) = obj["spec"]["recommend"]
     assert recommend["profile"] == profile["name"]
     assert recommend["machineConfigLabels"] == {"machineconfiguration.openshift.io/role": "worker"}
