@@ -9,6 +9,8 @@ What it regenerates:
   longer appears is listed so a person can fix or drop it);
 - the MachineConfig golden files under ``tests/data/machineconfig/`` (``hostcheck fix
   --fixture NAME --emit machineconfig``);
+- the golden reports and CLI texts under ``tests/data/golden/`` (every format of every
+  fixture, every --help, the messages of common mistakes: tests/render/test_golden.py);
 - with ``--tui`` as well, the TUI's SVG snapshots (``tests/tui/__snapshots__``; the snapshot tests
   run with ``--snapshot-update``: slow, and only needed when a rule shows in those screens).
 Review the printed diff before committing: every verdict change needs a CHANGELOG line.
@@ -20,6 +22,7 @@ import contextlib
 import difflib
 import io
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -112,6 +115,42 @@ def _tui_snapshots(write: bool) -> int:
     return len(changed)
 
 
+def _report_goldens(write: bool) -> int:
+    """The golden reports and CLI texts (tests/data/golden/, tests/render/test_golden.py): the
+    test says which changed; with --write they are regenerated and their diff printed."""
+    import os
+    import subprocess
+
+    env = {**os.environ, **({"HOSTCHECK_REGEN_GOLDEN": "1"} if write else {})}
+    args = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:randomly",
+        "tests/render/test_golden.py",
+    ]
+    done = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, check=False)
+    if write:
+        diff = subprocess.run(
+            ["git", "diff", "--", "tests/data/golden"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        sys.stdout.write(diff.stdout)
+        names = {line[6:] for line in diff.stdout.splitlines() if line.startswith("+++ b/")}
+        return len(names)
+    changed = sorted(set(re.findall(r"AssertionError: (\S+) changed", done.stdout)))
+    for name in changed:
+        print(f"golden file would change: tests/data/golden/{name} (see --write's diff)")
+    if done.returncode not in (0, 1):
+        print(done.stdout[-2000:] + done.stderr[-2000:], file=sys.stderr)
+    return len(changed)
+
+
 def main_(argv: list[str]) -> int:
     write = "--write" in argv
     names = sorted(
@@ -137,6 +176,7 @@ def main_(argv: list[str]) -> int:
                 path.write_text(after)
         for line in missing:
             print(f"{name}: fragment no longer found, fix by hand: {line}")
+    changed += _report_goldens(write)
     if "--tui" in argv:
         changed += _tui_snapshots(write)
     print(f"{changed} file(s) {'written' if write else 'would change'}", file=sys.stderr)

@@ -9,7 +9,8 @@ no longer draws boxes (the terminal keeps rich's table); its golden files are of
 They are made with a fixed set of rules (conftest.GOLDEN_RULES, today's files of them): a rule
 added to the catalog changes none of them, a change to one of those rules shows here.
 
-Regenerate deliberately (and review the diff) with HOSTCHECK_REGEN_GOLDEN=1.
+Regenerate deliberately with `python tools/regen.py --write` (it sets HOSTCHECK_REGEN_GOLDEN=1
+for this test and prints the diff to review).
 """
 
 from __future__ import annotations
