@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from enum import StrEnum
 from types import MappingProxyType
@@ -202,7 +201,7 @@ class WaiverState(NamedTuple):
         except (OverflowError, ValueError, OSError):
             # 9999-12-31 has no next day (and a far date may not fit the platform's time_t):
             # the waiver holds as long as anything can count, which Prometheus writes +Inf.
-            return math.inf
+            return float("inf")
 
     def to_json(self) -> dict[str, Any]:
         w = self.waiver

@@ -2,17 +2,19 @@
 
 Rules are data: each file declares one rule (validated by :mod:`hostcheck.checks.rulefile`);
 the operator's drop-ins add rows to their tables (:mod:`hostcheck.checks.dropins`). The parsed
-files are cached in ``catalog.json`` beside them, keyed by their digest.
+files are cached in ``catalog.json`` beside them, keyed by their digest; for the bundled
+catalog, also by the files' sizes and modification times, with the rules validated.
 """
 
 from __future__ import annotations
 
-import binascii
 import json
 import os
-from collections.abc import Iterable
+import stat as statmod
+import time
+from collections.abc import Callable, Iterable, Iterator
 
-from hostcheck.checks.rulefile import ENGINES, CatalogError, parse_rule, require
+from hostcheck.checks.rulefile import ENGINES, CatalogError, build_rule, parse_rule, require
 from hostcheck.model import Profile, Rule
 
 TYPE_CHECKING = False
@@ -65,6 +67,8 @@ def _sources(directory: str) -> dict[str, bytes]:
 
 
 def _digest(sources: dict[str, bytes]) -> str:
+    import binascii  # an extension module (~0.4 ms to load): only where files are read
+
     return ",".join(
         f"{name}:{len(data)}:{binascii.crc32(data):08x}" for name, data in sources.items()
     )
@@ -89,18 +93,27 @@ def _parse_sources(directory: str, sources: dict[str, bytes]) -> dict[str, dict[
     return parsed
 
 
-def _cache_paths(directory: str, digest: str) -> list[str]:
-    """Where the compiled catalog may be: beside the rules, else in the user's cache."""
+def _cache_paths(directory: str, key: str) -> Iterator[str]:
+    """Where the compiled catalog may be: beside the rules, else in the user's cache (``key``:
+    which copy of this directory's files)."""
+    yield os.path.join(directory, CACHE_NAME)
+    import binascii
+
     cache_home = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    key = f"{binascii.crc32(os.path.abspath(directory).encode()):08x}-{binascii.crc32(digest.encode()):08x}"
-    return [
-        os.path.join(directory, CACHE_NAME),
-        os.path.join(cache_home, "hostcheck", f"catalog-{key}.json"),
-    ]
+    name = f"{binascii.crc32(os.path.abspath(directory).encode()):08x}-{key}"
+    yield os.path.join(cache_home, "hostcheck", f"catalog-{name}.json")
 
 
-def _load_data(directory: str) -> dict[str, dict[str, Any]]:
-    """Every TOML file of the catalog, parsed.
+def _digest_key(digest: str) -> str:
+    import binascii
+
+    return f"{binascii.crc32(digest.encode()):08x}"
+
+
+def _load_data(
+    directory: str, *, write: bool = True
+) -> tuple[dict[str, bytes], dict[str, dict[str, Any]]]:
+    """Every TOML file of the catalog, read and parsed.
 
     ``catalog.json`` is a compiled copy of them (like a .pyc), built on first use: beside the
     rules when that directory is writable, else in ``$XDG_CACHE_HOME/hostcheck``; nobody
@@ -110,23 +123,152 @@ def _load_data(directory: str) -> dict[str, dict[str, Any]]:
     """
     sources = _sources(directory)
     digest = _digest(sources)
-    paths = _cache_paths(directory, digest)
     from hostcheck.host.safeio import InputError, load_json_file
 
-    for path in paths:
+    for path in _cache_paths(directory, _digest_key(digest)):
         try:
             cached = load_json_file(path, what="catalog cache")
             if isinstance(cached, dict) and cached.get("digest") == digest:
                 files = cached["files"]
                 if isinstance(files, dict) and all(isinstance(f, dict) for f in files.values()):
-                    return files
+                    return sources, files
         except (InputError, KeyError):
             continue  # a damaged or foreign cache is only slower: the TOML files are parsed
     parsed = _parse_sources(directory, sources)
-    for path in paths:
+    for path in _cache_paths(directory, _digest_key(digest)) if write else ():
         if _write_cache(path, {"digest": digest, "files": parsed}):
             break
-    return parsed
+    return sources, parsed
+
+
+# -- the bundled catalog, validated once ------------------------------------------------------
+#
+# The bundled rules change only when hostcheck is installed, upgraded or edited in a checkout,
+# so its compiled copy also records, like a .pyc, each file's size and modification time
+# (``stats``) and that its rules passed validation (``validated``: hostcheck's version, the
+# validating code's own size and time, and what the check kinds require). While all of that
+# still holds, the rules are built from the copy without reading the TOML files or validating
+# them again (~3 ms of every scan). A file whose time is too close to when the copy read it (a
+# second edit within the file system's timestamp granularity could leave size and time as they
+# were) is compared by content, as git does for its index. `--rules DIR` and drop-ins are
+# validated every time.
+
+CACHE_FORMAT = 2  # what ``validated`` means; raise it when the compiled copy changes shape
+RACY_NS = 2_000_000_000  # timestamps coarser than this (FAT: 2 s) are not trusted to differ
+
+
+def _source_stats(directory: str) -> dict[str, tuple[int, int]] | None:
+    """Size and modification time (ns) of each TOML file, by name; None when one is not a
+    regular file of a rule file's size (reading the files then says what is wrong)."""
+    stats = {}
+    try:
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                if entry.name.endswith(".toml"):
+                    st = entry.stat()
+                    if not statmod.S_ISREG(st.st_mode) or st.st_size > MAX_RULE_FILE_BYTES:
+                        return None
+                    stats[entry.name] = (st.st_size, st.st_mtime_ns)
+    except OSError:
+        return None
+    return dict(sorted(stats.items()))
+
+
+def _validator_stamp() -> str:
+    """What the bundled rules were validated with: hostcheck's version, the size and time of
+    the modules that validate a rule file, and the parameters and fields of every check kind."""
+    from hostcheck import __version__, model
+    from hostcheck.checks import rulefile
+    from hostcheck.checks.kinds import FIX_FIELDS, REQUIRED_PARAMS
+
+    parts = [str(CACHE_FORMAT), __version__]
+    for module in (rulefile, model):
+        try:
+            st = os.stat(module.__file__ or "")
+            parts.append(f"{st.st_size}:{st.st_mtime_ns}")
+        except OSError:
+            parts.append("-")
+    parts.append(repr((REQUIRED_PARAMS, FIX_FIELDS)))
+    return ",".join(parts)
+
+
+def _load_bundled(directory: str) -> tuple[dict[str, dict[str, Any]], Callable[[], None] | None]:
+    """The bundled catalog's files, parsed, and how to record that their rules are valid: None
+    when the compiled copy says so already (the files were neither read nor are validated)."""
+    checked = time.time_ns()  # before the files are looked at: an edit after it is racy
+    stats = _source_stats(directory)
+    stamp = _validator_stamp()
+    if stats is not None:
+        for path in _cache_paths(directory, "validated"):
+            files = _validated_copy(path, directory, stats, stamp)
+            if files is not None:
+                return files, None
+    # Written once its rules are validated (by store()), not before.
+    sources, files = _load_data(directory, write=False)
+
+    def store() -> None:
+        import binascii
+
+        if stats is None or list(stats) != list(sources):  # changed while being read
+            return
+        record = {
+            "digest": _digest(sources),
+            "files": files,
+            "validated": stamp,
+            "checked": checked,
+            "stats": {
+                name: [len(data), stats[name][1], binascii.crc32(data)]
+                for name, data in sources.items()
+            },
+        }
+        for path in _cache_paths(directory, "validated"):
+            if _write_cache(path, record):
+                break
+
+    return files, store
+
+
+def _validated_copy(
+    path: str, directory: str, stats: dict[str, tuple[int, int]], stamp: str
+) -> dict[str, dict[str, Any]] | None:
+    """The parsed files of a compiled copy whose rules were validated by this code and whose
+    TOML files are unchanged since; None otherwise."""
+    from hostcheck.host.safeio import InputError, read_file_bytes
+
+    try:
+        # The copy is hostcheck's own (like a .pyc), not an input: plain JSON suffices, and
+        # whatever is wrong with it only means the rules are read and validated again.
+        cached = json.loads(read_file_bytes(path))
+    except (InputError, ValueError, RecursionError):
+        return None
+    if not isinstance(cached, dict) or cached.get("validated") != stamp:
+        return None
+    files, recorded, checked = cached.get("files"), cached.get("stats"), cached.get("checked")
+    if (
+        not isinstance(files, dict)
+        or not isinstance(recorded, dict)
+        or not isinstance(checked, int)
+        or list(recorded) != list(stats)
+        or list(files) != list(stats)
+        or not all(isinstance(data, dict) for data in files.values())
+    ):
+        return None
+    for name, (size, mtime_ns) in stats.items():
+        entry = recorded[name]
+        if not isinstance(entry, list) or len(entry) != 3 or entry[0] != size:
+            return None
+        if entry[1] == mtime_ns and mtime_ns < checked - RACY_NS:
+            continue
+        # Touched, or edited too close to when the copy read it: compare the content.
+        import binascii
+
+        try:
+            data = read_file_bytes(os.path.join(directory, name), max_bytes=MAX_RULE_FILE_BYTES)
+        except InputError:
+            return None
+        if len(data) != size or binascii.crc32(data) != entry[2]:
+            return None
+    return files
 
 
 def _write_cache(path: str, data: dict[str, Any]) -> bool:
@@ -152,8 +294,21 @@ def _write_cache(path: str, data: dict[str, Any]) -> bool:
 
 
 def compile_catalog(directory: str | None = None) -> str:
-    """Write catalog.json beside a rule directory's files now; returns its path."""
-    directory = directory or data_dir("rules")
+    """Write catalog.json beside a rule directory's files now (the bundled one's with its
+    rules validated, as a scan writes it); returns its path."""
+    if directory is None:
+        directory = data_dir("rules")
+        path = os.path.join(directory, CACHE_NAME)
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        except OSError:
+            raise CatalogError(f"{path}: cannot write") from None
+        load_catalog_with_dropins()  # validates the rules and writes the copy
+        if not os.path.exists(path):
+            raise CatalogError(f"{path}: cannot write")
+        return path
     sources = _sources(directory)
     path = os.path.join(directory, CACHE_NAME)
     if not _write_cache(
@@ -193,15 +348,25 @@ def load_catalog_with_dropins(
     """
     from hostcheck.checks.kinds import FIX_FIELDS, REQUIRED_PARAMS
 
-    directory = directory or data_dir("rules")
-    files = _load_data(directory)
+    store: Callable[[], None] | None = None
+    if directory is None:  # the bundled catalog: its compiled copy may hold validated rules
+        directory = data_dir("rules")
+        files, store = _load_bundled(directory)
+        validated = store is None
+    else:
+        files, validated = _load_data(directory)[1], False
     rules: list[Rule] = []
     seen: dict[str, str] = {}
     for name, data in files.items():
         if name == "profiles.toml":
             continue
         path = os.path.join(directory, name)
-        rule = parse_rule(data, path, REQUIRED_PARAMS, FIX_FIELDS)
+        # Rules the compiled copy holds as validated are only built (see _load_bundled).
+        rule = (
+            build_rule(data, path)
+            if validated
+            else parse_rule(data, path, REQUIRED_PARAMS, FIX_FIELDS)
+        )
         if name != f"{rule.id}.toml":
             raise CatalogError(f"{path}: file name must be {rule.id}.toml")
         if rule.id in seen:
@@ -210,6 +375,8 @@ def load_catalog_with_dropins(
         rules.append(rule)
     if not rules:
         raise CatalogError(f"{directory}: no rule files (*.toml)")
+    if store is not None:
+        store()  # every rule file is valid: later scans need not read or validate them
     used: list[str] = []
     if dropin_dir is not None and os.path.isdir(dropin_dir):
         from hostcheck.checks.dropins import apply_dropins  # imported only where there are some

@@ -22,8 +22,8 @@ RULE_KEYS = {
     "id", "title", "severity", "applies_to", "references", "rationale", "command", "check",
     "remediation", "needs", "reviewed",
 }  # fmt: skip
-PUBLIC_URL = re.compile(r"https://[A-Za-z0-9.-]+\.[a-z]{2,}(/\S*)?")
-REVIEWED = re.compile(r"20[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])")
+PUBLIC_URL = r"https://[A-Za-z0-9.-]+\.[a-z]{2,}(/\S*)?"
+REVIEWED = r"20[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
 APPLIES_TO = {"any-host", "strix-halo"}
 NEEDS = {"rocm", "rocm-version"}
 ENGINES = {"vllm", "llama.cpp"}
@@ -70,6 +70,19 @@ def parse_rule(
     check_kinds: dict[str, tuple[str, ...]],
     fix_fields: dict[str, tuple[str, ...]] | None = None,
 ) -> Rule:
+    """The rule a rule file's data declares; a CatalogError naming ``where`` and the key when
+    the data is not a valid rule."""
+    validate_rule(data, where, check_kinds, fix_fields)
+    return build_rule(data, where)
+
+
+def validate_rule(
+    data: dict[str, Any],
+    where: str,
+    check_kinds: dict[str, tuple[str, ...]],
+    fix_fields: dict[str, tuple[str, ...]] | None = None,
+) -> None:
+    """Raise CatalogError for rule data that is not a valid rule (the first mistake found)."""
     unknown = set(data) - RULE_KEYS
     if unknown:
         raise CatalogError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
@@ -78,7 +91,7 @@ def parse_rule(
         raise CatalogError(f"{where}: id {rule_id!r} is not lower-case dotted 'area.name'")
     severity_text = require(data, "severity", str, where)
     try:
-        severity = Severity(severity_text)
+        Severity(severity_text)
     except ValueError:
         allowed = ", ".join(s.value for s in Severity)
         raise CatalogError(f"{where}: severity {severity_text!r} is not one of {allowed}") from None
@@ -96,13 +109,13 @@ def parse_rule(
     if missing:
         raise CatalogError(f"{where}: [check] kind {kind} needs {', '.join(missing)}")
     reviewed = require(data, "reviewed", str, where)
-    if not REVIEWED.fullmatch(reviewed):
+    if not re.fullmatch(REVIEWED, reviewed):
         raise CatalogError(f"{where}: reviewed {reviewed!r} is not a date YYYY-MM-DD")
     references = require(data, "references", list, where)
     if not all(isinstance(ref, str) for ref in references):
         raise CatalogError(f"{where}: references must be strings")
     for ref in references:
-        if not PUBLIC_URL.fullmatch(ref):
+        if not re.fullmatch(PUBLIC_URL, ref):
             raise CatalogError(
                 f"{where}: reference {ref!r} is not a public https:// URL (users must be able "
                 "to open every reference)"
@@ -120,18 +133,27 @@ def parse_rule(
                 _check_template(
                     text, (fix_fields or {}).get(kind, ()), f"{where} [remediation] {key}"
                 )
+    for key in ("title", "rationale", "command"):
+        require(data, key, str, where)
+
+
+def build_rule(data: dict[str, Any], where: str) -> Rule:
+    """The Rule of rule data that :func:`validate_rule` accepted. The bundled catalog's
+    compiled copy holds data validated when it was written; it is built with this alone."""
+    check = dict(data["check"])
+    kind = check.pop("kind")
     return Rule(
-        id=rule_id,
-        title=require(data, "title", str, where),
-        severity=severity,
-        applies_to=applies,
+        id=data["id"],
+        title=data["title"],
+        severity=Severity(data["severity"]),
+        applies_to=data.get("applies_to", "strix-halo"),
         check=kind,
         params=check,
-        references=tuple(references),
-        rationale=require(data, "rationale", str, where).strip(),
-        command=require(data, "command", str, where),
-        remediation=remediation,
+        references=tuple(data["references"]),
+        rationale=data["rationale"].strip(),
+        command=data["command"],
+        remediation=data.get("remediation"),
         source_file=where,
-        needs=needs,
-        reviewed=reviewed,
+        needs=data.get("needs"),
+        reviewed=data["reviewed"],
     )

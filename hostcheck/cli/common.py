@@ -7,7 +7,6 @@ Every ``hostcheck/cli/NAME.py`` imports this module and never another command's 
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 from collections.abc import Callable, Iterable
@@ -55,7 +54,7 @@ def seconds_argument(maximum: float) -> Callable[[str], float]:
         try:
             value = float(text)
         except ValueError:
-            value = math.nan
+            value = float("nan")
         if not (0 < value <= maximum):  # also false for nan
             raise argparse.ArgumentTypeError(
                 f"expected a number of seconds above 0 and at most {maximum:.0f}, got {text!r}"

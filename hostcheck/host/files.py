@@ -29,6 +29,19 @@ if TYPE_CHECKING:
     from hostcheck.host.recording import Recorder
 
 
+def name_matcher(pattern: str) -> Callable[[str], bool]:
+    """``fnmatch.fnmatchcase(name, pattern)`` as a test of ``name``. A pattern with one ``*``
+    and no other wildcard (``card*``, ``*.conf``: every pattern the probes use) is a prefix and
+    a suffix that must not overlap, tested without fnmatch's import and compiled regex."""
+    head, star, tail = pattern.partition("*")
+    if star and "*" not in tail and "?" not in pattern and "[" not in pattern:
+        least = len(head) + len(tail)
+        return lambda name: len(name) >= least and name.startswith(head) and name.endswith(tail)
+    import fnmatch
+
+    return lambda name: fnmatch.fnmatchcase(name, pattern)
+
+
 class RootFiles:
     """Read-only access to the files and device nodes under a host's root (see :class:`Host`,
     which adds commands, the kernel log and processes)."""
@@ -187,8 +200,6 @@ class RootFiles:
     ) -> Value[list[str]] | Unavailable:
         """The names in a directory as process ``pid`` sees it that match ``pattern``;
         recorded (those names only) at ``/proc/PID/root/PATH``."""
-        import fnmatch
-
         host_path = f"/proc/{pid}/root{path}"
         entries: Value[list[str]] | Unavailable
         replayed = self._replayed_unavailable(host_path)
@@ -197,9 +208,8 @@ class RootFiles:
         else:
             try:
                 names = os.listdir(self._process_real(pid, path))
-                entries = Value(
-                    sorted(name for name in names if fnmatch.fnmatchcase(name, pattern)), host_path
-                )
+                matches = name_matcher(pattern)
+                entries = Value(sorted(name for name in names if matches(name)), host_path)
             except OSError as exc:
                 entries = unavailable_from_oserror(host_path, exc)
         if self.recorder is not None:
@@ -310,14 +320,13 @@ class RootFiles:
 
     def glob_or_unavailable(self, directory: str, pattern: str) -> Value[list[str]] | Unavailable:
         """As :meth:`glob`, but a directory that could not be listed says why."""
-        import fnmatch
-
         entries = self._list(directory)
         if not isinstance(entries, Value):
             if self.recorder is not None:
                 self.recorder.listing(directory, entries)
             return entries
-        names = [name for name in entries.value if fnmatch.fnmatchcase(name, pattern)]
+        matches = name_matcher(pattern)
+        names = [name for name in entries.value if matches(name)]
         if self.recorder is not None:
             self.recorder.listing(directory, names)  # what the probe was given, nothing more
         return Value([posixpath.join(directory, name) for name in names], directory)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import errno as errnomod
 import json
-import math
 import os
 import stat as statmod
 
@@ -29,6 +28,15 @@ from hostcheck.errors import INPUT, HostcheckError
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
+
+# math's inf and isfinite() without loading the math extension module (~0.3 ms of every run)
+INF = float("inf")
+
+
+def _isfinite(number: float) -> bool:
+    """math.isfinite() of a float: false for both infinities and for nan."""
+    return -INF < number < INF
+
 
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
 MAX_DEPTH = 64
@@ -146,7 +154,7 @@ def _parse_float(text: str) -> float:
     if len(text) > 400:
         raise _NumberError(f"a {len(text)}-character number")
     value = float(text)
-    if not math.isfinite(value):
+    if not _isfinite(value):
         raise _NumberError(f"{text[:40]} is not a finite number")
     return value
 
@@ -297,7 +305,7 @@ def load_toml_file(
     return parse_toml_text(text, what=what, path=path)
 
 
-def finite_number(value: object, *, low: float = 0.0, high: float = math.inf) -> float | None:
+def finite_number(value: object, *, low: float = 0.0, high: float = INF) -> float | None:
     """``value`` as a finite number in [low, high], or None (booleans are not numbers)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
@@ -305,7 +313,7 @@ def finite_number(value: object, *, low: float = 0.0, high: float = math.inf) ->
         number = float(value)
     except OverflowError:
         return None
-    if not math.isfinite(number) or not low <= number <= high:
+    if not _isfinite(number) or not low <= number <= high:
         return None
     return number
 

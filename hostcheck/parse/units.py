@@ -12,8 +12,6 @@ of their file names (systemd.unit(5)). Quadlet ``.container`` files use the same
 
 from __future__ import annotations
 
-import shlex
-
 
 def _words(line: str, wanted: str) -> list[str] | None:
     """The shell-like words assigned by a ``wanted=`` line; None for any other line."""
@@ -23,6 +21,8 @@ def _words(line: str, wanted: str) -> list[str] | None:
     key, sep, rest = line.partition("=")
     if not sep or key.strip() != wanted:
         return None
+    import shlex  # only where a unit sets what is asked for (~0.4 ms of start-up otherwise)
+
     try:
         return shlex.split(rest, comments=False, posix=True)
     except ValueError:  # an unbalanced quote: systemd ignores the line as well

@@ -4,7 +4,9 @@ check kind; the compiled catalog.json is fresh; a stale one is never trusted."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -106,6 +108,96 @@ def test_stale_catalog_json_is_ignored(tmp_path: Path) -> None:
     path.write_text(path.read_text().replace('severity = "info"', 'severity = "low"'))
     loaded, _ = load_catalog(str(rules))
     assert next(r for r in loaded if r.id == "perf.iommu").severity is Severity.LOW
+
+
+def _bundled_copy(tmp_path: Path, monkeypatch) -> Path:
+    """A copy of the bundled rules, installed a minute ago, that load_catalog() without a
+    directory takes for the bundled catalog."""
+    import hostcheck.checks.catalog as catalog
+
+    rules = tmp_path / "rules"
+    shutil.copytree(data_dir("rules"), rules, ignore=shutil.ignore_patterns(CACHE_NAME))
+    installed = time.time_ns() - 60 * 10**9
+    for path in rules.iterdir():
+        os.utime(path, ns=(installed, installed))
+    monkeypatch.setattr(catalog, "data_dir", lambda name: str(rules))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    return rules
+
+
+def test_the_bundled_catalog_is_validated_once_then_built_from_its_compiled_copy(
+    tmp_path: Path, monkeypatch
+) -> None:
+    import hostcheck.checks.catalog as catalog
+
+    rules = _bundled_copy(tmp_path, monkeypatch)
+    first = load_catalog()
+    assert json.loads((rules / CACHE_NAME).read_text())["validated"]
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("rule files read or validated although the compiled copy is fresh")
+
+    monkeypatch.setattr(catalog, "_sources", refuse)
+    monkeypatch.setattr(catalog, "parse_rule", refuse)
+    assert load_catalog() == first
+
+
+def test_an_edited_bundled_rule_is_picked_up(tmp_path: Path, monkeypatch) -> None:
+    rules = _bundled_copy(tmp_path, monkeypatch)
+    load_catalog()
+    path = rules / "perf.iommu.toml"
+    path.write_text(path.read_text().replace('severity = "info"', 'severity = "low"'))
+    loaded, _ = load_catalog()
+    assert next(r for r in loaded if r.id == "perf.iommu").severity is Severity.LOW
+
+
+def test_a_bundled_rule_edited_within_the_timestamp_granularity_is_picked_up(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """A second edit of the same size that leaves the file's time as it was (the same tick of
+    a coarse clock) is found by content while the time is too close to when the copy was made."""
+    rules = _bundled_copy(tmp_path, monkeypatch)
+    path = rules / "perf.iommu.toml"
+    edited = time.time_ns()
+    os.utime(path, ns=(edited, edited))
+    load_catalog()
+    path.write_text(path.read_text().replace('severity = "info"', 'severity = "high"'))
+    os.utime(path, ns=(edited, edited))
+    loaded, _ = load_catalog()
+    assert next(r for r in loaded if r.id == "perf.iommu").severity is Severity.HIGH
+
+
+def test_a_compiled_copy_validated_by_other_code_is_validated_again(
+    tmp_path: Path, monkeypatch
+) -> None:
+    from hostcheck.checks.kinds import REQUIRED_PARAMS
+
+    _bundled_copy(tmp_path, monkeypatch)
+    load_catalog()
+    monkeypatch.setitem(REQUIRED_PARAMS, "device-access", (*REQUIRED_PARAMS["device-access"], "x"))
+    with pytest.raises(CatalogError, match=r"\[check\] kind device-access needs x"):
+        load_catalog()
+
+
+def test_rules_given_as_a_directory_are_validated_whatever_the_compiled_copy_says(
+    tmp_path: Path, monkeypatch
+) -> None:
+    rules = _bundled_copy(tmp_path, monkeypatch)
+    load_catalog()  # the bundled catalog: the copy holds validated rules
+    cache = json.loads((rules / CACHE_NAME).read_text())
+    del cache["files"]["devices.kfd.toml"]["check"]["node"]
+    (rules / CACHE_NAME).write_text(json.dumps(cache))
+    with pytest.raises(CatalogError, match=r"\[check\] kind device-access needs node"):
+        load_catalog(str(rules))
+
+
+def test_compile_catalog_writes_the_copy_a_scan_trusts(tmp_path: Path, monkeypatch) -> None:
+    import hostcheck.checks.catalog as catalog
+
+    rules = _bundled_copy(tmp_path, monkeypatch)
+    assert catalog.compile_catalog() == str(rules / CACHE_NAME)
+    monkeypatch.setattr(catalog, "parse_rule", lambda *args: pytest.fail("validated again"))
+    assert {rule.id for rule in load_catalog()[0]} >= MINIMUM_CATALOG
 
 
 def test_duplicate_ids_and_misnamed_files_are_refused(tmp_path: Path) -> None:
