@@ -96,20 +96,21 @@ def golden(name: str) -> dict[Path, str]:
     return {GOLDEN / f"{name}.yaml": out, GOLDEN / f"{name}.notes.txt": err}
 
 
+def _git(*args: str) -> list[str]:
+    """The output lines of a git command run in the checkout."""
+    import subprocess
+
+    done = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=False)
+    return done.stdout.splitlines()
+
+
 def _tui_snapshots(write: bool) -> int:
     """Run the TUI snapshot tests (updating them with --write); the changed SVGs."""
     import subprocess
 
     args = [sys.executable, "-m", "pytest", "-q", "tests/tui", "-k", "snapshot"]
     subprocess.run([*args, *(["--snapshot-update"] if write else [])], cwd=REPO, check=False)
-    done = subprocess.run(
-        ["git", "status", "--porcelain", "tests/tui/__snapshots__"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    changed = [line for line in done.stdout.splitlines() if line.strip()]
+    changed = [line for line in _git("status", "--porcelain", "tests/tui/__snapshots__") if line]
     for line in changed:
         print(f"TUI snapshot changed: {line[3:]}")
     return len(changed)
@@ -122,27 +123,12 @@ def _report_goldens(write: bool) -> int:
     import subprocess
 
     env = {**os.environ, **({"HOSTCHECK_REGEN_GOLDEN": "1"} if write else {})}
-    args = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "-q",
-        "-p",
-        "no:randomly",
-        "tests/render/test_golden.py",
-    ]
+    args = [sys.executable, "-m", "pytest", "-q", "tests/render/test_golden.py"]
     done = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, check=False)
     if write:
-        diff = subprocess.run(
-            ["git", "diff", "--", "tests/data/golden"],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        sys.stdout.write(diff.stdout)
-        names = {line[6:] for line in diff.stdout.splitlines() if line.startswith("+++ b/")}
-        return len(names)
+        diff = _git("diff", "--", "tests/data/golden")
+        sys.stdout.writelines(f"{line}\n" for line in diff)
+        return len({line[6:] for line in diff if line.startswith("+++ b/")})
     changed = sorted(set(re.findall(r"AssertionError: (\S+) changed", done.stdout)))
     for name in changed:
         print(f"golden file would change: tests/data/golden/{name} (see --write's diff)")
