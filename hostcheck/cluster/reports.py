@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
 from hostcheck._record import NamedTuple
+from hostcheck.host.safeio import MAX_DEPTH, check_depth
 
 MAX_REPORT_BYTES = 32 * 1024 * 1024  # one node's JSON report; larger is not one of ours
 
@@ -40,6 +41,7 @@ class Statuses(Mapping[str, str]):
 
     __slots__ = ("_codes", "_index", "_rules")
     _shared: ClassVar[dict[tuple[str, ...], tuple[tuple[str, ...], dict[str, int]]]] = {}
+    _shared_codes: ClassVar[dict[tuple[str, ...], tuple[str, ...]]] = {}
 
     def __init__(self, pairs: Iterable[tuple[str, str]]) -> None:
         merged: dict[str, str] = {}
@@ -51,7 +53,9 @@ class Statuses(Mapping[str, str]):
             rules = tuple(sys.intern(rule) for rule in key)
             shared = self._shared.setdefault(key, (rules, {r: i for i, r in enumerate(rules)}))
         self._rules, self._index = shared
-        self._codes = tuple(sys.intern(status) for status in merged.values())
+        codes = tuple(sys.intern(status) for status in merged.values())
+        # nodes of a fleet mostly share their statuses too: one tuple each distinct
+        self._codes = self._shared_codes.setdefault(codes, codes)
 
     def __getitem__(self, rule: str) -> str:
         return self._codes[self._index[rule]]
@@ -194,7 +198,7 @@ def read_stream(text: str, source: str, pool: str) -> list[NodeReport | Unreadab
         streams[""] = [text]
     import json
 
-    from hostcheck.host.safeio import check_depth, stream_decoder
+    from hostcheck.host.safeio import stream_decoder
 
     results: list[NodeReport | Unreadable] = []
     decoder = stream_decoder()
@@ -211,7 +215,6 @@ def read_stream(text: str, source: str, pool: str) -> list[NodeReport | Unreadab
             label = f"{where} (report {number})"
             try:
                 data, end = decoder.raw_decode(body, position)
-                check_depth(data)
             except (ValueError, RecursionError) as exc:  # not JSON, or past the guards
                 at = exc.pos if isinstance(exc, json.JSONDecodeError) else position
                 number_of_line = body.count("\n", 0, at) + 1
@@ -232,6 +235,14 @@ def read_stream(text: str, source: str, pool: str) -> list[NodeReport | Unreadab
             position = end
             try:
                 results.append(_node_report(data, label, pool))
+            except _TooDeep:
+                number_of_line = body.count("\n", 0, position) + 1
+                results.append(
+                    Unreadable(
+                        label,
+                        f"not usable JSON (line {number_of_line}): an invalid number or too deep",
+                    )
+                )
             except _Malformed as exc:
                 results.append(Unreadable(label, f"not a hostcheck JSON report: {exc}"))
     if not results:
@@ -242,18 +253,40 @@ def read_stream(text: str, source: str, pool: str) -> list[NodeReport | Unreadab
 def read_report(path: str, pool: str | None = None) -> NodeReport | Unreadable:
     from hostcheck.host.safeio import InputError, load_json_file
 
-    try:
-        data = load_json_file(path, max_bytes=MAX_REPORT_BYTES)
+    try:  # the depth of what the summary keeps is checked by _node_report
+        data = load_json_file(path, max_bytes=MAX_REPORT_BYTES, whole_depth=False)
     except InputError as exc:  # the operating system's words in lower case, as the others
         return Unreadable(path, exc.reason.lower() if exc.errno is not None else exc.reason)
     try:
         return _node_report(data, path, pool_of(path) if pool is None else pool)
+    except _TooDeep:
+        return Unreadable(path, f"nested more than {MAX_DEPTH} levels deep")
     except _Malformed as exc:
         return Unreadable(path, f"not a hostcheck JSON report: {exc}")
 
 
 class _Malformed(Exception):
     pass
+
+
+class _TooDeep(_Malformed):
+    """A part the summary keeps (the "functional" object, an evidence value) nests deeper
+    than MAX_DEPTH."""
+
+
+def _shallow(value: Any) -> Any:
+    """``value``, checked to nest at most MAX_DEPTH deep when it is a container.
+
+    A report is decoded without walking all of it (``whole_depth=False``): the summary reads
+    a few scalars and keeps only these values, which are written out again (JSON, str()) and
+    would recurse. Elsewhere deep nesting costs nothing: nothing recurses over the rest of a
+    report, and nesting beyond the decoder's own recursion limit is refused while decoding."""
+    if isinstance(value, dict | list):
+        try:
+            check_depth(value)
+        except ValueError:
+            raise _TooDeep from None
+    return value
 
 
 def _node_report(data: Any, path: str, pool: str) -> NodeReport:
@@ -273,6 +306,7 @@ def _node_report(data: Any, path: str, pool: str) -> NodeReport:
     findings = data.get("findings")
     if not isinstance(findings, list):
         raise _Malformed('"findings" is not a list')
+    functional = data.get("functional")
     generated = data.get("generated")
     if generated is not None and report_time(generated) is None:
         raise _Malformed(f'"generated" {generated!r} is not an RFC 3339 time')
@@ -302,7 +336,7 @@ def _node_report(data: Any, path: str, pool: str) -> NodeReport:
         generated=generated,
         mem_total_kib=mem_total,
         stack=_stack_kind(data.get("stack")),
-        functional=data["functional"] if isinstance(data.get("functional"), dict) else None,
+        functional=_shallow(functional) if isinstance(functional, dict) else None,
     )
 
 
@@ -338,7 +372,7 @@ def _evidence_value(finding: Mapping[str, Any], label: str) -> str | None:
     evidence = finding.get("evidence")
     for item in evidence if isinstance(evidence, list) else []:
         if isinstance(item, dict) and item.get("label") == label and item.get("value") is not None:
-            return str(item["value"])
+            return str(_shallow(item["value"]))
     return None
 
 
