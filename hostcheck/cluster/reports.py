@@ -44,16 +44,14 @@ class Statuses(Mapping[str, str]):
     _shared_codes: ClassVar[dict[tuple[str, ...], tuple[str, ...]]] = {}
 
     def __init__(self, pairs: Iterable[tuple[str, str]]) -> None:
-        merged: dict[str, str] = {}
-        for rule, status in pairs:
-            merged[rule] = status
+        merged = dict(pairs)  # a rule reported twice: its last status, at its first place
         key = tuple(merged)
         shared = self._shared.get(key)
         if shared is None:
             rules = tuple(sys.intern(rule) for rule in key)
             shared = self._shared.setdefault(key, (rules, {r: i for i, r in enumerate(rules)}))
         self._rules, self._index = shared
-        codes = tuple(sys.intern(status) for status in merged.values())
+        codes = tuple(map(sys.intern, merged.values()))
         # nodes of a fleet mostly share their statuses too: one tuple each distinct
         self._codes = self._shared_codes.setdefault(codes, codes)
 
@@ -310,19 +308,10 @@ def _node_report(data: Any, path: str, pool: str) -> NodeReport:
     generated = data.get("generated")
     if generated is not None and report_time(generated) is None:
         raise _Malformed(f'"generated" {generated!r} is not an RFC 3339 time')
-    statuses: list[tuple[str, str]] = []
-    firmware = None
-    mem_total = None
-    for number, finding in enumerate(findings):
-        rule = finding.get("rule") if isinstance(finding, dict) else None
-        status = finding.get("status") if rule is not None else None
-        if not (isinstance(rule, str) and isinstance(status, str)):
-            raise _Malformed(f"finding {number} has no rule and status")
-        statuses.append((rule, status))
-        if rule == "firmware.mes":
-            firmware = _evidence_value(finding, "MES firmware")
-        elif rule == "memory.gtt":
-            mem_total = _kib(_evidence_value(finding, "RAM (MemTotal)"))
+    pairs, by_rule = _findings(findings)
+    mes, gtt = by_rule.get("firmware.mes"), by_rule.get("memory.gtt")
+    firmware = None if mes is None else _evidence_value(mes, "MES firmware")
+    mem_total = None if gtt is None else _kib(_evidence_value(gtt, "RAM (MemTotal)"))
     # Versions repeat across a fleet: one string each (a fleet keeps every node's).
     return NodeReport(
         node=host["hostname"] or "(no hostname)",
@@ -332,12 +321,38 @@ def _node_report(data: Any, path: str, pool: str) -> NodeReport:
         kernel=sys.intern(str(host.get("kernel_release") or "unknown")),
         rocm=_opt_intern(host.get("rocm")),
         mes_firmware=_opt_intern(firmware),
-        statuses=Statuses(statuses),
+        statuses=Statuses(pairs),
         generated=generated,
         mem_total_kib=mem_total,
         stack=_stack_kind(data.get("stack")),
         functional=_shallow(functional) if isinstance(functional, dict) else None,
     )
+
+
+def _findings(findings: list[Any]) -> tuple[Iterable[tuple[str, str]], dict[str, Any]]:
+    """The (rule, status) pairs of a report's findings and each rule's (last) finding.
+
+    Every finding of a report is an object with a string "rule" and "status": that is
+    checked with a few calls over the whole list rather than a Python step per finding;
+    where it fails, the findings are gone through one by one to name the first bad one."""
+    try:
+        rules = [finding["rule"] for finding in findings]
+        states = [finding["status"] for finding in findings]
+    except (TypeError, KeyError):  # a finding that is not an object, or lacks one of them
+        pass
+    else:
+        if {*map(type, rules), *map(type, states)} <= {str}:
+            return zip(rules, states, strict=True), dict(zip(rules, findings, strict=True))
+    pairs: list[tuple[str, str]] = []
+    by_rule: dict[str, Any] = {}
+    for number, finding in enumerate(findings):
+        rule = finding.get("rule") if isinstance(finding, dict) else None
+        status = finding.get("status") if rule is not None else None
+        if not (isinstance(rule, str) and isinstance(status, str)):
+            raise _Malformed(f"finding {number} has no rule and status")
+        pairs.append((rule, status))
+        by_rule[rule] = finding
+    return pairs, by_rule
 
 
 def _stack_kind(stack: object) -> str | None:

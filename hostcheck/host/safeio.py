@@ -192,6 +192,9 @@ def stream_decoder() -> json.JSONDecoder:
     )
 
 
+_DECODER = stream_decoder()
+
+
 def check_depth(value: object) -> None:
     """Raise ValueError when a decoded document nests deeper than parse_json_text allows."""
     _check_depth(value)
@@ -214,12 +217,15 @@ def parse_json_text(
     is still refused here with the same message, never a traceback."""
     where = path or "(text)"
     try:
-        value = json.loads(
-            text,
-            parse_int=_parse_int,
-            parse_float=_parse_float,
-            parse_constant=_parse_constant,
-        )
+        if isinstance(text, str) and not text.startswith("\ufeff"):
+            value = _DECODER.decode(text)  # what json.loads does, without a decoder per call
+        else:
+            value = json.loads(
+                text,
+                parse_int=_parse_int,
+                parse_float=_parse_float,
+                parse_constant=_parse_constant,
+            )
         if whole_depth:
             _check_depth(value)
     except (RecursionError, _DepthError):

@@ -511,3 +511,21 @@ def test_a_deep_part_the_summary_ignores_is_read_and_a_deep_kept_part_refused(
     (item,) = summary["unreadable"]
     assert item["file"].endswith("(report 2)")
     assert item["reason"] == "not usable JSON (line 2): an invalid number or too deep"
+
+
+@pytest.mark.parametrize(
+    ("bad", "number"),
+    [({"rule": "x.y"}, 2), ("text", 1), ({"rule": 3, "status": "pass"}, 2), (None, 0)],
+)
+def test_a_report_with_a_bad_finding_names_the_first(
+    cli, tmp_path: Path, scans, bad: Any, number: int
+) -> None:
+    data = json.loads(json.dumps(scans["tuned-ready"]))
+    data["findings"].insert(number, bad)
+    data["findings"].insert(number + 2, "also bad")
+    _write(tmp_path / "pool", "bad", data)
+    _write(tmp_path / "pool", "good", scans["tuned-ready"])
+    run = cli("fleet", str(tmp_path / "pool"), "--format", "json")
+    assert run.code == 2, run.err
+    (item,) = run.json()["unreadable"]
+    assert item["reason"] == f"not a hostcheck JSON report: finding {number} has no rule and status"
