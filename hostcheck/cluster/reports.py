@@ -11,7 +11,14 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
 from hostcheck._record import NamedTuple
-from hostcheck.host.safeio import MAX_DEPTH, check_depth
+from hostcheck.host.safeio import (
+    MAX_DEPTH,
+    InputError,
+    check_depth,
+    load_json_file,
+    read_file_text,
+    stream_decoder,
+)
 
 MAX_REPORT_BYTES = 32 * 1024 * 1024  # one node's JSON report; larger is not one of ours
 
@@ -150,7 +157,6 @@ def read_reports(path: str, pool: str) -> list[NodeReport | Unreadable]:
     of several pods, with or without --prefix); ``-`` is standard input, always a stream.
     Files are read as every input is (regular files only, bounded); standard input up to
     MAX_STREAM_BYTES."""
-    from hostcheck.host.safeio import InputError, read_file_text
 
     if path == STDIN:
         import sys
@@ -195,8 +201,6 @@ def read_stream(text: str, source: str, pool: str) -> list[NodeReport | Unreadab
     else:
         streams[""] = [text]
     import json
-
-    from hostcheck.host.safeio import stream_decoder
 
     results: list[NodeReport | Unreadable] = []
     decoder = stream_decoder()
@@ -249,7 +253,6 @@ def read_stream(text: str, source: str, pool: str) -> list[NodeReport | Unreadab
 
 
 def read_report(path: str, pool: str | None = None) -> NodeReport | Unreadable:
-    from hostcheck.host.safeio import InputError, load_json_file
 
     try:  # the depth of what the summary keeps is checked by _node_report
         data = load_json_file(path, max_bytes=MAX_REPORT_BYTES, whole_depth=False)
