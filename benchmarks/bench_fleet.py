@@ -2,7 +2,7 @@
 reports under 2 s, 100,000 under 20 s, peak RSS under 300 MB; issue #6: 1,000 under 2 s).
 
 Builds N JSON reports from scans of the bundled fixtures (hostnames changed, spread over 4
-pool directories, some kernels varied so pools disagree; each about 22 kB, as a real scan's),
+pool directories, some kernels varied so pools disagree; each about 34 kB, as a real scan's),
 then runs the console script on them, table and JSON (JSON to a file, as a collector would),
 interleaved with the bare interpreter. Prints medians, ratios and peak RSS per size.
 

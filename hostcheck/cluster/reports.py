@@ -234,11 +234,11 @@ def read_stream(text: str, source: str, pool: str) -> list[NodeReport | Unreadab
                     break
                 position = following + 1
                 continue
-            position = end
+            start, position = position, end
             try:
                 results.append(_node_report(data, label, pool))
-            except _TooDeep:
-                number_of_line = body.count("\n", 0, position) + 1
+            except _TooDeep:  # named where the document starts, as a decoding error is
+                number_of_line = body.count("\n", 0, start) + 1
                 results.append(
                     Unreadable(
                         label,

@@ -501,8 +501,12 @@ def test_a_deep_part_the_summary_ignores_is_read_and_a_deep_kept_part_refused(
         ["evidence.json", "functional.json", "whole.json"], "nested more than 64 levels deep"
     )
     stream = tmp_path / "logs.txt"
-    stream.write_text(
-        "\n".join((reports / f"{name}.json").read_text() for name in ("ignored", "functional"))
+    stream.write_text(  # the second document starts on line 3, ends on line 4
+        (reports / "ignored.json").read_text()
+        + "\n\n"
+        + json.dumps(json.loads((reports / "functional.json").read_text()), indent=None).replace(
+            '"tool"', '\n"tool"', 1
+        )
     )
     run = cli("fleet", str(stream), "--format", "json")
     assert run.code == 2 and "Traceback" not in run.err
@@ -510,7 +514,7 @@ def test_a_deep_part_the_summary_ignores_is_read_and_a_deep_kept_part_refused(
     assert summary["nodes"] == 1
     (item,) = summary["unreadable"]
     assert item["file"].endswith("(report 2)")
-    assert item["reason"] == "not usable JSON (line 2): an invalid number or too deep"
+    assert item["reason"] == "not usable JSON (line 3): an invalid number or too deep"
 
 
 @pytest.mark.parametrize(
