@@ -2,20 +2,28 @@
 reports under 2 s, 100,000 under 20 s, peak RSS under 300 MB; issue #6: 1,000 under 2 s).
 
 Builds N JSON reports from scans of the bundled fixtures (hostnames changed, spread over 4
-pool directories, some kernels varied so pools disagree; each about 22 kB, as a real scan's),
+pool directories, some kernels varied so pools disagree; each about 34 kB, as a real scan's),
 then runs the console script on them, table and JSON (JSON to a file, as a collector would),
 interleaved with the bare interpreter. Prints medians, ratios and peak RSS per size.
 
-    python benchmarks/bench_fleet.py [--runs 5] [--nodes 1000,10000,100000]
+    python benchmarks/bench_fleet.py [--runs 5] [--nodes 1000,10000,100000] [--compare DIR]
+
+--compare DIR adds the same cases run from the hostcheck source tree in DIR (e.g. `git archive`
+of an older commit unpacked there), both trees then started as the console script through
+env(1) with PYTHONPATH naming each, interleaved; the JSON each tree wrote is compared byte for
+byte.
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
+import filecmp
 import json
 import os
 import statistics
 import subprocess
+import sys
 import tempfile
 
 from _harness import CPU_SECONDS, PEAK_RSS_KIB, compile_hostcheck, measure, median, report, tool
@@ -54,9 +62,20 @@ def main() -> int:
     )
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--nodes", default="1000,10000,100000")
+    parser.add_argument("--compare", metavar="DIR", help="an older hostcheck source tree")
     args = parser.parse_args()
     hostcheck = tool()
     compile_hostcheck()
+    trees = {"": hostcheck}
+    if args.compare:
+        here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        for tree in (here, args.compare):  # this checkout may not be the installed one
+            compileall.compile_dir(os.path.join(tree, "hostcheck"), quiet=1)
+        # the console script, else `python -P -m hostcheck` (-m would put the working
+        # directory first on sys.path)
+        command = tool() if len(tool()) == 1 else [sys.executable, "-P", "-m", "hostcheck"]
+        for label, tree in (("", here), ("before: ", os.path.abspath(args.compare))):
+            trees[label] = ["env", f"PYTHONPATH={tree}", *command]
     missed: list[str] = []
     cpu_only: list[str] = []
     for nodes in (int(n) for n in args.nodes.split(",")):
@@ -65,22 +84,28 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as directory:
             reports = os.path.join(directory, "reports")
             make_reports(hostcheck, reports, nodes)
-            out = os.path.join(directory, "fleet.json")
+            cases: dict[str, list[str]] = {}
+            outputs: list[str] = []
+            for number, (label, command) in enumerate(trees.items()):
+                out = os.path.join(directory, f"fleet-{number}.json")
+                outputs.append(out)
+                cases[f"{label}fleet (table)"] = [*command, "fleet", reports]
+                cases[f"{label}fleet --format json"] = [
+                    *command,
+                    *("fleet", reports, "--format", "json", "--output", out),
+                ]
             samples = measure(
-                {
-                    "fleet (table)": lambda: [*hostcheck, "fleet", reports],  # noqa: B023
-                    "fleet --format json": lambda: [
-                        *hostcheck,
-                        *("fleet", reports, "--format", "json", "--output", out),  # noqa: B023
-                    ],
-                },
+                {name: (lambda argv=argv: argv) for name, argv in cases.items()},
                 args.runs,
                 warm=nodes <= 10000,
             )
+            if len(outputs) > 1:
+                same = filecmp.cmp(outputs[0], outputs[1], shallow=False)
+                print(f"JSON of the two trees: {'the same bytes' if same else 'DIFFERENT'}")
         report(samples, f"reports: {nodes} in 4 pools; runs: {args.runs} each, interleaved")
         target = TARGETS.get(nodes)
         for name in samples:
-            if not name.startswith("fleet"):
+            if "fleet" not in name:
                 continue
             took, rss_mb = median(samples, name), PEAK_RSS_KIB[name] / 1024
             cpu = statistics.median(CPU_SECONDS[name])

@@ -206,8 +206,8 @@ def summarise(
 
 
 def _pool(name: str, nodes: list[NodeReport]) -> Pool:
-    rule_ids = sorted({rule for node in nodes for rule in node.statuses})
-    uniform = _uniform(nodes)
+    rule_ids = _rule_ids(nodes)
+    uniform = _uniform(nodes, rule_ids)
     rows = []
     for rule in rule_ids:
         column = Column(rule, nodes, uniform)
@@ -241,24 +241,61 @@ def _functional(measured: Mapping[str, Any] | None) -> str:
     return f"{allocated:.0f} GiB allocated"
 
 
+def _rule_ids(nodes: Sequence[NodeReport]) -> list[str]:
+    """Every rule of the pool's nodes, sorted; the rules tuple that reports share is read
+    once, not once per node."""
+    shared: dict[int, tuple[str, ...]] = {}
+    rules: set[str] = set()
+    for node in nodes:
+        statuses = node.statuses
+        if isinstance(statuses, Statuses):
+            shared[id(statuses._rules)] = statuses._rules
+        else:
+            rules.update(statuses)
+    for each in shared.values():
+        rules.update(each)
+    return sorted(rules)
+
+
 def _uniform(
-    nodes: Sequence[NodeReport],
+    nodes: Sequence[NodeReport], rule_ids: Sequence[str]
 ) -> tuple[list[str], list[tuple[str, ...]], dict[str, int]] | None:
-    """Names, status tuples and the shared rule index, when every node has the same rules
-    and no name repeats; else None."""
-    first = nodes[0].statuses if nodes else None
-    if not isinstance(first, Statuses):
-        return None
-    rules = first._rules
-    if not all(
-        isinstance(node.statuses, Statuses) and node.statuses._rules is rules for node in nodes
-    ):
+    """Names, status tuples aligned to ``rule_ids`` (ABSENT where a node lacks a rule) and
+    the rule index, when every node's statuses are :class:`Statuses` and no name repeats;
+    else None. A node with exactly these rules keeps its own tuple; the others are put in
+    order by one itemgetter call each (one per set of rules), and each distinct aligned tuple
+    is made once: no Python step per node and rule."""
+    if len(rule_ids) < 2 or not all(isinstance(node.statuses, Statuses) for node in nodes):
         return None
     names = [node.node for node in nodes]
     if len(set(names)) != len(names):
         return None
-    codes = [node.statuses._codes for node in nodes if isinstance(node.statuses, Statuses)]
-    return names, codes, first._index
+    rule_ids = tuple(rule_ids)
+    getters: dict[int, Any] = {}  # id of a shared rules tuple -> its aligning itemgetter
+    # ids of a shared rules tuple and a shared status tuple -> the statuses aligned
+    aligned: dict[tuple[int, int], tuple[str, ...]] = {}
+    codes: list[tuple[str, ...]] = []
+    absent = (ABSENT,)
+    for node in nodes:
+        statuses = node.statuses
+        assert isinstance(statuses, Statuses)
+        own, rules = statuses._codes, statuses._rules
+        key = (id(rules), id(own))
+        row = aligned.get(key)
+        if row is None:
+            if rules == rule_ids:
+                row = own
+            else:
+                getter = getters.get(id(rules))
+                if getter is None:
+                    where = statuses._index
+                    getter = getters[id(rules)] = itemgetter(
+                        *(where.get(rule, len(rules)) for rule in rule_ids)
+                    )
+                row = getter(own + absent)
+            aligned[key] = row
+        codes.append(row)
+    return names, codes, {rule: at for at, rule in enumerate(rule_ids)}
 
 
 def _ram_warnings(nodes: Sequence[NodeReport]) -> tuple[str, ...]:

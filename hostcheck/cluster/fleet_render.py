@@ -4,13 +4,13 @@ nodes' summary must print fast, and it is read in CI logs as often as on termina
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from json.encoder import encode_basestring
 from operator import add
 from typing import Any
 
 from hostcheck.cluster.fleet import INCONSISTENT, Column, Fleet, Pool, RuleRow
-from hostcheck.cluster.reports import NodeReport
+from hostcheck.cluster.reports import NodeReport, Statuses
 
 # 1.1: a node's "generated" and "mem_total_kib", versions.ram, a pool's "warnings" and the
 # top-level "superseded" (older reports of a node, left out). 1.2: a node's "stack" and
@@ -131,7 +131,8 @@ def _pool_pieces(pool: Pool) -> Iterator[str]:
     if not pool.nodes:
         yield "[]"
     else:
-        yield "[" + ",".join(_node_piece(node) for node in pool.nodes) + f"\n{pad}]"
+        failing: dict[tuple[int, int], str] = {}
+        yield "[" + ",".join(_node_piece(node, failing) for node in pool.nodes) + f"\n{pad}]"
     yield f',\n{pad}"ready": {_scalar(pool.ready)},\n{pad}"rules": '
     if not pool.rules:
         yield "[]"
@@ -149,32 +150,41 @@ def _pool_pieces(pool: Pool) -> Iterator[str]:
     yield f',\n{pad}"warnings": {_dumped(list(pool.warnings), 3)}\n    }}'
 
 
-def _node_piece(node: NodeReport) -> str:
+def _failing_piece(statuses: Mapping[str, str]) -> str:
     pad = " " * 10
-    failing = sorted(r for r, s in node.statuses.items() if s == "fail")
-    listed = (
+    failing = sorted(r for r, s in statuses.items() if s == "fail")
+    return (
         "[" + ",".join(f"\n{pad}  {_str(rule)}" for rule in failing) + f"\n{pad}]"
         if failing
         else "[]"
     )
-    fields = (
-        ("node", _str(node.node)),
-        ("file", _str(node.source)),
-        ("ready", _scalar(node.ready)),
-        ("kernel", _scalar(node.kernel)),
-        ("rocm", _scalar(node.rocm)),
-        ("mes_firmware", _scalar(node.mes_firmware)),
-        ("generated", _scalar(node.generated)),
-        ("mem_total_kib", _scalar(node.mem_total_kib)),
-        ("stack", _scalar(node.stack)),
-        ("failing", listed),
-        *(
-            (("functional", _dumped(dict(node.functional), 5)),)
-            if node.functional is not None
-            else ()
-        ),
+
+
+def _node_piece(node: NodeReport, failing: dict[tuple[int, int], str] | None = None) -> str:
+    """One node's object. ``failing`` caches the "failing" list per shared rules and
+    status tuples (nodes of a fleet mostly have the same statuses)."""
+    statuses = node.statuses
+    if failing is not None and isinstance(statuses, Statuses):
+        key = (id(statuses._rules), id(statuses._codes))  # both shared, alive while the fleet is
+        listed = failing.get(key)
+        if listed is None:
+            listed = failing[key] = _failing_piece(statuses)
+    else:
+        listed = _failing_piece(statuses)
+    pad = "\n" + " " * 10
+    functional = (
+        f',{pad}"functional": {_dumped(dict(node.functional), 5)}'
+        if node.functional is not None
+        else ""
     )
-    return "\n        {" + ",".join(f"\n{pad}{_str(k)}: {v}" for k, v in fields) + "\n        }"
+    return (
+        f'\n        {{{pad}"node": {_str(node.node)},{pad}"file": {_str(node.source)},'
+        f'{pad}"ready": {_scalar(node.ready)},{pad}"kernel": {_scalar(node.kernel)},'
+        f'{pad}"rocm": {_scalar(node.rocm)},{pad}"mes_firmware": {_scalar(node.mes_firmware)},'
+        f'{pad}"generated": {_scalar(node.generated)},'
+        f'{pad}"mem_total_kib": {_scalar(node.mem_total_kib)},{pad}"stack": {_scalar(node.stack)},'
+        f'{pad}"failing": {listed}{functional}\n        }}'
+    )
 
 
 class _Encoded(dict[str, str]):

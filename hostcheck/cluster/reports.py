@@ -11,6 +11,14 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
 from hostcheck._record import NamedTuple
+from hostcheck.host.safeio import (
+    MAX_DEPTH,
+    InputError,
+    check_depth,
+    load_json_file,
+    read_file_text,
+    stream_decoder,
+)
 
 MAX_REPORT_BYTES = 32 * 1024 * 1024  # one node's JSON report; larger is not one of ours
 
@@ -40,18 +48,19 @@ class Statuses(Mapping[str, str]):
 
     __slots__ = ("_codes", "_index", "_rules")
     _shared: ClassVar[dict[tuple[str, ...], tuple[tuple[str, ...], dict[str, int]]]] = {}
+    _shared_codes: ClassVar[dict[tuple[str, ...], tuple[str, ...]]] = {}
 
     def __init__(self, pairs: Iterable[tuple[str, str]]) -> None:
-        merged: dict[str, str] = {}
-        for rule, status in pairs:
-            merged[rule] = status
+        merged = dict(pairs)  # a rule reported twice: its last status, at its first place
         key = tuple(merged)
         shared = self._shared.get(key)
         if shared is None:
             rules = tuple(sys.intern(rule) for rule in key)
             shared = self._shared.setdefault(key, (rules, {r: i for i, r in enumerate(rules)}))
         self._rules, self._index = shared
-        self._codes = tuple(sys.intern(status) for status in merged.values())
+        codes = tuple(map(sys.intern, merged.values()))
+        # nodes of a fleet mostly share their statuses too: one tuple each distinct
+        self._codes = self._shared_codes.setdefault(codes, codes)
 
     def __getitem__(self, rule: str) -> str:
         return self._codes[self._index[rule]]
@@ -148,7 +157,6 @@ def read_reports(path: str, pool: str) -> list[NodeReport | Unreadable]:
     of several pods, with or without --prefix); ``-`` is standard input, always a stream.
     Files are read as every input is (regular files only, bounded); standard input up to
     MAX_STREAM_BYTES."""
-    from hostcheck.host.safeio import InputError, read_file_text
 
     if path == STDIN:
         import sys
@@ -194,8 +202,6 @@ def read_stream(text: str, source: str, pool: str) -> list[NodeReport | Unreadab
         streams[""] = [text]
     import json
 
-    from hostcheck.host.safeio import check_depth, stream_decoder
-
     results: list[NodeReport | Unreadable] = []
     decoder = stream_decoder()
     for name, stream in streams.items():
@@ -211,7 +217,6 @@ def read_stream(text: str, source: str, pool: str) -> list[NodeReport | Unreadab
             label = f"{where} (report {number})"
             try:
                 data, end = decoder.raw_decode(body, position)
-                check_depth(data)
             except (ValueError, RecursionError) as exc:  # not JSON, or past the guards
                 at = exc.pos if isinstance(exc, json.JSONDecodeError) else position
                 number_of_line = body.count("\n", 0, at) + 1
@@ -229,9 +234,17 @@ def read_stream(text: str, source: str, pool: str) -> list[NodeReport | Unreadab
                     break
                 position = following + 1
                 continue
-            position = end
+            start, position = position, end
             try:
                 results.append(_node_report(data, label, pool))
+            except _TooDeep:  # named where the document starts, as a decoding error is
+                number_of_line = body.count("\n", 0, start) + 1
+                results.append(
+                    Unreadable(
+                        label,
+                        f"not usable JSON (line {number_of_line}): an invalid number or too deep",
+                    )
+                )
             except _Malformed as exc:
                 results.append(Unreadable(label, f"not a hostcheck JSON report: {exc}"))
     if not results:
@@ -240,20 +253,41 @@ def read_stream(text: str, source: str, pool: str) -> list[NodeReport | Unreadab
 
 
 def read_report(path: str, pool: str | None = None) -> NodeReport | Unreadable:
-    from hostcheck.host.safeio import InputError, load_json_file
 
-    try:
-        data = load_json_file(path, max_bytes=MAX_REPORT_BYTES)
+    try:  # the depth of what the summary keeps is checked by _node_report
+        data = load_json_file(path, max_bytes=MAX_REPORT_BYTES, whole_depth=False)
     except InputError as exc:  # the operating system's words in lower case, as the others
         return Unreadable(path, exc.reason.lower() if exc.errno is not None else exc.reason)
     try:
         return _node_report(data, path, pool_of(path) if pool is None else pool)
+    except _TooDeep:
+        return Unreadable(path, f"nested more than {MAX_DEPTH} levels deep")
     except _Malformed as exc:
         return Unreadable(path, f"not a hostcheck JSON report: {exc}")
 
 
 class _Malformed(Exception):
     pass
+
+
+class _TooDeep(_Malformed):
+    """A part the summary keeps (the "functional" object, an evidence value) nests deeper
+    than MAX_DEPTH."""
+
+
+def _shallow(value: Any) -> Any:
+    """``value``, checked to nest at most MAX_DEPTH deep when it is a container.
+
+    A report is decoded without walking all of it (``whole_depth=False``): the summary reads
+    a few scalars and keeps only these values, which are written out again (JSON, str()) and
+    would recurse. Elsewhere deep nesting costs nothing: nothing recurses over the rest of a
+    report, and nesting beyond the decoder's own recursion limit is refused while decoding."""
+    if isinstance(value, dict | list):
+        try:
+            check_depth(value)
+        except ValueError:
+            raise _TooDeep from None
+    return value
 
 
 def _node_report(data: Any, path: str, pool: str) -> NodeReport:
@@ -273,22 +307,14 @@ def _node_report(data: Any, path: str, pool: str) -> NodeReport:
     findings = data.get("findings")
     if not isinstance(findings, list):
         raise _Malformed('"findings" is not a list')
+    functional = data.get("functional")
     generated = data.get("generated")
     if generated is not None and report_time(generated) is None:
         raise _Malformed(f'"generated" {generated!r} is not an RFC 3339 time')
-    statuses: list[tuple[str, str]] = []
-    firmware = None
-    mem_total = None
-    for number, finding in enumerate(findings):
-        rule = finding.get("rule") if isinstance(finding, dict) else None
-        status = finding.get("status") if rule is not None else None
-        if not (isinstance(rule, str) and isinstance(status, str)):
-            raise _Malformed(f"finding {number} has no rule and status")
-        statuses.append((rule, status))
-        if rule == "firmware.mes":
-            firmware = _evidence_value(finding, "MES firmware")
-        elif rule == "memory.gtt":
-            mem_total = _kib(_evidence_value(finding, "RAM (MemTotal)"))
+    pairs, by_rule = _findings(findings)
+    mes, gtt = by_rule.get("firmware.mes"), by_rule.get("memory.gtt")
+    firmware = None if mes is None else _evidence_value(mes, "MES firmware")
+    mem_total = None if gtt is None else _kib(_evidence_value(gtt, "RAM (MemTotal)"))
     # Versions repeat across a fleet: one string each (a fleet keeps every node's).
     return NodeReport(
         node=host["hostname"] or "(no hostname)",
@@ -298,12 +324,38 @@ def _node_report(data: Any, path: str, pool: str) -> NodeReport:
         kernel=sys.intern(str(host.get("kernel_release") or "unknown")),
         rocm=_opt_intern(host.get("rocm")),
         mes_firmware=_opt_intern(firmware),
-        statuses=Statuses(statuses),
+        statuses=Statuses(pairs),
         generated=generated,
         mem_total_kib=mem_total,
         stack=_stack_kind(data.get("stack")),
-        functional=data["functional"] if isinstance(data.get("functional"), dict) else None,
+        functional=_shallow(functional) if isinstance(functional, dict) else None,
     )
+
+
+def _findings(findings: list[Any]) -> tuple[Iterable[tuple[str, str]], dict[str, Any]]:
+    """The (rule, status) pairs of a report's findings and each rule's (last) finding.
+
+    Every finding of a report is an object with a string "rule" and "status": that is
+    checked with a few calls over the whole list rather than a Python step per finding;
+    where it fails, the findings are gone through one by one to name the first bad one."""
+    try:
+        rules = [finding["rule"] for finding in findings]
+        states = [finding["status"] for finding in findings]
+    except (TypeError, KeyError):  # a finding that is not an object, or lacks one of them
+        pass
+    else:
+        if {*map(type, rules), *map(type, states)} <= {str}:
+            return zip(rules, states, strict=True), dict(zip(rules, findings, strict=True))
+    pairs: list[tuple[str, str]] = []
+    by_rule: dict[str, Any] = {}
+    for number, finding in enumerate(findings):
+        rule = finding.get("rule") if isinstance(finding, dict) else None
+        status = finding.get("status") if rule is not None else None
+        if not (isinstance(rule, str) and isinstance(status, str)):
+            raise _Malformed(f"finding {number} has no rule and status")
+        pairs.append((rule, status))
+        by_rule[rule] = finding
+    return pairs, by_rule
 
 
 def _stack_kind(stack: object) -> str | None:
@@ -338,7 +390,7 @@ def _evidence_value(finding: Mapping[str, Any], label: str) -> str | None:
     evidence = finding.get("evidence")
     for item in evidence if isinstance(evidence, list) else []:
         if isinstance(item, dict) and item.get("label") == label and item.get("value") is not None:
-            return str(item["value"])
+            return str(_shallow(item["value"]))
     return None
 
 

@@ -200,24 +200,42 @@ def stream_decoder() -> json.JSONDecoder:
     )
 
 
+_DECODER = stream_decoder()
+
+
 def check_depth(value: object) -> None:
     """Raise ValueError when a decoded document nests deeper than parse_json_text allows."""
     _check_depth(value)
 
 
 def parse_json_text(
-    text: str | bytes, *, what: str = "", path: str = "", expect: type | None = None
+    text: str | bytes,
+    *,
+    what: str = "",
+    path: str = "",
+    expect: type | None = None,
+    whole_depth: bool = True,
 ) -> Any:
-    """JSON from recorded text, with the depth, number and (optional) type guards."""
+    """JSON from recorded text, with the depth, number and (optional) type guards.
+
+    ``whole_depth=False`` leaves out the walk that refuses a document nested more than
+    :data:`MAX_DEPTH` deep anywhere, for a caller that never recurses over the value and
+    checks the parts it keeps with :func:`check_depth` itself (fleet: the walk was a third
+    of reading a report). Nesting deeper than the parser itself goes (its recursion limit)
+    is still refused here with the same message, never a traceback."""
     where = path or "(text)"
     try:
-        value = json.loads(
-            text,
-            parse_int=_parse_int,
-            parse_float=_parse_float,
-            parse_constant=_parse_constant,
-        )
-        _check_depth(value)
+        if isinstance(text, str) and not text.startswith("\ufeff"):
+            value = _DECODER.decode(text)  # what json.loads does, without a decoder per call
+        else:
+            value = json.loads(
+                text,
+                parse_int=_parse_int,
+                parse_float=_parse_float,
+                parse_constant=_parse_constant,
+            )
+        if whole_depth:
+            _check_depth(value)
     except (RecursionError, _DepthError):
         raise InputError(where, f"nested more than {MAX_DEPTH} levels deep", what=what) from None
     except _NumberError as exc:
@@ -287,14 +305,16 @@ def load_json_file(
     what: str = "",
     max_bytes: int = DEFAULT_MAX_BYTES,
     expect: type | None = None,
+    whole_depth: bool = True,
 ) -> Any:
-    """A JSON file, bounded and guarded; raises :class:`InputError` with the reason."""
+    """A JSON file, bounded and guarded; raises :class:`InputError` with the reason (see
+    :func:`parse_json_text` for ``whole_depth``)."""
     data = read_file_bytes(path, what=what, max_bytes=max_bytes)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise InputError(path, "not UTF-8 text", what=what) from None
-    return parse_json_text(text, what=what, path=path, expect=expect)
+    return parse_json_text(text, what=what, path=path, expect=expect, whole_depth=whole_depth)
 
 
 def load_toml_file(

@@ -429,3 +429,107 @@ def test_streamed_json_is_byte_for_byte_the_one_built_whole(tmp_path: Path, scan
     summary = fleet_mod.load([str(base)])
     assert '"absent"' in "".join(render_json_pieces(summary))
     assert summary.unreadable and summary.superseded
+
+
+def test_nodes_with_different_rules_get_each_status_or_absent(cli, tmp_path: Path, scans) -> None:
+    """A pool whose nodes report different sets of rules (hosts of different kinds, older
+    versions): every node × rule cell is the node's own status, or "absent". Two nodes have
+    the very same statuses for different rules (all "pass", same count)."""
+    pool = tmp_path / "pool"
+    tuned = scans["tuned-ready"]
+    _write(pool, "full", tuned)
+    _write(pool, "stock", scans["stock-128g"])
+    first, last = tuned["findings"][:4], tuned["findings"][-4:]
+    for name, findings in (("first", first), ("last", last)):
+        data = json.loads(json.dumps(tuned))
+        data["findings"] = [{**f, "status": "pass"} for f in findings]
+        _write(pool, name, data)
+    summary = cli("fleet", str(pool), "--format", "json").json()
+    (rows,) = [p["rules"] for p in summary["pools"]]
+    expected: dict[str, dict[str, str]] = {}
+    for name, findings in (
+        ("full", tuned["findings"]),
+        ("stock", scans["stock-128g"]["findings"]),
+        ("first", [{**f, "status": "pass"} for f in first]),
+        ("last", [{**f, "status": "pass"} for f in last]),
+    ):
+        for finding in findings:
+            expected.setdefault(finding["rule"], {})[name] = finding["status"]
+    assert {row["rule"] for row in rows} == set(expected)
+    for row in rows:
+        want = {
+            n: expected[row["rule"]].get(n, "absent") for n in ("first", "full", "last", "stock")
+        }
+        assert row["statuses"] == want, row["rule"]
+
+
+def _nested(depth: int) -> Any:
+    value: Any = "x"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def test_a_deep_part_the_summary_ignores_is_read_and_a_deep_kept_part_refused(
+    cli, tmp_path: Path, scans
+) -> None:
+    """Reports are decoded without walking every value: deep nesting where fleet reads
+    nothing costs it nothing (nothing recurses over it) and is summarised; the parts fleet
+    keeps and writes out again (the "functional" object, an evidence value it reads) are
+    refused beyond 64 levels, with the reason on one line; a document nested beyond the
+    decoder's own limit is refused as before. The same in a `kubectl logs` stream."""
+    reports = tmp_path / "reports"
+    ignored = json.loads(json.dumps(scans["tuned-ready"]))
+    ignored["findings"][0]["evidence"].append({"label": "deep", "value": _nested(200)})
+    ignored["extra"] = _nested(500)
+    _write(reports, "ignored", ignored)
+    functional = json.loads(json.dumps(scans["tuned-ready"]))
+    functional["functional"] = {"completed": True, "allocated_gib": 100, "x": _nested(65)}
+    _write(reports, "functional", functional)
+    evidence = json.loads(json.dumps(scans["tuned-ready"]))
+    (mes,) = [f for f in evidence["findings"] if f["rule"] == "firmware.mes"]
+    mes["evidence"] = [{"label": "MES firmware", "value": _nested(100)}]
+    _write(reports, "evidence", evidence)
+    (reports / "whole.json").write_text("[" * 100_000)
+    run = cli("fleet", str(reports), "--format", "json")
+    assert run.code == 2, run.err
+    assert "Traceback" not in run.err
+    summary = run.json()
+    assert [n["node"] for p in summary["pools"] for n in p["nodes"]] == ["ignored"]
+    bad = {Path(item["file"]).name: item["reason"] for item in summary["unreadable"]}
+    assert bad == dict.fromkeys(
+        ["evidence.json", "functional.json", "whole.json"], "nested more than 64 levels deep"
+    )
+    stream = tmp_path / "logs.txt"
+    stream.write_text(  # the second document starts on line 3, ends on line 4
+        (reports / "ignored.json").read_text()
+        + "\n\n"
+        + json.dumps(json.loads((reports / "functional.json").read_text()), indent=None).replace(
+            '"tool"', '\n"tool"', 1
+        )
+    )
+    run = cli("fleet", str(stream), "--format", "json")
+    assert run.code == 2 and "Traceback" not in run.err
+    summary = run.json()
+    assert summary["nodes"] == 1
+    (item,) = summary["unreadable"]
+    assert item["file"].endswith("(report 2)")
+    assert item["reason"] == "not usable JSON (line 3): an invalid number or too deep"
+
+
+@pytest.mark.parametrize(
+    ("bad", "number"),
+    [({"rule": "x.y"}, 2), ("text", 1), ({"rule": 3, "status": "pass"}, 2), (None, 0)],
+)
+def test_a_report_with_a_bad_finding_names_the_first(
+    cli, tmp_path: Path, scans, bad: Any, number: int
+) -> None:
+    data = json.loads(json.dumps(scans["tuned-ready"]))
+    data["findings"].insert(number, bad)
+    data["findings"].insert(number + 2, "also bad")
+    _write(tmp_path / "pool", "bad", data)
+    _write(tmp_path / "pool", "good", scans["tuned-ready"])
+    run = cli("fleet", str(tmp_path / "pool"), "--format", "json")
+    assert run.code == 2, run.err
+    (item,) = run.json()["unreadable"]
+    assert item["reason"] == f"not a hostcheck JSON report: finding {number} has no rule and status"
