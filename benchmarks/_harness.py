@@ -51,6 +51,26 @@ GNU_TIME = "/usr/bin/time"
 _SCRATCH: list[str] = []
 
 
+def compared_trees(compare: str | None) -> dict[str, list[str]]:
+    """The hostcheck commands to measure, by label: the installed one alone, or with --compare
+    this checkout ("") and an older source tree ("before: "), each named by PYTHONPATH."""
+    import compileall
+
+    if not compare:
+        return {"": tool()}
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    for tree in (here, compare):  # this checkout may not be the installed one
+        compileall.compile_dir(os.path.join(tree, "hostcheck"), quiet=1)
+    # The console script as users start it, else `python -P -m hostcheck` (without -P, `-m`
+    # puts the working directory first on sys.path: run from a checkout, both cases would
+    # measure that checkout).
+    command = tool() if len(tool()) == 1 else [sys.executable, "-P", "-m", "hostcheck"]
+    return {
+        label: ["env", f"PYTHONPATH={tree}", *command]
+        for label, tree in (("", here), ("before: ", os.path.abspath(compare)))
+    }
+
+
 def _scratch() -> str:
     """A private directory for GNU time's output, removed at exit."""
     if not _SCRATCH:

@@ -17,16 +17,23 @@ byte.
 from __future__ import annotations
 
 import argparse
-import compileall
 import filecmp
 import json
 import os
 import statistics
 import subprocess
-import sys
 import tempfile
 
-from _harness import CPU_SECONDS, PEAK_RSS_KIB, compile_hostcheck, measure, median, report, tool
+from _harness import (
+    CPU_SECONDS,
+    PEAK_RSS_KIB,
+    compared_trees,
+    compile_hostcheck,
+    measure,
+    median,
+    report,
+    tool,
+)
 
 FIXTURES = ["stock-128g", "tuned-ready", "rocm5590-mes-hang", "dkms-amdttm", "typo-kargs"]
 TARGETS = {1000: 2.0, 10000: 2.0, 100000: 20.0}  # seconds
@@ -66,16 +73,7 @@ def main() -> int:
     args = parser.parse_args()
     hostcheck = tool()
     compile_hostcheck()
-    trees = {"": hostcheck}
-    if args.compare:
-        here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        for tree in (here, args.compare):  # this checkout may not be the installed one
-            compileall.compile_dir(os.path.join(tree, "hostcheck"), quiet=1)
-        # the console script, else `python -P -m hostcheck` (-m would put the working
-        # directory first on sys.path)
-        command = tool() if len(tool()) == 1 else [sys.executable, "-P", "-m", "hostcheck"]
-        for label, tree in (("", here), ("before: ", os.path.abspath(args.compare))):
-            trees[label] = ["env", f"PYTHONPATH={tree}", *command]
+    trees = compared_trees(args.compare)
     missed: list[str] = []
     cpu_only: list[str] = []
     for nodes in (int(n) for n in args.nodes.split(",")):

@@ -16,11 +16,9 @@ run: a before/after on the same machine.
 from __future__ import annotations
 
 import argparse
-import compileall
 import os
-import sys
 
-from _harness import compile_hostcheck, cpu_ratio, measure, ratio, report, tool
+from _harness import compared_trees, compile_hostcheck, cpu_ratio, measure, ratio, report
 
 TARGETS = {"scan --format json": 3.0, "scan --format table": 6.0, "fix (dry run)": 4.0}
 
@@ -34,17 +32,7 @@ def main() -> int:
     parser.add_argument("--compare", metavar="DIR", help="an older hostcheck source tree")
     args = parser.parse_args()
     compile_hostcheck()
-    trees = {"": tool()}
-    if args.compare:
-        here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        for tree in (here, args.compare):  # this checkout may not be the installed one
-            compileall.compile_dir(os.path.join(tree, "hostcheck"), quiet=1)
-        # The console script as users start it, else `python -P -m hostcheck` (without -P,
-        # `-m` puts the working directory first on sys.path: run from a checkout, both cases
-        # would measure that checkout).
-        command = tool() if len(tool()) == 1 else [sys.executable, "-P", "-m", "hostcheck"]
-        for label, tree in (("", here), ("before: ", os.path.abspath(args.compare))):
-            trees[label] = ["env", f"PYTHONPATH={tree}", *command]
+    trees = compared_trees(args.compare)
     cases = {}
     for label, command in trees.items():
         scan = [*command, "scan", "--fixture", args.fixture]
