@@ -69,10 +69,6 @@ def _pool_dict(pool: Pool) -> dict[str, Any]:
     }
 
 
-def render_json(fleet: Fleet) -> str:
-    return "".join(render_json_pieces(fleet))
-
-
 def render_json_pieces(fleet: Fleet) -> Iterator[str]:
     """The bytes of ``json.dumps(to_dict(fleet), indent=2, ensure_ascii=False) + "\\n"``,
     one pool part at a time: a summary of 100,000 nodes is written as it is made, never

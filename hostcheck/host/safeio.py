@@ -325,19 +325,6 @@ def load_toml_file(
     return parse_toml_text(text, what=what, path=path)
 
 
-def finite_number(value: object, *, low: float = 0.0, high: float = INF) -> float | None:
-    """``value`` as a finite number in [low, high], or None (booleans are not numbers)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    try:
-        number = float(value)
-    except OverflowError:
-        return None
-    if not _isfinite(number) or not low <= number <= high:
-        return None
-    return number
-
-
 _CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0))}
 _CONTROL.update({0x2028: "\\u2028", 0x2029: "\\u2029"})
 _CONTROL_KEEP_NEWLINES = {c: v for c, v in _CONTROL.items() if c not in (0x0A, 0x09)}

@@ -158,10 +158,6 @@ class StartedGpu:
         return self.search._replace(amdsmi=_amdsmi_answer(self._amdsmi))
 
 
-def probe_gpu(host: Host) -> GpuSearch:
-    return start_gpu(host).result()
-
-
 def start_gpu(host: Host) -> StartedGpu:
     """Find the GPU; amdsmi is started as soon as there is one and answers in ``result()``."""
     udev_cards = _drm_cards_udev(host)

@@ -277,11 +277,6 @@ def _relevant_packages(text: str) -> dict[str, str]:
     }
 
 
-def probe_software(host: Host, python: str | None, gpu_found: bool = True) -> SoftwareFacts:
-    started = start_python(host, python) if python else None
-    return start_software(host, started, python, gpu_found).result()
-
-
 class StartedSoftware:
     """The software probes, their commands running; ``result()`` waits for them."""
 

@@ -146,10 +146,6 @@ def probe_driver(
     return DriverFacts(kind, evidence, version, modules, params, staged, unreadable)
 
 
-def probe_kernel_log(host: Host) -> Value[list[KernelLogEvent]] | Unavailable:
-    return kernel_log_events(host.kernel_log())
-
-
 def kernel_log_events(
     text: Value[str] | Unavailable,
 ) -> Value[list[KernelLogEvent]] | Unavailable:

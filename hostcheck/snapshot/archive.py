@@ -58,11 +58,6 @@ class ArchiveError(HostcheckError):
     kind = INPUT
 
 
-def is_archive(path: str) -> bool:
-    """Whether ``--root PATH`` names a snapshot tarball rather than a directory."""
-    return os.path.isfile(path)
-
-
 def write_tarball(tree: str, output: str, top: str, mtime: float) -> None:
     """Pack ``tree`` as ``output`` (gzip), under the top-level directory ``top``, atomically.
 
