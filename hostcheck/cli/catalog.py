@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 from typing import Any
 
 from hostcheck.cli import common
 from hostcheck.cli.common import UsageError
+from hostcheck.cli.options import Options
 
 
 def add_parser(commands: Any, name: str, help_text: str) -> None:
     if name == "rules":
-        rules = commands.add_parser(name, help=help_text, formatter_class=common.Formatter)
+        rules = commands.add_parser(name, help=help_text)
         common.add_config_option(rules)
         rules.add_argument(
             "--rules", metavar="DIR", help="a rule directory instead of the bundled one"
@@ -21,22 +21,22 @@ def add_parser(commands: Any, name: str, help_text: str) -> None:
             "--profiles", action="store_true", help="list the workload profiles instead"
         )
     elif name == "explain":
-        explain = commands.add_parser(name, help=help_text, formatter_class=common.Formatter)
+        explain = commands.add_parser(name, help=help_text)
         explain.add_argument("rule", metavar="RULE", help="a rule id, e.g. amdgpu.cwsr")
         explain.add_argument(
             "--rules", metavar="DIR", help="a rule directory instead of the bundled one"
         )
         common.add_config_option(explain)
     else:
-        commands.add_parser(name, help=help_text, formatter_class=common.Formatter)
+        commands.add_parser(name, help=help_text)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: Options) -> int:
     handler = {"rules": cmd_rules, "explain": cmd_explain}.get(args.command, cmd_fixtures)
     return handler(args)
 
 
-def cmd_rules(args: argparse.Namespace) -> int:
+def cmd_rules(args: Options) -> int:
     common.apply_config(args)
     rules, profiles = common.load_catalog(args)
     if args.profiles:
@@ -49,7 +49,7 @@ def cmd_rules(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_explain(args: argparse.Namespace) -> int:
+def cmd_explain(args: Options) -> int:
     common.apply_config(args)
     rules, _ = common.load_catalog(args)
     rule = next((r for r in rules if r.id == args.rule), None)
@@ -88,7 +88,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_fixtures(args: argparse.Namespace) -> int:
+def cmd_fixtures(args: Options) -> int:
     from hostcheck.checks.catalog import data_dir
     from hostcheck.checks.session import fixture_names
 

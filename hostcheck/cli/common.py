@@ -1,4 +1,4 @@
-"""What the commands share: exit codes, the help formatter, the source and functional
+"""What the commands share: exit codes, the source and functional
 options, the configuration file's defaults, the Source a scan reads, and output writing.
 
 Every ``hostcheck/cli/NAME.py`` imports this module and never another command's module.
@@ -6,18 +6,19 @@ Every ``hostcheck/cli/NAME.py`` imports this module and never another command's 
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
-from collections.abc import Callable, Iterable
 
+from hostcheck.cli.options import Options
 from hostcheck.errors import UsageError as UsageError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
     from typing import Any, NoReturn
 
     from hostcheck.checks.session import Source
+    from hostcheck.cli.options import Group
     from hostcheck.facts import Facts, Workload
     from hostcheck.host.core import Host
     from hostcheck.model import Profile, Report, Rule
@@ -33,18 +34,6 @@ problem against a catalog of known issues, with the evidence and the fix."""
 READ_TIMEOUT_MAX = 86400.0  # a day: a bound for one file read, far above any sane one
 
 
-class Formatter(argparse.RawDescriptionHelpFormatter):
-    """argparse's formatter, told the width up front: its own default imports shutil (and
-    with it bz2 and lzma) on every run just to ask for the terminal size."""
-
-    def __init__(self, prog: str) -> None:
-        try:
-            columns = int(os.environ.get("COLUMNS", "")) or os.get_terminal_size().columns
-        except (ValueError, OSError):
-            columns = 80
-        super().__init__(prog, width=max(columns - 2, 40))
-
-
 def seconds_argument(maximum: float) -> Callable[[str], float]:
     """An argparse type for a duration: a finite number of seconds above 0 and at most
     ``maximum`` (nan, inf, 1e308 and negative values are usage errors, exit 2, not a crash in
@@ -56,7 +45,9 @@ def seconds_argument(maximum: float) -> Callable[[str], float]:
         except ValueError:
             value = float("nan")
         if not (0 < value <= maximum):  # also false for nan
-            raise argparse.ArgumentTypeError(
+            from argparse import ArgumentTypeError
+
+            raise ArgumentTypeError(
                 f"expected a number of seconds above 0 and at most {maximum:.0f}, got {text!r}"
             )
         return value
@@ -74,7 +65,7 @@ def fatal(message: str, code: int = EXIT_USAGE) -> NoReturn:
 
 
 # -- options ----------------------------------------------------------------------------------
-def add_config_option(parser: argparse.ArgumentParser) -> None:
+def add_config_option(parser: Group) -> None:
     parser.add_argument(
         "--config",
         metavar="FILE",
@@ -93,7 +84,7 @@ def add_fail_on(group: Any) -> None:
     )
 
 
-def add_source_options(parser: argparse.ArgumentParser) -> None:
+def add_source_options(parser: Group) -> None:
     add_config_option(parser)
     where = parser.add_argument_group("what to check (default: this host)")
     source = where.add_mutually_exclusive_group()
@@ -179,7 +170,7 @@ def add_source_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_functional_options(parser: argparse.ArgumentParser) -> None:
+def add_functional_options(parser: Group) -> None:
     group = parser.add_argument_group(
         "functional probe (uses the GPU for about a minute; never by default)"
     )
@@ -210,7 +201,7 @@ def add_functional_options(parser: argparse.ArgumentParser) -> None:
 
 
 # -- the configuration file, the catalog and the source ---------------------------------------
-def apply_config(args: argparse.Namespace) -> None:
+def apply_config(args: Options) -> None:
     """Fill the options not given on the command line from the configuration file."""
     from hostcheck.cli.config import load_config
 
@@ -224,7 +215,7 @@ def apply_config(args: argparse.Namespace) -> None:
     args.loaded_config = config
 
 
-def dropin_dir(args: argparse.Namespace) -> str:
+def dropin_dir(args: Options) -> str:
     """rules.d next to the configuration file (/etc/hostcheck/rules.d by default)."""
     from hostcheck.cli.config import config_path
 
@@ -235,7 +226,7 @@ def dropin_dir(args: argparse.Namespace) -> str:
     return os.path.join(os.path.dirname(os.path.abspath(path)), "rules.d")
 
 
-def load_catalog(args: argparse.Namespace) -> tuple[list[Rule], dict[str, Profile]]:
+def load_catalog(args: Options) -> tuple[list[Rule], dict[str, Profile]]:
     from hostcheck.checks.catalog import CatalogError
     from hostcheck.checks.catalog import load_catalog as load
 
@@ -263,7 +254,7 @@ def write_output(path: str, text: str | Iterable[str]) -> None:
         raise UsageError(f"--output {path}: {exc.strerror or exc}") from None
 
 
-def archive_root(args: argparse.Namespace, command: Callable[..., int]) -> int | None:
+def archive_root(args: Options, command: Callable[..., int]) -> int | None:
     """Run ``command`` on a snapshot tarball given as --root, unpacked privately; None when
     --root is not a file."""
     if not args.root or not os.path.isfile(args.root):
@@ -274,12 +265,12 @@ def archive_root(args: argparse.Namespace, command: Callable[..., int]) -> int |
         raise UsageError(f"--root {args.root}: a snapshot tarball is not a mounted host")
     try:
         with unpacked(args.root) as tree:
-            return command(argparse.Namespace(**{**vars(args), "root": tree}), shown_root=args.root)
+            return command(Options(**{**vars(args), "root": tree}), shown_root=args.root)
     except ArchiveError as exc:
         raise UsageError(f"--root {args.root}: {exc}") from None
 
 
-def _workload(args: argparse.Namespace) -> Workload | None:
+def _workload(args: Options) -> Workload | None:
     """The declared workload: --backend / --workload-* options over the config's [workload]."""
     from hostcheck.cli.config import WORKLOAD_KEYS, check_workload_value
     from hostcheck.facts import Workload
@@ -310,7 +301,7 @@ def _workload(args: argparse.Namespace) -> Workload | None:
     return Workload(source=source, **merged)
 
 
-def _node_name(args: argparse.Namespace) -> str | None:
+def _node_name(args: Options) -> str | None:
     """--node-name, or $NODE_NAME in a container that reads the host at --root --host-mount
     (the Downward API's spec.nodeName); a name with control characters or spaces is refused."""
     name = getattr(args, "node_name", None)
@@ -321,7 +312,7 @@ def _node_name(args: argparse.Namespace) -> str | None:
     return name
 
 
-def source(args: argparse.Namespace, shown_root: str | None = None) -> Source:
+def source(args: Options, shown_root: str | None = None) -> Source:
     """The source options of scan, fix, tui … (and the config file's defaults and waivers)
     as a hostcheck.checks.session.Source."""
     from hostcheck.checks.session import Source
@@ -355,7 +346,7 @@ def source(args: argparse.Namespace, shown_root: str | None = None) -> Source:
     )
 
 
-def scan(args: argparse.Namespace, shown_root: str | None = None) -> tuple[Report, Facts, Host]:
+def scan(args: Options, shown_root: str | None = None) -> tuple[Report, Facts, Host]:
     """Probe the host the options name, run the catalog and apply the config file's waivers:
     the shared start of scan, fix, monitor and nfd (hostcheck.checks.session). ``shown_root`` is
     the --root the user gave when the scan reads an unpacked copy of it."""
@@ -364,14 +355,12 @@ def scan(args: argparse.Namespace, shown_root: str | None = None) -> tuple[Repor
     return scan_source(source(args, shown_root))
 
 
-def scan_report(args: argparse.Namespace) -> Report:
+def scan_report(args: Options) -> Report:
     """Scan the host the source options name and return the report (usage errors raise)."""
     return scan(args)[0]
 
 
-def metrics_text(
-    args: argparse.Namespace, report: Any, facts: Any, finished: float | None = None
-) -> str:
+def metrics_text(args: Options, report: Any, facts: Any, finished: float | None = None) -> str:
     """The Prometheus text of a scan, with the gauges taken from its facts (nfd and monitor)."""
     import time
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Sequence
 
 from hostcheck.cli import common
 from hostcheck.cli.common import EXIT_USAGE, UsageError
+from hostcheck.cli.options import Options
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -54,7 +54,6 @@ def add_parser(commands: Any, name: str, help_text: str) -> None:
         help=help_text,
         description=FIX_DESCRIPTION,
         epilog=FIX_EPILOG,
-        formatter_class=common.Formatter,
     )
     common.add_source_options(fix)
     what = fix.add_argument_group("what to change")
@@ -119,7 +118,7 @@ def add_parser(commands: Any, name: str, help_text: str) -> None:
     )
 
 
-def cmd_fix(args: argparse.Namespace) -> int:
+def cmd_fix(args: Options) -> int:
     from hostcheck.checks.session import change_refusal
     from hostcheck.fix import plan as planner
     from hostcheck.fix import preview
@@ -196,7 +195,7 @@ def cmd_fix(args: argparse.Namespace) -> int:
         raise UsageError(f"permission denied: {exc.filename or exc}") from None
 
 
-def _emit_machineconfig(args: argparse.Namespace, report: Report, facts: Facts, host: Host) -> int:
+def _emit_machineconfig(args: Options, report: Report, facts: Facts, host: Host) -> int:
     """The pool's desired state as a MachineConfig (or Butane config, or NTO Tuned object):
     RHCOS nodes are rpm-ostree hosts whose kernel arguments and files the Machine Config
     Operator owns. The plan is made for that boot path, and what the node already carries of

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 from typing import Any
 
 from hostcheck.cli import common
 from hostcheck.cli.common import EXIT_NOT_READY, EXIT_READY, EXIT_USAGE, UsageError
+from hostcheck.cli.options import Options
 
 FLEET_EPILOG = """\
 A pool is the set of reports in one directory (e.g. reports/worker/*.json). A rule is
@@ -35,7 +35,6 @@ def add_parser(commands: Any, name: str, help_text: str) -> None:
         "INCONSISTENT where nodes of one pool disagree, the spread of kernel, ROCm and MES "
         "firmware versions, and how many nodes are ready.",
         epilog=FLEET_EPILOG,
-        formatter_class=common.Formatter,
     )
     fleet.add_argument(
         "reports",
@@ -49,7 +48,7 @@ def add_parser(commands: Any, name: str, help_text: str) -> None:
     fleet.add_argument("--output", "-o", metavar="FILE", help="write to FILE (atomically)")
 
 
-def cmd_fleet(args: argparse.Namespace) -> int:
+def cmd_fleet(args: Options) -> int:
     from hostcheck.cluster import fleet as fleet_mod
     from hostcheck.cluster.fleet_render import render_json_pieces, render_table
     from hostcheck.host.safeio import printable

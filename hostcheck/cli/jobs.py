@@ -3,12 +3,12 @@ scan or its functional GPU probe on nodes (printed, never applied)."""
 
 from __future__ import annotations
 
-import argparse
 import sys
 from typing import Any
 
 from hostcheck.cli import common
 from hostcheck.cli.common import EXIT_READY, UsageError
+from hostcheck.cli.options import Options
 
 PREFLIGHT_EPILOG = """\
 Jobs are created, not applied: each round has its own names (--run). The Job's result is the
@@ -47,7 +47,6 @@ def add_parser(commands: Any, name: str, help_text: str) -> None:
             "scanning its node once with the DaemonSet's least privileges. Their logs are JSON "
             "reports that `hostcheck fleet` reads as they come.",
             epilog=PREFLIGHT_EPILOG,
-            formatter_class=common.Formatter,
         )
         jobs.add_argument(
             "--image",
@@ -73,7 +72,6 @@ def add_parser(commands: Any, name: str, help_text: str) -> None:
         description="Print a ConfigMap holding hostcheck's functional probe script and a Job "
         "that runs it in the serving image on one node.",
         epilog=FUNCTIONAL_JOB_EPILOG,
-        formatter_class=common.Formatter,
     )
     job.add_argument("--image", required=True, help="the serving image (its Python has PyTorch)")
     job.add_argument("--node", required=True, help="the node to run on (spec.nodeName)")
@@ -105,13 +103,13 @@ def add_parser(commands: Any, name: str, help_text: str) -> None:
     )
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: Options) -> int:
     if args.command == "preflight-jobs":
         return cmd_preflight_jobs(args)
     return cmd_functional_job(args)
 
 
-def cmd_preflight_jobs(args: argparse.Namespace) -> int:
+def cmd_preflight_jobs(args: Options) -> int:
     import json
     import re
     from datetime import UTC, datetime
@@ -145,7 +143,7 @@ def cmd_preflight_jobs(args: argparse.Namespace) -> int:
     return EXIT_READY
 
 
-def cmd_functional_job(args: argparse.Namespace) -> int:
+def cmd_functional_job(args: Options) -> int:
     from hostcheck.checks.catalog import default_profile
     from hostcheck.cluster.functional_job import JobOptions, render
 

@@ -1,24 +1,27 @@
 """Command line: the top-level parser, dispatch to the command being run, and the one exit
 point.
 
-Each command lives in its own module under hostcheck/cli/ (``add_parser`` and ``run``); only the
-module of the command on the command line is imported, and only its parser is built in full.
-The others are listed with their one-line help from the table below.
+Each command lives in its own module under hostcheck/cli/: ``add_parser`` declares its options,
+``run`` runs it; only the module of the command on the command line is imported. A plain
+command line is read without argparse (hostcheck/cli/options.py); help, usage errors and
+anything else go through argparse (hostcheck/cli/parser.py), where only the named command's
+parser is built in full and the others are listed with their one-line help from the table below.
 
 Exit codes (DESIGN.md): 0 ready, 1 not ready, 2 usage or input error, 3 internal error.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
-from collections.abc import Sequence
 
-from hostcheck.cli.common import DESCRIPTION, EXIT_INTERNAL, EXIT_NOT_READY, EXIT_USAGE, Formatter
+from hostcheck.cli.common import EXIT_INTERNAL, EXIT_NOT_READY, EXIT_USAGE
+from hostcheck.cli.options import Options, parse_plain, recorded
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Sequence
     from typing import Any
 
 # name, one-line help (for `hostcheck --help`), the module under hostcheck/cli/ that builds
@@ -55,30 +58,15 @@ COMMANDS = (
 )
 
 
-class _Unbuilt:
-    """The parser of a command that is not being run: only its name and one-line help are
-    needed (for `hostcheck --help` and argparse's "invalid choice" list), so no ArgumentParser
-    is made for it. Should argparse ever hand it arguments, it parses them as the empty parser
-    it stands for would."""
-
-    def __init__(self, kwargs: dict[str, Any]) -> None:
-        self.kwargs = kwargs
-
-    def parse_known_args(self, *args: Any) -> Any:
-        return argparse.ArgumentParser(**self.kwargs).parse_known_args(*args)
-
-
-def _subparser(*, unbuilt: bool = False, **kwargs: Any) -> Any:
-    """add_subparsers' parser_class: an ArgumentParser, or for ``unbuilt=True`` a stand-in."""
-    if unbuilt:
-        return _Unbuilt({**kwargs, "add_help": False})
-    return argparse.ArgumentParser(**kwargs)
-
-
 def _module(name: str) -> Any:
     """The command module hostcheck/cli/NAME.py (imported on first use)."""
     # __import__ with a fromlist returns the submodule itself; importlib's package costs ~0.25 ms
     return __import__(f"hostcheck.cli.{name}", fromlist=["run"])
+
+
+def _declare(module: str) -> Any:
+    """The ``add_parser`` of command module ``module``: it declares the command's options."""
+    return _module(module).add_parser
 
 
 def _command_in(argv: Sequence[str]) -> str | None:
@@ -87,32 +75,33 @@ def _command_in(argv: Sequence[str]) -> str | None:
 
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
-    """The whole parser, or (given the command line) one whose only fully built subcommand
-    is the one the command line names: the others get a parser with their one-line help only
-    (for `hostcheck --help` and argparse's "invalid choice" list), and their modules are not
-    imported."""
+    """The argparse parser: the whole one, or (given the command line) one whose only fully
+    built subcommand is the one the command line names (hostcheck/cli/parser.py)."""
     from hostcheck import __version__
+    from hostcheck.cli.parser import build_parser as build
 
-    parser = argparse.ArgumentParser(
-        prog="hostcheck", description=DESCRIPTION, formatter_class=Formatter
-    )
-    parser.add_argument("--version", action="version", version=f"hostcheck {__version__}")
-    parser_class: Any = _subparser  # typeshed asks for a class; argparse calls it
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=parser_class)
     wanted = None if argv is None else (_command_in(argv) or "")
-    for name, help_text, module in COMMANDS:
-        if wanted is None or name == wanted:
-            _module(module).add_parser(commands, name, help_text)
-        else:
-            commands.add_parser(name, help=help_text, formatter_class=Formatter, unbuilt=True)
-    return parser
+    return build(COMMANDS, _declare, __version__, wanted)
+
+
+def parse(argv: Sequence[str]) -> Options:
+    """The options of a command line: read directly when it is a plain one (the command, then
+    its options), else by argparse, which also prints help and usage errors (exit 2)."""
+    if argv:
+        module = next((module for name, _, module in COMMANDS if name == argv[0]), None)
+        if module is not None:
+            help_text = next(text for name, text, _ in COMMANDS if name == argv[0])
+            options = parse_plain(recorded(argv[0], _declare(module), help_text), argv[1:])
+            if options is not None:
+                return options
+    return build_parser(argv).parse_args(argv, namespace=Options())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser(sys.argv[1:] if argv is None else argv)
-    args = parser.parse_args(argv)
+    line = sys.argv[1:] if argv is None else argv
+    args = parse(line)
     if args.command is None:
-        parser.print_help()
+        build_parser(line).print_help()
         return EXIT_USAGE
     from hostcheck.cli.common import fatal
     from hostcheck.errors import INTERNAL, HostcheckError

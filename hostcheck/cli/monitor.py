@@ -8,13 +8,13 @@ status tells readiness as ``scan`` does.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from typing import Any
 
 from hostcheck.cli import common
 from hostcheck.cli.common import EXIT_INTERNAL, EXIT_NOT_READY, EXIT_READY, UsageError
+from hostcheck.cli.options import Options
 
 MONITOR_DESCRIPTION = """\
 One check of this host for a systemd timer: scan as `hostcheck scan` does, store the JSON report
@@ -44,7 +44,6 @@ def add_parser(commands: Any, name: str, help_text: str) -> None:
         help=help_text,
         description=MONITOR_DESCRIPTION,
         epilog=MONITOR_EPILOG,
-        formatter_class=common.Formatter,
     )
     common.add_source_options(monitor)
     out = monitor.add_argument_group("monitor")
@@ -104,12 +103,12 @@ def _journal_stdout() -> bool:
     return (st.st_dev, st.st_ino) == (device, inode)
 
 
-def cmd_monitor(args: argparse.Namespace) -> int:
+def cmd_monitor(args: Options) -> int:
     from hostcheck.errors import INTERNAL, HostcheckError
 
     journal = args.log_format == "journal" or (args.log_format == "auto" and _journal_stdout())
 
-    def run(args: argparse.Namespace, shown_root: str | None = None) -> int:
+    def run(args: Options, shown_root: str | None = None) -> int:
         return _monitor(args, journal, shown_root)
 
     try:
@@ -133,7 +132,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
         raise SystemExit(EXIT_INTERNAL) from None
 
 
-def _units(args: argparse.Namespace) -> int:
+def _units(args: Options) -> int:
     from hostcheck.monitor.install import InstallError, install, uninstall
 
     if args.fixture:
@@ -152,7 +151,7 @@ def _units(args: argparse.Namespace) -> int:
     return 0
 
 
-def _monitor(args: argparse.Namespace, journal: bool, shown_root: str | None = None) -> int:
+def _monitor(args: Options, journal: bool, shown_root: str | None = None) -> int:
     import datetime
     import time
 

@@ -3,12 +3,12 @@ once or every SECONDS (the labels come from hostcheck/render/nfd.py)."""
 
 from __future__ import annotations
 
-import argparse
 import os
 from typing import Any
 
 from hostcheck.cli import common
 from hostcheck.cli.common import EXIT_NOT_READY, EXIT_READY, UsageError, seconds_argument
+from hostcheck.cli.options import Options
 
 # render/nfd.py's FEATURES_DIR, spelled out here so that building the parser imports nothing.
 NFD_FILE = "/etc/kubernetes/node-feature-discovery/features.d/hostcheck"
@@ -37,7 +37,6 @@ def add_parser(commands: Any, name: str, help_text: str) -> None:
         description="Scan the host and write its verdict as a Node Feature Discovery local "
         "feature file, once or every SECONDS.",
         epilog=NFD_EPILOG,
-        formatter_class=common.Formatter,
     )
     common.add_source_options(nfd)
     common.add_functional_options(nfd)  # once only: the labels then carry what the GPU proved
@@ -98,7 +97,7 @@ class _Stop:
         signal.signal(signal.SIGINT, handler)
 
 
-def cmd_nfd(args: argparse.Namespace) -> int:
+def cmd_nfd(args: Options) -> int:
     import time
     from datetime import UTC, datetime, timedelta
 

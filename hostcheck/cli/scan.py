@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
 from hostcheck.cli import common
 from hostcheck.cli.common import EXIT_NOT_READY, EXIT_READY, UsageError
+from hostcheck.cli.options import Options
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -35,7 +35,6 @@ def add_parser(commands: Any, name: str, help_text: str) -> None:
         help=help_text,
         description=common.DESCRIPTION,
         epilog=SCAN_EPILOG,
-        formatter_class=common.Formatter,
     )
     common.add_source_options(scan)
     common.add_functional_options(scan)
@@ -84,7 +83,7 @@ def add_parser(commands: Any, name: str, help_text: str) -> None:
     )
 
 
-def cmd_scan(args: argparse.Namespace, shown_root: str | None = None) -> int:
+def cmd_scan(args: Options, shown_root: str | None = None) -> int:
     from_archive = common.archive_root(args, cmd_scan)
     if from_archive is not None:
         return from_archive

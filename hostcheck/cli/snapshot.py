@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import time
 from typing import TYPE_CHECKING, Any
 
 from hostcheck.cli import common
 from hostcheck.cli.common import READ_TIMEOUT_MAX, UsageError, seconds_argument
+from hostcheck.cli.options import Options
 
 if TYPE_CHECKING:
     from hostcheck.probes.functional import FunctionalOptions
@@ -38,7 +38,6 @@ def add_parser(commands: Any, name: str, help_text: str) -> None:
         help=help_text,
         description=SNAPSHOT_DESCRIPTION,
         epilog=SNAPSHOT_EPILOG,
-        formatter_class=common.Formatter,
     )
     snap.add_argument(
         "--output",
@@ -127,7 +126,7 @@ def _snapshot_output(path: str | None) -> tuple[str, bool]:
     return path, tarball
 
 
-def cmd_snapshot(args: argparse.Namespace, shown_root: str | None = None) -> int:
+def cmd_snapshot(args: Options, shown_root: str | None = None) -> int:
     import shutil
     import tempfile
 
@@ -211,7 +210,7 @@ def cmd_snapshot(args: argparse.Namespace, shown_root: str | None = None) -> int
     return 0
 
 
-def _functional_options(args: argparse.Namespace, root: str) -> FunctionalOptions | None:
+def _functional_options(args: Options, root: str) -> FunctionalOptions | None:
     """snapshot --functional: the probe's options (the default profile's memory as target)."""
     if args.force and not args.functional:
         raise UsageError("--force goes with --functional")
@@ -242,5 +241,5 @@ def _functional_options(args: argparse.Namespace, root: str) -> FunctionalOption
     )
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: Options) -> int:
     return cmd_snapshot(args)

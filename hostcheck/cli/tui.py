@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 from typing import Any
 
 from hostcheck.cli import common
 from hostcheck.cli.common import UsageError
+from hostcheck.cli.options import Options
 
 TUI_DESCRIPTION = """\
 Walk through a host's findings before putting it into service: what is wrong and why, the
@@ -17,13 +17,11 @@ under --root to the copy only), see the rescan, undo. Press ? inside for every k
 
 
 def add_parser(commands: Any, name: str, help_text: str) -> None:
-    tui = commands.add_parser(
-        name, help=help_text, description=TUI_DESCRIPTION, formatter_class=common.Formatter
-    )
+    tui = commands.add_parser(name, help=help_text, description=TUI_DESCRIPTION)
     common.add_source_options(tui)
 
 
-def cmd_tui(args: argparse.Namespace, shown_root: str | None = None) -> int:
+def cmd_tui(args: Options, shown_root: str | None = None) -> int:
     from importlib.util import find_spec
 
     from hostcheck.checks.session import check

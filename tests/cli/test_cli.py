@@ -349,8 +349,9 @@ def test_the_program_gives_the_same_bytes_and_status_as_main_in_process(cli) -> 
 
 def test_a_json_scan_imports_only_what_it_uses() -> None:
     """A scan loads the scan command's module and no other command's, and none of the
-    modules that cost start-up time for nothing here: the TOML parser (no drop-in rules),
-    signal (no functional probe), tempfile, shutil, importlib.resources, rich, textual."""
+    modules that cost start-up time for nothing here: argparse (a plain command line is read
+    without it), the TOML parser (no drop-in rules), signal (no functional probe), tempfile,
+    shutil, importlib.resources, rich, textual."""
     import subprocess
     import sys
 
@@ -361,11 +362,18 @@ def test_a_json_scan_imports_only_what_it_uses() -> None:
         "    main(['scan', '--fixture', 'stock-128g', '--format', 'json'])\n"
         "print(sorted(m for m in sys.modules if m.startswith('hostcheck.cli.')))\n"
         "print(sorted(({m.split('.')[0] for m in sys.modules} | set(sys.modules)) & "
-        "{'tomllib', 'signal', 'tempfile', 'shutil', 'rich', 'textual', 'importlib.resources'}))\n"
+        "{'argparse', 'gettext', 'locale', 'tomllib', 'signal', 'tempfile', 'shutil', 'rich',"
+        " 'textual', 'importlib.resources'}))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     cli_modules, costly = done.stdout.splitlines()
     assert cli_modules == str(
-        ["hostcheck.cli.common", "hostcheck.cli.config", "hostcheck.cli.main", "hostcheck.cli.scan"]
+        [
+            "hostcheck.cli.common",
+            "hostcheck.cli.config",
+            "hostcheck.cli.main",
+            "hostcheck.cli.options",
+            "hostcheck.cli.scan",
+        ]
     ), done.stderr
     assert costly == "[]"
