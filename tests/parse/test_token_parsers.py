@@ -12,7 +12,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from hostcheck.parse import kernel, text
+from hostcheck.parse import kernel, kernellog, text
 from hostcheck.parse.kernel import KernelRelease, parse_kernel_release, parse_version_signature
 from hostcheck.parse.text import ParseError
 
@@ -215,3 +215,61 @@ def test_the_distro_hints_name_the_distributions() -> None:
 @pytest.mark.parametrize("raw", ["6.18.0-rc7", "6.17.0-061700rc3-generic", "6.1rc2", "6.1.2.rc3"])
 def test_release_candidates_are_found(raw: str) -> None:
     assert parse_kernel_release(raw).rc == _regex_kernel_release(raw).rc is not None
+
+
+# --- parse/kernellog.py ----------------------------------------------------------------------
+
+_LOG_PREFIX = r"^\s*(?:<[0-9]{1,3}>)?\[\s*(?P<ts>[0-9]{1,12}\.[0-9]{1,9})\]\s?(?P<text>.*)$"
+_MEMORY_READY = r"(?<![0-9])(?P<mib>[0-9]{1,12})M of (?P<kind>VRAM|GTT) memory ready"
+
+LOG_TOKENS = [
+    "<6>", "<", ">", "1234", "[", "]", " ", "  ", "\t", "\u2003", "\n", "\x0b", "5", "12.345678",
+    "1234567890123", ".", "1234567890", "١", "amdgpu: x", "kernel: ", "M of ", "VRAM", "GTT",
+    " memory ready", "512", "9" * 13, "x",
+]  # fmt: skip
+
+
+@settings(max_examples=1500)
+@given(_strings(LOG_TOKENS))
+@example("[    5.123456] amdgpu: 512M of VRAM memory ready")
+@example("<6>[ 12.5]x")
+@example("  <4>[1.0]\n")
+@example("[1.0]\nx")
+@example("[1.0] x\ny")
+@example("[1.0]\n\n")
+@example("[1.0] \n")
+@example("[1.0]\u2003x")
+@example("[123456789012.123456789] x")
+@example("[1234567890123.1] x")
+@example("<1234>[1.0] x")
+@example("[\t\u2003 5.5]x")
+def test_log_line_prefixes_are_the_pattern(raw: str) -> None:
+    match = re.match(_LOG_PREFIX, raw)
+    assert kernellog._log_prefix(raw) == (match.group("ts", "text") if match else None)
+
+
+@settings(max_examples=1500)
+@given(_strings(LOG_TOKENS))
+@example("amdgpu 0000:c5:00.0: amdgpu: amdgpu: 62816M of GTT memory ready.")
+@example("[drm] amdgpu: 512M of VRAM memory ready")
+@example("x1234567890123M of GTT memory ready 5M of VRAM memory ready")
+@example("M of GTT memory ready 7M of VRAM memory ready")
+@example("١5M of GTT memory ready")
+def test_memory_ready_lines_are_the_pattern(text: str) -> None:
+    match = re.search(_MEMORY_READY, text)
+    expected = (int(match["mib"]), match["kind"]) if match else None
+    assert kernellog._memory_ready(text) == expected
+
+
+@settings(max_examples=200)
+@given(st.lists(_strings(LOG_TOKENS), min_size=1, max_size=6))
+@example(["[    5.123456] amdgpu: 512M of VRAM memory ready", "x", "[1.0]\u2003y"])
+def test_many_lines_read_as_few_do(raws: list[str]) -> None:
+    """A log of more lines is matched by the compiled pattern, a short one by str methods:
+    every line reads the same either way."""
+    assert kernellog._LOG_PREFIX == _LOG_PREFIX  # the compiled one is the original
+    short = "\n".join(raw.replace("\n", " ") for raw in raws)
+    many = kernellog._LOG_PREFIX_COMPILED_FROM // len(raws) + 1
+    assert kernellog.parse_kernel_log("\n".join([short] * many)) == (
+        kernellog.parse_kernel_log(short) * many
+    )
