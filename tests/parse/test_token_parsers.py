@@ -12,7 +12,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from hostcheck.parse import kernel, kernellog, text
+from hostcheck.parse import grub, kernel, kernellog, text
 from hostcheck.parse.kernel import KernelRelease, parse_kernel_release, parse_version_signature
 from hostcheck.parse.text import ParseError
 
@@ -273,3 +273,45 @@ def test_many_lines_read_as_few_do(raws: list[str]) -> None:
     assert kernellog.parse_kernel_log("\n".join([short] * many)) == (
         kernellog.parse_kernel_log(short) * many
     )
+
+
+# --- parse/grub.py ---------------------------------------------------------------------------
+
+_ASSIGN = r"(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_]*)="
+_LINUX_LINE = r"^\s*linux(?:efi|16)?\s+(\S+)\s*(.*)$"
+
+
+@settings(max_examples=1000)
+@given(
+    _strings(["export", " ", "\t", "\n", "GRUB_CMDLINE_LINUX", "A", "_", "9", "=", '"x"', "é"]),
+    st.integers(0, 3),
+)
+@example("export GRUB_X=1", 0)
+@example("export \t A=", 0)
+@example("exportA=1", 0)
+@example("export=1", 0)
+@example("export  9=1", 0)
+@example("export\nA=1", 0)
+def test_assignments_are_the_pattern(text: str, start: int) -> None:
+    match = re.compile(_ASSIGN).match(text, start)
+    assert grub._assignment(text, start) == ((match[1], match.end()) if match else None)
+
+
+LINUX_TOKENS = [
+    "linux", "linuxefi", "linux16", "linux1", "linuxe", " ", "\t", "\n", "\n", "\r", "\u2003",
+    "/vmlinuz", "quiet", "splash", "x", "menuentry 'Linux' {", "gnulinux", "#",
+]  # fmt: skip
+
+
+@settings(max_examples=2000)
+@given(_strings(LINUX_TOKENS))
+@example("menuentry 'Ubuntu' {\n\tlinux\t/boot/vmlinuz root=UUID=x ro quiet splash\n}")
+@example("\tlinuxefi /vmlinuz\n\n  quiet\n")
+@example("linux\n/vmlinuz a\r\nb")
+@example("xlinux /a b\nlinux16 /c d")
+@example("  \n  linux /a")
+@example("linux /a b\u2003 c")
+@example("linuxefix /a b\nlinux /c d")
+def test_linux_lines_are_the_pattern(text: str) -> None:
+    match = re.search(_LINUX_LINE, text, re.MULTILINE)
+    assert grub._linux_line(text) == (match[2] if match else None)
