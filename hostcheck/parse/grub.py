@@ -35,7 +35,7 @@ class GrubEvalError(HostcheckError, ValueError):
 
 def _pattern(key: str) -> str:
     # parameq(): "-" and "_" are the same in parameter names.
-    name = re.sub(r"[-_]", "[-_]", key)
+    name = "".join("[-_]" if c in "-_" else c for c in key)  # re.sub(r"[-_]", "[-_]", key)
     return f"{name}|{name}=*"
 
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from hostcheck.parse import grub, kernel, kernellog, text
+from hostcheck.parse import grub, kargs, kernel, kernellog, rocm, text
 from hostcheck.parse.kernel import KernelRelease, parse_kernel_release, parse_version_signature
 from hostcheck.parse.text import ParseError
 
@@ -315,3 +315,79 @@ LINUX_TOKENS = [
 def test_linux_lines_are_the_pattern(text: str) -> None:
     match = re.search(_LINUX_LINE, text, re.MULTILINE)
     assert grub._linux_line(text) == (match[2] if match else None)
+
+
+@given(_strings(["amdgpu", "-", "_", ".", "gttsize", "ttm", "x"]))
+def test_grub_key_patterns_are_built_as_re_sub_built_them(key: str) -> None:
+    name = re.sub(r"[-_]", "[-_]", key)
+    assert grub._pattern(key) == f"{name}|{name}=*"
+
+
+# --- parse/kargs.py --------------------------------------------------------------------------
+
+
+@settings(max_examples=500)
+@given(
+    _strings(["amdgpu", ".", "-", "_", "=", "0x80", ",", ":", "/", "+", "@", "%", " ", '"', "é"])
+)
+@example("9amdgpu.cwsr_enable")
+@example("-x")
+@example("a\n")
+def test_safe_arguments_are_the_patterns(token: str) -> None:
+    assert kargs.safe_key(token) == bool(re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z", token))
+    assert kargs.safe_value(token) == bool(re.match(r"[A-Za-z0-9._,:/+@%=-]*\Z", token))
+
+
+# --- parse/rocm.py ---------------------------------------------------------------------------
+
+ROCM_TOKENS = [
+    "*******", "*", "\n", "\n", " ", "  ", "\t", "Agent ", "Agent", "1", "12", "١", "x",
+    "ROCk module version ", "6.16.6", " is loaded", "Size:", "131072", "(0x", "20000", "1f", ")",
+    "KB", "Name:", "\u2003",
+]  # fmt: skip
+
+
+@settings(max_examples=2000)
+@given(_strings(ROCM_TOKENS))
+@example("*******\nAgent 1\n*******\n  Name: x\n*******\nAgent 2\n*******\n  Name: y\n")
+@example("***  \n \n Agent ١٢ \n\n***  \n\n  x")
+@example("*******\nAgent 1\n*******")
+@example("*******\nAgent 1\n*******  ")
+@example("*******\nAgent 1\n*******x")
+@example("*\nAgent 1\n*\n*\nAgent 2\n*\n")
+@example("x\n*\nAgent 1 \n*")
+@example("*\nAgent 1 *")
+@example("*\nAgent 1\n *")
+def test_agent_headers_split_as_the_pattern_split(text: str) -> None:
+    assert rocm._agent_blocks(text) == re.split(
+        r"^\*+\s*\n\s*Agent \d+\s*\n\*+\s*$", text, flags=re.M
+    )
+
+
+@settings(max_examples=1000)
+@given(_strings(ROCM_TOKENS))
+@example("ROCk module version 6.16.6 is loaded")
+@example("ROCk module version  is loaded ROCk module version 6.1 is loaded")
+@example("ROCk module version 6.16.6\u2003is loaded")
+def test_rock_versions_are_the_pattern(text: str) -> None:
+    match = re.search(r"ROCk module version (\S+) is loaded", text)
+    assert rocm._rock_version(text) == (match[1] if match else None)
+
+
+_POOL_SIZE = r"^\s*Size:\s*(?P<kib>[0-9]{1,20})\(0x[0-9a-fA-F]+\)\s*KB\s*$"
+
+
+@settings(max_examples=1000)
+@given(_strings(ROCM_TOKENS))
+@example("      Size:                    131072(0x20000) KB")
+@example("Size: 131072(0x20000)KB \t")
+@example("Size: 131072(0x)KB")
+@example("Size: 131072(0x2g)KB")
+@example("Size: 131072(0x20000) KB x")
+@example("Size: 131072(0x20000) KB\n")
+@example("Size: ١٣(0x20000) KB")
+@example("Size: " + "1" * 21 + "(0x1) KB")
+@example("Size: " + "1" * 20 + "(0x1) KB")
+def test_pool_sizes_are_the_pattern(line: str) -> None:
+    match = re.match(_POOL_SIZE, line)
+    assert rocm._pool_size(line) == (int(match["kib"]) if match else None)

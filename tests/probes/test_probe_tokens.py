@@ -10,6 +10,7 @@ import re
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from hostcheck.probes.boot import decimal_runs
 from hostcheck.probes.gpu import pci_address
 from hostcheck.probes.stack import maps_library
 from hostcheck.probes.units import HSA_ERROR_PATTERN, _hsa_error
@@ -99,3 +100,11 @@ LIBRARY_TOKENS = [
 @example("/libggml-hip.so/x")
 def test_library_lines_are_the_pattern(line: str) -> None:
     assert maps_library(line) == bool(re.search(_MAP_LIBRARY, line))
+
+
+@settings(max_examples=500)
+@given(_strings(["6", "18", "١٢", "²", ".", "-", "fc43", "x", "200", ""]))
+@example("6.18.6-200.fc43.x86_64.conf")
+@example("a²1١")
+def test_bls_version_parts_are_the_pattern(name: str) -> None:
+    assert decimal_runs(name) == [part for part in re.split(r"(\d+)", name) if part]
