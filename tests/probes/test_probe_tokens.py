@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from hostcheck.probes import stack
 from hostcheck.probes.boot import decimal_runs
 from hostcheck.probes.gpu import pci_address
 from hostcheck.probes.stack import maps_library
@@ -108,3 +110,25 @@ def test_library_lines_are_the_pattern(line: str) -> None:
 @example("a²1١")
 def test_bls_version_parts_are_the_pattern(name: str) -> None:
     assert decimal_runs(name) == [part for part in re.split(r"(\d+)", name) if part]
+
+
+@given(_strings(["libamdhip64-", "libamdhip64", "7", "10", "-", "dev", "١", "\n", "x"]))
+@example("libamdhip64-7")
+@example("libamdhip64-")
+@example("libamdhip64-7\n")
+def test_archive_hip_packages_are_the_pattern(name: str) -> None:
+    assert stack._archive_hip(name) == bool(re.fullmatch(r"libamdhip64-[0-9]+", name))
+
+
+@pytest.mark.parametrize(("runtime", "literal", "pattern"), stack._CGROUP)
+def test_a_cgroup_a_pattern_matches_holds_its_literal(
+    runtime: str, literal: str, pattern: str
+) -> None:
+    """parse_cgroup searches a pattern only in a path that holds its literal."""
+
+    @settings(max_examples=200)
+    @given(st.from_regex(pattern))
+    def check(path: str) -> None:
+        assert literal in path, (runtime, path)
+
+    check()
