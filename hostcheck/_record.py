@@ -13,9 +13,10 @@ with ``__class_getitem__`` at run time.
 
 The class is made as ``collections.namedtuple`` makes it (same methods, docstrings and
 ``__qualname__``s), except for ``__new__``: namedtuple compiles its source for every class
-(~60 µs, two thirds of the cost); here one compiled function per number of fields is copied
-with the class's field names as its argument names (``CodeType.replace``), which is the code
-namedtuple would compile for them.
+(~60 µs, two thirds of the cost); here the function for as many fields is copied with the
+class's field names as its argument names (``CodeType.replace``), which is the code
+namedtuple would compile for them. The functions for up to 32 fields are written out below
+(compiled with this module into its .pyc); one for more fields is compiled once by eval().
 """
 
 from __future__ import annotations
@@ -74,20 +75,67 @@ else:
     from collections import _tuplegetter
     from keyword import iskeyword
 
-    _NEW_BY_ARITY: dict[int, Any] = {}  # number of fields -> namedtuple's __new__, compiled once
+    # namedtuple's __new__ for 0 to 32 fields, as _new_for's eval() compiles it (same text,
+    # at column 0, so the same code): read from this module's .pyc, not compiled at run time
+    # (~60 µs each). tests/test_record_templates.py compares each with eval's.
+    _tuple_new = tuple.__new__  # what the templates name (their globals are _NEW_GLOBALS)
+    # fmt: off
+    _NEW_TEMPLATES = (
+lambda _cls, : _tuple_new(_cls, ()),
+lambda _cls, _0,: _tuple_new(_cls, (_0,)),
+lambda _cls, _0, _1: _tuple_new(_cls, (_0, _1)),
+lambda _cls, _0, _1, _2: _tuple_new(_cls, (_0, _1, _2)),
+lambda _cls, _0, _1, _2, _3: _tuple_new(_cls, (_0, _1, _2, _3)),
+lambda _cls, _0, _1, _2, _3, _4: _tuple_new(_cls, (_0, _1, _2, _3, _4)),
+lambda _cls, _0, _1, _2, _3, _4, _5: _tuple_new(_cls, (_0, _1, _2, _3, _4, _5)),
+lambda _cls, _0, _1, _2, _3, _4, _5, _6: _tuple_new(_cls, (_0, _1, _2, _3, _4, _5, _6)),
+lambda _cls, _0, _1, _2, _3, _4, _5, _6, _7: _tuple_new(_cls, (_0, _1, _2, _3, _4, _5, _6, _7)),
+lambda _cls, _0, _1, _2, _3, _4, _5, _6, _7, _8: _tuple_new(_cls, (_0, _1, _2, _3, _4, _5, _6, _7, _8)),
+lambda _cls, _0, _1, _2, _3, _4, _5, _6, _7, _8, _9: _tuple_new(_cls, (_0, _1, _2, _3, _4, _5, _6, _7, _8, _9)),
+lambda _cls, _0, _1, _2, _3, _4, _5, _6, _7, _8, _9, _10: _tuple_new(_cls, (_0, _1, _2, _3, _4, _5, _6, _7, _8, _9, _10)),
+lambda _cls, _0, _1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11: _tuple_new(_cls, (_0, _1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11)),  # noqa: E501
+lambda _cls, _0, _1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12: _tuple_new(_cls, (_0, _1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12)),  # noqa: E501
+lambda _cls, _0, _1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13: _tuple_new(_cls, (_0, _1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13)),  # noqa: E501
+lambda _cls, _0, _1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14: _tuple_new(_cls, (_0, _1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14)),  # noqa: E501
+lambda _cls, _0, _1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15: _tuple_new(_cls, (_0, _1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15)),  # noqa: E501
+lambda _cls, _0, _1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15, _16: _tuple_new(_cls, (_0, _1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15, _16)),  # noqa: E501
+lambda _cls, _0, _1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15, _16, _17: _tuple_new(_cls, (_0, _1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15, _16, _17)),  # noqa: E501
+lambda _cls, _0, _1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15, _16, _17, _18: _tuple_new(_cls, (_0, _1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15, _16, _17, _18)),  # noqa: E501
+lambda _cls, _0, _1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15, _16, _17, _18, _19: _tuple_new(_cls, (_0, _1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15, _16, _17, _18, _19)),  # noqa: E501
+lambda _cls, _0, _1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15, _16, _17, _18, _19, _20: _tuple_new(_cls, (_0, _1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15, _16, _17, _18, _19, _20)),  # noqa: E501
+lambda _cls, _0, _1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15, _16, _17, _18, _19, _20, _21: _tuple_new(_cls, (_0, _1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15, _16, _17, _18, _19, _20, _21)),  # noqa: E501
+lambda _cls, _0, _1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15, _16, _17, _18, _19, _20, _21, _22: _tuple_new(_cls, (_0, _1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15, _16, _17, _18, _19, _20, _21, _22)),  # noqa: E501
+lambda _cls, _0, _1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15, _16, _17, _18, _19, _20, _21, _22, _23: _tuple_new(_cls, (_0, _1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15, _16, _17, _18, _19, _20, _21, _22, _23)),  # noqa: E501
+lambda _cls, _0, _1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15, _16, _17, _18, _19, _20, _21, _22, _23, _24: _tuple_new(_cls, (_0, _1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15, _16, _17, _18, _19, _20, _21, _22, _23, _24)),  # noqa: E501
+lambda _cls, _0, _1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15, _16, _17, _18, _19, _20, _21, _22, _23, _24, _25: _tuple_new(_cls, (_0, _1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15, _16, _17, _18, _19, _20, _21, _22, _23, _24, _25)),  # noqa: E501
+lambda _cls, _0, _1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15, _16, _17, _18, _19, _20, _21, _22, _23, _24, _25, _26: _tuple_new(_cls, (_0, _1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15, _16, _17, _18, _19, _20, _21, _22, _23, _24, _25, _26)),  # noqa: E501
+lambda _cls, _0, _1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15, _16, _17, _18, _19, _20, _21, _22, _23, _24, _25, _26, _27: _tuple_new(_cls, (_0, _1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15, _16, _17, _18, _19, _20, _21, _22, _23, _24, _25, _26, _27)),  # noqa: E501
+lambda _cls, _0, _1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15, _16, _17, _18, _19, _20, _21, _22, _23, _24, _25, _26, _27, _28: _tuple_new(_cls, (_0, _1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15, _16, _17, _18, _19, _20, _21, _22, _23, _24, _25, _26, _27, _28)),  # noqa: E501
+lambda _cls, _0, _1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15, _16, _17, _18, _19, _20, _21, _22, _23, _24, _25, _26, _27, _28, _29: _tuple_new(_cls, (_0, _1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15, _16, _17, _18, _19, _20, _21, _22, _23, _24, _25, _26, _27, _28, _29)),  # noqa: E501
+lambda _cls, _0, _1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15, _16, _17, _18, _19, _20, _21, _22, _23, _24, _25, _26, _27, _28, _29, _30: _tuple_new(_cls, (_0, _1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15, _16, _17, _18, _19, _20, _21, _22, _23, _24, _25, _26, _27, _28, _29, _30)),  # noqa: E501
+lambda _cls, _0, _1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15, _16, _17, _18, _19, _20, _21, _22, _23, _24, _25, _26, _27, _28, _29, _30, _31: _tuple_new(_cls, (_0, _1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15, _16, _17, _18, _19, _20, _21, _22, _23, _24, _25, _26, _27, _28, _29, _30, _31)),  # noqa: E501
+    )
+    # fmt: on
+    _NEW_GLOBALS = {"_tuple_new": _tuple_new, "__builtins__": {}, "__name__": "namedtuple"}
+    _NEW_BY_ARITY: dict[int, Any] = {}  # more fields -> namedtuple's __new__, compiled once
 
     def _new_for(typename: str, field_names: tuple[str, ...]) -> Any:
         """namedtuple's ``__new__`` for these fields: ``lambda _cls, a, b:
-        _tuple_new(_cls, (a, b))``, its code copied from the one compiled for as many fields."""
+        _tuple_new(_cls, (a, b))``, its code copied from the one for as many fields (a
+        template above, else compiled once per number of fields)."""
         arity = len(field_names)
-        template = _NEW_BY_ARITY.get(arity)
-        if template is None:
-            args = ", ".join(f"_{index}" for index in range(arity)) + ("," if arity == 1 else "")
-            namespace = {"_tuple_new": tuple.__new__, "__builtins__": {}, "__name__": "namedtuple"}
-            template = eval(f"lambda _cls, {args}: _tuple_new(_cls, ({args}))", namespace)
-            _NEW_BY_ARITY[arity] = template
-        code = template.__code__.replace(co_varnames=("_cls", *field_names))
-        return type(template)(code, template.__globals__, "__new__")
+        if arity < len(_NEW_TEMPLATES):
+            template = _NEW_TEMPLATES[arity]
+        else:
+            template = _NEW_BY_ARITY.get(arity)
+            if template is None:
+                args = ", ".join(f"_{index}" for index in range(arity))
+                template = eval(f"lambda _cls, {args}: _tuple_new(_cls, ({args}))", _NEW_GLOBALS)
+                _NEW_BY_ARITY[arity] = template
+        code = template.__code__.replace(
+            co_varnames=("_cls", *field_names), co_filename="<string>", co_firstlineno=1
+        )
+        return type(template)(code, _NEW_GLOBALS, "__new__")
 
     def _namedtuple(
         typename: str, field_names: tuple[str, ...], defaults: tuple[Any, ...], module: str

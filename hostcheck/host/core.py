@@ -22,7 +22,6 @@ back; ``hostcheck snapshot`` writes that out as a tree of this same format.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Iterator, Sequence
 
 from hostcheck.errors import USAGE, HostcheckError
@@ -43,6 +42,7 @@ from hostcheck.host.records import (
     kernel_log_note,
     read_tail,
 )
+from hostcheck.parse.text import ascii_digits
 from hostcheck.readings import CommandOutput, ProcessInfo, Reason, Unavailable, Value
 
 TYPE_CHECKING = False
@@ -258,7 +258,7 @@ class Host(RootFiles):
             entries = self._list("/proc")
             if not isinstance(entries, Value):
                 return
-            pids = [name for name in entries.value if re.fullmatch(r"[0-9]{1,10}", name)]
+            pids = [name for name in entries.value if ascii_digits(name, 10)]
         for pid in pids:
             # Other programs' command lines are read but never recorded: only the wanted.
             raw = self._read_bytes(f"/proc/{pid}/cmdline")

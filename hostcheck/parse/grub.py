@@ -22,6 +22,7 @@ from collections.abc import Sequence
 
 from hostcheck.errors import HostcheckError
 from hostcheck.parse import kargs
+from hostcheck.parse.text import identifier_end
 
 DROPIN = "/etc/default/grub.d/99-hostcheck.cfg"
 MARKER = "# hostcheck-managed: GRUB drop-in"
@@ -34,7 +35,7 @@ class GrubEvalError(HostcheckError, ValueError):
 
 def _pattern(key: str) -> str:
     # parameq(): "-" and "_" are the same in parameter names.
-    name = re.sub(r"[-_]", "[-_]", key)
+    name = "".join("[-_]" if c in "-_" else c for c in key)  # re.sub(r"[-_]", "[-_]", key)
     return f"{name}|{name}=*"
 
 
@@ -93,9 +94,23 @@ def read_dropin(text: str) -> tuple[list[str], list[str]] | None:
 
 # --- static evaluation -----------------------------------------------------------------------
 
-# Compiled on first use (re.compile caches them): importing this module is on every scan's path.
-_ASSIGN = r"(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_]*)="
-_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+# An assignment, (?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_]*)=, and a name are read by str
+# methods (a scan compiles no pattern for them; tests/parse/test_token_parsers.py).
+
+
+def _assignment(text: str, start: int) -> tuple[str, int] | None:
+    """The name and the end (after its ``=``) of ``[export ]NAME=`` at start, or None."""
+    if text.startswith("export", start):
+        at = start + 6
+        while at < len(text) and text[at] in " \t":
+            at += 1
+        end = identifier_end(text, at)
+        if at > start + 6 and end > at and text.startswith("=", end):
+            return text[at:end], end + 1
+    end = identifier_end(text, start)
+    if end > start and text.startswith("=", end):
+        return text[start:end], end + 1
+    return None
 
 
 class _Unsupported(Exception):
@@ -166,11 +181,11 @@ class _Reader:
         c = self.peek()
         if c == "{":
             self.i += 1
-            match = re.compile(_NAME).match(self.text, self.i)
-            if not match:
+            end = identifier_end(self.text, self.i)
+            if end == self.i:
                 raise _Unsupported("unsupported parameter expansion")
-            name = match.group()
-            self.i = match.end()
+            name = self.text[self.i : end]
+            self.i = end
             op = ""
             for candidate in (":+", ":-", "+", "-", "}"):
                 if self.text.startswith(candidate, self.i):
@@ -195,11 +210,11 @@ class _Reader:
             if op == ":-":
                 return self._value(name) if non_empty else alternative
             return self._value(name) if is_set else alternative
-        match = re.compile(_NAME).match(self.text, self.i)
-        if not match:
+        end = identifier_end(self.text, self.i)
+        if end == self.i:
             raise _Unsupported("unsupported expansion")
-        self.i = match.end()
-        return self._value(match.group())
+        name, self.i = self.text[self.i : end], end
+        return self._value(name)
 
     def _value(self, name: str) -> str:
         value = self.vars.get(name, "")
@@ -270,15 +285,16 @@ def _evaluate_file(path: str, text: str, variables: dict[str, str | None]) -> No
         if c == "#":
             reader.i = line_end
             continue
-        match = re.compile(_ASSIGN).match(text, reader.i)
-        if match:
-            name = match.group(1)
+        assignment = _assignment(text, reader.i)
+        if assignment:
+            name, assigned = assignment
+            start = reader.i
             if depth > 0 and name in _VARS:
                 raise GrubEvalError(
                     f"{path}, line {line_no}: {name} is set inside a block (if/case/loop/"
                     "function) the reader cannot follow"
                 )
-            reader.i = match.end()
+            reader.i = assigned
             try:
                 value = reader.word()
                 end = lines.end(reader.i)
@@ -291,7 +307,7 @@ def _evaluate_file(path: str, text: str, variables: dict[str, str | None]) -> No
                     if "GRUB_CMDLINE_LINUX" in rest:
                         raise GrubEvalError(
                             f"{path}, line {line_no}: sets the command line in a way the reader "
-                            f"cannot follow: {text[match.start() : line_end].strip()[:60]!r}"
+                            f"cannot follow: {text[start:line_end].strip()[:60]!r}"
                         )
                     raise _Unsupported("more than an assignment on the line")
             except _Unsupported as exc:
@@ -332,13 +348,41 @@ def staged_args(files: Sequence[tuple[str, str]]) -> list[str]:
     )
 
 
-_LINUX_LINE = r"^\s*linux(?:efi|16)?\s+(\S+)\s*(.*)$"
-
-
 def generated_args(grub_cfg: str) -> list[str] | None:
     """The arguments of the first ``linux`` line of a generated grub.cfg (the default
     entry in a stock configuration), without the image path; None if there is none."""
-    match = re.search(_LINUX_LINE, grub_cfg, re.MULTILINE)
-    if match is None:
-        return None
-    return kargs.split(match.group(2))
+    arguments = _linux_line(grub_cfg)
+    return None if arguments is None else kargs.split(arguments)
+
+
+def _linux_line(text: str) -> str | None:
+    """What ``^\\s*linux(?:efi|16)?\\s+(\\S+)\\s*(.*)$`` (re.MULTILINE) finds as its second
+    group, by str methods (a scan compiles no pattern for it; tests/parse/
+    test_token_parsers.py). As that pattern, \\s (str.isspace()) may cross newlines: the
+    path or the arguments may be on a later line."""
+    n = len(text)
+    at = text.find("linux")
+    while at >= 0:
+        before = at
+        while before > 0 and text[before - 1].isspace():
+            before -= 1
+        # at a line's start, after white space that may span lines
+        if before == 0 or "\n" in text[before:at]:
+            i = at + 5
+            if text.startswith("efi", i):
+                i += 3
+            elif text.startswith("16", i):
+                i += 2
+            path = i
+            while path < n and text[path].isspace():
+                path += 1
+            end = path
+            while end < n and not text[end].isspace():
+                end += 1
+            if path > i and end > path:
+                while end < n and text[end].isspace():
+                    end += 1
+                line_end = text.find("\n", end)
+                return text[end : line_end if line_end >= 0 else n]
+        at = text.find("linux", at + 1)
+    return None

@@ -5,19 +5,114 @@ Each parser takes a string and returns plain data or raises :class:`~hostcheck.p
 none of them touches the host. The formats and examples are in research/strix-halo-facts.md §9.
 """
 
-import re
-
 from hostcheck._record import NamedTuple
-from hostcheck.parse.text import KERNEL_SPACE, ParseError
+from hostcheck.parse.text import KERNEL_SPACE, ParseError, ascii_digits, digit_run
 
 # --- kernel release --------------------------------------------------------------------------
 
-_RELEASE = r"(?P<major>[0-9]{1,4})\.(?P<minor>[0-9]{1,4})(?:\.(?P<patch>[0-9]{1,6}))?(?P<rest>\S*)"
-_UBUNTU = r"-(?P<abi>[0-9]{1,9})(?:\.(?P<upload>[0-9]{1,9}))?-(?P<flavour>[a-z][a-z0-9-]*)"
+# A release is parsed by str methods, not regexes (each scan would compile ten patterns, ~0.6
+# ms); tests/parse/test_token_parsers.py checks every function here against the regex it
+# replaces, kept there:
+#   _release_numbers  (?P<major>[0-9]{1,4})\.(?P<minor>[0-9]{1,4})(?:\.(?P<patch>[0-9]{1,6}))?(?P<rest>\S*)
+#   _ubuntu_abi       -(?P<abi>[0-9]{1,9})(?:\.(?P<upload>[0-9]{1,9}))?-(?P<flavour>[a-z][a-z0-9-]*)
+#   _ubuntu_mainline  -0[0-9]{5}(?:rc[0-9]{1,3})?(?:-[0-9]{12})?-[a-z][a-z0-9-]*
+#   _release_candidate  (?:^|[-.0-9])rc(?P<rc>[0-9]{1,3})  (searched)
 # kernel.ubuntu.com mainline builds: 6.16.9-061609-generic, 6.18.0-061800rc5-generic. The
 # six digits encode the upstream version; it is not an Ubuntu ABI and carries no backports.
-_UBUNTU_MAINLINE = r"-0[0-9]{5}(?:rc[0-9]{1,3})?(?:-[0-9]{12})?-[a-z][a-z0-9-]*"
-_RC = r"(?:^|[-.0-9])rc(?P<rc>[0-9]{1,3})"
+_FLAVOUR_START = frozenset("abcdefghijklmnopqrstuvwxyz")
+_FLAVOUR_CHARS = _FLAVOUR_START | frozenset("0123456789-")
+
+
+def _flavour(text: str) -> bool:
+    """``[a-z][a-z0-9-]*`` fullmatched."""
+    return bool(text) and text[0] in _FLAVOUR_START and _FLAVOUR_CHARS.issuperset(text)
+
+
+def _release_numbers(raw: str) -> tuple[str, str, str | None, str] | None:
+    """Major, minor, patch (or None) and the rest of a release, or None if it is not one."""
+    major, dot, after = raw.partition(".")
+    if not dot or not ascii_digits(major, 4):
+        return None
+    run = digit_run(after)
+    if not run:
+        return None
+    minor, rest = after[: min(run, 4)], after[min(run, 4) :]
+    patch = None
+    if rest[:1] == "." and (run := digit_run(rest, 1)):
+        patch, rest = rest[1 : 1 + min(run, 6)], rest[1 + min(run, 6) :]
+    if rest and rest.split() != [rest]:  # \S*: no whitespace (str.isspace()'s)
+        return None
+    return major, minor, patch, rest
+
+
+def _release_candidate(rest: str) -> int | None:
+    """The first ``rc`` at the start or after ``-``, ``.`` or a digit, with its 1-3 digits."""
+    at = rest.find("rc")
+    while at >= 0:
+        run = digit_run(rest, at + 2)
+        if run and (at == 0 or rest[at - 1] in "-.0123456789"):
+            return int(rest[at + 2 : at + 2 + min(run, 3)])
+        at = rest.find("rc", at + 1)
+    return None
+
+
+def _ubuntu_abi(rest: str) -> tuple[int, str] | None:
+    """Ubuntu's ``-ABI[.UPLOAD]-FLAVOUR`` (``-1016-oem``): the ABI and the flavour."""
+    abi, sep, flavour = rest[1:].partition("-")
+    if rest[:1] != "-" or not sep or not _flavour(flavour):
+        return None
+    abi, dot, upload = abi.partition(".")
+    if not ascii_digits(abi, 9) or (dot and not ascii_digits(upload, 9)):
+        return None
+    return int(abi), flavour
+
+
+def _ubuntu_mainline(rest: str) -> bool:
+    """kernel.ubuntu.com's ``-0NNNNN[rcN][-YYYYMMDDhhmm]-FLAVOUR``."""
+    parts = rest.split("-")
+    if len(parts) < 3 or parts[0] or not parts[1].startswith("0"):
+        return False
+    version, rc, number = parts[1].partition("rc")
+    if not ascii_digits(version, 6) or len(version) != 6 or (rc and not ascii_digits(number, 3)):
+        return False
+    flavour = parts[2:]
+    if len(flavour) > 1 and len(flavour[0]) == 12 and ascii_digits(flavour[0], 12):
+        flavour = flavour[1:]
+    return _flavour("-".join(flavour))
+
+
+def _digit_after(text: str, marker: str) -> bool:
+    """Whether ``marker\\d`` is found in text (\\d: any Unicode decimal digit, as re's)."""
+    at = text.find(marker)
+    while at >= 0:
+        if text[at + len(marker) : at + len(marker) + 1].isdecimal():
+            return True
+        at = text.find(marker, at + 1)
+    return False
+
+
+def _at_end(text: str, suffix: str) -> bool:
+    """Whether ``suffix$`` is found in text ($: at the end or before a final newline)."""
+    return text.endswith(suffix) or text.endswith(suffix + "\n")
+
+
+def _distro_hint(rest: str) -> str | None:
+    """The distribution a release's suffix names; the first hint that matches wins (Nobara
+    kernels carry .fcNN too). As re.search of nobara, \\.fc\\d+, \\.el\\d+, \\+deb\\d+|-amd64$,
+    cachyos, -arch\\d|-mainline$ in that order."""
+    if "nobara" in rest:
+        return "nobara"
+    if _digit_after(rest, ".fc"):
+        return "fedora"
+    if _digit_after(rest, ".el"):
+        return "rhel"
+    if _digit_after(rest, "+deb") or _at_end(rest, "-amd64"):
+        return "debian"
+    if "cachyos" in rest:
+        return "cachyos"
+    if _digit_after(rest, "-arch") or _at_end(rest, "-mainline"):
+        return "arch"
+    return None
 
 
 class KernelRelease(NamedTuple):
@@ -49,40 +144,25 @@ class KernelRelease(NamedTuple):
         return f"{text}-rc{self.rc}" if self.rc is not None else text
 
 
-_DISTRO_HINTS = (  # first match wins: Nobara kernels carry .fcNN too
-    (r"nobara", "nobara"),
-    (r"\.fc\d+", "fedora"),
-    (r"\.el\d+", "rhel"),
-    (r"\+deb\d+|-amd64$", "debian"),
-    (r"cachyos", "cachyos"),
-    (r"-arch\d|-mainline$", "arch"),
-)
-
-
 def parse_kernel_release(text: str) -> KernelRelease:
     """Parse ``uname -r`` of any distribution style seen on Strix Halo hosts (facts §9.3)."""
     raw = text.strip()
-    match = re.fullmatch(_RELEASE, raw)
-    if not match:
+    numbers = _release_numbers(raw)
+    if numbers is None:
         raise ParseError(f"not a kernel release: {raw[:60]!r}")
-    upstream = (int(match["major"]), int(match["minor"]), int(match["patch"] or 0))
-    rest = match["rest"]
-    rc_match = re.search(_RC, rest)
-    rc = int(rc_match["rc"]) if rc_match else None
+    major, minor, patch, rest = numbers
+    upstream = (int(major), int(minor), int(patch or 0))
+    rc = _release_candidate(rest)
     abi = flavour = None
     distro = None
-    ubuntu = re.fullmatch(_UBUNTU, rest)
-    if re.fullmatch(_UBUNTU_MAINLINE, rest):
+    ubuntu = _ubuntu_abi(rest)
+    if _ubuntu_mainline(rest):
         distro = "ubuntu-mainline"
         flavour = rest.rsplit("-", 1)[-1]
     elif ubuntu:
-        abi = int(ubuntu["abi"])
-        flavour = ubuntu["flavour"]
+        abi, flavour = ubuntu
         distro = "ubuntu" if flavour in _UBUNTU_FLAVOURS else None
-    for pattern, name in _DISTRO_HINTS:
-        if re.search(pattern, rest):
-            distro = name
-            break
+    distro = _distro_hint(rest) or distro
     return KernelRelease(raw, upstream, rc, abi, flavour, distro)
 
 
@@ -99,13 +179,29 @@ def parse_version_signature(text: str) -> tuple[str, str]:
     parts = text.split()
     if len(parts) < 2 or parts[0] != "Ubuntu":
         raise ParseError(f"not an Ubuntu version signature: {text.strip()[:60]!r}")
-    # VERSION-ABI.UPLOAD[~SERIES]-FLAVOUR, where the flavour may contain dashes (generic-64k)
-    match = re.fullmatch(
-        r"([0-9.]+-[0-9]+\.[0-9]+(?:~[0-9A-Za-z.+]+)?)-([a-z][a-z0-9-]*)", parts[1]
-    )
-    if not match:
+    # VERSION-ABI.UPLOAD[~SERIES]-FLAVOUR, where the flavour may contain dashes (generic-64k);
+    # by str methods, as ([0-9.]+-[0-9]+\.[0-9]+(?:~[0-9A-Za-z.+]+)?)-([a-z][a-z0-9-]*)
+    # fullmatches (tests/parse/test_token_parsers.py)
+    version, dash, tail = parts[1].partition("-")
+    abi, sep, flavour = tail.partition("-")
+    number, tilde, series = abi.partition("~")
+    abi_number, dot, upload = number.partition(".")
+    if not (
+        dash
+        and sep
+        and version
+        and not version.strip(".0123456789")
+        and digit_run(abi_number) == len(abi_number) > 0
+        and dot
+        and digit_run(upload) == len(upload) > 0
+        and (not tilde or (series and not series.strip(_SERIES_CHARS)))
+        and _flavour(flavour)
+    ):
         raise ParseError(f"no version and flavour in {parts[1]!r}")
-    return match[1], match[2]
+    return f"{version}-{abi}", flavour
+
+
+_SERIES_CHARS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz.+"
 
 
 # --- kernel command line ---------------------------------------------------------------------

@@ -3,19 +3,26 @@ matter, and what they say (memory ready, GPU hangs, ignored parameters).
 """
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 
 from hostcheck._record import NamedTuple
+from hostcheck.parse.text import digit_run
 
 # --- kernel log ------------------------------------------------------------------------------
 
 _LOG_PREFIX = r"^\s*(?:<[0-9]{1,3}>)?\[\s*(?P<ts>[0-9]{1,12}\.[0-9]{1,9})\]\s?(?P<text>.*)$"
-# three formats of the amdgpu memory line (facts §9.4):
+# A few lines are matched by _log_prefix's str methods, many by the compiled pattern: its
+# compile (~0.13 ms, sre's compiler is Python) costs what str methods lose on ~130 lines.
+# tests/parse/test_token_parsers.py checks that both read every line alike.
+_LOG_PREFIX_COMPILED_FROM = 128
+# The amdgpu memory line is found by str methods, not a regex (each scan would compile it);
+# _memory_ready is tested against the pattern
+# (?<![0-9])(?P<mib>[0-9]{1,12})M of (?P<kind>VRAM|GTT) memory ready (searched).
+# Three formats of the amdgpu memory line (facts §9.4):
 #  (a) "[drm] amdgpu: 512M of VRAM memory ready"
 #  (b) "amdgpu 0000:c5:00.0: amdgpu: amdgpu: 62816M of GTT memory ready."
 #  (c) "amdgpu 0000:bd:00.0:  63968M of GTT memory ready."
-_MEMORY_READY = r"(?<![0-9])(?P<mib>[0-9]{1,12})M of (?P<kind>VRAM|GTT) memory ready"
 _GTT_TTM_MISMATCH = r"GTT size has been set as (?P<gtt>[0-9]{1,20}) but TTM size has been set as (?P<ttm>[0-9]{1,20})"
 _UNKNOWN_PARAM = r"(?P<module>[\w-]+): unknown parameter '(?P<param>[^']+)' ignored"
 
@@ -44,14 +51,81 @@ def _untag(text: str) -> str:
     return re.sub(JOURNAL_KERNEL_TAG, "", text, count=1) if " kernel: " in text else text
 
 
+def _log_prefix(raw: str) -> tuple[str, str] | None:
+    """The time stamp and the text of a ``[   12.345678] text`` line (optionally after a
+    ``<6>`` level and white space), or None."""
+    n = len(raw)
+    i = n - len(raw.lstrip())
+    if raw.startswith("<", i):
+        run = digit_run(raw, i + 1)
+        if not 0 < run <= 3 or not raw.startswith(">", i + 1 + run):
+            return None
+        i += run + 2
+    if not raw.startswith("[", i):
+        return None
+    i += 1
+    while i < n and raw[i].isspace():
+        i += 1
+    seconds = digit_run(raw, i)
+    fraction = digit_run(raw, i + seconds + 1)
+    end = i + seconds + 1 + fraction
+    if not (
+        0 < seconds <= 12
+        and raw.startswith(".", i + seconds)
+        and 0 < fraction <= 9
+        and raw.startswith("]", end)
+    ):
+        return None
+    start = end + 2 if end + 1 < n and raw[end + 1].isspace() else end + 1
+    text = raw[start:]
+    newline = text.find("\n")
+    if newline >= 0:  # "." stops at a newline; "$" matches only before a final one
+        if newline != len(text) - 1:
+            return None
+        text = text[:-1]
+    return raw[i:end], text
+
+
+def _log_prefixes(raws: list[str]) -> Iterator[tuple[str, str] | None]:
+    """_log_prefix of each line, by the compiled pattern."""
+    match = re.compile(_LOG_PREFIX).match
+    for raw in raws:
+        found = match(raw)
+        yield (found["ts"], found["text"]) if found else None
+
+
+def _memory_ready(text: str) -> tuple[int, str] | None:
+    """MiB and kind (VRAM or GTT) of the first ``NNNM of VRAM|GTT memory ready`` in text,
+    with 1 to 12 digits not preceded by another digit."""
+    at = text.find("M of ")
+    while at >= 0:
+        kind = (
+            "VRAM"
+            if text.startswith("VRAM memory ready", at + 5)
+            else "GTT"
+            if text.startswith("GTT memory ready", at + 5)
+            else None
+        )
+        start = at
+        while start > 0 and text[start - 1] in "0123456789":
+            start -= 1
+        if kind and 0 < at - start <= 12:
+            return int(text[start:at]), kind
+        at = text.find("M of ", at + 1)
+    return None
+
+
 def parse_kernel_log(text: str) -> list[LogLine]:
     """Lines as ``dmesg`` or ``journalctl -k -o short-monotonic`` print them; the text is the
     same whichever printed it (the journal's "HOST kernel: " tag is dropped)."""
     lines: list[LogLine] = []
-    for raw in text.splitlines():
-        match = re.match(_LOG_PREFIX, raw)
-        if match:
-            lines.append(LogLine(float(match["ts"]), _untag(match["text"])))
+    raws = text.splitlines()
+    prefixes = (
+        map(_log_prefix, raws) if len(raws) < _LOG_PREFIX_COMPILED_FROM else _log_prefixes(raws)
+    )
+    for raw, prefixed in zip(raws, prefixes, strict=True):
+        if prefixed:
+            lines.append(LogLine(float(prefixed[0]), _untag(prefixed[1])))
         elif raw.strip():
             lines.append(LogLine(None, _untag(raw.strip())))
     return lines
@@ -183,10 +257,10 @@ def classify_kernel_log(lines: list[LogLine]) -> list[KernelLogEvent]:
             continue
         if "amdgpu" not in text and "[drm]" not in text and "unknown parameter" not in text:
             continue
-        match = _search((" memory ready",), _MEMORY_READY, text)
-        if match:
-            kind = "vram-ready" if match["kind"] == "VRAM" else "gtt-ready"
-            events.append(KernelLogEvent(kind, line, {"mib": int(match["mib"])}))
+        ready = _memory_ready(text) if " memory ready" in text else None
+        if ready:
+            kind = "vram-ready" if ready[1] == "VRAM" else "gtt-ready"
+            events.append(KernelLogEvent(kind, line, {"mib": ready[0]}))
             continue
         if "Configuring gttsize via module parameter is deprecated" in text:
             events.append(KernelLogEvent("gttsize-deprecated", line))

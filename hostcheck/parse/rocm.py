@@ -1,9 +1,7 @@
 """Pure parser for ``rocminfo``: the agents and their memory pools."""
 
-import re
-
 from hostcheck._record import NamedTuple
-from hostcheck.parse.text import ParseError
+from hostcheck.parse.text import ParseError, ascii_hex, digit_run
 
 # --- rocminfo --------------------------------------------------------------------------------
 
@@ -23,14 +21,97 @@ class RocmInfo(NamedTuple):
         return [agent for agent in self.agents if agent.device_type == "GPU"]
 
 
-_POOL_SIZE = r"^\s*Size:\s*(?P<kib>[0-9]{1,20})\(0x[0-9a-fA-F]+\)\s*KB\s*$"
+# rocminfo's lines are read by str methods, not regexes (a scan would compile three patterns,
+# ~0.3 ms); tests/parse/test_token_parsers.py checks each function against the pattern it
+# replaces:
+#   _rock_version   ROCk module version (\S+) is loaded  (searched)
+#   _agent_blocks   re.split(r"^\*+\s*\n\s*Agent \d+\s*\n\*+\s*$", text, flags=re.M)
+#   _pool_size      ^\s*Size:\s*(?P<kib>[0-9]{1,20})\(0x[0-9a-fA-F]+\)\s*KB\s*$  (matched)
+
+
+def _rock_version(text: str) -> str | None:
+    words = "ROCk module version "
+    at = text.find(words)
+    while at >= 0:
+        start = end = at + len(words)
+        while end < len(text) and not text[end].isspace():
+            end += 1
+        if end > start and text.startswith(" is loaded", end):
+            return text[start:end]
+        at = text.find(words, at + 1)
+    return None
+
+
+def _agent_blocks(text: str) -> list[str]:
+    """The text cut at each ``*****`` / ``Agent N`` / ``*****`` header (the header left out)."""
+    blocks: list[str] = []
+    last = at = 0
+    while True:
+        if at == 0 or text[at - 1] == "\n":
+            end = _agent_header(text, at)
+            if end is not None:
+                blocks.append(text[last:at])
+                last = at = end
+                continue
+        at = text.find("\n", at) + 1
+        if at == 0:
+            break
+    blocks.append(text[last:])
+    return blocks
+
+
+def _agent_header(text: str, start: int) -> int | None:
+    """Where the header at a line's start ends (the pattern's $: at the end, or at the last
+    newline of the white space after the second row of stars), or None."""
+    n = len(text)
+
+    def skip(at: int, stars: bool) -> int:
+        while at < n and (text[at] == "*" if stars else text[at].isspace()):
+            at += 1
+        return at
+
+    stars = skip(start, True)
+    agent = skip(stars, False)
+    if stars == start or "\n" not in text[stars:agent] or not text.startswith("Agent ", agent):
+        return None
+    digits = agent + 6
+    while digits < n and text[digits].isdecimal():
+        digits += 1
+    second = skip(digits, False)
+    if digits == agent + 6 or second == digits or text[second - 1] != "\n":
+        return None
+    after = skip(second, True)
+    if after == second:
+        return None
+    end = skip(after, False)
+    if end == n:
+        return n
+    newline = text.rfind("\n", after, end)
+    return newline if newline >= 0 else None
+
+
+def _pool_size(line: str) -> int | None:
+    rest = line.lstrip()
+    if not rest.startswith("Size:"):
+        return None
+    rest = rest[5:].lstrip()
+    digits = digit_run(rest)
+    if not 0 < digits <= 20 or not rest.startswith("(0x", digits):
+        return None
+    close = rest.find(")", digits + 3)
+    number = rest[digits + 3 : close] if close >= 0 else ""
+    after = rest[close + 1 :].lstrip()
+    if not ascii_hex(number, len(number)) or not after.startswith("KB"):
+        return None
+    tail = after[2:]
+    return int(rest[:digits]) if not tail or tail.isspace() else None
 
 
 def parse_rocminfo(text: str) -> RocmInfo:
     """The agents and their memory pools from ``rocminfo`` (padding-tolerant, facts §9.5)."""
-    rock = re.search(r"ROCk module version (\S+) is loaded", text)
+    rock = _rock_version(text)
     agents: list[RocmAgent] = []
-    blocks = re.split(r"^\*+\s*\n\s*Agent \d+\s*\n\*+\s*$", text, flags=re.M)
+    blocks = _agent_blocks(text)
     if len(blocks) < 2:
         raise ParseError("no 'Agent N' sections")
     for block in blocks[1:]:
@@ -42,9 +123,9 @@ def parse_rocminfo(text: str) -> RocmInfo:
                 in_pools = True
                 continue
             if in_pools:
-                size = re.match(_POOL_SIZE, line)
-                if size:
-                    pools.append(int(size["kib"]))
+                size = _pool_size(line)
+                if size is not None:
+                    pools.append(size)
                     continue
                 if line.strip().startswith("ISA Info:"):
                     in_pools = False
@@ -59,4 +140,4 @@ def parse_rocminfo(text: str) -> RocmInfo:
                 pool_sizes_kib=tuple(pools),
             )
         )
-    return RocmInfo(rock[1] if rock else None, tuple(agents))
+    return RocmInfo(rock, tuple(agents))

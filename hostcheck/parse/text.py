@@ -21,13 +21,55 @@ class ParseError(HostcheckError, ValueError):
 
 # Numbers as the kernel and tools print them: ASCII digits only (str.isdigit() and int() also
 # accept "²", "١٢", "1_000" and "+5"), and bounded, since int() refuses > 4300 digits.
-_DECIMAL = r"[0-9]{1,20}"
 KERNEL_SPACE = " \t\n\v\f\r"  # the kernel's isspace(), narrower than str.isspace()
+
+
+# Token tests by str methods, not regexes: each scan would otherwise compile their patterns
+# (sre's compiler is Python, 30-250 µs a pattern); tests/parse/test_token_parsers.py checks
+# each against the pattern it replaces.
+_DIGITS = "0123456789"
+_HEX_DIGITS = "0123456789abcdefABCDEF"
+_IDENTIFIER_START = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
+_IDENTIFIER_CHARS = _IDENTIFIER_START | frozenset(_DIGITS)
+
+
+def ascii_digits(text: str, max_len: int) -> bool:
+    """Whether text is 1 to max_len ASCII digits, as ``[0-9]{1,max_len}`` fullmatches."""
+    return 0 < len(text) <= max_len and text.isascii() and text.isdigit()
+
+
+def ascii_hex(text: str, max_len: int) -> bool:
+    """Whether text is 1 to max_len hex digits, as ``[0-9a-fA-F]{1,max_len}`` fullmatches."""
+    return 0 < len(text) <= max_len and not text.strip(_HEX_DIGITS)
+
+
+def digit_run(text: str, start: int = 0) -> int:
+    """The number of ASCII digits in text from start on (``[0-9]*`` matched there)."""
+    end, n = start, len(text)
+    while end < n and text[end] in _DIGITS:
+        end += 1
+    return end - start
+
+
+def is_identifier(text: str) -> bool:
+    """Whether text is a shell name, as ``[A-Za-z_][A-Za-z0-9_]*`` fullmatches."""
+    return text.isascii() and text.isidentifier()
+
+
+def identifier_end(text: str, start: int) -> int:
+    """Where the shell name ``[A-Za-z_][A-Za-z0-9_]*`` at start ends; start where none is."""
+    n = len(text)
+    if start >= n or text[start] not in _IDENTIFIER_START:
+        return start
+    end = start + 1
+    while end < n and text[end] in _IDENTIFIER_CHARS:
+        end += 1
+    return end
 
 
 def parse_decimal(text: str) -> int | None:
     """An ASCII decimal of at most 20 digits, or None (for ids and numbers in names)."""
-    return int(text) if re.fullmatch(_DECIMAL, text) else None
+    return int(text) if ascii_digits(text, 20) else None
 
 
 def parse_sysfs_int(text: str) -> int:
@@ -35,9 +77,9 @@ def parse_sysfs_int(text: str) -> int:
     token = text.strip(KERNEL_SPACE)
     if not token:
         raise ParseError("empty file where a number was expected")
-    if re.fullmatch(_DECIMAL, token):
+    if ascii_digits(token, 20):
         return int(token)
-    if re.fullmatch(r"0[xX][0-9a-fA-F]{1,16}", token):
+    if token[:2] in ("0x", "0X") and ascii_hex(token[2:], 16):
         return int(token, 16)
     raise ParseError(f"not a number: {token[:40]!r}")
 
@@ -59,7 +101,7 @@ def parse_meminfo(text: str) -> dict[str, int]:
         if not sep:
             continue
         fields = rest.split()
-        if fields and re.fullmatch(_DECIMAL, fields[0]):
+        if fields and ascii_digits(fields[0], 20):
             value = int(fields[0])
             key = name.strip()
             if key == "MemTotal" and not 0 < value <= MAX_MEMINFO_KB:
@@ -80,13 +122,15 @@ def parse_os_release(text: str) -> dict[str, str]:
         if not line or line.startswith("#"):
             continue
         key, sep, value = line.partition("=")
-        if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+        if not sep or not is_identifier(key):
             continue
         value = value.strip()
         if len(value) >= 2 and value[0] == value[-1] == "'":
             value = value[1:-1]  # single quotes: literal, as in the shell
         elif len(value) >= 2 and value[0] == value[-1] == '"':
-            value = re.sub(r'\\(["$`\\])', r"\1", value[1:-1])
+            value = value[1:-1]
+            if "\\" in value:  # the regex is compiled only where there is something to undo
+                value = re.sub(r'\\(["$`\\])', r"\1", value)
         result[key] = value
     return result
 
@@ -96,7 +140,7 @@ def parse_kfd_properties(text: str) -> dict[str, int]:
     result: dict[str, int] = {}
     for line in text.splitlines():
         parts = line.split()
-        if len(parts) == 2 and re.fullmatch(r"-?[0-9]{1,20}", parts[1]):
+        if len(parts) == 2 and ascii_digits(parts[1].removeprefix("-"), 20):
             result[parts[0]] = int(parts[1])
     if not result:
         raise ParseError("no 'name value' lines")

@@ -7,8 +7,6 @@ GRUB configuration is evaluated statically (hostcheck.parse.grub), BLS entries a
 
 from __future__ import annotations
 
-import re
-
 from hostcheck.facts import BootFacts
 from hostcheck.host.core import Host
 from hostcheck.parse import grub, kargs
@@ -93,7 +91,20 @@ def parse_bls(text: str) -> dict[str, str]:
 
 
 def _version_key(text: str) -> list[tuple[int, int | str]]:
-    return [(0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"(\d+)", text) if p]
+    return [(0, int(p)) if p.isdigit() else (1, p) for p in decimal_runs(text)]
+
+
+def decimal_runs(text: str) -> list[str]:
+    """Text cut where it turns from digits (str.isdecimal(), re's \\d) to others and back:
+    ``[p for p in re.split(r"(\\d+)", text) if p]`` by str methods (a scan compiles no
+    pattern for it; tests/probes/test_probe_tokens.py)."""
+    runs: list[str] = []
+    start = 0
+    for at in range(1, len(text) + 1):
+        if at == len(text) or text[at].isdecimal() != text[start].isdecimal():
+            runs.append(text[start:at])
+            start = at
+    return runs
 
 
 def bls_entries(host: Host, directory: str) -> list[tuple[str, dict[str, str]]]:

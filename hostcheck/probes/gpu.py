@@ -7,12 +7,16 @@ for real hardware); elsewhere, and when libudev is unavailable, the sysfs tree i
 
 from __future__ import annotations
 
-import re
-
 from hostcheck.facts import GFX1151_TARGET_VERSION, STRIX_HALO_PCI_ID, GpuFacts, GpuSearch
 from hostcheck.host.commands import Started
 from hostcheck.host.core import Host
-from hostcheck.parse.text import parse_decimal, parse_kfd_properties, parse_sysfs_int, parse_uevent
+from hostcheck.parse.text import (
+    ascii_hex,
+    parse_decimal,
+    parse_kfd_properties,
+    parse_sysfs_int,
+    parse_uevent,
+)
 from hostcheck.probes._common import read_parsed
 from hostcheck.readings import Reason, Unavailable, Value
 
@@ -112,6 +116,19 @@ def _render_node(host: Host, device_dir: str) -> str | None:
     return None
 
 
+def pci_address(slot: str) -> tuple[int, int, int] | None:
+    """Bus, device and function of a PCI address ``DDDD:BB:DD.F`` (hex; function 0-7), as
+    ``[0-9a-fA-F]{4}:([0-9a-fA-F]{2}):([0-9a-fA-F]{2})\\.([0-7])`` fullmatches it (by str
+    methods: the scan compiles no regex for it)."""
+    if len(slot) != 12 or slot[4] != ":" or slot[7] != ":" or slot[10] != ".":
+        return None
+    if not (ascii_hex(slot[:4], 4) and ascii_hex(slot[5:7], 2) and ascii_hex(slot[8:10], 2)):
+        return None
+    if slot[11] not in "01234567":
+        return None
+    return int(slot[5:7], 16), int(slot[8:10], 16), int(slot[11])
+
+
 def _kfd_node(
     host: Host, render_node: str | None, pci_slot: str
 ) -> tuple[str | None, dict[str, int], Unavailable | None]:
@@ -120,9 +137,9 @@ def _kfd_node(
     (a timeout, permission denied: not the same as a kernel without KFD)."""
     minor = parse_decimal(render_node.rsplit("renderD", 1)[-1]) if render_node else None
     location = None
-    slot = re.fullmatch(r"[0-9a-fA-F]{4}:([0-9a-fA-F]{2}):([0-9a-fA-F]{2})\.([0-7])", pci_slot)
+    slot = pci_address(pci_slot)
     if slot:
-        bus, dev, fn = (int(part, 16) for part in slot.groups())
+        bus, dev, fn = slot
         location = (bus << 8) | (dev << 3) | fn
     nodes = host.glob_or_unavailable(KFD_NODES, "*")
     if isinstance(nodes, Unavailable):

@@ -12,11 +12,11 @@ snapshot): unit files can carry other services' credentials.
 from __future__ import annotations
 
 import posixpath
-import re
 from collections.abc import Callable
 
 from hostcheck.facts import UnitSetting
 from hostcheck.host.core import Host, Started
+from hostcheck.parse.text import digit_run
 from hostcheck.parse.units import apply_environment, effective_environment, is_environment_reset
 from hostcheck.readings import Reason, Unavailable, Value
 
@@ -122,7 +122,13 @@ def probe_unit_environment(host: Host, variables: tuple[str, ...]) -> tuple[Unit
 HSA_ERROR_PATTERN = (
     "(Memory access fault by GPU|Memory critical error by agent|HW Exception by GPU) node-[0-9]+"
 )
-_HSA_ERROR = re.compile(HSA_ERROR_PATTERN)
+# The pattern's matches found by str methods (the scan compiles no regex for them);
+# tests/probes/test_probe_tokens.py checks _hsa_error against the pattern.
+_HSA_ERROR_WORDS = (
+    "Memory access fault by GPU node-",
+    "Memory critical error by agent node-",
+    "HW Exception by GPU node-",
+)
 MAX_HSA_LINES = 200
 MAX_LINE_CHARS = 500
 # The newest output kept: a service in a crash loop can log the error every few seconds.
@@ -144,7 +150,18 @@ def start_hsa_errors(host: Host) -> Started:
 def _runtime_error(line: str) -> bool:
     """A line ROCr wrote, not one that quotes its words: sudo logs a command line that
     searches for them (``... ; COMMAND=/usr/bin/grep Memory access fault by GPU node-1 ...``)."""
-    return bool(_HSA_ERROR.search(line)) and "COMMAND=" not in line
+    return _hsa_error(line) and "COMMAND=" not in line
+
+
+def _hsa_error(line: str) -> bool:
+    """Whether HSA_ERROR_PATTERN is found in line: one of its phrases, then a digit."""
+    for words in _HSA_ERROR_WORDS:
+        at = line.find(words)
+        while at >= 0:
+            if digit_run(line, at + len(words)):
+                return True
+            at = line.find(words, at + 1)
+    return False
 
 
 def hsa_errors(started: Started) -> Value[list[str]] | Unavailable:

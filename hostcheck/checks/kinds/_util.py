@@ -158,8 +158,11 @@ def parse_floor(text: str) -> tuple[int, int, int]:
 
 def floor_rc(text: str) -> int | None:
     """The release candidate of a floor: "6.18.0-rc6" -> 6."""
-    match = re.search(r"-rc([0-9]+)$", text)
-    return int(match[1]) if match else None
+    # as re.search(r"-rc([0-9]+)$", text) (tests/checks/test_version_tokens.py): the digits
+    # reach the end, so only the last "-rc" can be followed by them
+    at = text.rfind("-rc")
+    digits = text[at + 3 :].removesuffix("\n") if at >= 0 else ""
+    return int(digits) if digits.isascii() and digits.isdigit() else None
 
 
 def meets_floor(rel: KernelRelease, text: str) -> bool:
@@ -249,10 +252,23 @@ def release_tuple(text: str) -> tuple[int, ...]:
     Only the release part matters for the ROCm tables (pre-releases of TheRock are placed by
     their release number), so this does not need packaging's full PEP 440 parser.
     """
-    match = re.match(r"\s*v?(\d+(?:\.\d+)*)", text)
-    if not match:
+    # As re.match(r"\s*v?(\d+(?:\.\d+)*)", text), by str methods (the scan compiles no
+    # regex for it; tests/checks/test_version_tokens.py): \d is any Unicode decimal digit,
+    # str.isdecimal(), and int() reads those.
+    rest = text.lstrip()
+    rest = rest[1:] if rest[:1] == "v" else rest
+    numbers: list[int] = []
+    for part in rest.split("."):
+        end = 0
+        while end < len(part) and part[end].isdecimal():
+            end += 1
+        if end:
+            numbers.append(int(part[:end]))
+        if not end or end < len(part):
+            break
+    if not numbers:
         raise ValueError(f"not a version: {text!r}")
-    return tuple(int(part) for part in match[1].split("."))
+    return tuple(numbers)
 
 
 def rocm_versions(facts: Facts) -> list[RocmVersion]:
@@ -322,8 +338,19 @@ def pad(release: tuple[int, ...]) -> tuple[int, ...]:
 
 def prerelease_date(text: str) -> str | None:
     """The build date of a TheRock nightly: 7.12.0a20260218 -> "20260218"."""
-    match = re.search(r"(?:a|rc|dev)([0-9]{8})", text)
-    return match[1] if match else None
+    # The first a, rc or dev followed by 8 ASCII digits, as re.search(r"(?:a|rc|dev)([0-9]{8})")
+    # finds it (tests/checks/test_version_tokens.py); by str methods, as the scan compiles
+    # no regex for it.
+    found: tuple[int, str] | None = None
+    for marker in ("a", "rc", "dev"):
+        at = text.find(marker)
+        while at >= 0 and (found is None or at < found[0]):
+            digits = text[at + len(marker) : at + len(marker) + 8]
+            if len(digits) == 8 and digits.isascii() and digits.isdigit():
+                found = (at, digits)
+                break
+            at = text.find(marker, at + 1)
+    return found[1] if found else None
 
 
 def fixed_rocm(
