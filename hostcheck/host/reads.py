@@ -101,15 +101,20 @@ class BoundedReads:
 
         def read() -> bytes:
             # Read in modest chunks: some procfs files refuse one huge read() with ENOMEM.
+            # os.read on a descriptor: no file object for a few hundred bytes (a directory
+            # fails here with EISDIR, as open() would).
             chunks: list[bytes] = []
             size = 0
-            with open(real, "rb", buffering=0) as handle:
+            fd = os.open(real, os.O_RDONLY)
+            try:
                 while size <= limit:
-                    chunk = handle.read(min(READ_CHUNK, limit + 1 - size))
+                    chunk = os.read(fd, min(READ_CHUNK, limit + 1 - size))
                     if not chunk:
                         break
                     chunks.append(chunk)
                     size += len(chunk)
+            finally:
+                os.close(fd)
             return b"".join(chunks)
 
         try:
