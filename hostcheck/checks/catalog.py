@@ -389,19 +389,25 @@ def load_catalog_with_dropins(
     return rules, profiles, used
 
 
+# [check] keys whose value may name another rule, whose [check] table is then used: one table
+# of kernel floors (kernel.rocm-floor) serves amdgpu.cwsr and rocm.kernel-compat, so the rules
 # can never disagree about which kernel carries the KFD fix.
 SHARED_TABLE_KEYS = ("kernel",)
 
 
 def _resolve_shared_tables(rules: list[Rule]) -> list[Rule]:
+    """The rules with each shared table named in their [check] filled in; a rule that names
+    none is kept as it is (its parameters are its own already: every load builds them)."""
     by_id = {rule.id: rule for rule in rules}
     resolved = []
     for rule in rules:
+        named = [key for key in SHARED_TABLE_KEYS if isinstance(rule.params.get(key), str)]
+        if not named:
+            resolved.append(rule)
+            continue
         params = dict(rule.params)
-        for key in SHARED_TABLE_KEYS:
-            target = params.get(key)
-            if not isinstance(target, str):
-                continue
+        for key in named:
+            target = params[key]
             other = by_id.get(target)
             if other is None or isinstance(other.params.get(key), str):
                 raise CatalogError(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import stat as statmod
 from collections.abc import Callable, Sequence
 
 from hostcheck.host.paths import RootPaths, is_procfs_mount, resolve_under
@@ -224,11 +225,13 @@ class RootFiles:
         replayed = self._replayed_unavailable(host_path)
         if replayed is not None:
             return replayed
+        found: os.stat_result | OSError | None = None
         try:
-            real = real or self.path(host_path)
+            if real is None:
+                real, found = self._paths.lookup(host_path)
         except OSError as exc:
             return unavailable_from_oserror(host_path, exc)
-        return self._reads.read(host_path, real, limit)
+        return self._reads.read(host_path, real, limit, found)
 
     def _replayed_unavailable(self, host_path: str) -> Unavailable | None:
         """What a snapshot could not read at ``host_path``, as it was seen then (non-live)."""
@@ -289,7 +292,10 @@ class RootFiles:
         if replayed is not None:
             return replayed
         try:
-            return Value(sorted(os.listdir(self.path(host_path))), host_path)
+            real, found = self._paths.lookup(host_path)
+            if isinstance(found, OSError):
+                raise found  # listing it would fail alike
+            return Value(sorted(os.listdir(real)), host_path)
         except OSError as exc:
             return unavailable_from_oserror(host_path, exc)
 
@@ -299,16 +305,27 @@ class RootFiles:
         except OSError:  # a link loop: nothing there that can be used
             return None
 
+    def _lookup(self, host_path: str) -> tuple[str, os.stat_result | OSError | None]:
+        try:
+            return self._paths.lookup(host_path)
+        except OSError as exc:  # a link loop: nothing there that can be used
+            return "", exc
+
     def exists(self, host_path: str) -> bool:
-        real = self._path_or_none(host_path)
-        found = real is not None and os.path.lexists(real)
+        real, seen = self._lookup(host_path)
+        found = os.path.lexists(real) if seen is None else not isinstance(seen, OSError)
         if self.recorder is not None:
             self.recorder.probed(host_path, found)
         return found
 
     def is_dir(self, host_path: str) -> bool:
-        real = self._path_or_none(host_path)
-        found = real is not None and os.path.isdir(real)
+        real, seen = self._lookup(host_path)
+        # Not a link where it was looked at: its lstat() is its stat().
+        found = (
+            os.path.isdir(real)
+            if seen is None
+            else not isinstance(seen, OSError) and statmod.S_ISDIR(seen.st_mode)
+        )
         if self.recorder is not None:
             self.recorder.probed(host_path, found, directory=True)
         return found
@@ -363,7 +380,10 @@ class RootFiles:
         if recorded is not None:
             return recorded_node(recorded, host_path)
         try:
-            return node_of(os.lstat(self.path(host_path)), host_path)
+            real, seen = self._paths.lookup(host_path)
+            if isinstance(seen, OSError):
+                raise seen
+            return node_of(os.lstat(real) if seen is None else seen, host_path)
         except OSError as exc:
             return unavailable_from_oserror(host_path, exc)
 

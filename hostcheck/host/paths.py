@@ -10,6 +10,7 @@ import errno
 import os
 import posixpath
 import re
+import stat as statmod
 from collections.abc import Callable
 
 MAX_LINK_HOPS = 40  # as the kernel's own limit on symbolic links in one lookup
@@ -93,41 +94,75 @@ def resolve_under(base: str, host_path: str, shown: str) -> str:
 
 class RootPaths:
     """Absolute host paths mapped to real paths under ``root``, resolved directories cached
-    (one lstat() per directory a scan touches). The live root needs none of it."""
+    (one lstat() per directory a scan touches), and those found missing remembered: nothing
+    below them is looked up. The live root needs none of it.
+
+    Both caches belong to one Host, like everything it has read: a live host's files change
+    between runs, and a later run makes a new Host."""
 
     def __init__(self, root: str, live: bool) -> None:
         self.root, self.live = root, live
-        self._resolved: dict[str, str] = {}
+        # The real path of host path P is self._prefix + P (root is a real path).
+        self._prefix = root.rstrip("/")
+        self._resolved: dict[str, str] = {"": "/", "/": "/"}
+        self._absent: set[str] = set()  # resolved host directories that do not exist
 
     def path(self, host_path: str) -> str:
-        if self.live:
-            return host_path or "/"
-        directory, _, name = host_path.rstrip("/").rpartition("/")
-        base = self._resolve_dir(directory)
-        if not name:
-            return self._real(base)
-        candidate = self._real(posixpath.join(base, name))
-        if name in (".", "..") or os.path.islink(candidate):
-            return self._resolve(posixpath.join(base, name))
-        return candidate
+        return self.lookup(host_path)[0]
 
-    def _real(self, host_path: str) -> str:
-        rel = host_path.lstrip("/")
-        return os.path.join(self.root, rel) if rel else self.root
+    def lookup(self, host_path: str) -> tuple[str, os.stat_result | OSError | None]:
+        """The real path of ``host_path`` and what lstat() said of it while resolving it: its
+        status (it is no link, so stat() would say the same) or the error (nothing usable is
+        there: open, stat and listing would fail alike); None where that is not known (the live
+        root, a link resolved). Callers use it rather than ask the file system again."""
+        if self.live:
+            return host_path or "/", None
+        directory, _, name = host_path.rstrip("/").rpartition("/")
+        base = self._resolved.get(directory)
+        if base is None:
+            base = self._resolve_dir(directory)
+        if not name:
+            return (self._prefix + base if base != "/" else self.root), None
+        if name == "." or name == "..":
+            return self._resolve(posixpath.join(base, name)), None
+        joined = base + "/" + name if base != "/" else "/" + name  # name holds no "/"
+        candidate = self._prefix + joined
+        if base in self._absent:
+            return candidate, FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), candidate)
+        try:
+            info = os.lstat(candidate)
+        except OSError as exc:
+            return candidate, exc
+        except ValueError:  # an embedded NUL: os.path.islink says "no link"
+            return candidate, None
+        if statmod.S_ISLNK(info.st_mode):
+            return self._resolve(joined), None
+        return candidate, info
 
     def _resolve_dir(self, directory: str) -> str:
         """A host directory path with every symlink in it resolved (still a host path)."""
-        if directory in ("", "/"):
-            return "/"
         cached = self._resolved.get(directory)
-        if cached is None:
-            parent, _, name = directory.rpartition("/")
-            joined = posixpath.join(self._resolve_dir(parent), name)
-            if name in ("", ".", "..") or os.path.islink(self._real(joined)):
-                cached = self._host_path_of(self._resolve(joined))
+        if cached is not None:
+            return cached
+        parent, _, name = directory.rpartition("/")
+        base = self._resolve_dir(parent)
+        if name in ("", ".", ".."):
+            cached = self._host_path_of(self._resolve(posixpath.join(base, name)))
+        else:
+            cached = base + "/" + name if base != "/" else "/" + name  # name holds no "/"
+            if base in self._absent:
+                self._absent.add(cached)  # below a missing directory
             else:
-                cached = joined
-            self._resolved[directory] = cached
+                try:
+                    mode = os.lstat(self._prefix + cached).st_mode
+                except FileNotFoundError:
+                    self._absent.add(cached)
+                except (OSError, ValueError):
+                    pass  # a lookup below it meets the same error
+                else:
+                    if statmod.S_ISLNK(mode):
+                        cached = self._host_path_of(self._resolve(cached))
+        self._resolved[directory] = cached
         return cached
 
     def _host_path_of(self, real: str) -> str:

@@ -80,37 +80,52 @@ class BoundedReads:
         self._reader: Reader | None = None  # started on the first read that may block
         self._wedged: set[str] = set()
 
-    def read(self, host_path: str, real: str, limit: int) -> bytes | Unavailable:
-        """The bytes of ``real`` (the host's ``host_path``), at most ``limit`` of them."""
-        parent = os.path.dirname(host_path)
-        wedged = next((d for d in self._wedged if host_path.startswith(d + "/")), None)
-        if wedged is not None:
-            return Unavailable(
-                Reason.TIMEOUT, host_path, f"skipped: an earlier read in {wedged} hung"
-            )
+    def read(
+        self,
+        host_path: str,
+        real: str,
+        limit: int,
+        found: os.stat_result | OSError | None = None,
+    ) -> bytes | Unavailable:
+        """The bytes of ``real`` (the host's ``host_path``), at most ``limit`` of them.
+        ``found``: what lstat() of ``real`` (no link) said just before, if it was asked: its
+        status, or the error that opening it would meet too."""
+        if self._wedged:
+            wedged = next((d for d in self._wedged if host_path.startswith(d + "/")), None)
+            if wedged is not None:
+                return Unavailable(
+                    Reason.TIMEOUT, host_path, f"skipped: an earlier read in {wedged} hung"
+                )
+        if isinstance(found, OSError):
+            return unavailable_from_oserror(host_path, found)
 
         def read() -> bytes:
             # Read in modest chunks: some procfs files refuse one huge read() with ENOMEM.
+            # os.read on a descriptor: no file object for a few hundred bytes (a directory
+            # fails here with EISDIR, as open() would).
             chunks: list[bytes] = []
             size = 0
-            with open(real, "rb", buffering=0) as handle:
+            fd = os.open(real, os.O_RDONLY)
+            try:
                 while size <= limit:
-                    chunk = handle.read(min(READ_CHUNK, limit + 1 - size))
+                    chunk = os.read(fd, min(READ_CHUNK, limit + 1 - size))
                     if not chunk:
                         break
                     chunks.append(chunk)
                     size += len(chunk)
+            finally:
+                os.close(fd)
             return b"".join(chunks)
 
         try:
-            if self._may_block(host_path, real):
+            if self._may_block(host_path, real, found):
                 if self._reader is None:
                     self._reader = Reader()
                 data = self._reader.call(read, self.timeout)
             else:
                 data = read()
         except TimeoutError:
-            self._wedged.add(parent)
+            self._wedged.add(os.path.dirname(host_path))
             return Unavailable(Reason.TIMEOUT, host_path, f"no answer within {self.timeout:g} s")
         except OSError as exc:
             return unavailable_from_oserror(host_path, exc)
@@ -123,11 +138,13 @@ class BoundedReads:
             return Unavailable(Reason.ERROR, host_path, f"larger than {limit} bytes; not read")
         return data
 
-    def _may_block(self, host_path: str, real: str) -> bool:
+    def _may_block(self, host_path: str, real: str, found: os.stat_result | None) -> bool:
         """Whether a read could hang: kernel-backed files of a live host (sysfs, procfs,
         debugfs) and anything that is not a regular file (a FIFO, a device node)."""
         if self.host_mount and host_path.startswith(("/sys/", "/proc/")):
             return True
+        if found is not None:
+            return not statmod.S_ISREG(found.st_mode)
         try:
             return not statmod.S_ISREG(os.stat(real).st_mode)
         except OSError:

@@ -185,3 +185,29 @@ def test_piped_table_does_not_import_rich() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.stdout.strip() == "[]", done.stderr
+
+
+def test_renderer_takes_a_format_or_its_name() -> None:
+    from hostcheck.render import FORMATS, Format, renderer
+
+    assert tuple(Format) == FORMATS
+    for fmt in Format:
+        assert renderer(fmt) is renderer(fmt.value)
+    with pytest.raises(ValueError, match="not a valid Format"):
+        renderer("formats")  # a module of the package, not a format
+
+
+def test_the_format_enum_is_made_only_when_asked_for() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from hostcheck.render import renderer\n"
+        "renderer('json')\n"
+        "print('hostcheck.render.formats' in sys.modules)\n"
+        "from hostcheck.render import Format\n"
+        "print(Format.JSON.value, 'hostcheck.render.formats' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.stdout.split() == ["False", "json", "True"], done.stderr
