@@ -105,9 +105,9 @@ def cmd_scan(args: Options, shown_root: str | None = None) -> int:
 
             text = plain.render(report, width=100, verbose=args.verbose)
     else:
-        from hostcheck.render import Format, renderer
+        from hostcheck.render import renderer
 
-        text = renderer(Format(args.format))(report)
+        text = renderer(args.format)(report)
     code = EXIT_READY if report.ready or getattr(args, "exit_zero", False) else EXIT_NOT_READY
     if args.output:
         common.write_output(args.output, text)
