@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import json
 import os
 import re
 import stat
@@ -22,6 +21,7 @@ from typing import Any
 
 from hostcheck.errors import INPUT, HostcheckError
 from hostcheck.host.output import replace_durably
+from hostcheck.render.json import dumps_indented
 
 DEFAULT_STATE_DIR = "/var/lib/hostcheck"
 LATEST = "latest.json"
@@ -203,7 +203,7 @@ def store_report(directory: str, report: dict[str, Any], keep: int, now: float) 
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f".{int(now % 1 * 1e6):06d}Z"
         name = f"report-{sequence:06d}-{stamp}.json"
         path = os.path.join(directory, name)
-        text = json.dumps(report, indent=2, ensure_ascii=False) + "\n"
+        text = dumps_indented(report) + "\n"  # json.dumps(indent=2, ensure_ascii=False)'s bytes
         replace_durably(os.path.abspath(path), text.encode("utf-8"), 0o644)
         _point_latest(directory, name)
         for old in report_files(directory)[:-keep]:
