@@ -9,6 +9,7 @@ with the reason seen then. :mod:`hostcheck.host.recording` is the other side.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat as statmod
 
@@ -112,9 +113,17 @@ def kernel_log_note(text: str) -> int:
 
 def read_tail(real: str, budget: int) -> tuple[bytes, int]:
     """The last ``budget`` bytes of a file, starting at a whole line, and how many bytes
-    before them were left out. OSError propagates."""
-    with open(real, "rb") as handle:
-        size = os.fstat(handle.fileno()).st_size
+    before them were left out. OSError propagates; a FIFO or device (a planted snapshot) is
+    refused before any read, which could block for ever."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+    with open(os.open(real, flags), "rb") as handle:
+        status = os.fstat(handle.fileno())
+        if statmod.S_ISDIR(status.st_mode):  # as open() says it
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), real)
+        if not statmod.S_ISREG(status.st_mode):
+            kind = _kind_of(status.st_mode)
+            raise OSError(errno.EINVAL, f"not a regular file ({kind})", real)
+        size = status.st_size
         omitted = max(size - budget, 0)
         handle.seek(max(omitted - 1, 0))
         before = handle.read(1) if omitted else b""

@@ -1,0 +1,51 @@
+"""Special files planted in a host tree where hostcheck expects a recorded item: a scan under
+--root must finish in bounded time and say what it found, whatever sits there (a snapshot
+tree is untrusted)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FIXTURES, run_subprocess
+
+BOUND_S = 60
+
+
+def _plant(root: Path, relative: str, kind: str) -> None:
+    path = root / relative
+    path.unlink()
+    if kind == "fifo":
+        os.mkfifo(path)  # no writer: an open() for reading waits for ever
+        return
+    try:  # /dev/zero's device: endless bytes
+        os.mknod(path, stat.S_IFCHR | 0o644, os.stat("/dev/zero").st_rdev)
+    except PermissionError:
+        pytest.skip("making a device node needs CAP_MKNOD")
+
+
+@pytest.mark.parametrize(("kind", "shown"), [("fifo", "fifo"), ("device", "char")])
+def test_a_special_file_as_the_recorded_kernel_log_is_refused_not_waited_on(
+    tmp_path: Path, kind: str, shown: str
+) -> None:
+    """.hostcheck/dmesg.txt as a FIFO used to hang `scan --root` for ever (the log was opened
+    with a blocking open(), outside the bounded reads)."""
+    root = tmp_path / "root"
+    shutil.copytree(FIXTURES / "stock-128g", root, symlinks=True)
+    _plant(root, ".hostcheck/dmesg.txt", kind)
+    started = time.monotonic()
+    run = run_subprocess(
+        "scan", "--root", str(root), "--format", "json", "--timeout", "0.5", timeout=BOUND_S
+    )
+    assert time.monotonic() - started < BOUND_S
+    assert run.code == 1, run.err[-2000:]
+    finding = next(f for f in json.loads(run.out)["findings"] if f["rule"] == "log.gpu-hangs")
+    assert finding["status"] == "error"
+    assert finding["evidence"][0]["source"] == "/.hostcheck/dmesg.txt"
+    assert finding["evidence"][0]["note"] == f"error: not a regular file ({shown})"
