@@ -181,3 +181,30 @@ def test_a_snapshot_tarball_root_keeps_the_options_of_the_line(tmp_path, capsys)
     assert f'"root": "{tarball}"' in report
     assert '"rule": "amdgpu.cwsr"' in report
     assert report.count('"rule": ') == 1  # --select survived the copy
+
+
+# Values argparse passes through as they are (or through the option's own type): the plain
+# reader must keep them byte for byte, and convert them with the same type, never its own.
+ODD_VALUE_LINES = [
+    ["scan", "--output="],  # empty after "="
+    ["scan", "--output", "a=b=c"],
+    ["scan", "--output=a=b=c"],
+    ["scan", "--output", "\u00a0"],  # no-break space, not stripped
+    ["scan", "--output", "a\nb\u2028c\x85d"],
+    ["scan", "--output", "\udcff"],  # a surrogate, as undecodable argv bytes arrive
+    ["scan", "--timeout", "\u0663"],  # Arabic-Indic 3: float() reads it, so argparse does
+    ["scan", "--timeout", "1_0"],
+    ["scan", "--timeout", " 5 "],
+    ["scan", "--format", "json", "--format", "table", "-o", "a", "--output", "b"],  # last wins
+    ["scan", "--select", "a", "--select=", "--select", "a"],  # appended, empty and repeated
+    ["scan", "--fixture", "stock-128g", "--fixture", "stock-128g"],  # one of a mutex, twice
+]
+
+
+@pytest.mark.parametrize("line", ODD_VALUE_LINES, ids=ascii)
+def test_odd_values_are_read_as_argparse_reads_them(line: list[str]) -> None:
+    plain = parse_plain(_command(line[0]), line[1:])
+    assert plain is not None  # read without argparse: the comparison means something
+    parsed = _argparse(line)
+    assert parsed is not None
+    assert _same(plain, parsed), (vars(plain), vars(parsed))

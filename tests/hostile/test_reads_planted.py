@@ -49,3 +49,24 @@ def test_a_special_file_as_the_recorded_kernel_log_is_refused_not_waited_on(
     assert finding["status"] == "error"
     assert finding["evidence"][0]["source"] == "/.hostcheck/dmesg.txt"
     assert finding["evidence"][0]["note"] == f"error: not a regular file ({shown})"
+
+
+def test_an_endless_device_where_a_file_is_read_is_refused_at_the_size_bound(
+    tmp_path: Path,
+) -> None:
+    """/proc/cmdline as /dev/zero's device: read on the bounded reader (lstat says it is no
+    regular file), stopped at 4 MiB and refused, not read to the end of memory."""
+    root = tmp_path / "root"
+    shutil.copytree(FIXTURES / "stock-128g", root, symlinks=True)
+    _plant(root, "proc/cmdline", "device")
+    run = run_subprocess(
+        "scan", "--root", str(root), "--format", "json", "--timeout", "0.5", timeout=BOUND_S
+    )
+    assert run.code == 1, run.err[-2000:]
+    notes = [
+        evidence["note"]
+        for finding in json.loads(run.out)["findings"]
+        for evidence in finding["evidence"]
+        if evidence["source"] == "/proc/cmdline"
+    ]
+    assert notes and set(notes) == {"error: larger than 4194304 bytes; not read"}

@@ -391,3 +391,58 @@ _POOL_SIZE = r"^\s*Size:\s*(?P<kib>[0-9]{1,20})\(0x[0-9a-fA-F]+\)\s*KB\s*$"
 def test_pool_sizes_are_the_pattern(line: str) -> None:
     match = re.match(_POOL_SIZE, line)
     assert rocm._pool_size(line) == (int(match["kib"]) if match else None)
+
+
+# --- every parser above, on white space and line breaks the alphabets lack -------------------
+
+# \s, str.isspace(), str.split() and str.strip() agree on these; "\u200b", "\ufeff" and "\x00"
+# are no white space for any of them; splitlines() also breaks at "\r", "\x1c" and "\x85".
+ODD_SPACE = ["\u00a0", "\x85", "\x1c", "\x1f", "\r", "\r\n", "\x0c", "\u2029", "\u3000", "\u200b"]
+ODD_SPACE += ["\ufeff", "\x00"]
+TEMPLATES = [
+    "6.17.0{}-19-generic",
+    "{}6.17.0-19-generic{}",
+    "6.18.0-rc7{}",
+    "[{}  5.123456]{}amdgpu: 512M of VRAM memory ready{}",
+    "<6>[5.5]{}x",
+    "{}linux{}/vmlinuz{}quiet splash{}\nlinux /b c",
+    "*******{}\n{}Agent 1{}\n*******{}\n  Name: x",
+    "      Size:{}131072(0x20000){}KB{}",
+    "ROCk module version 6.16{}6 is loaded",
+    "{}v7.2{}.1",
+    "export{}GRUB_CMDLINE_LINUX=x",
+]
+
+
+@pytest.mark.parametrize("space", ODD_SPACE, ids=ascii)
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_odd_white_space_reads_as_the_patterns_read_it(template: str, space: str) -> None:
+    from hostcheck.checks.kinds._util import release_tuple
+
+    line = template.replace("{}", space)
+
+    def old_release_tuple(raw: str) -> object:
+        match = re.match(r"\s*v?(\d+(?:\.\d+)*)", raw)
+        return tuple(int(part) for part in match[1].split(".")) if match else "not a version"
+
+    def new_release_tuple(raw: str) -> object:
+        try:
+            return release_tuple(raw)
+        except ValueError:
+            return "not a version"
+
+    match = re.match(_LOG_PREFIX, line)
+    assert kernellog._log_prefix(line) == (match.group("ts", "text") if match else None)
+    assert _outcome(parse_kernel_release, line) == _outcome(_regex_kernel_release, line)
+    linux = re.search(_LINUX_LINE, line, re.MULTILINE)
+    assert grub._linux_line(line) == (linux[2] if linux else None)
+    assign = re.compile(_ASSIGN).match(line)
+    assert grub._assignment(line, 0) == ((assign[1], assign.end()) if assign else None)
+    assert rocm._agent_blocks(line) == re.split(
+        r"^\*+\s*\n\s*Agent \d+\s*\n\*+\s*$", line, flags=re.M
+    )
+    pool = re.match(_POOL_SIZE, line)
+    assert rocm._pool_size(line) == (int(pool["kib"]) if pool else None)
+    rock = re.search(r"ROCk module version (\S+) is loaded", line)
+    assert rocm._rock_version(line) == (rock[1] if rock else None)
+    assert new_release_tuple(line) == old_release_tuple(line)

@@ -117,3 +117,57 @@ def test_a_cycle_is_refused_as_json_refuses_it() -> None:
     looped.append({"again": looped})
     with pytest.raises(ValueError, match="Circular reference detected"):
         dumps_indented(looped)
+
+
+class AlwaysEqual(float):
+    """A float subclass whose comparisons lie: json's floatstr asks value != value and
+    value == inf, and so must the writer."""
+
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    def __ne__(self, other: object) -> bool:
+        return False
+
+    __hash__ = float.__hash__
+
+
+class TruthyEmpty(list):  # type: ignore[type-arg]
+    def __bool__(self) -> bool:
+        return True  # json asks `not lst`, not len(): "[\n]"
+
+
+class OwnItems(dict):  # type: ignore[type-arg]
+    def items(self):  # type: ignore[no-untyped-def, override]
+        return [("from-items", 1)]  # json walks .items(), not the dict's own storage
+
+
+def _outcome(write, value: object) -> object:  # type: ignore[no-untyped-def]
+    try:
+        return write(value)
+    except (TypeError, ValueError, RecursionError) as exc:
+        return type(exc), str(exc)
+
+
+def _nested(depth: int) -> object:
+    value: object = []
+    for _ in range(depth):
+        value = {"k": [value]}
+    return value
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        [AlwaysEqual(1.0)],
+        {"x": TruthyEmpty()},
+        [OwnItems(hidden=2)],
+        {"big": 10**5000},  # beyond int's 4300-digit limit: the same ValueError
+        {"a": {}, "b": ([], ((),), {"c": ()})},
+        _nested(450),  # deep, as a hostile report loaded by json.loads can be
+        _nested(5000),  # deeper than either can write: the same RecursionError
+    ],
+    ids=["float-eq", "truthy-empty-list", "own-items", "huge-int", "empties", "deep", "too-deep"],
+)
+def test_odd_values_come_out_or_fail_as_json_dumps(value: object) -> None:
+    assert _outcome(dumps_indented, value) == _outcome(dumped, value)
