@@ -72,6 +72,10 @@ class Reader:
             raise TimeoutError from None
 
 
+class _NotRegular(Exception):
+    """A direct read found something other than a regular file where one was looked at."""
+
+
 class BoundedReads:
     """Reads of real paths, bounded in size and (where they may block) in time."""
 
@@ -99,14 +103,19 @@ class BoundedReads:
         if isinstance(found, OSError):
             return unavailable_from_oserror(host_path, found)
 
-        def read() -> bytes:
+        def read(direct: bool = False) -> bytes:
             # Read in modest chunks: some procfs files refuse one huge read() with ENOMEM.
             # os.read on a descriptor: no file object for a few hundred bytes (a directory
-            # fails here with EISDIR, as open() would).
+            # fails here with EISDIR, as open() would). A direct read (on this thread, for a
+            # regular file) opens without blocking and checks what it opened: a file swapped
+            # for a FIFO or a device since it was looked at goes to the bounded reader.
             chunks: list[bytes] = []
             size = 0
-            fd = os.open(real, os.O_RDONLY)
+            flags = os.O_RDONLY | os.O_CLOEXEC | (os.O_NONBLOCK | os.O_NOCTTY if direct else 0)
+            fd = os.open(real, flags)
             try:
+                if direct and not statmod.S_ISREG(os.fstat(fd).st_mode):
+                    raise _NotRegular
                 while size <= limit:
                     chunk = os.read(fd, min(READ_CHUNK, limit + 1 - size))
                     if not chunk:
@@ -119,11 +128,12 @@ class BoundedReads:
 
         try:
             if self._may_block(host_path, real, found):
-                if self._reader is None:
-                    self._reader = Reader()
-                data = self._reader.call(read, self.timeout)
+                data = self._bounded(read)
             else:
-                data = read()
+                try:
+                    data = read(direct=True)
+                except _NotRegular:
+                    data = self._bounded(read)
         except TimeoutError:
             self._wedged.add(os.path.dirname(host_path))
             return Unavailable(Reason.TIMEOUT, host_path, f"no answer within {self.timeout:g} s")
@@ -137,6 +147,12 @@ class BoundedReads:
         if len(data) > limit:
             return Unavailable(Reason.ERROR, host_path, f"larger than {limit} bytes; not read")
         return data
+
+    def _bounded(self, read: Callable[[], bytes]) -> object:
+        """``read()`` on the reader thread, within the timeout (TimeoutError past it)."""
+        if self._reader is None:
+            self._reader = Reader()
+        return self._reader.call(read, self.timeout)
 
     def _may_block(self, host_path: str, real: str, found: os.stat_result | None) -> bool:
         """Whether a read could hang: kernel-backed files of a live host (sysfs, procfs,

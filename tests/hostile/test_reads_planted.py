@@ -70,3 +70,35 @@ def test_an_endless_device_where_a_file_is_read_is_refused_at_the_size_bound(
         if evidence["source"] == "/proc/cmdline"
     ]
     assert notes and set(notes) == {"error: larger than 4194304 bytes; not read"}
+
+
+def test_a_file_swapped_for_a_fifo_after_it_was_looked_at_is_read_within_the_timeout(
+    tmp_path: Path,
+) -> None:
+    """The race between lstat() and open(): the lookup saw a regular file, a FIFO stands there
+    when it is opened. The read must not block the scan: it goes to the bounded reader and
+    ends as a timeout, within the --timeout bound."""
+    import os
+    import subprocess
+    import sys
+
+    regular = tmp_path / "cmdline"
+    regular.write_text("quiet\n")
+    looked_at = os.lstat(regular)
+    regular.unlink()
+    os.mkfifo(regular)
+    code = (
+        "import os, sys, time\n"
+        "from hostcheck.host.reads import BoundedReads\n"
+        f"found = os.stat_result({tuple(looked_at)!r})\n"
+        "began = time.monotonic()\n"
+        f"got = BoundedReads(0.5, False).read('/proc/cmdline', {str(regular)!r}, 4096, found)\n"
+        "print(type(got).__name__, got.reason, round(time.monotonic() - began, 1))\n"
+        "sys.stdout.flush(); os._exit(0)\n"  # the abandoned reader thread stays blocked
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=20, check=False
+    )
+    kind, reason, took = done.stdout.split()
+    assert (kind, reason) == ("Unavailable", "timeout"), done.stderr
+    assert float(took) < 5
