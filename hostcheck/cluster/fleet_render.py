@@ -11,7 +11,6 @@ from typing import Any
 
 from hostcheck.cluster.fleet import INCONSISTENT, Column, Fleet, Pool, RuleRow
 from hostcheck.cluster.reports import NodeReport, Statuses
-from hostcheck.render.json import dumps_indented
 
 # 1.1: a node's "generated" and "mem_total_kib", versions.ram, a pool's "warnings" and the
 # top-level "superseded" (older reports of a node, left out). 1.2: a node's "stack" and
@@ -119,7 +118,7 @@ def _scalar(value: object) -> str:
 
 def _dumped(value: object, level: int) -> str:
     """json.dumps(value, indent=2) as it reads nested ``level`` deep."""
-    return dumps_indented(value).replace("\n", "\n" + "  " * level)
+    return json.dumps(value, indent=2, ensure_ascii=False).replace("\n", "\n" + "  " * level)
 
 
 def _pool_pieces(pool: Pool) -> Iterator[str]:
