@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import Any
 
+    from hostcheck.cli.options import Command
+
 # name, one-line help (for `hostcheck --help`), the module under hostcheck/cli/ that builds
 # its parser and runs it; in the order `hostcheck --help` lists them.
 COMMANDS = (
@@ -84,17 +86,18 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     return build(COMMANDS, _declare, __version__, wanted)
 
 
+def recorded_command(name: str) -> Command | None:
+    """Command ``name``'s options as its module declares them, or None for no such command."""
+    row = next((row for row in COMMANDS if row[0] == name), None)
+    return None if row is None else recorded(name, _declare(row[2]), row[1])
+
+
 def parse(argv: Sequence[str]) -> Options:
     """The options of a command line: read directly when it is a plain one (the command, then
     its options), else by argparse, which also prints help and usage errors (exit 2)."""
-    if argv:
-        module = next((module for name, _, module in COMMANDS if name == argv[0]), None)
-        if module is not None:
-            help_text = next(text for name, text, _ in COMMANDS if name == argv[0])
-            options = parse_plain(recorded(argv[0], _declare(module), help_text), argv[1:])
-            if options is not None:
-                return options
-    return build_parser(argv).parse_args(argv, namespace=Options())
+    command = recorded_command(argv[0]) if argv else None
+    options = parse_plain(command, argv[1:]) if command is not None else None
+    return options or build_parser(argv).parse_args(argv, namespace=Options())
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -12,15 +12,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hostcheck.cli.main import COMMANDS, _declare, build_parser, main
-from hostcheck.cli.options import Command, Options, parse_plain, recorded
+from hostcheck.cli.main import COMMANDS, build_parser, main, recorded_command
+from hostcheck.cli.options import Command, Options, parse_plain
 
 NAMES = [name for name, _, _ in COMMANDS]
 
 
 def _command(name: str) -> Command:
-    _, help_text, module = next(row for row in COMMANDS if row[0] == name)
-    return recorded(name, _declare(module), help_text)
+    command = recorded_command(name)
+    assert command is not None
+    return command
 
 
 def _argparse(line: list[str]) -> Options | None:
